@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Idempotent host setup for isola: Debian packages, npm packages, the build, and the guest
+# assets (kernel, init). Safe to run again and again; each step checks before it acts, so a
+# second run on a ready host takes about a second plus the incremental build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+  echo "bootstrap: isola manages namespaces, cgroups, mounts and network devices, so it needs root; run it as root (sudo npm test)" >&2
+  exit 1
+fi
+
+# Debian packages. Each is here for a reason:
+#   runc crun conmon          OCI runtimes and the container monitor (container driver)
+#   podman                    the peer that `npm run bench` compares against
+#   qemu-system-x86 qemu-utils  the VM driver (qemu-system-x86_64, qemu-img)
+#   busybox-static            the embedded default image `base`, and the guest's tools
+#   e2fsprogs                 mkfs.ext4 -d: image layers to a VM root disk without loop mounts
+#   cpio kmod zstd            the guest initramfs (cpio archive, kernel modules)
+#   gcc libc6-dev             the static guest init/agent, built here from src/guest/*.c
+#   iproute2 iptables         bridge, veth, tap, network namespaces
+#   golang-github-containers-common  the default seccomp profile (containers-common's)
+#   skopeo umoci docker-registry     interoperability tests: a real registry and OCI tools
+#   chromium                  the HTML report is checked in a real headless browser
+PKGS=(runc crun conmon podman qemu-system-x86 qemu-utils busybox-static e2fsprogs cpio kmod zstd
+      gcc libc6-dev iproute2 iptables golang-github-containers-common skopeo umoci docker-registry
+      chromium)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# npm packages: reinstall only when the lockfile changed since the last install.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "bootstrap: installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# The build (incremental: fast when nothing changed).
+npx tsc -p tsconfig.json
+
+# Guest assets for the VM and hybrid kinds (kernel from Debian's archive, static init).
+if [ -f dist/src/guest/setup.js ]; then
+  node dist/src/guest/setup.js
+fi

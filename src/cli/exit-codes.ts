@@ -1,0 +1,21 @@
+import type { ErrorCode } from '../spec/errors.js';
+
+/**
+ * Exit statuses, as Docker's CLI uses them (docs/CLI.md repeats this table):
+ * 125 when isola itself fails, 126 when the workload's command cannot be invoked,
+ * 127 when it does not exist, otherwise the workload's own status.
+ */
+export const EXIT_ENGINE = 125;
+export const EXIT_CANNOT_INVOKE = 126;
+export const EXIT_NOT_FOUND = 127;
+
+export function exitCodeFor(code: ErrorCode): number {
+  switch (code) {
+    case 'CANNOT_INVOKE':
+      return EXIT_CANNOT_INVOKE;
+    case 'COMMAND_NOT_FOUND':
+      return EXIT_NOT_FOUND;
+    default:
+      return EXIT_ENGINE;
+  }
+}
