@@ -1,0 +1,59 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { create as createTar } from 'tar';
+import { IsolaError } from '../spec/errors.js';
+import type { ImageStore } from './store.js';
+import { storeLayer } from './layer.js';
+import { commitImage } from './compose.js';
+
+export const BASE_REF = 'base:latest';
+const BUSYBOX = '/bin/busybox';
+export const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+// A fixed timestamp keeps the base image's digest the same on every host with the same busybox.
+const EPOCH = new Date('2024-01-01T00:00:00Z');
+
+/**
+ * Builds `base`, the embedded default image, from Debian's busybox-static: one layer holding
+ * busybox, a symlink per applet, and the few files a shell expects. Works with no network.
+ */
+export async function ensureBaseImage(store: ImageStore): Promise<void> {
+  if (store.findDescriptor(BASE_REF)) return;
+  if (!fs.existsSync(BUSYBOX)) {
+    throw new IsolaError('UNAVAILABLE', 'the base image needs /bin/busybox, which is missing', 'install Debian\'s busybox-static (npm run bootstrap does)');
+  }
+  const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-base-'));
+  try {
+    const rootfs = path.join(stage, 'rootfs');
+    for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'root', 'tmp', 'proc', 'sys', 'dev', 'run', 'var/tmp', 'home']) {
+      fs.mkdirSync(path.join(rootfs, d), { recursive: true, mode: 0o755 });
+    }
+    fs.chmodSync(path.join(rootfs, 'tmp'), 0o1777);
+    fs.chmodSync(path.join(rootfs, 'var/tmp'), 0o1777);
+    fs.chmodSync(path.join(rootfs, 'root'), 0o700);
+    fs.copyFileSync(BUSYBOX, path.join(rootfs, 'bin/busybox'));
+    fs.chmodSync(path.join(rootfs, 'bin/busybox'), 0o755);
+    const applets = execFileSync(BUSYBOX, ['--list-full'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    for (const a of applets) {
+      const dest = path.join(rootfs, a);
+      if (a === 'bin/busybox' || fs.existsSync(dest)) continue;
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      fs.symlinkSync(path.relative(path.dirname(dest), path.join(rootfs, 'bin/busybox')), dest);
+    }
+    fs.writeFileSync(path.join(rootfs, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n');
+    fs.writeFileSync(path.join(rootfs, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
+    fs.writeFileSync(path.join(rootfs, 'etc/os-release'), 'NAME="isola base"\nID=isola-base\nPRETTY_NAME="isola base (busybox)"\n');
+    const tarFile = path.join(stage, 'layer.tar');
+    await createTar({ file: tarFile, cwd: rootfs, mtime: EPOCH, preservePaths: false }, fs.readdirSync(rootfs).sort());
+    const layer = await storeLayer(store, tarFile);
+    await commitImage(store, BASE_REF, {
+      layers: [layer],
+      created: EPOCH.toISOString(),
+      history: 'isola: busybox-static base image',
+      config: { Env: [DEFAULT_PATH], Cmd: ['sh'], WorkingDir: '/' },
+    });
+  } finally {
+    fs.rmSync(stage, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,48 @@
+/** OCI media types and document shapes isola reads and writes (OCI image spec v1.1). */
+export const MT_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+export const MT_INDEX = 'application/vnd.oci.image.index.v1+json';
+export const MT_CONFIG = 'application/vnd.oci.image.config.v1+json';
+export const MT_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
+export const MT_LAYER_TAR = 'application/vnd.oci.image.layer.v1.tar';
+export const MT_DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
+export const MT_DOCKER_LAYER_GZIP = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
+export const REF_ANNOTATION = 'org.opencontainers.image.ref.name';
+
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  annotations?: Record<string, string>;
+  platform?: { architecture: string; os: string };
+}
+
+export interface Manifest {
+  schemaVersion: 2;
+  mediaType?: string;
+  config: Descriptor;
+  layers: Descriptor[];
+  annotations?: Record<string, string>;
+}
+
+export interface ImageConfig {
+  created?: string;
+  architecture: string;
+  os: string;
+  config?: {
+    Env?: string[];
+    Entrypoint?: string[] | null;
+    Cmd?: string[] | null;
+    WorkingDir?: string;
+    User?: string;
+    ExposedPorts?: Record<string, object>;
+    Labels?: Record<string, string>;
+  };
+  rootfs: { type: 'layers'; diff_ids: string[] };
+  history?: { created?: string; created_by?: string; comment?: string; empty_layer?: boolean }[];
+}
+
+export interface Index {
+  schemaVersion: 2;
+  mediaType?: string;
+  manifests: Descriptor[];
+}
