@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { register as advise } from './advise.js';
+import { register as plan } from './plan.js';
 
 /**
  * The one list of CLI verbs. Each verb lives in its own file under src/cli/ and exports
@@ -6,7 +8,7 @@ import type { Command } from 'commander';
  */
 type Register = (program: Command) => void;
 
-const verbs: Register[] = [];
+const verbs: Register[] = [advise, plan];
 
 export function registerVerbs(program: Command): void {
   for (const register of verbs) register(program);
