@@ -1,7 +1,7 @@
 import { invalid } from '../spec/errors.js';
 import { formatBytes } from '../spec/units.js';
 import type { Assumption, Assumptions } from './assumptions.js';
-import { firstFitDecreasing, lowerBound, type Item } from './bin-pack.js';
+import { lowerBound, packHosts, type Item } from './bin-pack.js';
 import { costOf, type CostBreakdown } from './cost.js';
 import { decide, type Fit, type Recommendation } from './decide.js';
 import { demandOf, type Demand, type InstanceKind } from './demand.js';
@@ -36,6 +36,8 @@ export interface Placement {
   /** null when some instance does not fit this host type at all (see doesNotFit). */
   hosts: number | null;
   lowerBound: number | null;
+  /** The packing heuristic used (see bin-pack.ts). */
+  method?: string;
   doesNotFit: string[];
   utilization?: { memory: number; cpu: number };
   /** Hosts missing when the host type says how many exist (count). */
@@ -145,7 +147,7 @@ function place(strategy: Strategy, sized: Sized[], cap: Capacity, price: number,
   }
   const base = { strategy, hostType: cap.host.name, instances, keptAsVm, doesNotFit };
   if (doesNotFit.length) return { ...base, hosts: null, lowerBound: null };
-  const packing = firstFitDecreasing(items, cap.memoryBytes, cap.millicores);
+  const packing = packHosts(items, cap.memoryBytes, cap.millicores);
   const used = { memory: 0, cpu: 0 };
   for (const it of items) {
     used.memory += it.memory;
@@ -155,6 +157,7 @@ function place(strategy: Strategy, sized: Sized[], cap: Capacity, price: number,
   return {
     ...base,
     hosts,
+    method: packing.method,
     lowerBound: lowerBound(items, cap.memoryBytes, cap.millicores),
     utilization: hosts ? { memory: used.memory / (hosts * cap.memoryBytes), cpu: used.cpu / (hosts * cap.millicores) } : { memory: 0, cpu: 0 },
     shortfall: cap.host.count !== undefined && hosts > cap.host.count ? hosts - cap.host.count : undefined,

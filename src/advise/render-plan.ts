@@ -57,7 +57,8 @@ export function renderPlanText(r: PlanReport): string {
       }
     }
     const placements = r.placements.filter((p) => p.hostType === h.host.name);
-    out.push('', 'placement (first-fit decreasing on memory and CPU):');
+    const methods = [...new Set(placements.map((p) => p.method).filter(Boolean))];
+    out.push('', `placement (bin packing on memory and CPU: ${methods.join('; ') || 'nothing to place'}):`);
     for (const p of placements) out.push(placementLine(p));
     out.push('', 'cost per year:');
     for (const p of placements) {
