@@ -1,0 +1,49 @@
+import {
+  ARCHITECTURE_VALUES, COMPLIANCE_VALUES, OS_VALUES, SCALING_VALUES, TENANCY_VALUES, TRUST_VALUES,
+} from './profile.js';
+
+/**
+ * Random but reproducible inventories in the file format, for the plan benchmark and for the
+ * tests that hold bin packing to its lower bound. Sizes follow common request sizes; OS is
+ * mostly Linux, as in real fleets.
+ */
+export interface GeneratedInventory {
+  workloads: Record<string, unknown>[];
+  hosts: { name: string; memory: string; cores: number }[];
+}
+
+/** mulberry32: a tiny seeded PRNG, so a failing inventory can be generated again. */
+export function seededRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const MEMORY = ['128Mi', '256Mi', '512Mi', '1Gi', '2Gi', '4Gi', '8Gi'] as const;
+const CPUS = [0.1, 0.25, 0.5, 1, 2, 4] as const;
+
+export function generateInventory(count: number, seed = 1, host = { memory: '128G', cores: 32 }): GeneratedInventory {
+  const rnd = seededRandom(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
+  const workloads = Array.from({ length: count }, (_, i) => ({
+    name: `w${i}`,
+    os: rnd() < 0.9 ? 'linux' : pick(OS_VALUES),
+    trust: pick(TRUST_VALUES),
+    tenancy: pick(TENANCY_VALUES),
+    compliance: rnd() < 0.7 ? [] : [pick(COMPLIANCE_VALUES)],
+    legacy: rnd() < 0.15,
+    fullOsAccess: rnd() < 0.05,
+    architecture: pick(ARCHITECTURE_VALUES),
+    scaling: pick(SCALING_VALUES),
+    parity: rnd() < 0.5,
+    memory: pick(MEMORY),
+    cpus: pick(CPUS),
+    replicas: 1 + Math.floor(rnd() * 5),
+  }));
+  return { workloads, hosts: [{ name: `${host.memory}/${host.cores}`, ...host }] };
+}
