@@ -172,7 +172,8 @@ function place(strategy: Strategy, sized: Sized[], cap: Capacity, price: number,
 function rejectTooLarge(sized: Sized[], caps: Capacity[], inv: Inventory): void {
   const largest = caps.reduce((b, c) => (c.memoryBytes > b.memoryBytes ? c : b));
   for (const s of sized) {
-    const kinds = new Set(STRATEGIES.map((st) => kindFor(s, st)));
+    // Leanest form first: if even that fits nowhere, the message names it.
+    const kinds = [...new Set(STRATEGIES.map((st) => kindFor(s, st)))].sort((x, y) => s.demand[x].memoryBytes - s.demand[y].memoryBytes);
     for (const kind of kinds) {
       const d = s.demand[kind];
       if (caps.some((c) => d.memoryBytes <= c.memoryBytes && d.millicores <= c.millicores)) continue;

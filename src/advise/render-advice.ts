@@ -26,9 +26,16 @@ export function formatFigure(f: MeasuredFigure): string {
   return `${f.label} ${f.median} ${f.unit}`;
 }
 
+/** Measured figures first, then the ones the file lacks, once, so a sparse file stays readable. */
+function figures(list: MeasuredFigure[]): string {
+  const shown = list.filter((f) => f.median !== undefined).map(formatFigure);
+  const missing = list.filter((f) => f.median === undefined).map((f) => `${f.label} (${f.notMeasured})`);
+  return [...shown, ...(missing.length ? [`not measured: ${missing.join(', ')}`] : [])].join('; ');
+}
+
 function measuredLines(m: MeasuredCost): string[] {
-  const lines = [`  measured cost as ${m.kind} on this host: ${m.figures.map(formatFigure).join('; ')}`];
-  if (m.baseline) lines.push(`    (a plain container there: ${m.baseline.map(formatFigure).join('; ')})`);
+  const lines = [`  measured cost as ${m.kind} on this host: ${figures(m.figures)}`];
+  if (m.baseline) lines.push(`    (a plain container there: ${figures(m.baseline)})`);
   if (m.note) lines.push(`    note: ${m.note}`);
   return lines;
 }
