@@ -15,6 +15,7 @@ export function buildProgram(): Command {
     .description('Run one OCI image as a container, a VM or a container inside a VM, and measure the difference.')
     .version(process.env.npm_package_version ?? '0.1.0', '-v, --version')
     .showSuggestionAfterError(true)
+    .enablePositionalOptions()
     .exitOverride();
   registerVerbs(program);
   // Every subcommand reports flag errors the same way: through exitOverride, to main().

@@ -1,4 +1,12 @@
 import type { Command } from 'commander';
+import * as run from './run.js';
+import * as ps from './ps.js';
+import * as lifecycle from './lifecycle.js';
+import * as logs from './logs.js';
+import * as exec from './exec.js';
+import * as inspect from './inspect.js';
+import * as stats from './stats.js';
+import * as images from './images.js';
 import { register as advise } from './advise.js';
 import { register as plan } from './plan.js';
 
@@ -8,7 +16,18 @@ import { register as plan } from './plan.js';
  */
 type Register = (program: Command) => void;
 
-const verbs: Register[] = [advise, plan];
+const verbs: Register[] = [
+  run.register,
+  ps.register,
+  lifecycle.register,
+  logs.register,
+  exec.register,
+  inspect.register,
+  stats.register,
+  images.register,
+  advise,
+  plan,
+];
 
 export function registerVerbs(program: Command): void {
   for (const register of verbs) register(program);

@@ -71,6 +71,8 @@ export interface InstanceSpec {
   dir: string;
   /** Runtime folder (sockets, pidfiles, exit files). Created by the engine. */
   runDir: string;
+  /** The data root's cache folder, shared by instances: unpacked images, root disks per image digest. */
+  cacheDir: string;
   /** Argv that re-enters isola to clean up after the instance exits on its own. */
   cleanupCommand: string[];
 }

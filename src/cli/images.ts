@@ -1,0 +1,65 @@
+import os from 'node:os';
+import type { Command } from 'commander';
+import { printJson, withEngine } from './context.js';
+import { ago, renderTable } from './table.js';
+import { formatBytes } from '../spec/units.js';
+import { BASE_REF, ensureBaseImage } from '../image/base.js';
+import { importRootfs } from '../image/import.js';
+import { IsolaError } from '../spec/errors.js';
+import { normalizeRef } from '../image/ref.js';
+
+export function register(program: Command): void {
+  program
+    .command('images')
+    .description('list images in the local store')
+    .option('--json', 'print JSON')
+    .option('-q, --quiet', 'only print digests')
+    .action(async (o: { json?: boolean; quiet?: boolean }) => {
+      const list = await withEngine(async (e) => {
+        await ensureBaseImage(e.images());
+        return e.images().list();
+      });
+      if (o.json) return printJson(list);
+      if (o.quiet) return void process.stdout.write(list.map((i) => `${i.digest}\n`).join(''));
+      process.stdout.write(
+        renderTable(
+          ['REPOSITORY', 'TAG', 'DIGEST', 'CREATED', 'SIZE'],
+          list.map((i) => {
+            const c = i.ref.lastIndexOf(':');
+            return [i.ref.slice(0, c), i.ref.slice(c + 1), i.digest.slice(7, 19), ago(i.created ?? null), formatBytes(i.size)];
+          }),
+        ),
+      );
+    });
+
+  program
+    .command('import')
+    .description('make a one-layer OCI image from a root file system tarball (plain or gzip)')
+    .argument('<file>', 'rootfs tar archive')
+    .argument('<image>', 'name[:tag] for the new image')
+    .option('--cmd <cmd...>', 'the image\'s default command', ['sh'])
+    .action(async (file: string, ref: string, o: { cmd: string[] }) => {
+      const desc = await withEngine(async (e) => importRootfs(e.images(), file, ref, os.tmpdir(), o.cmd));
+      process.stdout.write(`${desc.digest}\n`);
+    });
+
+  program
+    .command('rmi')
+    .description('remove images (their blobs go when no other image needs them)')
+    .option('-f, --force', 'remove even if instances use it')
+    .argument('<image...>')
+    .action(async (refs: string[], o: { force?: boolean }) => {
+      await withEngine(async (e) => {
+        for (const ref of refs) {
+          const name = normalizeRef(ref);
+          const users = e.instances.list().filter((r) => r.imageRef === name);
+          if (users.length > 0 && !o.force) {
+            throw new IsolaError('FAILED_PRECONDITION', `image ${name} is used by ${users.length} instance(s): ${users.map((u) => u.name).join(', ')}`, 'remove them first (isola rm), or use isola rmi -f');
+          }
+          const digest = await e.images().remove(ref);
+          if (name === BASE_REF) process.stderr.write('note: base is rebuilt from busybox the next time it is used\n');
+          process.stdout.write(`Deleted: ${digest}\n`);
+        }
+      });
+    });
+}

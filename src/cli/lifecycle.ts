@@ -1,0 +1,76 @@
+import type { Command } from 'commander';
+import { withEngine } from './context.js';
+import { invalid } from '../spec/errors.js';
+import { ExitWith } from './main.js';
+
+export function register(program: Command): void {
+  program
+    .command('stop')
+    .description('stop running instances: SIGTERM, then SIGKILL after the timeout')
+    .option('-t, --time <seconds>', 'seconds to wait before killing', '10')
+    .argument('<instance...>')
+    .action(async (refs: string[], o: { time: string }) => {
+      const t = Number(o.time);
+      if (!Number.isFinite(t) || t < 0) throw invalid(`invalid --time "${o.time}"`, 'use a number of seconds, e.g. -t 5');
+      await withEngine(async (e) => {
+        for (const ref of refs) {
+          await e.stop(ref, t);
+          process.stdout.write(`${ref}\n`);
+        }
+      });
+    });
+
+  program
+    .command('kill')
+    .description('send a signal to running instances')
+    .option('-s, --signal <signal>', 'signal to send', 'KILL')
+    .argument('<instance...>')
+    .action(async (refs: string[], o: { signal: string }) => {
+      await withEngine(async (e) => {
+        for (const ref of refs) {
+          await e.kill(ref, o.signal);
+          process.stdout.write(`${ref}\n`);
+        }
+      });
+    });
+
+  program
+    .command('rm')
+    .description('remove instances (and everything they left on the host)')
+    .option('-f, --force', 'kill running instances first')
+    .argument('<instance...>')
+    .action(async (refs: string[], o: { force?: boolean }) => {
+      await withEngine(async (e) => {
+        for (const ref of refs) {
+          await e.remove(ref, !!o.force);
+          process.stdout.write(`${ref}\n`);
+        }
+      });
+    });
+
+  program
+    .command('wait')
+    .description('wait for an instance to exit and print its exit status')
+    .argument('<instance>')
+    .action(async (ref: string) => {
+      const code = await withEngine(async (e) => {
+        for (;;) {
+          await e.reconcile();
+          const rec = e.find(ref);
+          if (rec.state === 'exited') return rec.exitCode ?? 255;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      });
+      process.stdout.write(`${code}\n`);
+    });
+
+  program
+    .command('_cleanup', { hidden: true })
+    .description('internal: run by the monitor when an instance exits')
+    .option('--data-root <dir>')
+    .argument('<id>')
+    .action(async (id: string, o: { dataRoot?: string }) => {
+      await withEngine((e) => e.cleanupInstance(id), o.dataRoot);
+      throw new ExitWith(0);
+    });
+}

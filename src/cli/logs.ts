@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import { withEngine } from './context.js';
+
+export function register(program: Command): void {
+  program
+    .command('logs')
+    .description('print the workload\'s output (stdout and stderr, as it wrote them)')
+    .option('-f, --follow', 'keep printing new output until the instance exits')
+    .option('-t, --timestamps', 'show timestamps')
+    .option('-n, --tail <lines>', 'number of lines to show from the end', 'all')
+    .argument('<instance>')
+    .action(async (ref: string, o: { follow?: boolean; timestamps?: boolean; tail: string }) => {
+      await withEngine(async (e) => {
+        await e.reconcile();
+        const rec = e.find(ref);
+        const follow = !!o.follow && rec.state === 'running';
+        const ac = new AbortController();
+        const stop = () => ac.abort();
+        process.once('SIGINT', stop);
+        const tail = o.tail === 'all' ? Infinity : Math.max(0, Number(o.tail));
+        const buffered: { stream: string; line: string }[] = [];
+        let live = !Number.isFinite(tail);
+        const write = (stream: string, line: string) => (stream === 'stderr' ? process.stderr : process.stdout).write(line);
+        try {
+          for await (const entry of e.logs(rec, follow, ac.signal)) {
+            const line = `${o.timestamps ? `${entry.time} ` : ''}${entry.text}${entry.partial ? '' : '\n'}`;
+            if (live) write(entry.stream, line);
+            else {
+              buffered.push({ stream: entry.stream, line });
+              if (buffered.length > tail) buffered.shift();
+            }
+          }
+        } finally {
+          process.off('SIGINT', stop);
+        }
+        if (!live) for (const b of buffered) write(b.stream, b.line);
+        live = true;
+      });
+    });
+}

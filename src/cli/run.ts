@@ -1,0 +1,146 @@
+import type { Command } from 'commander';
+import { collect, withEngine } from './context.js';
+import { ExitWith } from './main.js';
+import { parseBytes, parseCpus } from '../spec/units.js';
+import { invalid } from '../spec/errors.js';
+import { KINDS, type Kind } from '../drivers/driver.js';
+import type { RunRequest } from '../engine/request.js';
+
+interface RunFlags {
+  detach?: boolean;
+  rm?: boolean;
+  name?: string;
+  env: string[];
+  memory?: string;
+  cpus?: string;
+  pidsLimit?: string;
+  workdir?: string;
+  user?: string;
+  readOnly?: boolean;
+  hostname?: string;
+  network: string;
+  as: string;
+  runtime?: string;
+  kernel?: string;
+  initrd?: string;
+  entrypoint?: string;
+  privileged?: boolean;
+  capAdd: string[];
+  capDrop: string[];
+  securityOpt: string[];
+}
+
+/** The flags `run` and `create` share, in Docker's spelling. */
+export function addRunFlags(cmd: Command): Command {
+  return cmd
+    .option('--as <kind>', `isolation kind: ${KINDS.join(', ')}`, 'container')
+    .option('--name <name>', 'assign a name to the instance')
+    .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [])
+    .option('-m, --memory <bytes>', 'memory limit (container) or guest RAM (vm), e.g. 64m, 1g')
+    .option('--cpus <n>', 'CPU limit (container) or vCPUs (vm), e.g. 0.5, 2')
+    .option('--pids-limit <n>', 'maximum number of processes')
+    .option('-w, --workdir <dir>', 'working directory inside the instance')
+    .option('-u, --user <user[:group]>', 'user (name or uid) to run as')
+    .option('--read-only', 'mount the root file system read-only')
+    .option('--hostname <name>', 'hostname inside the instance')
+    .option('--network <mode>', 'network: bridge (isola0, 10.77.0.0/16) or none', 'bridge')
+    .option('--runtime <name>', 'OCI runtime for containers: runc, crun, runsc')
+    .option('--kernel <path>', 'guest kernel for --as vm|hybrid')
+    .option('--initrd <path>', 'guest initrd for --as vm|hybrid')
+    .option('--entrypoint <cmd>', 'override the image\'s entrypoint')
+    .option('--privileged', 'give the container every capability, no seccomp, no masked paths')
+    .option('--cap-add <cap>', 'add a capability (repeatable)', collect, [])
+    .option('--cap-drop <cap>', 'drop a capability, or ALL (repeatable)', collect, [])
+    .option('--security-opt <opt>', 'seccomp=PATH|unconfined, no-new-privileges[=true|false] (repeatable)', collect, []);
+}
+
+export function toRunRequest(image: string, command: string[], f: RunFlags): RunRequest {
+  if (!(KINDS as readonly string[]).includes(f.as)) throw invalid(`unknown isolation kind "${f.as}"`, `use --as ${KINDS.join('|')}`);
+  if (f.network !== 'bridge' && f.network !== 'none') throw invalid(`unknown network "${f.network}"`, 'use --network bridge or --network none');
+  if (f.privileged && f.as === 'vm') throw invalid('--privileged means nothing for --as vm: a VM has its own kernel and no host capabilities to grant', 'drop --privileged, or use --as container|hybrid');
+  let seccomp = 'default';
+  let noNewPrivileges = true;
+  for (const o of f.securityOpt) {
+    const [k, v] = o.split(/[=:](.*)/s);
+    if (k === 'seccomp' && v) seccomp = v === 'unconfined' ? 'unconfined' : v;
+    else if (k === 'no-new-privileges') {
+      if (v !== undefined && v !== 'true' && v !== 'false') throw invalid(`invalid --security-opt "${o}"`, 'use no-new-privileges=true or no-new-privileges=false');
+      noNewPrivileges = v !== 'false';
+    } else throw invalid(`unknown --security-opt "${o}"`, 'use seccomp=PATH, seccomp=unconfined or no-new-privileges=false');
+  }
+  let pidsLimit: number | undefined;
+  if (f.pidsLimit !== undefined) {
+    pidsLimit = Number(f.pidsLimit);
+    if (!Number.isInteger(pidsLimit) || pidsLimit <= 0) throw invalid(`invalid --pids-limit "${f.pidsLimit}"`, 'use a whole number greater than zero');
+  }
+  return {
+    image,
+    command,
+    kind: f.as as Kind,
+    ...(f.name !== undefined ? { name: f.name } : {}),
+    env: f.env,
+    ...(f.workdir ? { workdir: f.workdir } : {}),
+    ...(f.user ? { user: f.user } : {}),
+    ...(f.hostname ? { hostname: f.hostname } : {}),
+    ...(f.memory !== undefined ? { memoryBytes: parseBytes(f.memory, '--memory') } : {}),
+    ...(f.cpus !== undefined ? { cpus: parseCpus(f.cpus) } : {}),
+    ...(pidsLimit ? { pidsLimit } : {}),
+    ...(f.entrypoint !== undefined ? { entrypoint: f.entrypoint } : {}),
+    readOnly: !!f.readOnly,
+    network: f.network,
+    detach: !!f.detach,
+    autoRemove: !!f.rm,
+    ...(f.runtime ? { runtime: f.runtime } : {}),
+    ...(f.kernel ? { kernel: f.kernel } : {}),
+    ...(f.initrd ? { initrd: f.initrd } : {}),
+    privileged: !!f.privileged,
+    capAdd: f.capAdd,
+    capDrop: f.capDrop,
+    seccomp,
+    noNewPrivileges,
+  };
+}
+
+export function register(program: Command): void {
+  const run = program
+    .command('run')
+    .description('create and start an instance of IMAGE, then stream its output (exit status is the workload\'s)')
+    .argument('<image>', 'image reference, e.g. base or myimage:1')
+    .argument('[command...]', 'command to run instead of the image\'s Cmd')
+    .option('-d, --detach', 'run in the background and print the instance id')
+    .option('--rm', 'remove the instance when it exits')
+    .passThroughOptions();
+  addRunFlags(run).action(async (image: string, command: string[], flags: RunFlags) => {
+    const req = toRunRequest(image, command, flags);
+    const result = await withEngine((e) => e.run(req, process.stdout, process.stderr));
+    if (req.detach) process.stdout.write(`${result.rec.id}\n`);
+    else throw new ExitWith(result.exitCode ?? 0);
+  });
+
+  const create = program
+    .command('create')
+    .description('create an instance of IMAGE without starting it (start it with isola start)')
+    .argument('<image>')
+    .argument('[command...]')
+    .passThroughOptions();
+  addRunFlags(create).action(async (image: string, command: string[], flags: RunFlags) => {
+    const req = toRunRequest(image, command, { ...flags, detach: true });
+    const rec = await withEngine((e) => e.create(req));
+    process.stdout.write(`${rec.id}\n`);
+  });
+
+  program
+    .command('start')
+    .description('start created instances')
+    .argument('<instance...>')
+    .action(async (refs: string[]) => {
+      await withEngine(async (e) => {
+        for (const ref of refs) {
+          const rec = e.find(ref);
+          if (rec.state !== 'created') throw invalid(`instance ${rec.name} is ${rec.state}, not created`, 'isola start starts created instances; use isola run for a new one');
+          await e.start(rec);
+          process.stdout.write(`${ref}\n`);
+        }
+      });
+    });
+}

@@ -1,0 +1,208 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import type { Capability, Driver, DriverData, ExecOptions, ExitInfo, InstanceSpec, Observed, Stats } from '../driver.js';
+import { IsolaError } from '../../spec/errors.js';
+import { run } from '../../util/exec.js';
+import { pidAlive, which } from '../../util/which.js';
+import { createNetns, removeNetns } from '../../net/veth.js';
+import { vethName } from '../../net/names.js';
+import { ociConfig } from './launch.js';
+import { asData, filesOf, fromData, type ContainerData } from './persist.js';
+import { ensureUnpacked, mountOverlay, unmount } from './rootfs.js';
+import { resolveUser } from './user.js';
+import { DEFAULT_SECCOMP, loadSeccompProfile, toOciSeccomp } from './seccomp.js';
+import { effectiveCaps } from '../../spec/caps.js';
+import { chooseRuntime, probeRuntime, RUNTIMES } from './runtime.js';
+import { conmonPath, exitInfo, readExit, runtimeError, startConmon, waitForExitFile } from './monitor.js';
+import { containerStats, oomKills, pssBytes } from './stats.js';
+import { readK8sLog } from './logs.js';
+
+const SIGNALS = new Set(['TERM', 'KILL', 'INT', 'HUP', 'QUIT', 'USR1', 'USR2', 'STOP', 'CONT']);
+
+/**
+ * Containers: an OCI runtime (runc by default) under conmon, on an overlay of the image
+ * unpacked once per digest, in new pid, mount, ipc, uts, net and cgroup namespaces.
+ */
+export class ContainerDriver implements Driver {
+  readonly kind = 'container' as const;
+
+  async probe(): Promise<Capability> {
+    const details: Record<string, string> = {};
+    let ok = false;
+    for (const name of RUNTIMES) {
+      const v = await probeRuntime(name);
+      details[`runtime.${name}`] = v.usable ? `usable (${v.version})` : `not usable: ${v.reason}`;
+      if (v.usable && name !== 'runsc') ok = true;
+    }
+    const conmon = which('conmon');
+    details.conmon = conmon ? (await run(conmon, ['--version'])).stdout.split('\n')[0] ?? conmon : 'not installed';
+    details.cgroups = fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? 'v2' : fs.existsSync('/sys/fs/cgroup/unified') ? 'v1 + v2 (hybrid)' : 'v1';
+    if (!conmon) return { ok: false, reason: 'conmon is not installed; install it (npm run bootstrap does)', details };
+    return ok ? { ok, details } : { ok, reason: 'no OCI runtime works here; install runc (npm run bootstrap does)', details };
+  }
+
+  async create(spec: InstanceSpec): Promise<DriverData> {
+    conmonPath(); // fail before doing any work when the monitor is missing
+    const runtime = await chooseRuntime(spec.runtime || undefined);
+    const f = filesOf(spec);
+    const lower = await ensureUnpacked(spec.image, spec.cacheDir);
+    const data: ContainerData = {
+      runtime: runtime.path ?? runtime.name,
+      runtimeRoot: path.join(spec.cacheDir, '..', 'run', 'runtime', runtime.name),
+      rootfs: f.rootfs,
+      netns: null,
+      cgroupsPath: `/isola/${spec.id}`,
+    };
+    try {
+      const user = resolveUser(lower, spec.user);
+      fs.mkdirSync(f.bundle, { recursive: true });
+      fs.mkdirSync(f.etc, { recursive: true });
+      const etcFiles = { hostname: path.join(f.etc, 'hostname'), hosts: path.join(f.etc, 'hosts'), resolv: path.join(f.etc, 'resolv.conf') };
+      fs.writeFileSync(etcFiles.hostname, `${spec.hostname}\n`);
+      const ip = spec.network.mode === 'bridge' ? `${spec.network.ip}\t${spec.hostname}\n` : '';
+      fs.writeFileSync(etcFiles.hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n${ip}`);
+      fs.writeFileSync(etcFiles.resolv, '# isola: instances reach only the host and each other; no resolver is configured\n');
+      const caps = effectiveCaps(spec.security.capAdd, spec.security.capDrop, spec.security.privileged);
+      const seccomp = spec.security.privileged || spec.security.seccomp === 'unconfined'
+        ? null
+        : toOciSeccomp(loadSeccompProfile(spec.security.seccomp === 'default' ? DEFAULT_SECCOMP : spec.security.seccomp), caps);
+      await mountOverlay(lower, f.upper, f.work, f.rootfs);
+      data.netns = await createNetns(spec.id, spec.network);
+      const config = ociConfig({
+        spec, rootfs: f.rootfs, ...user, netnsPath: data.netns, seccomp, etcFiles,
+        cgroupsPath: data.cgroupsPath,
+        nofile: hostNofileLimit(),
+        swapAccounting: fs.existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'),
+      });
+      fs.writeFileSync(f.config, JSON.stringify(config, null, 2));
+      return asData(data);
+    } catch (e) {
+      await this.cleanup(spec, asData(data));
+      throw e;
+    }
+  }
+
+  async start(spec: InstanceSpec, raw: DriverData): Promise<DriverData> {
+    const data = fromData(raw);
+    // Detached instances clean up after themselves through conmon's exit command; a foreground
+    // `run` does it itself as soon as it sees the exit, which keeps the start path short.
+    const { pid, conmonPid } = await startConmon(spec, data.runtime, data.runtimeRoot, true);
+    const r = await run(data.runtime, ['--root', data.runtimeRoot, 'start', spec.id]);
+    if (r.code !== 0) throw runtimeError(r.stderr);
+    return asData({ ...data, pid, conmonPid });
+  }
+
+  async observe(spec: InstanceSpec, raw: DriverData): Promise<Observed> {
+    const data = fromData(raw);
+    const exit = readExit(spec);
+    if (exit) return { state: 'exited', exit: exitInfo(exit.code, exit.at, this.oomKilled(data, exit.code)) };
+    if (!data.conmonPid) return { state: 'created' };
+    if (pidAlive(data.conmonPid)) return { state: 'running', pid: data.pid ?? 0 };
+    // The monitor is gone without a status (killed from outside): the workload went with it.
+    return { state: 'exited', exit: exitInfo(255, new Date(), false) };
+  }
+
+  private oomKilled(data: ContainerData, code: number): boolean {
+    return code === 137 && oomKills(data.cgroupsPath) > 0;
+  }
+
+  async wait(spec: InstanceSpec, raw: DriverData): Promise<ExitInfo> {
+    const data = fromData(raw);
+    const e = await waitForExitFile(spec, () => pidAlive(data.conmonPid));
+    return exitInfo(e.code, e.at, this.oomKilled(data, e.code));
+  }
+
+  async kill(spec: InstanceSpec, raw: DriverData, signal: string): Promise<void> {
+    const data = fromData(raw);
+    const sig = signal.toUpperCase().replace(/^SIG/, '');
+    if (!SIGNALS.has(sig) && !/^\d+$/.test(sig)) throw new IsolaError('INVALID_ARGUMENT', `unknown signal "${signal}"`, 'use for example TERM, KILL or HUP');
+    await run(data.runtime, ['--root', data.runtimeRoot, 'kill', '--all', spec.id, sig]);
+  }
+
+  async stop(spec: InstanceSpec, raw: DriverData, timeoutSec: number): Promise<void> {
+    const data = fromData(raw);
+    if (!pidAlive(data.conmonPid)) return;
+    await this.kill(spec, raw, 'TERM');
+    const exited = await Promise.race([
+      waitForExitFile(spec, () => pidAlive(data.conmonPid)).then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), timeoutSec * 1000).unref()),
+    ]);
+    if (!exited) {
+      await this.kill(spec, raw, 'KILL');
+      await waitForExitFile(spec, () => pidAlive(data.conmonPid));
+    }
+  }
+
+  async cleanup(spec: InstanceSpec, raw: DriverData): Promise<void> {
+    const data = fromData(raw);
+    if (data.runtime) await run(data.runtime, ['--root', data.runtimeRoot, 'delete', '--force', spec.id]).catch(() => undefined);
+    if (data.conmonPid && pidAlive(data.conmonPid)) {
+      try {
+        process.kill(data.conmonPid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    await unmount(filesOf(spec).rootfs);
+    await removeNetns(spec.id);
+  }
+
+  async remove(spec: InstanceSpec, _raw: DriverData): Promise<void> {
+    fs.rmSync(spec.dir, { recursive: true, force: true });
+    fs.rmSync(spec.runDir, { recursive: true, force: true });
+  }
+
+  async exec(spec: InstanceSpec, raw: DriverData, argv: string[], opts: ExecOptions): Promise<number> {
+    const data = fromData(raw);
+    if (!pidAlive(data.conmonPid)) throw new IsolaError('FAILED_PRECONDITION', `instance ${spec.name} is not running`, `start it first, or use isola run`);
+    const args = ['--root', data.runtimeRoot, 'exec', '--cwd', opts.workdir || spec.workdir || '/'];
+    for (const e of opts.env ?? []) args.push('--env', e);
+    if (opts.user) {
+      const u = resolveUser(data.rootfs, opts.user);
+      args.push('--user', `${u.uid}:${u.gid}`);
+    }
+    args.push(spec.id, ...argv);
+    return new Promise((resolve, reject) => {
+      const child = spawn(data.runtime, args, { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+      let errText = '';
+      child.stdout?.pipe(opts.stdout, { end: false });
+      child.stderr?.on('data', (d: Buffer) => {
+        // runc reports a command it cannot start on its own stderr; keep it out of the workload's.
+        const s = d.toString();
+        if (/^time="[^"]*" level=(error|fatal)/m.test(s)) errText += s;
+        else opts.stderr.write(d);
+      });
+      if (opts.stdin && child.stdin) opts.stdin.pipe(child.stdin);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        if (errText) {
+          const e = runtimeError(errText);
+          if (e.code === 'COMMAND_NOT_FOUND' || e.code === 'CANNOT_INVOKE') return reject(e);
+          opts.stderr.write(errText);
+        }
+        resolve(code ?? 255);
+      });
+    });
+  }
+
+  logs(spec: InstanceSpec, raw: DriverData, opts: { follow: boolean; signal?: AbortSignal }) {
+    const data = fromData(raw);
+    return readK8sLog(filesOf(spec).log, opts.follow, () => readExit(spec) !== null || !pidAlive(data.conmonPid), opts.signal);
+  }
+
+  async stats(spec: InstanceSpec, raw: DriverData): Promise<Stats> {
+    const data = fromData(raw);
+    if (!pidAlive(data.conmonPid)) throw new IsolaError('FAILED_PRECONDITION', `instance ${spec.name} is not running`, 'stats are only available for running instances');
+    const veth = spec.network.mode === 'bridge' ? vethName(spec.id) : null;
+    return containerStats(data.cgroupsPath, veth, data.conmonPid ? pssBytes(data.conmonPid) : null);
+  }
+}
+
+/** The hard open-files limit isola itself runs under: a container cannot be given more. */
+function hostNofileLimit(): number {
+  const m = /Max open files\s+\d+\s+(\d+)/.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+  return Math.min(1048576, Number(m?.[1] ?? 1024));
+}
+
+export const containerDriver = new ContainerDriver();

@@ -1,0 +1,92 @@
+import type { InstanceSpec } from '../driver.js';
+import { effectiveCaps } from '../../spec/caps.js';
+import type { OciSeccomp } from './seccomp.js';
+
+/** Paths Docker masks or makes read-only inside /proc and /sys (moby oci/defaults.go). */
+export const MASKED_PATHS = [
+  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
+];
+export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+export const CPU_PERIOD = 100_000;
+
+export interface BundleInputs {
+  spec: InstanceSpec;
+  rootfs: string;
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  netnsPath: string | null;
+  seccomp: OciSeccomp | null;
+  /** Files bind-mounted read-only over the image's: /etc/hostname, /etc/hosts, /etc/resolv.conf. */
+  etcFiles: { hostname: string; hosts: string; resolv: string };
+  cgroupsPath: string;
+  /** RLIMIT_NOFILE for the workload: Docker's 1048576, or the host's hard limit where that is lower. */
+  nofile: number;
+  /** Whether the host accounts swap (cgroup v1 memory.memsw.*): then swap is capped at the limit. */
+  swapAccounting: boolean;
+}
+
+/** The OCI runtime config.json (runtime-spec 1.0.2) for one container. Pure: unit-tested. */
+export function ociConfig(b: BundleInputs): Record<string, unknown> {
+  const { spec } = b;
+  const sec = spec.security;
+  const caps = effectiveCaps(sec.capAdd, sec.capDrop, sec.privileged);
+  const resources: Record<string, unknown> = {
+    devices: [{ allow: false, access: 'rwm' }, ...defaultDevices()],
+  };
+  if (spec.memoryBytes) resources.memory = { limit: spec.memoryBytes, ...(b.swapAccounting ? { swap: spec.memoryBytes } : {}) };
+  if (spec.cpus) resources.cpu = { quota: Math.round(spec.cpus * CPU_PERIOD), period: CPU_PERIOD };
+  if (spec.pidsLimit) resources.pids = { limit: spec.pidsLimit };
+  const namespaces: { type: string; path?: string }[] = [
+    { type: 'pid' },
+    { type: 'ipc' },
+    { type: 'uts' },
+    { type: 'mount' },
+    { type: 'cgroup' },
+    b.netnsPath ? { type: 'network', path: b.netnsPath } : { type: 'network' },
+  ];
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: { uid: b.uid, gid: b.gid, additionalGids: b.additionalGids },
+      args: spec.argv,
+      env: spec.env,
+      cwd: spec.workdir || '/',
+      capabilities: { bounding: caps, effective: caps, permitted: caps },
+      rlimits: [{ type: 'RLIMIT_NOFILE', hard: b.nofile, soft: b.nofile }],
+      noNewPrivileges: sec.noNewPrivileges,
+    },
+    root: { path: b.rootfs, readonly: spec.readOnly },
+    hostname: spec.hostname,
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+      { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+      { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', sec.privileged ? 'rw' : 'ro'] },
+      { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] },
+      { destination: '/etc/hostname', type: 'bind', source: b.etcFiles.hostname, options: ['rbind', 'ro'] },
+      { destination: '/etc/hosts', type: 'bind', source: b.etcFiles.hosts, options: ['rbind', 'ro'] },
+      { destination: '/etc/resolv.conf', type: 'bind', source: b.etcFiles.resolv, options: ['rbind', 'ro'] },
+      // A writable /tmp even on a read-only root, as Podman's --read-only-tmpfs does.
+      ...(spec.readOnly ? [{ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] }] : []),
+    ],
+    linux: {
+      namespaces,
+      cgroupsPath: b.cgroupsPath,
+      resources,
+      ...(sec.privileged ? {} : { maskedPaths: MASKED_PATHS, readonlyPaths: READONLY_PATHS }),
+      ...(b.seccomp ? { seccomp: b.seccomp } : {}),
+    },
+  };
+}
+
+/** The device nodes every container gets (the OCI runtime spec's default set), allowed in the device cgroup. */
+function defaultDevices(): { allow: boolean; type: string; major: number; minor: number; access: string }[] {
+  const d = (major: number, minor: number) => ({ allow: true, type: 'c', major, minor, access: 'rwm' });
+  return [d(1, 3), d(1, 5), d(1, 7), d(1, 8), d(1, 9), d(5, 0), d(5, 1), d(5, 2)];
+}

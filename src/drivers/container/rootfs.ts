@@ -1,0 +1,43 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ResolvedImage } from '../driver.js';
+import { unpackImage } from '../../image/unpack.js';
+import { run, runOk } from '../../util/exec.js';
+
+/**
+ * The image unpacked once per digest into the cache; every container of that image mounts it
+ * as the read-only lower layer of its own overlay, so creating a container copies nothing.
+ */
+export async function ensureUnpacked(image: ResolvedImage, cacheDir: string): Promise<string> {
+  const dir = path.join(cacheDir, 'rootfs', image.digest.replace('sha256:', ''));
+  if (fs.existsSync(dir)) return dir;
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+  try {
+    await unpackImage(image, tmp);
+    try {
+      fs.renameSync(tmp, dir);
+    } catch (e) {
+      // Another isola process unpacked the same image meanwhile: use theirs.
+      if (!fs.existsSync(dir)) throw e;
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+export async function mountOverlay(lower: string, upper: string, work: string, target: string): Promise<void> {
+  for (const d of [upper, work, target]) fs.mkdirSync(d, { recursive: true });
+  await runOk('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, target]);
+}
+
+export function isMounted(target: string): boolean {
+  const mounts = fs.readFileSync('/proc/self/mounts', 'utf8');
+  return mounts.split('\n').some((l) => l.split(' ')[1] === target);
+}
+
+/** Idempotent. Lazy unmount: a process still holding a file in it must not keep the mount alive. */
+export async function unmount(target: string): Promise<void> {
+  if (isMounted(target)) await run('umount', ['-l', target]);
+}

@@ -1,0 +1,239 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Writable } from 'node:stream';
+import type { Driver, ExecOptions, InstanceSpec, LogEntry, Stats } from '../drivers/driver.js';
+import { driverFor } from '../drivers/registry.js';
+import { IsolaError, notFound } from '../spec/errors.js';
+import { pathsFor, type Paths } from '../paths.js';
+import { openDb, type Db } from '../state/db.js';
+import { InstanceRepo, type InstanceRecord } from '../state/instances.js';
+import { ImageStore } from '../image/store.js';
+import { BASE_REF, ensureBaseImage } from '../image/base.js';
+import { normalizeRef } from '../image/ref.js';
+import type { RunRequest } from './request.js';
+import { buildSpec } from './spec-builder.js';
+import { isValidName, newId, randomName } from './names.js';
+import { invalid } from '../spec/errors.js';
+
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/isola.js');
+
+/**
+ * The engine: the lifecycle of instances and images, whatever their kind. It keeps SQLite in
+ * step with what really runs (reconcile) and reaches every isolation kind through a Driver.
+ */
+export class Engine {
+  readonly paths: Paths;
+  readonly db: Db;
+  readonly instances: InstanceRepo;
+  private store?: ImageStore;
+
+  constructor(paths: Paths = pathsFor()) {
+    if (process.getuid?.() !== 0) {
+      throw new IsolaError('PERMISSION_DENIED', 'isola must run as root: it creates namespaces, cgroups, mounts and network devices', 'run it with sudo, or as root');
+    }
+    this.paths = paths;
+    for (const d of [paths.root, paths.instances, paths.run, paths.cache]) fs.mkdirSync(d, { recursive: true });
+    this.db = openDb(paths.db);
+    this.instances = new InstanceRepo(this.db);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  images(): ImageStore {
+    this.store ??= new ImageStore(this.paths.images);
+    return this.store;
+  }
+
+  /** The image for a reference; the embedded `base` image is built on first use. */
+  async resolveImage(ref: string) {
+    const store = this.images();
+    if (normalizeRef(ref) === BASE_REF) await ensureBaseImage(store);
+    return store.resolve(ref);
+  }
+
+  // ---- instances ---------------------------------------------------------------------------
+
+  find(ref: string): InstanceRecord {
+    const rec = this.instances.find(ref);
+    if (!rec) throw notFound(`no such instance: ${ref}`, 'list instances with isola ps --all');
+    return rec;
+  }
+
+  /** Creates an instance (prepared, not started). Nothing is left behind when it fails. */
+  async create(req: RunRequest): Promise<InstanceRecord> {
+    if (req.name !== undefined && !isValidName(req.name)) {
+      throw invalid(`invalid name "${req.name}"`, 'use letters, digits, _ . and -, starting with a letter or digit');
+    }
+    const driver = driverFor(req.kind);
+    const image = await this.resolveImage(req.image);
+    const id = newId();
+    const name = req.name ?? randomName();
+    const cleanup = req.detach ? [process.execPath, BIN, '_cleanup', '--data-root', this.paths.root, id] : [];
+    const rec = this.instances.insert((usedIps) => {
+      const spec = buildSpec(this.paths, id, name, image, req, usedIps, cleanup);
+      return {
+        id, name, kind: req.kind, imageRef: image.ref, imageDigest: image.digest, state: 'creating',
+        createdAt: new Date().toISOString(), startedAt: null, finishedAt: null, exitCode: null, oomKilled: false,
+        ip: spec.network.mode === 'bridge' ? spec.network.ip : null, autoRemove: req.autoRemove, cleaned: false, spec, data: {},
+      };
+    });
+    try {
+      fs.mkdirSync(rec.spec.dir, { recursive: true });
+      fs.mkdirSync(rec.spec.runDir, { recursive: true });
+      rec.data = await driver.create(rec.spec);
+      this.instances.markCreated(id, rec.data);
+      rec.state = 'created';
+      return rec;
+    } catch (e) {
+      await driver.remove(rec.spec, rec.data).catch(() => undefined);
+      this.instances.delete(id);
+      throw e;
+    }
+  }
+
+  async start(rec: InstanceRecord): Promise<InstanceRecord> {
+    const driver = driverFor(rec.kind);
+    try {
+      rec.data = await driver.start(rec.spec, rec.data);
+    } catch (e) {
+      // A workload that cannot start is an exit, as Docker records it (126/127).
+      const code = e instanceof IsolaError && e.code === 'COMMAND_NOT_FOUND' ? 127 : e instanceof IsolaError && e.code === 'CANNOT_INVOKE' ? 126 : 125;
+      this.instances.markExited(rec.id, code, false, new Date().toISOString());
+      await this.settle(this.instances.get(rec.id) ?? rec);
+      throw e;
+    }
+    const at = new Date().toISOString();
+    this.instances.markRunning(rec.id, rec.data, at);
+    return { ...rec, state: 'running', startedAt: at };
+  }
+
+  /**
+   * `isola run`: create, start, and (in the foreground) stream the workload's output until it
+   * exits; resolves with its exit status. Signals to isola are passed on to the workload.
+   */
+  async run(req: RunRequest, out: Writable, err: Writable): Promise<{ rec: InstanceRecord; exitCode: number | null }> {
+    let rec = await this.create(req);
+    rec = await this.start(rec);
+    if (req.detach) return { rec, exitCode: null };
+    const driver = driverFor(rec.kind);
+    const forward = (sig: NodeJS.Signals) => void driver.kill(rec.spec, rec.data, sig).catch(() => undefined);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    try {
+      const streaming = this.pipeLogs(driver, rec, out, err);
+      const exit = await driver.wait(rec.spec, rec.data);
+      await streaming;
+      this.instances.markExited(rec.id, exit.exitCode, exit.oomKilled, exit.finishedAt);
+      await this.settle(this.instances.get(rec.id) ?? rec);
+      return { rec, exitCode: exit.exitCode };
+    } finally {
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+    }
+  }
+
+  private async pipeLogs(driver: Driver, rec: InstanceRecord, out: Writable, err: Writable): Promise<void> {
+    for await (const e of driver.logs(rec.spec, rec.data, { follow: true })) {
+      (e.stream === 'stderr' ? err : out).write(e.partial ? e.text : `${e.text}\n`);
+    }
+  }
+
+  /** After an exit: release runtime resources once, and remove the instance if it asked for it. */
+  async settle(rec: InstanceRecord): Promise<void> {
+    const driver = driverFor(rec.kind);
+    if (this.instances.claimCleanup(rec.id)) await driver.cleanup(rec.spec, rec.data);
+    if (rec.autoRemove) {
+      await driver.remove(rec.spec, rec.data);
+      this.instances.delete(rec.id);
+    }
+  }
+
+  /**
+   * Makes the database tell the truth: an instance that exited while no isola process was
+   * watching is recorded with its real exit status and cleaned up.
+   */
+  async reconcile(): Promise<void> {
+    for (const rec of this.instances.listUnsettled()) {
+      if (rec.state === 'creating') continue; // another process is creating it right now
+      const driver = driverFor(rec.kind);
+      const seen = rec.state === 'exited' ? null : await driver.observe(rec.spec, rec.data);
+      if (seen?.state === 'exited') this.instances.markExited(rec.id, seen.exit.exitCode, seen.exit.oomKilled, seen.exit.finishedAt);
+      if (seen?.state === 'exited' || rec.state === 'exited') await this.settle(this.instances.get(rec.id) ?? rec);
+    }
+  }
+
+  async list(all: boolean): Promise<InstanceRecord[]> {
+    await this.reconcile();
+    const recs = this.instances.list();
+    return all ? recs : recs.filter((r) => r.state === 'running' || r.state === 'created');
+  }
+
+  async stop(ref: string, timeoutSec: number): Promise<InstanceRecord> {
+    await this.reconcile();
+    const rec = this.find(ref);
+    if (rec.state === 'running') {
+      const driver = driverFor(rec.kind);
+      await driver.stop(rec.spec, rec.data, timeoutSec);
+      const exit = await driver.wait(rec.spec, rec.data);
+      this.instances.markExited(rec.id, exit.exitCode, exit.oomKilled, exit.finishedAt);
+      await this.settle(this.instances.get(rec.id) ?? rec);
+    }
+    return this.instances.get(rec.id) ?? rec;
+  }
+
+  async kill(ref: string, signal: string): Promise<void> {
+    const rec = this.find(ref);
+    if (rec.state !== 'running') throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} is not running`, 'nothing to signal');
+    await driverFor(rec.kind).kill(rec.spec, rec.data, signal);
+  }
+
+  async remove(ref: string, force: boolean): Promise<string> {
+    await this.reconcile();
+    const rec = this.find(ref);
+    const driver = driverFor(rec.kind);
+    if (rec.state === 'running') {
+      if (!force) throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} is running`, 'stop it first (isola stop), or use isola rm -f');
+      await driver.kill(rec.spec, rec.data, 'KILL').catch(() => undefined);
+      const exit = await driver.wait(rec.spec, rec.data);
+      this.instances.markExited(rec.id, exit.exitCode, exit.oomKilled, exit.finishedAt);
+    }
+    await driver.cleanup(rec.spec, rec.data);
+    await driver.remove(rec.spec, rec.data);
+    this.instances.delete(rec.id);
+    return rec.id;
+  }
+
+  async exec(ref: string, argv: string[], opts: ExecOptions): Promise<number> {
+    await this.reconcile();
+    const rec = this.find(ref);
+    if (rec.state !== 'running') throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} is not running`, 'start it first, or use isola run');
+    return driverFor(rec.kind).exec(rec.spec, rec.data, argv, opts);
+  }
+
+  logs(rec: InstanceRecord, follow: boolean, signal?: AbortSignal): AsyncIterable<LogEntry> {
+    return driverFor(rec.kind).logs(rec.spec, rec.data, { follow, ...(signal ? { signal } : {}) });
+  }
+
+  async stats(ref: string): Promise<{ rec: InstanceRecord; stats: Stats }> {
+    const rec = this.find(ref);
+    if (rec.state !== 'running') throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} is not running`, 'stats are only available for running instances');
+    return { rec, stats: await driverFor(rec.kind).stats(rec.spec, rec.data) };
+  }
+
+  /** Called by conmon's exit command (and by hand): records the exit and cleans up one instance. */
+  async cleanupInstance(id: string): Promise<void> {
+    const rec = this.instances.get(id);
+    if (!rec) return;
+    const seen = await driverFor(rec.kind).observe(rec.spec, rec.data);
+    if (seen.state !== 'exited') return;
+    this.instances.markExited(rec.id, seen.exit.exitCode, seen.exit.oomKilled, seen.exit.finishedAt);
+    await this.settle(this.instances.get(rec.id) ?? rec);
+  }
+
+  specOf(ref: string): InstanceSpec {
+    return this.find(ref).spec;
+  }
+}

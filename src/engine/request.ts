@@ -1,0 +1,36 @@
+import type { Kind } from '../drivers/driver.js';
+
+/** What `isola run` / `create` asks for, after the CLI parsed its flags. */
+export interface RunRequest {
+  image: string;
+  command: string[]; // overrides the image's Cmd when non-empty
+  entrypoint?: string;
+  kind: Kind;
+  name?: string;
+  env: string[];
+  workdir?: string;
+  user?: string;
+  hostname?: string;
+  memoryBytes?: number;
+  cpus?: number;
+  pidsLimit?: number;
+  readOnly: boolean;
+  network: 'none' | 'bridge';
+  detach: boolean;
+  autoRemove: boolean;
+  runtime?: string;
+  kernel?: string;
+  initrd?: string;
+  privileged: boolean;
+  capAdd: string[];
+  capDrop: string[];
+  seccomp: string;
+  noNewPrivileges: boolean;
+}
+
+export function defaultRunRequest(image: string, command: string[] = []): RunRequest {
+  return {
+    image, command, kind: 'container', env: [], readOnly: false, network: 'bridge', detach: false, autoRemove: false,
+    privileged: false, capAdd: [], capDrop: [], seccomp: 'default', noNewPrivileges: true,
+  };
+}

@@ -1,0 +1,25 @@
+/**
+ * Schema migrations, applied in order; PRAGMA user_version records how many have run.
+ * Never edit a migration that has shipped: add a new one.
+ */
+export const MIGRATIONS: string[] = [
+  `CREATE TABLE instances (
+     id            TEXT PRIMARY KEY,
+     name          TEXT NOT NULL UNIQUE,
+     kind          TEXT NOT NULL,
+     image_ref     TEXT NOT NULL,
+     image_digest  TEXT NOT NULL,
+     state         TEXT NOT NULL CHECK (state IN ('creating', 'created', 'running', 'exited')),
+     created_at    TEXT NOT NULL,
+     started_at    TEXT,
+     finished_at   TEXT,
+     exit_code     INTEGER,
+     oom_killed    INTEGER NOT NULL DEFAULT 0,
+     ip            TEXT UNIQUE,
+     auto_remove   INTEGER NOT NULL DEFAULT 0,
+     cleaned       INTEGER NOT NULL DEFAULT 0,
+     spec_json     TEXT NOT NULL,
+     driver_json   TEXT NOT NULL DEFAULT '{}'
+   )`,
+  `CREATE INDEX instances_state ON instances(state)`,
+];

@@ -1,0 +1,204 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import { PassThrough } from 'node:stream';
+import type { Driver, DriverData, InstanceSpec, LogEntry } from '../../src/drivers/driver.js';
+import { isIsolaError } from '../../src/spec/errors.js';
+import { ensureDirs, hostLeftovers, makeFixture, specFor, type Fixture } from '../helpers/fixture.js';
+
+/**
+ * The one contract every Driver passes: the same lifecycle, output, exit status, exec, stats,
+ * network and cleanup behaviour, whatever the isolation kind. A driver that cannot do
+ * something yet lists the test in `skip` with the reason, so gaps are visible, not silent.
+ */
+export interface ContractOptions {
+  skip?: { reason: string; tests: string[] }[];
+  /** Seconds to allow one instance to boot and run a trivial command (VMs under TCG need more). */
+  timeoutSec?: number;
+}
+
+export function runDriverContract(driver: Driver, opts: ContractOptions = {}): void {
+  const timeout = (opts.timeoutSec ?? 30) * 1000;
+  const skipReason = (name: string) => opts.skip?.find((s) => s.tests.includes(name))?.reason;
+  let fx: Fixture;
+  const made: string[] = [];
+
+  const it = (name: string, fn: () => Promise<void>) => {
+    const reason = skipReason(name);
+    test(name, reason ? { skip: reason, timeout } : { timeout }, fn);
+  };
+
+  /** Creates and starts an instance; always cleaned up and removed, even when the test fails. */
+  async function withInstance<T>(over: Partial<InstanceSpec>, fn: (spec: InstanceSpec, data: DriverData) => Promise<T>): Promise<T> {
+    const spec = specFor(fx, driver.kind, over);
+    made.push(spec.id);
+    ensureDirs(spec);
+    let data: DriverData = {};
+    try {
+      data = await driver.create(spec);
+      data = await driver.start(spec, data);
+      return await fn(spec, data);
+    } finally {
+      await driver.stop(spec, data, 0).catch(() => undefined);
+      await driver.cleanup(spec, data);
+      await driver.remove(spec, data);
+    }
+  }
+
+  async function collectLogs(spec: InstanceSpec, data: DriverData): Promise<LogEntry[]> {
+    const out: LogEntry[] = [];
+    for await (const e of driver.logs(spec, data, { follow: false })) out.push(e);
+    return out;
+  }
+
+  const text = (entries: LogEntry[], stream: 'stdout' | 'stderr') => entries.filter((e) => e.stream === stream).map((e) => e.text).join('\n');
+
+  describe(`driver contract: ${driver.kind}`, () => {
+    before(async () => {
+      const cap = await driver.probe();
+      assert.ok(cap.ok, `${driver.kind} must be usable on this host: ${cap.reason}`);
+      fx = await makeFixture();
+    });
+    after(async () => {
+      await fx?.dispose();
+    });
+
+    it('runs the command and keeps stdout and stderr apart', async () => {
+      await withInstance({ argv: ['sh', '-c', 'echo to-out; echo to-err >&2'] }, async (spec, data) => {
+        const exit = await driver.wait(spec, data);
+        assert.equal(exit.exitCode, 0);
+        const logs = await collectLogs(spec, data);
+        assert.equal(text(logs, 'stdout'), 'to-out');
+        assert.equal(text(logs, 'stderr'), 'to-err');
+      });
+    });
+
+    it('reports the workload exit status', async () => {
+      await withInstance({ argv: ['sh', '-c', 'exit 7'] }, async (spec, data) => {
+        assert.equal((await driver.wait(spec, data)).exitCode, 7);
+        const seen = await driver.observe(spec, data);
+        assert.equal(seen.state, 'exited');
+        assert.equal(seen.state === 'exited' && seen.exit.exitCode, 7);
+      });
+    });
+
+    it('applies env, workdir, user and hostname', async () => {
+      await withInstance(
+        { argv: ['sh', '-c', 'echo "$GREETING"; pwd; id -u; hostname'], env: ['PATH=/bin:/usr/bin', 'GREETING=hi there'], workdir: '/tmp', user: '65534', hostname: 'contract-host' },
+        async (spec, data) => {
+          await driver.wait(spec, data);
+          assert.deepEqual(text(await collectLogs(spec, data), 'stdout').split('\n'), ['hi there', '/tmp', '65534', 'contract-host']);
+        },
+      );
+    });
+
+    it('execs in a running instance with its own output and status', async () => {
+      await withInstance({ argv: ['sleep', '600'] }, async (spec, data) => {
+        const out = new PassThrough();
+        const err = new PassThrough();
+        let o = '';
+        let e = '';
+        out.on('data', (d: Buffer) => (o += d.toString()));
+        err.on('data', (d: Buffer) => (e += d.toString()));
+        const code = await driver.exec(spec, data, ['sh', '-c', 'echo in-exec; echo oops >&2; exit 3'], { stdout: out, stderr: err });
+        assert.equal(code, 3);
+        assert.equal(o.trim(), 'in-exec');
+        assert.equal(e.trim(), 'oops');
+        await assert.rejects(driver.exec(spec, data, ['no-such-command'], { stdout: out, stderr: err }), (x) => isIsolaError(x, 'COMMAND_NOT_FOUND'));
+      });
+    });
+
+    it('stops a workload that ignores SIGTERM within the timeout', async () => {
+      await withInstance({ argv: ['sh', '-c', 'trap "" TERM; while true; do sleep 1; done'] }, async (spec, data) => {
+        const t0 = Date.now();
+        await driver.stop(spec, data, 1);
+        const exit = await driver.wait(spec, data);
+        assert.ok(Date.now() - t0 < timeout, 'stop must not hang');
+        assert.notEqual(exit.exitCode, 0);
+        assert.equal((await driver.observe(spec, data)).state, 'exited');
+      });
+    });
+
+    it('follows logs while the workload writes them and ends when it exits', async () => {
+      await withInstance({ argv: ['sh', '-c', 'for i in 1 2 3; do echo line$i; sleep 0.3; done'] }, async (spec, data) => {
+        const lines: string[] = [];
+        for await (const e of driver.logs(spec, data, { follow: true })) lines.push(e.text);
+        assert.deepEqual(lines, ['line1', 'line2', 'line3']);
+      });
+    });
+
+    it('reports stats of a running instance', async () => {
+      await withInstance({ argv: ['sh', '-c', 'while true; do :; done'] }, async (spec, data) => {
+        await new Promise((r) => setTimeout(r, 500));
+        const a = await driver.stats(spec, data);
+        await new Promise((r) => setTimeout(r, 500));
+        const b = await driver.stats(spec, data);
+        assert.ok(b.memoryBytes > 0, 'memory in use is reported');
+        assert.ok(b.cpuNanos > a.cpuNanos, 'CPU time grows while the workload spins');
+      });
+    });
+
+    it('is reachable from the host by its IP on the bridge', async () => {
+      await withInstance({ argv: ['sh', '-c', 'echo ready; while true; do echo pong | nc -l -p 7777; done'] }, async (spec) => {
+        assert.equal(spec.network.mode, 'bridge');
+        const ip = spec.network.mode === 'bridge' ? spec.network.ip : '';
+        const reply = await retry(() => tcpRead(ip, 7777), timeout / 2);
+        assert.equal(reply.trim(), 'pong');
+      });
+    });
+
+    it('has only loopback with --network none', async () => {
+      await withInstance({ argv: ['sh', '-c', 'ls /sys/class/net'], network: { mode: 'none' } }, async (spec, data) => {
+        await driver.wait(spec, data);
+        const ifaces = text(await collectLogs(spec, data), 'stdout').split(/\s+/).filter(Boolean);
+        assert.deepEqual(ifaces.filter((i) => !/^(sit|tunl|ip6tnl|gre|erspan|ip_vti|ip6_vti)/.test(i)), ['lo']);
+      });
+    });
+
+    it('keeps the root read-only with readOnly', async () => {
+      await withInstance({ argv: ['sh', '-c', 'touch /x 2>/dev/null && echo wrote || echo refused'], readOnly: true }, async (spec, data) => {
+        await driver.wait(spec, data);
+        assert.equal(text(await collectLogs(spec, data), 'stdout'), 'refused');
+      });
+    });
+
+    it('leaves nothing behind after cleanup and remove', async () => {
+      let spec: InstanceSpec | undefined;
+      await withInstance({ argv: ['sleep', '600'] }, async (s) => {
+        spec = s;
+      });
+      assert.ok(spec);
+      assert.deepEqual(hostLeftovers(fx.root, [spec.id]), []);
+      assert.equal(fs.existsSync(spec.dir), false);
+      assert.equal(fs.existsSync(spec.runDir), false);
+    });
+
+    test('no instance of this suite is left on the host', () => {
+      assert.deepEqual(hostLeftovers(fx.root, made), []);
+    });
+  });
+}
+
+async function retry<T>(fn: () => Promise<T>, withinMs: number): Promise<T> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+function tcpRead(host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host, port, timeout: 2000 });
+    let data = '';
+    s.on('data', (d) => (data += d.toString()));
+    s.on('end', () => (data ? resolve(data) : reject(new Error('empty reply'))));
+    s.on('timeout', () => s.destroy(new Error('timeout')));
+    s.on('error', reject);
+  });
+}
