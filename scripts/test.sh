@@ -5,4 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx eslint src test
-exec node --test --test-concurrency=1 --test-reporter=spec "$@" dist/test/
+mapfile -t files < <(find dist/test -name '*.test.js' | sort)
+exec node --test --test-concurrency=1 --test-reporter=spec --test-reporter-destination=stdout "$@" "${files[@]}"

@@ -99,6 +99,12 @@ async function applyLayer(layer: string, root: string, opts: UnpackOptions, repo
   let chain: Promise<void> = Promise.resolve();
   let failure: unknown;
   const parser = new Parser({
+    // node-tar reports a damaged archive as a warning and carries on; for a layer it is fatal.
+    onwarn: (code: string, message: string) => {
+      if (/TAR_BAD_ARCHIVE|TAR_ENTRY_INVALID|TAR_ABORT|ZLIB/.test(code)) {
+        failure ??= new IsolaError('CORRUPT', `layer ${path.basename(layer).slice(0, 12)} is not a readable tar archive: ${message}`, 'check the file, or rebuild it with tar');
+      }
+    },
     onReadEntry: (entry: ReadEntry) => {
       // Entries are handled strictly in order; the parser stalls until each one is consumed.
       chain = chain.then(async () => {
@@ -181,14 +187,14 @@ async function applyEntry(entry: ReadEntry, root: string, opts: UnpackOptions, c
       return void entry.resume();
   }
   created.add(full);
-  if (entry.type !== 'SymbolicLink') {
-    fs.chmodSync(full, mode); // mkdir/open honour the umask; the archive's mode wins
-  }
+  if (entry.type === 'Link') return void entry.resume(); // the inode already has its owner and mode
+  const isLink = entry.type === 'SymbolicLink';
+  if (!isLink) fs.chmodSync(full, mode); // mkdir/open honour the umask; the archive's mode wins
   fs.lchownSync(full, entry.uid ?? 0, entry.gid ?? 0);
-  if (entry.type !== 'SymbolicLink' && entry.type !== 'Link' && entry.mtime) fs.utimesSync(full, entry.mtime, entry.mtime);
-  if (entry.type !== 'File' && entry.type !== 'OldFile' && entry.type !== 'ContiguousFile') entry.resume();
+  if (!isLink && entry.mtime) fs.utimesSync(full, entry.mtime, entry.mtime);
+  if (entry.type === 'Directory' || isLink) entry.resume();
   // setuid/setgid bits are cleared by chown on Linux; apply the mode once more after it.
-  if ((mode & 0o6000) !== 0 && entry.type !== 'SymbolicLink') fs.chmodSync(full, mode);
+  if ((mode & 0o6000) !== 0 && !isLink) fs.chmodSync(full, mode);
 }
 
 function lstatOrUndefined(p: string): fs.Stats | undefined {

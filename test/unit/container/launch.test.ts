@@ -1,0 +1,96 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { ociConfig, MASKED_PATHS } from '../../../src/drivers/container/launch.js';
+import { DEFAULT_SECCOMP, loadSeccompProfile, toOciSeccomp, countFilteredSyscalls } from '../../../src/drivers/container/seccomp.js';
+import { DEFAULT_CAPS, effectiveCaps, normalizeCap } from '../../../src/spec/caps.js';
+import { parseK8sLine } from '../../../src/drivers/container/logs.js';
+import { resolveUser } from '../../../src/drivers/container/user.js';
+import { isIsolaError } from '../../../src/spec/errors.js';
+import type { InstanceSpec } from '../../../src/drivers/driver.js';
+import os from 'node:os';
+import path from 'node:path';
+
+function spec(over: Partial<InstanceSpec> = {}): InstanceSpec {
+  return {
+    id: 'a'.repeat(64), name: 'n', kind: 'container',
+    image: { ref: 'base:latest', digest: 'sha256:x', layers: [], layerDigests: [], config: { env: [], entrypoint: [], cmd: ['sh'], workingDir: '/', user: '' } },
+    argv: ['sh'], env: ['A=1'], workdir: '/w', user: '', hostname: 'h', readOnly: false,
+    network: { mode: 'none' }, security: { privileged: false, capAdd: [], capDrop: [], seccomp: 'default', noNewPrivileges: true },
+    runtime: '', dir: '/d', runDir: '/r', cacheDir: '/c', cleanupCommand: [], ...over,
+  };
+}
+const base = { rootfs: '/rootfs', uid: 0, gid: 0, additionalGids: [], netnsPath: null, seccomp: null, etcFiles: { hostname: '/e/h', hosts: '/e/hosts', resolv: '/e/r' }, cgroupsPath: '/isola/x', swapAccounting: true, nofile: 20000 };
+
+test('config.json: hardened defaults, limits and namespaces', () => {
+  const c = ociConfig({ ...base, spec: spec({ memoryBytes: 64 << 20, cpus: 0.5, pidsLimit: 100 }) }) as any;
+  assert.deepEqual(c.process.capabilities.effective, effectiveCaps([], [], false));
+  assert.equal(c.process.noNewPrivileges, true);
+  assert.deepEqual(c.linux.maskedPaths, MASKED_PATHS);
+  assert.deepEqual(c.linux.resources.memory, { limit: 64 << 20, swap: 64 << 20 });
+  assert.deepEqual(c.linux.resources.cpu, { quota: 50000, period: 100000 });
+  assert.deepEqual(c.linux.resources.pids, { limit: 100 });
+  assert.deepEqual(c.linux.namespaces.map((n: any) => n.type).sort(), ['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts']);
+  assert.equal(c.process.cwd, '/w');
+  assert.equal(c.process.rlimits[0].hard, 20000);
+});
+
+test('config.json: privileged and read-only change what they should', () => {
+  const p = ociConfig({ ...base, spec: spec({ readOnly: true, security: { privileged: true, capAdd: [], capDrop: [], seccomp: 'default', noNewPrivileges: true } }) }) as any;
+  assert.equal(p.root.readonly, true);
+  assert.ok(p.mounts.some((m: any) => m.destination === '/tmp' && m.type === 'tmpfs'), 'writable /tmp on a read-only root');
+  assert.equal(p.linux.maskedPaths, undefined);
+  assert.ok(p.process.capabilities.effective.includes('CAP_SYS_ADMIN'));
+});
+
+test('capabilities: Docker defaults, drop then add, names normalised', () => {
+  assert.deepEqual(new Set(effectiveCaps([], [], false)), new Set(DEFAULT_CAPS));
+  assert.ok(!effectiveCaps([], ['CAP_NET_RAW'], false).includes('CAP_NET_RAW'));
+  assert.deepEqual(effectiveCaps(['CAP_CHOWN'], ['ALL'], false), ['CAP_CHOWN']);
+  assert.equal(normalizeCap('net_admin'), 'CAP_NET_ADMIN');
+  assert.throws(() => normalizeCap('FLY'), (e) => isIsolaError(e, 'INVALID_ARGUMENT') && /unknown capability/.test(e.message));
+});
+
+test('seccomp: the containers-common profile converts for the granted capabilities', () => {
+  const profile = loadSeccompProfile(DEFAULT_SECCOMP);
+  const plain = toOciSeccomp(profile, DEFAULT_CAPS);
+  const admin = toOciSeccomp(profile, [...DEFAULT_CAPS, 'CAP_SYS_ADMIN']);
+  assert.equal(plain.defaultAction, 'SCMP_ACT_ERRNO');
+  assert.ok(plain.architectures.includes('SCMP_ARCH_X86_64'));
+  const allowed = (p: typeof plain) => new Set(p.syscalls.filter((s) => s.action === 'SCMP_ACT_ALLOW').flatMap((s) => s.names));
+  assert.ok(!allowed(plain).has('bpf'), 'bpf needs CAP_SYS_ADMIN');
+  assert.ok(allowed(admin).has('bpf'));
+  assert.ok(countFilteredSyscalls(plain) > 300);
+});
+
+test('seccomp: a profile that does not parse is a one-line error', () => {
+  const f = path.join(os.tmpdir(), `isola-bad-seccomp-${process.pid}.json`);
+  fs.writeFileSync(f, '{ not json');
+  try {
+    assert.throws(() => loadSeccompProfile(f), (e) => isIsolaError(e, 'INVALID_ARGUMENT') && !e.message.includes('\n'));
+    assert.throws(() => loadSeccompProfile('/nonexistent.json'), (e) => isIsolaError(e, 'NOT_FOUND'));
+  } finally {
+    fs.rmSync(f);
+  }
+});
+
+test('k8s-file log lines parse into stream, time and partial flag', () => {
+  assert.deepEqual(parseK8sLine('2024-01-01T00:00:00.1+00:00 stderr F oops: x y'), { time: '2024-01-01T00:00:00.1+00:00', stream: 'stderr', partial: false, text: 'oops: x y' });
+  assert.equal(parseK8sLine('2024 stdout P half')?.partial, true);
+  assert.equal(parseK8sLine('garbage'), null);
+});
+
+test('users resolve against the image\'s own passwd and group files', () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-user-'));
+  try {
+    fs.mkdirSync(path.join(root, 'etc'));
+    fs.writeFileSync(path.join(root, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n');
+    fs.writeFileSync(path.join(root, 'etc/group'), 'root:x:0:\napp:x:1000:\nextra:x:2000:app\n');
+    assert.deepEqual(resolveUser(root, 'app'), { uid: 1000, gid: 1000, additionalGids: [2000] });
+    assert.deepEqual(resolveUser(root, '1000:extra'), { uid: 1000, gid: 2000, additionalGids: [2000] });
+    assert.deepEqual(resolveUser(root, '4242'), { uid: 4242, gid: 4242, additionalGids: [] });
+    assert.throws(() => resolveUser(root, 'ghost'), (e) => isIsolaError(e, 'INVALID_ARGUMENT'));
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,22 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mergeEnv, resolveArgv } from '../../../src/engine/spec-builder.js';
+import { defaultRunRequest } from '../../../src/engine/request.js';
+import { isIsolaError } from '../../../src/spec/errors.js';
+import type { ResolvedImage } from '../../../src/drivers/driver.js';
+
+const img = (entrypoint: string[], cmd: string[]): ResolvedImage => ({ ref: 'x:1', digest: 'sha256:0', layers: [], layerDigests: [], config: { env: ['PATH=/bin', 'A=1'], entrypoint, cmd, workingDir: '/', user: '' } });
+
+test('argv follows Docker: ENTRYPOINT + (command or CMD)', () => {
+  assert.deepEqual(resolveArgv(img([], ['sh']), defaultRunRequest('x')), ['sh']);
+  assert.deepEqual(resolveArgv(img(['/init'], ['--a']), defaultRunRequest('x')), ['/init', '--a']);
+  assert.deepEqual(resolveArgv(img(['/init'], ['--a']), defaultRunRequest('x', ['--b'])), ['/init', '--b']);
+  assert.deepEqual(resolveArgv(img(['/init'], ['--a']), { ...defaultRunRequest('x', ['echo']), entrypoint: '' }), ['echo']);
+  assert.throws(() => resolveArgv(img([], []), defaultRunRequest('x')), (e) => isIsolaError(e, 'INVALID_ARGUMENT'));
+});
+
+test('env: -e overrides the image, KEY alone passes the caller\'s value', () => {
+  process.env.ISOLA_TEST_PASS = 'through';
+  assert.deepEqual(mergeEnv(['PATH=/bin', 'A=1'], ['A=2', 'B=3', 'ISOLA_TEST_PASS', 'UNSET_ONE']), ['PATH=/bin', 'A=2', 'B=3', 'ISOLA_TEST_PASS=through']);
+  assert.throws(() => mergeEnv([], ['1BAD=x']), (e) => isIsolaError(e, 'INVALID_ARGUMENT'));
+});

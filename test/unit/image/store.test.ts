@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ImageStore } from '../../../src/image/store.js';
+import { ensureBaseImage, BASE_REF } from '../../../src/image/base.js';
+import { parseRef, normalizeRef } from '../../../src/image/ref.js';
+import { isIsolaError } from '../../../src/spec/errors.js';
+
+test('image references follow Docker\'s rules', () => {
+  assert.deepEqual(parseRef('base'), { name: 'base', tag: 'latest' });
+  assert.deepEqual(parseRef('my/app:1.2'), { name: 'my/app', tag: '1.2' });
+  assert.deepEqual(parseRef('localhost:5000/app:v1'), { name: 'localhost:5000/app', tag: 'v1' });
+  assert.equal(normalizeRef('localhost:5000/app'), 'localhost:5000/app:latest');
+  for (const bad of ['UPPER', 'a::b', 'x:', 'bad name']) assert.throws(() => parseRef(bad), (e) => isIsolaError(e, 'INVALID_ARGUMENT'), bad);
+});
+
+test('the base image is a real OCI image that is built the same way twice', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-store-'));
+  try {
+    const a = new ImageStore(path.join(dir, 'a'));
+    const b = new ImageStore(path.join(dir, 'b'));
+    await ensureBaseImage(a);
+    await ensureBaseImage(b);
+    const ra = a.resolve(BASE_REF);
+    assert.equal(ra.digest, b.resolve(BASE_REF).digest, 'reproducible digest');
+    assert.deepEqual(ra.config.cmd, ['sh']);
+    assert.ok(ra.config.env.some((e) => e.startsWith('PATH=')));
+    assert.equal(ra.config.workingDir, '/');
+    const layout = JSON.parse(fs.readFileSync(path.join(dir, 'a', 'oci-layout'), 'utf8'));
+    assert.equal(layout.imageLayoutVersion, '1.0.0');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a damaged blob is reported as corrupt with the fix', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-store-'));
+  try {
+    const s = new ImageStore(dir);
+    await ensureBaseImage(s);
+    const m = s.findDescriptor(BASE_REF);
+    assert.ok(m);
+    const manifest = JSON.parse(fs.readFileSync(s.blobPath(m.digest), 'utf8'));
+    fs.appendFileSync(s.blobPath(manifest.config.digest), ' ');
+    assert.throws(() => s.resolve(BASE_REF), (e) => isIsolaError(e, 'CORRUPT') && /does not match its digest/.test(e.message) && /rmi/.test(e.hint ?? ''));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('removing an image collects the blobs nothing else needs', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-store-'));
+  try {
+    const s = new ImageStore(dir);
+    await ensureBaseImage(s);
+    assert.ok(fs.readdirSync(path.join(dir, 'blobs/sha256')).length >= 3);
+    await s.remove(BASE_REF);
+    assert.deepEqual(fs.readdirSync(path.join(dir, 'blobs/sha256')), []);
+    await assert.rejects(s.remove(BASE_REF), (e) => isIsolaError(e, 'NOT_FOUND'));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
