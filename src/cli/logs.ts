@@ -19,7 +19,7 @@ export function register(program: Command): void {
         process.once('SIGINT', stop);
         const tail = o.tail === 'all' ? Infinity : Math.max(0, Number(o.tail));
         const buffered: { stream: string; line: string }[] = [];
-        let live = !Number.isFinite(tail);
+        const live = !Number.isFinite(tail);
         const write = (stream: string, line: string) => (stream === 'stderr' ? process.stderr : process.stdout).write(line);
         try {
           for await (const entry of e.logs(rec, follow, ac.signal)) {
@@ -34,7 +34,6 @@ export function register(program: Command): void {
           process.off('SIGINT', stop);
         }
         if (!live) for (const b of buffered) write(b.stream, b.line);
-        live = true;
       });
     });
 }

@@ -18,7 +18,7 @@ export async function withDirLock<T>(lockDir: string, fn: () => Promise<T> | T, 
       } catch {
         /* gone meanwhile */
       }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lockDir}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lockDir}`, { cause: e });
       await new Promise((r) => setTimeout(r, delay));
     }
   }

@@ -21,7 +21,7 @@ export async function* readK8sLog(file: string, follow: boolean, finished: () =>
   let pos = 0;
   let rest = '';
   for (;;) {
-    let size = 0;
+    let size: number;
     try {
       size = fs.statSync(file).size;
     } catch {

@@ -107,7 +107,6 @@ export function waitForExitFile(spec: InstanceSpec, isAlive: () => boolean): Pro
   const f = filesOf(spec);
   return new Promise((resolve) => {
     let watcher: fs.FSWatcher | undefined;
-    let timer: NodeJS.Timeout | undefined;
     const check = () => {
       const e = readExit(spec);
       if (e) {
@@ -129,7 +128,7 @@ export function waitForExitFile(spec: InstanceSpec, isAlive: () => boolean): Pro
     } catch {
       /* the poll below still works */
     }
-    timer = setInterval(check, 100);
+    const timer = setInterval(check, 100);
     check();
   });
 }

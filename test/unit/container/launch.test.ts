@@ -11,6 +11,10 @@ import type { InstanceSpec } from '../../../src/drivers/driver.js';
 import os from 'node:os';
 import path from 'node:path';
 
+// config.json is an untyped JSON document; tests read it by path.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
 function spec(over: Partial<InstanceSpec> = {}): InstanceSpec {
   return {
     id: 'a'.repeat(64), name: 'n', kind: 'container',
@@ -23,22 +27,22 @@ function spec(over: Partial<InstanceSpec> = {}): InstanceSpec {
 const base = { rootfs: '/rootfs', uid: 0, gid: 0, additionalGids: [], netnsPath: null, seccomp: null, etcFiles: { hostname: '/e/h', hosts: '/e/hosts', resolv: '/e/r' }, cgroupsPath: '/isola/x', swapAccounting: true, nofile: 20000 };
 
 test('config.json: hardened defaults, limits and namespaces', () => {
-  const c = ociConfig({ ...base, spec: spec({ memoryBytes: 64 << 20, cpus: 0.5, pidsLimit: 100 }) }) as any;
+  const c = ociConfig({ ...base, spec: spec({ memoryBytes: 64 << 20, cpus: 0.5, pidsLimit: 100 }) }) as Json;
   assert.deepEqual(c.process.capabilities.effective, effectiveCaps([], [], false));
   assert.equal(c.process.noNewPrivileges, true);
   assert.deepEqual(c.linux.maskedPaths, MASKED_PATHS);
   assert.deepEqual(c.linux.resources.memory, { limit: 64 << 20, swap: 64 << 20 });
   assert.deepEqual(c.linux.resources.cpu, { quota: 50000, period: 100000 });
   assert.deepEqual(c.linux.resources.pids, { limit: 100 });
-  assert.deepEqual(c.linux.namespaces.map((n: any) => n.type).sort(), ['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts']);
+  assert.deepEqual(c.linux.namespaces.map((n: Json) => n.type).sort(), ['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts']);
   assert.equal(c.process.cwd, '/w');
   assert.equal(c.process.rlimits[0].hard, 20000);
 });
 
 test('config.json: privileged and read-only change what they should', () => {
-  const p = ociConfig({ ...base, spec: spec({ readOnly: true, security: { privileged: true, capAdd: [], capDrop: [], seccomp: 'default', noNewPrivileges: true } }) }) as any;
+  const p = ociConfig({ ...base, spec: spec({ readOnly: true, security: { privileged: true, capAdd: [], capDrop: [], seccomp: 'default', noNewPrivileges: true } }) }) as Json;
   assert.equal(p.root.readonly, true);
-  assert.ok(p.mounts.some((m: any) => m.destination === '/tmp' && m.type === 'tmpfs'), 'writable /tmp on a read-only root');
+  assert.ok(p.mounts.some((m: Json) => m.destination === '/tmp' && m.type === 'tmpfs'), 'writable /tmp on a read-only root');
   assert.equal(p.linux.maskedPaths, undefined);
   assert.ok(p.process.capabilities.effective.includes('CAP_SYS_ADMIN'));
 });
