@@ -3,6 +3,9 @@ import { printJson, withEngine } from './context.js';
 import type { InstanceRecord } from '../state/instances.js';
 import { allocatedBytes } from '../util/fsx.js';
 import { accelOf, statusText } from './ps.js';
+import { driverFor } from '../drivers/registry.js';
+import { measureSecurity } from '../security/gather.js';
+import { renderProfile } from '../security/render.js';
 
 /** Docker-shaped inspect output, plus isola's kind, accelerator and disk usage. */
 export function inspectDoc(r: InstanceRecord) {
@@ -51,7 +54,23 @@ export function register(program: Command): void {
     .command('inspect')
     .description('print detailed information about instances, as JSON')
     .argument('<instance...>')
-    .action(async (refs: string[]) => {
+    .option('--security', 'measure the running instance\'s isolation: kernel, namespaces, capabilities, seccomp, limits, and a hardening checklist')
+    .option('--json', 'with --security: print the profile as JSON')
+    .action(async (refs: string[], o: { security?: boolean; json?: boolean }) => {
+      if (o.security) {
+        const profiles = await withEngine(async (e) => {
+          await e.reconcile();
+          const out = [];
+          for (const ref of refs) {
+            const rec = e.find(ref);
+            out.push(await measureSecurity(driverFor(rec.kind), rec));
+          }
+          return out;
+        });
+        if (o.json) printJson(profiles);
+        else process.stdout.write(profiles.map(renderProfile).join('\n'));
+        return;
+      }
       const docs = await withEngine(async (e) => {
         await e.reconcile();
         return refs.map((ref) => inspectDoc(e.find(ref)));

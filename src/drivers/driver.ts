@@ -152,4 +152,11 @@ export interface Driver {
   /** The workload's own output, never the kernel's or the monitor's. */
   logs(spec: InstanceSpec, data: DriverData, opts: { follow: boolean; signal?: AbortSignal }): AsyncIterable<LogEntry>;
   stats(spec: InstanceSpec, data: DriverData): Promise<Stats>;
+  /**
+   * Optional, for the security profile: runs `sh -c script sh PID` on the kernel that runs the
+   * workload but outside the workload's own sandbox (in the guest, beside a container that runs
+   * there), PID being the workload's pid on that kernel; resolves with its stdout. Drivers
+   * without it are measured from the host's /proc or through exec.
+   */
+  runOnWorkloadKernel?(spec: InstanceSpec, data: DriverData, script: string): Promise<string>;
 }
