@@ -19,11 +19,12 @@ fi
 #   cpio kmod zstd            the guest initramfs (cpio archive, kernel modules)
 #   gcc libc6-dev             the static guest init/agent, built here from src/guest/*.c
 #   iproute2 iptables         bridge, veth, tap, network namespaces
+#   socat                     published ports (-p): one userland forwarder per mapping
 #   golang-github-containers-common  the default seccomp profile (containers-common's)
 #   skopeo umoci docker-registry     interoperability tests: a real registry and OCI tools
 #   chromium                  the HTML report is checked in a real headless browser
 PKGS=(runc crun conmon podman qemu-system-x86 qemu-utils busybox-static e2fsprogs cpio kmod zstd
-      gcc libc6-dev iproute2 iptables golang-github-containers-common skopeo umoci docker-registry
+      gcc libc6-dev iproute2 iptables socat golang-github-containers-common skopeo umoci docker-registry
       chromium)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -32,6 +32,7 @@ export function psJson(r: InstanceRecord) {
     exitCode: r.exitCode,
     oomKilled: r.oomKilled,
     ip: r.ip,
+    ports: r.ports.map((p) => `${p.hostIp}:${p.hostPort}->${p.instancePort}/tcp`),
     createdAt: r.createdAt,
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,

@@ -5,12 +5,14 @@ import { parseBytes, parseCpus } from '../spec/units.js';
 import { invalid } from '../spec/errors.js';
 import { KINDS, type Kind } from '../drivers/driver.js';
 import type { RunRequest } from '../engine/request.js';
+import { parsePublish } from '../net/publish.js';
 
 interface RunFlags {
   detach?: boolean;
   rm?: boolean;
   name?: string;
   env: string[];
+  publish: string[];
   memory?: string;
   cpus?: string;
   pidsLimit?: string;
@@ -36,6 +38,7 @@ export function addRunFlags(cmd: Command): Command {
     .option('--as <kind>', `isolation kind: ${KINDS.join(', ')}`, 'container')
     .option('--name <name>', 'assign a name to the instance')
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [])
+    .option('-p, --publish <[ip:]host:port>', 'publish an instance port on the host (repeatable; tcp, via a socat forwarder)', collect, [])
     .option('-m, --memory <bytes>', 'memory limit (container) or guest RAM (vm), e.g. 64m, 1g')
     .option('--cpus <n>', 'CPU limit (container) or vCPUs (vm), e.g. 0.5, 2')
     .option('--pids-limit <n>', 'maximum number of processes')
@@ -88,6 +91,7 @@ export function toRunRequest(image: string, command: string[], f: RunFlags): Run
     ...(f.entrypoint !== undefined ? { entrypoint: f.entrypoint } : {}),
     readOnly: !!f.readOnly,
     network: f.network,
+    publish: f.publish.map(parsePublish),
     detach: !!f.detach,
     autoRemove: !!f.rm,
     ...(f.runtime ? { runtime: f.runtime } : {}),

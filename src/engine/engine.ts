@@ -15,6 +15,7 @@ import type { RunRequest } from './request.js';
 import { buildSpec } from './spec-builder.js';
 import { isValidName, newId, randomName } from './names.js';
 import { invalid } from '../spec/errors.js';
+import { assertPortFree, startForwarder, stopForwarders, type Forwarder } from '../net/publish.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/isola.js');
 
@@ -67,6 +68,8 @@ export class Engine {
     if (req.name !== undefined && !isValidName(req.name)) {
       throw invalid(`invalid name "${req.name}"`, 'use letters, digits, _ . and -, starting with a letter or digit');
     }
+    if (req.publish.length > 0 && req.network === 'none') throw invalid('--publish needs a network, but --network none was given', 'drop -p or use --network bridge');
+    for (const m of req.publish) await assertPortFree(m);
     const driver = driverFor(req.kind);
     const image = await this.resolveImage(req.image);
     const id = newId();
@@ -77,7 +80,7 @@ export class Engine {
       return {
         id, name, kind: req.kind, imageRef: image.ref, imageDigest: image.digest, state: 'creating',
         createdAt: new Date().toISOString(), startedAt: null, finishedAt: null, exitCode: null, oomKilled: false,
-        ip: spec.network.mode === 'bridge' ? spec.network.ip : null, autoRemove: req.autoRemove, cleaned: false, spec, data: {},
+        ip: spec.network.mode === 'bridge' ? spec.network.ip : null, autoRemove: req.autoRemove, cleaned: false, spec, data: {}, ports: req.publish,
       };
     });
     try {
@@ -107,6 +110,15 @@ export class Engine {
     }
     const at = new Date().toISOString();
     this.instances.markRunning(rec.id, rec.data, at);
+    if (rec.ports.length > 0 && rec.ip) {
+      const running: Forwarder[] = [];
+      try {
+        for (const m of rec.ports) running.push(await startForwarder(m, rec.ip));
+      } finally {
+        this.instances.setPorts(rec.id, running.length === rec.ports.length ? running : [...running, ...rec.ports.slice(running.length)]);
+      }
+      rec.ports = running;
+    }
     return { ...rec, state: 'running', startedAt: at };
   }
 
@@ -144,6 +156,7 @@ export class Engine {
   /** After an exit: release runtime resources once, and remove the instance if it asked for it. */
   async settle(rec: InstanceRecord): Promise<void> {
     const driver = driverFor(rec.kind);
+    stopForwarders(rec.ports.filter((p): p is Forwarder => 'pid' in p));
     if (this.instances.claimCleanup(rec.id)) await driver.cleanup(rec.spec, rec.data);
     if (rec.autoRemove) {
       await driver.remove(rec.spec, rec.data);
@@ -200,6 +213,7 @@ export class Engine {
       const exit = await driver.wait(rec.spec, rec.data);
       this.instances.markExited(rec.id, exit.exitCode, exit.oomKilled, exit.finishedAt);
     }
+    stopForwarders(rec.ports.filter((p): p is Forwarder => 'pid' in p));
     await driver.cleanup(rec.spec, rec.data);
     await driver.remove(rec.spec, rec.data);
     this.instances.delete(rec.id);

@@ -1,4 +1,5 @@
 import type { Kind } from '../drivers/driver.js';
+import type { PortMapping } from '../net/publish.js';
 
 /** What `isola run` / `create` asks for, after the CLI parsed its flags. */
 export interface RunRequest {
@@ -16,6 +17,7 @@ export interface RunRequest {
   pidsLimit?: number;
   readOnly: boolean;
   network: 'none' | 'bridge';
+  publish: PortMapping[];
   detach: boolean;
   autoRemove: boolean;
   runtime?: string;
@@ -30,7 +32,7 @@ export interface RunRequest {
 
 export function defaultRunRequest(image: string, command: string[] = []): RunRequest {
   return {
-    image, command, kind: 'container', env: [], readOnly: false, network: 'bridge', detach: false, autoRemove: false,
+    image, command, kind: 'container', env: [], readOnly: false, network: 'bridge', publish: [], detach: false, autoRemove: false,
     privileged: false, capAdd: [], capDrop: [], seccomp: 'default', noNewPrivileges: true,
   };
 }

@@ -1,6 +1,7 @@
 import type { Db } from './db.js';
 import type { DriverData, InstanceSpec, Kind } from '../drivers/driver.js';
 import { IsolaError } from '../spec/errors.js';
+import type { Forwarder, PortMapping } from '../net/publish.js';
 
 export type InstanceState = 'creating' | 'created' | 'running' | 'exited';
 
@@ -21,6 +22,8 @@ export interface InstanceRecord {
   cleaned: boolean;
   spec: InstanceSpec;
   data: DriverData;
+  /** -p mappings; `pid` is set while a forwarder runs. */
+  ports: (PortMapping | Forwarder)[];
 }
 
 interface Row {
@@ -40,6 +43,7 @@ interface Row {
   cleaned: number;
   spec_json: string;
   driver_json: string;
+  ports_json: string;
 }
 
 function fromRow(r: Row): InstanceRecord {
@@ -60,6 +64,7 @@ function fromRow(r: Row): InstanceRecord {
     cleaned: r.cleaned === 1,
     spec: JSON.parse(r.spec_json) as InstanceSpec,
     data: JSON.parse(r.driver_json) as DriverData,
+    ports: JSON.parse(r.ports_json) as (PortMapping | Forwarder)[],
   };
 }
 
@@ -76,10 +81,10 @@ export class InstanceRepo {
       if (clash) throw new IsolaError('ALREADY_EXISTS', `the name "${rec.name}" is already in use`, 'remove that instance (isola rm) or choose another --name');
       this.db
         .prepare(
-          `INSERT INTO instances (id, name, kind, image_ref, image_digest, state, created_at, ip, auto_remove, spec_json, driver_json)
-           VALUES (@id, @name, @kind, @imageRef, @imageDigest, @state, @createdAt, @ip, @autoRemove, @spec, @data)`,
+          `INSERT INTO instances (id, name, kind, image_ref, image_digest, state, created_at, ip, auto_remove, spec_json, driver_json, ports_json)
+           VALUES (@id, @name, @kind, @imageRef, @imageDigest, @state, @createdAt, @ip, @autoRemove, @spec, @data, @ports)`,
         )
-        .run({ ...rec, autoRemove: rec.autoRemove ? 1 : 0, spec: JSON.stringify(rec.spec), data: JSON.stringify(rec.data) });
+        .run({ ...rec, autoRemove: rec.autoRemove ? 1 : 0, spec: JSON.stringify(rec.spec), data: JSON.stringify(rec.data), ports: JSON.stringify(rec.ports) });
       return rec;
     }).immediate();
   }
@@ -129,6 +134,10 @@ export class InstanceRepo {
   /** Claims the cleanup of an exited instance: true for exactly one caller. */
   claimCleanup(id: string): boolean {
     return this.db.prepare("UPDATE instances SET cleaned = 1 WHERE id = ? AND state = 'exited' AND cleaned = 0").run(id).changes === 1;
+  }
+
+  setPorts(id: string, ports: (PortMapping | Forwarder)[]): void {
+    this.db.prepare('UPDATE instances SET ports_json = ? WHERE id = ?').run(JSON.stringify(ports), id);
   }
 
   delete(id: string): void {

@@ -22,4 +22,6 @@ export const MIGRATIONS: string[] = [
      driver_json   TEXT NOT NULL DEFAULT '{}'
    )`,
   `CREATE INDEX instances_state ON instances(state)`,
+  // Published ports (-p) and the pids of their forwarders.
+  `ALTER TABLE instances ADD COLUMN ports_json TEXT NOT NULL DEFAULT '[]'`,
 ];

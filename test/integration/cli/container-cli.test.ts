@@ -1,6 +1,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { hostLeftovers, isola, makeFixture, runCmd, type Fixture } from '../../helpers/fixture.js';
@@ -140,6 +141,28 @@ describe('isola CLI with containers', () => {
     assert.equal(new Set(ps.map((p) => p.name)).size, 8);
     assert.equal(new Set(ps.map((p) => p.ip)).size, 8);
     assert.equal((await cli('rm', '-f', ...ps.map((p) => p.id))).code, 0);
+    await assertNothingLeft();
+  });
+
+  test('-p publishes an instance port on the host until the instance is removed', async () => {
+    const r = await cli('run', '-d', '--name', 'pub', '-p', '127.0.0.1:18931:7777', 'base', 'sh', '-c', 'while true; do echo pong | nc -l -p 7777; done');
+    assert.equal(r.code, 0, r.stderr);
+    const reply = await new Promise<string>((resolve, reject) => {
+      const s = net.connect({ host: '127.0.0.1', port: 18931 });
+      let data = '';
+      s.on('data', (d) => (data += d.toString()));
+      s.on('end', () => resolve(data));
+      s.on('error', reject);
+    });
+    assert.equal(reply.trim(), 'pong');
+    assertEngineError(await cli('run', '-d', '-p', '127.0.0.1:18931:80', 'base', 'true'), /host port 127.0.0.1:18931 is already in use/);
+    assertEngineError(await cli('run', '-d', '-p', '99999:80', 'base', 'true'), /invalid host port "99999"/);
+    assert.equal((await cli('rm', '-f', 'pub')).code, 0);
+    await new Promise((res) => setTimeout(res, 200));
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer().once('error', () => resolve(false)).listen(18931, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    assert.ok(free, 'the forwarder is gone with the instance');
     await assertNothingLeft();
   });
 
