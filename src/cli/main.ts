@@ -10,22 +10,22 @@ export class ExitWith extends Error {
   }
 }
 
-export function buildProgram(): Command {
+export async function buildProgram(argv: string[] = []): Promise<Command> {
   const program = new Command('isola')
     .description('Run one OCI image as a container, a VM or a container inside a VM, and measure the difference.')
     .version(process.env.npm_package_version ?? '0.1.0', '-v, --version')
     .showSuggestionAfterError(true)
     .enablePositionalOptions()
     .exitOverride();
-  registerVerbs(program);
+  await registerVerbs(program, argv);
   // Every subcommand reports flag errors the same way: through exitOverride, to main().
   for (const c of program.commands) c.exitOverride();
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {

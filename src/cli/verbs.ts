@@ -1,34 +1,34 @@
 import type { Command } from 'commander';
-import * as run from './run.js';
-import * as ps from './ps.js';
-import * as lifecycle from './lifecycle.js';
-import * as logs from './logs.js';
-import * as exec from './exec.js';
-import * as inspect from './inspect.js';
-import * as stats from './stats.js';
-import * as images from './images.js';
-import { register as advise } from './advise.js';
-import { register as plan } from './plan.js';
 
 /**
- * The one list of CLI verbs. Each verb lives in its own file under src/cli/ and exports
- * `register(program)`; adding a verb is adding one line here.
+ * The one list of CLI verbs. Each verb file under src/cli/ exports `register(program)`; adding
+ * a verb is adding one line here: the verb names it registers and how to load it.
+ *
+ * Files are loaded lazily: `isola run` loads only run.ts and what it needs, because module
+ * loading is most of a short command's wall time (the `run --rm` benchmark counts it). Top-level
+ * help and unknown verbs load them all.
  */
 type Register = (program: Command) => void;
+type Loader = () => Promise<{ register: Register }>;
 
-const verbs: Register[] = [
-  run.register,
-  ps.register,
-  lifecycle.register,
-  logs.register,
-  exec.register,
-  inspect.register,
-  stats.register,
-  images.register,
-  advise,
-  plan,
+const modules: { verbs: string[]; load: Loader }[] = [
+  { verbs: ['run', 'create', 'start'], load: () => import('./run.js') },
+  { verbs: ['ps'], load: () => import('./ps.js') },
+  { verbs: ['stop', 'kill', 'rm', 'wait', '_cleanup'], load: () => import('./lifecycle.js') },
+  { verbs: ['logs'], load: () => import('./logs.js') },
+  { verbs: ['exec'], load: () => import('./exec.js') },
+  { verbs: ['inspect'], load: () => import('./inspect.js') },
+  { verbs: ['stats'], load: () => import('./stats.js') },
+  { verbs: ['images', 'import', 'rmi'], load: () => import('./images.js') },
+  { verbs: ['advise'], load: () => import('./advise.js') },
+  { verbs: ['plan'], load: () => import('./plan.js') },
 ];
 
-export function registerVerbs(program: Command): void {
-  for (const register of verbs) register(program);
+/** Registers the verb named first in argv, or every verb when there is no such verb. */
+export async function registerVerbs(program: Command, argv: string[] = []): Promise<void> {
+  const first = argv.find((a) => !a.startsWith('-'));
+  const wanted = modules.filter((m) => first !== undefined && m.verbs.includes(first));
+  for (const m of wanted.length > 0 ? wanted : modules) (await m.load()).register(program);
 }
+
+export const verbNames = (): string[] => modules.flatMap((m) => m.verbs).filter((v) => !v.startsWith('_'));

@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { create as createTar } from 'tar';
 import { IsolaError } from '../spec/errors.js';
 import type { ImageStore } from './store.js';
 import { storeLayer } from './layer.js';
@@ -45,6 +44,8 @@ export async function ensureBaseImage(store: ImageStore): Promise<void> {
     fs.writeFileSync(path.join(rootfs, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
     fs.writeFileSync(path.join(rootfs, 'etc/os-release'), 'NAME="isola base"\nID=isola-base\nPRETTY_NAME="isola base (busybox)"\n');
     const tarFile = path.join(stage, 'layer.tar');
+    // Loaded here, not at the top: most commands never build the base image (start-up cost).
+    const { create: createTar } = await import('tar');
     await createTar({ file: tarFile, cwd: rootfs, mtime: EPOCH, preservePaths: false }, fs.readdirSync(rootfs).sort());
     const layer = await storeLayer(store, tarFile);
     await commitImage(store, BASE_REF, {

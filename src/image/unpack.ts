@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { Parser, type ReadEntry } from 'tar';
+import type { ReadEntry } from 'tar';
 import { IsolaError } from '../spec/errors.js';
 import type { ResolvedImage } from '../drivers/driver.js';
 import { sha256File } from './digest.js';
@@ -96,6 +96,8 @@ function ensureParents(root: string, parts: string[], entry: string, created: Se
 async function applyLayer(layer: string, root: string, opts: UnpackOptions, report: UnpackReport): Promise<void> {
   // Paths written by this layer: an opaque whiteout hides lower layers' entries, not these.
   const created = new Set<string>();
+  // Loaded on first use: starting an instance of an already unpacked image needs no tar code.
+  const { Parser } = await import('tar');
   let chain: Promise<void> = Promise.resolve();
   let failure: unknown;
   const parser = new Parser({
