@@ -46,7 +46,10 @@ export async function ensureBaseImage(store: ImageStore): Promise<void> {
     const tarFile = path.join(stage, 'layer.tar');
     // Loaded here, not at the top: most commands never build the base image (start-up cost).
     const { create: createTar } = await import('tar');
-    await createTar({ file: tarFile, cwd: rootfs, mtime: EPOCH, preservePaths: false }, fs.readdirSync(rootfs).sort());
+    // Sorted entries, a fixed mtime and no pax headers (which would carry atime and ctime):
+    // the same busybox gives the same layer digest on every host.
+    const entries = fs.readdirSync(rootfs, { recursive: true }).map(String).sort();
+    await createTar({ file: tarFile, cwd: rootfs, mtime: EPOCH, noPax: true, noDirRecurse: true }, entries);
     const layer = await storeLayer(store, tarFile);
     await commitImage(store, BASE_REF, {
       layers: [layer],
