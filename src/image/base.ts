@@ -46,10 +46,16 @@ export async function ensureBaseImage(store: ImageStore): Promise<void> {
     const tarFile = path.join(stage, 'layer.tar');
     // Loaded here, not at the top: most commands never build the base image (start-up cost).
     const { create: createTar } = await import('tar');
-    // Sorted entries, a fixed mtime and no pax headers (which would carry atime and ctime):
+    // Sorted entries, fixed times and no pax headers:
     // the same busybox gives the same layer digest on every host.
     const entries = fs.readdirSync(rootfs, { recursive: true }).map(String).sort();
-    await createTar({ file: tarFile, cwd: rootfs, mtime: EPOCH, noPax: true, noDirRecurse: true }, entries);
+    await createTar({
+      file: tarFile, cwd: rootfs, mtime: EPOCH, noPax: true, noDirRecurse: true,
+      // node-tar also writes atime and ctime into the ustar header; pin them too.
+      onWriteEntry: (e) => {
+        if (e.stat) Object.assign(e.stat, { atime: EPOCH, ctime: EPOCH });
+      },
+    }, entries);
     const layer = await storeLayer(store, tarFile);
     await commitImage(store, BASE_REF, {
       layers: [layer],
