@@ -105,7 +105,7 @@ export function runCmd(cmd: string, args: string[], opts: { env?: NodeJS.Process
   });
 }
 
-/** Host objects named after these instances (devices, namespaces) or mounted under root: leaks. */
+/** Host objects named after these instances (devices, namespaces, cgroups) or mounted under root: leaks. */
 export function hostLeftovers(root: string, ids: string[] = []): string[] {
   const out: string[] = [];
   const short = ids.map((id) => id.slice(0, 9));
@@ -115,6 +115,11 @@ export function hostLeftovers(root: string, ids: string[] = []): string[] {
   for (const l of fs.readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
     const m = l.split(' ')[1] ?? '';
     if (m.startsWith(root)) out.push(`mount ${m}`);
+  }
+  for (const id of ids) {
+    for (const ctl of ['memory', 'pids', 'cpu', 'unified']) {
+      if (fs.existsSync(`/sys/fs/cgroup/${ctl}/isola-${id}`)) out.push(`cgroup ${ctl}/isola-${id}`);
+    }
   }
   return out;
 }

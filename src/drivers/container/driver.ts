@@ -52,7 +52,9 @@ export class ContainerDriver implements Driver {
       runtimeRoot: path.join(spec.cacheDir, '..', 'run', 'runtime', runtime.name),
       rootfs: f.rootfs,
       netns: null,
-      cgroupsPath: `/isola/${spec.id}`,
+      // Flat, not under a shared /isola parent: runc delete then removes all of it, and no
+      // cleanup can race a parallel create for an empty parent.
+      cgroupsPath: `/isola-${spec.id}`,
     };
     try {
       const user = resolveUser(lower, spec.user);

@@ -72,7 +72,7 @@ function probeConfig(rootfs: string): object {
     process: { terminal: false, user: { uid: 0, gid: 0 }, args: ['/bin/true'], env: [], cwd: '/' },
     root: { path: rootfs, readonly: true },
     mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }],
-    linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }], cgroupsPath: `/isola/probe-${process.pid}` },
+    linux: { namespaces: [{ type: 'pid' }, { type: 'mount' }, { type: 'ipc' }, { type: 'uts' }, { type: 'network' }], cgroupsPath: `/isola-probe-${process.pid}` },
   };
 }
 
