@@ -1,0 +1,124 @@
+import net from 'node:net';
+import { IsolaError } from '../../spec/errors.js';
+
+/**
+ * The host side of the guest agent's framing (see src/guest/init.c): 1 byte type, 4 bytes
+ * big-endian length, payload. One connection is one session: QEMU's socket chardev serves one
+ * client at a time, so a second isola process waits in the listen queue until the first is done.
+ */
+export interface Frame {
+  type: string;
+  payload: Buffer;
+}
+
+export function encodeFrame(type: string, payload: Buffer | string = Buffer.alloc(0)): Buffer {
+  const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
+  const head = Buffer.alloc(5);
+  head.write(type, 0, 'latin1');
+  head.writeUInt32BE(body.length, 1);
+  return Buffer.concat([head, body]);
+}
+
+/** Splits a byte stream into frames; keeps the incomplete tail for the next chunk. */
+export class FrameReader {
+  private buf: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): Frame[] {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    const out: Frame[] = [];
+    while (this.buf.length >= 5) {
+      const len = this.buf.readUInt32BE(1);
+      if (this.buf.length < 5 + len) break;
+      out.push({ type: String.fromCharCode(this.buf[0] ?? 0), payload: this.buf.subarray(5, 5 + len) });
+      this.buf = this.buf.subarray(5 + len);
+    }
+    return out;
+  }
+}
+
+export class AgentConnection {
+  private reader = new FrameReader();
+  private queue: Frame[] = [];
+  private waiters: ((f: Frame | null) => void)[] = [];
+  private closed = false;
+  onFrame: ((f: Frame) => boolean) | null = null;
+
+  private constructor(readonly socket: net.Socket) {
+    socket.on('data', (d: Buffer) => {
+      for (const f of this.reader.push(d)) {
+        if (this.onFrame?.(f)) continue;
+        const w = this.waiters.shift();
+        if (w) w(f);
+        else this.queue.push(f);
+      }
+    });
+    const end = (): void => {
+      this.closed = true;
+      for (const w of this.waiters.splice(0)) w(null);
+      this.onFrame = null;
+    };
+    socket.on('close', end);
+    socket.on('error', end);
+  }
+
+  static connect(socketPath: string, timeoutMs = 5000): Promise<AgentConnection> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect(socketPath);
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new IsolaError('TIMEOUT', `the VM's agent (${socketPath}) did not accept a connection within ${timeoutMs} ms`, 'check the VM is running (isola ps) and see isola console'));
+      }, timeoutMs);
+      s.once('connect', () => {
+        clearTimeout(timer);
+        s.removeAllListeners('error');
+        resolve(new AgentConnection(s));
+      });
+      s.once('error', (e) => {
+        clearTimeout(timer);
+        reject(new IsolaError('FAILED_PRECONDITION', `cannot reach the VM's agent: ${(e as Error).message}`, 'the VM is not running; start it first'));
+      });
+    });
+  }
+
+  send(type: string, payload?: Buffer | string): void {
+    if (!this.closed) this.socket.write(encodeFrame(type, payload));
+  }
+
+  /** The next frame not taken by onFrame, or null when the connection ends first. */
+  next(timeoutMs?: number): Promise<Frame | null> {
+    const f = this.queue.shift();
+    if (f) return Promise.resolve(f);
+    if (this.closed) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const w = (fr: Frame | null): void => {
+        if (timer) clearTimeout(timer);
+        resolve(fr);
+      };
+      this.waiters.push(w);
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          this.waiters = this.waiters.filter((x) => x !== w);
+          resolve(null);
+        }, timeoutMs);
+      }
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** One request, one reply (stats, signal, shutdown, ping) on the ctl channel. */
+export async function request(socketPath: string, type: string, payload: string | Buffer = '', timeoutMs = 10_000): Promise<Frame> {
+  const c = await AgentConnection.connect(socketPath, timeoutMs);
+  try {
+    c.send(type, payload);
+    const f = await c.next(timeoutMs);
+    if (!f) throw new IsolaError('TIMEOUT', `the VM's agent did not answer within ${timeoutMs} ms`, 'see isola console for what the guest is doing');
+    return f;
+  } finally {
+    c.close();
+  }
+}

@@ -1,0 +1,384 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import type { Capability, Driver, DriverData, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, Stats } from '../driver.js';
+import { IsolaError } from '../../spec/errors.js';
+import { readGuestAssets } from '../../guest/assets.js';
+import { cpioArchive } from '../../guest/cpio.js';
+import { encodeRecords } from '../../guest/records.js';
+import { ensureBridge } from '../../net/bridge.js';
+import { createTap, deleteTap } from '../../net/tap.js';
+import { run } from '../../util/exec.js';
+import { allocatedBytes } from '../../util/fsx.js';
+import { findQemu, probeAccelerator } from './accel.js';
+import { AgentConnection, request } from './agent.js';
+import { createOverlay, diskUsage, ensureBaseDisk, type DiskUsage } from './disk.js';
+import { MIN_MEMORY_MIB, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchFiles, type LaunchPlan } from './launch.js';
+import { readLog } from './logs.js';
+import {
+  consoleTail, exitInfo, isQemuAlive, killQemu, launchDaemon, readPid, readStatus, sleep, waitGone,
+} from './monitor.js';
+import { fromData, isVmData, toData, type VmData } from './persist.js';
+import { hostOverhead, parseGuestStats } from './stats.js';
+
+/**
+ * `--as vm`: the image's layers as an ext4 root disk behind a per-instance qcow2 overlay,
+ * booted by QEMU (microvm machine, KVM when a real boot probe says it works, TCG otherwise)
+ * with Debian's cloud kernel and isola's static init/agent (src/guest/init.c).
+ */
+const SOCKET_PATH_MAX = 100; // sun_path is 108 bytes; keep a margin
+
+function bootTimeoutMs(accel: string): number {
+  const env = Number(process.env.ISOLA_VM_BOOT_TIMEOUT_MS);
+  if (Number.isFinite(env) && env > 0) return env;
+  return accel === 'kvm' ? 20_000 : 60_000;
+}
+
+function filesFor(spec: InstanceSpec, socketDir: string): LaunchFiles {
+  return {
+    console: path.join(spec.dir, 'console.log'),
+    log: path.join(spec.dir, 'workload.log'),
+    status: path.join(spec.dir, 'status'),
+    pidfile: path.join(spec.runDir, 'qemu.pid'),
+    qmp: path.join(socketDir, 'qmp.sock'),
+    agent: path.join(socketDir, 'agent.sock'),
+    ctl: path.join(socketDir, 'ctl.sock'),
+  };
+}
+
+const finishedMarker = (v: VmData): string => `${v.files.status}.finished`;
+
+function mustExist(file: string | undefined, what: string, flag: string): void {
+  if (file === undefined) return;
+  if (!fs.existsSync(file) || !fs.statSync(file).isFile()) {
+    throw new IsolaError('NOT_FOUND', `the ${what} ${file} does not exist`, `pass an existing file to ${flag}, or leave ${flag} out to use the bundled guest ${what}`);
+  }
+}
+
+function signalNumber(signal: string): number {
+  const s = signal.trim().toUpperCase();
+  if (/^\d+$/.test(s)) return Number(s);
+  const name = (s.startsWith('SIG') ? s : `SIG${s}`) as keyof typeof os.constants.signals;
+  const n = os.constants.signals[name];
+  if (n === undefined) throw new IsolaError('INVALID_ARGUMENT', `unknown signal ${signal}`, 'use a name like TERM or KILL, or a number');
+  return n;
+}
+
+let qemuVersionCache: string | undefined;
+async function qemuVersion(qemu: string): Promise<string> {
+  if (qemuVersionCache) return qemuVersionCache;
+  const r = await run(qemu, ['--version']).catch(() => ({ code: 1, stdout: '', stderr: '' }));
+  const m = /version (\S+)/.exec(r.stdout);
+  qemuVersionCache = m?.[1] ?? 'unknown';
+  return qemuVersionCache;
+}
+
+let tscKhzCache: number | undefined | null = null;
+function hostTscKhz(): number | undefined {
+  if (tscKhzCache === null) {
+    try {
+      tscKhzCache = tscKhzFromCpuinfo(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    } catch {
+      tscKhzCache = undefined;
+    }
+  }
+  return tscKhzCache;
+}
+
+export class VmDriver implements Driver {
+  readonly kind = 'vm' as const;
+
+  async probe(): Promise<Capability> {
+    const details: Record<string, string> = {};
+    let qemu: string;
+    try {
+      qemu = findQemu();
+    } catch (e) {
+      return { ok: false, reason: (e as IsolaError).oneLine(), details };
+    }
+    details.qemu = `${await qemuVersion(qemu)} (${qemu})`;
+    details.machine = 'microvm, qboot firmware (bios-microvm.bin), virtio-mmio';
+    const assets = readGuestAssets();
+    details.guestKernel = assets ? `${assets.kernelVersion} (${assets.kernelPackage})` : 'not set up';
+    const v = await probeAccelerator();
+    details.accelerator = v.accel;
+    details.kvm = v.kvmUsable ? `usable (probe booted a guest in ${v.probeMs ?? '?'} ms)` : `not used: ${v.reason}`;
+    if (!assets) {
+      return { ok: false, reason: 'the guest kernel and init are not set up; run npm run bootstrap (node dist/src/guest/setup.js)', details };
+    }
+    return { ok: true, details };
+  }
+
+  async create(spec: InstanceSpec): Promise<DriverData> {
+    mustExist(spec.kernel, 'kernel', '--kernel');
+    mustExist(spec.initrd, 'initrd', '--initrd');
+    const mem = memoryMiB(spec.memoryBytes);
+    if (mem < MIN_MEMORY_MIB) {
+      throw new IsolaError('INVALID_ARGUMENT', `-m ${mem}m is below the ${MIN_MEMORY_MIB} MiB the guest kernel needs to boot`, `give the VM at least -m ${MIN_MEMORY_MIB}m`);
+    }
+    findQemu();
+    const assets = readGuestAssets();
+    if (!assets && !(spec.kernel && spec.initrd)) {
+      throw new IsolaError('UNAVAILABLE', 'the guest kernel and init are not set up', 'run npm run bootstrap (or node dist/src/guest/setup.js) once');
+    }
+    const accel = await probeAccelerator();
+    fs.mkdirSync(spec.dir, { recursive: true });
+    fs.mkdirSync(spec.runDir, { recursive: true });
+
+    let socketDir = spec.runDir;
+    let ownSocketDir: string | null = null;
+    if (path.join(socketDir, 'agent.sock').length > SOCKET_PATH_MAX) {
+      ownSocketDir = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-vm-'));
+      socketDir = ownSocketDir;
+    }
+    const files = filesFor(spec, socketDir);
+
+    const baseDisk = await ensureBaseDisk(spec.image, spec.cacheDir);
+    const overlay = path.join(spec.dir, 'disk.qcow2');
+    if (!fs.existsSync(overlay)) await createOverlay(baseDisk, overlay);
+
+    const net = spec.network.mode === 'bridge' ? spec.network : null;
+    const config = encodeRecords({
+      argv: spec.argv,
+      env: spec.env,
+      workdir: spec.workdir,
+      user: spec.user,
+      hostname: spec.hostname,
+      ip: net ? `${net.ip}/${net.prefixLength}` : undefined,
+      gateway: net?.gateway,
+      readOnly: spec.readOnly,
+    });
+    const initrd = path.join(spec.dir, 'initrd.cpio');
+    const baseInitrd = spec.initrd ?? assets?.initramfs ?? '';
+    fs.writeFileSync(initrd, Buffer.concat([
+      fs.readFileSync(baseInitrd),
+      cpioArchive([{ type: 'dir', name: 'isola' }, { type: 'file', name: 'isola/config', data: config }]),
+    ]));
+
+    const v: VmData = {
+      version: 1,
+      accelerator: accel.accel,
+      acceleratorReason: accel.reason,
+      cpu: accel.accel === 'kvm' ? (accel.cpu ?? 'host') : 'max',
+      machine: 'microvm',
+      memoryMiB: mem,
+      cpus: vcpus(spec.cpus),
+      kernel: spec.kernel ?? assets?.kernel ?? '',
+      kernelVersion: spec.kernel ? 'custom' : (assets?.kernelVersion ?? ''),
+      initrd,
+      baseDisk,
+      overlay,
+      files,
+      consoleLog: files.console,
+      imageDiskBytes: allocatedBytes(baseDisk),
+      socketDir: ownSocketDir,
+      tap: null,
+      pid: null,
+      startedAt: null,
+      qemuArgv: [],
+    };
+    return toData(v);
+  }
+
+  plan(spec: InstanceSpec, v: VmData, extraCmdline: string[] = []): LaunchPlan {
+    const net = spec.network.mode === 'bridge' && v.tap ? { tap: v.tap, mac: spec.network.mac } : null;
+    return {
+      id: spec.id,
+      qemu: findQemu(),
+      accel: v.accelerator,
+      cpu: v.cpu,
+      machine: v.machine,
+      memoryMiB: v.memoryMiB,
+      cpus: v.cpus,
+      kernel: v.kernel,
+      initrd: v.initrd,
+      disk: v.overlay,
+      readOnly: spec.readOnly,
+      files: v.files,
+      net,
+      tscKhz: hostTscKhz(),
+      extraCmdline: [...extraCmdline, ...(process.env.ISOLA_VM_CMDLINE ? process.env.ISOLA_VM_CMDLINE.split(' ') : [])],
+      daemonize: true,
+    };
+  }
+
+  async start(spec: InstanceSpec, data: DriverData): Promise<DriverData> {
+    const v = fromData(data);
+    if (isQemuAlive(v.pid, spec.id)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is already running`, 'stop it first');
+    for (const f of [v.files.status, finishedMarker(v), v.files.pidfile, v.files.agent, v.files.ctl, v.files.qmp]) fs.rmSync(f, { force: true });
+    try {
+      if (spec.network.mode === 'bridge') {
+        await ensureBridge(spec.network);
+        v.tap = await createTap(spec.id, spec.network.bridge);
+      }
+      const plan = this.plan(spec, v);
+      v.qemuArgv = [plan.qemu, ...qemuArgs(plan)];
+      await launchDaemon(plan.qemu, qemuArgs(plan));
+      v.pid = readPid(v.files.pidfile);
+      v.startedAt = new Date().toISOString();
+      await this.waitStarted(spec, v);
+    } catch (e) {
+      await this.cleanup(spec, toData(v));
+      throw e;
+    }
+    return toData(v);
+  }
+
+  /** Until init reports the workload started (or failed to), QEMU ends, or the boot times out. */
+  private async waitStarted(spec: InstanceSpec, v: VmData): Promise<void> {
+    const timeout = bootTimeoutMs(v.accelerator);
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const st = readStatus(v.files.status);
+      if (st.error) {
+        await waitGone(v.pid, spec.id, 3000);
+        const code = st.error.code === 127 ? 'COMMAND_NOT_FOUND' : st.error.code === 126 ? 'CANNOT_INVOKE' : 'INTERNAL';
+        throw new IsolaError(code, `the VM's workload could not start: ${st.error.message}`,
+          code === 'COMMAND_NOT_FOUND' ? 'check the command exists in the image and is on its PATH' : 'check the command is an executable file');
+      }
+      if (st.startedPid !== null || st.exitCode !== null) return;
+      if (!isQemuAlive(v.pid, spec.id)) {
+        throw new IsolaError('INTERNAL', `the VM stopped before its workload started; console: ${consoleTail(v.files.console)}`, 'see isola console for the whole boot log');
+      }
+      if (Date.now() > deadline) {
+        throw new IsolaError('TIMEOUT', `the VM's guest did not become ready within ${timeout / 1000} s (${v.accelerator}); console: ${consoleTail(v.files.console)}`,
+          'check --kernel/--initrd, or raise ISOLA_VM_BOOT_TIMEOUT_MS on a slow host');
+      }
+      await sleep(10);
+    }
+  }
+
+  async observe(spec: InstanceSpec, data: DriverData): Promise<Observed> {
+    const v = fromData(data);
+    if (v.startedAt === null) return { state: 'created' };
+    if (isQemuAlive(v.pid, spec.id)) return { state: 'running', pid: v.pid as number };
+    return { state: 'exited', exit: exitInfo(v.files.status, finishedMarker(v)) };
+  }
+
+  async wait(spec: InstanceSpec, data: DriverData): Promise<ExitInfo> {
+    const v = fromData(data);
+    let exitSeenAt = 0;
+    while (isQemuAlive(v.pid, spec.id)) {
+      // The guest powers off right after it reports; if QEMU lingers, end it.
+      if (!exitSeenAt && readStatus(v.files.status).exitCode !== null) exitSeenAt = Date.now();
+      if (exitSeenAt && Date.now() - exitSeenAt > 5000) await killQemu(v.pid, spec.id, v.files.qmp);
+      await sleep(10);
+    }
+    return exitInfo(v.files.status, finishedMarker(v));
+  }
+
+  async stop(spec: InstanceSpec, data: DriverData, timeoutSec: number): Promise<void> {
+    const v = fromData(data);
+    if (!isQemuAlive(v.pid, spec.id)) return;
+    const asked = await request(v.files.ctl, 'K', String(os.constants.signals.SIGTERM), 3000).then(() => true, () => false);
+    if (asked && (await waitGone(v.pid, spec.id, timeoutSec * 1000))) return;
+    await request(v.files.ctl, 'K', String(os.constants.signals.SIGKILL), 2000).catch(() => undefined);
+    if (await waitGone(v.pid, spec.id, 3000)) return;
+    await killQemu(v.pid, spec.id, v.files.qmp);
+  }
+
+  async kill(spec: InstanceSpec, data: DriverData, signal: string): Promise<void> {
+    const v = fromData(data);
+    const sig = signalNumber(signal);
+    if (!isQemuAlive(v.pid, spec.id)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
+    const ok = await request(v.files.ctl, 'K', String(sig), 3000).then(() => true, () => false);
+    // An unresponsive guest cannot forward the signal: KILL then means killing the VM itself.
+    if (!ok && sig === os.constants.signals.SIGKILL) await killQemu(v.pid, spec.id, v.files.qmp);
+    else if (!ok) throw new IsolaError('UNAVAILABLE', `the VM's agent did not take signal ${signal}`, 'use isola kill -s KILL to stop the VM itself');
+  }
+
+  async cleanup(spec: InstanceSpec, data: DriverData): Promise<void> {
+    await deleteTap(spec.id);
+    if (!isVmData(data)) return; // create() failed: nothing else was made
+    const v = fromData(data);
+    if (v.pid !== null && isQemuAlive(v.pid, spec.id)) await killQemu(v.pid, spec.id, v.files.qmp);
+    if (v.startedAt !== null && !fs.existsSync(finishedMarker(v)) && readStatus(v.files.status).exitCode === null) {
+      exitInfo(v.files.status, finishedMarker(v)); // records when isola saw it gone
+    }
+    for (const f of [v.files.agent, v.files.ctl, v.files.qmp, v.files.pidfile]) fs.rmSync(f, { force: true });
+    if (v.socketDir) fs.rmSync(v.socketDir, { recursive: true, force: true });
+  }
+
+  /** Everything of the instance lives in its dir and runDir; the shared base disk stays cached. */
+  async remove(spec: InstanceSpec, data: DriverData): Promise<void> {
+    if (isVmData(data)) {
+      const v = fromData(data);
+      if (v.socketDir) fs.rmSync(v.socketDir, { recursive: true, force: true });
+    }
+    fs.rmSync(spec.dir, { recursive: true, force: true });
+    fs.rmSync(spec.runDir, { recursive: true, force: true });
+  }
+
+  async exec(spec: InstanceSpec, data: DriverData, argv: string[], opts: ExecOptions): Promise<number> {
+    const v = fromData(data);
+    if (!isQemuAlive(v.pid, spec.id)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
+    const c = await AgentConnection.connect(v.files.agent, 10_000);
+    try {
+      c.send('E', encodeRecords({
+        argv,
+        env: [...spec.env, ...(opts.env ?? [])],
+        workdir: opts.workdir ?? spec.workdir,
+        user: opts.user ?? spec.user,
+      }));
+      pumpStdin(c, opts.stdin ?? null);
+      for (;;) {
+        const f = await c.next();
+        if (!f) throw new IsolaError('INTERNAL', `the VM's agent closed the exec session of ${argv[0]} without an exit status`, 'see isola console; the guest may have stopped');
+        if (f.type === 'O') opts.stdout.write(f.payload);
+        else if (f.type === 'E') opts.stderr.write(f.payload);
+        else if (f.type === 'X') return Number(f.payload.toString());
+        else if (f.type === 'F') {
+          const [code, ...msg] = f.payload.toString().split(' ');
+          throw code === '127'
+            ? new IsolaError('COMMAND_NOT_FOUND', `exec: ${msg.join(' ')} (in the VM)`, 'check the command exists in the image and is on its PATH')
+            : new IsolaError('CANNOT_INVOKE', `exec: ${msg.join(' ')} (in the VM)`, 'check the command is an executable file');
+        }
+      }
+    } finally {
+      c.close();
+    }
+  }
+
+  logs(spec: InstanceSpec, data: DriverData, opts: { follow: boolean; signal?: AbortSignal }): AsyncIterable<LogEntry> {
+    const v = fromData(data);
+    return readLog(v.files.log, { ...opts, running: () => isQemuAlive(v.pid, spec.id) });
+  }
+
+  async stats(spec: InstanceSpec, data: DriverData): Promise<Stats> {
+    const v = fromData(data);
+    if (!isQemuAlive(v.pid, spec.id)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
+    const f = await request(v.files.ctl, 'S', '', 10_000);
+    return {
+      time: new Date().toISOString(),
+      ...parseGuestStats(f.payload.toString('utf8')),
+      hostOverheadBytes: hostOverhead(v.pid, v.memoryMiB * 1024 * 1024),
+    };
+  }
+}
+
+function pumpStdin(c: AgentConnection, stdin: Readable | null): void {
+  if (!stdin) {
+    c.send('C');
+    return;
+  }
+  stdin.on('data', (d: Buffer | string) => {
+    const b = typeof d === 'string' ? Buffer.from(d) : d;
+    for (let i = 0; i < b.length; i += 65536) c.send('I', b.subarray(i, i + 65536));
+  });
+  stdin.on('end', () => c.send('C'));
+  stdin.on('error', () => c.send('C'));
+}
+
+export const vmDriver = new VmDriver();
+
+/** The serial console log (kernel and init messages), for `isola console`. */
+export function vmConsoleLog(data: DriverData): string {
+  return fromData(data).files.console;
+}
+
+/** Allocated bytes of the image's base disk and of the instance's overlay, for `inspect`. */
+export function vmDiskUsage(data: DriverData): DiskUsage {
+  const v = fromData(data);
+  return diskUsage(v.baseDisk, v.overlay);
+}

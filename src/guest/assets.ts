@@ -1,0 +1,54 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { assetsDir } from '../paths.js';
+
+/**
+ * Where the guest side lives once setup.ts has run: the kernel unpacked from Debian's package,
+ * the static init/agent, and the initramfs that carries both plus the few modules the guest
+ * needs. Everything is under assetsDir(), shared by every data root.
+ */
+export interface GuestAssets {
+  /** Bumped when the initramfs layout changes, so that setup rebuilds it. */
+  layout: number;
+  kernelVersion: string; // e.g. 6.1.0-56-cloud-amd64
+  kernelPackage: string; // the Debian package it came from, with its version
+  kernel: string; // absolute path of vmlinuz
+  initramfs: string; // absolute path of the shared initramfs (uncompressed cpio)
+  init: string; // the static init/agent binary
+  initHash: string; // sha256 of the C source and compiler flags it was built from
+  modules: string[]; // load order inside the guest
+}
+
+export const LAYOUT = 1;
+
+export function guestDir(): string {
+  return path.join(assetsDir(), 'guest');
+}
+
+export function manifestPath(): string {
+  return path.join(guestDir(), 'manifest.json');
+}
+
+/** The installed guest assets, or null when setup has not run (or its files went missing). */
+export function readGuestAssets(): GuestAssets | null {
+  try {
+    const m = JSON.parse(fs.readFileSync(manifestPath(), 'utf8')) as GuestAssets;
+    if (m.layout !== LAYOUT) return null;
+    if (![m.kernel, m.initramfs, m.init].every((f) => fs.existsSync(f))) return null;
+    return m;
+  } catch {
+    return null;
+  }
+}
+
+/** src/guest in the source tree, found from the compiled file's location (dist/src/guest). */
+export function guestSourceDir(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = path.join(dir, 'src', 'guest', 'init.c');
+    if (fs.existsSync(candidate)) return path.dirname(candidate);
+    dir = path.dirname(dir);
+  }
+  throw new Error('src/guest/init.c not found above ' + fileURLToPath(import.meta.url));
+}

@@ -1,0 +1,205 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import { assetsDir } from '../paths.js';
+import { IsolaError } from '../spec/errors.js';
+import { run } from '../util/exec.js';
+import { cpioArchive, type CpioEntry } from './cpio.js';
+import { LAYOUT, guestDir, guestSourceDir, manifestPath, readGuestAssets, type GuestAssets } from './assets.js';
+
+/**
+ * Idempotent guest setup, run by scripts/bootstrap.sh: fetches Debian's cloud kernel with
+ * `apt-get download` (never installed into /boot), keeps vmlinuz and the few modules the guest
+ * needs, builds the static init/agent from init.c, and packs the initramfs. A second run on a
+ * ready host only reads the manifest and hashes init.c.
+ */
+export const KERNEL_METAPACKAGE = 'linux-image-cloud-amd64';
+/** What the guest needs beyond the built-ins: the virtio transports, disk, net, serial ports. */
+export const WANTED_MODULES = ['virtio_mmio', 'virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_console'];
+const CFLAGS = ['-static', '-Os', '-s', '-Wall', '-Wextra'];
+
+const log = (msg: string): void => {
+  process.stdout.write(`guest: ${msg}\n`);
+};
+
+function sourceHash(): string {
+  const h = createHash('sha256');
+  h.update(fs.readFileSync(path.join(guestSourceDir(), 'init.c')));
+  h.update(CFLAGS.join(' '));
+  h.update(String(LAYOUT));
+  return h.digest('hex');
+}
+
+async function must(cmd: string, args: string[], what: string, opts: { cwd?: string } = {}): Promise<string> {
+  const r = await run(cmd, args, opts).catch((e: Error) => ({ code: -1, stdout: '', stderr: e.message }));
+  if (r.code !== 0) {
+    throw new IsolaError('UNAVAILABLE', `${what} failed: ${cmd} ${args.join(' ')}: ${(r.stderr || r.stdout).trim().split('\n').slice(-2).join(' ')}`, 'check the host has Debian\'s apt sources and the packages bootstrap.sh installs');
+  }
+  return r.stdout;
+}
+
+/** The kernel package the metapackage points at now, e.g. linux-image-6.1.0-56-cloud-amd64. */
+export function parseKernelDependency(aptCacheDepends: string): string | null {
+  const m = /Depends:\s*(linux-image-\d[^\s]*)/.exec(aptCacheDepends);
+  return m?.[1] ?? null;
+}
+
+/** modules.dep lines to a load order for `wanted` (dependencies first), relative paths. */
+export function moduleLoadOrder(modulesDep: string, wanted: string[]): string[] {
+  const deps = new Map<string, string[]>();
+  for (const line of modulesDep.split('\n')) {
+    const [mod, rest] = line.split(':');
+    if (!mod || rest === undefined) continue;
+    deps.set(mod.trim(), rest.trim().split(/\s+/).filter(Boolean));
+  }
+  const byName = new Map<string, string>();
+  for (const m of deps.keys()) byName.set(path.basename(m).replace(/\.ko(\.\w+)?$/, '').replace(/-/g, '_'), m);
+  const order: string[] = [];
+  const visit = (m: string, stack: Set<string>): void => {
+    if (order.includes(m) || stack.has(m)) return;
+    stack.add(m);
+    for (const d of deps.get(m) ?? []) visit(d, stack);
+    order.push(m);
+  };
+  for (const w of wanted) {
+    const m = byName.get(w);
+    if (m) visit(m, new Set());
+  }
+  return order;
+}
+
+async function fetchKernel(): Promise<{ version: string; pkg: string; dir: string; modules: string[] }> {
+  let depends = await must('apt-cache', ['depends', KERNEL_METAPACKAGE], 'resolving the guest kernel');
+  let pkg = parseKernelDependency(depends);
+  if (!pkg) {
+    log('apt has no package lists yet: apt-get update');
+    await must('apt-get', ['update', '-qq'], 'apt-get update');
+    depends = await must('apt-cache', ['depends', KERNEL_METAPACKAGE], 'resolving the guest kernel');
+    pkg = parseKernelDependency(depends);
+  }
+  if (!pkg) throw new IsolaError('UNAVAILABLE', `${KERNEL_METAPACKAGE} does not name a kernel package`, 'check the host\'s apt sources include Debian main');
+  const version = pkg.replace(/^linux-image-/, '');
+  const dir = path.join(assetsDir(), 'kernel', version);
+  const done = path.join(dir, 'modules.order.isola');
+  if (fs.existsSync(done) && fs.existsSync(path.join(dir, 'vmlinuz'))) {
+    const pkgVersion = fs.readFileSync(path.join(dir, 'package'), 'utf8').trim();
+    return { version, pkg: pkgVersion, dir, modules: fs.readFileSync(done, 'utf8').split('\n').filter(Boolean) };
+  }
+  const tmp = fs.mkdtempSync(path.join(assetsDir(), '.kernel-'));
+  try {
+    fs.chmodSync(tmp, 0o777); // apt-get download hands the file to the _apt user
+    log(`downloading ${pkg} (apt-get download)`);
+    await must('apt-get', ['download', '-q', pkg], 'downloading the guest kernel', { cwd: tmp });
+    const deb = fs.readdirSync(tmp).find((f) => f.endsWith('.deb'));
+    if (!deb) throw new IsolaError('UNAVAILABLE', `apt-get download ${pkg} produced no .deb`, 'run it by hand to see why');
+    const x = path.join(tmp, 'x');
+    await must('dpkg-deb', ['-x', path.join(tmp, deb), x], 'unpacking the guest kernel');
+    const modRoot = path.join(x, 'lib', 'modules', version);
+    await must('depmod', ['-b', x, version], 'computing module dependencies');
+    const order = moduleLoadOrder(fs.readFileSync(path.join(modRoot, 'modules.dep'), 'utf8'), WANTED_MODULES);
+    const stage = path.join(tmp, 'stage');
+    fs.mkdirSync(path.join(stage, 'modules'), { recursive: true });
+    fs.copyFileSync(path.join(x, 'boot', `vmlinuz-${version}`), path.join(stage, 'vmlinuz'));
+    fs.copyFileSync(path.join(x, 'boot', `config-${version}`), path.join(stage, 'config'));
+    fs.copyFileSync(path.join(modRoot, 'modules.builtin'), path.join(stage, 'modules.builtin'));
+    for (const m of order) fs.copyFileSync(path.join(modRoot, m), path.join(stage, 'modules', path.basename(m)));
+    const names = order.map((m) => path.basename(m));
+    fs.writeFileSync(path.join(stage, 'package'), deb.replace(/\.deb$/, '') + '\n');
+    fs.writeFileSync(path.join(stage, 'modules.order.isola'), names.join('\n') + '\n');
+    fs.mkdirSync(path.dirname(dir), { recursive: true });
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(stage, dir);
+    log(`kernel ${version}: vmlinuz and ${names.length} modules (${names.join(', ')})`);
+    return { version, pkg: deb.replace(/\.deb$/, ''), dir, modules: names };
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+async function buildInit(hash: string): Promise<string> {
+  const out = path.join(guestDir(), `init-${hash.slice(0, 12)}`);
+  if (fs.existsSync(out)) return out;
+  log('building the static init/agent (gcc -static -Os)');
+  const tmp = `${out}.tmp`;
+  await must('gcc', [...CFLAGS, '-o', tmp, path.join(guestSourceDir(), 'init.c')], 'building the guest init');
+  fs.renameSync(tmp, out);
+  return out;
+}
+
+/** The shared initramfs: /init, the modules and their load order, the mount points. */
+export function buildInitramfs(init: string, kernelDir: string, modules: string[]): Buffer {
+  const entries: CpioEntry[] = [
+    { type: 'dir', name: 'dev' },
+    { type: 'char', name: 'dev/console', major: 5, minor: 1 },
+    { type: 'dir', name: 'proc' },
+    { type: 'dir', name: 'sys' },
+    { type: 'dir', name: 'newroot' },
+    { type: 'dir', name: 'isola' },
+    { type: 'dir', name: 'lib' },
+    { type: 'dir', name: 'lib/modules' },
+    { type: 'dir', name: 'lib/modules/isola' },
+    { type: 'file', name: 'init', data: fs.readFileSync(init), mode: 0o755 },
+    { type: 'file', name: 'isola/modules', data: Buffer.from(modules.join('\n') + '\n') },
+  ];
+  for (const m of modules) entries.push({ type: 'file', name: `lib/modules/isola/${m}`, data: fs.readFileSync(path.join(kernelDir, 'modules', m)) });
+  return cpioArchive(entries);
+}
+
+export async function setupGuest(opts: { refresh?: boolean } = {}): Promise<GuestAssets> {
+  const hash = sourceHash();
+  const have = readGuestAssets();
+  if (have && have.initHash === hash && !opts.refresh) {
+    log(`ready (kernel ${have.kernelVersion}, init ${hash.slice(0, 12)})`);
+    return have;
+  }
+  fs.mkdirSync(guestDir(), { recursive: true });
+  const k = await fetchKernel();
+  const init = await buildInit(hash);
+  const initramfs = path.join(guestDir(), `initramfs-${k.version}-${hash.slice(0, 12)}.cpio`);
+  if (!fs.existsSync(initramfs)) {
+    const tmp = `${initramfs}.tmp`;
+    fs.writeFileSync(tmp, buildInitramfs(init, k.dir, k.modules));
+    fs.renameSync(tmp, initramfs);
+    log(`initramfs ${path.basename(initramfs)} (${Math.round(fs.statSync(initramfs).size / 1024)} KiB)`);
+  }
+  const manifest: GuestAssets = {
+    layout: LAYOUT,
+    kernelVersion: k.version,
+    kernelPackage: k.pkg,
+    kernel: path.join(k.dir, 'vmlinuz'),
+    initramfs,
+    init,
+    initHash: hash,
+    modules: k.modules,
+  };
+  const tmp = `${manifestPath()}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(manifest, null, 2) + '\n');
+  fs.renameSync(tmp, manifestPath());
+  // Old init builds and initramfs files of this layout are replaced, not accumulated.
+  for (const f of fs.readdirSync(guestDir())) {
+    const p = path.join(guestDir(), f);
+    if ((f.startsWith('init-') || f.startsWith('initramfs-')) && p !== init && p !== initramfs) fs.rmSync(p, { force: true });
+  }
+  log(`ready (kernel ${k.version}, init ${hash.slice(0, 12)})`);
+  return manifest;
+}
+
+async function cli(): Promise<void> {
+  const started = Date.now();
+  try {
+    await setupGuest({ refresh: process.argv.includes('--refresh') });
+    const { probeAccelerator } = await import('../drivers/vm/accel.js');
+    const v = await probeAccelerator();
+    log(`accelerator: ${v.accel}${v.kvmUsable ? '' : ` (${v.reason})`}`);
+    log(`done in ${((Date.now() - started) / 1000).toFixed(2)} s`);
+  } catch (e) {
+    const msg = e instanceof IsolaError ? e.oneLine() : (e as Error).message;
+    process.stderr.write(`guest: setup failed: ${msg}\n`);
+    process.exitCode = 1;
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await cli();
+}

@@ -1,0 +1,102 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { kernelCmdline, memoryMiB, optValue, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from '../../../src/drivers/vm/launch.js';
+
+const plan = (over: Partial<LaunchPlan> = {}): LaunchPlan => ({
+  id: 'a'.repeat(64),
+  qemu: '/usr/bin/qemu-system-x86_64',
+  accel: 'tcg',
+  cpu: 'max',
+  machine: 'microvm',
+  memoryMiB: 256,
+  cpus: 2,
+  kernel: '/k/vmlinuz',
+  initrd: '/i/initrd.cpio',
+  disk: '/d/disk.qcow2',
+  readOnly: false,
+  files: { console: '/d/console.log', log: '/d/workload.log', status: '/d/status', pidfile: '/r/qemu.pid', qmp: '/r/qmp.sock', agent: '/r/agent.sock', ctl: '/r/ctl.sock' },
+  net: { tap: 'isolataaaaaaaaa', mac: '02:aa:aa:aa:aa:aa' },
+  daemonize: true,
+  ...over,
+});
+
+const after = (args: string[], flag: string): string[] => args.flatMap((a, i) => (a === flag ? [args[i + 1] ?? ''] : []));
+
+test('microvm with virtio-mmio devices, the accelerator, memory and vCPUs', () => {
+  const a = qemuArgs(plan());
+  assert.deepEqual(after(a, '-M'), ['microvm']);
+  assert.deepEqual(after(a, '-accel'), ['tcg']);
+  assert.deepEqual(after(a, '-cpu'), ['max']);
+  assert.deepEqual(after(a, '-m'), ['256M']);
+  assert.deepEqual(after(a, '-smp'), ['2']);
+  assert.deepEqual(after(a, '-device').filter((d) => d.startsWith('virtio-')), [
+    'virtio-blk-device,drive=root', 'virtio-serial-device,max_ports=8', 'virtio-net-device,netdev=net0,mac=02:aa:aa:aa:aa:aa',
+  ]);
+  assert.ok(a.includes('-nodefaults') && a.includes('-no-reboot'));
+  assert.deepEqual(after(a, '-name'), [`isola-${'a'.repeat(64)}`], 'the name lets a later process recognise its QEMU by pid');
+});
+
+test('q35 uses the PCI variants of the same devices; KVM passes its CPU model', () => {
+  const a = qemuArgs(plan({ machine: 'q35', accel: 'kvm', cpu: 'host' }));
+  assert.deepEqual(after(a, '-M'), ['q35']);
+  assert.deepEqual(after(a, '-cpu'), ['host']);
+  assert.ok(a.includes('virtio-blk-pci,drive=root'));
+  assert.ok(!kernelCmdline({ machine: 'q35', accel: 'kvm' }).includes('pci=off'));
+  assert.deepEqual(after(qemuArgs(plan({ cpu: 'default' })), '-cpu'), []);
+});
+
+test('daemonized with a pidfile and QMP; files back the log and status ports, sockets the agent', () => {
+  const a = qemuArgs(plan());
+  assert.deepEqual(after(a, '-pidfile'), ['/r/qemu.pid']);
+  assert.ok(a.includes('-daemonize'));
+  assert.deepEqual(after(a, '-qmp'), ['unix:/r/qmp.sock,server=on,wait=off']);
+  const chardevs = after(a, '-chardev');
+  assert.ok(chardevs.includes('file,id=console,path=/d/console.log,append=on'));
+  assert.ok(chardevs.includes('file,id=log,path=/d/workload.log,append=on'));
+  assert.ok(chardevs.includes('file,id=status,path=/d/status,append=on'));
+  assert.ok(chardevs.includes('socket,id=agent,path=/r/agent.sock,server=on,wait=off'));
+  const ports = after(a, '-device').filter((d) => d.startsWith('virtserialport'));
+  assert.deepEqual(ports.map((p) => /name=(\S+)/.exec(p)?.[1]), ['isola.log', 'isola.status', 'isola.agent', 'isola.ctl']);
+  assert.ok(!qemuArgs(plan({ daemonize: false })).includes('-daemonize'));
+});
+
+test('network none has no NIC; a tap joins with the instance MAC', () => {
+  const none = qemuArgs(plan({ net: null }));
+  assert.equal(after(none, '-netdev').length, 0);
+  assert.ok(!none.some((x) => x.startsWith('virtio-net')));
+  assert.deepEqual(after(qemuArgs(plan()), '-netdev'), ['tap,id=net0,ifname=isolataaaaaaaaa,script=no,downscript=no']);
+});
+
+test('read-only root: the drive is read-only too', () => {
+  assert.ok(after(qemuArgs(plan({ readOnly: true })), '-drive')[0]?.endsWith(',readonly=on'));
+  assert.ok(!after(qemuArgs(plan()), '-drive')[0]?.includes('readonly'));
+});
+
+test('commas in paths are escaped the way QEMU option values need', () => {
+  assert.equal(optValue('/a,b/c'), '/a,,b/c');
+  const a = qemuArgs(plan({ disk: '/x,y/disk.qcow2' }));
+  assert.ok(after(a, '-drive')[0]?.startsWith('id=root,file=/x,,y/disk.qcow2,'));
+});
+
+test('kernel command line: serial console, quiet, no reboot loop, extra words last', () => {
+  const c = kernelCmdline({ machine: 'microvm', accel: 'kvm', extraCmdline: ['isola.probe=1'] });
+  assert.match(c, /^console=ttyS0 quiet panic=-1 /);
+  assert.ok(c.endsWith('pci=off isola.probe=1'));
+});
+
+test('under TCG the guest is told the TSC rate (calibration against the PIT is unreliable); under KVM not', () => {
+  assert.match(kernelCmdline({ machine: 'microvm', accel: 'tcg', tscKhz: 2596124 }), / tsc_early_khz=2596124 tsc=reliable$/);
+  assert.doesNotMatch(kernelCmdline({ machine: 'microvm', accel: 'kvm', tscKhz: 2596124 }), /tsc/);
+  assert.equal(tscKhzFromCpuinfo('processor\t: 0\ncpu MHz\t\t: 2596.124\n'), 2596124);
+  assert.equal(tscKhzFromCpuinfo('processor\t: 0\n'), undefined);
+});
+
+test('memory rounds up to MiB with a default; vCPUs round up to whole CPUs', () => {
+  assert.equal(memoryMiB(undefined), 256);
+  assert.equal(memoryMiB(512 * 1024 * 1024), 512);
+  assert.equal(memoryMiB(100 * 1024 * 1024 + 1), 101);
+  assert.equal(vcpus(undefined), 1);
+  assert.equal(vcpus(0.5), 1);
+  assert.equal(vcpus(1.5), 2);
+  assert.equal(vcpus(2), 2);
+});
