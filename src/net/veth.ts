@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { run, runOk } from '../util/exec.js';
 import type { NetworkSpec } from '../drivers/driver.js';
 import { ensureBridge } from './bridge.js';
@@ -13,10 +14,11 @@ export async function createNetns(id: string, net: NetworkSpec): Promise<string 
   await ensureBridge(net);
   const ns = netnsName(id);
   const veth = vethName(id);
-  await runOk('ip', ['netns', 'add', ns]);
   try {
+    // Two `ip` runs: the namespace and the pair from the host side, then eth0 from inside.
     await runOk('ip', ['-batch', '-'], {
       input: [
+        `netns add ${ns}`,
         `link add ${veth} type veth peer name eth0 netns ${ns}`,
         `link set ${veth} master ${net.bridge}`,
         `link set ${veth} up`,
@@ -37,8 +39,9 @@ export async function createNetns(id: string, net: NetworkSpec): Promise<string 
   return `/run/netns/${ns}`;
 }
 
-/** Idempotent: removes the namespace (which destroys eth0 and with it the host-side veth). */
+/** Idempotent: removes the namespace, which destroys eth0 and with it the host-side veth. */
 export async function removeNetns(id: string): Promise<void> {
-  await run('ip', ['link', 'del', vethName(id)]);
-  await run('ip', ['netns', 'del', netnsName(id)]);
+  if (fs.existsSync(`/run/netns/${netnsName(id)}`)) await run('ip', ['netns', 'del', netnsName(id)]);
+  // Only when the pair outlived its namespace (a half-made setup): one more spawn otherwise saved.
+  if (fs.existsSync(`/sys/class/net/${vethName(id)}`)) await run('ip', ['link', 'del', vethName(id)]);
 }
