@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { LogEntry } from '../driver.js';
 
 /** One line of conmon's k8s-file log: "<RFC3339Nano> <stream> <F|P> <text>". */
@@ -13,6 +14,49 @@ export function parseK8sLine(line: string): LogEntry | null {
   return { time: line.slice(0, a), stream, partial: tag === 'P', text: c < 0 ? '' : line.slice(c + 1) };
 }
 
+function sizeOf(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * A sleep that the log folder's change events cut short (the log may not exist yet), so the
+ * first output reaches the terminal as soon as conmon writes it; the timeout is the backstop.
+ */
+class Waker {
+  private wake: (() => void) | null = null;
+  private readonly watcher: fs.FSWatcher | null;
+
+  constructor(dir: string) {
+    let w: fs.FSWatcher | null;
+    try {
+      w = fs.watch(dir, () => this.wake?.());
+    } catch {
+      w = null; // the timeout alone still works
+    }
+    this.watcher = w;
+  }
+
+  nap(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+    });
+  }
+
+  close(): void {
+    this.watcher?.close();
+  }
+}
+
 /**
  * Reads a k8s-file log from the start; with `follow`, keeps reading as it grows until
  * `finished()` says the writer is gone and the file has been drained.
@@ -20,45 +64,37 @@ export function parseK8sLine(line: string): LogEntry | null {
 export async function* readK8sLog(file: string, follow: boolean, finished: () => boolean, signal?: AbortSignal): AsyncIterable<LogEntry> {
   let pos = 0;
   let rest = '';
-  for (;;) {
-    let size: number;
-    try {
-      size = fs.statSync(file).size;
-    } catch {
-      size = 0;
-    }
-    if (size > pos) {
-      const fd = fs.openSync(file, 'r');
-      try {
-        const buf = Buffer.alloc(size - pos);
-        fs.readSync(fd, buf, 0, buf.length, pos);
-        pos = size;
-        rest += buf.toString('utf8');
-      } finally {
-        fs.closeSync(fd);
-      }
-      const lines = rest.split('\n');
-      rest = lines.pop() ?? '';
-      for (const l of lines) {
-        const e = parseK8sLine(l);
-        if (e) yield e;
-      }
-      continue;
-    }
-    if (!follow || signal?.aborted) return;
-    const done = finished();
-    // One more read after the writer finished, so nothing written just before is lost.
-    if (done) {
-      const again = (() => {
+  const waker = follow ? new Waker(path.dirname(file)) : null;
+  try {
+    for (;;) {
+      const size = sizeOf(file);
+      if (size > pos) {
+        const fd = fs.openSync(file, 'r');
         try {
-          return fs.statSync(file).size;
-        } catch {
-          return 0;
+          const buf = Buffer.alloc(size - pos);
+          fs.readSync(fd, buf, 0, buf.length, pos);
+          pos = size;
+          rest += buf.toString('utf8');
+        } finally {
+          fs.closeSync(fd);
         }
-      })();
-      if (again <= pos) return;
-      continue;
+        const lines = rest.split('\n');
+        rest = lines.pop() ?? '';
+        for (const l of lines) {
+          const e = parseK8sLine(l);
+          if (e) yield e;
+        }
+        continue;
+      }
+      if (!waker || signal?.aborted) return;
+      // One more read after the writer finished, so nothing written just before is lost.
+      if (finished()) {
+        if (sizeOf(file) <= pos) return;
+        continue;
+      }
+      await waker.nap(50);
     }
-    await new Promise((r) => setTimeout(r, 20));
+  } finally {
+    waker?.close();
   }
 }
