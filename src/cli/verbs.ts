@@ -22,6 +22,10 @@ const modules: { verbs: string[]; load: Loader }[] = [
   { verbs: ['images', 'import', 'rmi'], load: () => import('./images.js') },
   { verbs: ['advise'], load: () => import('./advise.js') },
   { verbs: ['plan'], load: () => import('./plan.js') },
+  { verbs: ['system'], load: () => import('./system.js') },
+  { verbs: ['host'], load: () => import('./host.js') },
+  { verbs: ['console'], load: () => import('./console.js') },
+  { verbs: ['compare'], load: () => import('./compare.js') },
 ];
 
 /** Registers the verb named first in argv, or every verb when there is no such verb. */

@@ -177,6 +177,17 @@ describe('isola CLI with containers', () => {
     assert.ok(!(await cli('images')).stdout.includes('myimage'));
   });
 
+  test('system df counts images, caches and instances; system prune removes exited instances', async () => {
+    assert.equal((await cli('run', '--name', 'done', 'base', 'true')).code, 0);
+    const df = JSON.parse((await cli('system', 'df', '--json')).stdout) as { type: string; count: number; bytes: number }[];
+    assert.equal(df.find((r) => r.type === 'images')?.count, 1);
+    assert.ok((df.find((r) => r.type === 'image caches')?.bytes ?? 0) > 1_000_000, 'the unpacked base image is counted in allocated bytes');
+    assert.equal(df.find((r) => r.type === 'instances')?.count, 1);
+    const prune = await cli('system', 'prune');
+    assert.match(prune.stdout, /removed 1 exited instance/);
+    await assertNothingLeft();
+  });
+
   describe('bad input: one line, exit 125, nothing left behind', () => {
     test('unknown image', async () => {
       assertEngineError(await cli('run', '--rm', 'nosuch:1', 'true'), /image "nosuch:1" not found/);
