@@ -42,7 +42,18 @@ export interface MetricResult {
   kinds: Partial<Record<MeasuredKind, Summary>>;
   notMeasured?: Partial<Record<MeasuredKind, string>>;
   verdict?: { vm?: string; container?: string };
+  // ---- additive (still version 1): written by isola compare, optional for readers ----
+  /** The seed's claim for this row, as text, per kind it makes a claim for. */
+  claim?: { vm?: string; container?: string };
+  /** The verdict as a code: holds | does-not-hold | not-measurable (`verdict` has the sentence). */
+  verdictStatus?: { vm?: VerdictStatus; container?: VerdictStatus };
+  /** Method notes a reader needs (cache control, network path, what is and is not counted). */
+  notes?: string[];
+  /** Metric-specific figures that are not a Summary (density extrapolation, raw timings). */
+  extra?: Record<string, unknown>;
 }
+
+export type VerdictStatus = 'holds' | 'does-not-hold' | 'not-measurable';
 
 export interface CompareContext {
   host: { cpu: string; cores: number; memoryBytes: number; kernel: string };
@@ -55,6 +66,18 @@ export interface CompareContext {
   image: string;
   startedAt: string;
   quick: boolean;
+  // ---- additive (still version 1) ----
+  /** Per kind: measured, or skipped with the reason; the driver's probe details. */
+  kinds?: Partial<Record<MeasuredKind, { measured: boolean; reason?: string; details?: Record<string, string> }>>;
+  /** Counted runs and warm-up runs per metric. */
+  runs?: number;
+  warmup?: number;
+  /** Wall time of the whole compare, in milliseconds. */
+  durationMs?: number;
+  /** The seed for the bootstrap resampling, so that the intervals can be recomputed. */
+  bootstrapSeed?: number;
+  /** The host itself runs under a hypervisor (cpuinfo flag "hypervisor"): VMs are nested. */
+  virtualizedHost?: boolean;
 }
 
 export interface CompareResult {

@@ -1,0 +1,68 @@
+import type { MetricId } from '../spec/compare-result.js';
+
+/**
+ * The seed's performance table (../shared/seed/vm-vs-container.md), as numbers a verdict can
+ * be checked against. `better` says which direction is cheaper/faster, which is what lets an
+ * emulated (TCG) VM figure refute a claim but never confirm it: TCG is at least as slow and as
+ * memory-hungry as KVM, so if even TCG beats a claimed cost, KVM does too.
+ */
+export type ClaimShape =
+  | { type: 'range'; lo: number; hi: number } // the value lies in [lo, hi]
+  | { type: 'below'; hi: number } // the value is below hi
+  | { type: 'above-native'; } // "higher (virtualized NIC)": clearly above the container's
+  | { type: 'near-native'; factor: number }; // within factor x native
+
+export interface Claim {
+  text: string;
+  shape: ClaimShape;
+  /** 'lower' when smaller values are better (times, bytes), 'higher' for throughput ratios and counts. */
+  better: 'lower' | 'higher';
+  /** The claim holds for a KVM VM, so a TCG figure can only refute it. False for disk space. */
+  dependsOnAccelerator: boolean;
+  /** The measured quantity, when it is not the metric's median itself. */
+  derive?: 'overhead-percent' | 'disk-per-vm' | 'density-sized';
+}
+
+const MB = 1e6;
+const GB = 1e9;
+
+/** Claims per metric; a metric not listed here has no claim in the seed (shown, not judged). */
+export const CLAIMS: Partial<Record<MetricId, { vm?: Claim; container?: Claim }>> = {
+  startup_first_output_ms: {
+    vm: { text: '30 s - 5 min', shape: { type: 'range', lo: 30_000, hi: 300_000 }, better: 'lower', dependsOnAccelerator: true },
+    container: { text: '< 1 s', shape: { type: 'below', hi: 1000 }, better: 'lower', dependsOnAccelerator: false },
+  },
+  memory_overhead_bytes: {
+    vm: { text: '512 MB - 2 GB', shape: { type: 'range', lo: 512 * MB, hi: 2 * GB }, better: 'lower', dependsOnAccelerator: true },
+    container: { text: '5-50 MB', shape: { type: 'range', lo: 5 * MB, hi: 50 * MB }, better: 'lower', dependsOnAccelerator: false },
+  },
+  disk_image_bytes: {
+    container: { text: '100 MB - 1 GB per image', shape: { type: 'range', lo: 100 * MB, hi: 1 * GB }, better: 'lower', dependsOnAccelerator: false },
+  },
+  disk_instance_bytes: {
+    vm: { text: '10-100 GB per VM', shape: { type: 'range', lo: 10 * GB, hi: 100 * GB }, better: 'lower', dependsOnAccelerator: false, derive: 'disk-per-vm' },
+  },
+  cpu_overhead_ratio: {
+    vm: { text: '5-15 %', shape: { type: 'range', lo: 5, hi: 15 }, better: 'lower', dependsOnAccelerator: true, derive: 'overhead-percent' },
+    container: { text: '< 1 %', shape: { type: 'below', hi: 1 }, better: 'lower', dependsOnAccelerator: false, derive: 'overhead-percent' },
+  },
+  net_rtt_p50_us: {
+    vm: { text: 'higher (virtualized NIC)', shape: { type: 'above-native' }, better: 'lower', dependsOnAccelerator: true },
+    container: { text: 'near-native', shape: { type: 'near-native', factor: 1.5 }, better: 'lower', dependsOnAccelerator: false },
+  },
+  io_seq_ratio: {
+    vm: { text: '80-95 % of native', shape: { type: 'range', lo: 0.8, hi: 0.95 }, better: 'higher', dependsOnAccelerator: true },
+    container: { text: '95-100 % of native', shape: { type: 'range', lo: 0.95, hi: 1.05 }, better: 'higher', dependsOnAccelerator: false },
+  },
+  io_rand_ratio: {
+    vm: { text: '80-95 % of native', shape: { type: 'range', lo: 0.8, hi: 0.95 }, better: 'higher', dependsOnAccelerator: true },
+    container: { text: '95-100 % of native', shape: { type: 'range', lo: 0.95, hi: 1.05 }, better: 'higher', dependsOnAccelerator: false },
+  },
+  density_marginal_bytes: {
+    vm: { text: '25-30 VMs of 4 GB on 128 GB', shape: { type: 'range', lo: 25, hi: 30 }, better: 'higher', dependsOnAccelerator: true, derive: 'density-sized' },
+    container: { text: '100-200 containers of 512 MB on 128 GB', shape: { type: 'range', lo: 100, hi: 200 }, better: 'higher', dependsOnAccelerator: false, derive: 'density-sized' },
+  },
+};
+
+/** Ranges the seed writes with "≈" or as a loose band get this relative tolerance at both ends. */
+export const TOLERANCE = 0.1;

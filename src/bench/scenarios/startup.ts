@@ -1,0 +1,112 @@
+import fs from 'node:fs';
+import type { Kind } from '../../drivers/driver.js';
+import type { MeasuredKind } from '../../spec/compare-result.js';
+import { alternate, throwIfAborted } from '../alternate.js';
+import type { Lab } from '../lab.js';
+import { summarize } from '../stats.js';
+import type { Metric, ScenarioContext } from '../scenario.js';
+
+/**
+ * Startup, as milestones of one launch, all from the moment the engine is asked to create the
+ * instance (what `isola run` does after its own process started):
+ *  - ready: the monitor or VMM is up: the first pidfile it writes in the instance's runtime
+ *    folder (conmon.pid, qemu.pid), seen with inotify;
+ *  - init: the driver reports the workload's process started (runc start returned; the guest
+ *    init reported it);
+ *  - first output: the workload's first log line arrives on the host.
+ * Serial launches alternate between kinds; a parallel launch starts several at once.
+ */
+export interface Launch {
+  readyMs: number | null;
+  initMs: number;
+  firstOutputMs: number | null;
+}
+
+const MARKER = 'isola-first-output';
+
+export async function timedLaunch(lab: Lab, kind: Kind, tag: string): Promise<Launch> {
+  const t0 = performance.now();
+  let readyMs: number | null = null;
+  const rec = await lab.create(kind, ['echo', MARKER], { tag });
+  let watcher: fs.FSWatcher | undefined;
+  try {
+    try {
+      watcher = fs.watch(rec.spec.runDir, (_ev, file) => {
+        if (readyMs === null && file && /(^|\.)pid$/.test(String(file))) readyMs = performance.now() - t0;
+      });
+    } catch {
+      /* no runtime folder to watch: ready stays unmeasured */
+    }
+    const started = await lab.start(rec);
+    const initMs = performance.now() - t0;
+    let firstOutputMs: number | null = null;
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), 60_000);
+    try {
+      for await (const e of lab.engine.logs(started, true, ac.signal)) {
+        if (e.text.includes(MARKER)) {
+          firstOutputMs = performance.now() - t0;
+          break;
+        }
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    return { readyMs, initMs, firstOutputMs };
+  } finally {
+    watcher?.close();
+    await lab.remove(rec);
+  }
+}
+
+function metricOf(id: Metric['id'], per: Map<MeasuredKind, number[]>, missing: Partial<Record<MeasuredKind, string>>, notes: string[]): Metric {
+  const kinds: Metric['kinds'] = {};
+  const notMeasured: Partial<Record<MeasuredKind, string>> = { ...missing };
+  for (const [k, xs] of per) {
+    if (xs.length) kinds[k] = summarize(xs);
+    else notMeasured[k] ??= 'no sample';
+  }
+  return { id, unit: 'ms', kinds, ...(Object.keys(notMeasured).length ? { notMeasured } : {}), notes };
+}
+
+export async function startupSerial(ctx: ScenarioContext): Promise<Metric[]> {
+  const { lab } = ctx;
+  const launches = await alternate(
+    ctx.kinds.map((kind) => ({
+      name: kind,
+      run: async (round: number) => {
+        ctx.progress.step(`startup: ${kind} launch ${round < 0 ? 'warm-up' : `${round + 1}/${ctx.runs}`}`);
+        return timedLaunch(lab, kind, 'start');
+      },
+    })),
+    { warmup: ctx.warmup, runs: ctx.runs, signal: lab.signal },
+  );
+  const get = (f: (l: Launch) => number | null) =>
+    new Map<MeasuredKind, number[]>(ctx.kinds.map((k) => [k, (launches.get(k) ?? []).map(f).filter((x): x is number => x !== null)]));
+  const common = [`serial launches of \`echo\`, ${ctx.runs} counted per kind after ${ctx.warmup} warm-up, kinds alternated`, 'timed in the isola process from the create call; the CLI\'s own process start is not included (npm run bench times the whole `isola run`)'];
+  return [
+    metricOf('startup_ready_ms', get((l) => l.readyMs), {}, [...common, 'ready = the monitor (conmon) or VMM (QEMU) wrote its pidfile']),
+    metricOf('startup_init_ms', get((l) => l.initMs), {}, [...common, 'init = the driver reports the workload process started (for a VM: the guest init started it)']),
+    metricOf('startup_first_output_ms', get((l) => l.firstOutputMs), {}, [...common, 'first output = the workload\'s first line reached the host (log follow polls every 20-25 ms)']),
+  ];
+}
+
+/** P instances launched at once; one sample is the wall time until all printed, divided by P. */
+export async function startupParallel(ctx: ScenarioContext, parallel: number, rounds: number): Promise<Metric> {
+  const per = new Map<MeasuredKind, number[]>(ctx.kinds.map((k) => [k, []]));
+  const totals: Record<string, number[]> = {};
+  for (let r = 0; r < rounds; r++) {
+    for (const kind of ctx.kinds) {
+      throwIfAborted(ctx.lab.signal);
+      ctx.progress.step(`startup: ${parallel} ${kind} instances at once, round ${r + 1}/${rounds}`);
+      const t0 = performance.now();
+      const results = await Promise.all(Array.from({ length: parallel }, () => timedLaunch(ctx.lab, kind, 'par')));
+      const wall = Math.max(...results.map((x) => x.firstOutputMs ?? performance.now() - t0));
+      per.get(kind)?.push(wall / parallel);
+      (totals[kind] ??= []).push(wall);
+    }
+  }
+  const m = metricOf('startup_parallel_ms', per, {}, [`${parallel} instances started at once, ${rounds} round(s) per kind; sample = wall time until every one printed its first line, divided by ${parallel}`]);
+  m.extra = { parallel, rounds, wallMs: totals };
+  return m;
+}

@@ -1,0 +1,87 @@
+import type { Summary } from '../spec/compare-result.js';
+
+/**
+ * The statistics every figure carries: n, median, p10/p90 and a bootstrap 95 % confidence
+ * interval of the median, computed with a seeded generator so that the same samples always
+ * give the same interval (a report can be recomputed from its raw samples).
+ */
+
+/** mulberry32: a small, fast, seedable PRNG; good enough for resampling, not for secrets. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Quantile of sorted data with linear interpolation between order statistics (R type 7, numpy's default). */
+export function quantileSorted(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const h = (sorted.length - 1) * q;
+  const lo = Math.floor(h);
+  const hi = Math.ceil(h);
+  const a = sorted[lo] as number;
+  const b = sorted[hi] as number;
+  return a + (b - a) * (h - lo);
+}
+
+export const sortNum = (xs: readonly number[]): number[] => [...xs].sort((x, y) => x - y);
+export const quantile = (xs: readonly number[], q: number): number => quantileSorted(sortNum(xs), q);
+export const median = (xs: readonly number[]): number => quantile(xs, 0.5);
+
+/** Percentile bootstrap of the median: resample with replacement B times, take the 2.5th and 97.5th percentile. */
+export function bootstrapMedianCI(samples: readonly number[], seed = 1, resamples = 2000): [number, number] {
+  const n = samples.length;
+  if (n === 0) return [NaN, NaN];
+  if (n === 1) return [samples[0] as number, samples[0] as number];
+  const rnd = seededRandom(seed);
+  const medians = new Float64Array(resamples);
+  const buf = new Float64Array(n);
+  for (let b = 0; b < resamples; b++) {
+    for (let i = 0; i < n; i++) buf[i] = samples[Math.floor(rnd() * n)] as number;
+    buf.sort();
+    medians[b] = quantileSorted(buf as unknown as number[], 0.5);
+  }
+  medians.sort();
+  const m = medians as unknown as number[];
+  return [quantileSorted(m, 0.025), quantileSorted(m, 0.975)];
+}
+
+export function summarize(samples: readonly number[], seed = 1): Summary {
+  const s = sortNum(samples.filter((x) => Number.isFinite(x)));
+  return {
+    n: s.length,
+    median: quantileSorted(s, 0.5),
+    p10: quantileSorted(s, 0.1),
+    p90: quantileSorted(s, 0.9),
+    ci95: bootstrapMedianCI(s, seed),
+    samples: [...samples],
+  };
+}
+
+/** A/B pair by pair: a[i] / b[i] for the runs that were measured next to each other. */
+export function pairRatios(a: readonly number[], b: readonly number[]): number[] {
+  const n = Math.min(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push((a[i] as number) / (b[i] as number));
+  return out;
+}
+
+/** Least-squares slope of y over x (marginal cost per instance in density). */
+export function slope(x: readonly number[], y: readonly number[]): number {
+  const n = Math.min(x.length, y.length);
+  if (n < 2) return NaN;
+  const mx = x.slice(0, n).reduce((a, v) => a + v, 0) / n;
+  const my = y.slice(0, n).reduce((a, v) => a + v, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < n; i++) {
+    num += ((x[i] as number) - mx) * ((y[i] as number) - my);
+    den += ((x[i] as number) - mx) ** 2;
+  }
+  return den === 0 ? NaN : num / den;
+}

@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { bootstrapMedianCI, median, pairRatios, quantile, seededRandom, slope, summarize } from '../../../src/bench/stats.js';
+
+test('median and quantiles interpolate like numpy (type 7)', () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  const xs = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  assert.ok(Math.abs(quantile(xs, 0.1) - 1.9) < 1e-12);
+  assert.ok(Math.abs(quantile(xs, 0.9) - 9.1) < 1e-12);
+  assert.ok(Number.isNaN(median([])));
+});
+
+test('the seeded generator is reproducible and roughly uniform', () => {
+  const a = seededRandom(42);
+  const b = seededRandom(42);
+  const xs = Array.from({ length: 10_000 }, () => a());
+  assert.deepEqual(xs.slice(0, 5), Array.from({ length: 5 }, () => b()));
+  assert.ok(xs.every((x) => x >= 0 && x < 1));
+  const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
+  assert.ok(Math.abs(mean - 0.5) < 0.02);
+});
+
+test('bootstrap CI of the median: reproducible, contains the median, shrinks with more samples', () => {
+  const rnd = seededRandom(7);
+  const small = Array.from({ length: 10 }, () => 100 + rnd() * 20);
+  const large = Array.from({ length: 400 }, () => 100 + rnd() * 20);
+  const ci1 = bootstrapMedianCI(small, 1);
+  assert.deepEqual(ci1, bootstrapMedianCI(small, 1));
+  assert.ok(ci1[0] <= median(small) && median(small) <= ci1[1]);
+  const ci2 = bootstrapMedianCI(large, 1);
+  assert.ok(ci2[1] - ci2[0] < ci1[1] - ci1[0]);
+  assert.ok(ci2[0] > 105 && ci2[1] < 115, `CI ${ci2} should be near the true median 110`);
+  assert.deepEqual(bootstrapMedianCI([5], 1), [5, 5]);
+});
+
+test('summarize keeps the raw samples and n, and a constant sample has a zero-width CI', () => {
+  const s = summarize([2, 2, 2, 2]);
+  assert.equal(s.n, 4);
+  assert.equal(s.median, 2);
+  assert.deepEqual(s.ci95, [2, 2]);
+  assert.deepEqual(s.samples, [2, 2, 2, 2]);
+  const t = summarize([10, 1, 5]);
+  assert.deepEqual(t.samples, [10, 1, 5], 'samples keep their measuring order');
+  assert.equal(t.p10, 1.8);
+});
+
+test('pair ratios and slope', () => {
+  assert.deepEqual(pairRatios([2, 6, 9], [1, 3]), [2, 2]);
+  assert.equal(slope([1, 2, 4, 8], [10, 20, 40, 80]), 10);
+  assert.ok(Number.isNaN(slope([1], [1])));
+});
