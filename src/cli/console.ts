@@ -1,0 +1,76 @@
+import fs from 'node:fs';
+import type { Command } from 'commander';
+import { withEngine } from './context.js';
+import { IsolaError } from '../spec/errors.js';
+
+/**
+ * `isola console NAME`: the serial console of a VM (kernel and init messages), which is kept
+ * apart from the workload's own output (`isola logs`). Drivers that boot a guest put the path
+ * in their data as `consoleLog`; a container has no console.
+ */
+export function consolePath(data: Record<string, unknown>): string | null {
+  const p = data.consoleLog;
+  return typeof p === 'string' ? p : null;
+}
+
+const alive = (pid: unknown): boolean => {
+  if (typeof pid !== 'number') return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+export function register(program: Command): void {
+  program
+    .command('console')
+    .description('print the serial console of a VM (kernel and init messages)')
+    .option('-f, --follow', 'keep printing until the VM stops')
+    .argument('<instance>')
+    .action(async (ref: string, o: { follow?: boolean }) => {
+      const rec = await withEngine(async (e) => {
+        await e.reconcile();
+        return e.find(ref);
+      });
+      const file = consolePath(rec.data);
+      if (!file) throw new IsolaError('FAILED_PRECONDITION', `${rec.name} is a ${rec.kind} and has no serial console`, 'use isola logs for its output; console is for --as vm and --as hybrid');
+      let offset = 0;
+      const pump = (): void => {
+        let fd: number;
+        try {
+          fd = fs.openSync(file, 'r');
+        } catch {
+          return;
+        }
+        try {
+          const size = fs.fstatSync(fd).size;
+          if (size > offset) {
+            const buf = Buffer.alloc(size - offset);
+            fs.readSync(fd, buf, 0, buf.length, offset);
+            offset = size;
+            process.stdout.write(buf);
+          }
+        } finally {
+          fs.closeSync(fd);
+        }
+      };
+      pump();
+      if (!o.follow) return;
+      let stop = false;
+      const onInt = (): void => {
+        stop = true;
+      };
+      process.once('SIGINT', onInt);
+      try {
+        while (!stop && rec.state === 'running' && alive(rec.data.pid)) {
+          await new Promise((r) => setTimeout(r, 100));
+          pump();
+        }
+        pump();
+      } finally {
+        process.off('SIGINT', onInt);
+      }
+    });
+}
