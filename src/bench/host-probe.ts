@@ -92,7 +92,7 @@ export function allocatedBytesOneFs(p: string): number {
     seen.add(key);
     total += st.blocks * 512;
     if (st.isDirectory()) {
-      let entries: string[] = [];
+      let entries: string[];
       try {
         entries = fs.readdirSync(q);
       } catch {

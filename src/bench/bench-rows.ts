@@ -1,0 +1,20 @@
+/** One line of `npm run bench`: a measured value next to its target. */
+export interface BenchRow {
+  name: string;
+  value: number | null;
+  unit: string;
+  target: string;
+  /** e.g. "isola/runc 1.31 pair by pair"; empty when there is nothing to compare with. */
+  ratio?: string;
+  ok: boolean | null;
+  /** Why there is no value, when there is none. */
+  note?: string;
+}
+
+export function renderRows(rows: BenchRow[]): string {
+  const cells = rows.map((r) => [r.name, r.value === null ? 'n/m' : `${Number.isInteger(r.value) ? r.value : r.value.toFixed(1)} ${r.unit}`, r.target, r.ratio ?? '', r.ok === null ? 'n/m' : r.ok ? 'ok' : 'NOT OK', r.note ?? '']);
+  const headers = ['benchmark', 'value', 'target', 'ratio', 'result', 'note'];
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
+  const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n') + '\n';
+}
