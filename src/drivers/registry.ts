@@ -6,10 +6,12 @@ import type { Driver, Kind } from './driver.js';
 import { IsolaError } from '../spec/errors.js';
 import { containerDriver } from './container/driver.js';
 import { vmDriver } from './vm/driver.js';
+import { hybridDriver } from './hybrid/driver.js';
 
 const drivers: Partial<Record<Kind, Driver>> = {
   container: containerDriver,
   vm: vmDriver,
+  hybrid: hybridDriver,
 };
 
 export function driverFor(kind: Kind): Driver {

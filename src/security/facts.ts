@@ -9,6 +9,8 @@ export interface ProcessFacts {
   uid: number; // effective uid
   capEffHex: string;
   capEff: string[];
+  /** The bounding set of that kernel's pid 1 (or the measuring shell): every capability a process there can hold. */
+  kernelCaps: string[];
   /** 0 disabled, 1 strict, 2 filter (Seccomp: in /proc/PID/status). */
   seccompMode: number | null;
   seccompFilters: number | null;
@@ -114,6 +116,7 @@ export function parseFacts(text: string): ProcessFacts {
     uid: Number((field(status, 'Uid') ?? '').split(/\s+/)[1] ?? -1),
     capEffHex,
     capEff: decodeCaps(capEffHex),
+    kernelCaps: decodeCaps(field(s.get('rootcaps') ?? '', 'CapBnd') ?? ''),
     seccompMode: seccomp === null ? null : Number(seccomp),
     seccompFilters: filters === null ? null : Number(filters),
     noNewPrivs: nnp === null ? null : nnp === '1',

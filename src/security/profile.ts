@@ -91,7 +91,8 @@ export function workloadFacts(f: ProcessFacts, rules: SeccompRules | null, compa
   }
   const root = [...f.mounts].reverse().find((m) => m.mountPoint === '/');
   const remapped = !f.uidMap.some((l) => l.startsWith('0 0 '));
-  const all = f.capEff.length === ALL_CAPS.length;
+  // Privileged: every capability a process of that kernel can hold, and no seccomp filter.
+  const all = f.capEff.length > 0 && (f.kernelCaps.length ? f.kernelCaps : ALL_CAPS).every((c) => f.capEff.includes(c));
   return {
     command: f.command,
     uid: f.uid,

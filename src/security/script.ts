@@ -17,6 +17,7 @@ s ns; for n in /proc/$P/ns/*; do echo "\${n##*/} $(readlink $n)"; done
 R=1; readlink /proc/1/ns/pid >/dev/null 2>&1 || R=$$
 s rootns_pid; echo $R
 s rootns; for n in /proc/$R/ns/*; do echo "\${n##*/} $(readlink $n)"; done
+s rootcaps; grep ^CapBnd /proc/$R/status
 s mountinfo; cat /proc/$P/mountinfo
 s cgroup; cat /proc/$P/cgroup
 s limits

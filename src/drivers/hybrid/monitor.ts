@@ -1,0 +1,78 @@
+import { PassThrough, Writable } from 'node:stream';
+import type { Driver, DriverData, InstanceSpec } from '../driver.js';
+import { IsolaError } from '../../spec/errors.js';
+import { runtimeError } from '../container/monitor.js';
+import { CONTAINER_ID, GUEST } from './persist.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** runc's own error lines (--log-format text on stderr): kept out of the workload's stderr. */
+const RUNC_ERROR = /^time="[^"]*" level=(error|fatal)/m;
+
+/** Runs argv in the guest through the VM agent; resolves with its status and output. */
+export async function guestRun(vm: Driver, spec: InstanceSpec, data: DriverData, argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  out.on('data', (d: Buffer) => (stdout += d.toString()));
+  err.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await vm.exec(spec, data, argv, { stdout: out, stderr: err, stdin: null });
+  return { code, stdout, stderr };
+}
+
+/** The container's status as runc in the guest reports it: creating, created, running, stopped, or null. */
+export async function containerState(vm: Driver, spec: InstanceSpec, data: DriverData): Promise<{ status: string; pid: number } | null> {
+  const r = await guestRun(vm, spec, data, [GUEST.runc, '--root', GUEST.runcRoot, 'state', CONTAINER_ID]);
+  if (r.code !== 0) return null;
+  try {
+    const s = JSON.parse(r.stdout) as { status: string; pid: number };
+    return { status: s.status, pid: s.pid };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The VM is up when its init started the start script; the container is up when runc says so.
+ * Waits for the second, so that exec right after start finds the container. Ends early when the
+ * workload already exited (a short command) or the VM went away.
+ */
+export async function waitContainerStarted(vm: Driver, spec: InstanceSpec, data: DriverData, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const seen = await vm.observe(spec, data);
+    if (seen.state !== 'running') return;
+    const st = await containerState(vm, spec, data).catch(() => null);
+    if (st && st.status !== 'creating') return;
+    if (Date.now() > deadline) {
+      throw new IsolaError('TIMEOUT', `the container did not start in the hybrid guest within ${timeoutMs / 1000} s`, 'see isola logs and isola console for what runc reported');
+    }
+    await sleep(50);
+  }
+}
+
+/** Passes the exec's stderr through, except runc's own error lines, which become an IsolaError. */
+export function filterRuncErrors(stderr: Writable): { sink: Writable; error: () => IsolaError | null } {
+  let errText = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      const s = chunk.toString();
+      if (RUNC_ERROR.test(s)) errText += s;
+      else stderr.write(chunk);
+      cb();
+    },
+  });
+  return {
+    sink,
+    error: () => {
+      if (!errText) return null;
+      const e = runtimeError(errText);
+      if (e.code === 'COMMAND_NOT_FOUND' || e.code === 'CANNOT_INVOKE') {
+        return new IsolaError(e.code, `${e.message} (in the hybrid guest)`, e.hint);
+      }
+      stderr.write(errText);
+      return null;
+    },
+  };
+}
