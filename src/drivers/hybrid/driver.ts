@@ -11,7 +11,7 @@ import { DEFAULT_SECCOMP, loadSeccompProfile, toOciSeccomp } from '../container/
 import { probeRuntime } from '../container/runtime.js';
 import { ensureHybridDisk, guestSystem } from './disk.js';
 import { GUEST_OVERHEAD_BYTES, guestConfig, hostsFile, vmSpecOf } from './launch.js';
-import { CONTAINER_ID, GUEST, fromData, isHybridData, toData, type HybridData } from './persist.js';
+import { CONTAINER_ID, GUEST, fromData, isHybridData, toData, withVm, type HybridData } from './persist.js';
 import { filterRuncErrors, waitContainerStarted } from './monitor.js';
 import { hybridStats } from './stats.js';
 
@@ -34,7 +34,7 @@ export class HybridDriver implements Driver {
     try {
       const sys = await guestSystem();
       const v = await probeRuntime('runc');
-      details['guest.runtime'] = `runc ${v.version ?? ''} from ${sys.runc}, with ${sys.libs.map((l) => path.basename(l)).join(', ')}`;
+      details['guest.runtime'] = `${v.version ?? 'runc'} from ${sys.runc}, with ${sys.libs.map((l) => path.basename(l)).join(', ')}`;
       details['guest.shell'] = sys.busybox;
     } catch (e) {
       return { ok: false, reason: (e as IsolaError).oneLine?.() ?? String(e), details };
@@ -73,14 +73,13 @@ export class HybridDriver implements Driver {
     const json = JSON.stringify(config);
     fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config, null, 2));
     const vmSpec = vmSpecOf(spec, { digest, memoryBytes: h.vmMemoryBytes }, ['/bin/sh', GUEST.start, json, hostsFile(spec)]);
-    h.vm = await vmDriver.create(vmSpec);
-    return toData(h);
+    return toData(withVm(h, await vmDriver.create(vmSpec)));
   }
 
   async start(spec: InstanceSpec, data: DriverData): Promise<DriverData> {
-    const h = fromData(data);
+    let h = fromData(data);
     const vmSpec = this.vmSpec(spec, h);
-    h.vm = await vmDriver.start(vmSpec, h.vm);
+    h = withVm(h, await vmDriver.start(vmSpec, h.vm));
     try {
       await waitContainerStarted(vmDriver, vmSpec, h.vm, 60_000);
     } catch (e) {

@@ -11,6 +11,15 @@ export interface HybridData {
   disk: string;
   /** The VM's RAM: the container's memory limit plus what the guest kernel and runc need. */
   vmMemoryBytes: number;
+  /** Copied from the VM's data, where ps, inspect and console look for them in every kind. */
+  accelerator?: unknown;
+  consoleLog?: unknown;
+  pid?: unknown;
+}
+
+/** Keeps the VM's data and the copies of its well-known fields in step. */
+export function withVm(h: HybridData, vm: DriverData): HybridData {
+  return { ...h, vm, accelerator: vm.accelerator, consoleLog: vm.consoleLog, pid: vm.pid };
 }
 
 export const CONTAINER_ID = 'workload';
