@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { invalid } from './errors.js';
 
 /** Docker's default capability set: what a container keeps unless told otherwise. */
@@ -26,10 +27,25 @@ export function normalizeCap(name: string): string {
   return full;
 }
 
-/** The effective set after --cap-add/--cap-drop, applied in Docker's order (drop, then add). */
-export function effectiveCaps(add: string[], drop: string[], privileged: boolean): string[] {
-  if (privileged) return [...ALL_CAPS];
-  let caps = drop.includes('ALL') ? [] : DEFAULT_CAPS.filter((c) => !drop.includes(c));
-  caps = add.includes('ALL') ? [...ALL_CAPS] : [...new Set([...caps, ...add])];
-  return caps.sort((a, b) => ALL_CAPS.indexOf(a) - ALL_CAPS.indexOf(b));
+/**
+ * The effective set after --cap-add/--cap-drop, applied in Docker's order (drop, then add),
+ * within `bounding`: no runtime can grant a capability its caller's bounding set lacks, so
+ * --privileged means "everything we have", as Podman does it.
+ */
+export function effectiveCaps(add: string[], drop: string[], privileged: boolean, bounding: readonly string[] = ALL_CAPS): string[] {
+  let caps: string[];
+  if (privileged) caps = [...ALL_CAPS];
+  else {
+    caps = drop.includes('ALL') ? [] : DEFAULT_CAPS.filter((c) => !drop.includes(c));
+    caps = add.includes('ALL') ? [...ALL_CAPS] : [...new Set([...caps, ...add])];
+  }
+  return caps.filter((c) => bounding.includes(c)).sort((a, b) => ALL_CAPS.indexOf(a) - ALL_CAPS.indexOf(b));
+}
+
+/** The capability bounding set of this process (CapBnd in /proc/self/status), by name. */
+export function processBoundingCaps(status = fs.readFileSync('/proc/self/status', 'utf8')): string[] {
+  const hex = /^CapBnd:\s*([0-9a-f]+)/m.exec(status)?.[1];
+  if (!hex) return [...ALL_CAPS];
+  const bits = BigInt(`0x${hex}`);
+  return ALL_CAPS.filter((_, i) => (bits >> BigInt(i)) & 1n);
 }

@@ -12,7 +12,7 @@ import { asData, filesOf, fromData, type ContainerData } from './persist.js';
 import { ensureUnpacked, mountOverlay, unmount } from './rootfs.js';
 import { resolveUser } from './user.js';
 import { DEFAULT_SECCOMP, loadSeccompProfile, toOciSeccomp } from './seccomp.js';
-import { effectiveCaps } from '../../spec/caps.js';
+import { effectiveCaps, processBoundingCaps } from '../../spec/caps.js';
 import { chooseRuntime, probeRuntime, RUNTIMES } from './runtime.js';
 import { conmonPath, exitInfo, readExit, runtimeError, startConmon, waitForExitFile } from './monitor.js';
 import { containerStats, oomKills, pssBytes } from './stats.js';
@@ -65,7 +65,8 @@ export class ContainerDriver implements Driver {
       const ip = spec.network.mode === 'bridge' ? `${spec.network.ip}\t${spec.hostname}\n` : '';
       fs.writeFileSync(etcFiles.hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n${ip}`);
       fs.writeFileSync(etcFiles.resolv, '# isola: instances reach only the host and each other; no resolver is configured\n');
-      const caps = effectiveCaps(spec.security.capAdd, spec.security.capDrop, spec.security.privileged);
+      const boundingCaps = processBoundingCaps();
+      const caps = effectiveCaps(spec.security.capAdd, spec.security.capDrop, spec.security.privileged, boundingCaps);
       const seccomp = spec.security.privileged || spec.security.seccomp === 'unconfined'
         ? null
         : toOciSeccomp(loadSeccompProfile(spec.security.seccomp === 'default' ? DEFAULT_SECCOMP : spec.security.seccomp), caps);
@@ -74,6 +75,7 @@ export class ContainerDriver implements Driver {
       const config = ociConfig({
         spec, rootfs: f.rootfs, ...user, netnsPath: data.netns, seccomp, etcFiles,
         cgroupsPath: data.cgroupsPath,
+        boundingCaps,
         nofile: hostNofileLimit(),
         swapAccounting: fs.existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'),
       });

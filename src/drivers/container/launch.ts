@@ -22,6 +22,8 @@ export interface BundleInputs {
   /** Files bind-mounted read-only over the image's: /etc/hostname, /etc/hosts, /etc/resolv.conf. */
   etcFiles: { hostname: string; hosts: string; resolv: string };
   cgroupsPath: string;
+  /** Capabilities isola itself may hand out (its bounding set). */
+  boundingCaps?: readonly string[];
   /** RLIMIT_NOFILE for the workload: Docker's 1048576, or the host's hard limit where that is lower. */
   nofile: number;
   /** Whether the host accounts swap (cgroup v1 memory.memsw.*): then swap is capped at the limit. */
@@ -32,7 +34,7 @@ export interface BundleInputs {
 export function ociConfig(b: BundleInputs): Record<string, unknown> {
   const { spec } = b;
   const sec = spec.security;
-  const caps = effectiveCaps(sec.capAdd, sec.capDrop, sec.privileged);
+  const caps = effectiveCaps(sec.capAdd, sec.capDrop, sec.privileged, b.boundingCaps);
   const resources: Record<string, unknown> = {
     devices: [{ allow: false, access: 'rwm' }, ...defaultDevices()],
   };

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { ociConfig, MASKED_PATHS } from '../../../src/drivers/container/launch.js';
 import { DEFAULT_SECCOMP, loadSeccompProfile, toOciSeccomp, countFilteredSyscalls } from '../../../src/drivers/container/seccomp.js';
-import { DEFAULT_CAPS, effectiveCaps, normalizeCap } from '../../../src/spec/caps.js';
+import { ALL_CAPS, DEFAULT_CAPS, effectiveCaps, normalizeCap, processBoundingCaps } from '../../../src/spec/caps.js';
 import { parseK8sLine } from '../../../src/drivers/container/logs.js';
 import { resolveUser } from '../../../src/drivers/container/user.js';
 import { isIsolaError } from '../../../src/spec/errors.js';
@@ -24,7 +24,7 @@ function spec(over: Partial<InstanceSpec> = {}): InstanceSpec {
     runtime: '', dir: '/d', runDir: '/r', cacheDir: '/c', cleanupCommand: [], ...over,
   };
 }
-const base = { rootfs: '/rootfs', uid: 0, gid: 0, additionalGids: [], netnsPath: null, seccomp: null, etcFiles: { hostname: '/e/h', hosts: '/e/hosts', resolv: '/e/r' }, cgroupsPath: '/isola/x', swapAccounting: true, nofile: 20000 };
+const base = { rootfs: '/rootfs', uid: 0, gid: 0, additionalGids: [], netnsPath: null, seccomp: null, etcFiles: { hostname: '/e/h', hosts: '/e/hosts', resolv: '/e/r' }, cgroupsPath: '/isola/x', swapAccounting: true, nofile: 20000, boundingCaps: ALL_CAPS };
 
 test('config.json: hardened defaults, limits and namespaces', () => {
   const c = ociConfig({ ...base, spec: spec({ memoryBytes: 64 << 20, cpus: 0.5, pidsLimit: 100 }) }) as Json;
@@ -52,6 +52,9 @@ test('capabilities: Docker defaults, drop then add, names normalised', () => {
   assert.ok(!effectiveCaps([], ['CAP_NET_RAW'], false).includes('CAP_NET_RAW'));
   assert.deepEqual(effectiveCaps(['CAP_CHOWN'], ['ALL'], false), ['CAP_CHOWN']);
   assert.equal(normalizeCap('net_admin'), 'CAP_NET_ADMIN');
+  const bounded = effectiveCaps([], [], true, processBoundingCaps('CapBnd:\t000001fffeffffff\n'));
+  assert.ok(!bounded.includes('CAP_SYS_RESOURCE'), 'privileged stays within the bounding set (bit 24 clear here)');
+  assert.equal(bounded.length, ALL_CAPS.length - 1);
   assert.throws(() => normalizeCap('FLY'), (e) => isIsolaError(e, 'INVALID_ARGUMENT') && /unknown capability/.test(e.message));
 });
 
