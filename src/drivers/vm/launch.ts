@@ -1,4 +1,7 @@
 import type { Accel } from './accel.js';
+import { kernelCmdline } from '../../guest/cmdline.js';
+
+export { kernelCmdline, tscKhzFromCpuinfo } from '../../guest/cmdline.js';
 
 /**
  * QEMU's command line for one isola VM. Pure: everything comes in through LaunchPlan, so the
@@ -51,30 +54,9 @@ export function vcpus(cpus: number | undefined): number {
   return cpus === undefined || cpus <= 0 ? 1 : Math.ceil(cpus);
 }
 
-/**
- * quiet: every console byte is an emulated UART write, slow under TCG. pci=off on microvm: it
- * has no PCI and the probe only prints an error. mitigations=off nokaslr: the guest is one
- * workload in its own VM; these cost boot time under TCG.
- * tsc_early_khz + tsc=reliable under TCG: the emulated CPU's TSC is the host's, but calibrating
- * it against the emulated PIT fails when the host is busy, and the kernel then (about one boot
- * in eight here) hangs before init waiting for jiffies. Telling it the rate skips both.
- */
-export function kernelCmdline(plan: Pick<LaunchPlan, 'machine' | 'extraCmdline' | 'accel' | 'tscKhz'>): string {
-  const words = ['console=ttyS0', 'quiet', 'panic=-1', 'mitigations=off', 'nokaslr'];
-  if (plan.machine === 'microvm') words.push('pci=off');
-  if (plan.accel === 'tcg' && plan.tscKhz) words.push(`tsc_early_khz=${plan.tscKhz}`, 'tsc=reliable');
-  return [...words, ...(plan.extraCmdline ?? [])].join(' ');
-}
-
 /** QEMU option values escape commas by doubling them. */
 export function optValue(s: string): string {
   return s.replace(/,/g, ',,');
-}
-
-/** The host's TSC rate in kHz from /proc/cpuinfo's "cpu MHz" (text passed in: pure). */
-export function tscKhzFromCpuinfo(cpuinfo: string): number | undefined {
-  const m = /^cpu MHz\s*:\s*([\d.]+)/m.exec(cpuinfo);
-  return m ? Math.round(Number(m[1]) * 1000) : undefined;
 }
 
 export function qemuArgs(p: LaunchPlan): string[] {

@@ -1,0 +1,219 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { alternate } from '../alternate.js';
+import { median } from '../stats.js';
+import { readGuestAssets } from '../../guest/assets.js';
+import { cpioArchive } from '../../guest/cpio.js';
+import { encodeRecords } from '../../guest/records.js';
+import { kernelCmdline, tscKhzFromCpuinfo } from '../../guest/cmdline.js';
+
+/**
+ * The VM driver's own costs, measured in one run:
+ *  - `isola run --rm --as vm base echo MARK` to the first output and to exit, against a bare
+ *    QEMU command line booting the same kernel, initramfs, root disk and guest config (the
+ *    floor), alternated A B A B and compared by medians;
+ *  - the VMM memory overhead of an idle VM: QEMU's resident memory minus the guest RAM it maps
+ *    (Firecracker's memory-overhead method), as `isola stats` reports it.
+ * Every figure names its accelerator: under TCG the guest is emulated and its times are not
+ * comparable with KVM figures.
+ */
+export interface VmBenchResult {
+  name: string;
+  value: number;
+  unit: string;
+  target: string;
+  ok: boolean;
+  note?: string;
+}
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+const BIN = path.join(REPO, 'bin', 'isola.js');
+const MARK = 'isola-vm-bench-output';
+
+interface Timed {
+  firstOutputMs: number | null;
+  exitMs: number;
+  code: number;
+  stderr: string;
+}
+
+/** Runs a command; times its first stdout chunk holding MARK and its exit. */
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Timed> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    // stdin stays an open pipe: QEMU's stdio chardev closes its port on EOF, and a guest
+    // writing to a closed virtio-serial port blocks.
+    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let stderr = '';
+    let firstOutputMs: number | null = null;
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (firstOutputMs === null && out.includes(MARK)) firstOutputMs = performance.now() - t0;
+    });
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      child.stdin.destroy();
+      resolve({ firstOutputMs, exitMs: performance.now() - t0, code: code ?? 137, stderr });
+    });
+  });
+}
+
+function cli(args: string[], env: NodeJS.ProcessEnv): Promise<Timed> {
+  return timed(process.execPath, [BIN, ...args], env);
+}
+
+interface VmFacts {
+  accelerator: 'kvm' | 'tcg';
+  acceleratorReason: string;
+  cpu: string;
+  memoryMiB: number;
+  kernel: string;
+  baseDisk: string;
+}
+
+export async function benchVm(opts: { runs?: number; warmup?: number } = {}): Promise<VmBenchResult[]> {
+  const runs = opts.runs ?? 7;
+  const warmup = opts.warmup ?? 1;
+  const assets = readGuestAssets();
+  if (!assets) return [{ name: 'vm startup', value: NaN, unit: 'ms', target: '-', ok: false, note: 'guest assets not set up: run npm run bootstrap' }];
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-bench-vm-'));
+  const env = { ...process.env, ISOLA_ROOT: root };
+  try {
+    // Warm-up that also builds the base image and its root disk, so neither is timed.
+    const warm = await cli(['run', '--rm', '--as', 'vm', '--network', 'none', 'base', 'true'], env);
+    if (warm.code !== 0) return [{ name: 'vm startup', value: NaN, unit: 'ms', target: '-', ok: false, note: `isola run --as vm failed: ${warm.stderr.trim()}` }];
+
+    // One idle VM: its facts (accelerator, disk) for the bare launch, and its memory overhead.
+    const idle = await cli(['run', '-d', '--as', 'vm', '--name', 'bench-idle', 'base', 'sleep', '3600'], env);
+    if (idle.code !== 0) return [{ name: 'vm idle', value: NaN, unit: 'MiB', target: '-', ok: false, note: idle.stderr.trim() }];
+    let facts: VmFacts;
+    const overheads: number[] = [];
+    let rss: number | null = null;
+    try {
+      const doc = await capture(['inspect', 'bench-idle'], env);
+      const ins = (JSON.parse(doc) as { Driver: VmFacts; State: { Pid: number } }[])[0];
+      if (!ins) throw new Error('inspect returned nothing');
+      facts = ins.Driver;
+      await sleep(3000); // let the guest settle after boot
+      for (let i = 0; i < 3; i++) {
+        const s = JSON.parse(await capture(['stats', '--json', 'bench-idle'], env)) as unknown;
+        const o = findOverhead(s);
+        if (o !== null) overheads.push(o);
+        await sleep(500);
+      }
+      rss = residentBytes(ins.State.Pid);
+    } finally {
+      await cli(['rm', '-f', 'bench-idle'], env);
+    }
+
+    // The floor: the same kernel, initramfs and root disk with nothing of isola around it.
+    const initrd = path.join(root, 'bare-initrd.cpio');
+    fs.writeFileSync(initrd, Buffer.concat([
+      fs.readFileSync(assets.initramfs),
+      cpioArchive([{ type: 'dir', name: 'isola' }, { type: 'file', name: 'isola/config', data: encodeRecords({ argv: ['echo', MARK], env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'], workdir: '/' }) }]),
+    ]));
+    const bare = bareQemuArgs(facts, assets.kernel, initrd);
+    const qemu = process.env.ISOLA_QEMU ?? 'qemu-system-x86_64';
+
+    const results = await alternate<Timed>([
+      { name: 'isola', run: () => cli(['run', '--rm', '--as', 'vm', '--network', 'none', 'base', 'echo', MARK], env) },
+      { name: 'bare', run: () => timed(qemu, bare, env) },
+    ], { warmup, runs });
+    const isolaRuns = results.get('isola') ?? [];
+    const bareRuns = results.get('bare') ?? [];
+    const failed = [...isolaRuns, ...bareRuns].find((r) => r.code !== 0 || r.firstOutputMs === null);
+    const accel = facts.accelerator === 'tcg' ? `tcg (emulated; KVM not used: ${facts.acceleratorReason.replace(/^KVM present but unusable: /, 'present but unusable, ').slice(0, 90)}...)` : 'kvm';
+    const ctx = `accelerator ${accel}; ${facts.memoryMiB} MiB, 1 vCPU, microvm + qboot; both arms without a NIC; median of ${runs} A/B rounds`;
+    const out: VmBenchResult[] = [];
+    for (const [what, pick] of [['exit', (r: Timed) => r.exitMs], ['first output', (r: Timed) => r.firstOutputMs ?? NaN]] as const) {
+      const a = median(isolaRuns.map(pick));
+      const b = median(bareRuns.map(pick));
+      const ratio = median(isolaRuns.map((r, i) => pick(r) / pick(bareRuns[i] as Timed)));
+      out.push({ name: `vm: isola run --rm to ${what}`, value: round(a), unit: 'ms', target: 'measured', ok: !failed, note: ctx });
+      out.push({ name: `vm: bare QEMU to ${what} (floor)`, value: round(b), unit: 'ms', target: 'measured', ok: !failed, note: `${qemu} ${bare.join(' ')}` });
+      out.push({ name: `vm: isola over bare QEMU, to ${what}`, value: round((ratio - 1) * 100), unit: '%', target: '<= 20 %', ok: !failed && ratio <= 1.2, note: failed ? `a run failed: ${failed.stderr.trim().slice(0, 200)}` : 'median of the per-round ratios' });
+    }
+    const overhead = overheads.length ? median(overheads) : NaN;
+    out.push({
+      name: 'vm: VMM memory overhead, idle VM',
+      value: round(overhead / 2 ** 20),
+      unit: 'MiB',
+      target: '<= 40 MiB',
+      ok: Number.isFinite(overhead) && overhead <= 40 * 2 ** 20,
+      note: `QEMU RSS ${rss === null ? '?' : round(rss / 2 ** 20)} MiB minus the resident guest RAM mapping (Firecracker's method); ${facts.accelerator === 'tcg' ? 'under TCG this includes the JIT translation cache (about 48 MiB here), which KVM does not have; ' : ''}${accel}; the Firecracker paper's figure for QEMU is about 131 MB`,
+    });
+    return out;
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** The bare launch: the driver's machine, accelerator, kernel command line and disk, no isola. */
+export function bareQemuArgs(f: VmFacts, kernel: string, initrd: string): string[] {
+  const tsc = (() => {
+    try {
+      return tscKhzFromCpuinfo(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    } catch {
+      return undefined;
+    }
+  })();
+  return [
+    '-M', 'microvm', '-accel', f.accelerator, ...(f.cpu === 'default' ? [] : ['-cpu', f.cpu]),
+    '-m', `${f.memoryMiB}M`, '-smp', '1', '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
+    // File chardevs on /dev/null, not null ones: a virtio-serial port whose host side never
+    // opens (a null chardev) blocks the guest's writes to it.
+    '-chardev', 'file,id=console,path=/dev/null', '-serial', 'chardev:console',
+    '-kernel', kernel, '-initrd', initrd,
+    '-append', kernelCmdline({ machine: 'microvm', accel: f.accelerator, tscKhz: tsc }),
+    '-drive', `id=root,file=${f.baseDisk},format=raw,if=none,snapshot=on`, '-device', 'virtio-blk-device,drive=root',
+    '-device', 'virtio-serial-device,max_ports=8',
+    '-chardev', 'stdio,id=log', '-device', 'virtserialport,chardev=log,name=isola.log',
+    '-chardev', 'file,id=status,path=/dev/null', '-device', 'virtserialport,chardev=status,name=isola.status',
+    '-chardev', 'null,id=agent', '-device', 'virtserialport,chardev=agent,name=isola.agent',
+    '-chardev', 'null,id=ctl', '-device', 'virtserialport,chardev=ctl,name=isola.ctl',
+  ];
+}
+
+async function capture(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`isola ${args.join(' ')}: ${err.trim()}`))));
+  });
+}
+
+function findOverhead(s: unknown): number | null {
+  const first = Array.isArray(s) ? s[0] : s;
+  const o = first as { hostOverheadBytes?: unknown; stats?: { hostOverheadBytes?: unknown } } | undefined;
+  const v = o?.hostOverheadBytes ?? o?.stats?.hostOverheadBytes;
+  return typeof v === 'number' ? v : null;
+}
+
+function residentBytes(pid: number): number | null {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const round = (x: number): number => Math.round(x * 10) / 10;
+
+if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
+  for (const r of await benchVm({ runs: Number(process.env.RUNS ?? 7) })) {
+    process.stdout.write(`${r.ok ? 'ok ' : 'NO '} ${r.name}: ${r.value} ${r.unit} (target ${r.target})${r.note ? ` — ${r.note}` : ''}\n`);
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * The guest kernel's command line, shared by the VM driver's launch plan and the benchmark's
+ * bare QEMU launch, so the floor it measures boots exactly the same guest.
+ */
+export interface CmdlineOptions {
+  machine: 'microvm' | 'q35';
+  accel: 'kvm' | 'tcg';
+  /** TCG only: the host's TSC rate, which is the guest's under TCG. */
+  tscKhz?: number;
+  extraCmdline?: string[];
+}
+
+/**
+ * quiet: every console byte is an emulated UART write, slow under TCG. pci=off on microvm: it
+ * has no PCI bus to scan. mitigations=off nokaslr: the guest is one
+ * workload in its own VM; these cost boot time under TCG.
+ * tsc_early_khz + tsc=reliable under TCG: the emulated CPU's TSC is the host's, but calibrating
+ * it against the emulated PIT fails when the host is busy, and the kernel then (about one boot
+ * in eight here) hangs before init waiting for jiffies. Telling it the rate skips both.
+ */
+export function kernelCmdline(plan: CmdlineOptions): string {
+  const words = ['console=ttyS0', 'quiet', 'panic=-1', 'mitigations=off', 'nokaslr'];
+  if (plan.machine === 'microvm') words.push('pci=off');
+  if (plan.accel === 'tcg' && plan.tscKhz) words.push(`tsc_early_khz=${plan.tscKhz}`, 'tsc=reliable');
+  return [...words, ...(plan.extraCmdline ?? [])].join(' ');
+}
+
+/** The host's TSC rate in kHz from /proc/cpuinfo's "cpu MHz" (text passed in: pure). */
+export function tscKhzFromCpuinfo(cpuinfo: string): number | undefined {
+  const m = /^cpu MHz\s*:\s*([\d.]+)/m.exec(cpuinfo);
+  return m ? Math.round(Number(m[1]) * 1000) : undefined;
+}
