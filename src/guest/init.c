@@ -404,9 +404,32 @@ struct chan {
   int busy;
 };
 
+/*
+ * Channel ports are non-blocking: a port whose host side has gone (the isola process ended or
+ * timed out) would otherwise block init on its next reply. Wait up to a second for room, then
+ * drop the session.
+ */
+static int chan_write(int fd, const void *p, size_t n) {
+  const char *c = p;
+  while (n > 0) {
+    ssize_t w = write(fd, c, n);
+    if (w > 0) {
+      c += w;
+      n -= (size_t)w;
+      continue;
+    }
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno != EAGAIN) return -1;
+    struct pollfd q = {fd, POLLOUT, 0};
+    if (poll(&q, 1, 1000) <= 0 || (q.revents & (POLLHUP | POLLERR))) return -1;
+  }
+  return 0;
+}
+
 static void send_frame(struct chan *ch, char type, const void *p, size_t n) {
+  if (!ch->connected) return;
   unsigned char h[5] = {(unsigned char)type, (unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8), (unsigned char)n};
-  if (write_all(ch->fd, h, 5) < 0 || write_all(ch->fd, p, n) < 0) ch->connected = 0;
+  if (chan_write(ch->fd, h, 5) < 0 || chan_write(ch->fd, p, n) < 0) ch->connected = 0;
 }
 
 static void send_str(struct chan *ch, char type, const char *s) { send_frame(ch, type, s, strlen(s)); }
@@ -416,12 +439,17 @@ static void close_fd(int *fd) {
   *fd = -1;
 }
 
-static void end_session(struct chan *ch) {
+/* Ends the exec session of a host client that went away (its process group is killed). */
+static void end_exec(struct chan *ch) {
   if (ch->busy && ch->exec.pid > 0) kill(-ch->exec.pid, SIGKILL);
   close_fd(&ch->exec.out);
   close_fd(&ch->exec.err);
   close_fd(&ch->exec.in);
   ch->busy = 0;
+}
+
+static void end_session(struct chan *ch) {
+  end_exec(ch);
   ch->len = 0;
 }
 
@@ -466,7 +494,12 @@ static int workload_done = 0, workload_code = 0;
 static int shutdown_requested = 0;
 
 static void handle_frame(struct chan *ch, char type, char *p, size_t n) {
-  if (type == 'E' && !ch->busy) { /* exec request */
+  if (type == 'N') {
+    /* A new host client: whatever the previous one left running is over. The ack carries the
+       client's nonce, so the client can skip frames of an earlier session still in flight. */
+    end_exec(ch);
+    send_frame(ch, 'n', p, n);
+  } else if (type == 'E' && !ch->busy) { /* exec request */
     struct spec s;
     parse_records(p, n, &s);
     if (s.argc == 0) {

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { IsolaError } from '../../spec/errors.js';
 
 /**
@@ -69,15 +70,37 @@ export class AgentConnection {
         reject(new IsolaError('TIMEOUT', `the VM's agent (${socketPath}) did not accept a connection within ${timeoutMs} ms`, 'check the VM is running (isola ps) and see isola console'));
       }, timeoutMs);
       s.once('connect', () => {
-        clearTimeout(timer);
         s.removeAllListeners('error');
-        resolve(new AgentConnection(s));
+        const c = new AgentConnection(s);
+        c.handshake(timer).then(() => resolve(c), (e: unknown) => {
+          c.close();
+          reject(e);
+        });
       });
       s.once('error', (e) => {
         clearTimeout(timer);
         reject(new IsolaError('FAILED_PRECONDITION', `cannot reach the VM's agent: ${(e as Error).message}`, 'the VM is not running; start it first'));
       });
     });
+  }
+
+  /**
+   * Opens a session: QEMU's socket may have had another client a moment ago whose exec is
+   * still writing, so the guest ends it and acknowledges our nonce; frames before the ack
+   * belong to that earlier session and are dropped.
+   */
+  private async handshake(timer: NodeJS.Timeout): Promise<void> {
+    const nonce = randomBytes(8).toString('hex');
+    this.send('N', nonce);
+    try {
+      for (;;) {
+        const f = await this.next();
+        if (!f) throw new IsolaError('UNAVAILABLE', 'the VM\'s agent closed the connection', 'the VM may be shutting down; see isola console');
+        if (f.type === 'n' && f.payload.toString() === nonce) return;
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   send(type: string, payload?: Buffer | string): void {

@@ -178,13 +178,27 @@ describe('isola --as vm (CLI, real QEMU)', () => {
         { type: 'symlink', name: 'bin/sleep', target: 'sh' },
         { type: 'file', name: 'init', data: Buffer.from('#!/bin/sh\necho "stuck on purpose"\nexec /bin/sleep 1000\n'), mode: 0o755 },
       ]));
-      const before = new Set(fs.readdirSync('/sys/class/net'));
       const t0 = Date.now();
-      const r = await cli(['run', '--rm', '--as', 'vm', '--initrd', initrd, 'base', 'true'], { ISOLA_VM_BOOT_TIMEOUT_MS: '8000' });
+      const pending = cli(['run', '--rm', '--as', 'vm', '--initrd', initrd, 'base', 'true'], { ISOLA_VM_BOOT_TIMEOUT_MS: '8000' });
+      // Learn the instance's id while it exists, to look for its tap and QEMU afterwards
+      // (other VMs may be running on this host at the same time).
+      const seen = new Set<string>();
+      let done = false;
+      void pending.finally(() => (done = true));
+      let sawQemu = false;
+      while (!done) {
+        for (const d of leftovers()) seen.add(d);
+        if (!sawQemu && seen.size) sawQemu = qemuProcessesFor([...seen]).length > 0;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      const r = await pending;
       assert.equal(r.code, 125, r.stderr);
       assert.match(r.stderr, /did not become ready within 8 s \((kvm|tcg)\); console: .*stuck on purpose/);
       assert.ok(Date.now() - t0 < 60_000);
-      assert.deepEqual(fs.readdirSync('/sys/class/net').filter((d) => !before.has(d) && d.startsWith('isolat')), []);
+      assert.equal(seen.size, 1, 'the instance existed while it booted');
+      assert.ok(sawQemu, 'its QEMU ran');
+      assert.deepEqual(qemuProcessesFor([...seen]), []);
+      assert.deepEqual(taps([...seen]), []);
       assert.deepEqual(leftovers(), []);
       assert.deepEqual(qemuUnder(fx.root), [], 'no QEMU of this data root left');
     });
