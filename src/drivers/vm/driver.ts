@@ -74,6 +74,14 @@ async function qemuVersion(qemu: string): Promise<string> {
   return qemuVersionCache;
 }
 
+/** microvm unless ISOLA_VM_MACHINE=q35 asks for the PCI machine (firmware: SeaBIOS, slower). */
+function machineChoice(): 'microvm' | 'q35' {
+  const m = process.env.ISOLA_VM_MACHINE;
+  if (m === undefined || m === '' || m === 'microvm') return 'microvm';
+  if (m === 'q35') return 'q35';
+  throw new IsolaError('INVALID_ARGUMENT', `ISOLA_VM_MACHINE=${m} is not a machine isola knows`, 'use microvm (the default) or q35');
+}
+
 let tscKhzCache: number | undefined | null = null;
 function hostTscKhz(): number | undefined {
   if (tscKhzCache === null) {
@@ -161,7 +169,7 @@ export class VmDriver implements Driver {
       accelerator: accel.accel,
       acceleratorReason: accel.reason,
       cpu: accel.accel === 'kvm' ? (accel.cpu ?? 'host') : 'max',
-      machine: 'microvm',
+      machine: machineChoice(),
       memoryMiB: mem,
       cpus: vcpus(spec.cpus),
       kernel: spec.kernel ?? assets?.kernel ?? '',

@@ -67,6 +67,14 @@ describe('isola --as vm (CLI, real QEMU)', () => {
     assert.equal(r.stderr, 'to-err\n');
   });
 
+  test('the q35 fallback machine boots the same guest over PCI', T, async () => {
+    const r = await cli(['run', '--rm', '--as', 'vm', '--network', 'none', 'base', 'sh', '-c', 'echo on-q35; ls /sys/bus/pci/devices | wc -l; exit 3'], { ISOLA_VM_MACHINE: 'q35' });
+    assert.equal(r.code, 3, r.stderr);
+    const [first, pci] = r.stdout.trim().split('\n');
+    assert.equal(first, 'on-q35');
+    assert.ok(Number(pci) > 0, 'q35 has a PCI bus, microvm has none');
+  });
+
   test('a missing command exits 127, a non-executable one 126', T, async () => {
     const a = await cli(['run', '--rm', '--as', 'vm', 'base', 'no-such-command']);
     assert.equal(a.code, 127, a.stderr);
