@@ -107,7 +107,9 @@ async function main(): Promise<number> {
     const runcRoot = path.join(root, 'runc-state');
     let n = 0;
     const runc = () => sh('runc', ['--root', runcRoot, 'run', '--bundle', bundle, `isola-bench-${process.pid}-${n++}`]);
-    const podman = () => sh('podman', ['run', '--rm', '--rootfs', rootfs, '--ulimit', 'nofile=20000:20000', 'true']);
+    // Podman's defaults fail here: crun refuses hybrid cgroups, and its default RLIMIT_NPROC and
+    // RLIMIT_NOFILE exceed this host's hard limits. runc with limits the host allows works.
+    const podman = () => sh('podman', ['--runtime', 'runc', 'run', '--rm', '--rootfs', rootfs, '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=4096:4096', 'true']);
     const podmanProbe = await podman().catch((e: Error) => ({ code: 127, stderr: e.message, stdout: '', ms: 0 }));
     const podmanWorks = podmanProbe.code === 0;
     const podmanWhy = podmanWorks ? '' : `podman failed here: ${podmanProbe.stderr.trim().split('\n').pop() ?? ''}`;

@@ -12,12 +12,18 @@ export function readJson<T>(file: string): T {
   return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
 }
 
-/** Bytes really allocated on disk under a path (st_blocks, not apparent size), links not followed. */
+/**
+ * Bytes really allocated on disk under a path (st_blocks, not apparent size), links not followed
+ * and, like `du -x`, mount points not entered (a container's overlay root would count its image).
+ */
 export function allocatedBytes(p: string): number {
   let total = 0;
   const seen = new Set<string>();
+  let dev: number | undefined;
   const walk = (q: string): void => {
     const st = fs.lstatSync(q, { bigint: false });
+    dev ??= st.dev;
+    if (st.dev !== dev) return;
     const key = `${st.dev}:${st.ino}`;
     if (seen.has(key)) return;
     seen.add(key);

@@ -53,10 +53,7 @@ export function startConmon(spec: InstanceSpec, runtime: string, runtimeRoot: st
       sync.destroy(); // the daemonized conmon keeps its end; we must let go of ours
       child.stderr?.destroy();
       if (err) reject(err);
-      else {
-        const conmonPid = Number(fs.readFileSync(f.conmonPidFile, 'utf8').trim());
-        resolve({ pid: pid ?? 0, conmonPid });
-      }
+      else readConmonPid(f.conmonPidFile).then((conmonPid) => resolve({ pid: pid ?? 0, conmonPid }), reject);
     };
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     sync.on('data', (d: Buffer) => {
@@ -73,6 +70,24 @@ export function startConmon(spec: InstanceSpec, runtime: string, runtimeRoot: st
     sync.on('end', () => done(runtimeError(stderr || 'conmon ended without reporting the container')));
     child.on('error', (e) => done(e));
   });
+}
+
+/**
+ * conmon writes its pidfile after it daemonizes, which can be a moment after it reported the
+ * container's pid on the sync pipe (seen under 50 parallel starts): wait for it, briefly.
+ */
+async function readConmonPid(file: string): Promise<number> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      const pid = Number(fs.readFileSync(file, 'utf8').trim());
+      if (pid > 0) return pid;
+    } catch {
+      /* not written yet */
+    }
+    if (Date.now() > deadline) throw new IsolaError('INTERNAL', `conmon did not write its pidfile ${file}`, 'run isola host to check conmon');
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 /** The runtime's own words, mapped to Docker's exit statuses where the workload cannot start. */
