@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import type { Command } from 'commander';
+import { pathsFor } from '../paths.js';
 import { withEngine } from './context.js';
 import { invalid } from '../spec/errors.js';
 import { ExitWith } from './main.js';
@@ -70,6 +72,9 @@ export function register(program: Command): void {
     .option('--data-root <dir>')
     .argument('<id>')
     .action(async (id: string, o: { dataRoot?: string }) => {
+      // The data root may be gone by the time a monitor reports (a test removed it): then there
+      // is nothing to record, and opening the engine would create an empty root again.
+      if (!fs.existsSync(pathsFor(o.dataRoot).db)) throw new ExitWith(0);
       await withEngine((e) => e.cleanupInstance(id), o.dataRoot);
       throw new ExitWith(0);
     });
