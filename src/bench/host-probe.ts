@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import path from 'node:path';
 
 /**
  * What the host sees of an instance, measured from outside: the memory of its processes (PSS,
@@ -67,42 +66,6 @@ export function instanceProcesses(ids: readonly string[], all: Proc[] = processe
 export function footprints(ids: readonly string[]): Map<string, number> {
   const procs = instanceProcesses(ids);
   return new Map([...procs].map(([id, pids]) => [id, pids.reduce((a, p) => a + pss(p), 0)]));
-}
-
-/**
- * Allocated bytes (st_blocks, not the apparent size) under a path, hard links once, without
- * crossing into other file systems (like du -x): a container's mounted root must not count
- * its image a second time.
- */
-export function allocatedBytesOneFs(p: string): number {
-  let total = 0;
-  const seen = new Set<string>();
-  let dev: number | undefined;
-  const walk = (q: string): void => {
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(q);
-    } catch {
-      return;
-    }
-    dev ??= st.dev;
-    if (st.dev !== dev) return;
-    const key = `${st.dev}:${st.ino}`;
-    if (seen.has(key)) return;
-    seen.add(key);
-    total += st.blocks * 512;
-    if (st.isDirectory()) {
-      let entries: string[];
-      try {
-        entries = fs.readdirSync(q);
-      } catch {
-        return;
-      }
-      for (const e of entries) walk(path.join(q, e));
-    }
-  };
-  walk(p);
-  return total;
 }
 
 export function meminfo(): { totalBytes: number; availableBytes: number } {

@@ -13,27 +13,36 @@ export function readJson<T>(file: string): T {
 }
 
 /**
- * Bytes really allocated on disk under a path (st_blocks, not apparent size), links not followed
- * and, like `du -x`, mount points not entered (a container's overlay root would count its image).
+ * Bytes really allocated on disk under a path (st_blocks, not apparent size), hard links once,
+ * links not followed and, like `du -x`, mount points not entered (a container's overlay root
+ * would count its image again). Files that vanish during the walk are skipped.
  */
 export function allocatedBytes(p: string): number {
   let total = 0;
   const seen = new Set<string>();
   let dev: number | undefined;
   const walk = (q: string): void => {
-    const st = fs.lstatSync(q, { bigint: false });
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(q);
+    } catch {
+      return;
+    }
     dev ??= st.dev;
     if (st.dev !== dev) return;
     const key = `${st.dev}:${st.ino}`;
     if (seen.has(key)) return;
     seen.add(key);
     total += st.blocks * 512;
-    if (st.isDirectory()) for (const e of fs.readdirSync(q)) walk(path.join(q, e));
+    if (!st.isDirectory()) return;
+    let entries: string[];
+    try {
+      entries = fs.readdirSync(q);
+    } catch {
+      return;
+    }
+    for (const e of entries) walk(path.join(q, e));
   };
-  try {
-    walk(p);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
+  walk(p);
   return total;
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Kind } from '../../drivers/driver.js';
 import type { MeasuredKind } from '../../spec/compare-result.js';
-import { allocatedBytesOneFs } from '../host-probe.js';
+import { allocatedBytes } from '../../util/fsx.js';
 import { summarize } from '../stats.js';
 import type { Metric, ScenarioContext } from '../scenario.js';
 
@@ -28,7 +28,7 @@ function imageBlobs(ctx: ScenarioContext): number {
   } catch {
     /* layers are what matters */
   }
-  return [...new Set(digests)].reduce((a, d) => a + allocatedBytesOneFs(path.join(blobDir, d.replace(/^sha256:/, ''))), 0);
+  return [...new Set(digests)].reduce((a, d) => a + allocatedBytes(path.join(blobDir, d.replace(/^sha256:/, ''))), 0);
 }
 
 function derived(ctx: ScenarioContext, kind: Kind): { bytes: number; apparent: number; entries: string[] } {
@@ -44,7 +44,7 @@ function derived(ctx: ScenarioContext, kind: Kind): { bytes: number; apparent: n
     for (const e of fs.readdirSync(dir)) {
       if (!e.includes(hex) || e.endsWith('.lock')) continue;
       const p = path.join(dir, e);
-      bytes += allocatedBytesOneFs(p);
+      bytes += allocatedBytes(p);
       const st = fs.statSync(p);
       if (st.isFile()) apparent += st.size;
       entries.push(path.relative(ctx.lab.engine.paths.root, p));
@@ -68,7 +68,7 @@ export function disk(ctx: ScenarioContext): Metric[] {
     root[kind] = summarize([d.bytes]);
     extra[`${kind}.perImage`] = { allocatedBytes: d.bytes, apparentBytes: d.apparent, entries: d.entries };
     const rec = ctx.probes.get(kind);
-    if (rec) inst[kind] = summarize([allocatedBytesOneFs(rec.spec.dir)]);
+    if (rec) inst[kind] = summarize([allocatedBytes(rec.spec.dir)]);
     else notMeasured[kind] = 'no probe instance';
   }
   const nm = Object.keys(notMeasured).length ? { notMeasured } : {};
