@@ -1,6 +1,7 @@
 import {
   ARCHITECTURE_VALUES, COMPLIANCE_VALUES, OS_VALUES, SCALING_VALUES, TENANCY_VALUES, TRUST_VALUES,
 } from './profile.js';
+import { seededRandom } from '../util/random.js';
 
 /**
  * Random but reproducible inventories in the file format, for the plan benchmark and for the
@@ -12,17 +13,7 @@ export interface GeneratedInventory {
   hosts: { name: string; memory: string; cores: number }[];
 }
 
-/** mulberry32: a tiny seeded PRNG, so a failing inventory can be generated again. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 const MEMORY = ['128Mi', '256Mi', '512Mi', '1Gi', '2Gi', '4Gi', '8Gi'] as const;
 const CPUS = [0.1, 0.25, 0.5, 1, 2, 4] as const;

@@ -1,4 +1,5 @@
 import type { Summary } from '../spec/compare-result.js';
+import { seededRandom } from '../util/random.js';
 
 /**
  * The statistics every figure carries: n, median, p10/p90 and a bootstrap 95 % confidence
@@ -6,17 +7,7 @@ import type { Summary } from '../spec/compare-result.js';
  * give the same interval (a report can be recomputed from its raw samples).
  */
 
-/** mulberry32: a small, fast, seedable PRNG; good enough for resampling, not for secrets. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 /** Quantile of sorted data with linear interpolation between order statistics (R type 7, numpy's default). */
 export function quantileSorted(sorted: readonly number[], q: number): number {
