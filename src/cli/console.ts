@@ -1,5 +1,5 @@
-import fs from 'node:fs';
 import type { Command } from 'commander';
+import { readAppended } from '../util/tail.js';
 import { withEngine } from './context.js';
 import { IsolaError } from '../spec/errors.js';
 
@@ -38,23 +38,9 @@ export function register(program: Command): void {
       if (!file) throw new IsolaError('FAILED_PRECONDITION', `${rec.name} is a ${rec.kind} and has no serial console`, 'use isola logs for its output; console is for --as vm and --as hybrid');
       let offset = 0;
       const pump = (): void => {
-        let fd: number;
-        try {
-          fd = fs.openSync(file, 'r');
-        } catch {
-          return;
-        }
-        try {
-          const size = fs.fstatSync(fd).size;
-          if (size > offset) {
-            const buf = Buffer.alloc(size - offset);
-            fs.readSync(fd, buf, 0, buf.length, offset);
-            offset = size;
-            process.stdout.write(buf);
-          }
-        } finally {
-          fs.closeSync(fd);
-        }
+        const got = readAppended(file, offset);
+        offset = got.offset;
+        if (got.data.length > 0) process.stdout.write(got.data);
       };
       pump();
       if (!o.follow) return;

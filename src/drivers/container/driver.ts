@@ -16,7 +16,7 @@ import { effectiveCaps, processBoundingCaps } from '../../spec/caps.js';
 import { chooseRuntime, probeRuntime, RUNTIMES } from './runtime.js';
 import { conmonPath, exitInfo, readExit, runtimeError, startConmon, waitForExitFile } from './monitor.js';
 import { containerStats, oomKills, pssBytes } from './stats.js';
-import { readK8sLog } from './logs.js';
+import { readK8sLog } from '../cri-log.js';
 
 const SIGNALS = new Set(['TERM', 'KILL', 'INT', 'HUP', 'QUIT', 'USR1', 'USR2', 'STOP', 'CONT']);
 

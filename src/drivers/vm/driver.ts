@@ -15,7 +15,7 @@ import { findQemu, probeAccelerator } from './accel.js';
 import { AgentConnection, request } from './agent.js';
 import { createOverlay, diskUsage, ensureBaseDisk, type DiskUsage } from './disk.js';
 import { MIN_MEMORY_MIB, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchFiles, type LaunchPlan } from './launch.js';
-import { readLog } from './logs.js';
+import { readK8sLog } from '../cri-log.js';
 import {
   consoleTail, exitInfo, isQemuAlive, killQemu, launchDaemon, readPid, readStatus, sleep, waitGone,
 } from './monitor.js';
@@ -350,7 +350,7 @@ export class VmDriver implements Driver {
 
   logs(spec: InstanceSpec, data: DriverData, opts: { follow: boolean; signal?: AbortSignal }): AsyncIterable<LogEntry> {
     const v = fromData(data);
-    return readLog(v.files.log, { ...opts, running: () => isQemuAlive(v.pid, spec.id) });
+    return readK8sLog(v.files.log, opts.follow, () => !isQemuAlive(v.pid, spec.id), opts.signal);
   }
 
   async stats(spec: InstanceSpec, data: DriverData): Promise<Stats> {

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { ociConfig, MASKED_PATHS } from '../../../src/drivers/container/launch.js';
 import { DEFAULT_SECCOMP, loadSeccompProfile, toOciSeccomp, countFilteredSyscalls } from '../../../src/drivers/container/seccomp.js';
 import { ALL_CAPS, DEFAULT_CAPS, effectiveCaps, normalizeCap, processBoundingCaps } from '../../../src/spec/caps.js';
-import { parseK8sLine } from '../../../src/drivers/container/logs.js';
+import { parseK8sLine } from '../../../src/drivers/cri-log.js';
 import { resolveUser } from '../../../src/drivers/container/user.js';
 import { isIsolaError } from '../../../src/spec/errors.js';
 import type { InstanceSpec } from '../../../src/drivers/driver.js';

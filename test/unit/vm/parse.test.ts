@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseStatus } from '../../../src/drivers/vm/monitor.js';
-import { parseLogLine } from '../../../src/drivers/vm/logs.js';
+import { parseK8sLine as parseLogLine } from '../../../src/drivers/cri-log.js';
 import { parseGuestStats, vmmOverheadBytes } from '../../../src/drivers/vm/stats.js';
 import { FrameReader, encodeFrame } from '../../../src/drivers/vm/agent.js';
 import { decodeRecords, encodeRecords } from '../../../src/guest/records.js';

@@ -1,8 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { LogEntry } from '../driver.js';
+import { StringDecoder } from 'node:string_decoder';
+import type { LogEntry } from './driver.js';
+import { readAppended } from '../util/tail.js';
 
-/** One line of conmon's k8s-file log: "<RFC3339Nano> <stream> <F|P> <text>". */
+/**
+ * The CRI (k8s-file) log format both conmon and isola's guest init write: one line per record,
+ * "<RFC3339Nano> <stream> <F|P> <text>". Shared by the container, VM and hybrid drivers.
+ */
 export function parseK8sLine(line: string): LogEntry | null {
   const a = line.indexOf(' ');
   const b = line.indexOf(' ', a + 1);
@@ -64,20 +69,14 @@ class Waker {
 export async function* readK8sLog(file: string, follow: boolean, finished: () => boolean, signal?: AbortSignal): AsyncIterable<LogEntry> {
   let pos = 0;
   let rest = '';
+  const decoder = new StringDecoder('utf8');
   const waker = follow ? new Waker(path.dirname(file)) : null;
   try {
     for (;;) {
-      const size = sizeOf(file);
-      if (size > pos) {
-        const fd = fs.openSync(file, 'r');
-        try {
-          const buf = Buffer.alloc(size - pos);
-          fs.readSync(fd, buf, 0, buf.length, pos);
-          pos = size;
-          rest += buf.toString('utf8');
-        } finally {
-          fs.closeSync(fd);
-        }
+      const got = readAppended(file, pos);
+      if (got.data.length > 0) {
+        pos = got.offset;
+        rest += decoder.write(got.data); // a character split across two reads stays whole
         const lines = rest.split('\n');
         rest = lines.pop() ?? '';
         for (const l of lines) {
