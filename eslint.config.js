@@ -13,7 +13,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/engine/**/*.ts', 'src/cli/**/*.ts', 'src/bench/**/*.ts', 'src/advise/**/*.ts'],
+    files: ['src/engine/**/*.ts', 'src/cli/**/*.ts', 'src/bench/**/*.ts', 'src/advise/**/*.ts', 'src/security/**/*.ts', 'src/state/**/*.ts', 'src/image/**/*.ts', 'src/net/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
         patterns: [{ group: ['**/drivers/container/**', '**/drivers/vm/**', '**/drivers/hybrid/**'],
