@@ -47,15 +47,22 @@
 
 static int con = 2; /* the serial console: init's own messages go here, never to the log port */
 
+/* Formats one line into buf (truncated to fit) and ends it with a newline; returns its length. */
+static int format_line(char *buf, size_t size, const char *fmt, va_list ap) {
+  int n = vsnprintf(buf, size - 1, fmt, ap);
+  if (n < 0) return -1;
+  if (n > (int)size - 2) n = (int)size - 2;
+  buf[n++] = '\n';
+  return n;
+}
+
 static void say(const char *fmt, ...) {
   char buf[512];
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+  int n = format_line(buf, sizeof buf, fmt, ap);
   va_end(ap);
   if (n < 0) return;
-  if (n > (int)sizeof buf - 2) n = sizeof buf - 2;
-  buf[n++] = '\n';
   if (write(con, "isola-init: ", 12) < 0 || write(con, buf, n) < 0) return;
 }
 
@@ -358,11 +365,9 @@ static void status(const char *fmt, ...) {
   char buf[600];
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+  int n = format_line(buf, sizeof buf, fmt, ap);
   va_end(ap);
   if (n < 0) return;
-  if (n > (int)sizeof buf - 2) n = sizeof buf - 2;
-  buf[n++] = '\n';
   if (statusfd >= 0) write_all(statusfd, buf, (size_t)n);
 }
 
