@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import type { Kind, ResolvedImage } from '../drivers/driver.js';
 import type { Engine } from '../engine/engine.js';
@@ -9,6 +9,7 @@ import type { InstanceRecord } from '../state/instances.js';
 import { defaultRunRequest } from '../engine/request.js';
 import { unpackImage } from '../image/unpack.js';
 import { throwIfAborted } from './alternate.js';
+import { collectOutput } from '../util/collect.js';
 
 /** Where a measurement runs: on the host itself, or in an instance of one isolation kind. */
 export type Target = 'native' | Kind;
@@ -62,14 +63,7 @@ export class Lab {
 
   /** Runs argv in a running instance, optionally feeding stdin. */
   async exec(rec: InstanceRecord, argv: string[], stdin?: Buffer): Promise<ExecResult> {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let out = '';
-    let err = '';
-    stdout.on('data', (d: Buffer) => (out += d.toString()));
-    stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await this.engine.exec(rec.id, argv, { stdout, stderr, stdin: stdin ? Readable.from([stdin]) : null });
-    return { code, stdout: out, stderr: err };
+    return collectOutput((io) => this.engine.exec(rec.id, argv, { ...io, stdin: stdin ? Readable.from([stdin]) : null }));
   }
 
   async remove(rec: InstanceRecord): Promise<void> {

@@ -1,7 +1,7 @@
-import { PassThrough } from 'node:stream';
 import type { Driver, DriverData, InstanceSpec } from '../drivers/driver.js';
 import { IsolaError } from '../spec/errors.js';
 import { run } from '../util/exec.js';
+import { collectOutput } from '../util/collect.js';
 import { FACT_SCRIPT } from './script.js';
 import { parseFacts, type ProcessFacts } from './facts.js';
 import { readSeccompRules } from './bundle.js';
@@ -17,14 +17,9 @@ export async function hostFacts(pid: number | 'self'): Promise<ProcessFacts> {
 
 /** Runs argv inside the instance through the driver; resolves with stdout, or null when it cannot. */
 async function execText(driver: Driver, spec: InstanceSpec, data: DriverData, argv: string[]): Promise<string | null> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let text = '';
-  out.on('data', (d: Buffer) => (text += d.toString()));
-  err.resume();
   try {
-    const code = await driver.exec(spec, data, argv, { stdout: out, stderr: err, stdin: null });
-    return code === 0 ? text : null;
+    const r = await collectOutput((io) => driver.exec(spec, data, argv, { ...io, stdin: null }));
+    return r.code === 0 ? r.stdout : null;
   } catch {
     return null;
   }

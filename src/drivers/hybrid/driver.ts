@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
+import { collectOutput } from '../../util/collect.js';
 import type { Capability, Driver, DriverData, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, Stats } from '../driver.js';
 import { IsolaError } from '../../spec/errors.js';
 import { effectiveCaps } from '../../spec/caps.js';
@@ -156,13 +156,8 @@ export class HybridDriver implements Driver {
   async runOnWorkloadKernel(spec: InstanceSpec, data: DriverData, script: string): Promise<string> {
     const h = fromData(data);
     const find = `P=$(${GUEST.runc} --root ${GUEST.runcRoot} state ${CONTAINER_ID} | sed -n 's/^ *"pid": *\\([0-9]*\\).*/\\1/p'); exec /bin/sh -c "$1" sh "$P"`;
-    let text = '';
-    const out = new PassThrough();
-    const err = new PassThrough();
-    out.on('data', (d: Buffer) => (text += d.toString()));
-    err.resume();
-    await vmDriver.exec(this.vmSpec(spec, h), h.vm, ['/bin/sh', '-c', find, 'sh', script], { stdout: out, stderr: err, stdin: null });
-    return text;
+    const r = await collectOutput((io) => vmDriver.exec(this.vmSpec(spec, h), h.vm, ['/bin/sh', '-c', find, 'sh', script], { ...io, stdin: null }));
+    return r.stdout;
   }
 }
 

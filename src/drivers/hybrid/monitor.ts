@@ -1,8 +1,9 @@
-import { PassThrough, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import type { Driver, DriverData, InstanceSpec } from '../driver.js';
 import { IsolaError } from '../../spec/errors.js';
 import { runtimeError } from '../container/monitor.js';
 import { CONTAINER_ID, GUEST } from './persist.js';
+import { collectOutput } from '../../util/collect.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -11,14 +12,7 @@ const RUNC_ERROR = /^time="[^"]*" level=(error|fatal)/m;
 
 /** Runs argv in the guest through the VM agent; resolves with its status and output. */
 export async function guestRun(vm: Driver, spec: InstanceSpec, data: DriverData, argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (d: Buffer) => (stdout += d.toString()));
-  err.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await vm.exec(spec, data, argv, { stdout: out, stderr: err, stdin: null });
-  return { code, stdout, stderr };
+  return collectOutput((io) => vm.exec(spec, data, argv, { ...io, stdin: null }));
 }
 
 /** The container's status as runc in the guest reports it: creating, created, running, stopped, or null. */

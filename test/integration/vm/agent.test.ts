@@ -1,7 +1,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { collectOutput } from '../../../src/util/collect.js';
 import type { DriverData, InstanceSpec } from '../../../src/drivers/driver.js';
 import { vmDriver, vmDiskUsage } from '../../../src/drivers/vm/driver.js';
 import { fromData } from '../../../src/drivers/vm/persist.js';
@@ -30,14 +31,8 @@ describe('VM guest agent (real QEMU)', () => {
   });
 
   const run = async (argv: string[], stdin: Readable | null = null): Promise<{ code: number; out: string; err: string }> => {
-    const o = new PassThrough();
-    const e = new PassThrough();
-    let out = '';
-    let err = '';
-    o.on('data', (d: Buffer) => (out += d.toString()));
-    e.on('data', (d: Buffer) => (err += d.toString()));
-    const code = await vmDriver.exec(spec, data, argv, { stdout: o, stderr: e, stdin });
-    return { code, out, err };
+    const r = await collectOutput((io) => vmDriver.exec(spec, data, argv, { ...io, stdin }));
+    return { code: r.code, out: r.stdout, err: r.stderr };
   };
 
   test('exec streams stdin to the command and its output back', { timeout: 30_000 }, async () => {
