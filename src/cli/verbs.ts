@@ -35,4 +35,3 @@ export async function registerVerbs(program: Command, argv: string[] = []): Prom
   for (const m of wanted.length > 0 ? wanted : modules) (await m.load()).register(program);
 }
 
-export const verbNames = (): string[] => modules.flatMap((m) => m.verbs).filter((v) => !v.startsWith('_'));

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Writable } from 'node:stream';
-import type { Driver, ExecOptions, InstanceSpec, LogEntry, Stats } from '../drivers/driver.js';
+import type { Driver, ExecOptions, LogEntry, Stats } from '../drivers/driver.js';
 import { driverFor } from '../drivers/registry.js';
 import { IsolaError, notFound } from '../spec/errors.js';
 import { pathsFor, type Paths } from '../paths.js';
@@ -245,9 +245,5 @@ export class Engine {
     if (seen.state !== 'exited') return;
     this.instances.markExited(rec.id, seen.exit.exitCode, seen.exit.oomKilled, seen.exit.finishedAt);
     await this.settle(this.instances.get(rec.id) ?? rec);
-  }
-
-  specOf(ref: string): InstanceSpec {
-    return this.find(ref).spec;
   }
 }

@@ -3,9 +3,6 @@ export const MT_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const MT_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const MT_CONFIG = 'application/vnd.oci.image.config.v1+json';
 export const MT_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
-export const MT_LAYER_TAR = 'application/vnd.oci.image.layer.v1.tar';
-export const MT_DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
-export const MT_DOCKER_LAYER_GZIP = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
 export const REF_ANNOTATION = 'org.opencontainers.image.ref.name';
 
 export interface Descriptor {

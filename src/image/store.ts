@@ -6,7 +6,7 @@ import type { ResolvedImage } from '../drivers/driver.js';
 import { assertDigest, sha256 } from './digest.js';
 import { withDirLock } from '../util/lock.js';
 import { readJson, writeFileAtomic } from '../util/fsx.js';
-import { MT_CONFIG, MT_INDEX, MT_MANIFEST, REF_ANNOTATION, type Descriptor, type ImageConfig, type Index, type Manifest } from './layout.js';
+import { MT_INDEX, MT_MANIFEST, REF_ANNOTATION, type Descriptor, type ImageConfig, type Index, type Manifest } from './layout.js';
 import { normalizeRef } from './ref.js';
 
 export interface ImageSummary {
@@ -35,10 +35,6 @@ export class ImageStore {
 
   blobPath(digest: string): string {
     return path.join(this.dir, 'blobs', 'sha256', assertDigest(digest).slice(7));
-  }
-
-  hasBlob(digest: string): boolean {
-    return fs.existsSync(this.blobPath(digest));
   }
 
   /** A temp file name inside the store, on the same file system as the blobs (for rename). */
@@ -178,4 +174,3 @@ export class ImageStore {
   }
 }
 
-export { MT_CONFIG };

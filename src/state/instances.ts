@@ -112,10 +112,6 @@ export class InstanceRepo {
     return (this.db.prepare("SELECT * FROM instances WHERE state != 'exited' OR cleaned = 0").all() as Row[]).map(fromRow);
   }
 
-  setData(id: string, data: DriverData): void {
-    this.db.prepare('UPDATE instances SET driver_json = ? WHERE id = ?').run(JSON.stringify(data), id);
-  }
-
   markCreated(id: string, data: DriverData): void {
     this.db.prepare("UPDATE instances SET state = 'created', driver_json = ? WHERE id = ?").run(JSON.stringify(data), id);
   }
