@@ -14,7 +14,7 @@ import { resolveUser } from './user.js';
 import { DEFAULT_SECCOMP, loadSeccompProfile, toOciSeccomp } from './seccomp.js';
 import { effectiveCaps, processBoundingCaps } from '../../spec/caps.js';
 import { chooseRuntime, probeRuntime, RUNTIMES } from './runtime.js';
-import { conmonPath, exitInfo, readExit, runtimeError, startConmon, waitForExitFile } from './monitor.js';
+import { conmonPath, exitInfo, filterRuncErrors, readExit, runtimeError, startConmon, waitForExitFile } from './monitor.js';
 import { containerStats, oomKills, pssBytes } from './stats.js';
 import { readK8sLog } from '../cri-log.js';
 
@@ -169,23 +169,16 @@ export class ContainerDriver implements Driver {
     args.push(spec.id, ...argv);
     return new Promise((resolve, reject) => {
       const child = spawn(data.runtime, args, { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
-      let errText = '';
+      // runc reports a command it cannot start on its own stderr; keep it out of the workload's.
+      const filter = filterRuncErrors(opts.stderr);
       child.stdout?.pipe(opts.stdout, { end: false });
-      child.stderr?.on('data', (d: Buffer) => {
-        // runc reports a command it cannot start on its own stderr; keep it out of the workload's.
-        const s = d.toString();
-        if (/^time="[^"]*" level=(error|fatal)/m.test(s)) errText += s;
-        else opts.stderr.write(d);
-      });
+      child.stderr?.pipe(filter.sink);
       if (opts.stdin && child.stdin) opts.stdin.pipe(child.stdin);
       child.on('error', reject);
       child.on('close', (code) => {
-        if (errText) {
-          const e = runtimeError(errText);
-          if (e.code === 'COMMAND_NOT_FOUND' || e.code === 'CANNOT_INVOKE') return reject(e);
-          opts.stderr.write(errText);
-        }
-        resolve(code ?? 255);
+        const e = filter.error();
+        if (e) reject(e);
+        else resolve(code ?? 255);
       });
     });
   }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
+import { Writable } from 'node:stream';
 import { IsolaError } from '../../spec/errors.js';
 import type { ExitInfo, InstanceSpec } from '../driver.js';
 import { which } from '../../util/which.js';
@@ -88,6 +89,38 @@ async function readConmonPid(file: string): Promise<number> {
     if (Date.now() > deadline) throw new IsolaError('INTERNAL', `conmon did not write its pidfile ${file}`, 'run isola host to check conmon');
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** runc's own error lines (--log-format text on stderr), as opposed to the workload's output. */
+const RUNC_ERROR = /^time="[^"]*" level=(error|fatal)/m;
+
+/**
+ * Passes an exec's stderr through, except the runtime's own error lines: a command it could not
+ * start becomes an IsolaError (127/126), anything else it said is passed on after all.
+ * `where` names the place for the message ("in the hybrid guest").
+ */
+export function filterRuncErrors(stderr: Writable, where?: string): { sink: Writable; error: () => IsolaError | null } {
+  let errText = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      const s = chunk.toString();
+      if (RUNC_ERROR.test(s)) errText += s;
+      else stderr.write(chunk);
+      cb();
+    },
+  });
+  return {
+    sink,
+    error: () => {
+      if (!errText) return null;
+      const e = runtimeError(errText);
+      if (e.code === 'COMMAND_NOT_FOUND' || e.code === 'CANNOT_INVOKE') {
+        return where ? new IsolaError(e.code, `${e.message} (${where})`, e.hint) : e;
+      }
+      stderr.write(errText);
+      return null;
+    },
+  };
 }
 
 /** The runtime's own words, mapped to Docker's exit statuses where the workload cannot start. */

@@ -12,7 +12,8 @@ import { probeRuntime } from '../container/runtime.js';
 import { ensureHybridDisk, guestSystem } from './disk.js';
 import { GUEST_OVERHEAD_BYTES, guestConfig, hostsFile, vmSpecOf } from './launch.js';
 import { CONTAINER_ID, GUEST, fromData, isHybridData, toData, withVm, type HybridData } from './persist.js';
-import { filterRuncErrors, waitContainerStarted } from './monitor.js';
+import { waitContainerStarted } from './monitor.js';
+import { filterRuncErrors } from '../container/monitor.js';
 import { hybridStats } from './stats.js';
 
 const DEFAULT_VM_MEMORY = 256 * 1024 * 1024;
@@ -135,7 +136,7 @@ export class HybridDriver implements Driver {
       args.push('--user', `${u.uid}:${u.gid}`);
     }
     args.push(CONTAINER_ID, ...argv);
-    const filter = filterRuncErrors(opts.stderr);
+    const filter = filterRuncErrors(opts.stderr, 'in the hybrid guest');
     const code = await vmDriver.exec(this.vmSpec(spec, h), h.vm, args, { ...opts, stderr: filter.sink });
     const err = filter.error();
     if (err) throw err;

@@ -1,14 +1,10 @@
-import { Writable } from 'node:stream';
 import type { Driver, DriverData, InstanceSpec } from '../driver.js';
 import { IsolaError } from '../../spec/errors.js';
-import { runtimeError } from '../container/monitor.js';
 import { CONTAINER_ID, GUEST } from './persist.js';
 import { collectOutput } from '../../util/collect.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** runc's own error lines (--log-format text on stderr): kept out of the workload's stderr. */
-const RUNC_ERROR = /^time="[^"]*" level=(error|fatal)/m;
 
 /** Runs argv in the guest through the VM agent; resolves with its status and output. */
 export async function guestRun(vm: Driver, spec: InstanceSpec, data: DriverData, argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -46,27 +42,3 @@ export async function waitContainerStarted(vm: Driver, spec: InstanceSpec, data:
   }
 }
 
-/** Passes the exec's stderr through, except runc's own error lines, which become an IsolaError. */
-export function filterRuncErrors(stderr: Writable): { sink: Writable; error: () => IsolaError | null } {
-  let errText = '';
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      const s = chunk.toString();
-      if (RUNC_ERROR.test(s)) errText += s;
-      else stderr.write(chunk);
-      cb();
-    },
-  });
-  return {
-    sink,
-    error: () => {
-      if (!errText) return null;
-      const e = runtimeError(errText);
-      if (e.code === 'COMMAND_NOT_FOUND' || e.code === 'CANNOT_INVOKE') {
-        return new IsolaError(e.code, `${e.message} (in the hybrid guest)`, e.hint);
-      }
-      stderr.write(errText);
-      return null;
-    },
-  };
-}
