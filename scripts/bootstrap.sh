@@ -46,6 +46,4 @@ fi
 npx tsc -p tsconfig.json
 
 # Guest assets for the VM and hybrid kinds (kernel from Debian's archive, static init).
-if [ -f dist/src/guest/setup.js ]; then
-  node dist/src/guest/setup.js
-fi
+node dist/src/cli/setup.js

@@ -1,4 +1,4 @@
-import type { MeasuredKind } from '../spec/compare-result.js';
+import type { MeasuredKind } from '../core/compare-result.js';
 import { advise, type Advice } from './advise.js';
 import type { Recommendation } from './decide.js';
 import { costOf, type Measured, type MeasuredFigure } from './measured.js';

@@ -1,4 +1,4 @@
-import { invalid } from '../spec/errors.js';
+import { invalid } from '../core/errors.js';
 
 /**
  * Every number `isola plan` assumes, each with where it comes from. A plan is only as good as

@@ -1,4 +1,4 @@
-import { formatBytes } from '../spec/units.js';
+import { formatBytes } from '../core/units.js';
 import type { Assumptions } from './assumptions.js';
 
 export type InstanceKind = 'container' | 'vm' | 'hybrid';

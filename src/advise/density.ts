@@ -1,4 +1,4 @@
-import { formatBytes } from '../spec/units.js';
+import { formatBytes } from '../core/units.js';
 import type { Assumptions } from './assumptions.js';
 import { demandFormula, demandOf, type Demand, type DemandFormula, type InstanceKind } from './demand.js';
 import type { Capacity } from './host.js';

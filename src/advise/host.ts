@@ -1,5 +1,5 @@
-import { invalid } from '../spec/errors.js';
-import { formatBytes, parseBytes } from '../spec/units.js';
+import { invalid } from '../core/errors.js';
+import { formatBytes, parseBytes } from '../core/units.js';
 import type { Assumptions } from './assumptions.js';
 import type { HostType } from './profile.js';
 import { SIZE_PATTERN } from './profile-schema.js';

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
-import { IsolaError, invalid, notFound } from '../spec/errors.js';
-import { parseBytes } from '../spec/units.js';
+import { IsolaError, invalid, notFound } from '../core/errors.js';
+import { parseBytes } from '../core/units.js';
 import type { Compliance, HostType, Inventory, InventorySource, Workload } from './profile.js';
 import { INVENTORY_KEYS, WORKLOAD_SCHEMA_ID, workloadFileSchema } from './profile-schema.js';
 import { SourcePositions } from './source-position.js';

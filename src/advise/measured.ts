@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { invalid, notFound } from '../spec/errors.js';
+import { invalid, notFound } from '../core/errors.js';
 import {
   COMPARE_FORMAT, COMPARE_VERSION, type CompareResult, type MeasuredKind, type MetricId, type MetricResult,
-} from '../spec/compare-result.js';
+} from '../core/compare-result.js';
 
 /**
  * Reads the JSON that `isola compare --json` writes (src/spec/compare-result.ts). Only the

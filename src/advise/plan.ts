@@ -1,5 +1,5 @@
-import { invalid } from '../spec/errors.js';
-import { formatBytes } from '../spec/units.js';
+import { invalid } from '../core/errors.js';
+import { formatBytes } from '../core/units.js';
 import type { Assumption, Assumptions } from './assumptions.js';
 import { lowerBound, packHosts, type Item } from './bin-pack.js';
 import { costOf, type CostBreakdown } from './cost.js';

@@ -1,6 +1,6 @@
 /**
  * A workload profile as the user describes it. Every answer is optional: `undefined` means
- * "not answered", and the advice names it instead of assuming a value (issue 6).
+ * "not answered", and the advice names it instead of assuming a value.
  */
 export const OS_VALUES = ['linux', 'windows', 'other'] as const;
 export const TRUST_VALUES = ['trusted', 'untrusted'] as const;

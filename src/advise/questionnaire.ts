@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import type { Readable, Writable } from 'node:stream';
-import { parseBytes } from '../spec/units.js';
+import { parseBytes } from '../core/units.js';
 import {
   ARCHITECTURE_VALUES, COMPLIANCE_VALUES, OS_VALUES, SCALING_VALUES, TENANCY_VALUES, TRUST_VALUES, type Workload,
 } from './profile.js';

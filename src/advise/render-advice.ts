@@ -1,4 +1,4 @@
-import { formatBytes } from '../spec/units.js';
+import { formatBytes } from '../core/units.js';
 import type { AdviseReport, MeasuredCost } from './advise-report.js';
 import type { Change } from './advise.js';
 import type { Recommendation } from './decide.js';

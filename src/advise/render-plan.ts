@@ -1,4 +1,4 @@
-import { formatBytes } from '../spec/units.js';
+import { formatBytes } from '../core/units.js';
 import type { DensityRow } from './density.js';
 import type { Placement, PlanReport } from './plan.js';
 

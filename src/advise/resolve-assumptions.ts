@@ -1,4 +1,4 @@
-import type { MeasuredKind } from '../spec/compare-result.js';
+import type { MeasuredKind } from '../core/compare-result.js';
 import { defaultAssumptions, override, type AssumptionKey, type Assumptions } from './assumptions.js';
 import { median, type Measured } from './measured.js';
 

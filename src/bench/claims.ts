@@ -1,4 +1,4 @@
-import type { MetricId } from '../spec/compare-result.js';
+import type { MetricId } from '../core/compare-result.js';
 
 /**
  * The seed's performance table (../shared/seed/vm-vs-container.md), as numbers a verdict can

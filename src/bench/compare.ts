@@ -1,11 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Capability, Kind } from '../drivers/driver.js';
-import { KINDS } from '../drivers/driver.js';
-import { allDrivers } from '../drivers/registry.js';
+import type { Capability, Kind } from '../core/types.js';
+import { KINDS } from '../core/types.js';
 import type { Engine } from '../engine/engine.js';
-import { IsolaError, invalid } from '../spec/errors.js';
-import { COMPARE_FORMAT, COMPARE_VERSION, type CompareResult, type MetricResult } from '../spec/compare-result.js';
+import { IsolaError, invalid } from '../core/errors.js';
+import { COMPARE_FORMAT, COMPARE_VERSION, type CompareResult, type MetricResult } from '../core/compare-result.js';
 import type { InstanceRecord } from '../state/instances.js';
 import { Aborted, throwIfAborted } from './alternate.js';
 import { buildContext } from './context.js';
@@ -41,9 +40,9 @@ export function plan(quick: boolean, runs?: number): { runs: number; warmup: num
 }
 
 /** Which requested kinds this host can run now; the others with the driver's reason. */
-export async function probeKinds(requested: readonly Kind[] | undefined): Promise<{ caps: Map<Kind, Capability>; usable: Kind[]; skipped: Map<Kind, string> }> {
+export async function probeKinds(engine: Engine, requested: readonly Kind[] | undefined): Promise<{ caps: Map<Kind, Capability>; usable: Kind[]; skipped: Map<Kind, string> }> {
   const caps = new Map<Kind, Capability>();
-  for (const d of allDrivers()) caps.set(d.kind, await d.probe());
+  for (const d of engine.drivers.all()) caps.set(d.kind, await d.probe());
   const wanted = requested ?? KINDS;
   const usable: Kind[] = [];
   const skipped = new Map<Kind, string>();
@@ -83,7 +82,7 @@ export async function runCompare(o: CompareOptions): Promise<CompareResult> {
   const startedAt = new Date();
   const t0 = Date.now();
   const p = plan(o.quick, o.runs);
-  const { caps, usable, skipped } = await probeKinds(o.kinds);
+  const { caps, usable, skipped } = await probeKinds(o.engine, o.kinds);
   for (const [k, why] of skipped) o.progress.note(`skipping ${k}: ${why}`);
   if (usable.length === 0) throw new IsolaError('UNAVAILABLE', `none of the requested kinds can run here (${[...skipped].map(([k, w]) => `${k}: ${w}`).join('; ')})`, 'run isola host to see why, or pick --kinds that this host offers');
 
@@ -101,7 +100,7 @@ export async function runCompare(o: CompareOptions): Promise<CompareResult> {
     let helper: string | null = null;
     let helperMissing: string | undefined;
     try {
-      helper = await probeBinary();
+      helper = await probeBinary(o.engine.config.assets);
       fs.mkdirSync(path.join(tree, 'tmp'), { recursive: true });
       fs.copyFileSync(helper, path.join(tree, HELPER_PATH));
       fs.chmodSync(path.join(tree, HELPER_PATH), 0o755);

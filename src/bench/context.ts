@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
-import type { Capability, Kind } from '../drivers/driver.js';
-import type { CompareContext } from '../spec/compare-result.js';
+import type { Capability, Kind } from '../core/types.js';
+import type { CompareContext } from '../core/compare-result.js';
 
 /** The facts every figure needs next to it: host CPU, cores, kernel, accelerator, versions. */
 export function hostFacts(): { cpu: string; cores: number; memoryBytes: number; kernel: string; virtualized: boolean } {

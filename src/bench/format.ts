@@ -27,7 +27,7 @@ export function fmtBytes(b: number): string {
   return `${b.toFixed(0)} B`;
 }
 
-import type { MetricId } from '../spec/compare-result.js';
+import type { MetricId } from '../core/compare-result.js';
 
 /** Row order and labels, the seed's table order. */
 export const METRIC_LABELS: [MetricId, string][] = [

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import type { Kind, ResolvedImage } from '../drivers/driver.js';
+import type { Kind, ResolvedImage } from '../core/types.js';
 import type { Engine } from '../engine/engine.js';
 import type { InstanceRecord } from '../state/instances.js';
 import { defaultRunRequest } from '../engine/request.js';

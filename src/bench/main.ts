@@ -1,6 +1,6 @@
 /**
- * `npm run bench`: the performance targets of issues 2, 3 and 6 (and hybrid's rows when that
- * kind exists), measured in one run with alternating arms, printed as a table and written as
+ * `npm run bench`: the performance targets of the container, VM, hybrid and planner (and the
+ * hybrid's rows when that kind works here), measured in one run with alternating arms, printed as a table and written as
  * JSON; `--docs` also rewrites docs/BENCHMARKS.md from the figures just measured.
  *
  *   node dist/src/bench/main.js [--runs N] [--json FILE] [--docs]
@@ -8,13 +8,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { driverFor } from '../drivers/registry.js';
-import type { Kind } from '../drivers/driver.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Drivers } from '../drivers/registry.js';
+import type { Kind } from '../core/types.js';
 import { Engine } from '../engine/engine.js';
-import { pathsFor } from '../paths.js';
+import { loadConfig, withRoot } from '../core/config.js';
 import { unpackImage } from '../image/unpack.js';
+import { run, type RunResult } from '../util/exec.js';
 import { alternate } from './alternate.js';
 import { renderRows, type BenchRow } from './bench-rows.js';
 import { hostFacts } from './context.js';
@@ -27,60 +28,25 @@ const BIN = path.join(REPO, 'bin', 'isola.js');
 /** The base image's rootfs, imported into podman's own storage for the peer arm; removed at the end. */
 const PODMAN_IMAGE = 'localhost/isola-bench-peer:1';
 
-interface Result { code: number; stdout: string; stderr: string; ms: number }
+const config = loadConfig();
 
-function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 255, stdout, stderr, ms: performance.now() - t0 }));
-  });
-}
+const sh = (cmd: string, args: string[], env: NodeJS.ProcessEnv = { ...config.env }): Promise<RunResult> => run(cmd, args, { env });
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const VM_LIMIT_S = Number(process.env.ISOLA_BENCH_VM_LIMIT_S ?? 420);
+const VM_LIMIT_S = config.bench.vmLimitS;
 
 /** Runs a command in its own process group; past the limit the whole group is killed. */
-function runBounded(cmd: string, args: string[], env: NodeJS.ProcessEnv, limitMs: number): Promise<Result & { timedOut: boolean }> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-(child.pid as number), 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }, limitMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 255, stdout, stderr, ms: performance.now() - t0, timedOut });
-    });
-  });
-}
+const runBounded = (cmd: string, args: string[], env: NodeJS.ProcessEnv, limitMs: number): Promise<RunResult> => run(cmd, args, { env, detached: true, timeoutMs: limitMs });
 
 async function main(): Promise<number> {
   const runs = Number(arg('--runs') ?? 15);
   const jsonOut = arg('--json') ?? path.join(REPO, 'dist', 'bench', 'results.json');
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-bench-'));
-  const env = { ...process.env, ISOLA_ROOT: root };
+  const env = { ...config.env, ISOLA_ROOT: root };
   const isola = (args: string[]) => sh(process.execPath, [BIN, ...args], env);
   const rows: BenchRow[] = [];
   const raw: Record<string, unknown> = {};
@@ -92,7 +58,7 @@ async function main(): Promise<number> {
     log('preparing the base image, a runc bundle and a podman rootfs');
     const first = await isola(['run', '--rm', 'base', 'true']);
     if (first.code !== 0) throw new Error(`isola run failed: ${first.stderr.trim()}`);
-    const engine = new Engine(pathsFor(root));
+    const engine = new Engine(withRoot(config, root));
     const image = await engine.resolveImage('base');
     engine.close();
     bundle = path.join(root, 'bench-bundle');
@@ -180,10 +146,9 @@ async function main(): Promise<number> {
     const left = (JSON.parse(after.stdout || '[]') as unknown[]).length;
     rows.push({ name: '50 `isola run -d` at once: all succeed, 50 distinct ids/names/IPs', value: 50 - failures.length, unit: 'ok', target: '50, state intact', ok: okState && rm.code === 0 && left === 0, note: `${(wall / 1000).toFixed(1)} s wall; ps -a listed ${list.length}, ${ids.size} ids, ${names.size} names, ${ips.size} IPs; ${left} left after rm` });
 
-    // ---- (d) VM rows (src/bench/scenarios/vm.ts, owned by the VM engineer) --------------------
-    // INTEGRATION POINT: benchVm() from src/bench/scenarios/vm.ts (the VM engineer's) runs in a
-    // child process of its own process group, so that a hung guest can be ended with every QEMU
-    // it started, and cannot hang or outlive the bench.
+    // ---- (d) VM rows (src/bench/scenarios/vm.ts) ---------------------------------------------
+    // benchVm() runs in a child process of its own process group, so that a hung guest can be
+    // ended with every QEMU it started, and cannot hang or outlive the bench.
     const vmFile = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scenarios', 'vm.js');
     if (fs.existsSync(vmFile)) {
       log(`VM rows (benchVm, at most ${VM_LIMIT_S} s)`);
@@ -200,9 +165,10 @@ async function main(): Promise<number> {
     for (const r of await benchPlan()) rows.push({ name: r.name, value: r.value, unit: r.unit, target: r.target, ok: r.ok });
 
     // ---- (f) hybrid: the same run --rm as container, vm and hybrid ---------------------------
+    const drivers = new Drivers(withRoot(config, root));
     let hybridOk = false;
     try {
-      hybridOk = (await driverFor('hybrid' as Kind).probe()).ok;
+      hybridOk = (await drivers.get('hybrid').probe()).ok;
     } catch {
       hybridOk = false;
     }
@@ -210,7 +176,7 @@ async function main(): Promise<number> {
       log('hybrid vs vm vs container: run --rm base true');
       const kinds: Kind[] = ['container', 'vm', 'hybrid'];
       const hr = await alternate(kinds.map((k) => ({ name: k, run: async () => { const r = await isola(['run', '--rm', '--as', k, 'base', 'true']); if (r.code !== 0) throw new Error(`${k}: ${r.stderr.trim()}`); return r.ms; } })), { warmup: 1, runs: 5 });
-      const accel = (await driverFor('vm').probe()).details.accelerator ?? '?';
+      const accel = (await drivers.get('vm').probe()).details.accelerator ?? '?';
       raw.hybrid = Object.fromEntries(hr);
       for (const k of kinds) rows.push({ name: `\`isola run --rm --as ${k} base true\` (${k === 'container' ? 'no accelerator' : accel === 'tcg' ? 'TCG, emulated' : accel})`, value: Math.round(median(hr.get(k) ?? [])), unit: 'ms', target: '-', ok: null, ...(k === 'hybrid' ? { ratio: `hybrid/vm ${median(pairRatios(hr.get('hybrid') ?? [], hr.get('vm') ?? [])).toFixed(2)}` } : {}) });
     } else rows.push({ name: 'hybrid rows', value: null, unit: '', target: '-', ok: null, note: 'the hybrid kind is not available here' });

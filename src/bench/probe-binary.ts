@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { assetsDir } from '../paths.js';
 import { run } from '../util/exec.js';
-import { IsolaError } from '../spec/errors.js';
+import { IsolaError } from '../core/errors.js';
 
 /**
  * isola-bench: one small static program that runs natively and, copied in through exec's
@@ -110,9 +109,9 @@ int main(int argc, char **argv) {
 const FLAGS = ['-O2', '-static', '-s'];
 
 /** Builds the helper once per source version (cached under the assets folder); returns its path. */
-export async function probeBinary(): Promise<string> {
+export async function probeBinary(assets: string): Promise<string> {
   const hash = createHash('sha256').update(SOURCE).update(FLAGS.join(' ')).digest('hex').slice(0, 12);
-  const dir = path.join(assetsDir(), 'bench');
+  const dir = path.join(assets, 'bench');
   const bin = path.join(dir, `isola-bench-${hash}`);
   if (fs.existsSync(bin)) return bin;
   fs.mkdirSync(dir, { recursive: true });

@@ -1,4 +1,4 @@
-import type { CompareResult, MeasuredKind, MetricResult } from '../spec/compare-result.js';
+import type { CompareResult, MeasuredKind, MetricResult } from '../core/compare-result.js';
 import { CLAIMS } from './claims.js';
 import { fmtValue, labelOf } from './format.js';
 import { cell, sortedMetrics } from './render-table.js';

@@ -1,4 +1,4 @@
-import type { CompareResult, MeasuredKind, MetricResult, Summary } from '../spec/compare-result.js';
+import type { CompareResult, MeasuredKind, MetricResult, Summary } from '../core/compare-result.js';
 import { fmtValue, labelOf, orderOf } from './format.js';
 
 const COLUMNS: MeasuredKind[] = ['native', 'container', 'vm', 'hybrid'];

@@ -1,5 +1,5 @@
-import type { Kind } from '../drivers/driver.js';
-import type { MeasuredKind, MetricResult } from '../spec/compare-result.js';
+import type { Kind } from '../core/types.js';
+import type { MeasuredKind, MetricResult } from '../core/compare-result.js';
 import type { InstanceRecord } from '../state/instances.js';
 import type { Lab } from './lab.js';
 import type { Progress } from './progress.js';

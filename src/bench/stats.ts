@@ -1,4 +1,4 @@
-import type { Summary } from '../spec/compare-result.js';
+import type { Summary } from '../core/compare-result.js';
 import { seededRandom } from '../util/random.js';
 
 /**

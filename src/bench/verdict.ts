@@ -1,4 +1,4 @@
-import type { CompareResult, MetricResult, Summary, VerdictStatus } from '../spec/compare-result.js';
+import type { CompareResult, MetricResult, Summary, VerdictStatus } from '../core/compare-result.js';
 import { CLAIMS, TOLERANCE, type Claim } from './claims.js';
 import { fmtValue } from './format.js';
 

@@ -1,10 +1,11 @@
+import type { CliContext } from './context.js';
 import type { Command } from 'commander';
 import { adviseAll } from '../advise/advise-report.js';
 import { loadInventory } from '../advise/load-inventory.js';
 import { loadMeasured } from '../advise/measured.js';
 import { askWorkload } from '../advise/questionnaire.js';
 import { renderAdviceText } from '../advise/render-advice.js';
-import { invalid } from '../spec/errors.js';
+import { invalid } from '../core/errors.js';
 
 /** The typed request `isola advise` parses its arguments into. */
 export interface AdviseRequest {
@@ -13,7 +14,7 @@ export interface AdviseRequest {
   measured?: string;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, _ctx: CliContext): void {
   program
     .command('advise')
     .description('Recommend container, hardened container, VM or hybrid for each workload, with the rule behind every reason')

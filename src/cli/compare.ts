@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { withEngine } from './context.js';
-import { ExitWith } from './main.js';
-import { KINDS, type Kind } from '../drivers/driver.js';
-import { IsolaError, invalid } from '../spec/errors.js';
-import { parseBytes } from '../spec/units.js';
+import { withEngine, type CliContext } from './context.js';
+import { ExitWith } from './exit-codes.js';
+import { KINDS, type Kind } from '../core/types.js';
+import { IsolaError, invalid } from '../core/errors.js';
+import { parseBytes } from '../core/units.js';
 import { Aborted } from '../bench/alternate.js';
 import { runCompare } from '../bench/compare.js';
 import { Progress } from '../bench/progress.js';
@@ -44,7 +44,7 @@ export function checkWritable(file: string, flag: string): void {
   }
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   program
     .command('compare')
     .description('measure startup, memory, disk, CPU, network, disk I/O and density of one image as container, VM and hybrid against the seed\'s claims')
@@ -75,7 +75,7 @@ export function register(program: Command): void {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        const result = await withEngine((engine) => runCompare({ engine, image: flags.image, ...(kinds ? { kinds } : {}), ...(runs ? { runs } : {}), quick: !!flags.quick, densityBudget, progress, signal: ac.signal }));
+        const result = await withEngine(ctx, (engine) => runCompare({ engine, image: flags.image, ...(kinds ? { kinds } : {}), ...(runs ? { runs } : {}), quick: !!flags.quick, densityBudget, progress, signal: ac.signal }));
         process.stdout.write(renderTable(result));
         if (flags.json) {
           fs.writeFileSync(flags.json, `${JSON.stringify(result, null, 2)}\n`);

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readAppended } from '../util/tail.js';
-import { withEngine } from './context.js';
-import { IsolaError } from '../spec/errors.js';
+import { withEngine, type CliContext } from './context.js';
+import { IsolaError } from '../core/errors.js';
+import { processAlive } from '../util/process.js';
 
 /**
  * `isola console NAME`: the serial console of a VM (kernel and init messages), which is kept
@@ -13,24 +15,15 @@ export function consolePath(data: Record<string, unknown>): string | null {
   return typeof p === 'string' ? p : null;
 }
 
-const alive = (pid: unknown): boolean => {
-  if (typeof pid !== 'number') return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   program
     .command('console')
     .description('print the serial console of a VM (kernel and init messages)')
     .option('-f, --follow', 'keep printing until the VM stops')
     .argument('<instance>')
     .action(async (ref: string, o: { follow?: boolean }) => {
-      const rec = await withEngine(async (e) => {
+      const rec = await withEngine(ctx, async (e) => {
         await e.reconcile();
         return e.find(ref);
       });
@@ -50,8 +43,8 @@ export function register(program: Command): void {
       };
       process.once('SIGINT', onInt);
       try {
-        while (!stop && rec.state === 'running' && alive(rec.data.pid)) {
-          await new Promise((r) => setTimeout(r, 100));
+        while (!stop && rec.state === 'running' && processAlive(typeof rec.data.pid === 'number' ? rec.data.pid : null)) {
+          await sleep(100);
           pump();
         }
         pump();

@@ -1,9 +1,14 @@
 import { Engine } from '../engine/engine.js';
-import { pathsFor } from '../paths.js';
+import { withRoot, type Config } from '../core/config.js';
 
-/** Opens the engine for one command and always closes it. */
-export async function withEngine<T>(fn: (engine: Engine) => Promise<T>, dataRoot?: string): Promise<T> {
-  const engine = new Engine(pathsFor(dataRoot ?? undefined));
+/** What every verb is registered with: the configuration main() read once from the environment. */
+export interface CliContext {
+  config: Config;
+}
+
+/** Opens the engine for one command and always closes it; `dataRoot` overrides the configured root. */
+export async function withEngine<T>(ctx: CliContext, fn: (engine: Engine) => Promise<T>, dataRoot?: string): Promise<T> {
+  const engine = new Engine(dataRoot ? withRoot(ctx.config, dataRoot) : ctx.config);
   try {
     return await fn(engine);
   } finally {

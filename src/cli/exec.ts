@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { collect, withEngine } from './context.js';
-import { ExitWith } from './main.js';
+import { collect, withEngine, type CliContext } from './context.js';
+import { ExitWith } from './exit-codes.js';
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   program
     .command('exec')
     .description('run a command inside a running instance; exits with the command\'s status')
@@ -14,7 +14,7 @@ export function register(program: Command): void {
     .argument('<command...>')
     .passThroughOptions()
     .action(async (ref: string, argv: string[], o: { env: string[]; workdir?: string; user?: string; interactive?: boolean }) => {
-      const code = await withEngine((e) =>
+      const code = await withEngine(ctx, (e) =>
         e.exec(ref, argv, {
           env: o.env,
           ...(o.workdir ? { workdir: o.workdir } : {}),

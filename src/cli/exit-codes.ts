@@ -1,4 +1,11 @@
-import type { ErrorCode } from '../spec/errors.js';
+import type { ErrorCode } from '../core/errors.js';
+
+/** Thrown by verbs that want a specific exit status without an error message (the workload's). */
+export class ExitWith extends Error {
+  constructor(readonly status: number) {
+    super(`exit ${status}`);
+  }
+}
 
 /**
  * Exit statuses, as Docker's CLI uses them (docs/CLI.md repeats this table):

@@ -1,8 +1,10 @@
+import type { CliContext } from './context.js';
 import os from 'node:os';
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { allDrivers } from '../drivers/registry.js';
-import type { Capability, Kind } from '../drivers/driver.js';
+import { Drivers } from '../drivers/registry.js';
+import type { Config } from '../core/config.js';
+import type { Capability, Kind } from '../core/types.js';
 import { printJson } from './context.js';
 
 /**
@@ -30,7 +32,7 @@ function virtualization(): string {
   }
 }
 
-export async function hostReport(): Promise<HostReport> {
+export async function hostReport(config: Config): Promise<HostReport> {
   const host = {
     kernel: os.release(),
     cpu: cpuModel(),
@@ -38,7 +40,7 @@ export async function hostReport(): Promise<HostReport> {
     memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
     virtualization: virtualization(),
   };
-  const kinds = await Promise.all(allDrivers().map(async (d) => {
+  const kinds = await Promise.all(new Drivers(config).all().map(async (d) => {
     let cap: Capability;
     try {
       cap = await d.probe();
@@ -61,13 +63,13 @@ export function renderHost(r: HostReport): string {
   return lines.join('\n') + '\n';
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   program
     .command('host')
     .description('show what this host offers: runtimes, KVM usable or not and why, QEMU, guest kernel')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
-      const r = await hostReport();
+      const r = await hostReport(ctx.config);
       if (o.json) printJson(r);
       else process.stdout.write(renderHost(r));
     });

@@ -1,21 +1,21 @@
 import os from 'node:os';
 import type { Command } from 'commander';
-import { printJson, withEngine } from './context.js';
+import { printJson, withEngine, type CliContext } from './context.js';
 import { ago, renderTable } from './table.js';
-import { formatBytes } from '../spec/units.js';
+import { formatBytes } from '../core/units.js';
 import { BASE_REF, ensureBaseImage } from '../image/base.js';
 import { importRootfs } from '../image/import.js';
-import { IsolaError } from '../spec/errors.js';
+import { IsolaError } from '../core/errors.js';
 import { normalizeRef } from '../image/ref.js';
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   program
     .command('images')
     .description('list images in the local store')
     .option('--json', 'print JSON')
     .option('-q, --quiet', 'only print digests')
     .action(async (o: { json?: boolean; quiet?: boolean }) => {
-      const list = await withEngine(async (e) => {
+      const list = await withEngine(ctx, async (e) => {
         await ensureBaseImage(e.images());
         return e.images().list();
       });
@@ -39,7 +39,7 @@ export function register(program: Command): void {
     .argument('<image>', 'name[:tag] for the new image')
     .option('--cmd <cmd...>', 'the image\'s default command', ['sh'])
     .action(async (file: string, ref: string, o: { cmd: string[] }) => {
-      const desc = await withEngine(async (e) => importRootfs(e.images(), file, ref, os.tmpdir(), o.cmd));
+      const desc = await withEngine(ctx, async (e) => importRootfs(e.images(), file, ref, os.tmpdir(), o.cmd));
       process.stdout.write(`${desc.digest}\n`);
     });
 
@@ -49,7 +49,7 @@ export function register(program: Command): void {
     .option('-f, --force', 'remove even if instances use it')
     .argument('<image...>')
     .action(async (refs: string[], o: { force?: boolean }) => {
-      await withEngine(async (e) => {
+      await withEngine(ctx, async (e) => {
         for (const ref of refs) {
           const name = normalizeRef(ref);
           const users = e.instances.list().filter((r) => r.imageRef === name);

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { printJson, withEngine } from './context.js';
+import { printJson, withEngine, type CliContext } from './context.js';
 import type { InstanceRecord } from '../state/instances.js';
 import { allocatedBytes } from '../util/fsx.js';
 import { accelOf, statusText } from './ps.js';
-import { driverFor } from '../drivers/registry.js';
 import { measureSecurity } from '../security/gather.js';
 import { renderProfile } from '../security/render.js';
 
@@ -49,7 +48,7 @@ export function inspectDoc(r: InstanceRecord) {
   };
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   program
     .command('inspect')
     .description('print detailed information about instances, as JSON')
@@ -58,12 +57,12 @@ export function register(program: Command): void {
     .option('--json', 'with --security: print the profile as JSON')
     .action(async (refs: string[], o: { security?: boolean; json?: boolean }) => {
       if (o.security) {
-        const profiles = await withEngine(async (e) => {
+        const profiles = await withEngine(ctx, async (e) => {
           await e.reconcile();
           const out = [];
           for (const ref of refs) {
             const rec = e.find(ref);
-            out.push(await measureSecurity(driverFor(rec.kind), rec));
+            out.push(await measureSecurity(e.driver(rec.kind), rec));
           }
           return out;
         });
@@ -71,7 +70,7 @@ export function register(program: Command): void {
         else process.stdout.write(profiles.map(renderProfile).join('\n'));
         return;
       }
-      const docs = await withEngine(async (e) => {
+      const docs = await withEngine(ctx, async (e) => {
         await e.reconcile();
         return refs.map((ref) => inspectDoc(e.find(ref)));
       });

@@ -1,11 +1,12 @@
 import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import { pathsFor } from '../paths.js';
-import { withEngine } from './context.js';
-import { invalid } from '../spec/errors.js';
-import { ExitWith } from './main.js';
+import { pathsFor } from '../core/paths.js';
+import { withEngine, type CliContext } from './context.js';
+import { invalid } from '../core/errors.js';
+import { ExitWith } from './exit-codes.js';
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   program
     .command('stop')
     .description('stop running instances: SIGTERM, then SIGKILL after the timeout')
@@ -14,7 +15,7 @@ export function register(program: Command): void {
     .action(async (refs: string[], o: { time: string }) => {
       const t = Number(o.time);
       if (!Number.isFinite(t) || t < 0) throw invalid(`invalid --time "${o.time}"`, 'use a number of seconds, e.g. -t 5');
-      await withEngine(async (e) => {
+      await withEngine(ctx, async (e) => {
         for (const ref of refs) {
           await e.stop(ref, t);
           process.stdout.write(`${ref}\n`);
@@ -28,7 +29,7 @@ export function register(program: Command): void {
     .option('-s, --signal <signal>', 'signal to send', 'KILL')
     .argument('<instance...>')
     .action(async (refs: string[], o: { signal: string }) => {
-      await withEngine(async (e) => {
+      await withEngine(ctx, async (e) => {
         for (const ref of refs) {
           await e.kill(ref, o.signal);
           process.stdout.write(`${ref}\n`);
@@ -42,7 +43,7 @@ export function register(program: Command): void {
     .option('-f, --force', 'kill running instances first')
     .argument('<instance...>')
     .action(async (refs: string[], o: { force?: boolean }) => {
-      await withEngine(async (e) => {
+      await withEngine(ctx, async (e) => {
         for (const ref of refs) {
           await e.remove(ref, !!o.force);
           process.stdout.write(`${ref}\n`);
@@ -55,12 +56,12 @@ export function register(program: Command): void {
     .description('wait for an instance to exit and print its exit status')
     .argument('<instance>')
     .action(async (ref: string) => {
-      const code = await withEngine(async (e) => {
+      const code = await withEngine(ctx, async (e) => {
         for (;;) {
           await e.reconcile();
           const rec = e.find(ref);
           if (rec.state === 'exited') return rec.exitCode ?? 255;
-          await new Promise((r) => setTimeout(r, 100));
+          await sleep(100);
         }
       });
       process.stdout.write(`${code}\n`);
@@ -74,8 +75,8 @@ export function register(program: Command): void {
     .action(async (id: string, o: { dataRoot?: string }) => {
       // The data root may be gone by the time a monitor reports (a test removed it): then there
       // is nothing to record, and opening the engine would create an empty root again.
-      if (!fs.existsSync(pathsFor(o.dataRoot).db)) throw new ExitWith(0);
-      await withEngine((e) => e.cleanupInstance(id), o.dataRoot);
+      if (!fs.existsSync(pathsFor(o.dataRoot ?? ctx.config.root).db)) throw new ExitWith(0);
+      await withEngine(ctx, (e) => e.cleanupInstance(id), o.dataRoot);
       throw new ExitWith(0);
     });
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { withEngine } from './context.js';
+import { withEngine, type CliContext } from './context.js';
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   program
     .command('logs')
     .description('print the workload\'s output (stdout and stderr, as it wrote them)')
@@ -10,7 +10,7 @@ export function register(program: Command): void {
     .option('-n, --tail <lines>', 'number of lines to show from the end', 'all')
     .argument('<instance>')
     .action(async (ref: string, o: { follow?: boolean; timestamps?: boolean; tail: string }) => {
-      await withEngine(async (e) => {
+      await withEngine(ctx, async (e) => {
         await e.reconcile();
         const rec = e.find(ref);
         const follow = !!o.follow && rec.state === 'running';

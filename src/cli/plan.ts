@@ -1,3 +1,4 @@
+import type { CliContext } from './context.js';
 import type { Command } from 'commander';
 import { parseAssumeFlag } from '../advise/assumptions.js';
 import { parseHostFlag } from '../advise/host.js';
@@ -5,8 +6,8 @@ import { loadInventory } from '../advise/load-inventory.js';
 import { loadMeasured } from '../advise/measured.js';
 import { plan, type PlanRequest } from '../advise/plan.js';
 import { renderPlanText } from '../advise/render-plan.js';
-import { invalid } from '../spec/errors.js';
-import { parseBytes } from '../spec/units.js';
+import { invalid } from '../core/errors.js';
+import { parseBytes } from '../core/units.js';
 
 interface PlanOptions {
   host?: string;
@@ -24,7 +25,7 @@ function ratio(text: string, flag: string): number {
   return n;
 }
 
-export function register(program: Command): void {
+export function register(program: Command, _ctx: CliContext): void {
   program
     .command('plan')
     .description('How many hosts an inventory needs as VMs, as containers and as advised, with density and cost')

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { printJson, withEngine } from './context.js';
+import { printJson, withEngine, type CliContext } from './context.js';
 import { ago, renderTable } from './table.js';
 import type { InstanceRecord } from '../state/instances.js';
 
@@ -39,7 +39,7 @@ export function psJson(r: InstanceRecord) {
   };
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   program
     .command('ps')
     .description('list instances (running ones, or all with --all)')
@@ -47,7 +47,7 @@ export function register(program: Command): void {
     .option('-q, --quiet', 'only print ids')
     .option('--json', 'print JSON')
     .action(async (o: { all?: boolean; quiet?: boolean; json?: boolean }) => {
-      const recs = await withEngine((e) => e.list(!!o.all));
+      const recs = await withEngine(ctx, (e) => e.list(!!o.all));
       if (o.json) return printJson(recs.map(psJson));
       if (o.quiet) return void process.stdout.write(recs.map((r) => `${r.id.slice(0, 12)}\n`).join(''));
       const cmd = (r: InstanceRecord) => {

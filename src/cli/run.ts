@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { collect, withEngine } from './context.js';
-import { ExitWith } from './main.js';
-import { parseBytes, parseCpus } from '../spec/units.js';
-import { invalid } from '../spec/errors.js';
-import { KINDS, type Kind } from '../drivers/driver.js';
+import { collect, withEngine, type CliContext } from './context.js';
+import { ExitWith } from './exit-codes.js';
+import { parseBytes, parseCpus } from '../core/units.js';
+import { invalid } from '../core/errors.js';
+import { KINDS, type Kind } from '../core/types.js';
 import type { RunRequest } from '../engine/request.js';
 import { parsePublish } from '../net/publish.js';
 
@@ -105,7 +105,7 @@ export function toRunRequest(image: string, command: string[], f: RunFlags): Run
   };
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   const run = program
     .command('run')
     .description('create and start an instance of IMAGE, then stream its output (exit status is the workload\'s)')
@@ -116,7 +116,7 @@ export function register(program: Command): void {
     .passThroughOptions();
   addRunFlags(run).action(async (image: string, command: string[], flags: RunFlags) => {
     const req = toRunRequest(image, command, flags);
-    const result = await withEngine((e) => e.run(req, process.stdout, process.stderr));
+    const result = await withEngine(ctx, (e) => e.run(req, process.stdout, process.stderr));
     if (req.detach) process.stdout.write(`${result.rec.id}\n`);
     else throw new ExitWith(result.exitCode ?? 0);
   });
@@ -129,7 +129,7 @@ export function register(program: Command): void {
     .passThroughOptions();
   addRunFlags(create).action(async (image: string, command: string[], flags: RunFlags) => {
     const req = toRunRequest(image, command, { ...flags, detach: true });
-    const rec = await withEngine((e) => e.create(req));
+    const rec = await withEngine(ctx, (e) => e.create(req));
     process.stdout.write(`${rec.id}\n`);
   });
 
@@ -138,7 +138,7 @@ export function register(program: Command): void {
     .description('start created instances')
     .argument('<instance...>')
     .action(async (refs: string[]) => {
-      await withEngine(async (e) => {
+      await withEngine(ctx, async (e) => {
         for (const ref of refs) {
           const rec = e.find(ref);
           if (rec.state !== 'created') throw invalid(`instance ${rec.name} is ${rec.state}, not created`, 'isola start starts created instances; use isola run for a new one');

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import { printJson, withEngine } from './context.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { printJson, withEngine, type CliContext } from './context.js';
 import { renderTable } from './table.js';
-import { formatBytes } from '../spec/units.js';
-import type { Stats } from '../drivers/driver.js';
+import { formatBytes } from '../core/units.js';
+import type { Stats } from '../core/types.js';
 import type { Engine } from '../engine/engine.js';
 
 interface Sample {
@@ -40,7 +41,7 @@ function table(samples: Sample[]): string {
   );
 }
 
-export function register(program: Command): void {
+export function register(program: Command, ctx: CliContext): void {
   program
     .command('stats')
     .description('live resource usage of running instances (CPU, memory, network, pids, isolation overhead)')
@@ -48,12 +49,12 @@ export function register(program: Command): void {
     .option('--json', 'print JSON (one sample, like --no-stream)')
     .argument('[instance...]')
     .action(async (refs: string[], o: { stream: boolean; json?: boolean }) => {
-      await withEngine(async (e) => {
+      await withEngine(ctx, async (e) => {
         const names = refs.length > 0 ? refs : (await e.list(false)).filter((r) => r.state === 'running').map((r) => r.id);
         const prev = new Map<string, { t: number; cpu: number }>();
         // A first sample gives CPU % a baseline; a short pause makes the one-shot figure meaningful.
         await sample(e, names, prev);
-        await new Promise((r) => setTimeout(r, 500));
+        await sleep(500);
         const first = await sample(e, names, prev);
         if (o.json) return printJson(first.map((s) => ({ id: s.id, name: s.name, kind: s.kind, cpuPercent: s.cpuPercent, ...s.stats })));
         process.stdout.write(table(first));
@@ -61,7 +62,7 @@ export function register(program: Command): void {
         let stopped = false;
         process.once('SIGINT', () => (stopped = true));
         while (!stopped) {
-          await new Promise((r) => setTimeout(r, 1000));
+          await sleep(1000);
           process.stdout.write(`\n${table(await sample(e, names, prev))}`);
         }
       });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { CliContext } from './context.js';
 
 /**
  * The one list of CLI verbs. Each verb file under src/cli/ exports `register(program)`; adding
@@ -8,7 +9,7 @@ import type { Command } from 'commander';
  * loading is most of a short command's wall time (the `run --rm` benchmark counts it). Top-level
  * help and unknown verbs load them all.
  */
-type Register = (program: Command) => void;
+type Register = (program: Command, ctx: CliContext) => void;
 type Loader = () => Promise<{ register: Register }>;
 
 const modules: { verbs: string[]; load: Loader }[] = [
@@ -29,9 +30,9 @@ const modules: { verbs: string[]; load: Loader }[] = [
 ];
 
 /** Registers the verb named first in argv, or every verb when there is no such verb. */
-export async function registerVerbs(program: Command, argv: string[] = []): Promise<void> {
+export async function registerVerbs(program: Command, ctx: CliContext, argv: string[] = []): Promise<void> {
   const first = argv.find((a) => !a.startsWith('-'));
   const wanted = modules.filter((m) => first !== undefined && m.verbs.includes(first));
-  for (const m of wanted.length > 0 ? wanted : modules) (await m.load()).register(program);
+  for (const m of wanted.length > 0 ? wanted : modules) (await m.load()).register(program, ctx);
 }
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import type { LogEntry } from './driver.js';
+import type { LogEntry } from '../core/types.js';
 import { readAppended } from '../util/tail.js';
 
 /**

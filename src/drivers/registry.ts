@@ -1,31 +1,66 @@
 /**
  * The composition root: the only module that imports concrete drivers. The engine, the CLI and
- * the benchmarks reach drivers through `driverFor` and `allDrivers`.
+ * the benchmarks reach drivers through `createDrivers(config)`.
  *
  * Drivers load on first use: `isola run` of a container never loads QEMU's or the hybrid's
  * code (module loading is a visible share of a short command's wall time).
  */
-import type { Driver, Kind } from './driver.js';
-import { IsolaError } from '../spec/errors.js';
+import type { Config } from '../core/config.js';
+import { IsolaError } from '../core/errors.js';
+import { KINDS, type Kind, type StoredData } from '../core/types.js';
+import { driverContext, type AnyDriver, type Driver, type DriverContext } from './driver.js';
 
 interface Entry {
-  load: () => Promise<Driver>;
+  load: (ctx: DriverContext) => Promise<AnyDriver>;
   /** Whether the driver implements the optional runOnWorkloadKernel (a unit test checks this). */
   runsOnWorkloadKernel: boolean;
 }
 
 export const entries: Record<Kind, Entry> = {
-  container: { load: () => import('./container/driver.js').then((m) => m.containerDriver), runsOnWorkloadKernel: false },
-  vm: { load: () => import('./vm/driver.js').then((m) => m.vmDriver), runsOnWorkloadKernel: false },
-  hybrid: { load: () => import('./hybrid/driver.js').then((m) => m.hybridDriver), runsOnWorkloadKernel: true },
+  container: { load: (ctx) => import('./container/driver.js').then((m) => erase(new m.ContainerDriver(ctx))), runsOnWorkloadKernel: false },
+  vm: { load: (ctx) => import('./vm/driver.js').then((m) => erase(new m.VmDriver(ctx))), runsOnWorkloadKernel: false },
+  hybrid: { load: (ctx) => import('./hybrid/driver.js').then((m) => erase(new m.HybridDriver(ctx))), runsOnWorkloadKernel: true },
 };
 
+/**
+ * The engine holds every driver as a Driver of stored JSON. Here, once, each driver's own data
+ * type meets the database: stored data goes through the driver's `decode` on the way in, and
+ * data that does not decode (another version's, or damaged) is an error, not a guess.
+ */
+function erase<D extends StoredData>(d: Driver<D>): AnyDriver {
+  const need = (stored: StoredData): D => {
+    const data = d.decode(stored);
+    if (!data) throw new IsolaError('CORRUPT', `the ${d.kind} driver's record of this instance is missing or from another version`, 'remove the instance with isola rm -f');
+    return data;
+  };
+  const erased: AnyDriver = {
+    kind: d.kind,
+    decode: (s) => d.decode(s),
+    probe: () => d.probe(),
+    create: (s) => d.create(s),
+    start: (s, data) => d.start(s, need(data)),
+    observe: (s, data) => d.observe(s, need(data)),
+    wait: (s, data) => d.wait(s, need(data)),
+    stop: (s, data, t) => d.stop(s, need(data), t),
+    kill: (s, data, sig) => d.kill(s, need(data), sig),
+    cleanup: (s, data) => d.cleanup(s, data ? d.decode(data) : null),
+    remove: (s, data) => d.remove(s, data ? d.decode(data) : null),
+    exec: (s, data, argv, o) => d.exec(s, need(data), argv, o),
+    logs: (s, data, o) => d.logs(s, need(data), o),
+    stats: (s, data) => d.stats(s, need(data)),
+  };
+  const run = d.runOnWorkloadKernel?.bind(d);
+  if (run) erased.runOnWorkloadKernel = (s, data, script) => run(s, need(data), script);
+  return erased;
+}
+
 /** A Driver that forwards every call to the real one, loading it on the first call. */
-function lazy(kind: Kind, entry: Entry): Driver {
-  let real: Promise<Driver> | undefined;
-  const d = () => (real ??= entry.load());
-  const driver: Driver = {
+function lazy(kind: Kind, entry: Entry, ctx: DriverContext): AnyDriver {
+  let real: Promise<AnyDriver> | undefined;
+  const d = () => (real ??= entry.load(ctx));
+  const driver: AnyDriver = {
     kind,
+    decode: (s) => s,
     probe: () => d().then((x) => x.probe()),
     create: (s) => d().then((x) => x.create(s)),
     start: (s, data) => d().then((x) => x.start(s, data)),
@@ -52,18 +87,22 @@ function lazy(kind: Kind, entry: Entry): Driver {
   return driver;
 }
 
-const drivers: Record<Kind, Driver> = {
-  container: lazy('container', entries.container),
-  vm: lazy('vm', entries.vm),
-  hybrid: lazy('hybrid', entries.hybrid),
-};
+/** The drivers of one configuration (one data root). */
+export class Drivers {
+  private readonly byKind: Record<Kind, AnyDriver>;
 
-export function driverFor(kind: Kind): Driver {
-  const d = drivers[kind];
-  if (!d) throw new IsolaError('INVALID_ARGUMENT', `unknown isolation kind "${kind}"`, 'use --as container, vm or hybrid');
-  return d;
-}
+  constructor(config: Config) {
+    const ctx = driverContext(config);
+    this.byKind = { container: lazy('container', entries.container, ctx), vm: lazy('vm', entries.vm, ctx), hybrid: lazy('hybrid', entries.hybrid, ctx) };
+  }
 
-export function allDrivers(): Driver[] {
-  return Object.values(drivers);
+  get(kind: Kind): AnyDriver {
+    // A kind read back from the database or an API is only a string until checked here.
+    if (!Object.hasOwn(this.byKind, kind)) throw new IsolaError('INVALID_ARGUMENT', `unknown isolation kind "${kind}"`, 'use --as container, vm or hybrid');
+    return this.byKind[kind];
+  }
+
+  all(): AnyDriver[] {
+    return KINDS.map((k) => this.byKind[k]);
+  }
 }

@@ -2,10 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Writable } from 'node:stream';
-import type { Driver, ExecOptions, LogEntry, Stats } from '../drivers/driver.js';
-import { driverFor } from '../drivers/registry.js';
-import { IsolaError, notFound } from '../spec/errors.js';
-import { pathsFor, type Paths } from '../paths.js';
+import type { ExecOptions, Kind, LogEntry, Stats } from '../core/types.js';
+import type { AnyDriver } from '../drivers/driver.js';
+import { Drivers } from '../drivers/registry.js';
+import { IsolaError, invalid, notFound } from '../core/errors.js';
+import { pathsFor, type Paths } from '../core/paths.js';
+import type { Config } from '../core/config.js';
+import { CacheLayout } from '../core/cache-layout.js';
+import { processAlive } from '../util/process.js';
 import { openDb, type Db } from '../state/db.js';
 import { InstanceRepo, type InstanceRecord } from '../state/instances.js';
 import { ImageStore } from '../image/store.js';
@@ -14,7 +18,6 @@ import { normalizeRef } from '../image/ref.js';
 import type { RunRequest } from './request.js';
 import { buildSpec } from './spec-builder.js';
 import { isValidName, newId, randomName } from './names.js';
-import { invalid } from '../spec/errors.js';
 import { assertPortFree, startForwarder, stopForwarders, type Forwarder } from '../net/publish.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/isola.js');
@@ -24,19 +27,30 @@ const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..
  * step with what really runs (reconcile) and reaches every isolation kind through a Driver.
  */
 export class Engine {
+  readonly config: Config;
   readonly paths: Paths;
+  readonly cache: CacheLayout;
   readonly db: Db;
   readonly instances: InstanceRepo;
+  readonly drivers: Drivers;
   private store?: ImageStore;
 
-  constructor(paths: Paths = pathsFor()) {
+  constructor(config: Config) {
     if (process.getuid?.() !== 0) {
       throw new IsolaError('PERMISSION_DENIED', 'isola must run as root: it creates namespaces, cgroups, mounts and network devices', 'run it with sudo, or as root');
     }
+    this.config = config;
+    const paths = pathsFor(config.root);
     this.paths = paths;
+    this.cache = new CacheLayout(paths.cache);
+    this.drivers = new Drivers(config);
     for (const d of [paths.root, paths.instances, paths.run, paths.cache]) fs.mkdirSync(d, { recursive: true });
     this.db = openDb(paths.db);
     this.instances = new InstanceRepo(this.db);
+  }
+
+  driver(kind: Kind): AnyDriver {
+    return this.drivers.get(kind);
   }
 
   close(): void {
@@ -55,6 +69,27 @@ export class Engine {
     return store.resolve(ref);
   }
 
+  /**
+   * Removes what the cache holds for images that are neither stored nor used by an instance,
+   * and what interrupted builds left behind; resolves with the paths removed.
+   */
+  pruneCaches(): string[] {
+    const keep = new Set([...this.images().list().map((i) => i.digest), ...this.instances.list().map((r) => r.imageDigest)]);
+    const removed: string[] = [];
+    for (const entry of this.cache.entries()) {
+      if (keep.has(entry.imageDigest)) continue;
+      fs.rmSync(entry.path, { recursive: true, force: true });
+      fs.rmSync(this.cache.lock(entry.path), { recursive: true, force: true });
+      removed.push(entry.path);
+    }
+    for (const stray of this.cache.strays()) {
+      if (processAlive(stray.builderPid)) continue; // a build running now
+      fs.rmSync(stray.path, { recursive: true, force: true });
+      removed.push(stray.path);
+    }
+    return removed;
+  }
+
   // ---- instances ---------------------------------------------------------------------------
 
   find(ref: string): InstanceRecord {
@@ -70,13 +105,13 @@ export class Engine {
     }
     if (req.publish.length > 0 && req.network === 'none') throw invalid('--publish needs a network, but --network none was given', 'drop -p or use --network bridge');
     for (const m of req.publish) await assertPortFree(m);
-    const driver = driverFor(req.kind);
+    const driver = this.driver(req.kind);
     const image = await this.resolveImage(req.image);
     const id = newId();
     const name = req.name ?? randomName();
     const cleanup = req.detach ? [process.execPath, BIN, '_cleanup', '--data-root', this.paths.root, id] : [];
     const rec = this.instances.insert((usedIps) => {
-      const spec = buildSpec(this.paths, id, name, image, req, usedIps, cleanup);
+      const spec = buildSpec(this.paths, this.config.env, id, name, image, req, usedIps, cleanup);
       return {
         id, name, kind: req.kind, imageRef: image.ref, imageDigest: image.digest, state: 'creating',
         createdAt: new Date().toISOString(), startedAt: null, finishedAt: null, exitCode: null, oomKilled: false,
@@ -91,14 +126,15 @@ export class Engine {
       rec.state = 'created';
       return rec;
     } catch (e) {
-      await driver.remove(rec.spec, rec.data).catch(() => undefined);
+      await driver.cleanup(rec.spec, null).catch(() => undefined);
+      await driver.remove(rec.spec, null).catch(() => undefined);
       this.instances.delete(id);
       throw e;
     }
   }
 
   async start(rec: InstanceRecord): Promise<InstanceRecord> {
-    const driver = driverFor(rec.kind);
+    const driver = this.driver(rec.kind);
     try {
       rec.data = await driver.start(rec.spec, rec.data);
     } catch (e) {
@@ -113,7 +149,7 @@ export class Engine {
     if (rec.ports.length > 0 && rec.ip) {
       const running: Forwarder[] = [];
       try {
-        for (const m of rec.ports) running.push(await startForwarder(m, rec.ip));
+        for (const m of rec.ports) running.push(await startForwarder(m, rec.ip, this.config.searchPath));
       } finally {
         this.instances.setPorts(rec.id, running.length === rec.ports.length ? running : [...running, ...rec.ports.slice(running.length)]);
       }
@@ -130,7 +166,7 @@ export class Engine {
     let rec = await this.create(req);
     rec = await this.start(rec);
     if (req.detach) return { rec, exitCode: null };
-    const driver = driverFor(rec.kind);
+    const driver = this.driver(rec.kind);
     const forward = (sig: NodeJS.Signals) => void driver.kill(rec.spec, rec.data, sig).catch(() => undefined);
     process.on('SIGINT', forward);
     process.on('SIGTERM', forward);
@@ -147,7 +183,7 @@ export class Engine {
     }
   }
 
-  private async pipeLogs(driver: Driver, rec: InstanceRecord, out: Writable, err: Writable): Promise<void> {
+  private async pipeLogs(driver: AnyDriver, rec: InstanceRecord, out: Writable, err: Writable): Promise<void> {
     for await (const e of driver.logs(rec.spec, rec.data, { follow: true })) {
       (e.stream === 'stderr' ? err : out).write(e.partial ? e.text : `${e.text}\n`);
     }
@@ -155,7 +191,7 @@ export class Engine {
 
   /** After an exit: release runtime resources once, and remove the instance if it asked for it. */
   async settle(rec: InstanceRecord): Promise<void> {
-    const driver = driverFor(rec.kind);
+    const driver = this.driver(rec.kind);
     stopForwarders(rec.ports.filter((p): p is Forwarder => 'pid' in p));
     if (this.instances.claimCleanup(rec.id)) await driver.cleanup(rec.spec, rec.data);
     if (rec.autoRemove) {
@@ -171,7 +207,7 @@ export class Engine {
   async reconcile(): Promise<void> {
     for (const rec of this.instances.listUnsettled()) {
       if (rec.state === 'creating') continue; // another process is creating it right now
-      const driver = driverFor(rec.kind);
+      const driver = this.driver(rec.kind);
       const seen = rec.state === 'exited' ? null : await driver.observe(rec.spec, rec.data);
       if (seen?.state === 'exited') this.instances.markExited(rec.id, seen.exit.exitCode, seen.exit.oomKilled, seen.exit.finishedAt);
       if (seen?.state === 'exited' || rec.state === 'exited') await this.settle(this.instances.get(rec.id) ?? rec);
@@ -188,7 +224,7 @@ export class Engine {
     await this.reconcile();
     const rec = this.find(ref);
     if (rec.state === 'running') {
-      const driver = driverFor(rec.kind);
+      const driver = this.driver(rec.kind);
       await driver.stop(rec.spec, rec.data, timeoutSec);
       const exit = await driver.wait(rec.spec, rec.data);
       this.instances.markExited(rec.id, exit.exitCode, exit.oomKilled, exit.finishedAt);
@@ -200,13 +236,13 @@ export class Engine {
   async kill(ref: string, signal: string): Promise<void> {
     const rec = this.find(ref);
     if (rec.state !== 'running') throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} is not running`, 'nothing to signal');
-    await driverFor(rec.kind).kill(rec.spec, rec.data, signal);
+    await this.driver(rec.kind).kill(rec.spec, rec.data, signal);
   }
 
   async remove(ref: string, force: boolean): Promise<string> {
     await this.reconcile();
     const rec = this.find(ref);
-    const driver = driverFor(rec.kind);
+    const driver = this.driver(rec.kind);
     if (rec.state === 'running') {
       if (!force) throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} is running`, 'stop it first (isola stop), or use isola rm -f');
       await driver.kill(rec.spec, rec.data, 'KILL').catch(() => undefined);
@@ -224,24 +260,24 @@ export class Engine {
     await this.reconcile();
     const rec = this.find(ref);
     if (rec.state !== 'running') throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} is not running`, 'start it first, or use isola run');
-    return driverFor(rec.kind).exec(rec.spec, rec.data, argv, opts);
+    return this.driver(rec.kind).exec(rec.spec, rec.data, argv, opts);
   }
 
   logs(rec: InstanceRecord, follow: boolean, signal?: AbortSignal): AsyncIterable<LogEntry> {
-    return driverFor(rec.kind).logs(rec.spec, rec.data, { follow, ...(signal ? { signal } : {}) });
+    return this.driver(rec.kind).logs(rec.spec, rec.data, { follow, ...(signal ? { signal } : {}) });
   }
 
   async stats(ref: string): Promise<{ rec: InstanceRecord; stats: Stats }> {
     const rec = this.find(ref);
     if (rec.state !== 'running') throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} is not running`, 'stats are only available for running instances');
-    return { rec, stats: await driverFor(rec.kind).stats(rec.spec, rec.data) };
+    return { rec, stats: await this.driver(rec.kind).stats(rec.spec, rec.data) };
   }
 
   /** Called by conmon's exit command (and by hand): records the exit and cleans up one instance. */
   async cleanupInstance(id: string): Promise<void> {
     const rec = this.instances.get(id);
     if (!rec) return;
-    const seen = await driverFor(rec.kind).observe(rec.spec, rec.data);
+    const seen = await this.driver(rec.kind).observe(rec.spec, rec.data);
     if (seen.state !== 'exited') return;
     this.instances.markExited(rec.id, seen.exit.exitCode, seen.exit.oomKilled, seen.exit.finishedAt);
     await this.settle(this.instances.get(rec.id) ?? rec);

@@ -1,4 +1,4 @@
-import type { Kind } from '../drivers/driver.js';
+import type { Kind } from '../core/types.js';
 import type { PortMapping } from '../net/publish.js';
 
 /** What `isola run` / `create` asks for, after the CLI parsed its flags. */

@@ -1,21 +1,21 @@
 import path from 'node:path';
-import { invalid } from '../spec/errors.js';
-import type { InstanceSpec, NetworkSpec, ResolvedImage } from '../drivers/driver.js';
+import { invalid } from '../core/errors.js';
+import type { InstanceSpec, NetworkSpec, ResolvedImage } from '../core/types.js';
 import type { RunRequest } from './request.js';
 import { BRIDGE, GATEWAY, PREFIX, macFor } from '../net/names.js';
 import { nextFreeIp } from '../net/ipam.js';
-import type { Paths } from '../paths.js';
-import { normalizeCap } from '../spec/caps.js';
+import type { Paths } from '../core/paths.js';
+import { normalizeCap } from '../core/caps.js';
 
 /** Image env overlaid with -e (KEY=VALUE, or KEY alone to pass the caller's value through). */
-export function mergeEnv(imageEnv: string[], userEnv: string[]): string[] {
+export function mergeEnv(imageEnv: string[], userEnv: string[], callerEnv: Readonly<Record<string, string | undefined>>): string[] {
   const out = new Map<string, string>();
   for (const e of imageEnv) out.set(e.split('=')[0] ?? e, e);
   for (const e of userEnv) {
     const key = e.split('=')[0] ?? '';
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw invalid(`invalid environment variable "${e}"`, 'use -e KEY=VALUE');
     if (e.includes('=')) out.set(key, e);
-    else if (process.env[key] !== undefined) out.set(key, `${key}=${process.env[key]}`);
+    else if (callerEnv[key] !== undefined) out.set(key, `${key}=${callerEnv[key]}`);
   }
   return [...out.values()];
 }
@@ -29,7 +29,7 @@ export function resolveArgv(image: ResolvedImage, req: RunRequest): string[] {
   return argv;
 }
 
-export function buildSpec(p: Paths, id: string, name: string, image: ResolvedImage, req: RunRequest, usedIps: string[], cleanup: string[]): InstanceSpec {
+export function buildSpec(p: Paths, callerEnv: Readonly<Record<string, string | undefined>>, id: string, name: string, image: ResolvedImage, req: RunRequest, usedIps: string[], cleanup: string[]): InstanceSpec {
   const network: NetworkSpec = req.network === 'none'
     ? { mode: 'none' }
     : { mode: 'bridge', bridge: BRIDGE, ip: nextFreeIp(usedIps), prefixLength: PREFIX, gateway: GATEWAY, mac: macFor(id) };
@@ -39,7 +39,7 @@ export function buildSpec(p: Paths, id: string, name: string, image: ResolvedIma
     kind: req.kind,
     image,
     argv: resolveArgv(image, req),
-    env: mergeEnv(image.config.env, req.env),
+    env: mergeEnv(image.config.env, req.env, callerEnv),
     workdir: req.workdir ?? image.config.workingDir ?? '/',
     user: req.user ?? image.config.user ?? '',
     hostname: req.hostname ?? id.slice(0, 12),
@@ -60,7 +60,6 @@ export function buildSpec(p: Paths, id: string, name: string, image: ResolvedIma
     ...(req.initrd ? { initrd: path.resolve(req.initrd) } : {}),
     dir: path.join(p.instances, id),
     runDir: path.join(p.run, id.slice(0, 12)),
-    cacheDir: p.cache,
     cleanupCommand: cleanup,
   };
 }

@@ -1,12 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { assetsDir } from '../paths.js';
 
 /**
  * Where the guest side lives once setup.ts has run: the kernel unpacked from Debian's package,
  * the static init/agent, and the initramfs that carries both plus the few modules the guest
- * needs. Everything is under assetsDir(), shared by every data root.
+ * needs. Everything is under the assets folder of the configuration, shared by every data root.
  */
 export interface GuestAssets {
   /** Bumped when the initramfs layout changes, so that setup rebuilds it. */
@@ -22,18 +21,18 @@ export interface GuestAssets {
 
 export const LAYOUT = 1;
 
-export function guestDir(): string {
-  return path.join(assetsDir(), 'guest');
+export function guestDir(assets: string): string {
+  return path.join(assets, 'guest');
 }
 
-export function manifestPath(): string {
-  return path.join(guestDir(), 'manifest.json');
+export function manifestPath(assets: string): string {
+  return path.join(guestDir(assets), 'manifest.json');
 }
 
 /** The installed guest assets, or null when setup has not run (or its files went missing). */
-export function readGuestAssets(): GuestAssets | null {
+export function readGuestAssets(assets: string): GuestAssets | null {
   try {
-    const m = JSON.parse(fs.readFileSync(manifestPath(), 'utf8')) as GuestAssets;
+    const m = JSON.parse(fs.readFileSync(manifestPath(assets), 'utf8')) as GuestAssets;
     if (m.layout !== LAYOUT) return null;
     if (![m.kernel, m.initramfs, m.init].every((f) => fs.existsSync(f))) return null;
     return m;

@@ -1,9 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
-import { assetsDir } from '../paths.js';
-import { IsolaError } from '../spec/errors.js';
+import { IsolaError } from '../core/errors.js';
 import { run } from '../util/exec.js';
 import { cpioArchive, type CpioEntry } from './cpio.js';
 import { LAYOUT, guestDir, guestSourceDir, manifestPath, readGuestAssets, type GuestAssets } from './assets.js';
@@ -19,7 +17,7 @@ export const KERNEL_METAPACKAGE = 'linux-image-cloud-amd64';
 export const WANTED_MODULES = ['virtio_mmio', 'virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_console'];
 const CFLAGS = ['-static', '-Os', '-s', '-Wall', '-Wextra'];
 
-const log = (msg: string): void => {
+export const log = (msg: string): void => {
   process.stdout.write(`guest: ${msg}\n`);
 };
 
@@ -69,7 +67,7 @@ export function moduleLoadOrder(modulesDep: string, wanted: string[]): string[] 
   return order;
 }
 
-async function fetchKernel(): Promise<{ version: string; pkg: string; dir: string; modules: string[] }> {
+async function fetchKernel(assets: string): Promise<{ version: string; pkg: string; dir: string; modules: string[] }> {
   let depends = await must('apt-cache', ['depends', KERNEL_METAPACKAGE], 'resolving the guest kernel');
   let pkg = parseKernelDependency(depends);
   if (!pkg) {
@@ -80,13 +78,13 @@ async function fetchKernel(): Promise<{ version: string; pkg: string; dir: strin
   }
   if (!pkg) throw new IsolaError('UNAVAILABLE', `${KERNEL_METAPACKAGE} does not name a kernel package`, 'check the host\'s apt sources include Debian main');
   const version = pkg.replace(/^linux-image-/, '');
-  const dir = path.join(assetsDir(), 'kernel', version);
+  const dir = path.join(assets, 'kernel', version);
   const done = path.join(dir, 'modules.order.isola');
   if (fs.existsSync(done) && fs.existsSync(path.join(dir, 'vmlinuz'))) {
     const pkgVersion = fs.readFileSync(path.join(dir, 'package'), 'utf8').trim();
     return { version, pkg: pkgVersion, dir, modules: fs.readFileSync(done, 'utf8').split('\n').filter(Boolean) };
   }
-  const tmp = fs.mkdtempSync(path.join(assetsDir(), '.kernel-'));
+  const tmp = fs.mkdtempSync(path.join(assets, '.kernel-'));
   try {
     fs.chmodSync(tmp, 0o777); // apt-get download hands the file to the _apt user
     log(`downloading ${pkg} (apt-get download)`);
@@ -117,8 +115,8 @@ async function fetchKernel(): Promise<{ version: string; pkg: string; dir: strin
   }
 }
 
-async function buildInit(hash: string): Promise<string> {
-  const out = path.join(guestDir(), `init-${hash.slice(0, 12)}`);
+async function buildInit(assets: string, hash: string): Promise<string> {
+  const out = path.join(guestDir(assets), `init-${hash.slice(0, 12)}`);
   if (fs.existsSync(out)) return out;
   log('building the static init/agent (gcc -static -Os)');
   const tmp = `${out}.tmp`;
@@ -146,17 +144,17 @@ export function buildInitramfs(init: string, kernelDir: string, modules: string[
   return cpioArchive(entries);
 }
 
-export async function setupGuest(opts: { refresh?: boolean } = {}): Promise<GuestAssets> {
+export async function setupGuest(assets: string, opts: { refresh?: boolean } = {}): Promise<GuestAssets> {
   const hash = sourceHash();
-  const have = readGuestAssets();
+  const have = readGuestAssets(assets);
   if (have && have.initHash === hash && !opts.refresh) {
     log(`ready (kernel ${have.kernelVersion}, init ${hash.slice(0, 12)})`);
     return have;
   }
-  fs.mkdirSync(guestDir(), { recursive: true });
-  const k = await fetchKernel();
-  const init = await buildInit(hash);
-  const initramfs = path.join(guestDir(), `initramfs-${k.version}-${hash.slice(0, 12)}.cpio`);
+  fs.mkdirSync(guestDir(assets), { recursive: true });
+  const k = await fetchKernel(assets);
+  const init = await buildInit(assets, hash);
+  const initramfs = path.join(guestDir(assets), `initramfs-${k.version}-${hash.slice(0, 12)}.cpio`);
   if (!fs.existsSync(initramfs)) {
     const tmp = `${initramfs}.tmp`;
     fs.writeFileSync(tmp, buildInitramfs(init, k.dir, k.modules));
@@ -173,33 +171,14 @@ export async function setupGuest(opts: { refresh?: boolean } = {}): Promise<Gues
     initHash: hash,
     modules: k.modules,
   };
-  const tmp = `${manifestPath()}.tmp`;
+  const tmp = `${manifestPath(assets)}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(manifest, null, 2) + '\n');
-  fs.renameSync(tmp, manifestPath());
+  fs.renameSync(tmp, manifestPath(assets));
   // Old init builds and initramfs files of this layout are replaced, not accumulated.
-  for (const f of fs.readdirSync(guestDir())) {
-    const p = path.join(guestDir(), f);
+  for (const f of fs.readdirSync(guestDir(assets))) {
+    const p = path.join(guestDir(assets), f);
     if ((f.startsWith('init-') || f.startsWith('initramfs-')) && p !== init && p !== initramfs) fs.rmSync(p, { force: true });
   }
   log(`ready (kernel ${k.version}, init ${hash.slice(0, 12)})`);
   return manifest;
-}
-
-async function cli(): Promise<void> {
-  const started = Date.now();
-  try {
-    await setupGuest({ refresh: process.argv.includes('--refresh') });
-    const { probeAccelerator } = await import('../drivers/vm/accel.js');
-    const v = await probeAccelerator();
-    log(`accelerator: ${v.accel}${v.kvmUsable ? '' : ` (${v.reason})`}`);
-    log(`done in ${((Date.now() - started) / 1000).toFixed(2)} s`);
-  } catch (e) {
-    const msg = e instanceof IsolaError ? e.oneLine() : (e as Error).message;
-    process.stderr.write(`guest: setup failed: ${msg}\n`);
-    process.exitCode = 1;
-  }
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await cli();
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { IsolaError } from '../spec/errors.js';
+import { IsolaError } from '../core/errors.js';
 import type { ImageStore } from './store.js';
 import { storeLayer } from './layer.js';
 import { commitImage } from './compose.js';

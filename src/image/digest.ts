@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { IsolaError } from '../spec/errors.js';
+import { IsolaError } from '../core/errors.js';
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { notFound } from '../spec/errors.js';
+import { notFound } from '../core/errors.js';
 import type { ImageStore } from './store.js';
 import { storeLayer } from './layer.js';
 import { commitImage } from './compose.js';

@@ -1,4 +1,4 @@
-import { invalid } from '../spec/errors.js';
+import { invalid } from '../core/errors.js';
 
 /** A local image reference: name[:tag], tag defaulting to latest (Docker's rule). */
 export interface ImageRef {

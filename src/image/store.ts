@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { IsolaError, notFound } from '../spec/errors.js';
-import type { ResolvedImage } from '../drivers/driver.js';
+import { IsolaError, notFound } from '../core/errors.js';
+import type { ResolvedImage } from '../core/types.js';
 import { assertDigest, sha256 } from './digest.js';
 import { withDirLock } from '../util/lock.js';
 import { readJson, writeFileAtomic } from '../util/fsx.js';

@@ -3,8 +3,8 @@ import path from 'node:path';
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { ReadEntry } from 'tar';
-import { IsolaError } from '../spec/errors.js';
-import type { ResolvedImage } from '../drivers/driver.js';
+import { IsolaError } from '../core/errors.js';
+import type { ResolvedImage } from '../core/types.js';
 import { sha256File } from './digest.js';
 
 /**

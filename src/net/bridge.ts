@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { run, runOk } from '../util/exec.js';
 import { BRIDGE } from './names.js';
-import type { NetworkSpec } from '../drivers/driver.js';
+import type { NetworkSpec } from '../core/types.js';
 
 /**
  * Creates isola's bridge if it is missing. The bridge has the gateway address and no route to

@@ -1,4 +1,4 @@
-import { IsolaError } from '../spec/errors.js';
+import { IsolaError } from '../core/errors.js';
 import { GATEWAY, SUBNET } from './names.js';
 
 export function ipToInt(ip: string): number {

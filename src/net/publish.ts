@@ -1,8 +1,9 @@
-import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { IsolaError, invalid } from '../spec/errors.js';
-import { which, pidAlive } from '../util/which.js';
+import { IsolaError, invalid } from '../core/errors.js';
+import { which } from '../util/which.js';
+import { processAlive } from '../util/process.js';
 
 /** One `-p [HOST_IP:]HOST_PORT:INSTANCE_PORT[/tcp]` mapping. */
 export interface PortMapping {
@@ -44,18 +45,18 @@ export function assertPortFree(m: PortMapping): Promise<void> {
  * daemonized, forwarding host connections to the instance's bridge address. It works the same
  * for every isolation kind, because containers and VMs alike have an address on isola0.
  */
-export async function startForwarder(m: PortMapping, targetIp: string): Promise<Forwarder> {
-  const socat = which('socat');
+export async function startForwarder(m: PortMapping, targetIp: string, searchPath: readonly string[]): Promise<Forwarder> {
+  const socat = which('socat', searchPath);
   if (!socat) throw new IsolaError('UNAVAILABLE', 'publishing a port needs socat, which is missing', 'install Debian\'s socat package (npm run bootstrap does)');
   const child = spawn(socat, [`TCP-LISTEN:${m.hostPort},bind=${m.hostIp},fork,reuseaddr`, `TCP:${targetIp}:${m.instancePort}`], { detached: true, stdio: 'ignore' });
   child.unref();
   // Wait until it listens, so a client that connects right after `run -d` is served.
   const deadline = Date.now() + 3000;
   for (;;) {
-    if (child.exitCode !== null || !pidAlive(child.pid)) throw new IsolaError('FAILED_PRECONDITION', `could not listen on ${m.hostIp}:${m.hostPort}`, 'choose another host port with -p');
+    if (child.exitCode !== null || !processAlive(child.pid)) throw new IsolaError('FAILED_PRECONDITION', `could not listen on ${m.hostIp}:${m.hostPort}`, 'choose another host port with -p');
     if (await listening(m)) break;
     if (Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
   }
   return { ...m, pid: child.pid ?? 0 };
 }
@@ -71,18 +72,10 @@ function listening(m: PortMapping): Promise<boolean> {
   });
 }
 
-function isSocat(pid: number): boolean {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('socat');
-  } catch {
-    return false;
-  }
-}
-
 /** Idempotent. */
 export function stopForwarders(fw: Forwarder[]): void {
   for (const f of fw) {
-    if (!pidAlive(f.pid) || !isSocat(f.pid)) continue; // never signal a recycled pid
+    if (!processAlive(f.pid, { cmdlineIncludes: `TCP-LISTEN:${f.hostPort},` })) continue; // never signal a recycled pid
     try {
       // The whole process group: socat's forked children serving open connections too.
       process.kill(-f.pid, 'SIGTERM');

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { run } from '../util/exec.js';
 import { tapName } from './names.js';
-import { IsolaError } from '../spec/errors.js';
+import { IsolaError } from '../core/errors.js';
 
 /**
  * Tap devices for VMs: QEMU's virtio-net sits on one end, isola's bridge on the other, so a VM

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { run, runOk } from '../util/exec.js';
-import type { NetworkSpec } from '../drivers/driver.js';
+import type { NetworkSpec } from '../core/types.js';
 import { ensureBridge } from './bridge.js';
 import { netnsName, vethName } from './names.js';
 

@@ -1,5 +1,5 @@
-import { DEFAULT_CAPS } from '../spec/caps.js';
-import type { WorkloadFacts } from './profile.js';
+import { DEFAULT_CAPS } from '../core/caps.js';
+import type { WorkloadFacts } from './workload.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'n/a';
 

@@ -1,4 +1,4 @@
-import { ALL_CAPS } from '../spec/caps.js';
+import { ALL_CAPS } from '../core/caps.js';
 import { parseSections } from './script.js';
 
 /** What one kernel says about one process: the raw material of a security profile. */

@@ -1,11 +1,13 @@
-import type { Driver, DriverData, InstanceSpec } from '../drivers/driver.js';
-import { IsolaError } from '../spec/errors.js';
+import type { InstanceSpec, StoredData } from '../core/types.js';
+import type { AnyDriver } from '../drivers/driver.js';
+import { IsolaError } from '../core/errors.js';
 import { run } from '../util/exec.js';
 import { collectOutput } from '../util/collect.js';
 import { FACT_SCRIPT } from './script.js';
 import { parseFacts, type ProcessFacts } from './facts.js';
 import { readSeccompRules } from './bundle.js';
-import { NS_TYPES, seccompText, workloadFacts, type SecurityProfile } from './profile.js';
+import type { SecurityProfile } from './profile.js';
+import { NS_TYPES, seccompText, workloadFacts } from './workload.js';
 import { checklist } from './checklist.js';
 import { isolationLevel } from './level.js';
 
@@ -16,7 +18,7 @@ export async function hostFacts(pid: number | 'self'): Promise<ProcessFacts> {
 }
 
 /** Runs argv inside the instance through the driver; resolves with stdout, or null when it cannot. */
-async function execText(driver: Driver, spec: InstanceSpec, data: DriverData, argv: string[]): Promise<string | null> {
+async function execText(driver: AnyDriver, spec: InstanceSpec, data: StoredData, argv: string[]): Promise<string | null> {
   try {
     const r = await collectOutput((io) => driver.exec(spec, data, argv, { ...io, stdin: null }));
     return r.code === 0 ? r.stdout : null;
@@ -34,7 +36,7 @@ async function execText(driver: Driver, spec: InstanceSpec, data: DriverData, ar
  *    the driver can (runOnWorkloadKernel), else from inside through exec;
  * 3. the host process (the workload itself, or the VMM) from the host's /proc.
  */
-export async function measureSecurity(driver: Driver, rec: { id: string; name: string; spec: InstanceSpec; data: DriverData }): Promise<SecurityProfile> {
+export async function measureSecurity(driver: AnyDriver, rec: { id: string; name: string; spec: InstanceSpec; data: StoredData }): Promise<SecurityProfile> {
   const { spec, data } = rec;
   const seen = await driver.observe(spec, data);
   if (seen.state !== 'running') throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} is not running`, 'the security profile is measured on a running instance; start it first');

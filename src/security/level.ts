@@ -1,5 +1,5 @@
 import type { CheckItem } from './checklist.js';
-import type { WorkloadFacts } from './profile.js';
+import type { WorkloadFacts } from './workload.js';
 
 /** The seed's security comparison, one row per aspect, chosen by what was measured. */
 export interface IsolationLevel {

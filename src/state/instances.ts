@@ -1,6 +1,6 @@
 import type { Db } from './db.js';
-import type { DriverData, InstanceSpec, Kind } from '../drivers/driver.js';
-import { IsolaError } from '../spec/errors.js';
+import type { InstanceSpec, Kind, StoredData } from '../core/types.js';
+import { IsolaError } from '../core/errors.js';
 import type { Forwarder, PortMapping } from '../net/publish.js';
 
 export type InstanceState = 'creating' | 'created' | 'running' | 'exited';
@@ -21,7 +21,7 @@ export interface InstanceRecord {
   autoRemove: boolean;
   cleaned: boolean;
   spec: InstanceSpec;
-  data: DriverData;
+  data: StoredData;
   /** -p mappings; `pid` is set while a forwarder runs. */
   ports: (PortMapping | Forwarder)[];
 }
@@ -63,7 +63,7 @@ function fromRow(r: Row): InstanceRecord {
     autoRemove: r.auto_remove === 1,
     cleaned: r.cleaned === 1,
     spec: JSON.parse(r.spec_json) as InstanceSpec,
-    data: JSON.parse(r.driver_json) as DriverData,
+    data: JSON.parse(r.driver_json) as StoredData,
     ports: JSON.parse(r.ports_json) as (PortMapping | Forwarder)[],
   };
 }
@@ -112,11 +112,11 @@ export class InstanceRepo {
     return (this.db.prepare("SELECT * FROM instances WHERE state != 'exited' OR cleaned = 0").all() as Row[]).map(fromRow);
   }
 
-  markCreated(id: string, data: DriverData): void {
+  markCreated(id: string, data: StoredData): void {
     this.db.prepare("UPDATE instances SET state = 'created', driver_json = ? WHERE id = ?").run(JSON.stringify(data), id);
   }
 
-  markRunning(id: string, data: DriverData, at: string): void {
+  markRunning(id: string, data: StoredData, at: string): void {
     this.db.prepare("UPDATE instances SET state = 'running', started_at = ?, driver_json = ? WHERE id = ?").run(at, JSON.stringify(data), id);
   }
 

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * A cross-process lock made from an atomic mkdir. Image index updates are rare and short, so
@@ -19,7 +20,7 @@ export async function withDirLock<T>(lockDir: string, fn: () => Promise<T> | T, 
         /* gone meanwhile */
       }
       if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lockDir}`, { cause: e });
-      await new Promise((r) => setTimeout(r, delay));
+      await sleep(delay);
     }
   }
   try {

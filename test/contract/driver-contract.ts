@@ -1,10 +1,12 @@
 import { describe, test, before, after } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import { PassThrough } from 'node:stream';
-import type { Driver, DriverData, InstanceSpec, LogEntry } from '../../src/drivers/driver.js';
-import { isIsolaError } from '../../src/spec/errors.js';
+import type { InstanceSpec, Kind, LogEntry, StoredData } from '../../src/core/types.js';
+import type { AnyDriver } from '../../src/drivers/driver.js';
+import { isIsolaError } from '../../src/core/errors.js';
 import { ensureDirs, hostLeftovers, makeFixture, specFor, type Fixture } from '../helpers/fixture.js';
 
 /**
@@ -18,10 +20,11 @@ export interface ContractOptions {
   timeoutSec?: number;
 }
 
-export function runDriverContract(driver: Driver, opts: ContractOptions = {}): void {
+export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void {
   const timeout = (opts.timeoutSec ?? 30) * 1000;
   const skipReason = (name: string) => opts.skip?.find((s) => s.tests.includes(name))?.reason;
   let fx: Fixture;
+  let driver: AnyDriver;
   const made: string[] = [];
 
   const it = (name: string, fn: () => Promise<void>) => {
@@ -30,23 +33,23 @@ export function runDriverContract(driver: Driver, opts: ContractOptions = {}): v
   };
 
   /** Creates and starts an instance; always cleaned up and removed, even when the test fails. */
-  async function withInstance<T>(over: Partial<InstanceSpec>, fn: (spec: InstanceSpec, data: DriverData) => Promise<T>): Promise<T> {
+  async function withInstance<T>(over: Partial<InstanceSpec>, fn: (spec: InstanceSpec, data: StoredData) => Promise<T>): Promise<T> {
     const spec = specFor(fx, driver.kind, over);
     made.push(spec.id);
     ensureDirs(spec);
-    let data: DriverData = {};
+    let data: StoredData | null = null;
     try {
       data = await driver.create(spec);
       data = await driver.start(spec, data);
       return await fn(spec, data);
     } finally {
-      await driver.stop(spec, data, 0).catch(() => undefined);
+      if (data) await driver.stop(spec, data, 0).catch(() => undefined);
       await driver.cleanup(spec, data);
       await driver.remove(spec, data);
     }
   }
 
-  async function collectLogs(spec: InstanceSpec, data: DriverData): Promise<LogEntry[]> {
+  async function collectLogs(spec: InstanceSpec, data: StoredData): Promise<LogEntry[]> {
     const out: LogEntry[] = [];
     for await (const e of driver.logs(spec, data, { follow: false })) out.push(e);
     return out;
@@ -54,11 +57,12 @@ export function runDriverContract(driver: Driver, opts: ContractOptions = {}): v
 
   const text = (entries: LogEntry[], stream: 'stdout' | 'stderr') => entries.filter((e) => e.stream === stream).map((e) => e.text).join('\n');
 
-  describe(`driver contract: ${driver.kind}`, () => {
+  describe(`driver contract: ${kind}`, () => {
     before(async () => {
-      const cap = await driver.probe();
-      assert.ok(cap.ok, `${driver.kind} must be usable on this host: ${cap.reason}`);
       fx = await makeFixture();
+      driver = fx.drivers.get(kind);
+      const cap = await driver.probe();
+      assert.ok(cap.ok, `${kind} must be usable on this host: ${cap.reason}`);
     });
     after(async () => {
       await fx?.dispose();
@@ -130,9 +134,9 @@ export function runDriverContract(driver: Driver, opts: ContractOptions = {}): v
 
     it('reports stats of a running instance', async () => {
       await withInstance({ argv: ['sh', '-c', 'while true; do :; done'] }, async (spec, data) => {
-        await new Promise((r) => setTimeout(r, 500));
+        await sleep(500);
         const a = await driver.stats(spec, data);
-        await new Promise((r) => setTimeout(r, 500));
+        await sleep(500);
         const b = await driver.stats(spec, data);
         assert.ok(b.memoryBytes > 0, 'memory in use is reported');
         assert.ok(b.cpuNanos > a.cpuNanos, 'CPU time grows while the workload spins');
@@ -187,7 +191,7 @@ async function retry<T>(fn: () => Promise<T>, withinMs: number): Promise<T> {
       return await fn();
     } catch (e) {
       if (Date.now() > deadline) throw e;
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
     }
   }
 }

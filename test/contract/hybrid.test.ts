@@ -1,7 +1,6 @@
 import { runDriverContract } from './driver-contract.js';
-import { driverFor } from '../../src/drivers/registry.js';
 
 // The hybrid driver against real QEMU (TCG here: the KVM probe fails under this host's nested
 // virtualization) with runc inside the guest. Every boot also starts runc, so allow more time
 // than for a plain VM. No known gaps.
-runDriverContract(driverFor('hybrid'), { timeoutSec: 120 });
+runDriverContract('hybrid', { timeoutSec: 120 });

@@ -1,6 +1,5 @@
 import { runDriverContract } from './driver-contract.js';
-import { driverFor } from '../../src/drivers/registry.js';
 
 // The VM driver against real QEMU (TCG on a host where the KVM probe fails, so boots take
 // about 1.5 s and stop/exec round trips are slower than a container's): no known gaps.
-runDriverContract(driverFor('vm'), { timeoutSec: 90 });
+runDriverContract('vm', { timeoutSec: 90 });

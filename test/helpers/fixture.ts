@@ -3,13 +3,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { pathsFor, type Paths } from '../../src/paths.js';
+import { pathsFor, type Paths } from '../../src/core/paths.js';
 import { ImageStore } from '../../src/image/store.js';
 import { ensureBaseImage } from '../../src/image/base.js';
-import type { InstanceSpec, Kind, ResolvedImage } from '../../src/drivers/driver.js';
+import type { InstanceSpec, Kind, ResolvedImage } from '../../src/core/types.js';
 import { BRIDGE, GATEWAY, PREFIX, macFor } from '../../src/net/names.js';
 import { newId } from '../../src/engine/names.js';
 import { removeBridgeIfUnused } from '../../src/net/bridge.js';
+import { loadConfig, type Config } from '../../src/core/config.js';
+import { Drivers } from '../../src/drivers/registry.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const BIN = path.join(REPO, 'bin', 'isola.js');
@@ -17,6 +19,9 @@ export const BIN = path.join(REPO, 'bin', 'isola.js');
 /** A fresh data root with the base image in it; `dispose()` removes it. */
 export interface Fixture {
   root: string;
+  /** The configuration of this environment with the fixture's data root. */
+  config: Config;
+  drivers: Drivers;
   paths: Paths;
   store: ImageStore;
   base: ResolvedImage;
@@ -29,8 +34,11 @@ export async function makeFixture(): Promise<Fixture> {
   for (const d of [paths.instances, paths.run, paths.cache]) fs.mkdirSync(d, { recursive: true });
   const store = new ImageStore(paths.images);
   await ensureBaseImage(store);
+  const config = loadConfig({ ...process.env, ISOLA_ROOT: root });
   return {
     root,
+    config,
+    drivers: new Drivers(config),
     paths,
     store,
     base: store.resolve('base'),
@@ -66,7 +74,6 @@ export function specFor(fx: Fixture, kind: Kind, over: Partial<InstanceSpec> = {
     runtime: '',
     dir: path.join(fx.paths.instances, id),
     runDir: path.join(fx.paths.run, id.slice(0, 12)),
-    cacheDir: fx.paths.cache,
     cleanupCommand: [],
     ...over,
   };

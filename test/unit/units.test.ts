@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseBytes, parseCpus } from '../../src/spec/units.js';
-import { isIsolaError } from '../../src/spec/errors.js';
+import { parseBytes, parseCpus } from '../../src/core/units.js';
+import { isIsolaError } from '../../src/core/errors.js';
 
 test('parseBytes accepts Docker-style sizes', () => {
   assert.equal(parseBytes('64m'), 64 * 1024 * 1024);

@@ -1,4 +1,4 @@
-import type { MeasuredKind } from '../../spec/compare-result.js';
+import type { MeasuredKind } from '../../core/compare-result.js';
 import type { InstanceRecord } from '../../state/instances.js';
 import { alternate } from '../alternate.js';
 import type { Target } from '../lab.js';

@@ -1,12 +1,12 @@
-import type { Kind } from '../../drivers/driver.js';
-import type { MeasuredKind } from '../../spec/compare-result.js';
+import type { Kind } from '../../core/types.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { MeasuredKind } from '../../core/compare-result.js';
 import type { InstanceRecord } from '../../state/instances.js';
 import { throwIfAborted } from '../alternate.js';
 import { footprints, meminfo } from '../host-probe.js';
 import { median, slope, summarize } from '../stats.js';
 import { MiB, type Metric, type ScenarioContext } from '../scenario.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const GiB = 1024 * MiB;
 
 /** The seed's server and instance sizes. */

@@ -1,21 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Kind } from '../../drivers/driver.js';
-import type { MeasuredKind } from '../../spec/compare-result.js';
+import type { Kind } from '../../core/types.js';
+import type { MeasuredKind } from '../../core/compare-result.js';
 import { allocatedBytes } from '../../util/fsx.js';
+import { DERIVED_BY_KIND } from '../../core/cache-layout.js';
 import { summarize } from '../stats.js';
 import type { Metric, ScenarioContext } from '../scenario.js';
-
-/**
- * The engine's per-image cache folders (docs/ARCHITECTURE.md): what each kind derives from an
- * image once and shares between its instances. A kind not listed here is charged every cache
- * entry named after the image digest.
- */
-const PER_IMAGE_CACHE: Partial<Record<Kind, string[]>> = {
-  container: ['rootfs'], // the image unpacked once, the overlay's lower layer
-  vm: ['vm-disks'], // the ext4 root disk built from the layers
-  hybrid: ['vm-disks'],
-};
 
 function imageBlobs(ctx: ScenarioContext): number {
   const img = ctx.lab.image;
@@ -31,24 +21,16 @@ function imageBlobs(ctx: ScenarioContext): number {
   return [...new Set(digests)].reduce((a, d) => a + allocatedBytes(path.join(blobDir, d.replace(/^sha256:/, ''))), 0);
 }
 
+/** What the kind derives from the image once and shares between instances, as the cache layout records it. */
 function derived(ctx: ScenarioContext, kind: Kind): { bytes: number; apparent: number; entries: string[] } {
-  const hex = ctx.lab.image.digest.replace(/^sha256:/, '');
-  const cache = ctx.lab.engine.paths.cache;
-  const folders = PER_IMAGE_CACHE[kind] ?? (fs.existsSync(cache) ? fs.readdirSync(cache) : []);
   let bytes = 0;
   let apparent = 0;
   const entries: string[] = [];
-  for (const f of folders) {
-    const dir = path.join(cache, f);
-    if (!fs.existsSync(dir)) continue;
-    for (const e of fs.readdirSync(dir)) {
-      if (!e.includes(hex) || e.endsWith('.lock')) continue;
-      const p = path.join(dir, e);
-      bytes += allocatedBytes(p);
-      const st = fs.statSync(p);
-      if (st.isFile()) apparent += st.size;
-      entries.push(path.relative(ctx.lab.engine.paths.root, p));
-    }
+  for (const e of ctx.lab.engine.cache.entriesFor(ctx.lab.image.digest, DERIVED_BY_KIND[kind])) {
+    bytes += allocatedBytes(e.path);
+    const st = fs.statSync(e.path);
+    if (st.isFile()) apparent += st.size;
+    entries.push(path.relative(ctx.lab.engine.paths.root, e.path));
   }
   return { bytes, apparent, entries };
 }
@@ -73,7 +55,7 @@ export function disk(ctx: ScenarioContext): Metric[] {
   }
   const nm = Object.keys(notMeasured).length ? { notMeasured } : {};
   return [
-    { id: 'disk_image_bytes', unit: 'bytes', kinds: image, notes: ['the image as stored (its blobs) plus what the kind derives from it once per image (container: the unpacked tree; VM: the ext4 root disk); allocated blocks, not apparent size'], extra },
+    { id: 'disk_image_bytes', unit: 'bytes', kinds: image, notes: ['the image as stored (its blobs) plus what the kind derives from it once per image (container: the unpacked tree; VM: the ext4 root disk; hybrid: its root disk with the guest system, and the unpacked tree it resolves users in); allocated blocks, not apparent size'], extra },
     { id: 'disk_rootdisk_bytes', unit: 'bytes', kinds: root, notes: ['what the kind derives from the image once and shares between its instances: for a VM the root disk (sparse ext4; see extra for its apparent size), for a container the unpacked lower layer'] },
     { id: 'disk_instance_bytes', unit: 'bytes', kinds: inst, ...nm, notes: ['the instance\'s own folder after start, without crossing into its mounted root (du -x): overlay upper dir, bundle and logs for a container; qcow2 overlay, initrd with the instance config and console log for a VM'] },
   ];

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { MeasuredKind } from '../../spec/compare-result.js';
+import type { MeasuredKind } from '../../core/compare-result.js';
 import { alternate } from '../alternate.js';
 import type { Target } from '../lab.js';
 import { HELPER_PATH, parseIo } from '../probe-binary.js';

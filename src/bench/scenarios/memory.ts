@@ -1,10 +1,10 @@
-import type { MeasuredKind } from '../../spec/compare-result.js';
+import type { MeasuredKind } from '../../core/compare-result.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { alternate } from '../alternate.js';
 import { footprints } from '../host-probe.js';
 import { summarize } from '../stats.js';
 import type { Metric, ScenarioContext } from '../scenario.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Memory of one idle instance per kind (the probe instance: an idle echo server), sampled

@@ -1,11 +1,11 @@
 import net from 'node:net';
-import type { MeasuredKind } from '../../spec/compare-result.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { MeasuredKind } from '../../core/compare-result.js';
 import { alternate } from '../alternate.js';
 import type { Target } from '../lab.js';
 import { quantile, summarize } from '../stats.js';
 import { PROBE_ARGV, PROBE_PORT, type Metric, type ScenarioContext } from '../scenario.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One TCP connection, `count` one-byte request/response transactions, one in flight (netperf TCP_RR style). */
 export function rrBatch(host: string, port: number, count: number, warm: number, timeoutMs = 30_000): Promise<number[]> {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
-import type { Kind } from '../../drivers/driver.js';
-import type { MeasuredKind } from '../../spec/compare-result.js';
+import type { Kind } from '../../core/types.js';
+import type { MeasuredKind } from '../../core/compare-result.js';
 import { alternate, throwIfAborted } from '../alternate.js';
 import type { Lab } from '../lab.js';
 import { summarize } from '../stats.js';

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -6,9 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { alternate } from '../alternate.js';
 import { median } from '../stats.js';
 import { readGuestAssets } from '../../guest/assets.js';
+import { loadConfig } from '../../core/config.js';
 import { cpioArchive } from '../../guest/cpio.js';
 import { encodeRecords } from '../../guest/records.js';
 import { kernelCmdline, tscKhzFromCpuinfo } from '../../guest/cmdline.js';
+import { runOk } from '../../util/exec.js';
 
 /**
  * The VM driver's own costs, measured in one run:
@@ -79,12 +82,13 @@ interface VmFacts {
 }
 
 export async function benchVm(opts: { runs?: number; warmup?: number } = {}): Promise<VmBenchResult[]> {
+  const config = loadConfig();
   const runs = opts.runs ?? 7;
   const warmup = opts.warmup ?? 1;
-  const assets = readGuestAssets();
+  const assets = readGuestAssets(config.assets);
   if (!assets) return [{ name: 'vm startup', value: NaN, unit: 'ms', target: '-', ok: false, note: 'guest assets not set up: run npm run bootstrap' }];
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-bench-vm-'));
-  const env = { ...process.env, ISOLA_ROOT: root };
+  const env = { ...config.env, ISOLA_ROOT: root };
   try {
     // Warm-up that also builds the base image and its root disk, so neither is timed.
     const warm = await cli(['run', '--rm', '--as', 'vm', '--network', 'none', 'base', 'true'], env);
@@ -120,7 +124,7 @@ export async function benchVm(opts: { runs?: number; warmup?: number } = {}): Pr
       cpioArchive([{ type: 'dir', name: 'isola' }, { type: 'file', name: 'isola/config', data: encodeRecords({ argv: ['echo', MARK], env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'], workdir: '/' }) }]),
     ]));
     const bare = bareQemuArgs(facts, assets.kernel, initrd);
-    const qemu = process.env.ISOLA_QEMU ?? 'qemu-system-x86_64';
+    const qemu = config.bin.qemu ?? 'qemu-system-x86_64';
 
     const results = await alternate<Timed>([
       { name: 'isola', run: () => cli(['run', '--rm', '--as', 'vm', '--network', 'none', 'base', 'echo', MARK], env) },
@@ -181,16 +185,8 @@ export function bareQemuArgs(f: VmFacts, kernel: string, initrd: string): string
   ];
 }
 
-async function capture(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`isola ${args.join(' ')}: ${err.trim()}`))));
-  });
+function capture(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  return runOk(process.execPath, [BIN, ...args], { env });
 }
 
 function findOverhead(s: unknown): number | null {
@@ -209,11 +205,4 @@ function residentBytes(pid: number): number | null {
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const round = (x: number): number => Math.round(x * 10) / 10;
-
-if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
-  for (const r of await benchVm({ runs: Number(process.env.RUNS ?? 7) })) {
-    process.stdout.write(`${r.ok ? 'ok ' : 'NO '} ${r.name}: ${r.value} ${r.unit} (target ${r.target})${r.note ? ` — ${r.note}` : ''}\n`);
-  }
-}

@@ -1,19 +1,21 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import type { Capability, Driver, DriverData, ExecOptions, ExitInfo, InstanceSpec, Observed, Stats } from '../driver.js';
-import { IsolaError } from '../../spec/errors.js';
+import type { Capability, ExecOptions, ExitInfo, InstanceSpec, Observed, Stats, StoredData } from '../../core/types.js';
+import type { Driver, DriverContext } from '../driver.js';
+import { IsolaError } from '../../core/errors.js';
 import { run } from '../../util/exec.js';
-import { pidAlive, which } from '../../util/which.js';
+import { which } from '../../util/which.js';
+import { processAlive } from '../../util/process.js';
 import { createNetns, removeNetns } from '../../net/veth.js';
 import { vethName } from '../../net/names.js';
 import { ociConfig } from './launch.js';
-import { asData, filesOf, fromData, type ContainerData } from './persist.js';
+import { decodeContainerData, filesOf, runtimeRootOf, type ContainerData } from './persist.js';
 import { ensureUnpacked, mountOverlay, unmount } from './rootfs.js';
 import { resolveUser } from './user.js';
 import { DEFAULT_SECCOMP, loadSeccompProfile, toOciSeccomp } from './seccomp.js';
-import { effectiveCaps, processBoundingCaps } from '../../spec/caps.js';
-import { chooseRuntime, probeRuntime, RUNTIMES } from './runtime.js';
+import { effectiveCaps, processBoundingCaps } from '../../core/caps.js';
+import { chooseRuntime, probeRuntime, runtimeBinary, RUNTIMES } from './runtime.js';
 import { conmonPath, exitInfo, filterRuncErrors, readExit, runtimeError, startConmon, waitForExitFile } from './monitor.js';
 import { containerStats, oomKills, pssBytes } from './stats.js';
 import { readK8sLog } from '../cri-log.js';
@@ -24,32 +26,38 @@ const SIGNALS = new Set(['TERM', 'KILL', 'INT', 'HUP', 'QUIT', 'USR1', 'USR2', '
  * Containers: an OCI runtime (runc by default) under conmon, on an overlay of the image
  * unpacked once per digest, in new pid, mount, ipc, uts, net and cgroup namespaces.
  */
-export class ContainerDriver implements Driver {
+export class ContainerDriver implements Driver<ContainerData> {
   readonly kind = 'container' as const;
+
+  constructor(private readonly ctx: DriverContext) {}
+
+  decode(stored: StoredData): ContainerData | null {
+    return decodeContainerData(stored);
+  }
 
   async probe(): Promise<Capability> {
     const details: Record<string, string> = {};
     let ok = false;
     for (const name of RUNTIMES) {
-      const v = await probeRuntime(name);
+      const v = await probeRuntime(name, this.ctx.config);
       details[`runtime.${name}`] = v.usable ? `usable (${v.version})` : `not usable: ${v.reason}`;
       if (v.usable && name !== 'runsc') ok = true;
     }
-    const conmon = which('conmon');
+    const conmon = this.ctx.config.bin.conmon ?? which('conmon', this.ctx.config.searchPath);
     details.conmon = conmon ? (await run(conmon, ['--version'])).stdout.split('\n')[0] ?? conmon : 'not installed';
     details.cgroups = fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? 'v2' : fs.existsSync('/sys/fs/cgroup/unified') ? 'v1 + v2 (hybrid)' : 'v1';
     if (!conmon) return { ok: false, reason: 'conmon is not installed; install it (npm run bootstrap does)', details };
     return ok ? { ok, details } : { ok, reason: 'no OCI runtime works here; install runc (npm run bootstrap does)', details };
   }
 
-  async create(spec: InstanceSpec): Promise<DriverData> {
-    conmonPath(); // fail before doing any work when the monitor is missing
-    const runtime = await chooseRuntime(spec.runtime || undefined);
+  async create(spec: InstanceSpec): Promise<ContainerData> {
+    conmonPath(this.ctx.config); // fail before doing any work when the monitor is missing
+    const runtime = await chooseRuntime(spec.runtime || undefined, this.ctx.config);
     const f = filesOf(spec);
-    const lower = await ensureUnpacked(spec.image, spec.cacheDir);
+    const lower = await ensureUnpacked(spec.image, this.ctx.cache);
     const data: ContainerData = {
       runtime: runtime.path ?? runtime.name,
-      runtimeRoot: path.join(spec.cacheDir, '..', 'run', 'runtime', runtime.name),
+      runtimeRoot: runtimeRootOf(this.ctx.paths.run, runtime.name),
       rootfs: f.rootfs,
       netns: null,
       // Flat, not under a shared /isola parent: runc delete then removes all of it, and no
@@ -80,29 +88,27 @@ export class ContainerDriver implements Driver {
         swapAccounting: fs.existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'),
       });
       fs.writeFileSync(f.config, JSON.stringify(config, null, 2));
-      return asData(data);
+      return data;
     } catch (e) {
-      await this.cleanup(spec, asData(data));
+      await this.cleanup(spec, data);
       throw e;
     }
   }
 
-  async start(spec: InstanceSpec, raw: DriverData): Promise<DriverData> {
-    const data = fromData(raw);
+  async start(spec: InstanceSpec, data: ContainerData): Promise<ContainerData> {
     // Detached instances clean up after themselves through conmon's exit command; a foreground
     // `run` does it itself as soon as it sees the exit, which keeps the start path short.
-    const { pid, conmonPid } = await startConmon(spec, data.runtime, data.runtimeRoot, true);
+    const { pid, conmonPid } = await startConmon(this.ctx.config, spec, data.runtime, data.runtimeRoot, true);
     const r = await run(data.runtime, ['--root', data.runtimeRoot, 'start', spec.id]);
     if (r.code !== 0) throw runtimeError(r.stderr);
-    return asData({ ...data, pid, conmonPid });
+    return { ...data, pid, conmonPid };
   }
 
-  async observe(spec: InstanceSpec, raw: DriverData): Promise<Observed> {
-    const data = fromData(raw);
+  async observe(spec: InstanceSpec, data: ContainerData): Promise<Observed> {
     const exit = readExit(spec);
     if (exit) return { state: 'exited', exit: exitInfo(exit.code, exit.at, this.oomKilled(data, exit.code)) };
     if (!data.conmonPid) return { state: 'created' };
-    if (pidAlive(data.conmonPid)) return { state: 'running', pid: data.pid ?? 0 };
+    if (processAlive(data.conmonPid)) return { state: 'running', pid: data.pid ?? 0 };
     // The monitor is gone without a status (killed from outside): the workload went with it.
     return { state: 'exited', exit: exitInfo(255, new Date(), false) };
   }
@@ -111,37 +117,38 @@ export class ContainerDriver implements Driver {
     return code === 137 && oomKills(data.cgroupsPath) > 0;
   }
 
-  async wait(spec: InstanceSpec, raw: DriverData): Promise<ExitInfo> {
-    const data = fromData(raw);
-    const e = await waitForExitFile(spec, () => pidAlive(data.conmonPid));
+  async wait(spec: InstanceSpec, data: ContainerData): Promise<ExitInfo> {
+    const e = await waitForExitFile(spec, () => processAlive(data.conmonPid));
     return exitInfo(e.code, e.at, this.oomKilled(data, e.code));
   }
 
-  async kill(spec: InstanceSpec, raw: DriverData, signal: string): Promise<void> {
-    const data = fromData(raw);
+  async kill(spec: InstanceSpec, data: ContainerData, signal: string): Promise<void> {
     const sig = signal.toUpperCase().replace(/^SIG/, '');
     if (!SIGNALS.has(sig) && !/^\d+$/.test(sig)) throw new IsolaError('INVALID_ARGUMENT', `unknown signal "${signal}"`, 'use for example TERM, KILL or HUP');
     await run(data.runtime, ['--root', data.runtimeRoot, 'kill', '--all', spec.id, sig]);
   }
 
-  async stop(spec: InstanceSpec, raw: DriverData, timeoutSec: number): Promise<void> {
-    const data = fromData(raw);
-    if (!pidAlive(data.conmonPid)) return;
-    await this.kill(spec, raw, 'TERM');
+  async stop(spec: InstanceSpec, data: ContainerData, timeoutSec: number): Promise<void> {
+    if (!processAlive(data.conmonPid)) return;
+    await this.kill(spec, data, 'TERM');
     const exited = await Promise.race([
-      waitForExitFile(spec, () => pidAlive(data.conmonPid)).then(() => true),
+      waitForExitFile(spec, () => processAlive(data.conmonPid)).then(() => true),
       new Promise<boolean>((r) => setTimeout(() => r(false), timeoutSec * 1000).unref()),
     ]);
     if (!exited) {
-      await this.kill(spec, raw, 'KILL');
-      await waitForExitFile(spec, () => pidAlive(data.conmonPid));
+      await this.kill(spec, data, 'KILL');
+      await waitForExitFile(spec, () => processAlive(data.conmonPid));
     }
   }
 
-  async cleanup(spec: InstanceSpec, raw: DriverData): Promise<void> {
-    const data = fromData(raw);
-    if (data.runtime) await run(data.runtime, ['--root', data.runtimeRoot, 'delete', '--force', spec.id]).catch(() => undefined);
-    if (data.conmonPid && pidAlive(data.conmonPid)) {
+  async cleanup(spec: InstanceSpec, data: ContainerData | null): Promise<void> {
+    // Without data (create never finished) every runtime that holds state for the id is asked.
+    const runtimes = data
+      ? [{ bin: data.runtime, root: data.runtimeRoot }]
+      : RUNTIMES.map((name) => ({ bin: runtimeBinary(name, this.ctx.config), root: runtimeRootOf(this.ctx.paths.run, name) }))
+        .filter((r): r is { bin: string; root: string } => r.bin !== null && fs.existsSync(path.join(r.root, spec.id)));
+    for (const r of runtimes) await run(r.bin, ['--root', r.root, 'delete', '--force', spec.id]).catch(() => undefined);
+    if (data?.conmonPid && processAlive(data.conmonPid)) {
       try {
         process.kill(data.conmonPid, 'SIGKILL');
       } catch {
@@ -152,14 +159,13 @@ export class ContainerDriver implements Driver {
     await Promise.all([unmount(filesOf(spec).rootfs), removeNetns(spec.id)]);
   }
 
-  async remove(spec: InstanceSpec, _raw: DriverData): Promise<void> {
+  async remove(spec: InstanceSpec, _data: ContainerData): Promise<void> {
     fs.rmSync(spec.dir, { recursive: true, force: true });
     fs.rmSync(spec.runDir, { recursive: true, force: true });
   }
 
-  async exec(spec: InstanceSpec, raw: DriverData, argv: string[], opts: ExecOptions): Promise<number> {
-    const data = fromData(raw);
-    if (!pidAlive(data.conmonPid)) throw new IsolaError('FAILED_PRECONDITION', `instance ${spec.name} is not running`, `start it first, or use isola run`);
+  async exec(spec: InstanceSpec, data: ContainerData, argv: string[], opts: ExecOptions): Promise<number> {
+    if (!processAlive(data.conmonPid)) throw new IsolaError('FAILED_PRECONDITION', `instance ${spec.name} is not running`, `start it first, or use isola run`);
     const args = ['--root', data.runtimeRoot, 'exec', '--cwd', opts.workdir || spec.workdir || '/'];
     for (const e of opts.env ?? []) args.push('--env', e);
     if (opts.user) {
@@ -183,14 +189,12 @@ export class ContainerDriver implements Driver {
     });
   }
 
-  logs(spec: InstanceSpec, raw: DriverData, opts: { follow: boolean; signal?: AbortSignal }) {
-    const data = fromData(raw);
-    return readK8sLog(filesOf(spec).log, opts.follow, () => readExit(spec) !== null || !pidAlive(data.conmonPid), opts.signal);
+  logs(spec: InstanceSpec, data: ContainerData, opts: { follow: boolean; signal?: AbortSignal }) {
+    return readK8sLog(filesOf(spec).log, opts.follow, () => readExit(spec) !== null || !processAlive(data.conmonPid), opts.signal);
   }
 
-  async stats(spec: InstanceSpec, raw: DriverData): Promise<Stats> {
-    const data = fromData(raw);
-    if (!pidAlive(data.conmonPid)) throw new IsolaError('FAILED_PRECONDITION', `instance ${spec.name} is not running`, 'stats are only available for running instances');
+  async stats(spec: InstanceSpec, data: ContainerData): Promise<Stats> {
+    if (!processAlive(data.conmonPid)) throw new IsolaError('FAILED_PRECONDITION', `instance ${spec.name} is not running`, 'stats are only available for running instances');
     const veth = spec.network.mode === 'bridge' ? vethName(spec.id) : null;
     return containerStats(data.cgroupsPath, veth, data.conmonPid ? pssBytes(data.conmonPid) : null);
   }
@@ -202,4 +206,3 @@ function hostNofileLimit(): number {
   return Math.min(1048576, Number(m?.[1] ?? 1024));
 }
 
-export const containerDriver = new ContainerDriver();

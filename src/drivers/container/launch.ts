@@ -1,5 +1,5 @@
-import type { InstanceSpec } from '../driver.js';
-import { effectiveCaps } from '../../spec/caps.js';
+import type { InstanceSpec } from '../../core/types.js';
+import { effectiveCaps } from '../../core/caps.js';
 import type { OciSeccomp } from './seccomp.js';
 
 /** Paths Docker masks or makes read-only inside /proc and /sys (moby oci/defaults.go). */

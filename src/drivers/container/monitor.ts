@@ -1,13 +1,15 @@
 import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
-import { IsolaError } from '../../spec/errors.js';
-import type { ExitInfo, InstanceSpec } from '../driver.js';
+import { IsolaError } from '../../core/errors.js';
+import type { ExitInfo, InstanceSpec } from '../../core/types.js';
 import { which } from '../../util/which.js';
+import type { Config } from '../../core/config.js';
 import { filesOf } from './persist.js';
 
-export function conmonPath(): string {
-  const p = process.env.ISOLA_CONMON ?? which('conmon');
+export function conmonPath(config: Config): string {
+  const p = config.bin.conmon ?? which('conmon', config.searchPath);
   if (!p || !fs.existsSync(p)) throw new IsolaError('UNAVAILABLE', 'conmon, the container monitor, is not installed', 'install Debian\'s conmon package (npm run bootstrap does)');
   return p;
 }
@@ -18,7 +20,7 @@ export function conmonPath(): string {
  * finally runs the cleanup command. It tells us the container's pid (or the runtime's error)
  * through the sync pipe; after that no isola process has to stay alive.
  */
-export function startConmon(spec: InstanceSpec, runtime: string, runtimeRoot: string, withExitCommand: boolean): Promise<{ pid: number; conmonPid: number }> {
+export function startConmon(config: Config, spec: InstanceSpec, runtime: string, runtimeRoot: string, withExitCommand: boolean): Promise<{ pid: number; conmonPid: number }> {
   const f = filesOf(spec);
   fs.mkdirSync(f.exitDir, { recursive: true });
   fs.mkdirSync(f.sockets, { recursive: true });
@@ -39,9 +41,9 @@ export function startConmon(spec: InstanceSpec, runtime: string, runtimeRoot: st
     for (const a of rest) args.push('--exit-command-arg', a);
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(conmonPath(), args, {
+    const child = spawn(conmonPath(config), args, {
       stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-      env: { ...process.env, _OCI_SYNCPIPE: '3' },
+      env: { ...config.env, _OCI_SYNCPIPE: '3' },
       cwd: spec.dir,
     });
     let stderr = '';
@@ -87,7 +89,7 @@ async function readConmonPid(file: string): Promise<number> {
       /* not written yet */
     }
     if (Date.now() > deadline) throw new IsolaError('INTERNAL', `conmon did not write its pidfile ${file}`, 'run isola host to check conmon');
-    await new Promise((r) => setTimeout(r, 5));
+    await sleep(5);
   }
 }
 

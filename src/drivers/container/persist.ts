@@ -1,8 +1,9 @@
 import path from 'node:path';
-import type { DriverData, InstanceSpec } from '../driver.js';
+import type { InstanceSpec } from '../../core/types.js';
+import type { StoredData } from '../../core/types.js';
 
 /** What the container driver remembers about an instance, stored as JSON in the state database. */
-export interface ContainerData {
+export type ContainerData = {
   runtime: string; // absolute path of the OCI runtime binary
   runtimeRoot: string; // --root for the runtime: its state folder, per data root
   rootfs: string; // the overlay mount point
@@ -10,10 +11,25 @@ export interface ContainerData {
   cgroupsPath: string;
   conmonPid?: number;
   pid?: number;
+};
+
+const optionalNumber = (v: unknown): boolean => v === undefined || typeof v === 'number';
+
+function isContainerData(d: StoredData): d is ContainerData {
+  return typeof d.runtime === 'string' && typeof d.runtimeRoot === 'string' && typeof d.rootfs === 'string'
+    && (d.netns === null || typeof d.netns === 'string') && typeof d.cgroupsPath === 'string'
+    && optionalNumber(d.conmonPid) && optionalNumber(d.pid);
 }
 
-export const asData = (d: ContainerData): DriverData => d as unknown as DriverData;
-export const fromData = (d: DriverData): ContainerData => d as unknown as ContainerData;
+/** The stored data, checked; null when there is none (create never finished) or it is not ours. */
+export function decodeContainerData(d: StoredData): ContainerData | null {
+  return isContainerData(d) ? d : null;
+}
+
+/** Where the runtime keeps its state for containers of one data root. */
+export function runtimeRootOf(runDir: string, runtime: string): string {
+  return path.join(runDir, 'runtime', runtime);
+}
 
 /** Files of one container, in its persistent folder and its runtime folder. */
 export function filesOf(spec: InstanceSpec) {

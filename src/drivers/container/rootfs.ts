@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ResolvedImage } from '../driver.js';
+import { randomBytes } from 'node:crypto';
+import type { ResolvedImage } from '../../core/types.js';
+import type { CacheLayout } from '../../core/cache-layout.js';
 import { unpackImage } from '../../image/unpack.js';
 import { run, runOk } from '../../util/exec.js';
 
@@ -8,11 +10,11 @@ import { run, runOk } from '../../util/exec.js';
  * The image unpacked once per digest into the cache; every container of that image mounts it
  * as the read-only lower layer of its own overlay, so creating a container copies nothing.
  */
-export async function ensureUnpacked(image: ResolvedImage, cacheDir: string): Promise<string> {
-  const dir = path.join(cacheDir, 'rootfs', image.digest.replace('sha256:', ''));
+export async function ensureUnpacked(image: ResolvedImage, cache: CacheLayout): Promise<string> {
+  const dir = cache.rootfs(image.digest);
   if (fs.existsSync(dir)) return dir;
   fs.mkdirSync(path.dirname(dir), { recursive: true });
-  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+  const tmp = cache.scratch('rootfs', randomBytes(4).toString('hex'));
   try {
     await unpackImage(image, tmp);
     try {

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { IsolaError } from '../../spec/errors.js';
-import { assetsDir } from '../../paths.js';
+import { IsolaError } from '../../core/errors.js';
+import type { Config } from '../../core/config.js';
 import { which } from '../../util/which.js';
 import { run } from '../../util/exec.js';
 import { readJson, writeFileAtomic } from '../../util/fsx.js';
@@ -18,11 +18,13 @@ export interface RuntimeVerdict {
   reason: string | null;
 }
 
+export type RuntimeName = (typeof RUNTIMES)[number];
+
 /** The binary for a runtime name; ISOLA_RUNC / ISOLA_CRUN / ISOLA_RUNSC override the lookup. */
-export function runtimeBinary(name: string): string | null {
-  const override = process.env[`ISOLA_${name.toUpperCase()}`];
+export function runtimeBinary(name: RuntimeName, config: Config): string | null {
+  const override = config.bin[name];
   if (override) return fs.existsSync(override) ? override : null;
-  return which(name);
+  return which(name, config.searchPath);
 }
 
 /**
@@ -30,11 +32,11 @@ export function runtimeBinary(name: string): string | null {
  * container (crun, for one, installs fine and then refuses hybrid cgroup hosts). The verdict
  * is cached per runtime binary and host kernel, since neither changes between commands.
  */
-export async function probeRuntime(name: string): Promise<RuntimeVerdict> {
-  const bin = runtimeBinary(name);
+export async function probeRuntime(name: RuntimeName, config: Config): Promise<RuntimeVerdict> {
+  const bin = runtimeBinary(name, config);
   if (!bin) return { name, path: null, version: null, usable: false, reason: `${name} is not installed` };
   const st = fs.statSync(bin);
-  const cacheFile = path.join(assetsDir(), 'probes', `runtime-${name}-${os.release()}-${st.size}-${Math.floor(st.mtimeMs)}.json`);
+  const cacheFile = path.join(config.assets, 'probes', `runtime-${name}-${os.release()}-${st.size}-${Math.floor(st.mtimeMs)}.json`);
   if (fs.existsSync(cacheFile)) {
     try {
       return readJson<RuntimeVerdict>(cacheFile);
@@ -77,20 +79,24 @@ function probeConfig(rootfs: string): object {
 }
 
 /** The runtime to use: the one asked for (which must work), else runc, else crun. */
-export async function chooseRuntime(requested: string | undefined): Promise<RuntimeVerdict> {
+export async function chooseRuntime(requested: string | undefined, config: Config): Promise<RuntimeVerdict> {
   if (requested) {
-    if (!(RUNTIMES as readonly string[]).includes(requested)) {
+    if (!isRuntimeName(requested)) {
       throw new IsolaError('INVALID_ARGUMENT', `unknown runtime "${requested}"`, `use one of ${RUNTIMES.join(', ')}`);
     }
-    const v = await probeRuntime(requested);
+    const v = await probeRuntime(requested, config);
     if (!v.usable) throw new IsolaError('UNAVAILABLE', `runtime ${requested} cannot run containers here: ${v.reason}`, 'see isola host for the runtimes that work on this host');
     return v;
   }
   const tried: RuntimeVerdict[] = [];
-  for (const name of ['runc', 'crun']) {
-    const v = await probeRuntime(name);
+  for (const name of ['runc', 'crun'] as const) {
+    const v = await probeRuntime(name, config);
     if (v.usable) return v;
     tried.push(v);
   }
   throw new IsolaError('UNAVAILABLE', `no OCI runtime works here (${tried.map((t) => `${t.name}: ${t.reason}`).join('; ')})`, 'install runc (npm run bootstrap does)');
+}
+
+function isRuntimeName(name: string): name is RuntimeName {
+  return (RUNTIMES as readonly string[]).includes(name);
 }

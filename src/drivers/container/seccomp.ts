@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { IsolaError } from '../../spec/errors.js';
+import { IsolaError } from '../../core/errors.js';
 
 /** The default profile: containers-common's, the one Podman and CRI-O apply (Docker's lineage). */
 export const DEFAULT_SECCOMP = '/usr/share/containers/seccomp.json';

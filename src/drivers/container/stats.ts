@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { Stats } from '../driver.js';
+import type { Stats } from '../../core/types.js';
 
 const CG = '/sys/fs/cgroup';
 

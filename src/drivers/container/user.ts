@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { invalid } from '../../spec/errors.js';
+import { invalid } from '../../core/errors.js';
 
 /**
  * Resolves -u (name, uid, name:group, uid:gid) against the image's own /etc/passwd and

@@ -1,4 +1,4 @@
-import type { InstanceSpec } from '../driver.js';
+import type { InstanceSpec } from '../../core/types.js';
 import { ociConfig } from '../container/launch.js';
 import type { OciSeccomp } from '../container/seccomp.js';
 import { CONTAINER_ID, GUEST } from './persist.js';
@@ -69,15 +69,15 @@ export function hostsFile(spec: InstanceSpec): string {
 }
 
 /** The VM's view of the instance: the start script as its workload, run as root, on a writable disk. */
-export function vmSpecOf(spec: InstanceSpec, disk: { digest: string; memoryBytes: number }, argv: string[] = []): InstanceSpec {
+export function vmSpecOf(spec: InstanceSpec, memoryBytes: number, argv: string[] = []): InstanceSpec {
   return {
     ...spec,
-    image: { ...spec.image, ref: `${spec.image.ref} (hybrid)`, digest: disk.digest, layers: [], layerDigests: [] },
+    image: { ...spec.image, ref: `${spec.image.ref} (hybrid)` },
     argv: argv.length ? argv : ['/bin/sh', GUEST.start],
     env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'],
     workdir: '/',
     user: '',
     readOnly: false,
-    memoryBytes: disk.memoryBytes,
+    memoryBytes,
   };
 }

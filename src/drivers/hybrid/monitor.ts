@@ -1,18 +1,19 @@
-import type { Driver, DriverData, InstanceSpec } from '../driver.js';
-import { IsolaError } from '../../spec/errors.js';
+import type { InstanceSpec } from '../../core/types.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { VmDriver } from '../vm/driver.js';
+import type { VmData } from '../vm/persist.js';
+import { IsolaError } from '../../core/errors.js';
 import { CONTAINER_ID, GUEST } from './persist.js';
 import { collectOutput } from '../../util/collect.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 
 /** Runs argv in the guest through the VM agent; resolves with its status and output. */
-export async function guestRun(vm: Driver, spec: InstanceSpec, data: DriverData, argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function guestRun(vm: VmDriver, spec: InstanceSpec, data: VmData, argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return collectOutput((io) => vm.exec(spec, data, argv, { ...io, stdin: null }));
 }
 
 /** The container's status as runc in the guest reports it: creating, created, running, stopped, or null. */
-export async function containerState(vm: Driver, spec: InstanceSpec, data: DriverData): Promise<{ status: string; pid: number } | null> {
+export async function containerState(vm: VmDriver, spec: InstanceSpec, data: VmData): Promise<{ status: string; pid: number } | null> {
   const r = await guestRun(vm, spec, data, [GUEST.runc, '--root', GUEST.runcRoot, 'state', CONTAINER_ID]);
   if (r.code !== 0) return null;
   try {
@@ -28,7 +29,7 @@ export async function containerState(vm: Driver, spec: InstanceSpec, data: Drive
  * Waits for the second, so that exec right after start finds the container. Ends early when the
  * workload already exited (a short command) or the VM went away.
  */
-export async function waitContainerStarted(vm: Driver, spec: InstanceSpec, data: DriverData, timeoutMs: number): Promise<void> {
+export async function waitContainerStarted(vm: VmDriver, spec: InstanceSpec, data: VmData, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const seen = await vm.observe(spec, data);

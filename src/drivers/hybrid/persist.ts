@@ -1,10 +1,10 @@
-import type { DriverData } from '../driver.js';
+import type { VmData } from '../vm/persist.js';
 
 /** What the hybrid driver remembers: the VM it booted (the VM driver's own data) and the container in it. */
-export interface HybridData {
+export type HybridData = {
   hybrid: 1;
   /** The VM driver's data for the guest that runs the container. */
-  vm: DriverData;
+  vm: VmData;
   /** The image unpacked on the host (shared cache), to resolve -u names against its /etc/passwd. */
   rootfs: string;
   /** The root disk made for this image: the guest system plus the image as the bundle's rootfs. */
@@ -12,13 +12,13 @@ export interface HybridData {
   /** The VM's RAM: the container's memory limit plus what the guest kernel and runc need. */
   vmMemoryBytes: number;
   /** Copied from the VM's data, where ps, inspect and console look for them in every kind. */
-  accelerator?: unknown;
-  consoleLog?: unknown;
-  pid?: unknown;
-}
+  accelerator?: string;
+  consoleLog?: string;
+  pid?: number | null;
+};
 
 /** Keeps the VM's data and the copies of its well-known fields in step. */
-export function withVm(h: HybridData, vm: DriverData): HybridData {
+export function withVm(h: HybridData, vm: VmData): HybridData {
   return { ...h, vm, accelerator: vm.accelerator, consoleLog: vm.consoleLog, pid: vm.pid };
 }
 
@@ -33,13 +33,11 @@ export const GUEST = {
   etc: '/run/isola/etc',
 } as const;
 
-export const toData = (d: HybridData): DriverData => d as unknown as DriverData;
-
-export function isHybridData(d: DriverData): boolean {
-  return (d as { hybrid?: unknown }).hybrid === 1;
-}
-
-export function fromData(d: DriverData): HybridData {
-  if (!isHybridData(d)) throw new Error('hybrid driver data is missing or from another version');
-  return d as unknown as HybridData;
+/** The stored data, checked (the VM's part by the VM driver); null when create never finished. */
+export function decodeHybridData(d: Record<string, unknown>, decodeVm: (vm: Record<string, unknown>) => VmData | null): HybridData | null {
+  if (d.hybrid !== 1 || typeof d.rootfs !== 'string' || typeof d.disk !== 'string' || typeof d.vmMemoryBytes !== 'number') return null;
+  if (typeof d.vm !== 'object' || d.vm === null) return null;
+  const vm = decodeVm({ ...d.vm });
+  if (!vm) return null;
+  return withVm({ hybrid: 1, vm, rootfs: d.rootfs, disk: d.disk, vmMemoryBytes: d.vmMemoryBytes }, vm);
 }

@@ -1,4 +1,4 @@
-import type { Stats } from '../driver.js';
+import type { Stats } from '../../core/types.js';
 
 /**
  * The VM driver measures the guest (its /proc/meminfo and /proc/stat, QEMU's host memory); in

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { IsolaError } from '../../spec/errors.js';
+import { IsolaError } from '../../core/errors.js';
 
 /**
  * The host side of the guest agent's framing (see src/guest/init.c): 1 byte type, 4 bytes

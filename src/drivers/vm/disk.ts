@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { ResolvedImage } from '../driver.js';
-import { pathsFor } from '../../paths.js';
-import { IsolaError } from '../../spec/errors.js';
+import type { ResolvedImage } from '../../core/types.js';
+import type { Config } from '../../core/config.js';
+import type { CacheEntryKind, CacheLayout } from '../../core/cache-layout.js';
+import { IsolaError } from '../../core/errors.js';
 import { unpackImage } from '../../image/unpack.js';
 import { allocatedBytes } from '../../util/fsx.js';
 import { withDirLock } from '../../util/lock.js';
@@ -12,15 +13,11 @@ import { findQemuImg } from './accel.js';
 
 /**
  * Root disks. The image's layers become one ext4 file per image digest (mkfs.ext4 -d: no loop
- * mount, no root-only kernel feature), cached under the data root's cache/vm-disks/ and never
+ * mount, no root-only kernel feature), cached where the cache layout says and never
  * written again; each instance boots from its own qcow2 overlay on top, so a new instance
  * costs one small file.
  */
 const FREE_SPACE = 512 * 1024 * 1024; // room for the workload's writes, sparse until used
-
-export function baseDiskPath(image: ResolvedImage, cacheDir = pathsFor().cache): string {
-  return path.join(cacheDir, 'vm-disks', `${image.digest.replace(/^sha256:/, '')}.ext4`);
-}
 
 /** The ext4 size for a tree of `used` bytes: the tree, ext4's own metadata, and free space. */
 export function ext4SizeBytes(used: number): number {
@@ -28,24 +25,26 @@ export function ext4SizeBytes(used: number): number {
   return Math.ceil((used * 1.2 + 64 * mib + FREE_SPACE) / mib) * mib;
 }
 
-export async function ensureBaseDisk(image: ResolvedImage, cacheDir?: string): Promise<string> {
-  const disk = baseDiskPath(image, cacheDir);
+/**
+ * Builds an ext4 disk at `disk` (once; concurrent callers wait for the first) from a tree that
+ * `fill` writes into an empty scratch folder. The disk appears under its name only when whole.
+ */
+export async function buildExt4Once(cache: CacheLayout, kind: CacheEntryKind, disk: string, label: string, what: string, fill: (tree: string) => Promise<void>): Promise<string> {
   if (fs.existsSync(disk)) return disk;
-  const dir = path.dirname(disk);
-  fs.mkdirSync(dir, { recursive: true });
-  return withDirLock(`${disk}.lock`, async () => {
+  fs.mkdirSync(path.dirname(disk), { recursive: true });
+  return withDirLock(cache.lock(disk), async () => {
     if (fs.existsSync(disk)) return disk;
     const tag = randomBytes(4).toString('hex');
-    const tree = path.join(dir, `.unpack-${tag}`);
-    const tmp = path.join(dir, `.disk-${tag}.ext4`);
+    const tree = cache.scratch(kind, `${tag}.tree`);
+    const tmp = cache.scratch(kind, `${tag}.ext4`);
     try {
-      await unpackImage(image, tree);
+      await fill(tree);
       const size = ext4SizeBytes(allocatedBytes(tree));
       fs.writeFileSync(tmp, '');
       fs.truncateSync(tmp, size);
       // A small journal (4 MiB): the base is never written, each overlay is private.
-      const r = await run('mkfs.ext4', ['-q', '-F', '-L', 'isola-root', '-J', 'size=4', '-E', 'root_owner=0:0', '-d', tree, tmp]).catch((e: Error) => ({ code: -1, stdout: '', stderr: e.message }));
-      if (r.code !== 0) throw new IsolaError('UNAVAILABLE', `mkfs.ext4 could not build the root disk of ${image.ref}: ${r.stderr.trim()}`, 'install e2fsprogs 1.43 or newer (mkfs.ext4 -d); npm run bootstrap does');
+      const r = await run('mkfs.ext4', ['-q', '-F', '-L', label, '-J', 'size=4', '-E', 'root_owner=0:0', '-d', tree, tmp]).catch((e: Error) => ({ code: -1, stdout: '', stderr: e.message }));
+      if (r.code !== 0) throw new IsolaError('UNAVAILABLE', `mkfs.ext4 could not build ${what}: ${r.stderr.trim()}`, 'install e2fsprogs 1.43 or newer (mkfs.ext4 -d); npm run bootstrap does');
       fs.renameSync(tmp, disk);
       return disk;
     } finally {
@@ -55,8 +54,15 @@ export async function ensureBaseDisk(image: ResolvedImage, cacheDir?: string): P
   }, 300_000);
 }
 
-export async function createOverlay(base: string, overlay: string): Promise<void> {
-  const r = await run(findQemuImg(), ['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'raw', overlay]);
+/** The image's root disk: its layers unpacked into an ext4 file. */
+export function ensureBaseDisk(image: ResolvedImage, cache: CacheLayout): Promise<string> {
+  return buildExt4Once(cache, 'vm-disk', cache.vmDisk(image.digest), 'isola-root', `the root disk of ${image.ref}`, async (tree) => {
+    await unpackImage(image, tree);
+  });
+}
+
+export async function createOverlay(config: Config, base: string, overlay: string): Promise<void> {
+  const r = await run(findQemuImg(config), ['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'raw', overlay]);
   if (r.code !== 0) throw new IsolaError('INTERNAL', `qemu-img could not create the instance disk: ${r.stderr.trim()}`, 'check free space under the data root');
 }
 

@@ -1,9 +1,12 @@
 import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { Capability, Driver, DriverData, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, Stats } from '../driver.js';
-import { IsolaError } from '../../spec/errors.js';
+import type { Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, Stats, StoredData } from '../../core/types.js';
+import type { Driver, DriverContext } from '../driver.js';
+import { IsolaError } from '../../core/errors.js';
+import type { Config } from '../../core/config.js';
 import { readGuestAssets } from '../../guest/assets.js';
 import { cpioArchive } from '../../guest/cpio.js';
 import { encodeRecords } from '../../guest/records.js';
@@ -17,9 +20,9 @@ import { createOverlay, diskUsage, ensureBaseDisk, type DiskUsage } from './disk
 import { MIN_MEMORY_MIB, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchFiles, type LaunchPlan } from './launch.js';
 import { readK8sLog } from '../cri-log.js';
 import {
-  consoleTail, exitInfo, isQemuAlive, killQemu, launchDaemon, readPid, readStatus, sleep, waitGone,
+  consoleTail, exitInfo, isQemuAlive, killQemu, launchDaemon, readPid, readStatus, waitGone,
 } from './monitor.js';
-import { fromData, isVmData, toData, type VmData } from './persist.js';
+import { decodeVmData, type VmData } from './persist.js';
 import { hostOverhead, parseGuestStats } from './stats.js';
 
 /**
@@ -29,10 +32,8 @@ import { hostOverhead, parseGuestStats } from './stats.js';
  */
 const SOCKET_PATH_MAX = 100; // sun_path is 108 bytes; keep a margin
 
-function bootTimeoutMs(accel: string): number {
-  const env = Number(process.env.ISOLA_VM_BOOT_TIMEOUT_MS);
-  if (Number.isFinite(env) && env > 0) return env;
-  return accel === 'kvm' ? 20_000 : 60_000;
+function bootTimeoutMs(config: Config, accel: string): number {
+  return config.vm.bootTimeoutMs ?? (accel === 'kvm' ? 20_000 : 60_000);
 }
 
 function filesFor(spec: InstanceSpec, socketDir: string): LaunchFiles {
@@ -74,14 +75,6 @@ async function qemuVersion(qemu: string): Promise<string> {
   return qemuVersionCache;
 }
 
-/** microvm unless ISOLA_VM_MACHINE=q35 asks for the PCI machine (firmware: SeaBIOS, slower). */
-function machineChoice(): 'microvm' | 'q35' {
-  const m = process.env.ISOLA_VM_MACHINE;
-  if (m === undefined || m === '' || m === 'microvm') return 'microvm';
-  if (m === 'q35') return 'q35';
-  throw new IsolaError('INVALID_ARGUMENT', `ISOLA_VM_MACHINE=${m} is not a machine isola knows`, 'use microvm (the default) or q35');
-}
-
 let tscKhzCache: number | undefined | null = null;
 function hostTscKhz(): number | undefined {
   if (tscKhzCache === null) {
@@ -94,43 +87,62 @@ function hostTscKhz(): number | undefined {
   return tscKhzCache;
 }
 
-export class VmDriver implements Driver {
+export class VmDriver implements Driver<VmData> {
   readonly kind = 'vm' as const;
+
+  constructor(private readonly ctx: DriverContext) {}
+
+  decode(stored: StoredData): VmData | null {
+    return decodeVmData(stored);
+  }
 
   async probe(): Promise<Capability> {
     const details: Record<string, string> = {};
     let qemu: string;
     try {
-      qemu = findQemu();
+      qemu = findQemu(this.ctx.config);
     } catch (e) {
       return { ok: false, reason: (e as IsolaError).oneLine(), details };
     }
     details.qemu = `${await qemuVersion(qemu)} (${qemu})`;
     details.machine = 'microvm, qboot firmware (bios-microvm.bin), virtio-mmio';
-    const assets = readGuestAssets();
+    const assets = readGuestAssets(this.ctx.config.assets);
     details.guestKernel = assets ? `${assets.kernelVersion} (${assets.kernelPackage})` : 'not set up';
-    const v = await probeAccelerator();
+    const v = await probeAccelerator(this.ctx.config);
     details.accelerator = v.accel;
     details.kvm = v.kvmUsable ? `usable (probe booted a guest in ${v.probeMs ?? '?'} ms)` : `not used: ${v.reason}`;
     if (!assets) {
-      return { ok: false, reason: 'the guest kernel and init are not set up; run npm run bootstrap (node dist/src/guest/setup.js)', details };
+      return { ok: false, reason: 'the guest kernel and init are not set up; run npm run bootstrap (node dist/src/cli/setup.js)', details };
     }
     return { ok: true, details };
   }
 
-  async create(spec: InstanceSpec): Promise<DriverData> {
+  /** The image's layers as the root disk. */
+  async create(spec: InstanceSpec): Promise<VmData> {
+    this.checkCreate(spec);
+    return this.createWithDisk(spec, await ensureBaseDisk(spec.image, this.ctx.cache));
+  }
+
+  /** What can be refused before any work is done. */
+  private checkCreate(spec: InstanceSpec): void {
     mustExist(spec.kernel, 'kernel', '--kernel');
     mustExist(spec.initrd, 'initrd', '--initrd');
     const mem = memoryMiB(spec.memoryBytes);
     if (mem < MIN_MEMORY_MIB) {
       throw new IsolaError('INVALID_ARGUMENT', `-m ${mem}m is below the ${MIN_MEMORY_MIB} MiB the guest kernel needs to boot`, `give the VM at least -m ${MIN_MEMORY_MIB}m`);
     }
-    findQemu();
-    const assets = readGuestAssets();
-    if (!assets && !(spec.kernel && spec.initrd)) {
-      throw new IsolaError('UNAVAILABLE', 'the guest kernel and init are not set up', 'run npm run bootstrap (or node dist/src/guest/setup.js) once');
+    findQemu(this.ctx.config);
+    if (!readGuestAssets(this.ctx.config.assets) && !(spec.kernel && spec.initrd)) {
+      throw new IsolaError('UNAVAILABLE', 'the guest kernel and init are not set up', 'run npm run bootstrap once');
     }
-    const accel = await probeAccelerator();
+  }
+
+  /** A VM that boots `baseDisk` (read-only, shared) behind its own qcow2 overlay: the hybrid kind brings its own disk. */
+  async createWithDisk(spec: InstanceSpec, baseDisk: string): Promise<VmData> {
+    this.checkCreate(spec);
+    const mem = memoryMiB(spec.memoryBytes);
+    const assets = readGuestAssets(this.ctx.config.assets);
+    const accel = await probeAccelerator(this.ctx.config);
     fs.mkdirSync(spec.dir, { recursive: true });
     fs.mkdirSync(spec.runDir, { recursive: true });
 
@@ -142,9 +154,8 @@ export class VmDriver implements Driver {
     }
     const files = filesFor(spec, socketDir);
 
-    const baseDisk = await ensureBaseDisk(spec.image, spec.cacheDir);
     const overlay = path.join(spec.dir, 'disk.qcow2');
-    if (!fs.existsSync(overlay)) await createOverlay(baseDisk, overlay);
+    if (!fs.existsSync(overlay)) await createOverlay(this.ctx.config, baseDisk, overlay);
 
     const net = spec.network.mode === 'bridge' ? spec.network : null;
     const config = encodeRecords({
@@ -169,7 +180,7 @@ export class VmDriver implements Driver {
       accelerator: accel.accel,
       acceleratorReason: accel.reason,
       cpu: accel.accel === 'kvm' ? (accel.cpu ?? 'host') : 'max',
-      machine: machineChoice(),
+      machine: this.ctx.config.vm.machine,
       memoryMiB: mem,
       cpus: vcpus(spec.cpus),
       kernel: spec.kernel ?? assets?.kernel ?? '',
@@ -186,14 +197,14 @@ export class VmDriver implements Driver {
       startedAt: null,
       qemuArgv: [],
     };
-    return toData(v);
+    return v;
   }
 
   plan(spec: InstanceSpec, v: VmData, extraCmdline: string[] = []): LaunchPlan {
     const net = spec.network.mode === 'bridge' && v.tap ? { tap: v.tap, mac: spec.network.mac } : null;
     return {
       id: spec.id,
-      qemu: findQemu(),
+      qemu: findQemu(this.ctx.config),
       accel: v.accelerator,
       cpu: v.cpu,
       machine: v.machine,
@@ -206,13 +217,13 @@ export class VmDriver implements Driver {
       files: v.files,
       net,
       tscKhz: hostTscKhz(),
-      extraCmdline: [...extraCmdline, ...(process.env.ISOLA_VM_CMDLINE ? process.env.ISOLA_VM_CMDLINE.split(' ') : [])],
+      extraCmdline: [...extraCmdline, ...this.ctx.config.vm.cmdline],
       daemonize: true,
     };
   }
 
-  async start(spec: InstanceSpec, data: DriverData): Promise<DriverData> {
-    const v = fromData(data);
+  async start(spec: InstanceSpec, data: VmData): Promise<VmData> {
+    const v = { ...data };
     if (isQemuAlive(v.pid, spec.id)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is already running`, 'stop it first');
     for (const f of [v.files.status, finishedMarker(v), v.files.pidfile, v.files.agent, v.files.ctl, v.files.qmp]) fs.rmSync(f, { force: true });
     try {
@@ -227,15 +238,15 @@ export class VmDriver implements Driver {
       v.startedAt = new Date().toISOString();
       await this.waitStarted(spec, v);
     } catch (e) {
-      await this.cleanup(spec, toData(v));
+      await this.cleanup(spec, v);
       throw e;
     }
-    return toData(v);
+    return v;
   }
 
   /** Until init reports the workload started (or failed to), QEMU ends, or the boot times out. */
   private async waitStarted(spec: InstanceSpec, v: VmData): Promise<void> {
-    const timeout = bootTimeoutMs(v.accelerator);
+    const timeout = bootTimeoutMs(this.ctx.config, v.accelerator);
     const deadline = Date.now() + timeout;
     for (;;) {
       const st = readStatus(v.files.status);
@@ -257,15 +268,13 @@ export class VmDriver implements Driver {
     }
   }
 
-  async observe(spec: InstanceSpec, data: DriverData): Promise<Observed> {
-    const v = fromData(data);
+  async observe(spec: InstanceSpec, v: VmData): Promise<Observed> {
     if (v.startedAt === null) return { state: 'created' };
     if (isQemuAlive(v.pid, spec.id)) return { state: 'running', pid: v.pid as number };
     return { state: 'exited', exit: exitInfo(v.files.status, finishedMarker(v)) };
   }
 
-  async wait(spec: InstanceSpec, data: DriverData): Promise<ExitInfo> {
-    const v = fromData(data);
+  async wait(spec: InstanceSpec, v: VmData): Promise<ExitInfo> {
     let exitSeenAt = 0;
     while (isQemuAlive(v.pid, spec.id)) {
       // The guest powers off right after it reports; if QEMU lingers, end it.
@@ -276,8 +285,7 @@ export class VmDriver implements Driver {
     return exitInfo(v.files.status, finishedMarker(v));
   }
 
-  async stop(spec: InstanceSpec, data: DriverData, timeoutSec: number): Promise<void> {
-    const v = fromData(data);
+  async stop(spec: InstanceSpec, v: VmData, timeoutSec: number): Promise<void> {
     if (!isQemuAlive(v.pid, spec.id)) return;
     const asked = await request(v.files.ctl, 'K', String(os.constants.signals.SIGTERM), 3000).then(() => true, () => false);
     if (asked && (await waitGone(v.pid, spec.id, timeoutSec * 1000))) return;
@@ -286,8 +294,7 @@ export class VmDriver implements Driver {
     await killQemu(v.pid, spec.id, v.files.qmp);
   }
 
-  async kill(spec: InstanceSpec, data: DriverData, signal: string): Promise<void> {
-    const v = fromData(data);
+  async kill(spec: InstanceSpec, v: VmData, signal: string): Promise<void> {
     const sig = signalNumber(signal);
     if (!isQemuAlive(v.pid, spec.id)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
     const ok = await request(v.files.ctl, 'K', String(sig), 3000).then(() => true, () => false);
@@ -296,10 +303,10 @@ export class VmDriver implements Driver {
     else if (!ok) throw new IsolaError('UNAVAILABLE', `the VM's agent did not take signal ${signal}`, 'use isola kill -s KILL to stop the VM itself');
   }
 
-  async cleanup(spec: InstanceSpec, data: DriverData): Promise<void> {
+  async cleanup(spec: InstanceSpec, data: VmData | null): Promise<void> {
     await deleteTap(spec.id);
-    if (!isVmData(data)) return; // create() failed: nothing else was made
-    const v = fromData(data);
+    if (!data) return; // create() did not finish: nothing else was made
+    const v = data;
     if (v.pid !== null && isQemuAlive(v.pid, spec.id)) await killQemu(v.pid, spec.id, v.files.qmp);
     if (v.startedAt !== null && !fs.existsSync(finishedMarker(v)) && readStatus(v.files.status).exitCode === null) {
       exitInfo(v.files.status, finishedMarker(v)); // records when isola saw it gone
@@ -309,17 +316,13 @@ export class VmDriver implements Driver {
   }
 
   /** Everything of the instance lives in its dir and runDir; the shared base disk stays cached. */
-  async remove(spec: InstanceSpec, data: DriverData): Promise<void> {
-    if (isVmData(data)) {
-      const v = fromData(data);
-      if (v.socketDir) fs.rmSync(v.socketDir, { recursive: true, force: true });
-    }
+  async remove(spec: InstanceSpec, data: VmData | null): Promise<void> {
+    if (data?.socketDir) fs.rmSync(data.socketDir, { recursive: true, force: true });
     fs.rmSync(spec.dir, { recursive: true, force: true });
     fs.rmSync(spec.runDir, { recursive: true, force: true });
   }
 
-  async exec(spec: InstanceSpec, data: DriverData, argv: string[], opts: ExecOptions): Promise<number> {
-    const v = fromData(data);
+  async exec(spec: InstanceSpec, v: VmData, argv: string[], opts: ExecOptions): Promise<number> {
     if (!isQemuAlive(v.pid, spec.id)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
     const c = await AgentConnection.connect(v.files.agent, 10_000);
     try {
@@ -348,13 +351,11 @@ export class VmDriver implements Driver {
     }
   }
 
-  logs(spec: InstanceSpec, data: DriverData, opts: { follow: boolean; signal?: AbortSignal }): AsyncIterable<LogEntry> {
-    const v = fromData(data);
+  logs(spec: InstanceSpec, v: VmData, opts: { follow: boolean; signal?: AbortSignal }): AsyncIterable<LogEntry> {
     return readK8sLog(v.files.log, opts.follow, () => !isQemuAlive(v.pid, spec.id), opts.signal);
   }
 
-  async stats(spec: InstanceSpec, data: DriverData): Promise<Stats> {
-    const v = fromData(data);
+  async stats(spec: InstanceSpec, v: VmData): Promise<Stats> {
     if (!isQemuAlive(v.pid, spec.id)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
     const f = await request(v.files.ctl, 'S', '', 10_000);
     return {
@@ -378,15 +379,8 @@ function pumpStdin(c: AgentConnection, stdin: Readable | null): void {
   stdin.on('error', () => c.send('C'));
 }
 
-export const vmDriver = new VmDriver();
-
-/** The serial console log (kernel and init messages), for `isola console`. */
-export function vmConsoleLog(data: DriverData): string {
-  return fromData(data).files.console;
-}
 
 /** Allocated bytes of the image's base disk and of the instance's overlay, for `inspect`. */
-export function vmDiskUsage(data: DriverData): DiskUsage {
-  const v = fromData(data);
+export function vmDiskUsage(v: VmData): DiskUsage {
   return diskUsage(v.baseDisk, v.overlay);
 }

@@ -1,8 +1,10 @@
 import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
-import type { ExitInfo } from '../driver.js';
-import { IsolaError } from '../../spec/errors.js';
+import type { ExitInfo } from '../../core/types.js';
+import { IsolaError } from '../../core/errors.js';
+import { processAlive } from '../../util/process.js';
 
 /**
  * Supervision without a supervisor: QEMU runs daemonized with a pidfile and a QMP socket; the
@@ -38,17 +40,9 @@ export function readStatus(file: string): GuestStatus {
 /** Exit status when QEMU is gone and the guest never reported one: killed from outside. */
 export const EXIT_VM_KILLED = 137;
 
-/** Is `pid` still this instance's QEMU? (The cmdline check guards against pid reuse.) */
+/** Is `pid` still this instance's QEMU? (Its `-name isola-<id>` guards against pid reuse.) */
 export function isQemuAlive(pid: number | null, id: string): boolean {
-  if (!pid) return false;
-  try {
-    const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (!cmd.includes(`isola-${id}`)) return false;
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\d+ \(.*\) Z/.test(stat); // a zombie has exited
-  } catch {
-    return false;
-  }
+  return processAlive(pid, { cmdlineIncludes: `isola-${id}` });
 }
 
 export function readPid(pidfile: string): number | null {
@@ -100,8 +94,6 @@ function readOr(file: string, fallback: string): string {
     return fallback;
   }
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function waitGone(pid: number | null, id: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;

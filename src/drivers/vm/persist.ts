@@ -1,4 +1,4 @@
-import type { DriverData } from '../driver.js';
+import type { StoredData } from '../../core/types.js';
 import type { Accel } from './accel.js';
 import type { LaunchFiles, Machine } from './launch.js';
 
@@ -6,7 +6,7 @@ import type { LaunchFiles, Machine } from './launch.js';
  * What the VM driver remembers about an instance (stored by the engine as JSON). Enough for
  * another isola process to find the VM again, read its exit status and clean up after it.
  */
-export interface VmData {
+export type VmData = {
   version: 1;
   /** kvm or tcg: `isola ps` and `inspect` show it; every VM figure carries it. */
   accelerator: Accel;
@@ -33,20 +33,16 @@ export interface VmData {
   pid: number | null;
   startedAt: string | null;
   qemuArgv: string[];
+};
+
+function isVmData(d: StoredData): d is VmData {
+  const files = d.files;
+  return d.version === 1 && typeof files === 'object' && files !== null && 'status' in files && typeof files.status === 'string'
+    && typeof d.overlay === 'string' && typeof d.baseDisk === 'string' && typeof d.initrd === 'string'
+    && (d.pid === null || typeof d.pid === 'number') && (d.startedAt === null || typeof d.startedAt === 'string');
 }
 
-export function toData(v: VmData): DriverData {
-  return { ...v } as unknown as DriverData;
-}
-
-export function isVmData(d: DriverData): boolean {
-  return (d as { version?: unknown }).version === 1 && typeof d.files === 'object';
-}
-
-export function fromData(d: DriverData): VmData {
-  const v = d as unknown as VmData;
-  if (v.version !== 1 || typeof v.files !== 'object' || typeof v.overlay !== 'string') {
-    throw new Error('VM driver data is missing or from another version');
-  }
-  return v;
+/** The stored data, checked; null when there is none (create never finished) or it is another version's. */
+export function decodeVmData(d: StoredData): VmData | null {
+  return isVmData(d) ? d : null;
 }

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { Stats } from '../driver.js';
+import type { Stats } from '../../core/types.js';
 
 /**
  * Stats come from inside the guest (the agent sends /proc/meminfo, /proc/stat, /proc/net/dev)

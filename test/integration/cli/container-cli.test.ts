@@ -1,4 +1,5 @@
 import { describe, test, before, after } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -74,7 +75,7 @@ describe('isola CLI with containers', () => {
     assert.equal(ps[0]?.state, 'running');
     assert.equal(ps[0]?.kind, 'container');
     assert.match(ps[0]?.ip ?? '', /^10\.77\./);
-    await new Promise((r) => setTimeout(r, 700));
+    await sleep(700);
     const logs = await cli('logs', 'web');
     assert.match(logs.stdout, /^hi\nhi\n/);
     const exec = await cli('exec', 'web', 'cat', '/etc/hostname');
@@ -105,7 +106,7 @@ describe('isola CLI with containers', () => {
 
   test('an instance that exits while no isola process watches is recorded with its real status', async () => {
     await cli('run', '-d', '--name', 'quitter', 'base', 'sh', '-c', 'sleep 0.5; exit 5');
-    await new Promise((r) => setTimeout(r, 2500));
+    await sleep(2500);
     const ps = JSON.parse((await cli('ps', '-a', '--json')).stdout) as { name: string; state: string; exitCode: number }[];
     assert.deepEqual(ps.map((p) => [p.name, p.state, p.exitCode]), [['quitter', 'exited', 5]]);
     assert.deepEqual(hostLeftovers(fx.root, []), [], 'the exit command already released mounts and network');
@@ -117,7 +118,7 @@ describe('isola CLI with containers', () => {
     const inspect = JSON.parse((await cli('inspect', 'victim')).stdout) as { Driver: { conmonPid: number; pid: number } }[];
     process.kill(inspect[0]?.Driver.conmonPid ?? 0, 'SIGKILL');
     process.kill(inspect[0]?.Driver.pid ?? 0, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     const ps = JSON.parse((await cli('ps', '-a', '--json')).stdout) as { state: string }[];
     assert.equal(ps[0]?.state, 'exited');
     assert.equal((await cli('rm', 'victim')).code, 0);
@@ -158,7 +159,7 @@ describe('isola CLI with containers', () => {
     assertEngineError(await cli('run', '-d', '-p', '127.0.0.1:18931:80', 'base', 'true'), /host port 127.0.0.1:18931 is already in use/);
     assertEngineError(await cli('run', '-d', '-p', '99999:80', 'base', 'true'), /invalid host port "99999"/);
     assert.equal((await cli('rm', '-f', 'pub')).code, 0);
-    await new Promise((res) => setTimeout(res, 200));
+    await sleep(200);
     const free = await new Promise<boolean>((resolve) => {
       const srv = net.createServer().once('error', () => resolve(false)).listen(18931, '127.0.0.1', () => srv.close(() => resolve(true)));
     });

@@ -1,4 +1,5 @@
 import { test, after } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -104,7 +105,7 @@ test('Ctrl-C during compare removes every instance it started', { timeout: 180_0
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   // Wait until instances exist (the idle probe started and memory is being sampled), then interrupt.
   const deadline = Date.now() + 120_000;
-  while (!/memory: container sample|cpu: /.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  while (!/memory: container sample|cpu: /.test(stderr) && Date.now() < deadline) await sleep(100);
   assert.ok((await ids(fx.root)).length >= 1, `compare had started an instance: ${stderr}`);
   child.kill('SIGINT');
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { hostLeftovers, isola, makeFixture, type Fixture } from '../../helpers/fixture.js';
 import type { SecurityProfile } from '../../../src/security/profile.js';
 import { decodeCaps } from '../../../src/security/facts.js';
-import { ALL_CAPS } from '../../../src/spec/caps.js';
+import { ALL_CAPS } from '../../../src/core/caps.js';
 
 function missingHostCaps(): string[] {
   const bnd = /^CapBnd:\s*(\w+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '';

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import { collectOutput } from '../../../src/util/collect.js';
-import type { DriverData, InstanceSpec } from '../../../src/drivers/driver.js';
-import { vmDriver, vmDiskUsage } from '../../../src/drivers/vm/driver.js';
-import { fromData } from '../../../src/drivers/vm/persist.js';
+import type { InstanceSpec } from '../../../src/core/types.js';
+import { driverContext } from '../../../src/drivers/driver.js';
+import { VmDriver, vmDiskUsage } from '../../../src/drivers/vm/driver.js';
+import type { VmData } from '../../../src/drivers/vm/persist.js';
 import { encodeFrame } from '../../../src/drivers/vm/agent.js';
 import { ensureDirs, hostLeftovers, makeFixture, specFor, type Fixture } from '../../helpers/fixture.js';
 
@@ -13,10 +14,12 @@ import { ensureDirs, hostLeftovers, makeFixture, specFor, type Fixture } from '.
 describe('VM guest agent (real QEMU)', () => {
   let fx: Fixture;
   let spec: InstanceSpec;
-  let data: DriverData = {};
+  let vmDriver: VmDriver;
+  let data: VmData;
 
   before(async () => {
     fx = await makeFixture();
+    vmDriver = new VmDriver(driverContext(fx.config));
     spec = specFor(fx, 'vm', { argv: ['sleep', '600'], network: { mode: 'none' } });
     ensureDirs(spec);
     data = await vmDriver.create(spec);
@@ -43,7 +46,7 @@ describe('VM guest agent (real QEMU)', () => {
   });
 
   test('a client that disappears in the middle of a request does not wedge the agent', { timeout: 30_000 }, async () => {
-    const v = fromData(data);
+    const v = data;
     for (const sock of [v.files.ctl, v.files.agent]) {
       await new Promise<void>((resolve) => {
         const s = net.connect(sock, () => {

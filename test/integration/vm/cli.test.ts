@@ -1,4 +1,5 @@
 import { describe, test, before, after } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -49,8 +50,8 @@ describe('isola --as vm (CLI, real QEMU)', () => {
   const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => isola(fx.root, args, { env, timeoutMs: 110_000 });
 
   before(async () => {
-    assert.ok(readGuestAssets(), 'guest assets must be set up (npm run bootstrap)');
     fx = await makeFixture();
+    assert.ok(readGuestAssets(fx.config.assets), 'guest assets must be set up (npm run bootstrap)');
   });
   after(async () => {
     const left = await cli(['ps', '-a', '-q']);
@@ -133,7 +134,7 @@ describe('isola --as vm (CLI, real QEMU)', () => {
     const pid = ins[0]!.State.Pid;
     assert.deepEqual(qemuProcessesFor([id]), [String(pid)], 'the recorded pid is the VM\'s QEMU');
     process.kill(pid, 'SIGKILL');
-    for (let i = 0; i < 100 && qemuProcessesFor([id]).length; i++) await new Promise((res) => setTimeout(res, 50));
+    for (let i = 0; i < 100 && qemuProcessesFor([id]).length; i++) await sleep(50);
     const ps = JSON.parse((await cli(['ps', '-a', '--json'])).stdout) as { id: string; state: string; exitCode: number }[];
     const me = ps.find((p) => p.id === id);
     assert.equal(me?.state, 'exited');
@@ -197,7 +198,7 @@ describe('isola --as vm (CLI, real QEMU)', () => {
       while (!done) {
         for (const d of leftovers()) seen.add(d);
         if (!sawQemu && seen.size) sawQemu = qemuProcessesFor([...seen]).length > 0;
-        await new Promise((res) => setTimeout(res, 100));
+        await sleep(100);
       }
       const r = await pending;
       assert.equal(r.code, 125, r.stderr);

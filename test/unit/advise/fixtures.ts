@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CompareResult } from '../../../src/spec/compare-result.js';
+import type { CompareResult } from '../../../src/core/compare-result.js';
 import type { Workload } from '../../../src/advise/profile.js';
 
 /** The repository root, from dist/test/unit/advise/ where the compiled tests run. */

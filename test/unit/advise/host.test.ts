@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultAssumptions, override, parseAssumeFlag } from '../../../src/advise/assumptions.js';
 import { capacityOf, parseHostFlag } from '../../../src/advise/host.js';
-import { isIsolaError } from '../../../src/spec/errors.js';
+import { isIsolaError } from '../../../src/core/errors.js';
 
 const invalidWith = (re: RegExp) => (e: unknown) => isIsolaError(e, 'INVALID_ARGUMENT') && re.test(e.oneLine());
 

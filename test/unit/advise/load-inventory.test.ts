@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadInventory, parseInventory } from '../../../src/advise/load-inventory.js';
 import { workloadFileSchema } from '../../../src/advise/profile-schema.js';
-import { isIsolaError } from '../../../src/spec/errors.js';
+import { isIsolaError } from '../../../src/core/errors.js';
 import { ROOT } from './fixtures.js';
 
 /** Asserts a one-line INVALID_ARGUMENT error whose message matches every pattern. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { adviseAll } from '../../../src/advise/advise-report.js';
 import { costOf, parseMeasured } from '../../../src/advise/measured.js';
 import { renderAdviceText } from '../../../src/advise/render-advice.js';
-import { isIsolaError } from '../../../src/spec/errors.js';
+import { isIsolaError } from '../../../src/core/errors.js';
 import { compareFixture, withAnswers } from './fixtures.js';
 
 const rejects = (value: unknown, re: RegExp) =>

@@ -6,7 +6,7 @@ import { parseMeasured } from '../../../src/advise/measured.js';
 import { plan, type PlanReport } from '../../../src/advise/plan.js';
 import { renderPlanText } from '../../../src/advise/render-plan.js';
 import { parseHostFlag } from '../../../src/advise/host.js';
-import { isIsolaError } from '../../../src/spec/errors.js';
+import { isIsolaError } from '../../../src/core/errors.js';
 import { compareFixture, ROOT } from './fixtures.js';
 
 const example = () => loadInventory(join(ROOT, 'examples', 'workloads.yaml'));

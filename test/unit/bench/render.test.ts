@@ -5,7 +5,7 @@ import { chartSvg, renderHtml } from '../../../src/bench/render-html.js';
 import { applyVerdicts } from '../../../src/bench/verdict.js';
 import { summarize } from '../../../src/bench/stats.js';
 import { parseMeasured } from '../../../src/advise/measured.js';
-import type { CompareResult } from '../../../src/spec/compare-result.js';
+import type { CompareResult } from '../../../src/core/compare-result.js';
 
 function sample(emulated: boolean): CompareResult {
   return applyVerdicts({

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { applyVerdicts, judge } from '../../../src/bench/verdict.js';
 import { CLAIMS } from '../../../src/bench/claims.js';
 import { summarize } from '../../../src/bench/stats.js';
-import type { CompareResult, MetricResult } from '../../../src/spec/compare-result.js';
+import type { CompareResult, MetricResult } from '../../../src/core/compare-result.js';
 
 const around = (center: number, spread: number, n = 20) => Array.from({ length: n }, (_, i) => center + ((i % 5) - 2) * (spread / 2));
 

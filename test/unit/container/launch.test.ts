@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { ociConfig, MASKED_PATHS } from '../../../src/drivers/container/launch.js';
 import { DEFAULT_SECCOMP, loadSeccompProfile, toOciSeccomp, countFilteredSyscalls } from '../../../src/drivers/container/seccomp.js';
-import { ALL_CAPS, DEFAULT_CAPS, effectiveCaps, normalizeCap, processBoundingCaps } from '../../../src/spec/caps.js';
+import { ALL_CAPS, DEFAULT_CAPS, effectiveCaps, normalizeCap, processBoundingCaps } from '../../../src/core/caps.js';
 import { parseK8sLine } from '../../../src/drivers/cri-log.js';
 import { resolveUser } from '../../../src/drivers/container/user.js';
-import { isIsolaError } from '../../../src/spec/errors.js';
-import type { InstanceSpec } from '../../../src/drivers/driver.js';
+import { isIsolaError } from '../../../src/core/errors.js';
+import type { InstanceSpec } from '../../../src/core/types.js';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -21,7 +21,7 @@ function spec(over: Partial<InstanceSpec> = {}): InstanceSpec {
     image: { ref: 'base:latest', digest: 'sha256:x', layers: [], layerDigests: [], config: { env: [], entrypoint: [], cmd: ['sh'], workingDir: '/', user: '' } },
     argv: ['sh'], env: ['A=1'], workdir: '/w', user: '', hostname: 'h', readOnly: false,
     network: { mode: 'none' }, security: { privileged: false, capAdd: [], capDrop: [], seccomp: 'default', noNewPrivileges: true },
-    runtime: '', dir: '/d', runDir: '/r', cacheDir: '/c', cleanupCommand: [], ...over,
+    runtime: '', dir: '/d', runDir: '/r', cleanupCommand: [], ...over,
   };
 }
 const base = { rootfs: '/rootfs', uid: 0, gid: 0, additionalGids: [], netnsPath: null, seccomp: null, etcFiles: { hostname: '/e/h', hosts: '/e/hosts', resolv: '/e/r' }, cgroupsPath: '/isola/x', swapAccounting: true, nofile: 20000, boundingCaps: ALL_CAPS };

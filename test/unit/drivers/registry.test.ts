@@ -1,14 +1,30 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { entries, allDrivers, driverFor } from '../../../src/drivers/registry.js';
-import { KINDS } from '../../../src/drivers/driver.js';
+import { entries, Drivers } from '../../../src/drivers/registry.js';
+import { driverContext } from '../../../src/drivers/driver.js';
+import { loadConfig } from '../../../src/core/config.js';
+import { KINDS } from '../../../src/core/types.js';
+import { isIsolaError } from '../../../src/core/errors.js';
 
 test('every kind has a driver, loaded lazily, whose optional methods the registry declares truly', async () => {
-  assert.deepEqual(allDrivers().map((d) => d.kind).sort(), [...KINDS].sort());
+  const config = loadConfig({ ISOLA_ROOT: '/nonexistent/isola-test' });
+  const drivers = new Drivers(config);
+  assert.deepEqual(drivers.all().map((d) => d.kind).sort(), [...KINDS].sort());
   for (const kind of KINDS) {
-    const real = await entries[kind].load();
+    const real = await entries[kind].load(driverContext(config));
     assert.equal(real.kind, kind);
     assert.equal(typeof real.runOnWorkloadKernel === 'function', entries[kind].runsOnWorkloadKernel, `${kind}: runsOnWorkloadKernel`);
-    assert.equal(typeof driverFor(kind).runOnWorkloadKernel === 'function', entries[kind].runsOnWorkloadKernel);
+    assert.equal(typeof drivers.get(kind).runOnWorkloadKernel === 'function', entries[kind].runsOnWorkloadKernel);
   }
+});
+
+test('a kind read back as an unknown string is refused with the fix', () => {
+  const drivers = new Drivers(loadConfig({}));
+  assert.throws(() => drivers.get('toaster' as never), (e) => isIsolaError(e, 'INVALID_ARGUMENT') && /use --as container, vm or hybrid/.test(e.oneLine()));
+});
+
+test('stored data a driver does not recognise is refused as corrupt, not guessed at', async () => {
+  const vm = new Drivers(loadConfig({})).get('vm');
+  const spec = { id: 'x'.repeat(64), name: 'n' } as never;
+  await assert.rejects(vm.observe(spec, { something: 'else' }), (e) => isIsolaError(e, 'CORRUPT'));
 });

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mergeEnv, resolveArgv } from '../../../src/engine/spec-builder.js';
 import { defaultRunRequest } from '../../../src/engine/request.js';
-import { isIsolaError } from '../../../src/spec/errors.js';
-import type { ResolvedImage } from '../../../src/drivers/driver.js';
+import { isIsolaError } from '../../../src/core/errors.js';
+import type { ResolvedImage } from '../../../src/core/types.js';
 
 const img = (entrypoint: string[], cmd: string[]): ResolvedImage => ({ ref: 'x:1', digest: 'sha256:0', layers: [], layerDigests: [], config: { env: ['PATH=/bin', 'A=1'], entrypoint, cmd, workingDir: '/', user: '' } });
 
@@ -16,7 +16,7 @@ test('argv follows Docker: ENTRYPOINT + (command or CMD)', () => {
 });
 
 test('env: -e overrides the image, KEY alone passes the caller\'s value', () => {
-  process.env.ISOLA_TEST_PASS = 'through';
-  assert.deepEqual(mergeEnv(['PATH=/bin', 'A=1'], ['A=2', 'B=3', 'ISOLA_TEST_PASS', 'UNSET_ONE']), ['PATH=/bin', 'A=2', 'B=3', 'ISOLA_TEST_PASS=through']);
-  assert.throws(() => mergeEnv([], ['1BAD=x']), (e) => isIsolaError(e, 'INVALID_ARGUMENT'));
+  const caller = { ISOLA_TEST_PASS: 'through' };
+  assert.deepEqual(mergeEnv(['PATH=/bin', 'A=1'], ['A=2', 'B=3', 'ISOLA_TEST_PASS', 'UNSET_ONE'], caller), ['PATH=/bin', 'A=2', 'B=3', 'ISOLA_TEST_PASS=through']);
+  assert.throws(() => mergeEnv([], ['1BAD=x'], caller), (e) => isIsolaError(e, 'INVALID_ARGUMENT'));
 });

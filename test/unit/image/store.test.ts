@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -6,7 +7,7 @@ import path from 'node:path';
 import { ImageStore } from '../../../src/image/store.js';
 import { ensureBaseImage, BASE_REF } from '../../../src/image/base.js';
 import { parseRef, normalizeRef } from '../../../src/image/ref.js';
-import { isIsolaError } from '../../../src/spec/errors.js';
+import { isIsolaError } from '../../../src/core/errors.js';
 
 test('image references follow Docker\'s rules', () => {
   assert.deepEqual(parseRef('base'), { name: 'base', tag: 'latest' });
@@ -23,7 +24,7 @@ test('the base image is a real OCI image that is built the same way twice', asyn
     const b = new ImageStore(path.join(dir, 'b'));
     await ensureBaseImage(a);
     // A second later: any time that leaks into the archive would change the digest.
-    await new Promise((r) => setTimeout(r, 1100));
+    await sleep(1100);
     await ensureBaseImage(b);
     const ra = a.resolve(BASE_REF);
     assert.equal(ra.digest, b.resolve(BASE_REF).digest, 'reproducible digest');

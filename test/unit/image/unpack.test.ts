@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { unpackLayers } from '../../../src/image/unpack.js';
-import { isIsolaError } from '../../../src/spec/errors.js';
+import { isIsolaError } from '../../../src/core/errors.js';
 import { rawTar, type RawEntry } from '../../helpers/raw-tar.js';
 
 let dir: string;

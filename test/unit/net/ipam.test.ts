@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nextFreeIp, ipToInt, intToIp } from '../../../src/net/ipam.js';
 import { macFor, netnsName, tapName, vethName } from '../../../src/net/names.js';
-import { isIsolaError } from '../../../src/spec/errors.js';
+import { isIsolaError } from '../../../src/core/errors.js';
 
 test('addresses: lowest free, skipping the gateway, never the broadcast', () => {
   assert.equal(nextFreeIp([]), '10.77.0.2');

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeCaps, parseFacts, parseMountinfo } from '../../../src/security/facts.js';
-import { sensitiveMounts, workloadFacts } from '../../../src/security/profile.js';
+import { sensitiveMounts, workloadFacts } from '../../../src/security/workload.js';
 import { checklist } from '../../../src/security/checklist.js';
 import { isolationLevel } from '../../../src/security/level.js';
-import { DEFAULT_CAPS } from '../../../src/spec/caps.js';
+import { DEFAULT_CAPS } from '../../../src/core/caps.js';
 
 /** The fact script's output for a runc container with Docker's defaults (trimmed from a real run). */
 const CONTAINER = `== uname ==

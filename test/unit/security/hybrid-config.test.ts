@@ -2,14 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { guestConfig, vmSpecOf } from '../../../src/drivers/hybrid/launch.js';
 import { ociConfig } from '../../../src/drivers/container/launch.js';
-import type { InstanceSpec } from '../../../src/drivers/driver.js';
+import type { InstanceSpec } from '../../../src/core/types.js';
 
 const spec = {
   id: 'a'.repeat(64), name: 'h', kind: 'hybrid', argv: ['sleep', '1'], env: ['PATH=/bin'], workdir: '/', user: '', hostname: 'h',
   image: { ref: 'base:latest', digest: 'sha256:1', layers: ['/x'], layerDigests: ['sha256:2'], config: { env: [], entrypoint: [], cmd: [], workingDir: '', user: '' } },
   readOnly: true, memoryBytes: 64 * 1048576, pidsLimit: 10, network: { mode: 'none' },
   security: { privileged: false, capAdd: ['CAP_NET_ADMIN'], capDrop: [], seccomp: 'default', noNewPrivileges: true },
-  runtime: '', dir: '/d', runDir: '/r', cacheDir: '/c', cleanupCommand: [],
+  runtime: '', dir: '/d', runDir: '/r', cleanupCommand: [],
 } as unknown as InstanceSpec;
 
 test('the in-guest config.json carries the host container\'s hardening', () => {
@@ -29,10 +29,10 @@ test('the in-guest config.json carries the host container\'s hardening', () => {
 });
 
 test('the VM boots the start script as root on a writable disk, with room for the guest', () => {
-  const v = vmSpecOf(spec, { digest: 'sha256:beef', memoryBytes: 160 * 1048576 });
+  const v = vmSpecOf(spec, 160 * 1048576);
   assert.deepEqual(v.argv, ['/bin/sh', '/.isola/start']);
   assert.equal(v.user, '');
   assert.equal(v.readOnly, false, 'read-only applies to the container\'s root, not the guest\'s');
-  assert.equal(v.image.digest, 'sha256:beef');
+  assert.equal(v.image.digest, spec.image.digest, 'the image is the container\'s; the hybrid driver brings the disk');
   assert.equal(v.memoryBytes, 160 * 1048576);
 });

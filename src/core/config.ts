@@ -1,0 +1,132 @@
+/**
+ * isola's configuration: every environment variable it reads, read here and nowhere else
+ * (a lint rule keeps `process.env` out of every other file). Entry points call `loadConfig()`
+ * once and hand the result down: the engine to the drivers, the drivers to what they call.
+ * docs/CLI.md lists the same variables; a test checks that the two agree.
+ */
+import path from 'node:path';
+import { invalid } from './errors.js';
+
+export type Accelerator = 'kvm' | 'tcg';
+export type VmMachine = 'microvm' | 'q35';
+
+export interface Config {
+  /** The data root: state database, image store, instances, caches. */
+  root: string;
+  /** Guest kernels, built guest programs and probe verdicts, shared by every data root. */
+  assets: string;
+  /** Binaries to use instead of a PATH lookup; unset means look it up. */
+  bin: { runc?: string; crun?: string; runsc?: string; conmon?: string; qemu?: string };
+  /** Forces the VM accelerator instead of probing KVM. */
+  accel?: Accelerator;
+  vm: {
+    machine: VmMachine;
+    /** How long a guest may take to start its workload; unset means 20 s under KVM, 60 s under TCG. */
+    bootTimeoutMs?: number;
+    /** Extra words for the guest kernel command line. */
+    cmdline: string[];
+  };
+  /** Prints stack traces and causes with errors. */
+  debug: boolean;
+  /** The directories of PATH, for finding programs. */
+  searchPath: string[];
+  /**
+   * The caller's environment, for what passes it on: `-e NAME` without a value and the
+   * programs isola starts. Read-only; nothing configures isola through it but the above.
+   */
+  env: Readonly<Record<string, string | undefined>>;
+  bench: {
+    /** The wall-clock limit of the VM part of `npm run bench`, in seconds. */
+    vmLimitS: number;
+  };
+}
+
+export interface ConfigVariable {
+  name: string;
+  /** What it sets, for docs/CLI.md. */
+  doc: string;
+  default: string;
+}
+
+/** Every variable isola reads. docs/CLI.md's table is checked against this list. */
+export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
+  { name: 'ISOLA_ROOT', default: '/var/lib/isola', doc: 'data root: state database, images, instances, caches' },
+  { name: 'ISOLA_ASSETS', default: '/var/cache/isola', doc: 'guest kernel, built guest programs and probe verdicts, shared by every data root' },
+  { name: 'ISOLA_RUNC', default: 'runc on PATH', doc: 'the runc binary to use' },
+  { name: 'ISOLA_CRUN', default: 'crun on PATH', doc: 'the crun binary to use' },
+  { name: 'ISOLA_RUNSC', default: 'runsc on PATH', doc: 'the runsc (gVisor) binary to use' },
+  { name: 'ISOLA_CONMON', default: 'conmon on PATH', doc: 'the container monitor binary to use' },
+  { name: 'ISOLA_QEMU', default: 'qemu-system-x86_64 on PATH', doc: 'the QEMU binary (a name looked up on PATH, or a path); qemu-img is taken from beside it' },
+  { name: 'ISOLA_ACCEL', default: 'probed', doc: '`kvm` or `tcg`: skip the KVM boot probe and use this accelerator' },
+  { name: 'ISOLA_VM_MACHINE', default: 'microvm', doc: '`microvm` or `q35` (PCI machine with SeaBIOS, slower)' },
+  { name: 'ISOLA_VM_BOOT_TIMEOUT_MS', default: '20000 (KVM), 60000 (TCG)', doc: 'how long a guest may take to start its workload' },
+  { name: 'ISOLA_VM_CMDLINE', default: '(none)', doc: 'extra words for the guest kernel command line, space separated' },
+  { name: 'ISOLA_DEBUG', default: '(unset)', doc: 'any value: print stack traces and causes with errors' },
+  { name: 'ISOLA_BENCH_VM_LIMIT_S', default: '420', doc: '`npm run bench`: wall-clock limit of the VM scenario, in seconds' },
+];
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+function positiveNumber(env: Record<string, string | undefined>, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw invalid(`${name}=${raw} is not a positive number`, `set ${name} to a number such as 60000, or unset it`);
+  return n;
+}
+
+function oneOf<T extends string>(env: Record<string, string | undefined>, name: string, allowed: readonly T[]): T | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!(allowed as readonly string[]).includes(raw)) throw invalid(`${name}=${raw} is not one of ${allowed.join(', ')}`, `set ${name} to ${allowed.join(' or ')}, or unset it`);
+  return raw as T;
+}
+
+function pathOf(env: Record<string, string | undefined>, name: string, fallback: string): string {
+  const raw = env[name];
+  const p = raw === undefined || raw === '' ? fallback : raw;
+  // Resolved against the working directory, as a shell user expects of a relative path.
+  return path.resolve(p);
+}
+
+function set(env: Record<string, string | undefined>, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+/** Reads a configuration from an environment (the process's own by default). */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const bin: Config['bin'] = {};
+  for (const [key, name] of [['runc', 'ISOLA_RUNC'], ['crun', 'ISOLA_CRUN'], ['runsc', 'ISOLA_RUNSC'], ['conmon', 'ISOLA_CONMON'], ['qemu', 'ISOLA_QEMU']] as const) {
+    const v = set(env, name);
+    if (v !== undefined) bin[key] = v;
+  }
+  const accel = oneOf(env, 'ISOLA_ACCEL', ['kvm', 'tcg'] as const);
+  const bootTimeoutMs = positiveNumber(env, 'ISOLA_VM_BOOT_TIMEOUT_MS');
+  return {
+    root: pathOf(env, 'ISOLA_ROOT', '/var/lib/isola'),
+    assets: pathOf(env, 'ISOLA_ASSETS', '/var/cache/isola'),
+    bin,
+    ...(accel ? { accel } : {}),
+    vm: {
+      machine: oneOf(env, 'ISOLA_VM_MACHINE', ['microvm', 'q35'] as const) ?? 'microvm',
+      ...(bootTimeoutMs ? { bootTimeoutMs } : {}),
+      cmdline: (env.ISOLA_VM_CMDLINE ?? '').split(' ').filter(Boolean),
+    },
+    debug: Boolean(env.ISOLA_DEBUG),
+    searchPath: (env.PATH || DEFAULT_PATH).split(':').filter(Boolean),
+    env: Object.freeze({ ...env }),
+    bench: { vmLimitS: positiveNumber(env, 'ISOLA_BENCH_VM_LIMIT_S') ?? 420 },
+  };
+}
+
+/** The same configuration with another data root (the `--data-root` of internal commands, tests). */
+export function withRoot(config: Config, root: string): Config {
+  return { ...config, root };
+}
+
+/** The table docs/CLI.md shows under "Environment" (a test keeps the two identical). */
+export function configTableMarkdown(): string {
+  const cell = (s: string) => s.replace(/\|/g, '\\|');
+  return ['| variable | default | sets |', '|---|---|---|', ...CONFIG_VARIABLES.map((v) => `| \`${v.name}\` | ${cell(v.default)} | ${cell(v.doc)} |`)].join('\n');
+}

@@ -1,0 +1,126 @@
+import type { Readable, Writable } from 'node:stream';
+
+/**
+ * The shared vocabulary of isola: what an instance is (InstanceSpec), what an image resolves
+ * to, how an instance is networked and secured, and what a driver reports back. Every layer
+ * speaks it; it imports nothing of isola, so image/, net/ and state/ need not know drivers/.
+ */
+export type Kind = 'container' | 'vm' | 'hybrid';
+export const KINDS: readonly Kind[] = ['container', 'vm', 'hybrid'];
+
+/** The parts of an OCI image config a driver needs to run it. */
+export interface ImageRuntimeConfig {
+  env: string[];
+  entrypoint: string[];
+  cmd: string[];
+  workingDir: string;
+  user: string;
+}
+
+export interface ResolvedImage {
+  /** name:tag as stored in the image index. */
+  ref: string;
+  /** sha256:... of the manifest: the identity of the image. */
+  digest: string;
+  /** Absolute paths of the layer blobs, bottom layer first (tar, possibly gzip-compressed). */
+  layers: string[];
+  layerDigests: string[];
+  config: ImageRuntimeConfig;
+}
+
+export type NetworkSpec =
+  | { mode: 'none' }
+  | { mode: 'bridge'; bridge: string; ip: string; prefixLength: number; gateway: string; mac: string };
+
+export interface SecuritySpec {
+  privileged: boolean;
+  capAdd: string[]; // upper case, with the CAP_ prefix
+  capDrop: string[]; // 'ALL' allowed
+  /** 'default' (containers-common profile), 'unconfined', or an absolute path to a JSON profile. */
+  seccomp: string;
+  noNewPrivileges: boolean;
+}
+
+export interface InstanceSpec {
+  id: string; // 64 hex characters
+  name: string;
+  kind: Kind;
+  image: ResolvedImage;
+  /** The final argv: entrypoint + cmd, after the user's overrides. */
+  argv: string[];
+  env: string[]; // KEY=VALUE, image env overlaid with -e
+  workdir: string;
+  user: string; // uid[:gid] or name, '' means the image's (or root)
+  hostname: string;
+  memoryBytes?: number;
+  cpus?: number;
+  pidsLimit?: number;
+  readOnly: boolean;
+  network: NetworkSpec;
+  security: SecuritySpec;
+  /** container and hybrid: which OCI runtime (runc, crun, runsc). */
+  runtime: string;
+  /** vm and hybrid: another kernel or initrd than the bundled guest kernel. */
+  kernel?: string;
+  initrd?: string;
+  /** Persistent folder for this instance (bundle, disks, logs). Created by the engine. */
+  dir: string;
+  /** Runtime folder (sockets, pidfiles, exit files). Created by the engine. */
+  runDir: string;
+  /** Argv that re-enters isola to clean up after the instance exits on its own. */
+  cleanupCommand: string[];
+}
+
+export interface ExitInfo {
+  exitCode: number;
+  oomKilled: boolean;
+  finishedAt: string; // ISO 8601
+}
+
+export type Observed =
+  | { state: 'created' }
+  | { state: 'running'; pid: number }
+  | { state: 'exited'; exit: ExitInfo };
+
+export interface LogEntry {
+  time: string; // ISO 8601 with nanoseconds where the monitor gives them
+  stream: 'stdout' | 'stderr';
+  /** The text of one line without its newline; `partial` when the line did not end yet. */
+  text: string;
+  partial: boolean;
+}
+
+export interface Stats {
+  time: string;
+  cpuNanos: number; // cumulative CPU time of the workload
+  memoryBytes: number; // memory in use by the workload (cgroup usage or guest used memory)
+  memoryLimitBytes: number | null;
+  pids: number | null;
+  netRxBytes: number | null;
+  netTxBytes: number | null;
+  /** Host memory the isolation itself costs (monitor, VMM), where the driver can tell. */
+  hostOverheadBytes: number | null;
+}
+
+export interface ExecOptions {
+  env?: string[];
+  workdir?: string;
+  user?: string;
+  stdin?: Readable | null;
+  stdout: Writable;
+  stderr: Writable;
+}
+
+export interface Capability {
+  ok: boolean;
+  /** Why not, with the fix, when ok is false. */
+  reason?: string;
+  /** Facts for `isola host`: versions, accelerator, runtime. */
+  details: Record<string, string>;
+}
+
+/**
+ * What the engine stores for an instance on behalf of its driver: a JSON object. Only the
+ * driver that wrote it can read it, through its own `decode`.
+ */
+export type StoredData = Record<string, unknown>;
