@@ -1,7 +1,26 @@
-// Lint: typescript-eslint's recommended rules, plus the one architectural boundary that
-// matters most: the engine never imports a concrete driver (only drivers/registry.ts does).
+// Lint: typescript-eslint's recommended rules, plus the layering of docs/ARCHITECTURE.md:
+//   core  <  util  <  image, net, state, guest  <  drivers  <  engine, security  <  cli, bench, advise
+// A layer imports only from the layers below it. Import cycles are caught by a unit test
+// (test/unit/architecture/cycles.test.ts), which also reads type-only imports.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+
+const CONCRETE_DRIVER = {
+  group: ['**/drivers/container/**', '**/drivers/vm/**', '**/drivers/hybrid/**'],
+  message: 'Only src/drivers/registry.ts may import a concrete driver; use the Driver interface.',
+};
+const ANY_DRIVER = {
+  group: ['**/drivers/**'],
+  message: 'Layers below the drivers (core, util, image, net, state, guest) do not import drivers/; move shared types to src/core/.',
+};
+const ABOVE_CORE = {
+  group: ['../*', '!../core', '!../core/**'],
+  message: 'src/core/ imports nothing of isola outside src/core/: it is the vocabulary every layer shares.',
+};
+const ENGINE_AND_UP = {
+  group: ['**/engine/**', '**/cli/**', '**/bench/**', '**/advise/**', '**/security/**', '**/api/**'],
+  message: 'This layer sits below the engine; it must not import the engine or what is built on it.',
+};
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'bin/**', 'web/**'] },
@@ -13,12 +32,26 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/engine/**/*.ts', 'src/cli/**/*.ts', 'src/bench/**/*.ts', 'src/advise/**/*.ts', 'src/security/**/*.ts', 'src/state/**/*.ts', 'src/image/**/*.ts', 'src/net/**/*.ts'],
+    // The environment is read once, into the typed configuration (src/core/config.ts).
+    files: ['src/**/*.ts'],
+    ignores: ['src/core/config.ts'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [{ group: ['**/drivers/container/**', '**/drivers/vm/**', '**/drivers/hybrid/**'],
-          message: 'Only src/drivers/registry.ts may import a concrete driver; use the Driver interface.' }],
+      'no-restricted-properties': ['error', {
+        object: 'process', property: 'env',
+        message: 'Read configuration from the Config object (src/core/config.ts), the one place that reads process.env.',
       }],
     },
+  },
+  {
+    files: ['src/engine/**/*.ts', 'src/cli/**/*.ts', 'src/bench/**/*.ts', 'src/advise/**/*.ts', 'src/security/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [CONCRETE_DRIVER] }] },
+  },
+  {
+    files: ['src/util/**/*.ts', 'src/image/**/*.ts', 'src/net/**/*.ts', 'src/state/**/*.ts', 'src/guest/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [ANY_DRIVER, ENGINE_AND_UP] }] },
+  },
+  {
+    files: ['src/core/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [ABOVE_CORE] }] },
   },
 );

@@ -4,18 +4,50 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { REPO } from '../../helpers/fixture.js';
 
-/** The lint rule that keeps the core from importing a concrete driver really fires. */
-test('only drivers/registry.ts may import a concrete driver', () => {
+/** Lints one made-up file as if it lived at `file`: the layering rules must fire where they apply, and only there. */
+function lint(file: string, source: string): { status: number | null; stdout: string } {
   const eslint = path.join(REPO, 'node_modules', '.bin', 'eslint');
-  const lint = (file: string) =>
-    spawnSync(eslint, ['--stdin', '--stdin-filename', file], {
-      cwd: REPO,
-      encoding: 'utf8',
-      input: "import { containerDriver } from '../drivers/container/driver.js';\nexport const d = containerDriver;\n",
-    });
-  const engine = lint('src/engine/probe.ts');
-  assert.equal(engine.status, 1, engine.stderr);
+  const r = spawnSync(eslint, ['--stdin', '--stdin-filename', file], { cwd: REPO, encoding: 'utf8', input: source });
+  return { status: r.status, stdout: r.stdout };
+}
+
+test('only drivers/registry.ts may import a concrete driver', () => {
+  const src = "import { ContainerDriver } from '../drivers/container/driver.js';\nexport const d = ContainerDriver;\n";
+  const engine = lint('src/engine/probe.ts', src);
+  assert.equal(engine.status, 1, engine.stdout);
   assert.match(engine.stdout, /Only src\/drivers\/registry\.ts may import a concrete driver/);
-  const registry = lint('src/drivers/probe.ts');
+  const registry = lint('src/drivers/probe.ts', src);
   assert.equal(registry.status, 0, registry.stdout);
+});
+
+test('layers below the drivers import no part of drivers/, not even the interface', () => {
+  const src = "import type { AnyDriver } from '../drivers/driver.js';\nexport type D = AnyDriver;\n";
+  for (const layer of ['image', 'net', 'state', 'guest', 'util']) {
+    const r = lint(`src/${layer}/probe.ts`, src);
+    assert.equal(r.status, 1, `${layer}: ${r.stdout}`);
+    assert.match(r.stdout, /Layers below the drivers/);
+  }
+  assert.equal(lint('src/engine/probe.ts', src).status, 0);
+});
+
+test('layers below the engine do not import the engine', () => {
+  const r = lint('src/image/probe.ts', "import { Engine } from '../engine/engine.js';\nexport const E = Engine;\n");
+  assert.equal(r.status, 1, r.stdout);
+  assert.match(r.stdout, /must not import the engine/);
+});
+
+test('src/core imports nothing of isola outside src/core', () => {
+  const outside = lint('src/core/probe.ts', "import { which } from '../util/which.js';\nexport const w = which;\n");
+  assert.equal(outside.status, 1, outside.stdout);
+  assert.match(outside.stdout, /src\/core\/ imports nothing of isola/);
+  const inside = lint('src/core/probe.ts', "import { invalid } from './errors.js';\nexport const i = invalid;\n");
+  assert.equal(inside.status, 0, inside.stdout);
+});
+
+test('process.env is read in src/core/config.ts and nowhere else', () => {
+  const src = 'export const root = process.env.ISOLA_ROOT;\n';
+  const elsewhere = lint('src/drivers/vm/probe.ts', src);
+  assert.equal(elsewhere.status, 1, elsewhere.stdout);
+  assert.match(elsewhere.stdout, /the one place that reads process\.env/);
+  assert.equal(lint('src/core/config.ts', src).status, 0);
 });
