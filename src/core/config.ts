@@ -35,6 +35,8 @@ export interface Config {
    * programs isola starts. Read-only; nothing configures isola through it but the above.
    */
   env: Readonly<Record<string, string | undefined>>;
+  /** Bounds on what one image may expand to when unpacked; unset means what the disk can take. */
+  unpack: { maxBytes?: number; maxEntries?: number };
   bench: {
     /** The wall-clock limit of the VM part of `npm run bench`, in seconds. */
     vmLimitS: number;
@@ -61,6 +63,8 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'ISOLA_VM_MACHINE', default: 'microvm', doc: '`microvm` or `q35` (PCI machine with SeaBIOS, slower)' },
   { name: 'ISOLA_VM_BOOT_TIMEOUT_MS', default: '20000 (KVM), 60000 (TCG)', doc: 'how long a guest may take to start its workload' },
   { name: 'ISOLA_VM_CMDLINE', default: '(none)', doc: 'extra words for the guest kernel command line, space separated' },
+  { name: 'ISOLA_UNPACK_MAX_BYTES', default: 'free space less 10 %', doc: 'the most bytes an image\'s layers may expand to when unpacked' },
+  { name: 'ISOLA_UNPACK_MAX_ENTRIES', default: 'free inodes less 10 % (at most 4 million)', doc: 'the most entries an image\'s layers may hold' },
   { name: 'ISOLA_DEBUG', default: '(unset)', doc: 'any value: print stack traces and causes with errors' },
   { name: 'ISOLA_BENCH_VM_LIMIT_S', default: '420', doc: '`npm run bench`: wall-clock limit of the VM scenario, in seconds' },
 ];
@@ -103,6 +107,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const accel = oneOf(env, 'ISOLA_ACCEL', ['kvm', 'tcg'] as const);
   const bootTimeoutMs = positiveNumber(env, 'ISOLA_VM_BOOT_TIMEOUT_MS');
+  const maxBytes = positiveNumber(env, 'ISOLA_UNPACK_MAX_BYTES');
+  const maxEntries = positiveNumber(env, 'ISOLA_UNPACK_MAX_ENTRIES');
   return {
     root: pathOf(env, 'ISOLA_ROOT', '/var/lib/isola'),
     assets: pathOf(env, 'ISOLA_ASSETS', '/var/cache/isola'),
@@ -116,6 +122,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     debug: Boolean(env.ISOLA_DEBUG),
     searchPath: (env.PATH || DEFAULT_PATH).split(':').filter(Boolean),
     env: Object.freeze({ ...env }),
+    unpack: { ...(maxBytes ? { maxBytes } : {}), ...(maxEntries ? { maxEntries } : {}) },
     bench: { vmLimitS: positiveNumber(env, 'ISOLA_BENCH_VM_LIMIT_S') ?? 420 },
   };
 }

@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'CORRUPT' // stored data failed verification (digest mismatch, bad layout)
   | 'UNSAFE' // input tried to escape its sandbox (tar entry outside the target)
   | 'TIMEOUT' // something did not become ready in time
+  | 'RESOURCE_EXHAUSTED' // a limit was reached: disk space, entries, memory
   | 'CANNOT_INVOKE' // the workload's command exists but cannot be executed (exit 126)
   | 'COMMAND_NOT_FOUND' // the workload's command does not exist (exit 127)
   | 'INTERNAL'; // a bug or an unexpected failure of a program isola runs

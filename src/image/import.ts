@@ -4,7 +4,7 @@ import { notFound } from '../core/errors.js';
 import type { ImageStore } from './store.js';
 import { storeLayer } from './layer.js';
 import { commitImage } from './compose.js';
-import { unpackLayers } from './unpack.js';
+import { unpackLayers, type UnpackLimits } from './unpack.js';
 import { DEFAULT_PATH } from './base.js';
 import type { Descriptor } from './layout.js';
 
@@ -13,11 +13,11 @@ import type { Descriptor } from './layout.js';
  * unpacked once into a scratch folder with the same safe unpacker every layer goes through, so
  * an archive that tries to escape is refused before anything is stored.
  */
-export async function importRootfs(store: ImageStore, tarFile: string, ref: string, scratchDir: string, cmd: string[] = ['sh']): Promise<Descriptor> {
+export async function importRootfs(store: ImageStore, tarFile: string, ref: string, scratchDir: string, cmd: string[] = ['sh'], limits: UnpackLimits = {}): Promise<Descriptor> {
   if (!fs.existsSync(tarFile)) throw notFound(`file "${tarFile}" not found`, 'give the path of a rootfs tar archive (plain or gzip)');
   const scratch = fs.mkdtempSync(path.join(scratchDir, 'import-'));
   try {
-    await unpackLayers([tarFile], scratch);
+    await unpackLayers([tarFile], scratch, limits);
     const layer = await storeLayer(store, tarFile);
     return await commitImage(store, ref, {
       layers: [layer],

@@ -2,22 +2,40 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
 import type { ReadEntry } from 'tar';
 import { IsolaError } from '../core/errors.js';
 import type { ResolvedImage } from '../core/types.js';
 import { sha256File } from './digest.js';
+import { NAME_MAX, cleanComponents, resolveDir, resolveEntry, unsafe } from './root-path.js';
 
 /**
  * The one function that unpacks OCI layers, for import, pull, build, container root file
- * systems and VM root disks alike. Every entry's path is checked before anything is written:
- * nothing outside `target` is ever created or changed.
+ * systems and VM root disks alike. Nothing outside `target` is ever created, changed or
+ * removed, whatever the archive says:
  *
- * Refused (an UNSAFE error naming the entry): absolute paths, `..` components, writes through
- * a symlink (placed by this or an earlier layer), hard links whose target is outside or missing.
- * Neutralised (skipped and counted): device nodes and FIFOs, unless allowDevices, because a
- * container gets its /dev from the runtime and a VM from devtmpfs.
+ * - every path that names something (entry path, hard link target, whiteout, opaque marker,
+ *   PAX and GNU long names, which the tar parser folds into the same fields) is resolved inside
+ *   the target (root-path.ts): symlinks on the way are followed inside it, as containerd does,
+ *   and the last component is replaced, never written through;
+ * - a `..` that climbs above the target, a hard link to something missing or to a directory, a
+ *   whiteout of `.`, `..` or nothing: refused (UNSAFE, naming the entry);
+ * - device nodes and FIFOs are skipped and reported, unless allowDevices: a container gets its
+ *   /dev from the runtime and a VM from devtmpfs;
+ * - sizes are bounded: bytes written and entries created stop at limits (default: what the file
+ *   system holding the target has free, less a margin), so a hostile layer cannot fill the disk.
+ *
+ * On any error the target is left half-written: callers unpack into a scratch folder and
+ * remove it on failure, so nothing partial is ever used.
  */
-export interface UnpackOptions {
+export interface UnpackLimits {
+  /** Bytes of file content the layers may write in all; default: free space less 10 % (and less 256 MiB). */
+  maxBytes?: number;
+  /** Entries the layers may hold in all; default: free inodes less 10 %, at most 4 million. */
+  maxEntries?: number;
+}
+
+export interface UnpackOptions extends UnpackLimits {
   /** Check each layer's sha256 against this digest before unpacking it. */
   expectedDigests?: string[];
   allowDevices?: boolean;
@@ -25,19 +43,36 @@ export interface UnpackOptions {
 
 export interface UnpackReport {
   entries: number;
+  bytes: number;
   skippedSpecial: string[];
 }
 
 const WHITEOUT = '.wh.';
 const OPAQUE = '.wh..wh..opq';
+const MARGIN_BYTES = 256 * 1024 * 1024;
+const ENTRY_CAP = 4_000_000;
 
-export async function unpackImage(image: ResolvedImage, target: string): Promise<UnpackReport> {
-  return unpackLayers(image.layers, target, { expectedDigests: image.layerDigests });
+export async function unpackImage(image: ResolvedImage, target: string, limits: UnpackLimits = {}): Promise<UnpackReport> {
+  return unpackLayers(image.layers, target, { ...limits, expectedDigests: image.layerDigests });
+}
+
+/** The limits that apply when none are given: what the target's file system can take. */
+export function defaultLimits(target: string): Required<UnpackLimits> {
+  const st = fs.statfsSync(target);
+  const freeBytes = st.bavail * st.bsize;
+  const freeInodes = st.ffree > 0 ? st.ffree : ENTRY_CAP; // some file systems report no inode count
+  return {
+    maxBytes: Math.max(0, Math.floor(freeBytes * 0.9) - MARGIN_BYTES),
+    maxEntries: Math.max(0, Math.min(ENTRY_CAP, Math.floor(freeInodes * 0.9))),
+  };
 }
 
 export async function unpackLayers(layers: string[], target: string, opts: UnpackOptions = {}): Promise<UnpackReport> {
   fs.mkdirSync(target, { recursive: true });
-  const report: UnpackReport = { entries: 0, skippedSpecial: [] };
+  const root = fs.realpathSync(target);
+  const defaults = opts.maxBytes === undefined || opts.maxEntries === undefined ? defaultLimits(root) : null;
+  const limits = { maxBytes: opts.maxBytes ?? defaults?.maxBytes ?? 0, maxEntries: opts.maxEntries ?? defaults?.maxEntries ?? 0 };
+  const report: UnpackReport = { entries: 0, bytes: 0, skippedSpecial: [] };
   for (const [i, layer] of layers.entries()) {
     const expected = opts.expectedDigests?.[i];
     if (expected) {
@@ -46,76 +81,45 @@ export async function unpackLayers(layers: string[], target: string, opts: Unpac
         throw new IsolaError('CORRUPT', `layer ${expected.slice(0, 19)} does not match its digest (${actual === 'missing' ? 'file missing' : `found ${actual.slice(0, 19)}`})`, 'remove the image (isola rmi) and add it again');
       }
     }
-    await applyLayer(layer, path.resolve(target), opts, report);
+    await applyLayer(layer, root, opts, limits, report);
   }
   return report;
 }
 
-function unsafe(entry: string, why: string): IsolaError {
-  return new IsolaError('UNSAFE', `refused layer entry "${entry}": ${why}`, 'the archive tries to write outside its root; rebuild it with relative paths inside the root file system');
+function tooLarge(what: string, limit: number, unit: string): IsolaError {
+  return new IsolaError('RESOURCE_EXHAUSTED', `the image's layers expand past ${limit} ${unit} (${what})`, 'free space under the data root, or raise ISOLA_UNPACK_MAX_BYTES / ISOLA_UNPACK_MAX_ENTRIES if the image is really that large');
 }
 
-/** Splits an archive path into safe components, refusing anything that could climb out. */
-export function safeComponents(p: string): string[] {
-  if (p.startsWith('/')) throw unsafe(p, 'absolute path');
-  const parts = p.split('/').filter((c) => c !== '' && c !== '.');
-  if (parts.includes('..')) throw unsafe(p, '".." path component');
-  return parts;
+function corrupt(layer: string, message: string): IsolaError {
+  return new IsolaError('CORRUPT', `layer ${path.basename(layer).slice(0, 12)} is not a readable tar archive: ${message}`, 'check the file, or rebuild it with tar');
 }
 
-/**
- * Makes sure every directory on the way to `parts` (exclusive of the last) is a real directory
- * inside root, creating missing ones; a symlink on the way is refused, because writing through
- * it would land wherever it points.
- */
-function ensureParents(root: string, parts: string[], entry: string, created: Set<string>, create: boolean): string {
-  let cur = root;
-  for (const c of parts.slice(0, -1)) {
-    cur = path.join(cur, c);
-    let st: fs.Stats | undefined;
-    try {
-      st = fs.lstatSync(cur);
-    } catch {
-      st = undefined;
-    }
-    if (st?.isSymbolicLink()) throw unsafe(entry, `"${path.relative(root, cur)}" is a symlink, and writing through it could leave the root`);
-    if (st && !st.isDirectory()) {
-      if (!create) throw unsafe(entry, `"${path.relative(root, cur)}" is not a directory`);
-      fs.rmSync(cur, { force: true });
-      st = undefined;
-    }
-    if (!st) {
-      if (!create) throw unsafe(entry, `"${path.relative(root, cur)}" does not exist`);
-      fs.mkdirSync(cur, { mode: 0o755 });
-      created.add(cur);
-    }
-  }
-  return path.join(cur, parts[parts.length - 1] ?? '');
-}
-
-async function applyLayer(layer: string, root: string, opts: UnpackOptions, report: UnpackReport): Promise<void> {
+async function applyLayer(layer: string, root: string, opts: UnpackOptions, limits: Required<UnpackLimits>, report: UnpackReport): Promise<void> {
   // Paths written by this layer: an opaque whiteout hides lower layers' entries, not these.
   const created = new Set<string>();
   // Loaded on first use: starting an instance of an already unpacked image needs no tar code.
   const { Parser } = await import('tar');
   let chain: Promise<void> = Promise.resolve();
   let failure: unknown;
+  // The entry being written, if any: when the archive breaks off in the middle of it, it will
+  // never end on its own, so it is ended with the error.
+  let current: ReadEntry | null = null;
   const parser = new Parser({
-    // node-tar reports a damaged archive as a warning and carries on; for a layer it is fatal.
-    onwarn: (code: string, message: string) => {
-      if (/TAR_BAD_ARCHIVE|TAR_ENTRY_INVALID|TAR_ABORT|ZLIB/.test(code)) {
-        failure ??= new IsolaError('CORRUPT', `layer ${path.basename(layer).slice(0, 12)} is not a readable tar archive: ${message}`, 'check the file, or rebuild it with tar');
-      }
-    },
+    // node-tar reports a damaged archive as a warning and carries on; for a layer it is fatal:
+    // strict turns every warning (bad checksum, truncation, a link without a target) into an error.
+    strict: true,
     onReadEntry: (entry: ReadEntry) => {
       // Entries are handled strictly in order; the parser stalls until each one is consumed.
       chain = chain.then(async () => {
         if (failure) return void entry.resume();
+        current = entry;
         try {
-          await applyEntry(entry, root, opts, created, report);
+          await applyEntry(entry, root, opts, limits, created, report);
         } catch (e) {
-          failure = e;
+          failure ??= e instanceof IsolaError ? e : fsError(entry.path, e);
           entry.resume();
+        } finally {
+          current = null;
         }
       });
     },
@@ -123,34 +127,58 @@ async function applyLayer(layer: string, root: string, opts: UnpackOptions, repo
   try {
     await pipeline(createReadStream(layer), parser);
   } catch (e) {
+    failure ??= corrupt(layer, (e as Error).message);
+    (current as ReadEntry | null)?.destroy(failure as Error);
     await chain;
-    if (failure) throw failure;
-    throw new IsolaError('CORRUPT', `layer ${path.basename(layer).slice(0, 12)} is not a readable tar archive: ${(e as Error).message}`, 'check the file, or rebuild it with tar');
+    throw failure;
   }
   await chain;
   if (failure) throw failure;
 }
 
-async function applyEntry(entry: ReadEntry, root: string, opts: UnpackOptions, created: Set<string>, report: UnpackReport): Promise<void> {
-  const parts = safeComponents(entry.path);
-  report.entries++;
-  if (parts.length === 0) return void entry.resume(); // the root itself
-  const base = parts[parts.length - 1] ?? '';
-  const full = ensureParents(root, parts, entry.path, created, true);
+/** A file system error while applying an entry is the archive's doing (a name too long, a type clash): refuse it by name. */
+function fsError(entry: string, e: unknown): IsolaError {
+  const code = (e as NodeJS.ErrnoException).code ?? 'error';
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new IsolaError('RESOURCE_EXHAUSTED', `no space left while unpacking "${entry.slice(0, 200)}"`, 'free space under the data root');
+  return unsafe(entry, `it cannot be applied (${code}: ${(e as Error).message.slice(0, 120)})`);
+}
 
-  if (base === OPAQUE) {
-    const dir = path.dirname(full);
-    for (const child of fs.readdirSync(dir)) {
-      const p = path.join(dir, child);
-      if (!created.has(p)) fs.rmSync(p, { recursive: true, force: true });
+async function applyEntry(entry: ReadEntry, root: string, opts: UnpackOptions, limits: Required<UnpackLimits>, created: Set<string>, report: UnpackReport): Promise<void> {
+  if (++report.entries > limits.maxEntries) throw tooLarge(`${report.entries} entries`, limits.maxEntries, 'entries');
+  const onCreate = (d: string) => created.add(d);
+  const name = path.posix.basename(entry.path.replace(/\/+$/, ''));
+
+  // Whiteouts and opaque markers name something to remove; what they name is resolved like any path.
+  if (name.startsWith(WHITEOUT) && entry.type !== 'Directory') {
+    const parts = cleanComponents(entry.path, entry.path);
+    if (parts[parts.length - 1] !== name) throw unsafe(entry.path, 'a whiteout must be the last component of its path');
+    const dir = resolveDir(root, parts.slice(0, -1), entry.path, { create: true, onCreate });
+    if (name === OPAQUE) {
+      for (const child of fs.readdirSync(dir)) {
+        const p = path.join(dir, child);
+        if (!created.has(p)) fs.rmSync(p, { recursive: true, force: true });
+      }
+    } else {
+      const hidden = name.slice(WHITEOUT.length);
+      if (hidden === '' || hidden === '.' || hidden === '..' || hidden.includes('/') || Buffer.byteLength(hidden) > NAME_MAX) {
+        throw unsafe(entry.path, `a whiteout must name one entry of its folder, not "${hidden}"`);
+      }
+      fs.rmSync(path.join(dir, hidden), { recursive: true, force: true });
     }
     return void entry.resume();
   }
-  if (base.startsWith(WHITEOUT)) {
-    fs.rmSync(path.join(path.dirname(full), base.slice(WHITEOUT.length)), { recursive: true, force: true });
+
+  const at = resolveEntry(root, entry.path, { create: true, onCreate });
+  if (!at) {
+    if (entry.type === 'Directory') return void entry.resume(); // `./`: the root itself
+    throw unsafe(entry.path, 'only a directory may name the root itself');
+  }
+  const { full } = at;
+  const special = entry.type === 'CharacterDevice' || entry.type === 'BlockDevice' || entry.type === 'FIFO';
+  if (special && !opts.allowDevices) {
+    report.skippedSpecial.push(entry.path);
     return void entry.resume();
   }
-
   const existing = lstatOrUndefined(full);
   if (existing && !(existing.isDirectory() && entry.type === 'Directory')) fs.rmSync(full, { recursive: true, force: true });
   const mode = (entry.mode ?? 0o644) & 0o7777;
@@ -162,27 +190,26 @@ async function applyEntry(entry: ReadEntry, root: string, opts: UnpackOptions, c
     case 'File':
     case 'OldFile':
     case 'ContiguousFile':
-      await writeFile(entry, full, mode);
+      report.bytes += entry.size ?? 0;
+      if (report.bytes > limits.maxBytes) throw tooLarge(`${report.bytes} bytes`, limits.maxBytes, 'bytes');
+      await writeFile(entry, full, mode, () => limits.maxBytes - report.bytes);
       break;
     case 'SymbolicLink':
-      // The link target is not checked: it is resolved inside the instance, never by isola,
-      // which never follows a symlink while writing.
+      // The target is stored as given: it is resolved inside the instance, or by root-path.ts
+      // inside the root, never by the kernel on the host while isola writes.
       fs.symlinkSync(entry.linkpath ?? '', full);
       break;
     case 'Link': {
-      const targetParts = safeComponents(entry.linkpath ?? '');
-      const linkTarget = ensureParents(root, targetParts, entry.path, created, false);
-      if (!lstatOrUndefined(linkTarget)) throw unsafe(entry.path, `hard link target "${entry.linkpath}" is not in the archive`);
-      fs.linkSync(linkTarget, full);
+      const linked = resolveEntry(root, entry.linkpath ?? '', { create: false });
+      const st = linked ? lstatOrUndefined(linked.full) : undefined;
+      if (!linked || !st) throw unsafe(entry.path, `hard link target "${entry.linkpath}" is not in the archive`);
+      if (st.isDirectory()) throw unsafe(entry.path, `hard link target "${entry.linkpath}" is a directory`);
+      fs.linkSync(linked.full, full); // link(2) does not follow a symlink target: it links the symlink
       break;
     }
     case 'CharacterDevice':
     case 'BlockDevice':
     case 'FIFO':
-      if (!opts.allowDevices) {
-        report.skippedSpecial.push(entry.path);
-        return void entry.resume();
-      }
       throw unsafe(entry.path, 'device nodes are not supported');
     default:
       // pax/GNU metadata entries are consumed by the parser; anything else is skipped.
@@ -191,12 +218,11 @@ async function applyEntry(entry: ReadEntry, root: string, opts: UnpackOptions, c
   created.add(full);
   if (entry.type === 'Link') return void entry.resume(); // the inode already has its owner and mode
   const isLink = entry.type === 'SymbolicLink';
-  if (!isLink) fs.chmodSync(full, mode); // mkdir/open honour the umask; the archive's mode wins
   fs.lchownSync(full, entry.uid ?? 0, entry.gid ?? 0);
+  // chown clears setuid/setgid on Linux and mkdir/open honour the umask: the archive's mode last.
+  if (!isLink) fs.chmodSync(full, mode);
   if (!isLink && entry.mtime) fs.utimesSync(full, entry.mtime, entry.mtime);
   if (entry.type === 'Directory' || isLink) entry.resume();
-  // setuid/setgid bits are cleared by chown on Linux; apply the mode once more after it.
-  if ((mode & 0o6000) !== 0 && !isLink) fs.chmodSync(full, mode);
 }
 
 function lstatOrUndefined(p: string): fs.Stats | undefined {
@@ -207,9 +233,18 @@ function lstatOrUndefined(p: string): fs.Stats | undefined {
   }
 }
 
-async function writeFile(entry: ReadEntry, full: string, mode: number): Promise<void> {
+/** Writes the entry's body to a new file; stops when it passes what the limits leave. */
+async function writeFile(entry: ReadEntry, full: string, mode: number, left: () => number): Promise<void> {
   // O_EXCL|O_NOFOLLOW: never write into something that appeared at this path meanwhile.
   const fd = fs.openSync(full, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode);
-  const out = fs.createWriteStream('', { fd, autoClose: true });
-  await pipeline(entry, out);
+  let written = 0;
+  const budget = left() + (entry.size ?? 0);
+  const guard = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      written += chunk.length;
+      // The header's size was counted already; a body longer than it claims is a broken archive.
+      cb(written > budget ? tooLarge(`${written} bytes in one file`, budget, 'bytes') : null, chunk);
+    },
+  });
+  await pipeline(entry, guard, fs.createWriteStream('', { fd, autoClose: true }));
 }

@@ -54,7 +54,7 @@ export class ContainerDriver implements Driver<ContainerData> {
     conmonPath(this.ctx.config); // fail before doing any work when the monitor is missing
     const runtime = await chooseRuntime(spec.runtime || undefined, this.ctx.config);
     const f = filesOf(spec);
-    const lower = await ensureUnpacked(spec.image, this.ctx.cache);
+    const lower = await ensureUnpacked(spec.image, this.ctx.cache, this.ctx.config.unpack);
     const data: ContainerData = {
       runtime: runtime.path ?? runtime.name,
       runtimeRoot: runtimeRootOf(this.ctx.paths.run, runtime.name),

@@ -3,20 +3,20 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ResolvedImage } from '../../core/types.js';
 import type { CacheLayout } from '../../core/cache-layout.js';
-import { unpackImage } from '../../image/unpack.js';
+import { unpackImage, type UnpackLimits } from '../../image/unpack.js';
 import { run, runOk } from '../../util/exec.js';
 
 /**
  * The image unpacked once per digest into the cache; every container of that image mounts it
  * as the read-only lower layer of its own overlay, so creating a container copies nothing.
  */
-export async function ensureUnpacked(image: ResolvedImage, cache: CacheLayout): Promise<string> {
+export async function ensureUnpacked(image: ResolvedImage, cache: CacheLayout, limits: UnpackLimits = {}): Promise<string> {
   const dir = cache.rootfs(image.digest);
   if (fs.existsSync(dir)) return dir;
   fs.mkdirSync(path.dirname(dir), { recursive: true });
   const tmp = cache.scratch('rootfs', randomBytes(4).toString('hex'));
   try {
-    await unpackImage(image, tmp);
+    await unpackImage(image, tmp, limits);
     try {
       fs.renameSync(tmp, dir);
     } catch (e) {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { ResolvedImage } from '../../core/types.js';
 import { IsolaError } from '../../core/errors.js';
-import { unpackImage } from '../../image/unpack.js';
+import { unpackImage, type UnpackLimits } from '../../image/unpack.js';
 import { run } from '../../util/exec.js';
 import { which } from '../../util/which.js';
 import { buildExt4Once } from '../vm/disk.js';
@@ -54,10 +54,10 @@ export function systemDigest(sys: GuestSystem): string {
  * layers unpacked as the bundle's rootfs. Built once per image and guest system (ext4 by
  * mkfs.ext4 -d, no loop mount); the VM driver boots it as the instance's base disk.
  */
-export function ensureHybridDisk(image: ResolvedImage, cache: CacheLayout, sys: GuestSystem): Promise<string> {
+export function ensureHybridDisk(image: ResolvedImage, cache: CacheLayout, sys: GuestSystem, limits: UnpackLimits = {}): Promise<string> {
   const disk = cache.hybridDisk(image.digest, systemDigest(sys));
   return buildExt4Once(cache, 'hybrid-disk', disk, 'isola-hybrid', `the hybrid root disk of ${image.ref}`, async (tree) => {
-    await unpackImage(image, path.join(tree, GUEST.rootfs));
+    await unpackImage(image, path.join(tree, GUEST.rootfs), limits);
     const put = (src: string, dest: string, mode = 0o755) => {
       const to = path.join(tree, dest);
       fs.mkdirSync(path.dirname(to), { recursive: true });

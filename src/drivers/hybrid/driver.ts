@@ -63,14 +63,14 @@ export class HybridDriver implements Driver<HybridData> {
       throw new IsolaError('INVALID_ARGUMENT', `--runtime ${spec.runtime} is not available inside the hybrid guest`, 'the hybrid guest runs runc; leave --runtime out or use --runtime runc');
     }
     const sys = await guestSystem(this.ctx.config);
-    const lower = await ensureUnpacked(spec.image, this.ctx.cache);
+    const lower = await ensureUnpacked(spec.image, this.ctx.cache, this.ctx.config.unpack);
     const user = resolveUser(lower, spec.user);
     const caps = effectiveCaps(spec.security.capAdd, spec.security.capDrop, spec.security.privileged);
     const seccomp = spec.security.privileged || spec.security.seccomp === 'unconfined'
       ? null
       : toOciSeccomp(loadSeccompProfile(spec.security.seccomp === 'default' ? DEFAULT_SECCOMP : spec.security.seccomp), caps);
     const config = guestConfig({ spec, ...user, seccomp });
-    const disk = await ensureHybridDisk(spec.image, this.ctx.cache, sys);
+    const disk = await ensureHybridDisk(spec.image, this.ctx.cache, sys, this.ctx.config.unpack);
     const vmMemoryBytes = spec.memoryBytes ? spec.memoryBytes + GUEST_OVERHEAD_BYTES : DEFAULT_VM_MEMORY;
     // The host keeps a copy of the guest's config.json: what the runtime was given, for inspect --security.
     const bundle = path.join(spec.dir, 'bundle');

@@ -5,7 +5,7 @@ import type { ResolvedImage } from '../../core/types.js';
 import type { Config } from '../../core/config.js';
 import type { CacheEntryKind, CacheLayout } from '../../core/cache-layout.js';
 import { IsolaError } from '../../core/errors.js';
-import { unpackImage } from '../../image/unpack.js';
+import { unpackImage, type UnpackLimits } from '../../image/unpack.js';
 import { allocatedBytes } from '../../util/fsx.js';
 import { withDirLock } from '../../util/lock.js';
 import { run } from '../../util/exec.js';
@@ -55,9 +55,9 @@ export async function buildExt4Once(cache: CacheLayout, kind: CacheEntryKind, di
 }
 
 /** The image's root disk: its layers unpacked into an ext4 file. */
-export function ensureBaseDisk(image: ResolvedImage, cache: CacheLayout): Promise<string> {
+export function ensureBaseDisk(image: ResolvedImage, cache: CacheLayout, limits: UnpackLimits = {}): Promise<string> {
   return buildExt4Once(cache, 'vm-disk', cache.vmDisk(image.digest), 'isola-root', `the root disk of ${image.ref}`, async (tree) => {
-    await unpackImage(image, tree);
+    await unpackImage(image, tree, limits);
   });
 }
 

@@ -120,7 +120,7 @@ export class VmDriver implements Driver<VmData> {
   /** The image's layers as the root disk. */
   async create(spec: InstanceSpec): Promise<VmData> {
     this.checkCreate(spec);
-    return this.createWithDisk(spec, await ensureBaseDisk(spec.image, this.ctx.cache));
+    return this.createWithDisk(spec, await ensureBaseDisk(spec.image, this.ctx.cache, this.ctx.config.unpack));
   }
 
   /** What can be refused before any work is done. */

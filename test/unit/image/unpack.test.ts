@@ -74,22 +74,19 @@ describe('safe layer unpacking', () => {
   });
 
   const refusals: [string, RawEntry[]][] = [
-    ['an absolute path', [{ path: '/etc/evil', body: 'x' }]],
     ['a .. component', [{ path: '../outside/evil', body: 'x' }]],
     ['a nested .. component', [{ path: 'a/../../outside/evil', body: 'x' }]],
-    ['a write through a symlink placed earlier', [
-      { path: 'link', type: 'symlink', linkpath: '../outside' },
-      { path: 'link/keep', body: 'overwritten' },
-    ]],
-    ['a write through an absolute symlink', [
-      { path: 'abs', type: 'symlink', linkpath: '/' },
-      { path: 'abs/tmp/isola-escape', body: 'x' },
-    ]],
     ['a hard link to outside', [{ path: 'h', type: 'hardlink', linkpath: '../outside/keep' }]],
-    ['a hard link through a symlink', [
+    ['a hard link through a symlink that points outside', [
       { path: 'l', type: 'symlink', linkpath: '../outside' },
       { path: 'h', type: 'hardlink', linkpath: 'l/keep' },
     ]],
+    ['a hard link to a directory', [{ path: 'd/', type: 'dir' }, { path: 'h', type: 'hardlink', linkpath: 'd' }]],
+    ['a whiteout of the parent folder', [{ path: 'a/', type: 'dir' }, { path: 'a/.wh...', body: '' }]],
+    ['a whiteout of the folder itself', [{ path: 'a/', type: 'dir' }, { path: 'a/.wh..', body: '' }]],
+    ['a whiteout of nothing', [{ path: 'a/.wh.', body: '' }]],
+    ['a top-level whiteout of ..', [{ path: '.wh...', body: '' }]],
+    ['a file named as the root', [{ path: '.', body: 'x' }]],
   ];
   for (const [what, entries] of refusals) {
     test(`refuses ${what} and changes nothing outside`, async () => {
@@ -97,16 +94,63 @@ describe('safe layer unpacking', () => {
       await assert.rejects(unpackLayers([layer('bad.tar', entries)], target), (e) => isIsolaError(e, 'UNSAFE') && /refused layer entry/.test(e.message));
       assert.deepEqual(outsideListing(), before);
       assert.equal(fs.readFileSync(path.join(outside, 'keep'), 'utf8'), 'original');
+      assert.ok(fs.existsSync(dir), 'the folder around the target is still there');
+    });
+  }
+
+  const resolvedInside: [string, RawEntry[], string][] = [
+    ['an absolute path, as the root', [{ path: '/etc/evil', body: 'x' }], 'etc/evil'],
+    ['a write through a symlink placed earlier', [
+      { path: 'link', type: 'symlink', linkpath: '../outside' },
+      { path: 'link/keep', body: 'overwritten' },
+    ], 'outside/keep'],
+    ['a write through an absolute symlink', [
+      { path: 'abs', type: 'symlink', linkpath: '/' },
+      { path: 'abs/tmp/isola-escape', body: 'x' },
+    ], 'tmp/isola-escape'],
+    ['a write through merged /usr (lib -> usr/lib)', [
+      { path: 'usr/lib/', type: 'dir' },
+      { path: 'lib', type: 'symlink', linkpath: 'usr/lib' },
+      { path: 'lib/libc.so', body: 'x' },
+    ], 'usr/lib/libc.so'],
+    ['a write through a symlink chain', [
+      { path: 'a', type: 'symlink', linkpath: 'b' },
+      { path: 'b', type: 'symlink', linkpath: '/c/../../../d' },
+      { path: 'a/f', body: 'x' },
+    ], 'd/f'],
+  ];
+  for (const [what, entries, lands] of resolvedInside) {
+    test(`resolves ${what} inside the root`, async () => {
+      const before = outsideListing();
+      await unpackLayers([layer('ok.tar', entries)], target);
+      assert.equal(fs.readFileSync(path.join(target, lands), 'utf8').length > 0, true, `${lands} is inside the root`);
+      assert.deepEqual(outsideListing(), before);
+      assert.equal(fs.readFileSync(path.join(outside, 'keep'), 'utf8'), 'original');
       assert.equal(fs.existsSync('/tmp/isola-escape'), false);
       assert.equal(fs.existsSync('/etc/evil'), false);
     });
   }
 
-  test('refuses a symlink from a lower layer used as a path by an upper one', async () => {
+  test('a later layer writes through a symlinked folder of a lower one, inside the root', async () => {
     const lower = layer('lower.tar', [{ path: 'etc', type: 'symlink', linkpath: '../outside' }]);
-    const upper = layer('upper.tar', [{ path: 'etc/keep', body: 'pwned' }]);
-    await assert.rejects(unpackLayers([lower, upper], target), (e) => isIsolaError(e, 'UNSAFE'));
+    const upper = layer('upper.tar', [{ path: 'etc/keep', body: 'inside' }]);
+    await unpackLayers([lower, upper], target);
     assert.equal(fs.readFileSync(path.join(outside, 'keep'), 'utf8'), 'original');
+    assert.equal(fs.readFileSync(path.join(target, 'outside', 'keep'), 'utf8'), 'inside');
+  });
+
+  test('a whiteout through a symlinked folder removes inside the root only', async () => {
+    const lower = layer('lower.tar', [{ path: 'x', type: 'symlink', linkpath: '../outside' }]);
+    const upper = layer('upper.tar', [{ path: 'x/.wh.keep', body: '' }, { path: 'x/.wh..wh..opq', body: '' }]);
+    await unpackLayers([lower, upper], target);
+    assert.equal(fs.readFileSync(path.join(outside, 'keep'), 'utf8'), 'original');
+  });
+
+  test('stops at the byte and entry limits', async () => {
+    const big = layer('big.tar', [{ path: 'a', body: 'x'.repeat(5000) }, { path: 'b', body: 'y' }]);
+    await assert.rejects(unpackLayers([big], target, { maxBytes: 4000, maxEntries: 100 }), (e) => isIsolaError(e, 'RESOURCE_EXHAUSTED') && /expand past 4000 bytes/.test(e.message));
+    const many = layer('many.tar', Array.from({ length: 20 }, (_, i) => ({ path: `f${i}`, body: '' })));
+    await assert.rejects(unpackLayers([many], target, { maxBytes: 1e9, maxEntries: 10 }), (e) => isIsolaError(e, 'RESOURCE_EXHAUSTED') && /10 entries/.test(e.message));
   });
 
   test('neutralises device nodes and FIFOs (skipped and reported)', async () => {
