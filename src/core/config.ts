@@ -4,6 +4,7 @@
  * once and hand the result down: the engine to the drivers, the drivers to what they call.
  * docs/CLI.md lists the same variables; a test checks that the two agree.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { invalid } from './errors.js';
 
@@ -35,6 +36,11 @@ export interface Config {
    * programs isola starts. Read-only; nothing configures isola through it but the above.
    */
   env: Readonly<Record<string, string | undefined>>;
+  /**
+   * Registry credentials, in Docker's config.json format and place, so `docker login` and
+   * `isola login` share them.
+   */
+  credentialsFile: string;
   bench: {
     /** The wall-clock limit of the VM part of `npm run bench`, in seconds. */
     vmLimitS: number;
@@ -62,6 +68,8 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'ISOLA_VM_BOOT_TIMEOUT_MS', default: '20000 (KVM), 60000 (TCG)', doc: 'how long a guest may take to start its workload' },
   { name: 'ISOLA_VM_CMDLINE', default: '(none)', doc: 'extra words for the guest kernel command line, space separated' },
   { name: 'ISOLA_DEBUG', default: '(unset)', doc: 'any value: print stack traces and causes with errors' },
+  { name: 'DOCKER_CONFIG', default: '~/.docker', doc: 'folder of the registry credentials file `config.json` (Docker\'s format, shared with `docker login`)' },
+  { name: 'HOME', default: 'the user\'s home from the password database', doc: 'where `~/.docker/config.json` is when DOCKER_CONFIG is unset' },
   { name: 'ISOLA_BENCH_VM_LIMIT_S', default: '420', doc: '`npm run bench`: wall-clock limit of the VM scenario, in seconds' },
 ];
 
@@ -116,6 +124,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     debug: Boolean(env.ISOLA_DEBUG),
     searchPath: (env.PATH || DEFAULT_PATH).split(':').filter(Boolean),
     env: Object.freeze({ ...env }),
+    credentialsFile: path.join(pathOf(env, 'DOCKER_CONFIG', path.join(set(env, 'HOME') ?? os.homedir(), '.docker')), 'config.json'),
     bench: { vmLimitS: positiveNumber(env, 'ISOLA_BENCH_VM_LIMIT_S') ?? 420 },
   };
 }

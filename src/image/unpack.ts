@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { ReadEntry } from 'tar';
 import { IsolaError } from '../core/errors.js';
 import type { ResolvedImage } from '../core/types.js';
 import { sha256File } from './digest.js';
+import { openUncompressed } from './compression.js';
 
 /**
  * The one function that unpacks OCI layers, for import, pull, build, container root file
@@ -121,10 +121,11 @@ async function applyLayer(layer: string, root: string, opts: UnpackOptions, repo
     },
   });
   try {
-    await pipeline(createReadStream(layer), parser);
+    await pipeline(await openUncompressed(layer), parser);
   } catch (e) {
     await chain;
     if (failure) throw failure;
+    if (e instanceof IsolaError) throw e; // zstd missing or failing says so itself
     throw new IsolaError('CORRUPT', `layer ${path.basename(layer).slice(0, 12)} is not a readable tar archive: ${(e as Error).message}`, 'check the file, or rebuild it with tar');
   }
   await chain;
