@@ -66,7 +66,7 @@ export function mediaTypeOf(bytes: Buffer, contentType: string, what: string): s
   } catch {
     throw new IsolaError('CORRUPT', `${what} is not JSON`, 'the registry served something other than a manifest');
   }
-  if (doc.schemaVersion === 1 || contentType.includes('manifest.v1')) {
+  if (doc.schemaVersion === 1 || contentType.startsWith('application/vnd.docker.distribution.manifest.v1')) {
     throw new IsolaError('INVALID_ARGUMENT', `${what} is a Docker schema 1 manifest, which is deprecated and not supported`, 'push the image again with a current client (schema 2 or OCI)');
   }
   const own = typeof doc.mediaType === 'string' ? doc.mediaType : '';
