@@ -24,6 +24,7 @@ const modules: { verbs: string[]; load: Loader }[] = [
   { verbs: ['pull', 'push', 'login', 'logout'], load: () => import('./registry.js') },
   { verbs: ['tag'], load: () => import('./tag.js') },
   { verbs: ['history'], load: () => import('./history.js') },
+  { verbs: ['save', 'load'], load: () => import('./archive.js') },
   { verbs: ['advise'], load: () => import('./advise.js') },
   { verbs: ['plan'], load: () => import('./plan.js') },
   { verbs: ['system'], load: () => import('./system.js') },
