@@ -40,20 +40,16 @@ export class Authorizer {
   }
 
   /**
-   * Takes a 401's challenges; true when a retry can now carry something new, false when it
-   * would send what was already refused.
+   * Takes a 401's challenges. The token a refused request carried is dropped, so the caller's
+   * next `header()` fetches a new one; a caller retries only when that differs from what it sent
+   * (requests running in parallel all meet the first 401, and each may retry once).
    */
-  learn(challenges: Challenge[], scopes: string[]): boolean {
+  learn(challenges: Challenge[], scopes: string[], sent: string | undefined): void {
     const c = challenges.find((x) => x.scheme === 'bearer') ?? challenges.find((x) => x.scheme === 'basic');
-    if (!c) return false;
-    const known = this.challenge;
+    if (!c) return;
     this.challenge = c;
-    if (c.scheme === 'basic') return this.creds !== undefined && known?.scheme !== 'basic';
-    // A bearer challenge may name the scope it wants (a mount adds the source repository).
     const key = [...scopes].sort().join(' ');
-    const had = this.tokens.has(key);
-    this.tokens.delete(key);
-    return !had || known?.params.realm !== c.params.realm;
+    if (sent && sent === `Bearer ${this.tokens.get(key)}`) this.tokens.delete(key);
   }
 
   private basic(): string | undefined {

@@ -50,7 +50,9 @@ export class RegistryClient {
       if (res.statusCode === 401 && attempt === 0) {
         const challenges = parseChallenges(String(res.headers['www-authenticate'] ?? ''));
         await res.body.dump();
-        if (this.auth.learn(challenges, o.scopes)) continue;
+        this.auth.learn(challenges, o.scopes, authz);
+        const next = await this.auth.header(o.scopes);
+        if (next && next !== authz) continue;
         throw httpError({ status: 401, body: '', headers: res.headers, what: o.what, host: this.host, hadCredentials: this.auth.hasCredentials });
       }
       if (!o.ok.includes(res.statusCode)) {
