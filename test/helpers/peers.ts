@@ -41,7 +41,7 @@ export async function startPodman(): Promise<Podman> {
       await run(['system', 'reset', '-f']);
       for (const ctl of fs.readdirSync('/sys/fs/cgroup')) {
         const base = path.join('/sys/fs/cgroup', ctl);
-        let entries: string[] = [];
+        let entries: string[];
         try {
           entries = fs.readdirSync(base);
         } catch {
@@ -56,7 +56,7 @@ export async function startPodman(): Promise<Podman> {
 
 /** Removes an empty cgroup and its empty children, deepest first (cgroups go by rmdir only). */
 export function rmdirTree(dir: string): void {
-  let entries: fs.Dirent[] = [];
+  let entries: fs.Dirent[];
   try {
     entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch {
