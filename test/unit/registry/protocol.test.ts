@@ -172,3 +172,16 @@ test('bearer tokens: the challenge\'s realm is asked for the repository scope wi
   assert.deepEqual(last?.searchParams.getAll('scope'), ['repository:app:pull']);
   assert.equal(last?.searchParams.get('account'), 'bob');
 });
+
+test('a pulled Docker schema 2 image is listed, removed and its blobs collected; a lease keeps blobs from the collector', async () => {
+  const r = await pull(`${reg.host}/app:1`);
+  const listed = store.list().find((i) => i.ref === r.stored);
+  assert.equal(listed?.layers, 1);
+  assert.equal(listed?.size, reg.image.manifest.length + reg.image.config.length + reg.image.layer.length);
+  const release = store.lease([reg.image.layerDigest]);
+  await store.remove(r.stored);
+  assert.deepEqual(blobFiles(), [reg.image.layerDigest.slice(7)], 'only the leased layer stays');
+  release();
+  store.collectGarbage();
+  assert.deepEqual(blobFiles(), []);
+});
