@@ -69,7 +69,8 @@ export async function pullImage(store: ImageStore, text: string, o: PullOptions)
     const release = store.lease([chosen.digest, ...blobs.map((b) => b.digest)]);
     try {
       const fetchOpts = { name, ...(o.onProgress ? { onProgress: o.onProgress } : {}) };
-      await fetchBlob(client, store, ref.repository, manifest.config, fetchOpts);
+      // The config is metadata: fetched first (its platform decides whether to go on), not displayed.
+      await fetchBlob(client, store, ref.repository, manifest.config, { name });
       const config = JSON.parse(store.readVerified(manifest.config.digest, 'config').toString('utf8')) as ImageConfig;
       assertPlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) }, o.platform, stored);
       if ((config.rootfs?.diff_ids ?? []).length !== manifest.layers.length) {
