@@ -22,10 +22,12 @@ fi
 #   socat                     published ports (-p): one userland forwarder per mapping
 #   golang-github-containers-common  the default seccomp profile (containers-common's)
 #   skopeo umoci docker-registry     interoperability tests: a real registry and OCI tools
+#   docker.io curl openssl python3   registry interop tests: a private dockerd (pinged with curl),
+#                             the test registry's TLS CA and its htpasswd (bcrypt via python3's crypt)
 #   chromium                  the HTML report is checked in a real headless browser
 PKGS=(runc crun conmon podman qemu-system-x86 qemu-utils busybox-static e2fsprogs cpio kmod zstd
       gcc libc6-dev iproute2 iptables socat golang-github-containers-common skopeo umoci docker-registry
-      chromium)
+      docker.io curl openssl python3 chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -6,7 +6,7 @@ import { formatBytes } from '../core/units.js';
 import { BASE_REF, ensureBaseImage } from '../image/base.js';
 import { importRootfs } from '../image/import.js';
 import { IsolaError } from '../core/errors.js';
-import { normalizeRef } from '../image/ref.js';
+import { normalizeRef, repoAndTag } from '../image/ref.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -14,7 +14,8 @@ export function register(program: Command, ctx: CliContext): void {
     .description('list images in the local store')
     .option('--json', 'print JSON')
     .option('-q, --quiet', 'only print digests')
-    .action(async (o: { json?: boolean; quiet?: boolean }) => {
+    .option('--digests', 'show full manifest digests')
+    .action(async (o: { json?: boolean; quiet?: boolean; digests?: boolean }) => {
       const list = await withEngine(ctx, async (e) => {
         await ensureBaseImage(e.images());
         return e.images().list();
@@ -25,8 +26,8 @@ export function register(program: Command, ctx: CliContext): void {
         renderTable(
           ['REPOSITORY', 'TAG', 'DIGEST', 'CREATED', 'SIZE'],
           list.map((i) => {
-            const c = i.ref.lastIndexOf(':');
-            return [i.ref.slice(0, c), i.ref.slice(c + 1), i.digest.slice(7, 19), ago(i.created ?? null), formatBytes(i.size)];
+            const { repository, tag } = repoAndTag(i.ref);
+            return [repository, tag, o.digests ? i.digest : i.digest.slice(7, 19), ago(i.created ?? null), formatBytes(i.size)];
           }),
         ),
       );

@@ -4,6 +4,7 @@
  * once and hand the result down: the engine to the drivers, the drivers to what they call.
  * docs/CLI.md lists the same variables; a test checks that the two agree.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { invalid } from './errors.js';
 
@@ -37,6 +38,11 @@ export interface Config {
   env: Readonly<Record<string, string | undefined>>;
   /** Bounds on what one image may expand to when unpacked; unset means what the disk can take. */
   unpack: { maxBytes?: number; maxEntries?: number };
+  /**
+   * Registry credentials, in Docker's config.json format and place, so `docker login` and
+   * `isola login` share them.
+   */
+  credentialsFile: string;
   bench: {
     /** The wall-clock limit of the VM part of `npm run bench`, in seconds. */
     vmLimitS: number;
@@ -66,6 +72,8 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'ISOLA_UNPACK_MAX_BYTES', default: 'free space less 10 %', doc: 'the most bytes an image\'s layers may expand to when unpacked' },
   { name: 'ISOLA_UNPACK_MAX_ENTRIES', default: 'free inodes less 10 % (at most 4 million)', doc: 'the most entries an image\'s layers may hold' },
   { name: 'ISOLA_DEBUG', default: '(unset)', doc: 'any value: print stack traces and causes with errors' },
+  { name: 'DOCKER_CONFIG', default: '~/.docker', doc: 'folder of the registry credentials file `config.json` (Docker\'s format, shared with `docker login`)' },
+  { name: 'HOME', default: 'the user\'s home from the password database', doc: 'where `~/.docker/config.json` is when DOCKER_CONFIG is unset' },
   { name: 'ISOLA_BENCH_VM_LIMIT_S', default: '420', doc: '`npm run bench`: wall-clock limit of the VM scenario, in seconds' },
 ];
 
@@ -123,6 +131,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     searchPath: (env.PATH || DEFAULT_PATH).split(':').filter(Boolean),
     env: Object.freeze({ ...env }),
     unpack: { ...(maxBytes ? { maxBytes } : {}), ...(maxEntries ? { maxEntries } : {}) },
+    credentialsFile: path.join(pathOf(env, 'DOCKER_CONFIG', path.join(set(env, 'HOME') ?? os.homedir(), '.docker')), 'config.json'),
     bench: { vmLimitS: positiveNumber(env, 'ISOLA_BENCH_VM_LIMIT_S') ?? 420 },
   };
 }

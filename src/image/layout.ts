@@ -3,6 +3,15 @@ export const MT_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const MT_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const MT_CONFIG = 'application/vnd.oci.image.config.v1+json';
 export const MT_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
+export const MT_LAYER_TAR = 'application/vnd.oci.image.layer.v1.tar';
+export const MT_LAYER_ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
+/** Docker's image manifest schema 2 and its manifest list: the same shapes as OCI's. */
+export const MT_DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
+export const MT_DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
+export const MT_DOCKER_CONFIG = 'application/vnd.docker.container.image.v1+json';
+export const MT_DOCKER_LAYER = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
+export const MANIFEST_TYPES: readonly string[] = [MT_MANIFEST, MT_DOCKER_MANIFEST];
+export const INDEX_TYPES: readonly string[] = [MT_INDEX, MT_DOCKER_LIST];
 export const REF_ANNOTATION = 'org.opencontainers.image.ref.name';
 
 export interface Descriptor {
@@ -10,7 +19,7 @@ export interface Descriptor {
   digest: string;
   size: number;
   annotations?: Record<string, string>;
-  platform?: { architecture: string; os: string };
+  platform?: { architecture: string; os: string; variant?: string };
 }
 
 export interface Manifest {
@@ -25,6 +34,8 @@ export interface ImageConfig {
   created?: string;
   architecture: string;
   os: string;
+  variant?: string;
+  author?: string;
   config?: {
     Env?: string[];
     Entrypoint?: string[] | null;

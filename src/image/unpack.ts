@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import type { ReadEntry } from 'tar';
@@ -8,6 +7,7 @@ import { IsolaError } from '../core/errors.js';
 import type { ResolvedImage } from '../core/types.js';
 import { sha256File } from './digest.js';
 import { NAME_MAX, cleanComponents, resolveDir, resolveEntry, unsafe } from './root-path.js';
+import { openUncompressed } from './compression.js';
 
 /**
  * The one function that unpacks OCI layers, for import, pull, build, container root file
@@ -125,9 +125,10 @@ async function applyLayer(layer: string, root: string, opts: UnpackOptions, limi
     },
   });
   try {
-    await pipeline(createReadStream(layer), parser);
+    await pipeline(await openUncompressed(layer), parser);
   } catch (e) {
-    failure ??= corrupt(layer, (e as Error).message);
+    // zstd missing or failing says so itself; anything else is a broken archive.
+    failure ??= e instanceof IsolaError ? e : corrupt(layer, (e as Error).message);
     (current as ReadEntry | null)?.destroy(failure as Error);
     await chain;
     throw failure;
