@@ -17,6 +17,7 @@ fi
 #   busybox-static            the embedded default image `base`, and the guest's tools
 #   e2fsprogs                 mkfs.ext4 -d: image layers to a VM root disk without loop mounts
 #   cpio kmod zstd            the guest initramfs (cpio archive, kernel modules)
+#   attr                      getfattr: a container's opaque (replaced) folders, for build and commit
 #   gcc libc6-dev             the static guest init/agent, built here from src/guest/*.c
 #   iproute2 iptables         bridge, veth, tap, network namespaces
 #   socat                     published ports (-p): one userland forwarder per mapping
@@ -25,7 +26,7 @@ fi
 #   docker.io curl openssl python3   registry interop tests: a private dockerd (pinged with curl),
 #                             the test registry's TLS CA and its htpasswd (bcrypt via python3's crypt)
 #   chromium                  the HTML report is checked in a real headless browser
-PKGS=(runc crun conmon podman qemu-system-x86 qemu-utils busybox-static e2fsprogs cpio kmod zstd
+PKGS=(runc crun conmon podman qemu-system-x86 qemu-utils busybox-static e2fsprogs cpio kmod zstd attr
       gcc libc6-dev iproute2 iptables socat golang-github-containers-common skopeo umoci docker-registry
       docker.io curl openssl python3 chromium)
 missing=()

@@ -51,6 +51,11 @@ export interface Driver<D extends StoredData> {
    * without it are measured from the host's /proc or through exec.
    */
   runOnWorkloadKernel?(spec: InstanceSpec, data: D, script: string): Promise<string>;
+  /**
+   * Optional: what the workload changed in its root file system, as an OCI layer tar written to
+   * `tarFile` (for `isola build` and `isola commit`). Works on a stopped instance too.
+   */
+  exportChanges?(spec: InstanceSpec, data: D, tarFile: string): Promise<void>;
 }
 
 /** A driver as the engine holds it: its data is what the database stores. */

@@ -14,12 +14,14 @@ interface Entry {
   load: (ctx: DriverContext) => Promise<AnyDriver>;
   /** Whether the driver implements the optional runOnWorkloadKernel (a unit test checks this). */
   runsOnWorkloadKernel: boolean;
+  /** Whether it implements the optional exportChanges (the same test checks this). */
+  exportsChanges: boolean;
 }
 
 export const entries: Record<Kind, Entry> = {
-  container: { load: (ctx) => import('./container/driver.js').then((m) => erase(new m.ContainerDriver(ctx))), runsOnWorkloadKernel: false },
-  vm: { load: (ctx) => import('./vm/driver.js').then((m) => erase(new m.VmDriver(ctx))), runsOnWorkloadKernel: false },
-  hybrid: { load: (ctx) => import('./hybrid/driver.js').then((m) => erase(new m.HybridDriver(ctx))), runsOnWorkloadKernel: true },
+  container: { load: (ctx) => import('./container/driver.js').then((m) => erase(new m.ContainerDriver(ctx))), runsOnWorkloadKernel: false, exportsChanges: true },
+  vm: { load: (ctx) => import('./vm/driver.js').then((m) => erase(new m.VmDriver(ctx))), runsOnWorkloadKernel: false, exportsChanges: false },
+  hybrid: { load: (ctx) => import('./hybrid/driver.js').then((m) => erase(new m.HybridDriver(ctx))), runsOnWorkloadKernel: true, exportsChanges: false },
 };
 
 /**
@@ -51,6 +53,8 @@ function erase<D extends StoredData>(d: Driver<D>): AnyDriver {
   };
   const run = d.runOnWorkloadKernel?.bind(d);
   if (run) erased.runOnWorkloadKernel = (s, data, script) => run(s, need(data), script);
+  const exportChanges = d.exportChanges?.bind(d);
+  if (exportChanges) erased.exportChanges = (s, data, tarFile) => exportChanges(s, need(data), tarFile);
   return erased;
 }
 
@@ -82,6 +86,13 @@ function lazy(kind: Kind, entry: Entry, ctx: DriverContext): AnyDriver {
       const x = await d();
       if (!x.runOnWorkloadKernel) throw new IsolaError('INTERNAL', `the ${kind} driver does not run scripts on the workload's kernel`, 'report this bug');
       return x.runOnWorkloadKernel(s, data, script);
+    };
+  }
+  if (entry.exportsChanges) {
+    driver.exportChanges = async (s, data, tarFile) => {
+      const x = await d();
+      if (!x.exportChanges) throw new IsolaError('INTERNAL', `the ${kind} driver does not export changes`, 'report this bug');
+      return x.exportChanges(s, data, tarFile);
     };
   }
   return driver;

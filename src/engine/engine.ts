@@ -273,6 +273,20 @@ export class Engine {
     return { rec, stats: await this.driver(rec.kind).stats(rec.spec, rec.data) };
   }
 
+  /**
+   * What an instance changed in its root file system, as an OCI layer tar (for build and
+   * commit). Refused, with the reason, for kinds whose root file system the host cannot read.
+   */
+  async exportChanges(ref: string, tarFile: string): Promise<void> {
+    await this.reconcile();
+    const rec = this.find(ref);
+    const driver = this.driver(rec.kind);
+    if (!driver.exportChanges) {
+      throw new IsolaError('FAILED_PRECONDITION', `the changes of ${rec.kind} instance ${rec.name} are inside its VM's disk, which isola does not read`, 'use a container (--as container) for build and commit');
+    }
+    await driver.exportChanges(rec.spec, rec.data, tarFile);
+  }
+
   /** Called by conmon's exit command (and by hand): records the exit and cleans up one instance. */
   async cleanupInstance(id: string): Promise<void> {
     const rec = this.instances.get(id);

@@ -19,6 +19,7 @@ import { chooseRuntime, probeRuntime, runtimeBinary, RUNTIMES } from './runtime.
 import { conmonPath, exitInfo, filterRuncErrors, readExit, runtimeError, startConmon, waitForExitFile } from './monitor.js';
 import { containerStats, oomKills, pssBytes } from './stats.js';
 import { readK8sLog } from '../cri-log.js';
+import { exportChanges } from './changes.js';
 
 const SIGNALS = new Set(['TERM', 'KILL', 'INT', 'HUP', 'QUIT', 'USR1', 'USR2', 'STOP', 'CONT']);
 
@@ -191,6 +192,17 @@ export class ContainerDriver implements Driver<ContainerData> {
 
   logs(spec: InstanceSpec, data: ContainerData, opts: { follow: boolean; signal?: AbortSignal }) {
     return readK8sLog(filesOf(spec).log, opts.follow, () => readExit(spec) !== null || !processAlive(data.conmonPid), opts.signal);
+  }
+
+  /** The overlay's upper directory as an OCI layer; the container may be running or stopped. */
+  async exportChanges(spec: InstanceSpec, _data: ContainerData, tarFile: string): Promise<void> {
+    const f = filesOf(spec);
+    const staging = path.join(spec.dir, `changes-${process.pid}`);
+    try {
+      await exportChanges(f.upper, staging, tarFile, this.ctx.config.searchPath, ['etc/hostname', 'etc/hosts', 'etc/resolv.conf']);
+    } finally {
+      fs.rmSync(staging, { recursive: true, force: true });
+    }
   }
 
   async stats(spec: InstanceSpec, data: ContainerData): Promise<Stats> {

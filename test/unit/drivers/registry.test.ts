@@ -15,6 +15,8 @@ test('every kind has a driver, loaded lazily, whose optional methods the registr
     assert.equal(real.kind, kind);
     assert.equal(typeof real.runOnWorkloadKernel === 'function', entries[kind].runsOnWorkloadKernel, `${kind}: runsOnWorkloadKernel`);
     assert.equal(typeof drivers.get(kind).runOnWorkloadKernel === 'function', entries[kind].runsOnWorkloadKernel);
+    assert.equal(typeof real.exportChanges === 'function', entries[kind].exportsChanges, `${kind}: exportsChanges`);
+    assert.equal(typeof drivers.get(kind).exportChanges === 'function', entries[kind].exportsChanges);
   }
 });
 
