@@ -1,4 +1,3 @@
-import os from 'node:os';
 import type { Command } from 'commander';
 import { printJson, withEngine, type CliContext } from './context.js';
 import { ago, renderTable } from './table.js';
@@ -40,7 +39,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<image>', 'name[:tag] for the new image')
     .option('--cmd <cmd...>', 'the image\'s default command', ['sh'])
     .action(async (file: string, ref: string, o: { cmd: string[] }) => {
-      const desc = await withEngine(ctx, async (e) => importRootfs(e.images(), file, ref, os.tmpdir(), o.cmd, e.config.unpack));
+      const desc = await withEngine(ctx, async (e) => importRootfs(e.images(), file, ref, e.paths.tmp, o.cmd, e.config.unpack));
       process.stdout.write(`${desc.digest}\n`);
     });
 

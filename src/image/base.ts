@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { IsolaError } from '../core/errors.js';
@@ -22,7 +21,9 @@ export async function ensureBaseImage(store: ImageStore): Promise<void> {
   if (!fs.existsSync(BUSYBOX)) {
     throw new IsolaError('UNAVAILABLE', 'the base image needs /bin/busybox, which is missing', 'install Debian\'s busybox-static (npm run bootstrap does)');
   }
-  const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-base-'));
+  // In the store's temp area, named after this process: a build cut short is swept by the next collection.
+  const stage = store.tempPath();
+  fs.mkdirSync(stage, { mode: 0o700 });
   try {
     const rootfs = path.join(stage, 'rootfs');
     for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'root', 'tmp', 'proc', 'sys', 'dev', 'run', 'var/tmp', 'home']) {
@@ -56,12 +57,14 @@ export async function ensureBaseImage(store: ImageStore): Promise<void> {
         if (e.stat) Object.assign(e.stat, { atime: EPOCH, ctime: EPOCH });
       },
     }, entries);
-    const layer = await storeLayer(store, tarFile);
-    await commitImage(store, BASE_REF, {
-      layers: [layer],
-      created: EPOCH.toISOString(),
-      history: 'isola: busybox-static base image',
-      config: { Env: [DEFAULT_PATH], Cmd: ['sh'], WorkingDir: '/' },
+    await store.withLease(async () => {
+      const layer = await storeLayer(store, tarFile);
+      await commitImage(store, BASE_REF, {
+        layers: [layer],
+        created: EPOCH.toISOString(),
+        history: 'isola: busybox-static base image',
+        config: { Env: [DEFAULT_PATH], Cmd: ['sh'], WorkingDir: '/' },
+      });
     });
   } finally {
     fs.rmSync(stage, { recursive: true, force: true });

@@ -15,14 +15,16 @@ import type { Descriptor } from './layout.js';
  */
 export async function importRootfs(store: ImageStore, tarFile: string, ref: string, scratchDir: string, cmd: string[] = ['sh'], limits: UnpackLimits = {}): Promise<Descriptor> {
   if (!fs.existsSync(tarFile)) throw notFound(`file "${tarFile}" not found`, 'give the path of a rootfs tar archive (plain or gzip)');
-  const scratch = fs.mkdtempSync(path.join(scratchDir, 'import-'));
+  const scratch = fs.mkdtempSync(path.join(scratchDir, `import-${process.pid}-`));
   try {
     await unpackLayers([tarFile], scratch, limits);
-    const layer = await storeLayer(store, tarFile);
-    return await commitImage(store, ref, {
-      layers: [layer],
-      history: `isola import ${path.basename(tarFile)}`,
-      config: { Env: [DEFAULT_PATH], Cmd: cmd, WorkingDir: '/' },
+    return await store.withLease(async () => {
+      const layer = await storeLayer(store, tarFile);
+      return commitImage(store, ref, {
+        layers: [layer],
+        history: `isola import ${path.basename(tarFile)}`,
+        config: { Env: [DEFAULT_PATH], Cmd: cmd, WorkingDir: '/' },
+      });
     });
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });

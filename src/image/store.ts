@@ -1,15 +1,27 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { IsolaError, notFound } from '../core/errors.js';
 import type { ResolvedImage } from '../core/types.js';
 import { assertDigest, sha256 } from './digest.js';
-import { withDirLock } from '../util/lock.js';
-import { processAlive } from '../util/process.js';
+import { withLock, withLockSync } from '../util/lock.js';
+import { processAlive, processRef } from '../util/process.js';
 import { readJson, writeFileAtomic } from '../util/fsx.js';
 import { INDEX_TYPES, MT_INDEX, MT_MANIFEST, REF_ANNOTATION, type Descriptor, type ImageConfig, type Index, type Manifest } from './layout.js';
 import { normalizeRef } from './ref.js';
 import { HOST_PLATFORM, selectManifest } from './platform.js';
+
+interface LeaseState {
+  file: string | null;
+  digests: Set<string>;
+}
+
+function releaseState(lease: LeaseState): void {
+  if (lease.file) fs.rmSync(lease.file, { force: true });
+  lease.file = null;
+  lease.digests.clear();
+}
 
 export interface ImageSummary {
   ref: string;
@@ -53,33 +65,80 @@ export class ImageStore {
   }
 
   /**
-   * Protects blobs that a pull, load or push in progress is storing from a concurrent
-   * `rmi`'s garbage collection, until the returned function is called (containerd's leases).
-   * A lease names its process, so one left by a killed process stops counting.
+   * Protects blobs from a concurrent `rmi`'s garbage collection while an operation works with
+   * them, as containerd's leases do. Inside `withLease(fn)`, every blob this store commits
+   * (layers, configs, manifests) is protected from the moment before it appears until fn ends,
+   * by which time the operation has tagged what it keeps. `lease(digests)` protects blobs that
+   * are already there or will be committed (a pull that finds a layer stored, a save).
+   *
+   * A lease is a file naming its process (pid, start time, boot): one left by a killed process
+   * stops counting and is removed by the next collection. Leases are written under the index
+   * lock, which collection holds throughout, so a blob is either seen as leased or appears
+   * after the collection is done.
    */
-  lease(digests: Iterable<string>): () => void {
-    const file = path.join(this.dir, 'blobs', `.lease-${process.pid}-${randomBytes(4).toString('hex')}`);
-    fs.writeFileSync(file, [...digests].join('\n'));
-    return () => fs.rmSync(file, { force: true });
+  async withLease<T>(fn: () => Promise<T>): Promise<T> {
+    const lease: LeaseState = { file: null, digests: new Set() };
+    try {
+      return await ImageStore.scope.run(lease, fn);
+    } finally {
+      releaseState(lease);
+    }
   }
 
+  /** Leases `digests` in the current withLease scope, or on their own until the returned function is called. */
+  lease(digests: Iterable<string>): () => void {
+    const scoped = ImageStore.scope.getStore();
+    const lease = scoped ?? { file: null, digests: new Set<string>() };
+    this.protect(lease, [...digests]);
+    return scoped ? () => undefined : () => releaseState(lease);
+  }
+
+  private static readonly scope = new AsyncLocalStorage<LeaseState>();
+
+  /** Adds to the current scope's lease; outside a scope a commit is the caller's to tag at once. */
+  private protectInScope(digest: string): void {
+    const lease = ImageStore.scope.getStore();
+    if (lease) this.protect(lease, [digest]);
+  }
+
+  private protect(lease: LeaseState, digests: string[]): void {
+    const fresh = digests.filter((d) => !lease.digests.has(d));
+    if (fresh.length === 0) return;
+    withLockSync(this.indexLock(), () => {
+      if (!lease.file) {
+        const me = processRef(process.pid);
+        lease.file = path.join(this.dir, 'blobs', `.lease-${process.pid}-${randomBytes(4).toString('hex')}`);
+        fs.writeFileSync(lease.file, `${me?.pid} ${me?.startTime} ${me?.bootId}\n`);
+      }
+      fs.appendFileSync(lease.file, fresh.map((d) => `${d}\n`).join(''));
+      for (const d of fresh) lease.digests.add(d);
+    });
+  }
+
+  /** Blobs under a live lease; leases of processes that are gone are removed. Call under the index lock. */
   private leasedBlobs(): Set<string> {
     const out = new Set<string>();
     const dir = path.join(this.dir, 'blobs');
     for (const f of fs.readdirSync(dir)) {
-      const m = /^\.lease-(\d+)-/.exec(f);
-      if (!m) continue;
-      if (!processAlive(Number(m[1]))) {
+      if (!f.startsWith('.lease-')) continue;
+      let lines: string[];
+      try {
+        lines = fs.readFileSync(path.join(dir, f), 'utf8').split('\n');
+      } catch {
+        continue; // released meanwhile
+      }
+      const [pid, startTime, bootId] = (lines[0] ?? '').split(' ');
+      if (!processAlive({ pid: Number(pid), startTime: Number(startTime), bootId: bootId ?? '' })) {
         fs.rmSync(path.join(dir, f), { force: true });
         continue;
       }
-      try {
-        for (const d of fs.readFileSync(path.join(dir, f), 'utf8').split('\n')) if (d) out.add(d);
-      } catch {
-        /* released meanwhile */
-      }
+      for (const d of lines.slice(1)) if (d) out.add(d);
     }
     return out;
+  }
+
+  private indexLock(): string {
+    return path.join(this.dir, 'index.lock');
   }
 
   hasBlob(digest: string): boolean {
@@ -88,6 +147,7 @@ export class ImageStore {
 
   /** Moves a file whose digest the caller computed into place. */
   commitBlob(tempFile: string, digest: string): void {
+    this.protectInScope(digest);
     const dest = this.blobPath(digest);
     if (fs.existsSync(dest)) fs.rmSync(tempFile, { force: true });
     else fs.renameSync(tempFile, dest);
@@ -96,6 +156,7 @@ export class ImageStore {
   putJson(doc: unknown): { digest: string; size: number } {
     const data = Buffer.from(JSON.stringify(doc));
     const digest = sha256(data);
+    this.protectInScope(digest);
     const dest = this.blobPath(digest);
     if (!fs.existsSync(dest)) writeFileAtomic(dest, data, 0o644);
     return { digest, size: data.length };
@@ -107,6 +168,7 @@ export class ImageStore {
    */
   putManifest(bytes: Buffer, mediaType: string): Descriptor {
     const digest = sha256(bytes);
+    this.protectInScope(digest);
     const dest = this.blobPath(digest);
     if (!fs.existsSync(dest)) writeFileAtomic(dest, bytes, 0o644);
     return { mediaType, digest, size: bytes.length };
@@ -131,7 +193,7 @@ export class ImageStore {
   }
 
   private async updateIndex(fn: (index: Index) => void): Promise<void> {
-    await withDirLock(path.join(this.dir, 'index.lock'), () => {
+    await withLock(this.indexLock(), () => {
       const index = this.readIndex();
       fn(index);
       writeFileAtomic(path.join(this.dir, 'index.json'), JSON.stringify(index, null, 2));
@@ -247,8 +309,15 @@ export class ImageStore {
     return removed.digest;
   }
 
-  /** Deletes blobs that no manifest in the index refers to. */
+  /**
+   * Deletes blobs that no manifest in the index refers to and no live lease protects, and the
+   * temporary files of processes that are gone. Runs under the index lock from start to end.
+   */
   collectGarbage(): void {
+    withLockSync(this.indexLock(), () => this.collectUnlocked());
+  }
+
+  private collectUnlocked(): void {
     const keep = this.leasedBlobs();
     for (const m of this.readIndex().manifests) {
       keep.add(m.digest);
@@ -272,6 +341,12 @@ export class ImageStore {
     }
     const dir = path.join(this.dir, 'blobs', 'sha256');
     for (const f of fs.readdirSync(dir)) if (!keep.has(`sha256:${f}`)) fs.rmSync(path.join(dir, f), { force: true });
+    // Temp files name their process: those of processes that are gone are leftovers.
+    const tmpDir = path.join(this.dir, 'blobs');
+    for (const f of fs.readdirSync(tmpDir)) {
+      const pid = /^\.tmp-(\d+)-/.exec(f)?.[1];
+      if (pid && !processAlive(Number(pid))) fs.rmSync(path.join(tmpDir, f), { recursive: true, force: true });
+    }
   }
 }
 

@@ -1,67 +1,96 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { processAlive } from './process.js';
+import { IsolaError } from '../core/errors.js';
+import { processAlive, processRef, type ProcessRef } from './process.js';
 
 /**
- * A cross-process lock made from an atomic mkdir. Image index updates are rare and short, so
- * a polling lock is enough; a lock older than `staleMs` was left by a crashed process and is
- * broken.
+ * isola's one lock policy, for every cross-process lock (image index, cache builds, downloads):
+ *
+ * - a lock is a folder made with mkdir (atomic), holding an `owner` file: the holder's pid,
+ *   start time and boot id;
+ * - it is stale exactly when its owner is no longer that process (dead, pid reused, rebooted):
+ *   never by age, so a long build is never broken into while it runs;
+ * - a waiter waits until `timeoutMs` (default 10 minutes, longer than any holder's work), then
+ *   fails with a TIMEOUT that names the holder.
+ *
+ * The only age that counts is the instant between mkdir and the owner file being written: a
+ * folder without an owner for more than OWNERLESS_MS was left by a process killed in between.
  */
-export async function withDirLock<T>(lockDir: string, fn: () => Promise<T> | T, staleMs = 30_000): Promise<T> {
-  const deadline = Date.now() + 60_000;
-  for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
-    try {
-      fs.mkdirSync(lockDir);
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      try {
-        if (Date.now() - fs.statSync(lockDir).mtimeMs > staleMs) fs.rmSync(lockDir, { recursive: true, force: true });
-      } catch {
-        /* gone meanwhile */
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lockDir}`, { cause: e });
-      await sleep(delay);
-    }
-  }
+const OWNERLESS_MS = 5_000;
+const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+
+function readOwner(dir: string): ProcessRef | null | 'none' {
   try {
-    return await fn();
-  } finally {
-    fs.rmSync(lockDir, { recursive: true, force: true });
+    const [pid, startTime, bootId] = fs.readFileSync(path.join(dir, 'owner'), 'utf8').trim().split(' ');
+    return { pid: Number(pid), startTime: Number(startTime), bootId: bootId ?? '' };
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'none' : null;
   }
 }
 
-/**
- * A cross-process lock held for as long as a task takes (a download of minutes): a file created
- * exclusively with the holder's pid in it. A holder that died leaves a file whose pid is not
- * alive, and the next taker breaks it; waiting on a live holder has no deadline short of `maxWaitMs`.
- */
-export async function withPidLock<T>(file: string, fn: () => Promise<T>, maxWaitMs = 30 * 60_000): Promise<T> {
-  const deadline = Date.now() + maxWaitMs;
-  for (;;) {
-    try {
-      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let holder: number;
+/** One attempt: true when taken. Breaks the lock first when its owner is gone. */
+function tryTake(dir: string, me: ProcessRef): boolean {
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    const owner = readOwner(dir);
+    let stale = false;
+    if (owner === 'none') {
       try {
-        holder = Number(fs.readFileSync(file, 'utf8'));
+        stale = Date.now() - fs.statSync(dir).mtimeMs > OWNERLESS_MS;
       } catch {
-        continue; // released meanwhile
+        return false; // released meanwhile: try again
       }
-      // An empty file is a holder between create and write: give it a moment, like a live one.
-      if (holder > 0 && holder !== process.pid && !processAlive(holder)) {
-        fs.rmSync(file, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${file} held by pid ${holder}`, { cause: e });
-      await sleep(100);
-    }
+    } else if (owner) stale = !processAlive(owner);
+    if (stale) fs.rmSync(dir, { recursive: true, force: true });
+    return false;
+  }
+  fs.writeFileSync(path.join(dir, 'owner'), `${me.pid} ${me.startTime} ${me.bootId}\n`);
+  return true;
+}
+
+function self(): ProcessRef {
+  const me = processRef(process.pid);
+  if (!me) throw new IsolaError('INTERNAL', 'cannot read this process\'s own /proc entry', 'check that /proc is mounted');
+  return me;
+}
+
+function timedOut(dir: string, timeoutMs: number): IsolaError {
+  const owner = readOwner(dir);
+  const who = owner && owner !== 'none' ? `process ${owner.pid}` : 'another process';
+  return new IsolaError('TIMEOUT', `${who} held the lock ${dir} for more than ${Math.round(timeoutMs / 1000)} s`, 'wait for it to finish, or stop it');
+}
+
+export async function withLock<T>(dir: string, fn: () => Promise<T> | T, opts: { timeoutMs?: number } = {}): Promise<T> {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
+  const me = self();
+  for (let delay = 2; !tryTake(dir, me); delay = Math.min(delay * 2, 100)) {
+    if (Date.now() > deadline) throw timedOut(dir, timeoutMs);
+    await sleep(delay);
   }
   try {
     return await fn();
   } finally {
-    fs.rmSync(file, { force: true });
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The same lock for a short synchronous section (a few file operations), waiting synchronously. */
+export function withLockSync<T>(dir: string, fn: () => T, opts: { timeoutMs?: number } = {}): T {
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
+  const me = self();
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let delay = 1; !tryTake(dir, me); delay = Math.min(delay * 2, 50)) {
+    if (Date.now() > deadline) throw timedOut(dir, timeoutMs);
+    Atomics.wait(pause, 0, 0, delay);
+  }
+  try {
+    return fn();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }

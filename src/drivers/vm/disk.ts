@@ -7,7 +7,7 @@ import type { CacheEntryKind, CacheLayout } from '../../core/cache-layout.js';
 import { IsolaError } from '../../core/errors.js';
 import { unpackImage, type UnpackLimits } from '../../image/unpack.js';
 import { allocatedBytes } from '../../util/fsx.js';
-import { withDirLock } from '../../util/lock.js';
+import { withLock } from '../../util/lock.js';
 import { run } from '../../util/exec.js';
 import { findQemuImg } from './accel.js';
 
@@ -32,7 +32,7 @@ export function ext4SizeBytes(used: number): number {
 export async function buildExt4Once(cache: CacheLayout, kind: CacheEntryKind, disk: string, label: string, what: string, fill: (tree: string) => Promise<void>): Promise<string> {
   if (fs.existsSync(disk)) return disk;
   fs.mkdirSync(path.dirname(disk), { recursive: true });
-  return withDirLock(cache.lock(disk), async () => {
+  return withLock(cache.lock(disk), async () => {
     if (fs.existsSync(disk)) return disk;
     const tag = randomBytes(4).toString('hex');
     const tree = cache.scratch(kind, `${tag}.tree`);
@@ -51,7 +51,7 @@ export async function buildExt4Once(cache: CacheLayout, kind: CacheEntryKind, di
       fs.rmSync(tree, { recursive: true, force: true });
       fs.rmSync(tmp, { force: true });
     }
-  }, 300_000);
+  });
 }
 
 /** The image's root disk: its layers unpacked into an ext4 file. */

@@ -4,7 +4,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { IsolaError, isIsolaError } from '../../core/errors.js';
-import { withPidLock } from '../../util/lock.js';
+import { withLock } from '../../util/lock.js';
 import type { Descriptor } from '../layout.js';
 import { shortId, type ProgressSink } from '../progress.js';
 import type { ImageStore } from '../store.js';
@@ -55,7 +55,7 @@ export async function fetchBlob(client: RegistryClient, store: ImageStore, repos
   const report = o.onProgress ?? (() => undefined);
   if (store.hasBlob(desc.digest)) return 'exists';
   const partial = store.partialPath(desc.digest);
-  return withPidLock(`${partial}.lock`, async () => {
+  return withLock(`${partial}.lock`, async () => {
     if (store.hasBlob(desc.digest)) return 'exists';
     const what = `blob ${id} of ${o.name}`;
     for (let attempt = 1; ; attempt++) {

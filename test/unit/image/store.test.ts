@@ -66,3 +66,27 @@ test('removing an image collects the blobs nothing else needs', async () => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('garbage collection spares blobs an operation in progress has committed, and only while it runs', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-store-'));
+  try {
+    const writer = new ImageStore(dir);
+    const collector = new ImageStore(dir); // another isola process, as far as the lease files go
+    let digest = '';
+    await writer.withLease(async () => {
+      digest = writer.putJson({ not: 'tagged yet' }).digest;
+      collector.collectGarbage();
+      assert.ok(fs.existsSync(writer.blobPath(digest)), 'leased: kept');
+    });
+    collector.collectGarbage();
+    assert.equal(fs.existsSync(writer.blobPath(digest)), false, 'the lease ended: collected');
+    // A lease of a process that is gone protects nothing and is removed.
+    const stale = path.join(dir, 'blobs', '.lease-999999-dead');
+    fs.writeFileSync(stale, `999999 1 not-this-boot\n${writer.putJson({ orphan: true }).digest}\n`);
+    collector.collectGarbage();
+    assert.deepEqual(fs.readdirSync(path.join(dir, 'blobs', 'sha256')), []);
+    assert.equal(fs.existsSync(stale), false);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
