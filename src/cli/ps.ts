@@ -9,6 +9,8 @@ export function statusText(r: InstanceRecord): string {
       return `Up ${ago(r.startedAt).replace(' ago', '')}`;
     case 'exited':
       return `Exited (${r.exitCode ?? '?'})${r.oomKilled ? ' OOMKilled' : ''} ${ago(r.finishedAt)}`;
+    case 'dead':
+      return 'Dead (its create was interrupted; isola rm removes it)';
     default:
       return r.state === 'created' ? 'Created' : 'Creating';
   }

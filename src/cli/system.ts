@@ -31,7 +31,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('remove exited instances, caches of images no longer stored, and the isola0 bridge when nothing uses it')
     .action(async () => {
       await withEngine(ctx, async (e) => {
-        const exited = (await e.list(true)).filter((r) => r.state === 'exited');
+        const exited = (await e.list(true)).filter((r) => r.state === 'exited' || r.state === 'dead');
         for (const r of exited) await e.remove(r.id, false);
         const caches = e.pruneCaches().length;
         const bridge = await removeBridgeIfUnused(BRIDGE);

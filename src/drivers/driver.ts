@@ -23,8 +23,12 @@ export interface Driver<D extends StoredData> {
   probe(): Promise<Capability>;
   /** Prepares everything (root file system or disk, config) without starting the workload. */
   create(spec: InstanceSpec): Promise<D>;
-  /** Starts the workload; returns updated data (pids, sockets). */
-  start(spec: InstanceSpec, data: D): Promise<D>;
+  /**
+   * Starts the workload; returns updated data (pids, sockets). Whatever it launches that
+   * outlives it (a monitor, a VMM) it reports through `checkpoint` as soon as it exists and
+   * before it waits on it, so a process killed meanwhile leaves a record to clean up from.
+   */
+  start(spec: InstanceSpec, data: D, checkpoint?: (data: D) => void): Promise<D>;
   /** What is really going on, from the host's point of view (used for reconciliation). */
   observe(spec: InstanceSpec, data: D): Promise<Observed>;
   /** Resolves when the workload has exited. */

@@ -9,7 +9,7 @@ import { IsolaError, invalid, notFound } from '../core/errors.js';
 import { pathsFor, type Paths } from '../core/paths.js';
 import type { Config } from '../core/config.js';
 import { CacheLayout } from '../core/cache-layout.js';
-import { processAlive } from '../util/process.js';
+import { currentBootId, processAlive, processRef } from '../util/process.js';
 import { openDb, type Db } from '../state/db.js';
 import { InstanceRepo, type InstanceRecord } from '../state/instances.js';
 import { ImageStore } from '../image/store.js';
@@ -44,7 +44,7 @@ export class Engine {
     this.paths = paths;
     this.cache = new CacheLayout(paths.cache);
     this.drivers = new Drivers(config);
-    for (const d of [paths.root, paths.instances, paths.run, paths.cache]) fs.mkdirSync(d, { recursive: true });
+    for (const d of [paths.root, paths.instances, paths.run, paths.cache, paths.tmp]) fs.mkdirSync(d, { recursive: true });
     this.db = openDb(paths.db);
     this.instances = new InstanceRepo(this.db);
   }
@@ -87,6 +87,13 @@ export class Engine {
       fs.rmSync(stray.path, { recursive: true, force: true });
       removed.push(stray.path);
     }
+    for (const name of fs.readdirSync(this.paths.tmp)) {
+      const pid = /-(\d+)-/.exec(name)?.[1];
+      if (pid && processAlive(Number(pid))) continue;
+      fs.rmSync(path.join(this.paths.tmp, name), { recursive: true, force: true });
+      removed.push(path.join(this.paths.tmp, name));
+    }
+    this.images().collectGarbage();
     return removed;
   }
 
@@ -116,6 +123,7 @@ export class Engine {
         id, name, kind: req.kind, imageRef: image.ref, imageDigest: image.digest, state: 'creating',
         createdAt: new Date().toISOString(), startedAt: null, finishedAt: null, exitCode: null, oomKilled: false,
         ip: spec.network.mode === 'bridge' ? spec.network.ip : null, autoRemove: req.autoRemove, cleaned: false, spec, data: {}, ports: req.publish,
+        owner: processRef(process.pid), bootId: null,
       };
     });
     try {
@@ -136,7 +144,7 @@ export class Engine {
   async start(rec: InstanceRecord): Promise<InstanceRecord> {
     const driver = this.driver(rec.kind);
     try {
-      rec.data = await driver.start(rec.spec, rec.data);
+      rec.data = await driver.start(rec.spec, rec.data, (data) => this.instances.setData(rec.id, data));
     } catch (e) {
       // A workload that cannot start is an exit, as Docker records it (126/127).
       const code = e instanceof IsolaError && e.code === 'COMMAND_NOT_FOUND' ? 127 : e instanceof IsolaError && e.code === 'CANNOT_INVOKE' ? 126 : 125;
@@ -145,7 +153,10 @@ export class Engine {
       throw e;
     }
     const at = new Date().toISOString();
-    this.instances.markRunning(rec.id, rec.data, at);
+    if (!this.instances.markRunning(rec.id, rec.data, at, currentBootId())) {
+      // It exited (a short command, and conmon's exit command was quicker) or was removed meanwhile.
+      return this.instances.get(rec.id) ?? rec;
+    }
     if (rec.ports.length > 0 && rec.ip) {
       const running: Forwarder[] = [];
       try {
@@ -201,14 +212,31 @@ export class Engine {
   }
 
   /**
-   * Makes the database tell the truth: an instance that exited while no isola process was
-   * watching is recorded with its real exit status and cleaned up.
+   * Makes the database tell the truth about every instance that is not settled yet:
+   * - a create whose process died (killed, crashed) before it finished: what it made is
+   *   released and the instance is `dead`, for rm to remove;
+   * - an instance started in an earlier boot: nothing it recorded runs now; it is settled as
+   *   exited (255, as Docker records it) and nothing is signalled;
+   * - one that exited while no isola process was watching: its real exit status, and cleanup;
+   * - one whose start was cut short after its monitor was launched: running, as it is.
    */
   async reconcile(): Promise<void> {
+    const boot = currentBootId();
     for (const rec of this.instances.listUnsettled()) {
-      if (rec.state === 'creating') continue; // another process is creating it right now
       const driver = this.driver(rec.kind);
+      if (rec.state === 'creating') {
+        if (rec.owner && processAlive(rec.owner)) continue; // being created right now
+        await driver.cleanup(rec.spec, null).catch(() => undefined);
+        this.instances.markDead(rec.id);
+        continue;
+      }
+      if (rec.state === 'running' && rec.bootId !== null && rec.bootId !== boot) {
+        this.instances.markExited(rec.id, 255, false, new Date().toISOString());
+        await this.settle(this.instances.get(rec.id) ?? rec);
+        continue;
+      }
       const seen = rec.state === 'exited' ? null : await driver.observe(rec.spec, rec.data);
+      if (seen?.state === 'running' && rec.state === 'created') this.instances.markRunning(rec.id, rec.data, rec.startedAt ?? new Date().toISOString(), boot);
       if (seen?.state === 'exited') this.instances.markExited(rec.id, seen.exit.exitCode, seen.exit.oomKilled, seen.exit.finishedAt);
       if (seen?.state === 'exited' || rec.state === 'exited') await this.settle(this.instances.get(rec.id) ?? rec);
     }
@@ -243,6 +271,9 @@ export class Engine {
     await this.reconcile();
     const rec = this.find(ref);
     const driver = this.driver(rec.kind);
+    if (rec.state === 'creating') {
+      throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} is being created by process ${rec.owner?.pid ?? '?'}`, 'wait for it to finish, then remove it');
+    }
     if (rec.state === 'running') {
       if (!force) throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} is running`, 'stop it first (isola stop), or use isola rm -f');
       await driver.kill(rec.spec, rec.data, 'KILL').catch(() => undefined);

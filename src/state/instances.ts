@@ -2,8 +2,13 @@ import type { Db } from './db.js';
 import type { InstanceSpec, Kind, StoredData } from '../core/types.js';
 import { IsolaError } from '../core/errors.js';
 import type { Forwarder, PortMapping } from '../net/publish.js';
+import type { ProcessRef } from '../util/process.js';
 
-export type InstanceState = 'creating' | 'created' | 'running' | 'exited';
+/**
+ * creating -> created -> running -> exited, as Docker's states; `dead` is a create whose process
+ * died before it finished (what it made is released; rm removes the rest).
+ */
+export type InstanceState = 'creating' | 'created' | 'running' | 'exited' | 'dead';
 
 export interface InstanceRecord {
   id: string;
@@ -24,6 +29,10 @@ export interface InstanceRecord {
   data: StoredData;
   /** -p mappings; `pid` is set while a forwarder runs. */
   ports: (PortMapping | Forwarder)[];
+  /** While creating: the process doing it, so a create whose process died is recognised. */
+  owner: ProcessRef | null;
+  /** The boot the instance was started in: after a reboot, nothing it recorded is running. */
+  bootId: string | null;
 }
 
 interface Row {
@@ -44,6 +53,8 @@ interface Row {
   spec_json: string;
   driver_json: string;
   ports_json: string;
+  owner_json: string | null;
+  boot_id: string | null;
 }
 
 function fromRow(r: Row): InstanceRecord {
@@ -65,6 +76,8 @@ function fromRow(r: Row): InstanceRecord {
     spec: JSON.parse(r.spec_json) as InstanceSpec,
     data: JSON.parse(r.driver_json) as StoredData,
     ports: JSON.parse(r.ports_json) as (PortMapping | Forwarder)[],
+    owner: r.owner_json ? JSON.parse(r.owner_json) as ProcessRef : null,
+    bootId: r.boot_id,
   };
 }
 
@@ -81,10 +94,13 @@ export class InstanceRepo {
       if (clash) throw new IsolaError('ALREADY_EXISTS', `the name "${rec.name}" is already in use`, 'remove that instance (isola rm) or choose another --name');
       this.db
         .prepare(
-          `INSERT INTO instances (id, name, kind, image_ref, image_digest, state, created_at, ip, auto_remove, spec_json, driver_json, ports_json)
-           VALUES (@id, @name, @kind, @imageRef, @imageDigest, @state, @createdAt, @ip, @autoRemove, @spec, @data, @ports)`,
+          `INSERT INTO instances (id, name, kind, image_ref, image_digest, state, created_at, ip, auto_remove, spec_json, driver_json, ports_json, owner_json)
+           VALUES (@id, @name, @kind, @imageRef, @imageDigest, @state, @createdAt, @ip, @autoRemove, @spec, @data, @ports, @owner)`,
         )
-        .run({ ...rec, autoRemove: rec.autoRemove ? 1 : 0, spec: JSON.stringify(rec.spec), data: JSON.stringify(rec.data), ports: JSON.stringify(rec.ports) });
+        .run({
+          id: rec.id, name: rec.name, kind: rec.kind, imageRef: rec.imageRef, imageDigest: rec.imageDigest, state: rec.state, createdAt: rec.createdAt, ip: rec.ip,
+          autoRemove: rec.autoRemove ? 1 : 0, spec: JSON.stringify(rec.spec), data: JSON.stringify(rec.data), ports: JSON.stringify(rec.ports), owner: rec.owner ? JSON.stringify(rec.owner) : null,
+        });
       return rec;
     }).immediate();
   }
@@ -109,21 +125,36 @@ export class InstanceRepo {
   }
 
   listUnsettled(): InstanceRecord[] {
-    return (this.db.prepare("SELECT * FROM instances WHERE state != 'exited' OR cleaned = 0").all() as Row[]).map(fromRow);
+    return (this.db.prepare("SELECT * FROM instances WHERE state NOT IN ('exited', 'dead') OR cleaned = 0").all() as Row[]).map(fromRow);
   }
+
+  // Every transition below names the states it may leave: a late writer (a killed process's
+  // successor, a monitor's exit command) can never move an instance backwards.
 
   markCreated(id: string, data: StoredData): void {
-    this.db.prepare("UPDATE instances SET state = 'created', driver_json = ? WHERE id = ?").run(JSON.stringify(data), id);
+    this.db.prepare("UPDATE instances SET state = 'created', driver_json = ?, owner_json = NULL WHERE id = ? AND state = 'creating'").run(JSON.stringify(data), id);
   }
 
-  markRunning(id: string, data: StoredData, at: string): void {
-    this.db.prepare("UPDATE instances SET state = 'running', started_at = ?, driver_json = ? WHERE id = ?").run(at, JSON.stringify(data), id);
+  /** What a driver has started so far (a monitor, a VMM), recorded before anything waits on it. */
+  setData(id: string, data: StoredData): void {
+    this.db.prepare("UPDATE instances SET driver_json = ? WHERE id = ? AND state IN ('created', 'running')").run(JSON.stringify(data), id);
+  }
+
+  markRunning(id: string, data: StoredData, at: string, bootId: string): boolean {
+    return this.db
+      .prepare("UPDATE instances SET state = 'running', started_at = ?, driver_json = ?, boot_id = ? WHERE id = ? AND state = 'created'")
+      .run(at, JSON.stringify(data), bootId, id).changes === 1;
+  }
+
+  /** A create whose process died: what it made has been released (cleaned); rm removes the rest. */
+  markDead(id: string): void {
+    this.db.prepare("UPDATE instances SET state = 'dead', owner_json = NULL, cleaned = 1 WHERE id = ? AND state = 'creating'").run(id);
   }
 
   /** Records an exit once; a second report of the same exit changes nothing. */
   markExited(id: string, exitCode: number, oomKilled: boolean, at: string): void {
     this.db
-      .prepare("UPDATE instances SET state = 'exited', exit_code = ?, oom_killed = ?, finished_at = ? WHERE id = ? AND state != 'exited'")
+      .prepare("UPDATE instances SET state = 'exited', exit_code = ?, oom_killed = ?, finished_at = ? WHERE id = ? AND state IN ('created', 'running')")
       .run(exitCode, oomKilled ? 1 : 0, at, id);
   }
 

@@ -24,4 +24,35 @@ export const MIGRATIONS: string[] = [
   `CREATE INDEX instances_state ON instances(state)`,
   // Published ports (-p) and the pids of their forwarders.
   `ALTER TABLE instances ADD COLUMN ports_json TEXT NOT NULL DEFAULT '[]'`,
+  // A 'dead' state (a create whose process died before it finished), the process that is
+  // creating an instance (pid, start time, boot), and the boot an instance was started in.
+  // SQLite cannot change a CHECK constraint in place: the table is rebuilt.
+  `CREATE TABLE instances_v4 (
+     id            TEXT PRIMARY KEY,
+     name          TEXT NOT NULL UNIQUE,
+     kind          TEXT NOT NULL,
+     image_ref     TEXT NOT NULL,
+     image_digest  TEXT NOT NULL,
+     state         TEXT NOT NULL CHECK (state IN ('creating', 'created', 'running', 'exited', 'dead')),
+     created_at    TEXT NOT NULL,
+     started_at    TEXT,
+     finished_at   TEXT,
+     exit_code     INTEGER,
+     oom_killed    INTEGER NOT NULL DEFAULT 0,
+     ip            TEXT UNIQUE,
+     auto_remove   INTEGER NOT NULL DEFAULT 0,
+     cleaned       INTEGER NOT NULL DEFAULT 0,
+     spec_json     TEXT NOT NULL,
+     driver_json   TEXT NOT NULL DEFAULT '{}',
+     ports_json    TEXT NOT NULL DEFAULT '[]',
+     owner_json    TEXT,
+     boot_id       TEXT
+   );
+   INSERT INTO instances_v4 (id, name, kind, image_ref, image_digest, state, created_at, started_at, finished_at, exit_code,
+                             oom_killed, ip, auto_remove, cleaned, spec_json, driver_json, ports_json)
+     SELECT id, name, kind, image_ref, image_digest, state, created_at, started_at, finished_at, exit_code,
+            oom_killed, ip, auto_remove, cleaned, spec_json, driver_json, ports_json FROM instances;
+   DROP TABLE instances;
+   ALTER TABLE instances_v4 RENAME TO instances;
+   CREATE INDEX instances_state ON instances(state)`,
 ];

@@ -46,3 +46,13 @@ export function allocatedBytes(p: string): number {
   walk(p);
   return total;
 }
+
+/** A pid written to a file (a pidfile), or null when there is none yet. */
+export function readPidFile(file: string): number | null {
+  try {
+    const n = Number(fs.readFileSync(file, 'utf8').trim());
+    return Number.isInteger(n) && n > 0 ? n : null;
+  } catch {
+    return null;
+  }
+}

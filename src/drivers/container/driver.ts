@@ -6,7 +6,9 @@ import type { Driver, DriverContext } from '../driver.js';
 import { IsolaError } from '../../core/errors.js';
 import { run } from '../../util/exec.js';
 import { which } from '../../util/which.js';
-import { processAlive } from '../../util/process.js';
+import { processAlive, processRef, signalProcess, type ProcessRef } from '../../util/process.js';
+import { readPidFile } from '../../util/fsx.js';
+import { removeCgroup } from '../../util/cgroup.js';
 import { createNetns, removeNetns } from '../../net/veth.js';
 import { vethName } from '../../net/names.js';
 import { ociConfig } from './launch.js';
@@ -96,20 +98,38 @@ export class ContainerDriver implements Driver<ContainerData> {
     }
   }
 
-  async start(spec: InstanceSpec, data: ContainerData): Promise<ContainerData> {
+  async start(spec: InstanceSpec, data: ContainerData, checkpoint?: (data: ContainerData) => void): Promise<ContainerData> {
     // Detached instances clean up after themselves through conmon's exit command; a foreground
     // `run` does it itself as soon as it sees the exit, which keeps the start path short.
     const { pid, conmonPid } = await startConmon(this.ctx.config, spec, data.runtime, data.runtimeRoot, true);
+    const ref = processRef(conmonPid);
+    const started: ContainerData = { ...data, pid, conmonPid, ...(ref ? { conmonStartTime: ref.startTime, bootId: ref.bootId } : {}) };
+    checkpoint?.(started);
     const r = await run(data.runtime, ['--root', data.runtimeRoot, 'start', spec.id]);
     if (r.code !== 0) throw runtimeError(r.stderr);
-    return { ...data, pid, conmonPid };
+    return started;
+  }
+
+  /**
+   * The instance's monitor, if it is still that process: as recorded (pid, start time, boot),
+   * or, when the record was cut short, from the pidfile conmon writes, if its command line
+   * names this instance.
+   */
+  private monitorAlive(spec: InstanceSpec, data: ContainerData | null): ProcessRef | null {
+    if (data?.conmonPid && data.conmonStartTime !== undefined && data.bootId) {
+      const ref = { pid: data.conmonPid, startTime: data.conmonStartTime, bootId: data.bootId };
+      return processAlive(ref) ? ref : null;
+    }
+    const pid = data?.conmonPid ?? readPidFile(filesOf(spec).conmonPidFile);
+    return processAlive(pid, { cmdlineIncludes: spec.id }) ? processRef(pid) : null;
   }
 
   async observe(spec: InstanceSpec, data: ContainerData): Promise<Observed> {
     const exit = readExit(spec);
     if (exit) return { state: 'exited', exit: exitInfo(exit.code, exit.at, this.oomKilled(data, exit.code)) };
+    const monitor = this.monitorAlive(spec, data);
+    if (monitor) return { state: 'running', pid: data.pid ?? 0 };
     if (!data.conmonPid) return { state: 'created' };
-    if (processAlive(data.conmonPid)) return { state: 'running', pid: data.pid ?? 0 };
     // The monitor is gone without a status (killed from outside): the workload went with it.
     return { state: 'exited', exit: exitInfo(255, new Date(), false) };
   }
@@ -119,7 +139,7 @@ export class ContainerDriver implements Driver<ContainerData> {
   }
 
   async wait(spec: InstanceSpec, data: ContainerData): Promise<ExitInfo> {
-    const e = await waitForExitFile(spec, () => processAlive(data.conmonPid));
+    const e = await waitForExitFile(spec, () => this.monitorAlive(spec, data) !== null);
     return exitInfo(e.code, e.at, this.oomKilled(data, e.code));
   }
 
@@ -130,15 +150,15 @@ export class ContainerDriver implements Driver<ContainerData> {
   }
 
   async stop(spec: InstanceSpec, data: ContainerData, timeoutSec: number): Promise<void> {
-    if (!processAlive(data.conmonPid)) return;
+    if (this.monitorAlive(spec, data) === null) return;
     await this.kill(spec, data, 'TERM');
     const exited = await Promise.race([
-      waitForExitFile(spec, () => processAlive(data.conmonPid)).then(() => true),
+      waitForExitFile(spec, () => this.monitorAlive(spec, data) !== null).then(() => true),
       new Promise<boolean>((r) => setTimeout(() => r(false), timeoutSec * 1000).unref()),
     ]);
     if (!exited) {
       await this.kill(spec, data, 'KILL');
-      await waitForExitFile(spec, () => processAlive(data.conmonPid));
+      await waitForExitFile(spec, () => this.monitorAlive(spec, data) !== null);
     }
   }
 
@@ -149,24 +169,20 @@ export class ContainerDriver implements Driver<ContainerData> {
       : RUNTIMES.map((name) => ({ bin: runtimeBinary(name, this.ctx.config), root: runtimeRootOf(this.ctx.paths.run, name) }))
         .filter((r): r is { bin: string; root: string } => r.bin !== null && fs.existsSync(path.join(r.root, spec.id)));
     for (const r of runtimes) await run(r.bin, ['--root', r.root, 'delete', '--force', spec.id]).catch(() => undefined);
-    if (data?.conmonPid && processAlive(data.conmonPid)) {
-      try {
-        process.kill(data.conmonPid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
+    signalProcess(this.monitorAlive(spec, data), 'SIGKILL');
+    // runc delete removes the cgroup; one a runtime killed mid-create left behind goes here.
+    removeCgroup(data?.cgroupsPath ?? `/isola-${spec.id}`);
     // Independent of each other once the runtime has let go: do them at once.
     await Promise.all([unmount(filesOf(spec).rootfs), removeNetns(spec.id)]);
   }
 
-  async remove(spec: InstanceSpec, _data: ContainerData): Promise<void> {
+  async remove(spec: InstanceSpec, _data: ContainerData | null): Promise<void> {
     fs.rmSync(spec.dir, { recursive: true, force: true });
     fs.rmSync(spec.runDir, { recursive: true, force: true });
   }
 
   async exec(spec: InstanceSpec, data: ContainerData, argv: string[], opts: ExecOptions): Promise<number> {
-    if (!processAlive(data.conmonPid)) throw new IsolaError('FAILED_PRECONDITION', `instance ${spec.name} is not running`, `start it first, or use isola run`);
+    if (this.monitorAlive(spec, data) === null) throw new IsolaError('FAILED_PRECONDITION', `instance ${spec.name} is not running`, `start it first, or use isola run`);
     const args = ['--root', data.runtimeRoot, 'exec', '--cwd', opts.workdir || spec.workdir || '/'];
     for (const e of opts.env ?? []) args.push('--env', e);
     if (opts.user) {
@@ -191,7 +207,7 @@ export class ContainerDriver implements Driver<ContainerData> {
   }
 
   logs(spec: InstanceSpec, data: ContainerData, opts: { follow: boolean; signal?: AbortSignal }) {
-    return readK8sLog(filesOf(spec).log, opts.follow, () => readExit(spec) !== null || !processAlive(data.conmonPid), opts.signal);
+    return readK8sLog(filesOf(spec).log, opts.follow, () => readExit(spec) !== null || this.monitorAlive(spec, data) === null, opts.signal);
   }
 
   /** The overlay's upper directory as an OCI layer; the container may be running or stopped. */
@@ -206,7 +222,7 @@ export class ContainerDriver implements Driver<ContainerData> {
   }
 
   async stats(spec: InstanceSpec, data: ContainerData): Promise<Stats> {
-    if (!processAlive(data.conmonPid)) throw new IsolaError('FAILED_PRECONDITION', `instance ${spec.name} is not running`, 'stats are only available for running instances');
+    if (this.monitorAlive(spec, data) === null) throw new IsolaError('FAILED_PRECONDITION', `instance ${spec.name} is not running`, 'stats are only available for running instances');
     const veth = spec.network.mode === 'bridge' ? vethName(spec.id) : null;
     return containerStats(data.cgroupsPath, veth, data.conmonPid ? pssBytes(data.conmonPid) : null);
   }

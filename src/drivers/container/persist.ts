@@ -10,6 +10,9 @@ export type ContainerData = {
   netns: string | null;
   cgroupsPath: string;
   conmonPid?: number;
+  /** With conmonPid: the monitor's start time and boot, so a reused pid is never taken for it. */
+  conmonStartTime?: number;
+  bootId?: string;
   pid?: number;
 };
 
@@ -18,7 +21,7 @@ const optionalNumber = (v: unknown): boolean => v === undefined || typeof v === 
 function isContainerData(d: StoredData): d is ContainerData {
   return typeof d.runtime === 'string' && typeof d.runtimeRoot === 'string' && typeof d.rootfs === 'string'
     && (d.netns === null || typeof d.netns === 'string') && typeof d.cgroupsPath === 'string'
-    && optionalNumber(d.conmonPid) && optionalNumber(d.pid);
+    && optionalNumber(d.conmonPid) && optionalNumber(d.pid) && optionalNumber(d.conmonStartTime) && (d.bootId === undefined || typeof d.bootId === 'string');
 }
 
 /** The stored data, checked; null when there is none (create never finished) or it is not ours. */
