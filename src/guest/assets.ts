@@ -17,12 +17,18 @@ export interface GuestAssets {
   init: string; // the static init/agent binary
   initHash: string; // sha256 of the C source and compiler flags it was built from
   modules: string[]; // load order inside the guest
+  /** The host-side launcher that confines each VM's QEMU (vmm-jail.c), built like the init. */
+  vmmJail: string;
 }
 
-export const LAYOUT = 1;
+export const LAYOUT = 2;
 
+/**
+ * One folder per layout: checkouts of different isola versions share the assets folder, and
+ * each keeps, and cleans, only its own layout's files.
+ */
 export function guestDir(assets: string): string {
-  return path.join(assets, 'guest');
+  return path.join(assets, 'guest', `v${LAYOUT}`);
 }
 
 export function manifestPath(assets: string): string {
@@ -34,7 +40,7 @@ export function readGuestAssets(assets: string): GuestAssets | null {
   try {
     const m = JSON.parse(fs.readFileSync(manifestPath(assets), 'utf8')) as GuestAssets;
     if (m.layout !== LAYOUT) return null;
-    if (![m.kernel, m.initramfs, m.init].every((f) => fs.existsSync(f))) return null;
+    if (![m.kernel, m.initramfs, m.init, m.vmmJail].every((f) => fs.existsSync(f))) return null;
     return m;
   } catch {
     return null;

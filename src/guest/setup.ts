@@ -21,9 +21,12 @@ export const log = (msg: string): void => {
   process.stdout.write(`guest: ${msg}\n`);
 };
 
-function sourceHash(): string {
+/** The native programs built here: the guest's init and the host's VMM jail. */
+const NATIVE = { init: 'init.c', jail: 'vmm-jail.c' } as const;
+
+function sourceHash(file: string = NATIVE.init): string {
   const h = createHash('sha256');
-  h.update(fs.readFileSync(path.join(guestSourceDir(), 'init.c')));
+  h.update(fs.readFileSync(path.join(guestSourceDir(), file)));
   h.update(CFLAGS.join(' '));
   h.update(String(LAYOUT));
   return h.digest('hex');
@@ -115,12 +118,13 @@ async function fetchKernel(assets: string): Promise<{ version: string; pkg: stri
   }
 }
 
-async function buildInit(assets: string, hash: string): Promise<string> {
-  const out = path.join(guestDir(assets), `init-${hash.slice(0, 12)}`);
+async function buildNative(assets: string, name: 'init' | 'jail', hash: string): Promise<string> {
+  const out = path.join(guestDir(assets), `${name === 'init' ? 'init' : 'vmm-jail'}-${hash.slice(0, 12)}`);
   if (fs.existsSync(out)) return out;
-  log('building the static init/agent (gcc -static -Os)');
+  log(`building ${name === 'init' ? 'the static init/agent' : 'the VMM jail'} (gcc -static -Os)`);
   const tmp = `${out}.tmp`;
-  await must('gcc', [...CFLAGS, '-o', tmp, path.join(guestSourceDir(), 'init.c')], 'building the guest init');
+  await must('gcc', [...CFLAGS, '-o', tmp, path.join(guestSourceDir(), NATIVE[name])], `building ${NATIVE[name]}`);
+  fs.chmodSync(tmp, 0o755);
   fs.renameSync(tmp, out);
   return out;
 }
@@ -146,14 +150,16 @@ export function buildInitramfs(init: string, kernelDir: string, modules: string[
 
 export async function setupGuest(assets: string, opts: { refresh?: boolean } = {}): Promise<GuestAssets> {
   const hash = sourceHash();
+  const jailHash = sourceHash(NATIVE.jail);
   const have = readGuestAssets(assets);
-  if (have && have.initHash === hash && !opts.refresh) {
+  if (have && have.initHash === hash && have.vmmJail.endsWith(jailHash.slice(0, 12)) && !opts.refresh) {
     log(`ready (kernel ${have.kernelVersion}, init ${hash.slice(0, 12)})`);
     return have;
   }
   fs.mkdirSync(guestDir(assets), { recursive: true });
   const k = await fetchKernel(assets);
-  const init = await buildInit(assets, hash);
+  const init = await buildNative(assets, 'init', hash);
+  const vmmJail = await buildNative(assets, 'jail', jailHash);
   const initramfs = path.join(guestDir(assets), `initramfs-${k.version}-${hash.slice(0, 12)}.cpio`);
   if (!fs.existsSync(initramfs)) {
     const tmp = `${initramfs}.tmp`;
@@ -170,6 +176,7 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
     init,
     initHash: hash,
     modules: k.modules,
+    vmmJail,
   };
   const tmp = `${manifestPath(assets)}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(manifest, null, 2) + '\n');
@@ -177,7 +184,7 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
   // Old init builds and initramfs files of this layout are replaced, not accumulated.
   for (const f of fs.readdirSync(guestDir(assets))) {
     const p = path.join(guestDir(assets), f);
-    if ((f.startsWith('init-') || f.startsWith('initramfs-')) && p !== init && p !== initramfs) fs.rmSync(p, { force: true });
+    if ((f.startsWith('init-') || f.startsWith('initramfs-') || f.startsWith('vmm-jail-')) && ![init, initramfs, vmmJail].includes(p)) fs.rmSync(p, { force: true });
   }
   log(`ready (kernel ${k.version}, init ${hash.slice(0, 12)})`);
   return manifest;

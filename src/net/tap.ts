@@ -11,11 +11,16 @@ import { IsolaError } from '../core/errors.js';
  */
 export { tapName };
 
-export async function createTap(id: string, bridge: string): Promise<string> {
+/**
+ * `owner`: the uid (and gid) of the VMM that attaches it. A tap without an owner may be attached
+ * by any process of any user that can open /dev/net/tun; one with an owner only by that uid
+ * (or root), so no other VM's QEMU can reach this VM's network.
+ */
+export async function createTap(id: string, bridge: string, owner: number): Promise<string> {
   const name = tapName(id);
   const exists = fs.existsSync(`/sys/class/net/${name}`);
   if (!exists) {
-    const r = await run('ip', ['tuntap', 'add', 'dev', name, 'mode', 'tap']);
+    const r = await run('ip', ['tuntap', 'add', 'dev', name, 'mode', 'tap', 'user', String(owner), 'group', String(owner)]);
     if (r.code !== 0 && !/exists|busy/i.test(r.stderr)) {
       throw new IsolaError('UNAVAILABLE', `cannot create tap device ${name}: ${r.stderr.trim()}`, 'isola needs root and /dev/net/tun (modprobe tun)');
     }

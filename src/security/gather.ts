@@ -9,7 +9,7 @@ import { readSeccompRules } from './bundle.js';
 import type { SecurityProfile } from './profile.js';
 import { NS_TYPES, seccompText, workloadFacts } from './workload.js';
 import { checklist } from './checklist.js';
-import { isolationLevel } from './level.js';
+import { isolationLevel, type VmmConfinement } from './level.js';
 
 /** Runs the fact script on the host, about a host process. */
 export async function hostFacts(pid: number | 'self'): Promise<ProcessFacts> {
@@ -75,6 +75,7 @@ export async function measureSecurity(driver: AnyDriver, rec: { id: string; name
   const checks = checklist({ w, kernelShared: shared, kernel: shared === false ? kernelName : null });
   const hostOwnNs = NS_TYPES.filter((t) => host.namespaces[t] && host.namespaces[t] !== host.rootNamespaces[t]);
   const hypervisor = host.command || 'the VMM';
+  const vmm = shared === false ? vmmConfinement(host, hostOwnNs) : null;
   return {
     instance: { id: rec.id, name: rec.name, kind: spec.kind },
     measuredAt: new Date().toISOString(),
@@ -87,9 +88,27 @@ export async function measureSecurity(driver: AnyDriver, rec: { id: string; name
       capabilities: host.capEff.length,
       seccomp: seccompText(host.seccompMode),
       ownNamespaces: hostOwnNs,
+      vmm,
     },
     workload: w,
     checklist: checks,
-    level: isolationLevel(w, shared, checks, hypervisor),
+    level: isolationLevel(w, shared, checks, hypervisor, vmm),
   };
+}
+
+/**
+ * How confined the VMM is, measured: a jailed QEMU runs as an unprivileged uid with no
+ * capabilities, a seccomp filter, no-new-privileges, and its own mount and network namespaces.
+ */
+export function vmmConfinement(host: ProcessFacts, ownNamespaces: string[]): VmmConfinement {
+  const missing: string[] = [];
+  if (host.uid === 0) missing.push('runs as root');
+  if (host.capEff.length > 0) missing.push(`${host.capEff.length} capabilities`);
+  if (host.seccompMode !== 2) missing.push('no seccomp filter');
+  if (host.noNewPrivs !== true) missing.push('may gain privileges');
+  for (const ns of ['mnt', 'net']) if (!ownNamespaces.includes(ns)) missing.push(`the host's ${ns} namespace`);
+  const summary = missing.length === 0
+    ? `uid ${host.uid}, no capabilities, seccomp filter, no-new-privileges, own ${ownNamespaces.join(', ')} namespaces`
+    : missing.join(', ');
+  return { confined: missing.length === 0, summary };
 }

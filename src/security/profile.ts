@@ -17,7 +17,11 @@ export interface SecurityProfile {
     evidence: string;
   };
   /** The process the host runs for this instance: the workload itself, or the VMM (QEMU). */
-  hostProcess: { pid: number; command: string; uid: number; capabilities: number; seccomp: string; ownNamespaces: string[] };
+  hostProcess: {
+    pid: number; command: string; uid: number; capabilities: number; seccomp: string; ownNamespaces: string[];
+    /** Where the host process is the VMM: whether it is jailed, and how (or what it lacks). */
+    vmm: { confined: boolean; summary: string } | null;
+  };
   workload: WorkloadFacts;
   checklist: CheckItem[];
   level: IsolationLevel;

@@ -17,6 +17,7 @@ export function renderProfile(p: SecurityProfile): string {
     `  kernel            host ${k.host}, instance ${k.instance ?? 'unknown'} (${k.evidence})`,
     `  measured via      ${p.measuredVia}`,
     `  host process      pid ${p.hostProcess.pid} ${p.hostProcess.command}, uid ${p.hostProcess.uid}, ${p.hostProcess.capabilities} capabilities, seccomp ${p.hostProcess.seccomp}, own namespaces: ${p.hostProcess.ownNamespaces.join(', ') || 'none'}`,
+    ...(p.hostProcess.vmm ? [`  VMM               ${p.hostProcess.vmm.confined ? 'jailed' : 'NOT confined'}: ${p.hostProcess.vmm.summary}`] : []),
     `  workload          ${w.command}, uid ${w.uid}`,
     `  namespaces        own: ${w.namespaces.own.join(', ') || 'none'}; shared with ${w.namespaces.comparedWith}: ${w.namespaces.sharedWithKernelInit.join(', ') || 'none'}`,
     `  capabilities      ${w.capabilities.count} of ${w.capabilities.of} (CapEff ${w.capabilities.hex})${w.capabilities.count && w.capabilities.count < w.capabilities.of ? `: ${w.capabilities.effective.map((c) => c.replace('CAP_', '')).join(' ')}` : ''}`,

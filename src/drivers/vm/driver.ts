@@ -17,11 +17,13 @@ import { allocatedBytes } from '../../util/fsx.js';
 import { findQemu, probeAccelerator } from './accel.js';
 import { AgentConnection, request } from './agent.js';
 import { createOverlay, diskUsage, ensureBaseDisk, type DiskUsage } from './disk.js';
-import { MIN_MEMORY_MIB, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchFiles, type LaunchPlan } from './launch.js';
+import { MIN_MEMORY_MIB, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from './launch.js';
 import { readK8sLog } from '../cri-log.js';
 import {
-  consoleTail, exitInfo, isQemuAlive, killQemu, launchDaemon, readPid, readStatus, waitGone,
+  consoleTail, exitInfo, killQemu, launchJailed, orphanOf, readStatus, socketPath, vmmAlive, waitGone, waitLaunched,
 } from './monitor.js';
+import { IN_JAIL, handOver, jailArgv, launchFiles, vmmCgroupPath, vmmId, VMM_MEMORY_MARGIN, VMM_PIDS } from './jail.js';
+import { createCgroup, removeCgroup } from '../../util/cgroup.js';
 import { decodeVmData, type VmData } from './persist.js';
 import { hostOverhead, parseGuestStats } from './stats.js';
 
@@ -30,22 +32,9 @@ import { hostOverhead, parseGuestStats } from './stats.js';
  * booted by QEMU (microvm machine, KVM when a real boot probe says it works, TCG otherwise)
  * with Debian's cloud kernel and isola's static init/agent (src/guest/init.c).
  */
-const SOCKET_PATH_MAX = 100; // sun_path is 108 bytes; keep a margin
 
 function bootTimeoutMs(config: Config, accel: string): number {
   return config.vm.bootTimeoutMs ?? (accel === 'kvm' ? 20_000 : 60_000);
-}
-
-function filesFor(spec: InstanceSpec, socketDir: string): LaunchFiles {
-  return {
-    console: path.join(spec.dir, 'console.log'),
-    log: path.join(spec.dir, 'workload.log'),
-    status: path.join(spec.dir, 'status'),
-    pidfile: path.join(spec.runDir, 'qemu.pid'),
-    qmp: path.join(socketDir, 'qmp.sock'),
-    agent: path.join(socketDir, 'agent.sock'),
-    ctl: path.join(socketDir, 'ctl.sock'),
-  };
 }
 
 const finishedMarker = (v: VmData): string => `${v.files.status}.finished`;
@@ -143,18 +132,14 @@ export class VmDriver implements Driver<VmData> {
     const mem = memoryMiB(spec.memoryBytes);
     const assets = readGuestAssets(this.ctx.config.assets);
     const accel = await probeAccelerator(this.ctx.config);
-    fs.mkdirSync(spec.dir, { recursive: true });
-    fs.mkdirSync(spec.runDir, { recursive: true });
+    const uid = vmmId(spec.id);
+    const state = path.join(spec.dir, 'vm');
+    // QEMU runs as its own uid: it owns the folders it writes (state, runtime) and nothing else.
+    handOver(uid, [state, spec.runDir], []);
+    fs.mkdirSync(this.jailRoot(), { recursive: true, mode: 0o755 });
+    const files = launchFiles(state, spec.runDir);
 
-    let socketDir = spec.runDir;
-    let ownSocketDir: string | null = null;
-    if (path.join(socketDir, 'agent.sock').length > SOCKET_PATH_MAX) {
-      ownSocketDir = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-vm-'));
-      socketDir = ownSocketDir;
-    }
-    const files = filesFor(spec, socketDir);
-
-    const overlay = path.join(spec.dir, 'disk.qcow2');
+    const overlay = path.join(state, 'disk.qcow2');
     if (!fs.existsSync(overlay)) await createOverlay(this.ctx.config, baseDisk, overlay);
 
     const net = spec.network.mode === 'bridge' ? spec.network : null;
@@ -173,10 +158,12 @@ export class VmDriver implements Driver<VmData> {
     fs.writeFileSync(initrd, Buffer.concat([
       fs.readFileSync(baseInitrd),
       cpioArchive([{ type: 'dir', name: 'isola' }, { type: 'file', name: 'isola/config', data: config }]),
-    ]));
+    ]), { mode: 0o600 });
+    // The initrd carries the workload's environment (-e values): readable by this VM's QEMU only.
+    handOver(uid, [], [{ path: initrd, mode: 0o400 }, { path: overlay, mode: 0o600 }]);
 
     const v: VmData = {
-      version: 1,
+      version: 2,
       accelerator: accel.accel,
       acceleratorReason: accel.reason,
       cpu: accel.accel === 'kvm' ? (accel.cpu ?? 'host') : 'max',
@@ -191,51 +178,70 @@ export class VmDriver implements Driver<VmData> {
       files,
       consoleLog: files.console,
       imageDiskBytes: allocatedBytes(baseDisk),
-      socketDir: ownSocketDir,
+      vmmUid: uid,
       tap: null,
       pid: null,
+      pidStartTime: null,
+      bootId: null,
       startedAt: null,
       qemuArgv: [],
     };
     return v;
   }
 
+  /** An empty folder every jail mounts its own root on, inside its own mount namespace. */
+  private jailRoot(): string {
+    return path.join(this.ctx.paths.run, 'vmm-root');
+  }
+
+  /** QEMU's command line, with the paths it sees inside its jail. */
   plan(spec: InstanceSpec, v: VmData, extraCmdline: string[] = []): LaunchPlan {
-    const net = spec.network.mode === 'bridge' && v.tap ? { tap: v.tap, mac: spec.network.mac } : null;
+    const net = spec.network.mode === 'bridge' && v.tap ? { mac: spec.network.mac } : null;
     return {
       id: spec.id,
-      qemu: findQemu(this.ctx.config),
       accel: v.accelerator,
       cpu: v.cpu,
       machine: v.machine,
       memoryMiB: v.memoryMiB,
       cpus: v.cpus,
-      kernel: v.kernel,
-      initrd: v.initrd,
-      disk: v.overlay,
+      kernel: IN_JAIL.kernel,
+      initrd: IN_JAIL.initrd,
+      disk: path.join(IN_JAIL.state, 'disk.qcow2'),
+      baseDisk: IN_JAIL.baseDisk,
       readOnly: spec.readOnly,
-      files: v.files,
+      files: launchFiles(IN_JAIL.state, IN_JAIL.run),
       net,
       tscKhz: hostTscKhz(),
       extraCmdline: [...extraCmdline, ...this.ctx.config.vm.cmdline],
-      daemonize: true,
     };
   }
 
-  async start(spec: InstanceSpec, data: VmData): Promise<VmData> {
+  async start(spec: InstanceSpec, data: VmData, checkpoint?: (data: VmData) => void): Promise<VmData> {
     const v = { ...data };
-    if (isQemuAlive(v.pid, spec.id)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is already running`, 'stop it first');
+    if (vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is already running`, 'stop it first');
     for (const f of [v.files.status, finishedMarker(v), v.files.pidfile, v.files.agent, v.files.ctl, v.files.qmp]) fs.rmSync(f, { force: true });
     try {
+      const assets = readGuestAssets(this.ctx.config.assets);
+      if (!assets?.vmmJail) throw new IsolaError('UNAVAILABLE', 'the VMM jail (isola-vmm-jail) is not built', 'run npm run bootstrap once');
       if (spec.network.mode === 'bridge') {
         await ensureBridge(spec.network);
-        v.tap = await createTap(spec.id, spec.network.bridge);
+        v.tap = await createTap(spec.id, spec.network.bridge, v.vmmUid);
       }
-      const plan = this.plan(spec, v);
-      v.qemuArgv = [plan.qemu, ...qemuArgs(plan)];
-      await launchDaemon(plan.qemu, qemuArgs(plan));
-      v.pid = readPid(v.files.pidfile);
+      const cgroups = createCgroup(vmmCgroupPath(spec.id), {
+        memoryBytes: v.memoryMiB * 1024 * 1024 + VMM_MEMORY_MARGIN, pids: VMM_PIDS, cpus: v.cpus + 1,
+      });
+      const argv = jailArgv({
+        jail: assets.vmmJail, root: this.jailRoot(), uid: v.vmmUid, tap: v.tap, kvm: v.accelerator === 'kvm', cgroups,
+        kernel: v.kernel, initrd: v.initrd, baseDisk: v.baseDisk, state: path.dirname(v.overlay), run: spec.runDir, qemu: findQemu(this.ctx.config),
+      }, qemuArgs(this.plan(spec, v)));
+      v.qemuArgv = argv;
+      const qemu = launchJailed(argv, path.join(spec.runDir, 'vmm.err'));
+      v.pid = qemu.pid;
+      v.pidStartTime = qemu.startTime;
+      v.bootId = qemu.bootId;
       v.startedAt = new Date().toISOString();
+      checkpoint?.({ ...v });
+      await waitLaunched(qemu, `isola-${spec.id}`, v.files.qmp, path.join(spec.runDir, 'vmm.err'));
       await this.waitStarted(spec, v);
     } catch (e) {
       await this.cleanup(spec, v);
@@ -251,13 +257,13 @@ export class VmDriver implements Driver<VmData> {
     for (;;) {
       const st = readStatus(v.files.status);
       if (st.error) {
-        await waitGone(v.pid, spec.id, 3000);
+        await waitGone(spec, v, 3000);
         const code = st.error.code === 127 ? 'COMMAND_NOT_FOUND' : st.error.code === 126 ? 'CANNOT_INVOKE' : 'INTERNAL';
         throw new IsolaError(code, `the VM's workload could not start: ${st.error.message}`,
           code === 'COMMAND_NOT_FOUND' ? 'check the command exists in the image and is on its PATH' : 'check the command is an executable file');
       }
       if (st.startedPid !== null || st.exitCode !== null) return;
-      if (!isQemuAlive(v.pid, spec.id)) {
+      if (!vmmAlive(spec, v)) {
         throw new IsolaError('INTERNAL', `the VM stopped before its workload started; console: ${consoleTail(v.files.console)}`, 'see isola console for the whole boot log');
       }
       if (Date.now() > deadline) {
@@ -270,61 +276,64 @@ export class VmDriver implements Driver<VmData> {
 
   async observe(spec: InstanceSpec, v: VmData): Promise<Observed> {
     if (v.startedAt === null) return { state: 'created' };
-    if (isQemuAlive(v.pid, spec.id)) return { state: 'running', pid: v.pid as number };
+    if (vmmAlive(spec, v)) return { state: 'running', pid: v.pid ?? 0 };
     return { state: 'exited', exit: exitInfo(v.files.status, finishedMarker(v)) };
   }
 
   async wait(spec: InstanceSpec, v: VmData): Promise<ExitInfo> {
     let exitSeenAt = 0;
-    while (isQemuAlive(v.pid, spec.id)) {
+    while (vmmAlive(spec, v)) {
       // The guest powers off right after it reports; if QEMU lingers, end it.
       if (!exitSeenAt && readStatus(v.files.status).exitCode !== null) exitSeenAt = Date.now();
-      if (exitSeenAt && Date.now() - exitSeenAt > 5000) await killQemu(v.pid, spec.id, v.files.qmp);
+      if (exitSeenAt && Date.now() - exitSeenAt > 5000) await killQemu(spec, v);
       await sleep(10);
     }
     return exitInfo(v.files.status, finishedMarker(v));
   }
 
   async stop(spec: InstanceSpec, v: VmData, timeoutSec: number): Promise<void> {
-    if (!isQemuAlive(v.pid, spec.id)) return;
-    const asked = await request(v.files.ctl, 'K', String(os.constants.signals.SIGTERM), 3000).then(() => true, () => false);
-    if (asked && (await waitGone(v.pid, spec.id, timeoutSec * 1000))) return;
-    await request(v.files.ctl, 'K', String(os.constants.signals.SIGKILL), 2000).catch(() => undefined);
-    if (await waitGone(v.pid, spec.id, 3000)) return;
-    await killQemu(v.pid, spec.id, v.files.qmp);
+    if (!vmmAlive(spec, v)) return;
+    const asked = await request(socketPath(v, 'ctl'), 'K', String(os.constants.signals.SIGTERM), 3000).then(() => true, () => false);
+    if (asked && (await waitGone(spec, v, timeoutSec * 1000))) return;
+    await request(socketPath(v, 'ctl'), 'K', String(os.constants.signals.SIGKILL), 2000).catch(() => undefined);
+    if (await waitGone(spec, v, 3000)) return;
+    await killQemu(spec, v);
   }
 
   async kill(spec: InstanceSpec, v: VmData, signal: string): Promise<void> {
     const sig = signalNumber(signal);
-    if (!isQemuAlive(v.pid, spec.id)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
-    const ok = await request(v.files.ctl, 'K', String(sig), 3000).then(() => true, () => false);
+    if (!vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
+    const ok = await request(socketPath(v, 'ctl'), 'K', String(sig), 3000).then(() => true, () => false);
     // An unresponsive guest cannot forward the signal: KILL then means killing the VM itself.
-    if (!ok && sig === os.constants.signals.SIGKILL) await killQemu(v.pid, spec.id, v.files.qmp);
+    if (!ok && sig === os.constants.signals.SIGKILL) await killQemu(spec, v);
     else if (!ok) throw new IsolaError('UNAVAILABLE', `the VM's agent did not take signal ${signal}`, 'use isola kill -s KILL to stop the VM itself');
   }
 
+  /**
+   * Ends QEMU if it still runs (found by its record, or, when the record was cut short, by its
+   * pidfile and its name), then the tap and the cgroup. Without data (create never finished)
+   * only the spec's names are known: the tap, the pidfile, the cgroup.
+   */
   async cleanup(spec: InstanceSpec, data: VmData | null): Promise<void> {
+    const v = data ?? orphanOf(spec);
+    if (vmmAlive(spec, v)) await killQemu(spec, v);
     await deleteTap(spec.id);
-    if (!data) return; // create() did not finish: nothing else was made
-    const v = data;
-    if (v.pid !== null && isQemuAlive(v.pid, spec.id)) await killQemu(v.pid, spec.id, v.files.qmp);
-    if (v.startedAt !== null && !fs.existsSync(finishedMarker(v)) && readStatus(v.files.status).exitCode === null) {
-      exitInfo(v.files.status, finishedMarker(v)); // records when isola saw it gone
+    removeCgroup(vmmCgroupPath(spec.id));
+    if (data && data.startedAt !== null && !fs.existsSync(finishedMarker(data)) && readStatus(data.files.status).exitCode === null) {
+      exitInfo(data.files.status, finishedMarker(data)); // records when isola saw it gone
     }
     for (const f of [v.files.agent, v.files.ctl, v.files.qmp, v.files.pidfile]) fs.rmSync(f, { force: true });
-    if (v.socketDir) fs.rmSync(v.socketDir, { recursive: true, force: true });
   }
 
   /** Everything of the instance lives in its dir and runDir; the shared base disk stays cached. */
-  async remove(spec: InstanceSpec, data: VmData | null): Promise<void> {
-    if (data?.socketDir) fs.rmSync(data.socketDir, { recursive: true, force: true });
+  async remove(spec: InstanceSpec, _data: VmData | null): Promise<void> {
     fs.rmSync(spec.dir, { recursive: true, force: true });
     fs.rmSync(spec.runDir, { recursive: true, force: true });
   }
 
   async exec(spec: InstanceSpec, v: VmData, argv: string[], opts: ExecOptions): Promise<number> {
-    if (!isQemuAlive(v.pid, spec.id)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
-    const c = await AgentConnection.connect(v.files.agent, 10_000);
+    if (!vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
+    const c = await AgentConnection.connect(socketPath(v, 'agent'), 10_000);
     try {
       c.send('E', encodeRecords({
         argv,
@@ -352,12 +361,12 @@ export class VmDriver implements Driver<VmData> {
   }
 
   logs(spec: InstanceSpec, v: VmData, opts: { follow: boolean; signal?: AbortSignal }): AsyncIterable<LogEntry> {
-    return readK8sLog(v.files.log, opts.follow, () => !isQemuAlive(v.pid, spec.id), opts.signal);
+    return readK8sLog(v.files.log, opts.follow, () => !vmmAlive(spec, v), opts.signal);
   }
 
   async stats(spec: InstanceSpec, v: VmData): Promise<Stats> {
-    if (!isQemuAlive(v.pid, spec.id)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
-    const f = await request(v.files.ctl, 'S', '', 10_000);
+    if (!vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
+    const f = await request(socketPath(v, 'ctl'), 'S', '', 10_000);
     return {
       time: new Date().toISOString(),
       ...parseGuestStats(f.payload.toString('utf8')),

@@ -9,6 +9,7 @@ export { kernelCmdline, tscKhzFromCpuinfo } from '../../guest/cmdline.js';
  */
 export type Machine = 'microvm' | 'q35';
 
+/** Where QEMU finds its files: paths as QEMU sees them (inside its jail, see jail.ts). */
 export interface LaunchFiles {
   console: string; // serial console (kernel and init messages), for `isola console`
   log: string; // the workload's stdout/stderr as CRI log lines (virtio-serial port isola.log)
@@ -21,7 +22,6 @@ export interface LaunchFiles {
 
 export interface LaunchPlan {
   id: string;
-  qemu: string;
   accel: Accel;
   /** -cpu model; 'default' leaves QEMU's own. */
   cpu: string;
@@ -30,16 +30,26 @@ export interface LaunchPlan {
   cpus: number;
   kernel: string;
   initrd: string;
-  disk: string; // the instance's qcow2 overlay
+  /** The instance's qcow2 overlay, and the image's base disk below it (raw, read-only). */
+  disk: string;
+  baseDisk: string;
   readOnly: boolean;
   files: LaunchFiles;
-  net: { tap: string; mac: string } | null;
+  /** The NIC's MAC; its tap is open on fd 3, handed over by the jail. */
+  net: { mac: string } | null;
   /** TCG only: the host's TSC rate, which is the guest's under TCG (see kernelCmdline). */
   tscKhz?: number;
   /** Extra kernel command line words (tests use it to break the boot on purpose). */
   extraCmdline?: string[];
-  daemonize: boolean;
 }
+
+/**
+ * QEMU's own seccomp filter, strict: no obsolete syscalls, no setuid/setgid, no fork or exec,
+ * no changes of priority or affinity. It can be this strict because QEMU is started
+ * unprivileged and in the foreground by the jail (neither -runas nor -daemonize, which need
+ * setuid and fork after the filter is in place).
+ */
+export const SANDBOX = 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny';
 
 /** Guest RAM below this does not boot the cloud kernel and initramfs (measured with QEMU 7.2: 80 MiB panics, 96 MiB boots). */
 export const MIN_MEMORY_MIB = 96;
@@ -63,8 +73,17 @@ export function qemuArgs(p: LaunchPlan): string[] {
   const dev = (kind: 'blk' | 'net' | 'serial'): string =>
     p.machine === 'microvm' ? `virtio-${kind}-device` : `virtio-${kind}-pci`;
   const f = p.files;
+  // The overlay's header names its backing file by the host's path, which the jail does not
+  // have: the backing file is given here by the path QEMU sees.
+  const disk = [
+    'driver=qcow2,node-name=root,discard=unmap',
+    `file.driver=file,file.filename=${optValue(p.disk)}`,
+    `backing.driver=raw,backing.file.driver=file,backing.file.filename=${optValue(p.baseDisk)},backing.read-only=on`,
+    ...(p.readOnly ? ['read-only=on'] : []),
+  ].join(',');
   const args: string[] = [
     '-name', `isola-${p.id}`,
+    '-sandbox', SANDBOX,
     // microvm with its default ACPI: this kernel finds virtio-mmio devices through ACPI only
     // (CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES is off). Firmware: qboot (bios-microvm.bin).
     '-M', p.machine === 'microvm' ? 'microvm' : 'q35',
@@ -78,7 +97,7 @@ export function qemuArgs(p: LaunchPlan): string[] {
     '-kernel', p.kernel,
     '-initrd', p.initrd,
     '-append', kernelCmdline(p),
-    '-drive', `id=root,file=${optValue(p.disk)},format=qcow2,if=none,discard=unmap${p.readOnly ? ',readonly=on' : ''}`,
+    '-blockdev', disk,
     '-device', `${dev('blk')},drive=root`,
     '-device', `${dev('serial')},max_ports=8`,
     '-chardev', `file,id=log,path=${optValue(f.log)},append=on`,
@@ -90,11 +109,12 @@ export function qemuArgs(p: LaunchPlan): string[] {
     '-chardev', `socket,id=ctl,path=${optValue(f.ctl)},server=on,wait=off`,
     '-device', 'virtserialport,chardev=ctl,name=isola.ctl',
     '-qmp', `unix:${optValue(f.qmp)},server=on,wait=off`,
+    '-pidfile', f.pidfile,
   ];
   if (p.net) {
-    args.push('-netdev', `tap,id=net0,ifname=${p.net.tap},script=no,downscript=no`);
+    // The jail opened the tap as root and passes it as fd 3: QEMU needs no /dev/net/tun.
+    args.push('-netdev', 'tap,id=net0,fd=3,vhost=off');
     args.push('-device', `${dev('net')},netdev=net0,mac=${p.net.mac}`);
   }
-  if (p.daemonize) args.push('-daemonize', '-pidfile', f.pidfile);
   return args;
 }

@@ -1,10 +1,15 @@
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import net from 'node:net';
+import path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { ExitInfo } from '../../core/types.js';
 import { IsolaError } from '../../core/errors.js';
-import { processAlive } from '../../util/process.js';
+import { processAlive, processRef, signalProcess, type ProcessRef } from '../../util/process.js';
+import { readPidFile } from '../../util/fsx.js';
+import type { InstanceSpec } from '../../core/types.js';
+import type { VmData } from './persist.js';
+import { IN_JAIL, launchFiles } from './jail.js';
 
 /**
  * Supervision without a supervisor: QEMU runs daemonized with a pidfile and a QMP socket; the
@@ -40,33 +45,80 @@ export function readStatus(file: string): GuestStatus {
 /** Exit status when QEMU is gone and the guest never reported one: killed from outside. */
 export const EXIT_VM_KILLED = 137;
 
-/** Is `pid` still this instance's QEMU? (Its `-name isola-<id>` guards against pid reuse.) */
-export function isQemuAlive(pid: number | null, id: string): boolean {
-  return processAlive(pid, { cmdlineIncludes: `isola-${id}` });
+/** The VM's QEMU as recorded: the checks that it is still that process, not a reused pid. */
+type VmmRecord = Pick<VmData, 'pid' | 'pidStartTime' | 'bootId' | 'files'>;
+
+function refOf(v: VmmRecord): ProcessRef | number | null {
+  if (v.pid && v.pidStartTime !== null && v.bootId) return { pid: v.pid, startTime: v.pidStartTime, bootId: v.bootId };
+  return v.pid ?? readPidFile(v.files.pidfile);
 }
 
-export function readPid(pidfile: string): number | null {
+/** Is this instance's QEMU still running? Its name on the command line guards a pidfile's pid. */
+export function vmmAlive(spec: InstanceSpec, v: VmmRecord): boolean {
+  return processAlive(refOf(v), { cmdlineIncludes: `isola-${spec.id}` });
+}
+
+/** What cleanup knows of a VM whose create never finished: the names the spec gives. */
+export function orphanOf(spec: InstanceSpec): VmmRecord {
+  return { pid: null, pidStartTime: null, bootId: null, files: launchFiles(path.join(spec.dir, 'vm'), spec.runDir) };
+}
+
+/**
+ * The host path of one of the VM's sockets (qmp, agent, ctl). Where the runtime folder's path is
+ * too long for a unix socket address (108 bytes), the same socket is reached through QEMU's own
+ * root: /proc/PID/root is its jail, where the folder is /run/vm.
+ */
+export function socketPath(v: VmmRecord, name: 'qmp' | 'agent' | 'ctl'): string {
+  const direct = v.files[name];
+  if (direct.length <= SOCKET_PATH_MAX || !v.pid) return direct;
+  return `/proc/${v.pid}/root${IN_JAIL.run}/${path.basename(direct)}`;
+}
+const SOCKET_PATH_MAX = 100;
+
+export interface Launched {
+  pid: number;
+  startTime: number | null;
+  bootId: string | null;
+  /** Resolves with QEMU's exit status when it ends (while this process watches). */
+  exited: Promise<number | null>;
+}
+
+/**
+ * Starts the jail (which becomes QEMU, same pid) in a session of its own, so it outlives isola;
+ * its stderr goes to a file, for the reason when it fails. Returns at once, with the pid to
+ * record before anything waits on it.
+ */
+export function launchJailed(argv: string[], stderrFile: string): Launched {
+  const [cmd, ...args] = argv;
+  const err = fs.openSync(stderrFile, 'w', 0o600);
   try {
-    const n = Number(fs.readFileSync(pidfile, 'utf8').trim());
-    return Number.isInteger(n) && n > 0 ? n : null;
-  } catch {
-    return null;
+    const child = spawn(cmd ?? '', args, { detached: true, stdio: ['ignore', err, err] });
+    const exited = new Promise<number | null>((resolve) => {
+      child.on('error', () => resolve(127));
+      child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : null)));
+    });
+    child.unref();
+    const ref = processRef(child.pid);
+    return { pid: child.pid ?? 0, startTime: ref?.startTime ?? null, bootId: ref?.bootId ?? null, exited };
+  } finally {
+    fs.closeSync(err);
   }
 }
 
-/** Starts QEMU with -daemonize: resolves once the VM exists (before the guest boots). */
-export function launchDaemon(qemu: string, args: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(qemu, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', (e) => reject(new IsolaError('UNAVAILABLE', `cannot run QEMU (${qemu}): ${e.message}`, 'install Debian\'s qemu-system-x86 (npm run bootstrap does)')));
-    child.on('close', (code) => {
-      if (code === 0) return resolve();
-      const msg = stderr.trim().split('\n').filter((l) => !/warning:/i.test(l)).join(' ').replace(/^qemu-system-x86_64: /, '') || `exit status ${code}`;
-      reject(new IsolaError('UNAVAILABLE', `QEMU could not start the VM: ${msg}`, 'check the kernel, initrd and memory options (isola host shows what this host offers)'));
-    });
-  });
+/** Until QEMU is up (its QMP socket exists), or it ended: then its own words say why. */
+export async function waitLaunched(q: Launched, name: string, qmp: string, stderrFile: string, timeoutMs = 10_000): Promise<void> {
+  let ended: number | null | undefined;
+  void q.exited.then((c) => (ended = c));
+  const deadline = Date.now() + timeoutMs;
+  while (!fs.existsSync(qmp)) {
+    if (ended !== undefined || !processAlive(q.pid, { cmdlineIncludes: name })) {
+      await sleep(20); // let the exit status and the last words arrive
+      const said = readOr(stderrFile, '').split('\n').map((l) => l.trim()).filter((l) => l && !/warning:/i.test(l)).join(' ').replace(/^qemu-system-x86_64: /, '');
+      throw new IsolaError('UNAVAILABLE', `QEMU could not start the VM: ${said || `exit status ${ended ?? 'unknown'}`}`, 'check the kernel, initrd and memory options (isola host shows what this host offers)');
+    }
+    if (Date.now() > deadline) throw new IsolaError('TIMEOUT', `QEMU did not open its control socket within ${timeoutMs / 1000} s`, 'see the VM\'s console with isola console');
+    await sleep(5);
+  }
 }
 
 /** The finish time: when the guest wrote its exit line, or when isola first saw QEMU gone. */
@@ -95,26 +147,26 @@ function readOr(file: string, fallback: string): string {
   }
 }
 
-export async function waitGone(pid: number | null, id: string, timeoutMs: number): Promise<boolean> {
+export async function waitGone(spec: InstanceSpec, v: VmmRecord, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  while (isQemuAlive(pid, id)) {
+  while (vmmAlive(spec, v)) {
     if (Date.now() > deadline) return false;
     await sleep(10);
   }
   return true;
 }
 
-/** Hard stop: QMP quit, then SIGKILL if QEMU is still there. */
-export async function killQemu(pid: number | null, id: string, qmpSocket: string): Promise<void> {
-  if (!isQemuAlive(pid, id)) return;
-  await qmpCommand(qmpSocket, 'quit').catch(() => undefined);
-  if (await waitGone(pid, id, 2000)) return;
-  try {
-    process.kill(pid as number, 'SIGKILL');
-  } catch {
-    /* gone */
-  }
-  await waitGone(pid, id, 2000);
+/** Hard stop: QMP quit, then SIGKILL if QEMU is still there (and still this VM's QEMU). */
+export async function killQemu(spec: InstanceSpec, v: VmmRecord): Promise<void> {
+  if (!vmmAlive(spec, v)) return;
+  await qmpCommand(socketPath(v, 'qmp'), 'quit').catch(() => undefined);
+  if (await waitGone(spec, v, 2000)) return;
+  const ref = refOf(v);
+  const name = { cmdlineIncludes: `isola-${spec.id}` };
+  if (typeof ref === 'number') {
+    if (processAlive(ref, name)) process.kill(ref, 'SIGKILL');
+  } else signalProcess(ref, 'SIGKILL', name);
+  await waitGone(spec, v, 2000);
 }
 
 /** One QMP command after the capabilities handshake. */

@@ -7,7 +7,7 @@ import type { LaunchFiles, Machine } from './launch.js';
  * another isola process to find the VM again, read its exit status and clean up after it.
  */
 export type VmData = {
-  version: 1;
+  version: 2;
   /** kvm or tcg: `isola ps` and `inspect` show it; every VM figure carries it. */
   accelerator: Accel;
   /** Why KVM was not used, when it was not. */
@@ -27,17 +27,21 @@ export type VmData = {
   consoleLog: string;
   /** Allocated bytes of the image's shared ext4 base disk (never written after it is built). */
   imageDiskBytes: number;
-  /** A short folder for the sockets when runDir's path is too long for a unix socket; removed by cleanup. */
-  socketDir: string | null;
+  /** The uid (and gid) this VM's QEMU runs as, in its jail. */
+  vmmUid: number;
   tap: string | null;
+  /** QEMU, as started: its pid, start time and boot, so a reused pid is never taken for it. */
   pid: number | null;
+  pidStartTime: number | null;
+  bootId: string | null;
   startedAt: string | null;
+  /** The jail's and QEMU's argv, as run. */
   qemuArgv: string[];
 };
 
 function isVmData(d: StoredData): d is VmData {
   const files = d.files;
-  return d.version === 1 && typeof files === 'object' && files !== null && 'status' in files && typeof files.status === 'string'
+  return d.version === 2 && typeof d.vmmUid === 'number' && typeof files === 'object' && files !== null && 'status' in files && typeof files.status === 'string'
     && typeof d.overlay === 'string' && typeof d.baseDisk === 'string' && typeof d.initrd === 'string'
     && (d.pid === null || typeof d.pid === 'number') && (d.startedAt === null || typeof d.startedAt === 'string');
 }

@@ -56,7 +56,9 @@ describe('security profile of the three kinds', { timeout: 600_000 }, () => {
     assert.ok(c().hostProcess.ownNamespaces.includes('pid'));
     for (const x of [v(), h()]) {
       assert.match(x.hostProcess.command, /^qemu/);
-      assert.deepEqual(x.hostProcess.ownNamespaces, [], 'QEMU runs in the host\'s namespaces');
+      // QEMU is jailed: its own mount, network, IPC, UTS and cgroup namespaces; the host's pid
+      // namespace (its pid is the one isola records) and user namespace (its uid is a host uid).
+      assert.deepEqual([...x.hostProcess.ownNamespaces].sort(), ['cgroup', 'ipc', 'mnt', 'net', 'uts']);
     }
   });
 
@@ -91,10 +93,21 @@ describe('security profile of the three kinds', { timeout: 600_000 }, () => {
   test('escape difficulty in the seed\'s words', () => {
     assert.equal(c().level.escapeDifficulty, 'Harder but possible');
     assert.equal(c().level.cveImpact, 'May affect all containers');
-    assert.equal(v().level.escapeDifficulty, 'Very Hard');
+    assert.match(v().level.escapeDifficulty, /^Very Hard \(out of the VM, then out of a jailed VMM \(uid \d+, no capabilities, seccomp filter/);
     assert.equal(v().level.cveImpact, 'Limited to VM');
-    assert.match(h().level.escapeDifficulty, /^Very Hard \(two layers/);
+    assert.match(h().level.escapeDifficulty, /^Very Hard \(out of the container, then out of the VM, then out of a jailed VMM/);
     assert.ok(h().level.layers.some((l) => l.startsWith('seccomp')) && h().level.layers.some((l) => l.startsWith('own kernel')));
+  });
+
+  test('the VMM is measured like any process: unprivileged, no capabilities, seccomp, its own namespaces', () => {
+    for (const x of [v(), h()]) {
+      assert.ok(x.hostProcess.uid >= 2_100_000_000, `uid ${x.hostProcess.uid}`);
+      assert.equal(x.hostProcess.capabilities, 0);
+      assert.equal(x.hostProcess.seccomp, 'filter');
+      for (const ns of ['mnt', 'net', 'ipc', 'uts', 'cgroup']) assert.ok(x.hostProcess.ownNamespaces.includes(ns), `own ${ns}: ${x.hostProcess.ownNamespaces.join(',')}`);
+      assert.equal(x.hostProcess.vmm?.confined, true, x.hostProcess.vmm?.summary);
+    }
+    assert.equal(c().hostProcess.vmm, null, 'a container has no VMM');
   });
 
   test('--privileged in the hybrid guest: every capability of the guest kernel, still a separate kernel', () => {
@@ -118,7 +131,8 @@ describe('security profile of the three kinds', { timeout: 600_000 }, () => {
   test('text output names the level and the checklist', async () => {
     const r = await isola(fx.root, ['inspect', '--security', 'k-hybrid']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /Isolation: kernel separate; escape difficulty: Very Hard \(two layers/);
+    assert.match(r.stdout, /Isolation: kernel separate; escape difficulty: Very Hard \(out of the container, then out of the VM, then out of a jailed VMM/);
+    assert.match(r.stdout, /VMM +jailed: uid \d+, no capabilities/);
     assert.match(r.stdout, /PASS {2}5\.3 +Linux capabilities are restricted/);
   });
 });

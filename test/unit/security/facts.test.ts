@@ -4,6 +4,7 @@ import { decodeCaps, parseFacts, parseMountinfo } from '../../../src/security/fa
 import { sensitiveMounts, workloadFacts } from '../../../src/security/workload.js';
 import { checklist } from '../../../src/security/checklist.js';
 import { isolationLevel } from '../../../src/security/level.js';
+import { vmmConfinement } from '../../../src/security/gather.js';
 import { DEFAULT_CAPS } from '../../../src/core/caps.js';
 
 /** The fact script's output for a runc container with Docker's defaults (trimmed from a real run). */
@@ -122,4 +123,20 @@ test('the checklist and level follow the facts', () => {
   const lvl = isolationLevel(vw, false, vitems, 'qemu');
   assert.equal(lvl.kernel, 'Separate');
   assert.equal(lvl.escapeDifficulty, 'Very Hard');
+});
+
+test('a separate kernel behind a root VMM is not rated like one behind a jailed VMM', () => {
+  const facts = parseFacts(CONTAINER);
+  const w = workloadFacts(facts, null, 'the guest');
+  const items = checklist({ w, kernelShared: false, kernel: '6.1.0' });
+  const rootVmm = vmmConfinement({ ...facts, uid: 0, capEff: ['CAP_SYS_ADMIN'], seccompMode: 0, noNewPrivs: false }, []);
+  assert.equal(rootVmm.confined, false);
+  assert.match(rootVmm.summary, /runs as root, 1 capabilities, no seccomp filter, may gain privileges, the host's mnt namespace, the host's net namespace/);
+  const unconfined = isolationLevel(w, false, items, 'qemu', rootVmm);
+  assert.match(unconfined.escapeDifficulty, /^Hard \(.*the VMM runs unconfined/);
+  const jailed = vmmConfinement({ ...facts, uid: 2_100_000_001, capEff: [], seccompMode: 2, noNewPrivs: true }, ['mnt', 'net', 'ipc']);
+  assert.equal(jailed.confined, true);
+  const confined = isolationLevel(w, false, items, 'qemu', jailed);
+  assert.match(confined.escapeDifficulty, /^Very Hard \(.*then out of a jailed VMM \(uid 2100000001/);
+  assert.ok(confined.layers.some((l) => l.startsWith('VMM jail')));
 });

@@ -4,7 +4,6 @@ import { kernelCmdline, memoryMiB, optValue, qemuArgs, tscKhzFromCpuinfo, vcpus,
 
 const plan = (over: Partial<LaunchPlan> = {}): LaunchPlan => ({
   id: 'a'.repeat(64),
-  qemu: '/usr/bin/qemu-system-x86_64',
   accel: 'tcg',
   cpu: 'max',
   machine: 'microvm',
@@ -13,10 +12,10 @@ const plan = (over: Partial<LaunchPlan> = {}): LaunchPlan => ({
   kernel: '/k/vmlinuz',
   initrd: '/i/initrd.cpio',
   disk: '/d/disk.qcow2',
+  baseDisk: '/b/base.img',
   readOnly: false,
   files: { console: '/d/console.log', log: '/d/workload.log', status: '/d/status', pidfile: '/r/qemu.pid', qmp: '/r/qmp.sock', agent: '/r/agent.sock', ctl: '/r/ctl.sock' },
-  net: { tap: 'isolataaaaaaaaa', mac: '02:aa:aa:aa:aa:aa' },
-  daemonize: true,
+  net: { mac: '02:aa:aa:aa:aa:aa' },
   ...over,
 });
 
@@ -45,10 +44,12 @@ test('q35 uses the PCI variants of the same devices; KVM passes its CPU model', 
   assert.deepEqual(after(qemuArgs(plan({ cpu: 'default' })), '-cpu'), []);
 });
 
-test('daemonized with a pidfile and QMP; files back the log and status ports, sockets the agent', () => {
+test('in the foreground under a strict sandbox, with a pidfile and QMP; files back the log and status ports, sockets the agent', () => {
   const a = qemuArgs(plan());
   assert.deepEqual(after(a, '-pidfile'), ['/r/qemu.pid']);
-  assert.ok(a.includes('-daemonize'));
+  assert.ok(!a.includes('-daemonize'), 'daemonizing forks and calls setsid, which the sandbox forbids');
+  assert.ok(!a.includes('-runas'), 'QEMU is started unprivileged instead');
+  assert.deepEqual(after(a, '-sandbox'), ['on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny']);
   assert.deepEqual(after(a, '-qmp'), ['unix:/r/qmp.sock,server=on,wait=off']);
   const chardevs = after(a, '-chardev');
   assert.ok(chardevs.includes('file,id=console,path=/d/console.log,append=on'));
@@ -57,25 +58,27 @@ test('daemonized with a pidfile and QMP; files back the log and status ports, so
   assert.ok(chardevs.includes('socket,id=agent,path=/r/agent.sock,server=on,wait=off'));
   const ports = after(a, '-device').filter((d) => d.startsWith('virtserialport'));
   assert.deepEqual(ports.map((p) => /name=(\S+)/.exec(p)?.[1]), ['isola.log', 'isola.status', 'isola.agent', 'isola.ctl']);
-  assert.ok(!qemuArgs(plan({ daemonize: false })).includes('-daemonize'));
 });
 
 test('network none has no NIC; a tap joins with the instance MAC', () => {
   const none = qemuArgs(plan({ net: null }));
   assert.equal(after(none, '-netdev').length, 0);
   assert.ok(!none.some((x) => x.startsWith('virtio-net')));
-  assert.deepEqual(after(qemuArgs(plan()), '-netdev'), ['tap,id=net0,ifname=isolataaaaaaaaa,script=no,downscript=no']);
+  assert.deepEqual(after(qemuArgs(plan()), '-netdev'), ['tap,id=net0,fd=3,vhost=off'], 'the jail hands QEMU the open tap');
 });
 
-test('read-only root: the drive is read-only too', () => {
-  assert.ok(after(qemuArgs(plan({ readOnly: true })), '-drive')[0]?.endsWith(',readonly=on'));
-  assert.ok(!after(qemuArgs(plan()), '-drive')[0]?.includes('readonly'));
+test('the overlay names its backing disk by the path QEMU sees; read-only root makes it read-only', () => {
+  const disk = after(qemuArgs(plan()), '-blockdev')[0] ?? '';
+  assert.match(disk, /file\.filename=\/d\/disk\.qcow2/);
+  assert.match(disk, /backing\.file\.filename=\/b\/base\.img,backing\.read-only=on/);
+  assert.ok(!disk.includes(',read-only=on,') && !disk.endsWith(',read-only=on'));
+  assert.ok(after(qemuArgs(plan({ readOnly: true })), '-blockdev')[0]?.endsWith(',read-only=on'));
 });
 
 test('commas in paths are escaped the way QEMU option values need', () => {
   assert.equal(optValue('/a,b/c'), '/a,,b/c');
   const a = qemuArgs(plan({ disk: '/x,y/disk.qcow2' }));
-  assert.ok(after(a, '-drive')[0]?.startsWith('id=root,file=/x,,y/disk.qcow2,'));
+  assert.ok(after(a, '-blockdev')[0]?.includes('file.filename=/x,,y/disk.qcow2,'));
 });
 
 test('kernel command line: serial console, quiet, no reboot loop, extra words last', () => {
