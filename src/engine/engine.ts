@@ -10,6 +10,7 @@ import { pathsFor, type Paths } from '../core/paths.js';
 import type { Config } from '../core/config.js';
 import { CacheLayout } from '../core/cache-layout.js';
 import { currentBootId, processAlive, processRef } from '../util/process.js';
+import { privateDir } from '../util/fsx.js';
 import { openDb, type Db } from '../state/db.js';
 import { InstanceRepo, type InstanceRecord } from '../state/instances.js';
 import { ImageStore } from '../image/store.js';
@@ -44,7 +45,9 @@ export class Engine {
     this.paths = paths;
     this.cache = new CacheLayout(paths.cache);
     this.drivers = new Drivers(config);
-    for (const d of [paths.root, paths.instances, paths.run, paths.cache, paths.tmp]) fs.mkdirSync(d, { recursive: true });
+    // Private: other users must not read instance configs (-e values), logs or the state, nor
+    // enter the unpacked images (they keep their setuid binaries). 0700 all the way down.
+    for (const d of [paths.root, paths.instances, paths.run, paths.cache, paths.tmp, paths.images]) privateDir(d);
     this.db = openDb(paths.db);
     this.instances = new InstanceRepo(this.db);
   }
@@ -127,8 +130,8 @@ export class Engine {
       };
     });
     try {
-      fs.mkdirSync(rec.spec.dir, { recursive: true });
-      fs.mkdirSync(rec.spec.runDir, { recursive: true });
+      privateDir(rec.spec.dir);
+      privateDir(rec.spec.runDir);
       rec.data = await driver.create(rec.spec);
       this.instances.markCreated(id, rec.data);
       rec.state = 'created';

@@ -201,6 +201,7 @@ int main(int argc, char **argv) {
   if (setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) < 0) die("setresuid");
   if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) die("keepcaps");
 
+  umask(077); /* the console, logs and sockets QEMU creates are the VM's alone */
   execv(argv[i], &argv[i]);
   die("exec %s", argv[i]);
   return 125;

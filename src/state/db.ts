@@ -13,6 +13,9 @@ export type Db = Database.Database;
 export function openDb(file: string): Db {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const db = new Database(file, { timeout: 30_000 });
+  // Owner only: instance specs hold the workloads' environment. SQLite gives its -wal and
+  // -shm files the database file's mode.
+  fs.chmodSync(file, 0o600);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');

@@ -39,11 +39,18 @@ function removeTree(dir: string): void {
     return; // not there
   }
   for (const e of entries) if (e.isDirectory()) removeTree(path.join(dir, e.name));
-  try {
-    fs.rmdirSync(dir);
-  } catch {
-    /* busy (a process is still in it) or gone: the next cleanup tries again */
+  // A process that was just killed may still count as in the cgroup for a moment (EBUSY).
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let attempt = 0; attempt < 40; attempt++) {
+    try {
+      fs.rmdirSync(dir);
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EBUSY') return; // gone: done
+      Atomics.wait(pause, 0, 0, 25);
+    }
   }
+  // Still busy after a second: a process lives in it; the next cleanup or prune tries again.
 }
 
 export interface CgroupLimits {

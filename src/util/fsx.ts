@@ -56,3 +56,9 @@ export function readPidFile(file: string): number | null {
     return null;
   }
 }
+
+/** A folder only its owner (root) may enter, made if missing and tightened if it was looser. */
+export function privateDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(dir, 0o700);
+}

@@ -3,4 +3,4 @@ import { runDriverContract } from './driver-contract.js';
 // The hybrid driver against real QEMU (TCG here: the KVM probe fails under this host's nested
 // virtualization) with runc inside the guest. Every boot also starts runc, so allow more time
 // than for a plain VM. No known gaps.
-runDriverContract('hybrid', { timeoutSec: 120 });
+runDriverContract('hybrid', { stopGraceSec: 10, timeoutSec: 120 });

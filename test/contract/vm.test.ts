@@ -2,4 +2,4 @@ import { runDriverContract } from './driver-contract.js';
 
 // The VM driver against real QEMU (TCG on a host where the KVM probe fails, so boots take
 // about 1.5 s and stop/exec round trips are slower than a container's): no known gaps.
-runDriverContract('vm', { timeoutSec: 90 });
+runDriverContract('vm', { stopGraceSec: 8, timeoutSec: 90 });

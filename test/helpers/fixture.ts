@@ -21,6 +21,8 @@ export interface Fixture {
   root: string;
   /** The configuration of this environment with the fixture's data root. */
   config: Config;
+  /** hostObjects before the fixture existed: what hostLeftovers does not blame on it. */
+  baseline: Set<string>;
   drivers: Drivers;
   paths: Paths;
   store: ImageStore;
@@ -30,6 +32,7 @@ export interface Fixture {
 
 export async function makeFixture(): Promise<Fixture> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-test-'));
+  const baseline = new Set(hostObjects(root));
   const paths = pathsFor(root);
   for (const d of [paths.instances, paths.run, paths.cache]) fs.mkdirSync(d, { recursive: true });
   const store = new ImageStore(paths.images);
@@ -37,6 +40,7 @@ export async function makeFixture(): Promise<Fixture> {
   const config = loadConfig({ ...process.env, ISOLA_ROOT: root });
   return {
     root,
+    baseline,
     config,
     drivers: new Drivers(config),
     paths,
@@ -112,21 +116,50 @@ export function runCmd(cmd: string, args: string[], opts: { env?: NodeJS.Process
   });
 }
 
-/** Host objects named after these instances (devices, namespaces, cgroups) or mounted under root: leaks. */
-export function hostLeftovers(root: string, ids: string[] = []): string[] {
+const MONITORS = /(conmon|qemu-system|isola-vmm-jail|socat|virtiofsd|runc)/;
+
+/**
+ * Everything isola may leave on the whole host, not only what names known ids: every mount under
+ * the data root, every isola network namespace, network device and cgroup (v1 hierarchies and
+ * v2), and every monitor, VMM or forwarder process that names the data root or an isola VM.
+ */
+export function hostObjects(root: string): string[] {
   const out: string[] = [];
-  const short = ids.map((id) => id.slice(0, 9));
-  for (const dev of fs.readdirSync('/sys/class/net')) if (dev.startsWith('isola') && short.some((s) => dev.endsWith(s))) out.push(`device ${dev}`);
-  const netns = fs.existsSync('/run/netns') ? fs.readdirSync('/run/netns') : [];
-  for (const ns of netns) if (ns.startsWith('isola') && ids.some((id) => ns === `isola-${id.slice(0, 12)}`)) out.push(`netns ${ns}`);
   for (const l of fs.readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
-    const m = l.split(' ')[1] ?? '';
-    if (m.startsWith(root)) out.push(`mount ${m}`);
+    const [source = '', m = ''] = l.split(' ');
+    if (m.startsWith(root) || source.startsWith(root)) out.push(`mount ${m}`);
   }
-  for (const id of ids) {
-    for (const ctl of ['memory', 'pids', 'cpu', 'unified']) {
-      if (fs.existsSync(`/sys/fs/cgroup/${ctl}/isola-${id}`)) out.push(`cgroup ${ctl}/isola-${id}`);
+  const netns = fs.existsSync('/run/netns') ? fs.readdirSync('/run/netns') : [];
+  for (const ns of netns) if (ns.startsWith('isola')) out.push(`netns ${ns}`);
+  for (const dev of fs.readdirSync('/sys/class/net')) if (dev.startsWith('isola') && dev !== BRIDGE) out.push(`device ${dev}`);
+  for (const h of fs.readdirSync('/sys/fs/cgroup')) {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(path.join('/sys/fs/cgroup', h));
+    } catch {
+      continue;
     }
+    if (!st.isDirectory()) continue;
+    for (const c of fs.readdirSync(path.join('/sys/fs/cgroup', h))) if (c.startsWith('isola')) out.push(`cgroup ${h}/${c}`);
   }
-  return out;
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    let cmd: string;
+    try {
+      cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    } catch {
+      continue;
+    }
+    if (MONITORS.test(cmd.split(' ')[0] ?? '') && (cmd.includes(root) || /-name isola-[0-9a-f]{64}/.test(cmd))) out.push(`process ${pid} ${cmd.slice(0, 160)}`);
+  }
+  return out.sort();
+}
+
+/**
+ * What isola left on the host since the fixture was made: hostObjects now, less what was there
+ * before, less the objects of instances that still exist on purpose (`except`: their ids).
+ */
+export function hostLeftovers(fx: Fixture, except: string[] = []): string[] {
+  const names = except.flatMap((id) => [id, id.slice(0, 12), id.slice(0, 9)]);
+  return hostObjects(fx.root).filter((o) => !fx.baseline.has(o) && !names.some((n) => o.includes(n)));
 }

@@ -90,7 +90,7 @@ export class ContainerDriver implements Driver<ContainerData> {
         nofile: hostNofileLimit(),
         swapAccounting: fs.existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'),
       });
-      fs.writeFileSync(f.config, JSON.stringify(config, null, 2));
+      fs.writeFileSync(f.config, JSON.stringify(config, null, 2), { mode: 0o600 }); // it holds the -e values
       return data;
     } catch (e) {
       await this.cleanup(spec, data);

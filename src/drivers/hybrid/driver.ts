@@ -75,7 +75,7 @@ export class HybridDriver implements Driver<HybridData> {
     // The host keeps a copy of the guest's config.json: what the runtime was given, for inspect --security.
     const bundle = path.join(spec.dir, 'bundle');
     fs.mkdirSync(bundle, { recursive: true });
-    fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config, null, 2));
+    fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config, null, 2), { mode: 0o600 }); // it holds the -e values
     const vmSpec = vmSpecOf(spec, vmMemoryBytes, ['/bin/sh', GUEST.start, JSON.stringify(config), hostsFile(spec)]);
     const vm = await this.vm.createWithDisk(vmSpec, disk);
     return withVm({ hybrid: 1, vm, rootfs: lower, disk, vmMemoryBytes }, vm);

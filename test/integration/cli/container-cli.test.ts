@@ -25,7 +25,7 @@ async function assertNothingLeft(): Promise<void> {
   const ps = JSON.parse((await cli('ps', '-a', '--json')).stdout) as { id: string }[];
   assert.deepEqual(ps, []);
   assert.deepEqual(fs.readdirSync(fx.paths.instances), []);
-  assert.deepEqual(hostLeftovers(fx.root, []), []);
+  assert.deepEqual(hostLeftovers(fx), []);
 }
 
 describe('isola CLI with containers', () => {
@@ -109,12 +109,12 @@ describe('isola CLI with containers', () => {
     await sleep(2500);
     const ps = JSON.parse((await cli('ps', '-a', '--json')).stdout) as { name: string; state: string; exitCode: number }[];
     assert.deepEqual(ps.map((p) => [p.name, p.state, p.exitCode]), [['quitter', 'exited', 5]]);
-    assert.deepEqual(hostLeftovers(fx.root, []), [], 'the exit command already released mounts and network');
+    assert.deepEqual(hostLeftovers(fx), [], 'the exit command already released mounts and network');
     await cli('rm', 'quitter');
   });
 
   test('a monitor killed from outside shows as exited and rm cleans up', async () => {
-    const id = (await cli('run', '-d', '--name', 'victim', 'base', 'sleep', '600')).stdout.trim();
+    assert.equal((await cli('run', '-d', '--name', 'victim', 'base', 'sleep', '600')).code, 0);
     const inspect = JSON.parse((await cli('inspect', 'victim')).stdout) as { Driver: { conmonPid: number; pid: number } }[];
     process.kill(inspect[0]?.Driver.conmonPid ?? 0, 'SIGKILL');
     process.kill(inspect[0]?.Driver.pid ?? 0, 'SIGKILL');
@@ -122,7 +122,7 @@ describe('isola CLI with containers', () => {
     const ps = JSON.parse((await cli('ps', '-a', '--json')).stdout) as { state: string }[];
     assert.equal(ps[0]?.state, 'exited');
     assert.equal((await cli('rm', 'victim')).code, 0);
-    assert.deepEqual(hostLeftovers(fx.root, [id]), []);
+    assert.deepEqual(hostLeftovers(fx), []);
     await assertNothingLeft();
   });
 
@@ -238,10 +238,6 @@ describe('isola CLI with containers', () => {
       } finally {
         await root2.dispose();
       }
-    });
-    test('running as non-root', async () => {
-      const r = await runCmd('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.resolve('bin/isola.js'), 'ps'], { env: { ...process.env, ISOLA_ROOT: fx.root } });
-      assertEngineError(r, /must run as root/);
     });
     test('an unknown flag', async () => {
       const r = await cli('run', '--bogus', 'base');

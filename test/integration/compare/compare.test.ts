@@ -67,7 +67,7 @@ test('compare --quick --kinds container writes the table, JSON every reader acce
   assert.ok(measured.result.context.host.cores >= 1);
   assert.ok(fs.readFileSync(html, 'utf8').includes('<svg class="chart"'));
   assert.deepEqual(await ids(fx.root), [], 'no instance left in isola ps -a');
-  assert.deepEqual(hostLeftovers(fx.root), []);
+  assert.deepEqual(hostLeftovers(fx), []);
   assert.deepEqual(liveProcessesFor(fx.root), []);
 });
 
@@ -112,7 +112,7 @@ test('Ctrl-C during compare removes every instance it started', { timeout: 180_0
   assert.equal(code, 130, stderr);
   assert.match(stderr, /interrupted; every instance compare started was removed/);
   assert.deepEqual(await ids(fx.root), []);
-  assert.deepEqual(hostLeftovers(fx.root), []);
+  assert.deepEqual(hostLeftovers(fx), []);
   assert.deepEqual(liveProcessesFor(fx.root), []);
 });
 
@@ -147,7 +147,7 @@ test('bad input: one line naming the problem and the fix, nothing left running',
   assert.equal(b.code, 125, b.stderr);
   assert.match(b.stderr, /--density-budget 100 KiB is smaller than one idle instance here \(container .*\); give at least --density-budget \d+m/);
   assert.deepEqual(await ids(fx.root), []);
-  assert.deepEqual(hostLeftovers(fx.root), []);
+  assert.deepEqual(hostLeftovers(fx), []);
   assert.deepEqual(liveProcessesFor(fx.root), []);
   fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -30,7 +30,7 @@ describe('security profile of the three kinds', { timeout: 600_000 }, () => {
   });
   after(async () => {
     for (const n of names) await isola(fx.root, ['rm', '-f', n]);
-    assert.deepEqual(hostLeftovers(fx.root), []);
+    assert.deepEqual(hostLeftovers(fx), []);
     await fx.dispose();
   });
 

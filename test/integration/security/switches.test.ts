@@ -129,7 +129,8 @@ describe('hardening switches (container)', () => {
         const ps = await isola(fx.root, ['ps', '--all']);
         assert.doesNotMatch(ps.stdout, /bad-input/, 'no instance recorded');
         assert.deepEqual(fs.readdirSync(fx.paths.instances).sort(), instancesBefore, 'no instance folder');
-        assert.deepEqual(hostLeftovers(fx.root).filter((l) => !l.includes('/rootfs')), [], 'no device or stray mount');
+        const live = (JSON.parse((await isola(fx.root, ['ps', '-a', '--json'])).stdout) as { id: string }[]).map((x) => x.id);
+        assert.deepEqual(hostLeftovers(fx, live), [], 'nothing but what the instances still listed hold');
       });
     }
   });

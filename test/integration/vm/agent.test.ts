@@ -29,7 +29,7 @@ describe('VM guest agent (real QEMU)', () => {
     await vmDriver.stop(spec, data, 0).catch(() => undefined);
     await vmDriver.cleanup(spec, data);
     await vmDriver.remove(spec, data);
-    assert.deepEqual(hostLeftovers(fx.root, [spec.id]), []);
+    assert.deepEqual(hostLeftovers(fx), []);
     await fx.dispose();
   });
 
