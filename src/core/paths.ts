@@ -13,6 +13,7 @@ export interface Paths {
   instances: string; // one folder per instance: bundle, logs, disks
   run: string; // runtime files: sockets, pidfiles, exit files, OCI runtime state
   cache: string; // what is derived from images: unpacked roots, root disks
+  build: string; // scratch folders of builds running now (`<pid>-<random>`), removed when each ends
 }
 
 export function pathsFor(root: string): Paths {
@@ -23,5 +24,6 @@ export function pathsFor(root: string): Paths {
     instances: path.join(root, 'instances'),
     run: path.join(root, 'run'),
     cache: path.join(root, 'cache'),
+    build: path.join(root, 'build'),
   };
 }
