@@ -181,7 +181,10 @@ export async function buildCopyLayer(input: CopyLayerInput): Promise<{ entries: 
   // Folder times last: writing into a folder changes its time.
   for (const [abs, t] of dirTimes.reverse()) fs.utimesSync(abs, t, t);
   const list = [...staged.entries.keys()].sort();
-  for (const [rel, type] of staged.entries) input.image.add(rel, type, type === 'symlink' ? fs.readlinkSync(path.join(root, rel)) : undefined);
+  for (const [rel, type] of staged.entries) {
+    const abs = path.join(root, rel);
+    input.image.add(rel, type, type === 'symlink' ? fs.readlinkSync(abs) : undefined, () => fs.readFileSync(abs));
+  }
   if (list.length === 0) {
     fs.writeFileSync(input.tarFile, Buffer.alloc(1024)); // an empty tar: two zero blocks
     return { entries: 0 };

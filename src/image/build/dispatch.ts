@@ -46,8 +46,10 @@ export function substitutionEnv(state: StageState): Map<string, string> {
   return env;
 }
 
+/** Docker's rule: a variable set again keeps its place; a new one goes last. */
 function setEnv(env: string[], key: string, value: string): string[] {
-  return [...env.filter((e) => e.split('=')[0] !== key), `${key}=${value}`];
+  const i = env.findIndex((e) => e.split('=')[0] === key);
+  return i < 0 ? [...env, `${key}=${value}`] : env.map((e, j) => (j === i ? `${key}=${value}` : e));
 }
 
 function clone(config: ConfigBody): ConfigBody {

@@ -92,11 +92,16 @@ export class FsTree {
     for (const k of [...this.nodes.keys()]) if (k.startsWith(`${p}/`)) this.delete(k);
   }
 
-  /** Records what a layer built here adds (paths relative to the root), without re-reading it. */
-  add(p: string, type: NodeType, linkname?: string): void {
+  /**
+   * Records what a layer built here adds (paths relative to the root), without re-reading it;
+   * `read` gives a file's content, asked only for the files --chown looks names up in.
+   */
+  add(p: string, type: NodeType, linkname?: string, read?: () => Buffer): void {
     const c = clean(p);
     this.addParents(c, new Set());
     this.nodes.set(c, { type, ...(linkname !== undefined ? { linkname } : {}) });
+    this.contents.delete(c);
+    if (type === 'file' && KEEP_CONTENT.has(c) && read) this.contents.set(c, read());
   }
 
   /**
