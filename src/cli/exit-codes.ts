@@ -15,6 +15,8 @@ export class ExitWith extends Error {
 export const EXIT_ENGINE = 125;
 export const EXIT_CANNOT_INVOKE = 126;
 export const EXIT_NOT_FOUND = 127;
+/** A build whose RUN step failed exits 1, as `docker build` and `buildah bud` do. */
+export const EXIT_BUILD_STEP = 1;
 
 export function exitCodeFor(code: ErrorCode): number {
   switch (code) {
@@ -22,6 +24,8 @@ export function exitCodeFor(code: ErrorCode): number {
       return EXIT_CANNOT_INVOKE;
     case 'COMMAND_NOT_FOUND':
       return EXIT_NOT_FOUND;
+    case 'STEP_FAILED':
+      return EXIT_BUILD_STEP;
     default:
       return EXIT_ENGINE;
   }

@@ -6,6 +6,7 @@ import { BASE_REF, ensureBaseImage } from '../image/base.js';
 import { importRootfs } from '../image/import.js';
 import { IsolaError } from '../core/errors.js';
 import { normalizeRef, repoAndTag } from '../image/ref.js';
+import { isBuildCacheRef } from '../image/build/cache.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -14,10 +15,12 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--json', 'print JSON')
     .option('-q, --quiet', 'only print digests')
     .option('--digests', 'show full manifest digests')
-    .action(async (o: { json?: boolean; quiet?: boolean; digests?: boolean }) => {
+    .option('-a, --all', 'also list the build cache\'s step images (isola-build-cache:KEY)')
+    .action(async (o: { json?: boolean; quiet?: boolean; digests?: boolean; all?: boolean }) => {
       const list = await withEngine(ctx, async (e) => {
         await ensureBaseImage(e.images());
-        return e.images().list();
+        // Intermediate build images are hidden, as Docker hides its own without -a.
+        return e.images().list().filter((i) => o.all || !isBuildCacheRef(i.ref));
       });
       if (o.json) return printJson(list);
       if (o.quiet) return void process.stdout.write(list.map((i) => `${i.digest}\n`).join(''));

@@ -47,6 +47,11 @@ export interface Config {
     /** The wall-clock limit of the VM part of `npm run bench`, in seconds. */
     vmLimitS: number;
   };
+  /**
+   * SOURCE_DATE_EPOCH (reproducible-builds.org): `isola build` uses it for the image's created and
+   * history times and as the latest time a file in a COPY or ADD layer may carry.
+   */
+  sourceDateEpoch?: number;
 }
 
 export interface ConfigVariable {
@@ -75,6 +80,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'DOCKER_CONFIG', default: '~/.docker', doc: 'folder of the registry credentials file `config.json` (Docker\'s format, shared with `docker login`)' },
   { name: 'HOME', default: 'the user\'s home from the password database', doc: 'where `~/.docker/config.json` is when DOCKER_CONFIG is unset' },
   { name: 'ISOLA_BENCH_VM_LIMIT_S', default: '420', doc: '`npm run bench`: wall-clock limit of the VM scenario, in seconds' },
+  { name: 'SOURCE_DATE_EPOCH', default: '(unset)', doc: '`isola build`: Unix time used for the image\'s created and history times and as the latest mtime of files in COPY/ADD layers (reproducible builds; `--build-arg SOURCE_DATE_EPOCH=N` does the same)' },
 ];
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -92,6 +98,13 @@ function oneOf<T extends string>(env: Record<string, string | undefined>, name: 
   if (raw === undefined || raw === '') return undefined;
   if (!(allowed as readonly string[]).includes(raw)) throw invalid(`${name}=${raw} is not one of ${allowed.join(', ')}`, `set ${name} to ${allowed.join(' or ')}, or unset it`);
   return raw as T;
+}
+
+/** A Unix time in whole seconds, as SOURCE_DATE_EPOCH is defined. */
+export function parseEpoch(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d+$/.test(raw)) throw invalid(`${name}=${raw} is not a Unix time in seconds`, `set ${name} to a whole number such as $(git log -1 --pretty=%ct), or unset it`);
+  return Number(raw);
 }
 
 function pathOf(env: Record<string, string | undefined>, name: string, fallback: string): string {
@@ -117,6 +130,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const bootTimeoutMs = positiveNumber(env, 'ISOLA_VM_BOOT_TIMEOUT_MS');
   const maxBytes = positiveNumber(env, 'ISOLA_UNPACK_MAX_BYTES');
   const maxEntries = positiveNumber(env, 'ISOLA_UNPACK_MAX_ENTRIES');
+  const epoch = parseEpoch('SOURCE_DATE_EPOCH', env.SOURCE_DATE_EPOCH);
   return {
     root: pathOf(env, 'ISOLA_ROOT', '/var/lib/isola'),
     assets: pathOf(env, 'ISOLA_ASSETS', '/var/cache/isola'),
@@ -133,6 +147,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     unpack: { ...(maxBytes ? { maxBytes } : {}), ...(maxEntries ? { maxEntries } : {}) },
     credentialsFile: path.join(pathOf(env, 'DOCKER_CONFIG', path.join(set(env, 'HOME') ?? os.homedir(), '.docker')), 'config.json'),
     bench: { vmLimitS: positiveNumber(env, 'ISOLA_BENCH_VM_LIMIT_S') ?? 420 },
+    ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
   };
 }
 

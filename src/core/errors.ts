@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'RESOURCE_EXHAUSTED' // a limit was reached: disk space, entries, memory
   | 'CANNOT_INVOKE' // the workload's command exists but cannot be executed (exit 126)
   | 'COMMAND_NOT_FOUND' // the workload's command does not exist (exit 127)
+  | 'STEP_FAILED' // a build step's command exited non-zero (exit 1, as docker build and buildah bud)
   | 'INTERNAL'; // a bug or an unexpected failure of a program isola runs
 
 export class IsolaError extends Error {

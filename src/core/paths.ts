@@ -13,7 +13,7 @@ export interface Paths {
   instances: string; // one folder per instance: bundle, logs, disks
   run: string; // runtime files: sockets, pidfiles, exit files, OCI runtime state
   cache: string; // what is derived from images: unpacked roots, root disks
-  tmp: string; // scratch work (an import's unpack check); each entry names its process
+  tmp: string; // scratch work (an import's unpack check, a build's context); each entry names its process
 }
 
 export function pathsFor(root: string): Paths {

@@ -16,6 +16,7 @@ import { InstanceRepo, type InstanceRecord } from '../state/instances.js';
 import { ImageStore } from '../image/store.js';
 import { BASE_REF, ensureBaseImage } from '../image/base.js';
 import { normalizeRef } from '../image/ref.js';
+import { isBuildCacheRef } from '../image/build/cache.js';
 import type { RunRequest } from './request.js';
 import { buildSpec } from './spec-builder.js';
 import { isValidName, newId, randomName } from './names.js';
@@ -77,7 +78,9 @@ export class Engine {
    * and what interrupted builds left behind; resolves with the paths removed.
    */
   pruneCaches(): string[] {
-    const keep = new Set([...this.images().list().map((i) => i.digest), ...this.instances.list().map((r) => r.imageDigest)]);
+    // A build's step images are not worth their unpacked roots once the build is over.
+    const stored = this.images().list().filter((i) => !isBuildCacheRef(i.ref));
+    const keep = new Set([...stored.map((i) => i.digest), ...this.instances.list().map((r) => r.imageDigest)]);
     const removed: string[] = [];
     for (const entry of this.cache.entries()) {
       if (keep.has(entry.imageDigest)) continue;

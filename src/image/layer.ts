@@ -30,7 +30,7 @@ async function isGzip(file: string): Promise<boolean> {
  * Stores a tar file (plain or gzip) as a gzip-compressed OCI layer blob. Returns its descriptor
  * and its diff_id (the sha256 of the uncompressed tar, which the image config lists).
  */
-export async function storeLayer(store: ImageStore, tarFile: string): Promise<{ desc: Descriptor; diffId: string }> {
+export async function storeLayer(store: ImageStore, tarFile: string, opts: { beforeCommit?: (digest: string) => void } = {}): Promise<{ desc: Descriptor; diffId: string }> {
   const diff = createHash('sha256');
   const blob = createHash('sha256');
   const tmp = store.tempPath();
@@ -42,6 +42,8 @@ export async function storeLayer(store: ImageStore, tarFile: string): Promise<{ 
     else await pipeline(source, hashTap(diff), gzip, hashTap(blob), fs.createWriteStream(tmp));
     const digest = `sha256:${blob.digest('hex')}`;
     const size = fs.statSync(tmp).size;
+    // A build leases the blob here, before it is visible, so a concurrent rmi cannot collect it.
+    opts.beforeCommit?.(digest);
     store.commitBlob(tmp, digest);
     return { desc: { mediaType: MT_LAYER_GZIP, digest, size }, diffId: `sha256:${diff.digest('hex')}` };
   } finally {

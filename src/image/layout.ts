@@ -44,9 +44,28 @@ export interface ImageConfig {
     User?: string;
     ExposedPorts?: Record<string, object>;
     Labels?: Record<string, string>;
+    Volumes?: Record<string, object>;
+    StopSignal?: string;
+    /** Docker's extension: the shell of shell-form instructions (SHELL). */
+    Shell?: string[];
+    /** Docker's extension: HEALTHCHECK, durations in nanoseconds as Docker writes them. */
+    Healthcheck?: HealthConfig;
+    /** Docker's extension: ONBUILD triggers, run by a build that starts FROM this image. */
+    OnBuild?: string[] | null;
   };
   rootfs: { type: 'layers'; diff_ids: string[] };
   history?: { created?: string; created_by?: string; comment?: string; empty_layer?: boolean }[];
+}
+
+/** Docker's `Healthcheck` image config object (moby api/types/container.HealthConfig). */
+export interface HealthConfig {
+  /** ["NONE"], ["CMD", argv...] or ["CMD-SHELL", command]. */
+  Test: string[];
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+  Retries?: number;
 }
 
 export interface Index {
