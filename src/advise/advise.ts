@@ -49,7 +49,7 @@ const ALTERNATIVES: Record<DecisionField, readonly unknown[]> = {
   os: OS_VALUES,
   trust: TRUST_VALUES,
   tenancy: TENANCY_VALUES,
-  compliance: [[], ['pci-dss'], ['iso27001']], // none, one the seed names, one it does not
+  compliance: [[], ['pci-dss'], ['iso27001']], // none, one the comparison names, one it does not
   legacy: [true, false],
   fullOsAccess: [true, false],
   architecture: ARCHITECTURE_VALUES,

@@ -5,11 +5,11 @@ import { invalid } from '../core/errors.js';
  * these, so they are printed with every plan and each one can be overridden: in the file
  * (`assumptions:`), by `--assume key=value`, or (overheads only) by `--measured`.
  *
- * provenance: published = a vendor document or paper; seed = the source chapter
- * (shared/seed/vm-vs-container.md); placeholder = no published figure exists, so the number is
- * isola's guess and the plan says so; policy = a choice, not a fact.
+ * provenance: published = a vendor document or paper; comparison = the common VM-vs-container
+ * comparison whose claims isola checks (docs/CLAIMS.md); placeholder = no published figure
+ * exists, so the number is isola's guess and the plan says so; policy = a choice, not a fact.
  */
-export type Provenance = 'published' | 'seed' | 'placeholder' | 'policy';
+export type Provenance = 'published' | 'comparison' | 'placeholder' | 'policy';
 
 export interface AssumptionDef {
   key: string;
@@ -27,15 +27,15 @@ const MB_IN_MIB = 1e6 / 2 ** 20;
 export const ASSUMPTIONS = [
   {
     key: 'container.memoryMiB', label: 'memory overhead per container', unit: 'MiB', value: 50 * MB_IN_MIB, min: 0,
-    provenance: 'seed', source: 'seed, Performance Comparison: "Memory Overhead ... 5-50MB per container" (upper end, 50 MB)',
+    provenance: 'comparison', source: 'the common VM-vs-container comparison, performance table: "Memory Overhead ... 5-50MB per container" (upper end, 50 MB)',
   },
   {
     key: 'container.cpuFactor', label: 'CPU needed per unit of work, container', unit: '× native', value: 1.01, min: 1,
-    provenance: 'seed', source: 'seed, Performance Comparison: "CPU Overhead ... < 1%" (upper end)',
+    provenance: 'comparison', source: 'the common VM-vs-container comparison, performance table: "CPU Overhead ... < 1%" (upper end)',
   },
   {
     key: 'vm.guestOsMiB', label: 'guest OS memory added when a workload becomes a VM', unit: 'MiB', value: 512 * MB_IN_MIB, min: 0,
-    provenance: 'seed', source: 'seed, Performance Comparison: "Memory Overhead 512MB - 2GB per VM" (lower end, 512 MB)',
+    provenance: 'comparison', source: 'the common VM-vs-container comparison, performance table: "Memory Overhead 512MB - 2GB per VM" (lower end, 512 MB)',
   },
   {
     key: 'vm.vmmMiB', label: 'VMM (QEMU) memory per VM', unit: 'MiB', value: 131 * MB_IN_MIB, min: 0,
@@ -51,7 +51,7 @@ export const ASSUMPTIONS = [
   },
   {
     key: 'vm.cpuFactor', label: 'CPU needed per unit of work, VM', unit: '× native', value: 1.1, min: 1,
-    provenance: 'seed', source: 'seed, Performance Comparison: "CPU Overhead 5-15%" (middle, 10 %)',
+    provenance: 'comparison', source: 'the common VM-vs-container comparison, performance table: "CPU Overhead 5-15%" (middle, 10 %)',
   },
   {
     key: 'hybrid.memoryMiB', label: 'memory overhead per sandboxed pod (container in a VM)', unit: 'MiB', value: 160, min: 0,
@@ -63,7 +63,7 @@ export const ASSUMPTIONS = [
   },
   {
     key: 'hybrid.cpuFactor', label: 'CPU needed per unit of work, container in a VM', unit: '× native', value: 1.1, min: 1,
-    provenance: 'seed', source: 'seed, Performance Comparison: "CPU Overhead 5-15%" for VMs (middle, 10 %)',
+    provenance: 'comparison', source: 'the common VM-vs-container comparison, performance table: "CPU Overhead 5-15%" for VMs (middle, 10 %)',
   },
   {
     key: 'overcommit.cpu', label: 'CPU overcommit ratio', unit: '× cores', value: 1, min: 0.01,
@@ -87,7 +87,7 @@ export const ASSUMPTIONS = [
   },
   {
     key: 'mgmt.hoursPerVm', label: 'guest OS administration per VM', unit: 'hours/year', value: 6, min: 0,
-    provenance: 'placeholder', source: 'seed, Cost Comparison: "More management overhead" (VMs); no published figure, isola placeholder',
+    provenance: 'placeholder', source: 'the common VM-vs-container comparison lists "More management overhead" as a cost of VMs but gives no figure; isola placeholder',
   },
   {
     key: 'mgmt.hoursPerHost', label: 'administration per physical host', unit: 'hours/year', value: 8, min: 0,
@@ -95,7 +95,7 @@ export const ASSUMPTIONS = [
   },
   {
     key: 'mgmt.orchestrationHours', label: 'running an orchestrator, when any containers are used', unit: 'hours/year', value: 160, min: 0,
-    provenance: 'placeholder', source: 'seed, Cost Comparison: "Requires orchestration expertise"; no published figure, isola placeholder (one person-month)',
+    provenance: 'placeholder', source: 'the common VM-vs-container comparison lists "Requires orchestration expertise" as a cost of containers but gives no figure; isola placeholder (one person-month)',
   },
   {
     key: 'mgmt.hourlyRate', label: 'cost of one hour of administration', unit: 'currency/hour', value: 100, min: 0,

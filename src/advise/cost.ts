@@ -1,7 +1,7 @@
 import type { Assumptions } from './assumptions.js';
 import type { InstanceKind } from './demand.js';
 
-/** One line of a strategy's yearly cost, with the arithmetic and the rule of the seed behind it. */
+/** One line of a strategy's yearly cost, with the arithmetic and the comparison's rule behind it. */
 export interface CostLine {
   item: 'hardware' | 'licences' | 'management';
   perYear: number;

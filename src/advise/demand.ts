@@ -19,7 +19,7 @@ const MiB = 2 ** 20;
 
 /**
  * Host resources for one instance of a workload that itself needs `memoryBytes` and `cpus`.
- * `sizedVm`: the memory given is already the VM's RAM (as in the seed's "VMs with 4GB RAM
+ * `sizedVm`: the memory given is already the VM's RAM (as in the comparison's "VMs with 4GB RAM
  * each"), so no guest OS is added on top.
  */
 export function demandOf(kind: InstanceKind, memoryBytes: number, cpus: number, a: Assumptions, sizedVm = false): Demand {

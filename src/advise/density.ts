@@ -8,7 +8,7 @@ import { ruleById } from './rules.js';
 export interface DensityRow {
   kind: InstanceKind;
   memoryBytes: number;
-  /** Absent when the size gives no CPU (the seed's example does not). */
+  /** Absent when the size gives no CPU (the comparison's density example does not). */
   cpus?: number;
   demand: Demand;
   formula: DemandFormula;
@@ -20,15 +20,16 @@ export interface DensityRow {
   arithmetic: string[];
   /** For a size without CPU: CPU would bind first if each instance needed more than this many cores. */
   cpuBindsAboveCores?: number;
-  seed?: SeedClaim;
+  /** The comparison's claimed count, for its density example. */
+  claim?: DensityClaim;
 }
 
-export interface SeedClaim {
+export interface DensityClaim {
   rule: string;
   quote: string;
   low: number;
   high: number;
-  /** Whether the computed count falls inside the seed's range on this host. */
+  /** Whether the computed count falls inside the claimed range on this host. */
   verdict: 'within' | 'above' | 'below';
 }
 
@@ -59,18 +60,18 @@ export function densityOf(kind: InstanceKind, memoryBytes: number, cpus: number 
 }
 
 /**
- * The seed's Resource Density example, computed on the given host: "VMs (with 4GB RAM each)
+ * The common comparison's Resource Density example, computed on the given host: "VMs (with 4GB RAM each)
  * ≈ 25-30 VMs max" and "Containers (with 512MB each) ≈ 100-200 containers", for a server with
- * 128GB RAM and 32 CPU cores. The seed gives no CPU size, so memory decides and the row says
+ * 128GB RAM and 32 CPU cores. The example gives no CPU size, so memory decides and the row says
  * above how many cores per instance CPU would bind instead.
  */
-export function seedReference(cap: Capacity, a: Assumptions): DensityRow[] {
-  const claim = (rule: string, low: number, high: number, count: number): SeedClaim => ({
+export function comparisonExample(cap: Capacity, a: Assumptions): DensityRow[] {
+  const claim = (rule: string, low: number, high: number, count: number): DensityClaim => ({
     rule, quote: ruleById(rule).quote, low, high, verdict: count < low ? 'below' : count > high ? 'above' : 'within',
   });
   const vm = densityOf('vm', 4 * 2 ** 30, undefined, cap, a, true);
-  vm.seed = claim('DEN-VM', 25, 30, vm.count);
+  vm.claim = claim('DEN-VM', 25, 30, vm.count);
   const container = densityOf('container', 512 * 2 ** 20, undefined, cap, a);
-  container.seed = claim('DEN-C', 100, 200, container.count);
+  container.claim = claim('DEN-C', 100, 200, container.count);
   return [vm, container];
 }

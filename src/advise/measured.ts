@@ -1,12 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { invalid, notFound } from '../core/errors.js';
 import {
-  COMPARE_FORMAT, COMPARE_VERSION, type CompareResult, type MeasuredKind, type MetricId, type MetricResult,
+  COMPARE_FORMAT, COMPARE_VERSION, READABLE_COMPARE_VERSIONS, type CompareResult, type MeasuredKind, type MetricId, type MetricResult,
 } from '../core/compare-result.js';
 
 /**
- * Reads the JSON that `isola compare --json` writes (src/spec/compare-result.ts). Only the
- * fields advise and plan use are checked, each with a one-line error that names it.
+ * Reads the JSON that `isola compare --json` writes (src/core/compare-result.ts). Only the
+ * fields advise and plan use are checked, each with a one-line error that names it. Versions 1
+ * and 2 are both read: they differ only in names inside density's `extra`, which is not read here.
  */
 export interface Measured {
   file: string;
@@ -38,7 +39,7 @@ export function parseMeasured(text: string, file: string): Measured {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw fail('file', 'is not a JSON object');
   const r = data as Record<string, unknown>;
   if (r.format !== COMPARE_FORMAT) throw fail('format', `is ${JSON.stringify(r.format)}, expected "${COMPARE_FORMAT}"`);
-  if (r.version !== COMPARE_VERSION) throw fail('version', `is ${JSON.stringify(r.version)}, this isola reads version ${COMPARE_VERSION}`);
+  if (!READABLE_COMPARE_VERSIONS.includes(r.version as number)) throw fail('version', `is ${JSON.stringify(r.version)}, this isola reads version ${READABLE_COMPARE_VERSIONS.join(' or ')}`);
   const ctx = r.context as Record<string, unknown> | undefined;
   if (typeof ctx !== 'object' || ctx === null) throw fail('context', 'is missing');
   if (typeof ctx.emulated !== 'boolean') throw fail('context.emulated', 'must be true or false');

@@ -5,7 +5,7 @@ import { lowerBound, packHosts, type Item } from './bin-pack.js';
 import { costOf, type CostBreakdown } from './cost.js';
 import { decide, type Fit, type Recommendation } from './decide.js';
 import { demandOf, type Demand, type InstanceKind } from './demand.js';
-import { densityOf, seedReference, type DensityRow } from './density.js';
+import { comparisonExample, densityOf, type DensityRow } from './density.js';
 import { capacityOf, type Capacity } from './host.js';
 import type { Measured } from './measured.js';
 import type { HostType, Inventory, Workload } from './profile.js';
@@ -59,7 +59,7 @@ export interface PlanReport {
     /** Workloads whose container fit is UNKNOWN: all-container places them as containers. */
     fitUnknown: string[];
   };
-  density: { hostType: string; seedReference: DensityRow[]; sizes: DensityRow[] }[];
+  density: { hostType: string; comparisonExample: DensityRow[]; sizes: DensityRow[] }[];
   placements: Placement[];
 }
 
@@ -122,7 +122,7 @@ export function plan(req: PlanRequest): PlanReport {
       replicasNotGiven: sized.filter((s) => s.w.replicas === undefined).map((s) => s.w.name),
       fitUnknown: sized.filter((s) => s.fit === 'UNKNOWN').map((s) => s.w.name),
     },
-    density: caps.map((cap) => ({ hostType: cap.host.name, seedReference: seedReference(cap, a), sizes: commonSizes(sized, cap, a) })),
+    density: caps.map((cap) => ({ hostType: cap.host.name, comparisonExample: comparisonExample(cap, a), sizes: commonSizes(sized, cap, a) })),
     placements,
   };
 }

@@ -53,7 +53,7 @@ export function renderAdviceText(report: AdviseReport): string {
     out.push(`  container fit: ${a.fit}    certainty: ${a.certainty}`);
     if (a.reasons.length) {
       out.push('  because:');
-      for (const r of a.reasons) out.push(`    ${r.rule}: ${r.says} (seed, ${r.section}: "${r.quote}")`);
+      for (const r of a.reasons) out.push(`    ${r.rule}: ${r.says} (the common comparison, ${r.section}: "${r.quote}")`);
     } else {
       out.push('  because: no rule fired; nothing given argues against a container');
     }

@@ -16,10 +16,10 @@ function densityLines(row: DensityRow): string[] {
   const out = [`  ${size}: ${row.count} per host, ${row.binds} binds`];
   for (const line of row.arithmetic) out.push(`      ${line}`);
   if (row.cpuBindsAboveCores !== undefined) {
-    out.push(`      cpu: not given by the seed; CPU would bind first above ${row.cpuBindsAboveCores.toFixed(3)} cores per instance`);
+    out.push(`      cpu: not given by the comparison's example; CPU would bind first above ${row.cpuBindsAboveCores.toFixed(3)} cores per instance`);
   }
-  if (row.seed) {
-    out.push(`      seed (${row.seed.rule}, 128GB / 32 cores): "${row.seed.quote}": ${row.count} is ${row.seed.verdict} ${row.seed.low}-${row.seed.high}`);
+  if (row.claim) {
+    out.push(`      claimed (${row.claim.rule}, 128GB / 32 cores): "${row.claim.quote}": ${row.count} is ${row.claim.verdict} ${row.claim.low}-${row.claim.high}`);
   }
   return out;
 }
@@ -49,8 +49,8 @@ export function renderPlanText(r: PlanReport): string {
     out.push(`  schedulable: ${formatBytes(h.memoryBytes)} memory (overcommit ${h.memoryOvercommit}), ${h.millicores / 1000} cores (overcommit ${h.cpuOvercommit})`);
     const density = r.density.find((d) => d.hostType === h.host.name);
     if (density) {
-      out.push('', 'density, the seed\'s example ("On a server with 128GB RAM and 32 CPU cores"):');
-      for (const row of density.seedReference) out.push(...densityLines(row));
+      out.push('', 'density, the common comparison\'s example ("On a server with 128GB RAM and 32 CPU cores"):');
+      for (const row of density.comparisonExample) out.push(...densityLines(row));
       if (density.sizes.length) {
         out.push('', 'density, the most common sizes in this inventory:');
         for (const row of density.sizes) out.push(...densityLines(row));

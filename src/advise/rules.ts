@@ -3,8 +3,8 @@ import type { DecisionField, Workload } from './profile.js';
 import { and, is, isOneOf, not, or, type Tri } from './three-valued.js';
 
 /**
- * The decision rules, in one table, each with the sentence of the seed
- * (shared/seed/vm-vs-container.md) it comes from. decide.ts reads only `role` and `when`;
+ * The decision rules, in one table, each with the sentence of the common VM-vs-container
+ * comparison it comes from (docs/CLAIMS.md lists them). decide.ts reads only `role` and `when`;
  * everything else is for the person auditing the advice.
  *
  * Roles, strongest first:
@@ -22,7 +22,7 @@ export type RuleRole = 'blocker' | 'legacy' | 'hybrid' | 'isolation' | 'hardenin
 export interface Rule {
   id: string;
   section: string;
-  /** The seed's sentence, verbatim (a test checks it is in the seed). */
+  /** The comparison's sentence, verbatim (a test checks it against the source text). */
   quote: string;
   role: RuleRole;
   /** The answers it reads: when one is missing the rule may be unknown. */
@@ -40,9 +40,9 @@ const SEC_C = 'Security Comparison / When Security is Adequate with Containers';
 const COST_VM = 'Cost Comparison / VMs';
 const COST_C = 'Cost Comparison / Containers';
 
-const seedDefault = (key: string) => ASSUMPTIONS.find((a) => a.key === key)?.value ?? 0;
+const defaultOf = (key: string) => ASSUMPTIONS.find((a) => a.key === key)?.value ?? 0;
 /** What a VM adds to a workload's memory by default: guest OS plus VMM (see assumptions.ts). */
-export const VM_MEMORY_OVERHEAD_BYTES = Math.round((seedDefault('vm.guestOsMiB') + seedDefault('vm.vmmMiB')) * 2 ** 20);
+export const VM_MEMORY_OVERHEAD_BYTES = Math.round((defaultOf('vm.guestOsMiB') + defaultOf('vm.vmmMiB')) * 2 ** 20);
 /** A VM "wastes" hardware when its fixed overhead is at least this share of the workload's memory. */
 export const UTILIZATION_THRESHOLD = 0.25;
 
@@ -169,8 +169,8 @@ export const RULES: readonly Rule[] = [
   { id: 'COST-C-2', section: COST_C, quote: 'Higher density = less hardware', role: 'plan', reads: [], reason: 'plan: container overheads are small' },
   { id: 'COST-C-3', section: COST_C, quote: 'Requires orchestration expertise', role: 'plan', reads: [], reason: 'plan: orchestration hours when containers are used' },
   // Resource Density
-  { id: 'DEN-VM', section: 'Resource Density', quote: '≈ 25-30 VMs max', role: 'plan', reads: [], reason: 'plan: seed reference, 4GB VMs on 128GB / 32 cores' },
-  { id: 'DEN-C', section: 'Resource Density', quote: '≈ 100-200 containers', role: 'plan', reads: [], reason: 'plan: seed reference, 512MB containers on 128GB / 32 cores' },
+  { id: 'DEN-VM', section: 'Resource Density', quote: '≈ 25-30 VMs max', role: 'plan', reads: [], reason: "plan: the comparison's density example, 4GB VMs on 128GB / 32 cores" },
+  { id: 'DEN-C', section: 'Resource Density', quote: '≈ 100-200 containers', role: 'plan', reads: [], reason: "plan: the comparison's density example, 512MB containers on 128GB / 32 cores" },
 ];
 
 export function ruleById(id: string): Rule {

@@ -1,8 +1,8 @@
 import type { MetricId } from '../core/compare-result.js';
 
 /**
- * The seed's performance table (../shared/seed/vm-vs-container.md), as numbers a verdict can
- * be checked against. `better` says which direction is cheaper/faster, which is what lets an
+ * The performance table and density example of the common VM-vs-container comparison (every
+ * claim with its source is in docs/CLAIMS.md), as numbers a verdict can be checked against. `better` says which direction is cheaper/faster, which is what lets an
  * emulated (TCG) VM figure refute a claim but never confirm it: TCG is at least as slow and as
  * memory-hungry as KVM, so if even TCG beats a claimed cost, KVM does too.
  */
@@ -26,7 +26,7 @@ export interface Claim {
 const MB = 1e6;
 const GB = 1e9;
 
-/** Claims per metric; a metric not listed here has no claim in the seed (shown, not judged). */
+/** Claims per metric; a metric not listed here has no claim in the comparison (shown, not judged). */
 export const CLAIMS: Partial<Record<MetricId, { vm?: Claim; container?: Claim }>> = {
   startup_first_output_ms: {
     vm: { text: '30 s - 5 min', shape: { type: 'range', lo: 30_000, hi: 300_000 }, better: 'lower', dependsOnAccelerator: true },
@@ -64,5 +64,5 @@ export const CLAIMS: Partial<Record<MetricId, { vm?: Claim; container?: Claim }>
   },
 };
 
-/** Ranges the seed writes with "≈" or as a loose band get this relative tolerance at both ends. */
+/** Ranges the comparison writes with "≈" (the density example) get this relative tolerance at both ends. */
 export const TOLERANCE = 0.1;

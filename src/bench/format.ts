@@ -29,7 +29,7 @@ export function fmtBytes(b: number): string {
 
 import type { MetricId } from '../core/compare-result.js';
 
-/** Row order and labels, the seed's table order. */
+/** Row order and labels, in the order of the comparison's performance table. */
 export const METRIC_LABELS: [MetricId, string][] = [
   ['startup_ready_ms', 'startup: monitor/VMM ready'],
   ['startup_init_ms', 'startup: workload process started'],

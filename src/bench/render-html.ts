@@ -6,7 +6,7 @@ import { cell, sortedMetrics } from './render-table.js';
 /**
  * The self-contained HTML report: no script, no network, one inline SVG chart per metric (each
  * raw sample as a dot, the p10-p90 band, the 95 % CI of the median and the median as a tick,
- * the seed's claimed range shaded where it is in the metric's unit), the table, and the
+ * the common comparison's claimed range shaded where it is in the metric's unit), the table, and the
  * context. Opens from a file in any browser.
  */
 const KINDS: MeasuredKind[] = ['native', 'container', 'vm', 'hybrid'];
@@ -59,7 +59,7 @@ export function chartSvg(m: MetricResult, emulated: boolean): string {
   for (const b of shown) {
     const x0 = x(Math.max(b.lo, lo));
     const x1 = x(Math.min(b.hi, hi));
-    parts.push(`<rect class="claim" x="${x0.toFixed(1)}" y="${top}" width="${Math.max(1, x1 - x0).toFixed(1)}" height="${rowH * kinds.length}" fill="${COLOR[b.kind]}" opacity="0.08"><title>seed's claim for ${b.kind}: ${esc(m.claim?.[b.kind] ?? '')}</title></rect>`);
+    parts.push(`<rect class="claim" x="${x0.toFixed(1)}" y="${top}" width="${Math.max(1, x1 - x0).toFixed(1)}" height="${rowH * kinds.length}" fill="${COLOR[b.kind]}" opacity="0.08"><title>claimed for ${b.kind}: ${esc(m.claim?.[b.kind] ?? '')}</title></rect>`);
   }
   kinds.forEach((k, i) => {
     const s = m.kinds[k];
@@ -93,7 +93,7 @@ export function renderHtml(r: CompareResult): string {
   const sections = metrics.map((m) => {
     const nm = Object.entries(m.notMeasured ?? {}).map(([k, why]) => `<li>${esc(k)} not measured: ${esc(why)}</li>`).join('');
     const notes = (m.notes ?? []).map((n) => `<li>${esc(n)}</li>`).join('');
-    const verdicts = (['vm', 'container'] as const).filter((k) => m.verdict?.[k]).map((k) => `<li class="${m.verdictStatus?.[k] ?? ''}"><b>${k}</b> (seed: ${esc(m.claim?.[k] ?? '')}): ${esc(m.verdict?.[k] ?? '')}</li>`).join('');
+    const verdicts = (['vm', 'container'] as const).filter((k) => m.verdict?.[k]).map((k) => `<li class="${m.verdictStatus?.[k] ?? ''}"><b>${k}</b> (claimed: ${esc(m.claim?.[k] ?? '')}): ${esc(m.verdict?.[k] ?? '')}</li>`).join('');
     return `<section id="${m.id}"><h2>${esc(labelOf(m.id))} <small>${esc(m.id)}, ${esc(m.unit)}</small></h2>${chartSvg(m, c.emulated)}<ul class="verdicts">${verdicts}</ul><ul class="notes">${notes}${nm}</ul></section>`;
   }).join('\n');
   const kindsInfo = Object.entries(c.kinds ?? {}).map(([k, v]) => `<li><b>${esc(k)}</b>: ${v.measured ? 'measured' : `not measured: ${esc(v.reason ?? '')}`}${v.details ? ` <small>${esc(Object.entries(v.details).map(([a, b]) => `${a}=${b}`).join('; '))}</small>` : ''}</li>`).join('');
@@ -110,10 +110,11 @@ th{background:#f4f4f4}.holds{color:#17692a}.does-not-hold{color:#a11}.not-measur
 Runtime ${esc(c.runtime)}${c.qemu ? `, QEMU ${esc(c.qemu)}` : ''}${c.guestKernel ? `, guest kernel ${esc(c.guestKernel)}` : ''}. Started ${esc(c.startedAt)}${c.durationMs ? `, took ${(c.durationMs / 1000).toFixed(0)} s` : ''}.
 ${c.quick ? '<b>Quick pass</b>: few runs, wide intervals. ' : ''}${c.runs ?? '?'} counted runs per metric after ${c.warmup ?? '?'} warm-up, kinds alternated. Cells: median (p10-p90).</p>
 ${c.emulated ? `<p class="emulated">VM figures were measured under <b>TCG (emulated)</b>, not KVM. A TCG figure can show that a claim about VM cost overstates it (KVM would do at least as well) but cannot confirm a KVM claim.</p>` : ''}
+<p>Claimed: the figures of the common VM-vs-container comparison (its performance table and density example); docs/CLAIMS.md lists each claim and where it comes from. Verdict: whether the claim holds on this host.</p>
 <ul>${kindsInfo}</ul>
-<table><tr><th>metric</th>${cols.map((k) => `<th>${k}${k === 'vm' && c.emulated ? ' (TCG, emulated)' : ''}</th>`).join('')}<th>seed: VM</th><th>seed: container</th><th>verdict VM</th><th>verdict container</th></tr>
+<table><tr><th>metric</th>${cols.map((k) => `<th>${k}${k === 'vm' && c.emulated ? ' (TCG, emulated)' : ''}</th>`).join('')}<th>claimed: VM</th><th>claimed: container</th><th>verdict VM</th><th>verdict container</th></tr>
 ${rows}</table>
-<p><small>Charts: dots are the raw samples, the pale bar p10-p90, the thin bar the 95 % bootstrap CI of the median, the black tick the median; a shaded band is the seed's claimed range where it is in the chart's unit.</small></p>
+<p><small>Charts: dots are the raw samples, the pale bar p10-p90, the thin bar the 95 % bootstrap CI of the median, the black tick the median; a shaded band is the claimed range where it is in the chart's unit.</small></p>
 ${sections}
 </body></html>
 `;

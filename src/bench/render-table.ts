@@ -24,7 +24,7 @@ export function renderTable(r: CompareResult): string {
   const c = r.context;
   const measured = COLUMNS.filter((k) => k === 'native' || c.kinds?.[k]?.measured);
   const vmHeader = c.emulated ? `vm (${c.accelerator}, EMULATED)` : c.accelerator === 'kvm' ? 'vm (kvm)' : 'vm';
-  const headers = ['metric', ...measured.map((k) => (k === 'vm' ? vmHeader : k === 'hybrid' && c.emulated ? 'hybrid (EMULATED)' : k)), 'seed: VM', 'seed: container', 'verdict VM', 'verdict container'];
+  const headers = ['metric', ...measured.map((k) => (k === 'vm' ? vmHeader : k === 'hybrid' && c.emulated ? 'hybrid (EMULATED)' : k)), 'claimed: VM', 'claimed: container', 'verdict VM', 'verdict container'];
   const notes: string[] = [];
   const note = (text: string): string => {
     let i = notes.indexOf(text);
@@ -48,6 +48,7 @@ export function renderTable(r: CompareResult): string {
     `isola compare: ${c.image} on ${c.host.cpu}, ${c.host.cores} cores, ${(c.host.memoryBytes / 1024 ** 3).toFixed(0)} GiB, ${c.host.kernel}${c.virtualizedHost ? ' (itself a VM: nested virtualization)' : ''}`,
     `runtime ${c.runtime}${c.qemu ? `; QEMU ${c.qemu}` : ''}${c.guestKernel ? `; guest kernel ${c.guestKernel}` : ''}; accelerator ${c.accelerator}${c.emulated ? ' (VM figures are EMULATED: TCG, not KVM)' : ''}`,
     `${c.quick ? 'QUICK pass: ' : ''}${c.runs ?? '?'} counted runs per metric after ${c.warmup ?? '?'} warm-up, kinds alternated; cells: median (p10-p90)${c.durationMs ? `; took ${(c.durationMs / 1000).toFixed(0)} s` : ''}`,
+    `claimed: the figures of the common VM-vs-container comparison (its performance table and density example; docs/CLAIMS.md); verdict: whether the claim holds on this host`,
     ...skipped,
   ];
   return `${head.join('\n')}\n\n${table(headers, rows)}\n\n${notes.map((n, i) => `[${i + 1}] ${n}`).join('\n')}\n`;

@@ -84,16 +84,16 @@ export function measuredFor(c: Claim, metric: MetricResult, kind: 'vm' | 'contai
       return { median: v, ci: [v, v], unit: 'bytes' };
     }
     case 'density-sized': {
-      const ex = (metric.extra?.[kind] ?? {}) as { sizedOnSeedServer?: number };
-      if (typeof ex.sizedOnSeedServer !== 'number') return 'no extrapolation was made';
-      return { median: ex.sizedOnSeedServer, ci: [ex.sizedOnSeedServer, ex.sizedOnSeedServer], unit: 'count' };
+      const ex = (metric.extra?.[kind] ?? {}) as { sizedOnExampleServer?: number };
+      if (typeof ex.sizedOnExampleServer !== 'number') return 'no extrapolation was made';
+      return { median: ex.sizedOnExampleServer, ci: [ex.sizedOnExampleServer, ex.sizedOnExampleServer], unit: 'count' };
     }
     default:
       return { median: s.median, ci: s.ci95, unit: metric.unit };
   }
 }
 
-/** Adds claim, verdict and verdictStatus to every metric the seed makes a claim about. */
+/** Adds claim, verdict and verdictStatus to every metric the common comparison makes a claim about. */
 export function applyVerdicts(result: CompareResult): CompareResult {
   const emulated = result.context.emulated;
   for (const metric of result.metrics) {

@@ -47,7 +47,7 @@ export function checkWritable(file: string, flag: string): void {
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('compare')
-    .description('measure startup, memory, disk, CPU, network, disk I/O and density of one image as container, VM and hybrid against the seed\'s claims')
+    .description('measure startup, memory, disk, CPU, network, disk I/O and density of one image as container, VM and hybrid against the claims of the common VM-vs-container comparison')
     .option('--image <ref>', 'image to measure', 'base')
     .option('--kinds <list>', `comma-separated kinds to measure (default: every kind this host can run): ${KINDS.join(',')}`)
     .option('--runs <n>', 'counted runs per metric (default 10, --quick 3)')

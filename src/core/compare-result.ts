@@ -3,7 +3,9 @@
  * docs/COMPARE-FORMAT.md documents it with an example. Bump `version` on any breaking change.
  */
 export const COMPARE_FORMAT = 'isola-compare';
-export const COMPARE_VERSION = 1;
+export const COMPARE_VERSION = 2;
+/** Versions `isola advise|plan --measured` read: version 1 differs only in `extra` names they do not read. */
+export const READABLE_COMPARE_VERSIONS: readonly number[] = [1, 2];
 
 export type MeasuredKind = 'native' | 'container' | 'vm' | 'hybrid';
 
@@ -42,14 +44,18 @@ export interface MetricResult {
   kinds: Partial<Record<MeasuredKind, Summary>>;
   notMeasured?: Partial<Record<MeasuredKind, string>>;
   verdict?: { vm?: string; container?: string };
-  // ---- additive (still version 1): written by isola compare, optional for readers ----
-  /** The seed's claim for this row, as text, per kind it makes a claim for. */
+  // ---- additive (since version 1): written by isola compare, optional for readers ----
+  /** The common comparison's claim for this row, as text, per kind it makes a claim for (docs/CLAIMS.md). */
   claim?: { vm?: string; container?: string };
   /** The verdict as a code: holds | does-not-hold | not-measurable (`verdict` has the sentence). */
   verdictStatus?: { vm?: VerdictStatus; container?: VerdictStatus };
   /** Method notes a reader needs (cache control, network path, what is and is not counted). */
   notes?: string[];
-  /** Metric-specific figures that are not a Summary (density extrapolation, raw timings). */
+  /**
+   * Metric-specific figures that are not a Summary (density extrapolation, raw timings).
+   * Version 2 renamed density's `seedServer`, `idleOnSeedServer` and `sizedOnSeedServer` to
+   * `exampleServer`, `idleOnExampleServer` and `sizedOnExampleServer`.
+   */
   extra?: Record<string, unknown>;
 }
 
@@ -66,7 +72,7 @@ export interface CompareContext {
   image: string;
   startedAt: string;
   quick: boolean;
-  // ---- additive (still version 1) ----
+  // ---- additive (since version 1) ----
   /** Per kind: measured, or skipped with the reason; the driver's probe details. */
   kinds?: Partial<Record<MeasuredKind, { measured: boolean; reason?: string; details?: Record<string, string> }>>;
   /** Counted runs and warm-up runs per metric. */
@@ -74,7 +80,7 @@ export interface CompareContext {
   warmup?: number;
   /** Wall time of the whole compare, in milliseconds. */
   durationMs?: number;
-  /** The seed for the bootstrap resampling, so that the intervals can be recomputed. */
+  /** The random-number seed of the bootstrap resampling, so that the intervals can be recomputed. */
   bootstrapSeed?: number;
   /** The host itself runs under a hypervisor (cpuinfo flag "hypervisor"): VMs are nested. */
   virtualizedHost?: boolean;

@@ -7,7 +7,7 @@ export interface VmmConfinement {
   summary: string;
 }
 
-/** The seed's security comparison, one row per aspect, chosen by what was measured. */
+/** The common comparison's security table (docs/CLAIMS.md), one row per aspect, chosen by what was measured. */
 export interface IsolationLevel {
   kernel: 'Shared' | 'Separate' | 'Unknown';
   attackSurface: 'Larger' | 'Smaller' | 'Unknown';

@@ -9,26 +9,32 @@ import { MiB, type Metric, type ScenarioContext } from '../scenario.js';
 
 const GiB = 1024 * MiB;
 
-/** The seed's server and instance sizes. */
-export const SEED_SERVER = { memoryBytes: 128 * GiB, cores: 32, vmBytes: 4 * GiB, containerBytes: 512 * MiB };
+/**
+ * The server and instance sizes of the common comparison's density example (docs/CLAIMS.md):
+ * "128GB RAM and 32 CPU cores", VMs "with 4GB RAM each", containers "with 512MB each" (taken as GiB, MiB).
+ */
+export const EXAMPLE_SERVER = { memoryBytes: 128 * GiB, cores: 32, vmBytes: 4 * GiB, containerBytes: 512 * MiB };
 
 export interface DensityStep {
   n: number;
   totalBytes: number;
 }
 
-/** How many instances fit: idle ones by their marginal cost, sized ones as the seed sizes them. */
+/** How many instances fit: idle ones by their marginal cost, sized ones as the density example sizes them. */
 export function extrapolate(kind: MeasuredKind, marginal: number, overhead: number | undefined, hostBytes: number) {
-  const size = kind === 'container' ? SEED_SERVER.containerBytes : SEED_SERVER.vmBytes;
+  const size = kind === 'container' ? EXAMPLE_SERVER.containerBytes : EXAMPLE_SERVER.vmBytes;
   return {
     idleOnThisHost: Math.floor(hostBytes / marginal),
-    idleOnSeedServer: Math.floor(SEED_SERVER.memoryBytes / marginal),
-    // The seed sizes every instance by its RAM; the isolation's own overhead comes on top.
-    sizedOnSeedServer: Math.floor(SEED_SERVER.memoryBytes / (size + (overhead ?? 0))),
+    idleOnExampleServer: Math.floor(EXAMPLE_SERVER.memoryBytes / marginal),
+    // The example sizes every instance by its RAM; the isolation's own overhead comes on top.
+    sizedOnExampleServer: Math.floor(EXAMPLE_SERVER.memoryBytes / (size + (overhead ?? 0))),
     instanceSizeBytes: size,
     overheadBytes: overhead ?? 0,
   };
 }
+
+/** The density note on the extrapolation, as the compare report prints it. */
+export const EXTRAPOLATION_NOTE = `extrapolation: idle instances that fit in this host's RAM, and the common comparison's example server of ${EXAMPLE_SERVER.memoryBytes / GiB} GiB with 4 GiB VMs and 512 MiB containers (instance size + measured overhead each), against its claim of 25-30 VMs and 100-200 containers; CPU is not modelled (the comparison gives no CPU per instance)`;
 
 /** Steps of N: 1, 2, 4, ... up to max. */
 export function steps(max: number): number[] {
@@ -58,7 +64,7 @@ export async function density(ctx: ScenarioContext): Promise<Metric> {
   const maxN: Record<string, number> = ctx.quick ? { container: 4, vm: 2, hybrid: 2 } : { container: 16, vm: 4, hybrid: 4 };
   const kinds: Metric['kinds'] = {};
   const notMeasured: Partial<Record<MeasuredKind, string>> = {};
-  const extra: Record<string, unknown> = { budgetBytes: ctx.densityBudget, seedServer: SEED_SERVER };
+  const extra: Record<string, unknown> = { budgetBytes: ctx.densityBudget, exampleServer: EXAMPLE_SERVER };
   const host = meminfo();
   for (const kind of ctx.kinds) {
     const one = ctx.facts.get(`hostCost.${kind}`);
@@ -110,7 +116,7 @@ export async function density(ctx: ScenarioContext): Promise<Metric> {
     ...(Object.keys(notMeasured).length ? { notMeasured } : {}),
     notes: [
       `idle instances (sleep) in steps of N up to ${Object.entries(maxN).filter(([k]) => ctx.kinds.includes(k as Kind)).map(([k, n]) => `${n} ${k}s`).join(', ')} within the budget of ${Math.round(ctx.densityBudget / MiB)} MiB; sample = marginal PSS per extra instance between steps`,
-      `extrapolation: idle instances that fit in this host's RAM, and the seed's ${SEED_SERVER.memoryBytes / GiB} GiB server with 4 GiB VMs and 512 MiB containers (instance size + measured overhead each); CPU is not modelled (the seed gives no per-instance CPU)`,
+      EXTRAPOLATION_NOTE,
       'kernel-side memory per instance (page tables, network namespace, cgroup, KVM structures) is not included',
     ],
     extra,

@@ -66,6 +66,14 @@ test('compare --quick --kinds container writes the table, JSON every reader acce
   assert.equal(measured.result.context.kinds?.vm?.measured ?? false, false);
   assert.ok(measured.result.context.host.cores >= 1);
   assert.ok(fs.readFileSync(html, 'utf8').includes('<svg class="chart"'));
+  // The claims are named by what they say, not by the document isola takes them from.
+  assert.equal(measured.result.version, 2);
+  const density = byId.get('density_marginal_bytes')?.extra as { exampleServer?: unknown; container?: { sizedOnExampleServer?: unknown } } | undefined;
+  assert.ok(density?.exampleServer, 'density names the example server');
+  assert.equal(typeof density?.container?.sizedOnExampleServer, 'number');
+  assert.match(r.stdout, /claimed: VM\s+claimed: container/);
+  const outputs: [string, string][] = [['table', r.stdout], ['progress', r.stderr], ['JSON', fs.readFileSync(json, 'utf8').replace(/"bootstrapSeed"/g, '')], ['HTML', fs.readFileSync(html, 'utf8')]];
+  for (const [what, text] of outputs) assert.doesNotMatch(text, /seed/i, `the ${what} names the claims' source document`);
   assert.deepEqual(await ids(fx.root), [], 'no instance left in isola ps -a');
   assert.deepEqual(hostLeftovers(fx), []);
   assert.deepEqual(liveProcessesFor(fx.root), []);

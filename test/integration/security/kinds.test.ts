@@ -90,7 +90,7 @@ describe('security profile of the three kinds', { timeout: 600_000 }, () => {
     assert.equal(status(h(), 'memory-limit'), 'pass');
   });
 
-  test('escape difficulty in the seed\'s words', () => {
+  test('escape difficulty in the words of the common comparison\'s security table', () => {
     assert.equal(c().level.escapeDifficulty, 'Harder but possible');
     assert.equal(c().level.cveImpact, 'May affect all containers');
     assert.match(v().level.escapeDifficulty, /^Very Hard \(out of the VM, then out of a jailed VMM \(uid \d+, no capabilities, seccomp filter/);

@@ -45,6 +45,7 @@ test('isola advise FILE prints the advice, --json the same as data', () => {
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /^payments-api: hybrid: containers inside per-tenant or per-compliance-zone VMs$/m);
   assert.match(text.stdout, /^erp: vm: a virtual machine$/m);
+  assert.match(text.stdout, /^ {4}DF-VM-5: .* \(the common comparison, Decision Framework \/ Choose VMs When: "Compliance mandates VM-level isolation"\)$/m);
   const json = isola('advise', EXAMPLE, '--json');
   assert.equal(json.code, 0, json.stderr);
   const report = JSON.parse(json.stdout);
@@ -61,13 +62,15 @@ test('isola advise --measured states where the figures come from', () => {
   assert.match(r.stdout, /from emulation \(TCG\)/);
 });
 
-test('isola plan --host 128G/32 reproduces the seed example with its arithmetic', () => {
+test('isola plan --host 128G/32 reproduces the density example with its arithmetic', () => {
   const r = isola('plan', EXAMPLE, '--host', '128G/32', '--reserved', '4G');
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /memory: \(128\.0GiB − 4\.00GiB reserved\) \/ \(4\.00GiB \+ 124\.9MiB VMM\) = 30\.08 → 30/);
   assert.match(r.stdout, /"≈ 25-30 VMs max": 30 is within 25-30/);
   assert.match(r.stdout, /"≈ 100-200 containers": 226 is above 100-200/);
   const json = JSON.parse(isola('plan', EXAMPLE, '--json', '--overcommit-cpu', '2').stdout);
+  assert.deepEqual(json.density[0].comparisonExample.map((row: { claim: { rule: string } }) => row.claim.rule), ['DEN-VM', 'DEN-C']);
+  assert.equal(json.assumptions.find((a: { key: string }) => a.key === 'vm.cpuFactor').provenance, 'comparison');
   assert.equal(json.assumptions.find((a: { key: string }) => a.key === 'overcommit.cpu').value, 2);
   assert.equal(json.placements.length, 3);
 });
@@ -82,7 +85,7 @@ test('bad input: one line naming the field, exit 125, no output', () => {
   failsWith(isola('plan', file('nohost.yaml', 'hosts: []\n')), /nohost\.yaml:1: hosts: empty list: zero hosts/);
   failsWith(isola('plan', file('whale.yaml', 'workloads:\n  - name: whale\n    memory: 1Ti\n    cpus: 1\n'), '--host', '128G/32'),
     /whale\.yaml:2: workload "whale" is larger than any host: as container .* more memory than host 128G\/32 offers/);
-  failsWith(isola('advise', EXAMPLE, '--measured', file('v2.json', JSON.stringify({ ...compareFixture(), version: 2 }))), /version is 2, this isola reads version 1/);
+  failsWith(isola('advise', EXAMPLE, '--measured', file('v3.json', JSON.stringify({ ...compareFixture(), version: 3 }))), /version is 3, this isola reads version 1 or 2/);
   failsWith(isola('advise', EXAMPLE, '--measured', file('other.json', '{"format": "something-else"}')), /format is "something-else"/);
   failsWith(isola('advise', join(dir, 'missing.yaml')), /does not exist/);
 });

@@ -1,44 +1,45 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultAssumptions, override } from '../../../src/advise/assumptions.js';
-import { densityOf, seedReference } from '../../../src/advise/density.js';
+import { comparisonExample, densityOf } from '../../../src/advise/density.js';
 import { capacityOf, parseHostFlag, reservedCores, reservedMemory } from '../../../src/advise/host.js';
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
 const MB = 1e6;
 
-test("the seed's density example, --host 128G/32 --reserved 4G, with its arithmetic", () => {
+test("the common comparison's density example, --host 128G/32 --reserved 4G, with its arithmetic", () => {
   const a = defaultAssumptions();
   const cap = capacityOf(parseHostFlag('128G/32'), a, 4 * GiB);
-  const [vm, container] = seedReference(cap, a);
+  const [vm, container] = comparisonExample(cap, a);
   assert.ok(vm && container);
 
-  // VMs with 4GB RAM each: (128 GiB - 4 GiB) / (4 GiB + 131 MB QEMU) = 30.08 -> 30; seed: 25-30.
+  // VMs with 4GB RAM each: (128 GiB - 4 GiB) / (4 GiB + 131 MB QEMU) = 30.08 -> 30; claimed: 25-30.
   const expectedVms = Math.floor((124 * GiB) / Math.ceil(4 * GiB + 131 * MB));
   assert.equal(expectedVms, 30);
   assert.equal(vm.count, expectedVms);
   assert.equal(vm.binds, 'memory');
-  assert.deepEqual([vm.seed?.low, vm.seed?.high, vm.seed?.verdict], [25, 30, 'within']);
+  assert.deepEqual([vm.claim?.rule, vm.claim?.low, vm.claim?.high, vm.claim?.verdict], ['DEN-VM', 25, 30, 'within']);
+  assert.equal(vm.claim?.quote, '≈ 25-30 VMs max');
   assert.match(vm.arithmetic[0] ?? '', /\(128\.0GiB − 4\.00GiB reserved\) \/ \(4\.00GiB \+ 124\.9MiB VMM\) = 30\.08 → 30/);
 
-  // Containers with 512MB each: (128 GiB - 4 GiB) / (512 MiB + 50 MB) = 226.9 -> 226; seed: 100-200.
+  // Containers with 512MB each: (128 GiB - 4 GiB) / (512 MiB + 50 MB) = 226.9 -> 226; claimed: 100-200.
   const expectedContainers = Math.floor((124 * GiB) / Math.ceil(512 * MiB + 50 * MB));
   assert.equal(expectedContainers, 226);
   assert.equal(container.count, expectedContainers);
-  assert.equal(container.seed?.verdict, 'above', 'memory alone allows more than the seed says; CPU is what limits it');
+  assert.equal(container.claim?.verdict, 'above', 'memory alone allows more than the comparison says; CPU is what limits it');
   assert.match(container.arithmetic[0] ?? '', /\(128\.0GiB − 4\.00GiB reserved\) \/ \(512\.0MiB \+ 47\.7MiB container overhead\) = 226\.\d\d → 226/);
-  // The seed's 100-200 is where CPU binds at 0.16-0.32 cores per container: the row says from which size on.
+  // The claimed 100-200 is where CPU binds at 0.16-0.32 cores per container: the row says from which size on.
   assert.ok(Math.abs((container.cpuBindsAboveCores ?? 0) - (32 - reservedCores(32)) / 226) < 1e-9);
 });
 
-test('with the default (GKE) reserve the seed example gives 28 VMs, inside 25-30', () => {
+test('with the default (GKE) reserve the density example gives 28 VMs, inside 25-30', () => {
   const a = defaultAssumptions();
   const cap = capacityOf(parseHostFlag('128G/32'), a);
   assert.ok(Math.abs(cap.reservedBytes - (9.32 * GiB + 100 * MiB)) < 1);
-  const [vm, container] = seedReference(cap, a);
+  const [vm, container] = comparisonExample(cap, a);
   assert.equal(vm?.count, 28);
-  assert.equal(vm?.seed?.verdict, 'within');
+  assert.equal(vm?.claim?.verdict, 'within');
   assert.equal(container?.count, 216);
 });
 

@@ -31,6 +31,8 @@ test('--assume overrides by key and rejects unknown keys and out-of-range values
 test('every default assumption says where it comes from', () => {
   for (const a of Object.values(defaultAssumptions())) {
     assert.ok(a.source.length > 10, a.key);
-    assert.ok(['published', 'seed', 'placeholder', 'policy'].includes(a.provenance), a.key);
+    assert.ok(['published', 'comparison', 'placeholder', 'policy'].includes(a.provenance), a.key);
+    if (a.provenance === 'comparison') assert.match(a.source, /^the common VM-vs-container comparison, performance table: "[^"]+"/, a.key);
   }
+  assert.equal(defaultAssumptions()['vm.guestOsMiB'].provenance, 'comparison');
 });

@@ -13,6 +13,8 @@ const rejects = (value: unknown, re: RegExp) =>
 test('a compare result of the right format and version loads', () => {
   const m = parseMeasured(JSON.stringify(compareFixture()), 'r.json');
   assert.equal(m.accelerator, 'KVM');
+  // Version 1 differs only in names inside density's extra, which advise and plan do not read.
+  assert.equal(parseMeasured(JSON.stringify({ ...compareFixture(), version: 1 }), 'v1.json').result.metrics.length, 4);
   const vm = costOf(m, 'vm');
   assert.equal(vm.find((f) => f.metric === 'startup_ready_ms')?.median, 900);
   assert.equal(costOf(m, 'hybrid').find((f) => f.metric === 'io_seq_ratio')?.notMeasured, 'no block device in the sandbox');
@@ -22,7 +24,8 @@ test('the wrong format, version or shape is a one-line error naming the field', 
   rejects('not json', /--measured r\.json: file is not JSON/);
   rejects([], /file is not a JSON object/);
   rejects({ ...compareFixture(), format: 'isola-bench' }, /format is "isola-bench", expected "isola-compare"/);
-  rejects({ ...compareFixture(), version: 2 }, /version is 2, this isola reads version 1/);
+  rejects({ ...compareFixture(), version: 3 }, /version is 3, this isola reads version 1 or 2/);
+  rejects({ ...compareFixture(), version: '2' }, /version is "2", this isola reads version 1 or 2/);
   rejects({ ...compareFixture(), context: { ...compareFixture().context, emulated: 'no' } }, /context\.emulated must be true or false/);
   rejects({ ...compareFixture(), metrics: {} }, /metrics must be a list/);
   rejects({ ...compareFixture(), metrics: [{ id: 'startup_ready_ms', kinds: { vm: { median: 'fast' } } }] }, /metrics\[0\]\.kinds\.vm\.median must be a number/);

@@ -99,11 +99,14 @@ test('--measured overheads replace the published defaults and say so', async () 
   assert.equal(r2.assumptions.find((a) => a.key === 'vm.vmmMiB')?.value, 5);
 });
 
-test('text output shows the seed reference, placement and the difference in cost', async () => {
+test('text output shows the density example with its claim, placement and the difference in cost', async () => {
   const text = renderPlanText(plan({ inventory: await example(), host: parseHostFlag('128G/32'), reservedBytes: 4 * 2 ** 30, flagAssumptions: {} }));
   assert.match(text, /vm 4\.00GiB: 30 per host, memory binds/);
-  assert.match(text, /"≈ 25-30 VMs max": 30 is within 25-30/);
-  assert.match(text, /"≈ 100-200 containers": 226 is above 100-200/);
+  assert.match(text, /^density, the common comparison's example \("On a server with 128GB RAM and 32 CPU cores"\):$/m);
+  assert.match(text, /^ {6}claimed \(DEN-VM, 128GB \/ 32 cores\): "≈ 25-30 VMs max": 30 is within 25-30$/m);
+  assert.match(text, /^ {6}claimed \(DEN-C, 128GB \/ 32 cores\): "≈ 100-200 containers": 226 is above 100-200$/m);
+  assert.match(text, /cpu: not given by the comparison's example; CPU would bind first above/);
+  assert.match(text, /container\.memoryMiB = [\d.]+ MiB {2}\[comparison\] the common VM-vs-container comparison, performance table: "Memory Overhead \.\.\. 5-50MB per container"/);
   assert.match(text, /advised vs all-vm: (saves|costs) [\d,]+ per year/);
   assert.match(text, /vm\.vmmMiB = 124\.9313 MiB {2}\[published\] Agache et al\., Firecracker, NSDI 2020/);
 });

@@ -8,7 +8,7 @@ import { RULES } from '../../../src/advise/rules.js';
 import { ROOT, withAnswers } from './fixtures.js';
 
 /**
- * One case per rule of the seed's Decision Framework, security section, cost section and
+ * One case per rule of the common comparison's Decision Framework, security section, cost section and
  * hybrid approach: a workload that makes it fire, and what the advice then is.
  */
 const FIRING: Record<string, { workload: Workload; recommendation: Recommendation }> = {
@@ -61,10 +61,11 @@ test('rule ids are unique and every rule quotes a sentence', () => {
   for (const r of RULES) assert.ok(r.quote.length > 5 && r.section.length > 0, r.id);
 });
 
-const seedPath = [join(ROOT, 'shared'), join(ROOT, '..', 'shared')]
+/** The comparison's text, where the project keeps it (outside the repository, not shipped). */
+const sourcePath = [join(ROOT, 'shared'), join(ROOT, '..', 'shared')]
   .map((dir) => join(dir, 'seed', 'vm-vs-container.md'))
   .find(existsSync) ?? 'shared/seed/vm-vs-container.md';
-test('every quote is verbatim in the seed', { skip: existsSync(seedPath) ? false : `seed not found at ${seedPath}` }, () => {
-  const seed = readFileSync(seedPath, 'utf8');
-  for (const r of RULES) assert.ok(seed.includes(r.quote), `${r.id}: "${r.quote}" is not in the seed`);
+test('every quote is verbatim in the source comparison', { skip: existsSync(sourcePath) ? false : `source text not found at ${sourcePath}` }, () => {
+  const source = readFileSync(sourcePath, 'utf8');
+  for (const r of RULES) assert.ok(source.includes(r.quote), `${r.id}: "${r.quote}" is not in the source comparison`);
 });

@@ -9,7 +9,7 @@ import type { CompareResult } from '../../../src/core/compare-result.js';
 
 function sample(emulated: boolean): CompareResult {
   return applyVerdicts({
-    format: 'isola-compare', version: 1,
+    format: 'isola-compare', version: 2,
     context: {
       host: { cpu: 'AMD EPYC', cores: 2, memoryBytes: 24 * 1024 ** 3, kernel: 'Linux 6.1' }, accelerator: 'tcg', emulated,
       runtime: 'runc 1.1.5', qemu: '7.2', guestKernel: '6.1.0-cloud', image: 'base:latest', startedAt: '2025-01-01T00:00:00Z', quick: true,
@@ -30,7 +30,11 @@ test('the table has one row per metric, a column per measured kind, EMULATED on 
   assert.match(t, /startup: first output\s+-\s+100 ms \(92\.0 ms-108 ms\)\s+1900 ms/);
   assert.match(t, /hybrid not measured: not in this build/);
   assert.match(t, /\[\d+\] startup: first output, vm: does not hold here: .*even emulated/);
-  assert.doesNotMatch(t.split('\n').find((l) => l.startsWith('metric')) ?? '', /hybrid/);
+  const header = t.split('\n').find((l) => l.startsWith('metric')) ?? '';
+  assert.doesNotMatch(header, /hybrid/);
+  assert.match(header, /claimed: VM\s+claimed: container\s+verdict VM\s+verdict container/);
+  assert.match(t, /^claimed: the figures of the common VM-vs-container comparison/m);
+  assert.match(t, /startup: first output .*30 s - 5 min\s+< 1 s/);
 });
 
 test('the JSON is the compare format that advise --measured reads', () => {
@@ -46,5 +50,8 @@ test('the HTML is self-contained: an SVG chart per metric with data, escaped tex
   assert.doesNotMatch(html, /<script|https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
   assert.match(html, /no &lt;address&gt; &amp; &quot;quotes&quot;/);
   assert.match(html, /TCG \(emulated\)/);
+  assert.match(html, /<th>claimed: VM<\/th><th>claimed: container<\/th>/);
+  assert.match(html, /<b>container<\/b> \(claimed: &lt; 1 s\)/);
+  assert.match(html, /<title>claimed for container: &lt; 1 s<\/title>/);
   assert.equal(chartSvg({ id: 'disk_image_bytes', unit: 'bytes', kinds: {} }, false), '');
 });

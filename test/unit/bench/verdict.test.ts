@@ -9,7 +9,7 @@ const around = (center: number, spread: number, n = 20) => Array.from({ length: 
 
 function result(metrics: MetricResult[], emulated: boolean): CompareResult {
   return {
-    format: 'isola-compare', version: 1,
+    format: 'isola-compare', version: 2,
     context: {
       host: { cpu: 'test', cores: 2, memoryBytes: 1, kernel: 'Linux' }, accelerator: emulated ? 'tcg' : 'kvm', emulated,
       runtime: 'runc', image: 'base', startedAt: '2025-01-01T00:00:00Z', quick: false,
@@ -66,11 +66,11 @@ test('network: VM "higher" is judged against the container, container "near-nati
   assert.equal(applyVerdicts(result([far], false)).metrics[0]?.verdictStatus?.container, 'does-not-hold');
 });
 
-test('density uses the extrapolation to the seed server with a 10 % tolerance; missing kinds get the reason', () => {
+test('density uses the extrapolation to the example server with a 10 % tolerance; missing kinds get the reason', () => {
   const d: MetricResult = {
     id: 'density_marginal_bytes', unit: 'bytes',
     kinds: { vm: summarize([1e8]), container: summarize([5e5]) },
-    extra: { vm: { sizedOnSeedServer: 31 }, container: { sizedOnSeedServer: 255 } },
+    extra: { vm: { sizedOnExampleServer: 31 }, container: { sizedOnExampleServer: 255 } },
   };
   const r = applyVerdicts(result([d], false));
   assert.equal(r.metrics[0]?.verdictStatus?.vm, 'holds'); // 31 within 25-30 +-10 %
