@@ -106,6 +106,15 @@ export class CacheLayout {
     return this.entries().filter((e) => e.imageDigest === imageDigest && kinds.includes(e.kind));
   }
 
+  /** Every lock folder of an entry (held by a build now, or left by one that was killed). */
+  locks(): string[] {
+    const out: string[] = [];
+    for (const kind of Object.keys(FOLDER) as CacheEntryKind[]) {
+      for (const name of readdir(this.folder(kind))) if (name.endsWith('.lock') && parse(kind, name.slice(0, -5))) out.push(path.join(this.folder(kind), name));
+    }
+    return out;
+  }
+
   /**
    * Whatever is in the cache and is not a finished entry or its lock: scratch builds a crash
    * left behind, and files of layouts isola no longer writes. Safe to delete when no build runs.

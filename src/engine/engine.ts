@@ -11,6 +11,7 @@ import type { Config } from '../core/config.js';
 import { CacheLayout } from '../core/cache-layout.js';
 import { currentBootId, processAlive, processRef } from '../util/process.js';
 import { privateDir } from '../util/fsx.js';
+import { lockHeld } from '../util/lock.js';
 import { openDb, type Db } from '../state/db.js';
 import { InstanceRepo, type InstanceRecord } from '../state/instances.js';
 import { ImageStore } from '../image/store.js';
@@ -88,6 +89,11 @@ export class Engine {
       fs.rmSync(this.cache.lock(entry.path), { recursive: true, force: true });
       removed.push(entry.path);
     }
+    for (const lock of this.cache.locks()) {
+      if (lockHeld(lock)) continue;
+      fs.rmSync(lock, { recursive: true, force: true });
+      removed.push(lock);
+    }
     for (const stray of this.cache.strays()) {
       if (processAlive(stray.builderPid)) continue; // a build running now
       fs.rmSync(stray.path, { recursive: true, force: true });
@@ -99,7 +105,7 @@ export class Engine {
       fs.rmSync(path.join(this.paths.tmp, name), { recursive: true, force: true });
       removed.push(path.join(this.paths.tmp, name));
     }
-    this.images().collectGarbage();
+    this.images().collectGarbage({ partials: true });
     return removed;
   }
 

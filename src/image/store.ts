@@ -5,7 +5,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { IsolaError, notFound } from '../core/errors.js';
 import type { ResolvedImage } from '../core/types.js';
 import { assertDigest, sha256 } from './digest.js';
-import { withLock, withLockSync } from '../util/lock.js';
+import { lockHeld, withLock, withLockSync } from '../util/lock.js';
 import { processAlive, processRef } from '../util/process.js';
 import { readJson, writeFileAtomic } from '../util/fsx.js';
 import { INDEX_TYPES, MT_INDEX, MT_MANIFEST, REF_ANNOTATION, type Descriptor, type ImageConfig, type Index, type Manifest } from './layout.js';
@@ -313,11 +313,12 @@ export class ImageStore {
    * Deletes blobs that no manifest in the index refers to and no live lease protects, and the
    * temporary files of processes that are gone. Runs under the index lock from start to end.
    */
-  collectGarbage(): void {
-    withLockSync(this.indexLock(), () => this.collectUnlocked());
+  collectGarbage(opts: { partials?: boolean } = {}): void {
+    withLockSync(this.indexLock(), () => this.collectUnlocked(opts.partials ?? false));
   }
 
-  private collectUnlocked(): void {
+  /** `partials`: also interrupted downloads nobody is resuming now (system prune; rmi keeps them to resume). */
+  private collectUnlocked(partials: boolean): void {
     const keep = this.leasedBlobs();
     for (const m of this.readIndex().manifests) {
       keep.add(m.digest);
@@ -346,6 +347,10 @@ export class ImageStore {
     for (const f of fs.readdirSync(tmpDir)) {
       const pid = /^\.tmp-(\d+)-/.exec(f)?.[1];
       if (pid && !processAlive(Number(pid))) fs.rmSync(path.join(tmpDir, f), { recursive: true, force: true });
+      if (partials && /^\.partial-[0-9a-f]{64}$/.test(f) && !lockHeld(path.join(tmpDir, `${f}.lock`))) {
+        fs.rmSync(path.join(tmpDir, f), { force: true });
+        fs.rmSync(path.join(tmpDir, `${f}.lock`), { recursive: true, force: true });
+      }
     }
   }
 }

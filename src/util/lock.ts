@@ -51,6 +51,19 @@ function tryTake(dir: string, me: ProcessRef): boolean {
   return true;
 }
 
+/** Whether a lock folder is held by a live process (a lock whose owner is gone is not held). */
+export function lockHeld(dir: string): boolean {
+  const owner = readOwner(dir);
+  if (owner === 'none') {
+    try {
+      return Date.now() - fs.statSync(dir).mtimeMs <= OWNERLESS_MS;
+    } catch {
+      return false;
+    }
+  }
+  return owner !== null && processAlive(owner);
+}
+
 function self(): ProcessRef {
   const me = processRef(process.pid);
   if (!me) throw new IsolaError('INTERNAL', 'cannot read this process\'s own /proc entry', 'check that /proc is mounted');

@@ -241,7 +241,7 @@ export class VmDriver implements Driver<VmData> {
       v.bootId = qemu.bootId;
       v.startedAt = new Date().toISOString();
       checkpoint?.({ ...v });
-      await waitLaunched(qemu, `isola-${spec.id}`, v.files.qmp, path.join(spec.runDir, 'vmm.err'));
+      await waitLaunched(qemu, v.files.qmp, path.join(spec.runDir, 'vmm.err'));
       await this.waitStarted(spec, v);
     } catch (e) {
       await this.cleanup(spec, v);

@@ -106,12 +106,14 @@ export function launchJailed(argv: string[], stderrFile: string): Launched {
 }
 
 /** Until QEMU is up (its QMP socket exists), or it ended: then its own words say why. */
-export async function waitLaunched(q: Launched, name: string, qmp: string, stderrFile: string, timeoutMs = 10_000): Promise<void> {
+export async function waitLaunched(q: Launched, qmp: string, stderrFile: string, timeoutMs = 10_000): Promise<void> {
   let ended: number | null | undefined;
   void q.exited.then((c) => (ended = c));
   const deadline = Date.now() + timeoutMs;
   while (!fs.existsSync(qmp)) {
-    if (ended !== undefined || !processAlive(q.pid, { cmdlineIncludes: name })) {
+    // Our own child: its pid cannot be reused before its exit is seen. (No command-line check:
+    // between fork and exec it still shows this process's.)
+    if (ended !== undefined || !processAlive(q.pid)) {
       await sleep(20); // let the exit status and the last words arrive
       const said = readOr(stderrFile, '').split('\n').map((l) => l.trim()).filter((l) => l && !/warning:/i.test(l)).join(' ').replace(/^qemu-system-x86_64: /, '');
       throw new IsolaError('UNAVAILABLE', `QEMU could not start the VM: ${said || `exit status ${ended ?? 'unknown'}`}`, 'check the kernel, initrd and memory options (isola host shows what this host offers)');

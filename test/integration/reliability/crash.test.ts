@@ -74,6 +74,9 @@ describe('fault injection: a CLI killed at any moment leaks nothing', { timeout:
     for (const d of ['instances', 'tmp']) for (const e of fs.readdirSync(path.join(fx.root, d))) out.push(`file ${d}/${e}`);
     for (const e of fs.readdirSync(path.join(fx.root, 'run'))) if (e !== 'vmm-root' && e !== 'runtime') out.push(`file run/${e}`);
     for (const e of fs.readdirSync(path.join(fx.root, 'images', 'blobs'))) if (e !== 'sha256') out.push(`file images/blobs/${e}`);
+    for (const folder of fs.readdirSync(path.join(fx.root, 'cache'))) {
+      for (const e of fs.readdirSync(path.join(fx.root, 'cache', folder))) if (e.startsWith('.') || e.endsWith('.lock')) out.push(`file cache/${folder}/${e}`);
+    }
     const ps = JSON.parse((await cli(['ps', '-a', '--json'])).stdout || '[]') as unknown[];
     if (ps.length) out.push(`${ps.length} instance(s) still listed`);
     return out;
