@@ -172,3 +172,24 @@ describe('safe layer unpacking', () => {
     await assert.rejects(unpackLayers([f], target), (e) => isIsolaError(e) && (e.code === 'CORRUPT'));
   });
 });
+
+describe('hostile sizes', () => {
+  let d: string;
+  beforeEach(() => {
+    d = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-unpack-size-'));
+  });
+  afterEach(() => fs.rmSync(d, { recursive: true, force: true }));
+
+  test('a path longer than PATH_MAX (in a PAX record) is refused cleanly', async () => {
+    const file = path.join(d, 'long.tar');
+    const deep = `${'a'.repeat(200)}/`.repeat(25) + 'f'; // 5,026 bytes, each part within NAME_MAX
+    fs.writeFileSync(file, rawTar([{ path: deep, body: 'x', encoding: 'pax' }]));
+    await assert.rejects(unpackLayers([file], path.join(d, 'root')), (e) => isIsolaError(e, 'UNSAFE') && /longer than 4095 bytes/.test(e.message));
+  });
+
+  test('a name longer than NAME_MAX is refused cleanly', async () => {
+    const file = path.join(d, 'name.tar');
+    fs.writeFileSync(file, rawTar([{ path: 'n'.repeat(300), body: 'x', encoding: 'gnu' }]));
+    await assert.rejects(unpackLayers([file], path.join(d, 'root')), (e) => isIsolaError(e, 'UNSAFE') && /longer than 255 bytes/.test(e.message));
+  });
+});
