@@ -25,10 +25,11 @@ fi
 #   skopeo umoci docker-registry     interoperability tests: a real registry and OCI tools
 #   docker.io curl openssl python3   registry interop tests: a private dockerd (pinged with curl),
 #                             the test registry's TLS CA and its htpasswd (bcrypt via python3's crypt)
+#   debootstrap               tests build on a real Debian image (minbase + python3), made once and cached
 #   chromium                  the HTML report is checked in a real headless browser
 PKGS=(runc crun conmon podman qemu-system-x86 qemu-utils busybox-static e2fsprogs cpio kmod zstd attr
       gcc libc6-dev iproute2 iptables socat golang-github-containers-common skopeo umoci docker-registry
-      docker.io curl openssl python3 chromium)
+      docker.io curl openssl python3 debootstrap chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

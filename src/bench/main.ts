@@ -180,6 +180,19 @@ async function main(): Promise<number> {
       raw.hybrid = Object.fromEntries(hr);
       for (const k of kinds) rows.push({ name: `\`isola run --rm --as ${k} base true\` (${k === 'container' ? 'no accelerator' : accel === 'tcg' ? 'TCG, emulated' : accel})`, value: Math.round(median(hr.get(k) ?? [])), unit: 'ms', target: '-', ok: null, ...(k === 'hybrid' ? { ratio: `hybrid/vm ${median(pairRatios(hr.get('hybrid') ?? [], hr.get('vm') ?? [])).toFixed(2)}` } : {}) });
     } else rows.push({ name: 'hybrid rows', value: null, unit: '', target: '-', ok: null, note: 'the hybrid kind is not available here' });
+
+    // ---- (g) images in and out: push and pull against skopeo, build against buildah -------
+    log('images: push/pull vs skopeo copy, build vs buildah bud');
+    try {
+      const { benchImages } = await import('./scenarios/images.js');
+      rows.push(...await benchImages({
+        isola: (args, r, extra = {}) => run(process.execPath, [BIN, ...args], { env: { ...config.env, ISOLA_ROOT: r, ...extra } }),
+        runs: Math.min(runs, 5),
+        log,
+      }));
+    } catch (e) {
+      rows.push({ name: 'images: push/pull vs skopeo, build vs buildah', value: null, unit: '', target: '<= 1.2 x skopeo; rebuild < 1 s', ok: false, note: `failed: ${(e as Error).message}` });
+    }
   } finally {
     await isola(['rm', '-f', ...(await isola(['ps', '-a', '-q'])).stdout.split('\n').filter(Boolean)]).catch(() => undefined);
     await sh('podman', ['rmi', '-f', PODMAN_IMAGE]).catch(() => undefined);

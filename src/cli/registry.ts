@@ -62,7 +62,7 @@ export function register(program: Command, ctx: CliContext): void {
       const progress = progressDisplay(process.stderr, !o.quiet);
       try {
         const r = await pushImage(store(ctx), text, {
-          ...registryOptions(ctx, o), onProgress: progress.sink, onStatus: (l) => !o.quiet && process.stderr.write(`${l}\n`),
+          ...registryOptions(ctx, o), chunkAbove: ctx.config.pushChunkAbove, onProgress: progress.sink, onStatus: (l) => !o.quiet && process.stderr.write(`${l}\n`),
         });
         progress.done();
         process.stdout.write(o.quiet ? `${r.digest}\n` : `${r.tag}: digest: ${r.digest} size: ${r.size}\n`);

@@ -43,6 +43,8 @@ export interface Config {
    * `isola login` share them.
    */
   credentialsFile: string;
+  /** Blobs up to this size are pushed in one request; larger ones in 32 MiB chunks. */
+  pushChunkAbove: number;
   bench: {
     /** The wall-clock limit of the VM part of `npm run bench`, in seconds. */
     vmLimitS: number;
@@ -76,6 +78,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'ISOLA_VM_CMDLINE', default: '(none)', doc: 'extra words for the guest kernel command line, space separated' },
   { name: 'ISOLA_UNPACK_MAX_BYTES', default: 'free space less 10 %', doc: 'the most bytes an image\'s layers may expand to when unpacked' },
   { name: 'ISOLA_UNPACK_MAX_ENTRIES', default: 'free inodes less 10 % (at most 4 million)', doc: 'the most entries an image\'s layers may hold' },
+  { name: 'ISOLA_PUSH_CHUNK_ABOVE', default: '536870912 (512 MiB)', doc: 'push blobs up to this many bytes in one request, larger ones in 32 MiB chunks (for proxies that limit a request\'s size)' },
   { name: 'ISOLA_DEBUG', default: '(unset)', doc: 'any value: print stack traces and causes with errors' },
   { name: 'DOCKER_CONFIG', default: '~/.docker', doc: 'folder of the registry credentials file `config.json` (Docker\'s format, shared with `docker login`)' },
   { name: 'HOME', default: 'the user\'s home from the password database', doc: 'where `~/.docker/config.json` is when DOCKER_CONFIG is unset' },
@@ -146,6 +149,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     env: Object.freeze({ ...env }),
     unpack: { ...(maxBytes ? { maxBytes } : {}), ...(maxEntries ? { maxEntries } : {}) },
     credentialsFile: path.join(pathOf(env, 'DOCKER_CONFIG', path.join(set(env, 'HOME') ?? os.homedir(), '.docker')), 'config.json'),
+    pushChunkAbove: positiveNumber(env, 'ISOLA_PUSH_CHUNK_ABOVE') ?? 512 * 1024 * 1024,
     bench: { vmLimitS: positiveNumber(env, 'ISOLA_BENCH_VM_LIMIT_S') ?? 420 },
     ...(epoch !== undefined ? { sourceDateEpoch: epoch } : {}),
   };

@@ -12,6 +12,8 @@ import { openRemote, type RegistryOptions } from './session.js';
 const PARALLEL = 3;
 
 export interface PushOptions extends RegistryOptions {
+  /** Blobs above this size go up in chunks. */
+  chunkAbove?: number;
   onProgress?: ProgressSink;
   onStatus?: (line: string) => void;
 }
@@ -46,7 +48,7 @@ export async function pushImage(store: ImageStore, text: string, o: PushOptions)
     const report = o.onProgress ?? (() => undefined);
     for (const b of blobs) report({ id: shortId(b.digest), status: 'Preparing', total: b.size });
     await mapLimit(blobs, PARALLEL, async (b, _i, signal) => {
-      const r = await pushBlob(client, store, ref.repository, b, { name, signal, ...(mountFrom ? { mountFrom } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+      const r = await pushBlob(client, store, ref.repository, b, { name, signal, ...(mountFrom ? { mountFrom } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}), ...(o.chunkAbove ? { chunkAbove: o.chunkAbove } : {}) });
       report({ id: shortId(b.digest), status: r === 'exists' ? 'Layer already exists' : r === 'mounted' ? `Mounted from ${mountFrom}` : 'Pushed', current: b.size, total: b.size });
     });
     const res = await client.call({
