@@ -63,7 +63,8 @@ describe('the data root keeps its secrets', { timeout: 300_000 }, () => {
     const script = path.join(fx.root, 'as-nobody.mjs');
     fs.writeFileSync(script, `
       import fs from 'node:fs';
-      const { main, buildProgram } = await import(${JSON.stringify(path.join(REPO, 'dist/src/cli/main.js'))});
+      const { main } = await import(${JSON.stringify(path.join(REPO, 'dist/src/cli/main.js'))});
+      const { buildProgram } = await import(${JSON.stringify(path.join(REPO, 'dist/src/cli/program.js'))});
       const { loadConfig } = await import(${JSON.stringify(path.join(REPO, 'dist/src/core/config.js'))});
       await buildProgram(loadConfig(), []);
       process.setgroups([]);
