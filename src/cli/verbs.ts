@@ -25,6 +25,7 @@ const modules: { verbs: string[]; load: Loader }[] = [
   { verbs: ['tag'], load: () => import('./tag.js') },
   { verbs: ['history'], load: () => import('./history.js') },
   { verbs: ['save', 'load'], load: () => import('./archive.js') },
+  { verbs: ['export', 'import-vm'], load: () => import('./export.js') },
   { verbs: ['build', 'builder'], load: () => import('./build.js') },
   { verbs: ['advise'], load: () => import('./advise.js') },
   { verbs: ['plan'], load: () => import('./plan.js') },

@@ -17,6 +17,10 @@ export interface GuestAssets {
   init: string; // the static init/agent binary
   initHash: string; // sha256 of the C source and compiler flags it was built from
   modules: string[]; // load order inside the guest
+  /** The kernel's unpacked folder: vmlinuz, config, and the module files under modules/. */
+  kernelDir: string;
+  /** Modules a whole-disk boot loads besides (`isola export`), in load order; not in the shared initramfs. */
+  diskModules: string[];
   /** The host-side launcher that confines each VM's QEMU (vmm-jail.c), built like the init. */
   vmmJail: string;
 }

@@ -15,11 +15,21 @@ import { LAYOUT, guestDir, guestSourceDir, manifestPath, readGuestAssets, type G
 export const KERNEL_METAPACKAGE = 'linux-image-cloud-amd64';
 /** What the guest needs beyond the built-ins: the virtio transports, disk, net, serial ports. */
 export const WANTED_MODULES = ['virtio_mmio', 'virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_console'];
+/**
+ * What a whole disk made by `isola export` needs besides: under another hypervisor an IDE disk
+ * (PIIX, as VirtualBox and VMware offer for an OVF's IDE controller) or VMware's paravirtual
+ * SCSI, seen as a SCSI disk; under isola, QEMU's fw_cfg, which carries the instance's config.
+ * Loaded only when the kernel command line names the root by label (a whole-disk boot).
+ */
+export const DISK_BOOT_MODULES = ['ata_piix', 'sd_mod', 'vmw_pvscsi', 'qemu_fw_cfg'];
 const CFLAGS = ['-static', '-Os', '-s', '-Wall', '-Wextra'];
 
 export const log = (msg: string): void => {
   process.stdout.write(`guest: ${msg}\n`);
 };
+
+/** Bumped when what goes into the initramfs changes otherwise than through init.c or the module lists. */
+const INITRAMFS_RECIPE = 2;
 
 /** The native programs built here: the guest's init and the host's VMM jail. */
 const NATIVE = { init: 'init.c', jail: 'vmm-jail.c' } as const;
@@ -29,6 +39,8 @@ function sourceHash(file: string = NATIVE.init): string {
   h.update(fs.readFileSync(path.join(guestSourceDir(), file)));
   h.update(CFLAGS.join(' '));
   h.update(String(LAYOUT));
+  // The initramfs carries the modules too: a new list makes a new one.
+  if (file === NATIVE.init) h.update(JSON.stringify([WANTED_MODULES, DISK_BOOT_MODULES, INITRAMFS_RECIPE]));
   return h.digest('hex');
 }
 
@@ -70,7 +82,7 @@ export function moduleLoadOrder(modulesDep: string, wanted: string[]): string[] 
   return order;
 }
 
-async function fetchKernel(assets: string): Promise<{ version: string; pkg: string; dir: string; modules: string[] }> {
+async function fetchKernel(assets: string): Promise<{ version: string; pkg: string; dir: string; modules: string[]; diskModules: string[] }> {
   let depends = await must('apt-cache', ['depends', KERNEL_METAPACKAGE], 'resolving the guest kernel');
   let pkg = parseKernelDependency(depends);
   if (!pkg) {
@@ -82,10 +94,14 @@ async function fetchKernel(assets: string): Promise<{ version: string; pkg: stri
   if (!pkg) throw new IsolaError('UNAVAILABLE', `${KERNEL_METAPACKAGE} does not name a kernel package`, 'check the host\'s apt sources include Debian main');
   const version = pkg.replace(/^linux-image-/, '');
   const dir = path.join(assets, 'kernel', version);
-  const done = path.join(dir, 'modules.order.isola');
-  if (fs.existsSync(done) && fs.existsSync(path.join(dir, 'vmlinuz'))) {
+  // The marker names the module lists it was made for: a new list extracts the package again.
+  const lists = createHash('sha256').update(JSON.stringify([WANTED_MODULES, DISK_BOOT_MODULES])).digest('hex').slice(0, 8);
+  const done = path.join(dir, `modules.${lists}.isola`);
+  const doneDisk = path.join(dir, `modules-disk.${lists}.isola`);
+  if (fs.existsSync(done) && fs.existsSync(doneDisk) && fs.existsSync(path.join(dir, 'vmlinuz'))) {
     const pkgVersion = fs.readFileSync(path.join(dir, 'package'), 'utf8').trim();
-    return { version, pkg: pkgVersion, dir, modules: fs.readFileSync(done, 'utf8').split('\n').filter(Boolean) };
+    const read = (f: string) => fs.readFileSync(f, 'utf8').split('\n').filter(Boolean);
+    return { version, pkg: pkgVersion, dir, modules: read(done), diskModules: read(doneDisk) };
   }
   const tmp = fs.mkdtempSync(path.join(assets, '.kernel-'));
   try {
@@ -98,21 +114,25 @@ async function fetchKernel(assets: string): Promise<{ version: string; pkg: stri
     await must('dpkg-deb', ['-x', path.join(tmp, deb), x], 'unpacking the guest kernel');
     const modRoot = path.join(x, 'lib', 'modules', version);
     await must('depmod', ['-b', x, version], 'computing module dependencies');
-    const order = moduleLoadOrder(fs.readFileSync(path.join(modRoot, 'modules.dep'), 'utf8'), WANTED_MODULES);
+    const dep = fs.readFileSync(path.join(modRoot, 'modules.dep'), 'utf8');
+    const order = moduleLoadOrder(dep, WANTED_MODULES);
+    const diskOrder = moduleLoadOrder(dep, DISK_BOOT_MODULES).filter((m) => !order.includes(m));
     const stage = path.join(tmp, 'stage');
     fs.mkdirSync(path.join(stage, 'modules'), { recursive: true });
     fs.copyFileSync(path.join(x, 'boot', `vmlinuz-${version}`), path.join(stage, 'vmlinuz'));
     fs.copyFileSync(path.join(x, 'boot', `config-${version}`), path.join(stage, 'config'));
     fs.copyFileSync(path.join(modRoot, 'modules.builtin'), path.join(stage, 'modules.builtin'));
-    for (const m of order) fs.copyFileSync(path.join(modRoot, m), path.join(stage, 'modules', path.basename(m)));
+    for (const m of [...order, ...diskOrder]) fs.copyFileSync(path.join(modRoot, m), path.join(stage, 'modules', path.basename(m)));
     const names = order.map((m) => path.basename(m));
+    const diskNames = diskOrder.map((m) => path.basename(m));
     fs.writeFileSync(path.join(stage, 'package'), deb.replace(/\.deb$/, '') + '\n');
-    fs.writeFileSync(path.join(stage, 'modules.order.isola'), names.join('\n') + '\n');
+    fs.writeFileSync(path.join(stage, path.basename(done)), names.join('\n') + '\n');
+    fs.writeFileSync(path.join(stage, path.basename(doneDisk)), diskNames.join('\n') + '\n');
     fs.mkdirSync(path.dirname(dir), { recursive: true });
     fs.rmSync(dir, { recursive: true, force: true });
     fs.renameSync(stage, dir);
-    log(`kernel ${version}: vmlinuz and ${names.length} modules (${names.join(', ')})`);
-    return { version, pkg: deb.replace(/\.deb$/, ''), dir, modules: names };
+    log(`kernel ${version}: vmlinuz and ${names.length} modules (${names.join(', ')}), ${diskNames.length} more for whole-disk boots`);
+    return { version, pkg: deb.replace(/\.deb$/, ''), dir, modules: names, diskModules: diskNames };
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -130,7 +150,7 @@ async function buildNative(assets: string, name: 'init' | 'jail', hash: string):
 }
 
 /** The shared initramfs: /init, the modules and their load order, the mount points. */
-export function buildInitramfs(init: string, kernelDir: string, modules: string[]): Buffer {
+export function buildInitramfs(init: string, kernelDir: string, modules: string[], diskModules: string[] = []): Buffer {
   const entries: CpioEntry[] = [
     { type: 'dir', name: 'dev' },
     { type: 'char', name: 'dev/console', major: 5, minor: 1 },
@@ -143,8 +163,9 @@ export function buildInitramfs(init: string, kernelDir: string, modules: string[
     { type: 'dir', name: 'lib/modules/isola' },
     { type: 'file', name: 'init', data: fs.readFileSync(init), mode: 0o755 },
     { type: 'file', name: 'isola/modules', data: Buffer.from(modules.join('\n') + '\n') },
+    { type: 'file', name: 'isola/modules-disk', data: Buffer.from(diskModules.join('\n') + '\n') },
   ];
-  for (const m of modules) entries.push({ type: 'file', name: `lib/modules/isola/${m}`, data: fs.readFileSync(path.join(kernelDir, 'modules', m)) });
+  for (const m of [...modules, ...diskModules]) entries.push({ type: 'file', name: `lib/modules/isola/${m}`, data: fs.readFileSync(path.join(kernelDir, 'modules', m)) });
   return cpioArchive(entries);
 }
 
@@ -163,6 +184,8 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
   const initramfs = path.join(guestDir(assets), `initramfs-${k.version}-${hash.slice(0, 12)}.cpio`);
   if (!fs.existsSync(initramfs)) {
     const tmp = `${initramfs}.tmp`;
+    // The disk modules stay out of the initramfs every VM boots (they double its size); `isola
+    // export` builds a whole disk's initramfs with them (GuestAssets.diskModules).
     fs.writeFileSync(tmp, buildInitramfs(init, k.dir, k.modules));
     fs.renameSync(tmp, initramfs);
     log(`initramfs ${path.basename(initramfs)} (${Math.round(fs.statSync(initramfs).size / 1024)} KiB)`);
@@ -176,6 +199,8 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
     init,
     initHash: hash,
     modules: k.modules,
+    kernelDir: k.dir,
+    diskModules: k.diskModules,
     vmmJail,
   };
   const tmp = `${manifestPath(assets)}.tmp`;

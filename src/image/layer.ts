@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ImageStore } from './store.js';
-import { MT_LAYER_GZIP, type Descriptor } from './layout.js';
+import { MT_LAYER_GZIP, MT_LAYER_TAR, type Descriptor } from './layout.js';
 
 function hashTap(h: ReturnType<typeof createHash>): Transform {
   return new Transform({
@@ -30,7 +30,8 @@ async function isGzip(file: string): Promise<boolean> {
  * Stores a tar file (plain or gzip) as a gzip-compressed OCI layer blob. Returns its descriptor
  * and its diff_id (the sha256 of the uncompressed tar, which the image config lists).
  */
-export async function storeLayer(store: ImageStore, tarFile: string, opts: { beforeCommit?: (digest: string) => void } = {}): Promise<{ desc: Descriptor; diffId: string }> {
+export async function storeLayer(store: ImageStore, tarFile: string, opts: { beforeCommit?: (digest: string) => void; compress?: boolean } = {}): Promise<{ desc: Descriptor; diffId: string }> {
+  if (opts.compress === false) return storePlainLayer(store, tarFile);
   const diff = createHash('sha256');
   const blob = createHash('sha256');
   const tmp = store.tempPath();
@@ -46,6 +47,24 @@ export async function storeLayer(store: ImageStore, tarFile: string, opts: { bef
     opts.beforeCommit?.(digest);
     store.commitBlob(tmp, digest);
     return { desc: { mediaType: MT_LAYER_GZIP, digest, size }, diffId: `sha256:${diff.digest('hex')}` };
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/**
+ * Stores a tar file as it is, an uncompressed layer (its digest is its diff_id): for content
+ * gzip cannot shrink and would only slow, such as a VM's disk image.
+ */
+async function storePlainLayer(store: ImageStore, tarFile: string): Promise<{ desc: Descriptor; diffId: string }> {
+  const h = createHash('sha256');
+  const tmp = store.tempPath();
+  try {
+    await pipeline(fs.createReadStream(tarFile), hashTap(h), fs.createWriteStream(tmp));
+    const digest = `sha256:${h.digest('hex')}`;
+    const size = fs.statSync(tmp).size;
+    store.commitBlob(tmp, digest);
+    return { desc: { mediaType: MT_LAYER_TAR, digest, size }, diffId: digest };
   } finally {
     fs.rmSync(tmp, { force: true });
   }

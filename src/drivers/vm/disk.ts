@@ -6,6 +6,7 @@ import type { Config } from '../../core/config.js';
 import type { CacheEntryKind, CacheLayout } from '../../core/cache-layout.js';
 import { IsolaError } from '../../core/errors.js';
 import { unpackImage, type UnpackLimits } from '../../image/unpack.js';
+import { makeExt4 } from '../../guest/ext4.js';
 import { allocatedBytes } from '../../util/fsx.js';
 import { withLock } from '../../util/lock.js';
 import { run } from '../../util/exec.js';
@@ -17,14 +18,6 @@ import { findQemuImg } from './accel.js';
  * written again; each instance boots from its own qcow2 overlay on top, so a new instance
  * costs one small file.
  */
-const FREE_SPACE = 512 * 1024 * 1024; // room for the workload's writes, sparse until used
-
-/** The ext4 size for a tree of `used` bytes: the tree, ext4's own metadata, and free space. */
-export function ext4SizeBytes(used: number): number {
-  const mib = 1024 * 1024;
-  return Math.ceil((used * 1.2 + 64 * mib + FREE_SPACE) / mib) * mib;
-}
-
 /**
  * Builds an ext4 disk at `disk` (once; concurrent callers wait for the first) from a tree that
  * `fill` writes into an empty scratch folder. The disk appears under its name only when whole.
@@ -39,12 +32,7 @@ export async function buildExt4Once(cache: CacheLayout, kind: CacheEntryKind, di
     const tmp = cache.scratch(kind, `${tag}.ext4`);
     try {
       await fill(tree);
-      const size = ext4SizeBytes(allocatedBytes(tree));
-      fs.writeFileSync(tmp, '');
-      fs.truncateSync(tmp, size);
-      // A small journal (4 MiB): the base is never written, each overlay is private.
-      const r = await run('mkfs.ext4', ['-q', '-F', '-L', label, '-J', 'size=4', '-E', 'root_owner=0:0', '-d', tree, tmp]).catch((e: Error) => ({ code: -1, stdout: '', stderr: e.message }));
-      if (r.code !== 0) throw new IsolaError('UNAVAILABLE', `mkfs.ext4 could not build ${what}: ${r.stderr.trim()}`, 'install e2fsprogs 1.43 or newer (mkfs.ext4 -d); npm run bootstrap does');
+      await makeExt4(tree, tmp, label, what);
       fs.renameSync(tmp, disk);
       return disk;
     } finally {
@@ -61,8 +49,9 @@ export function ensureBaseDisk(image: ResolvedImage, cache: CacheLayout, limits:
   });
 }
 
-export async function createOverlay(config: Config, base: string, overlay: string): Promise<void> {
-  const r = await run(findQemuImg(config), ['create', '-q', '-f', 'qcow2', '-b', base, '-F', 'raw', overlay]);
+/** `baseFormat`: raw for an image's ext4 root, qcow2 for a whole-disk image's disk. */
+export async function createOverlay(config: Config, base: string, overlay: string, baseFormat: 'raw' | 'qcow2' = 'raw'): Promise<void> {
+  const r = await run(findQemuImg(config), ['create', '-q', '-f', 'qcow2', '-b', base, '-F', baseFormat, overlay]);
   if (r.code !== 0) throw new IsolaError('INTERNAL', `qemu-img could not create the instance disk: ${r.stderr.trim()}`, 'check free space under the data root');
 }
 

@@ -22,7 +22,7 @@ test('only drivers/registry.ts may import a concrete driver', () => {
 
 test('layers below the drivers import no part of drivers/, not even the interface', () => {
   const src = "import type { AnyDriver } from '../drivers/driver.js';\nexport type D = AnyDriver;\n";
-  for (const layer of ['image', 'net', 'state', 'guest', 'util']) {
+  for (const layer of ['image', 'net', 'state', 'guest', 'util', 'export']) {
     const r = lint(`src/${layer}/probe.ts`, src);
     assert.equal(r.status, 1, `${layer}: ${r.stdout}`);
     assert.match(r.stdout, /Layers below the drivers/);

@@ -7,7 +7,7 @@ import { FrameReader, encodeFrame } from '../../../src/drivers/vm/agent.js';
 import { decodeRecords, encodeRecords } from '../../../src/guest/records.js';
 import { cpioArchive } from '../../../src/guest/cpio.js';
 import { moduleLoadOrder, parseKernelDependency } from '../../../src/guest/setup.js';
-import { ext4SizeBytes } from '../../../src/drivers/vm/disk.js';
+import { ext4SizeBytes } from '../../../src/guest/ext4.js';
 
 test('status lines: started, then exit; or an exec error', () => {
   assert.deepEqual(parseStatus('started 82 1.175\nexit 7\n'), { startedPid: 82, error: null, exitCode: 7 });
