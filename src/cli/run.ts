@@ -6,6 +6,7 @@ import { invalid } from '../core/errors.js';
 import { KINDS, type Kind } from '../core/types.js';
 import type { RunRequest } from '../engine/request.js';
 import { parsePublish } from '../net/publish.js';
+import type { Engine } from '../engine/engine.js';
 
 interface RunFlags {
   detach?: boolean;
@@ -30,6 +31,9 @@ interface RunFlags {
   capAdd: string[];
   capDrop: string[];
   securityOpt: string[];
+  disk?: string;
+  firmware: string;
+  diskBus: string;
 }
 
 /** The flags `run` and `create` share, in Docker's spelling. */
@@ -54,7 +58,25 @@ export function addRunFlags(cmd: Command): Command {
     .option('--privileged', 'give the container every capability, no seccomp, no masked paths')
     .option('--cap-add <cap>', 'add a capability (repeatable)', collect, [])
     .option('--cap-drop <cap>', 'drop a capability, or ALL (repeatable)', collect, [])
-    .option('--security-opt <opt>', 'seccomp=PATH|unconfined, no-new-privileges[=true|false] (repeatable)', collect, []);
+    .option('--security-opt <opt>', 'seccomp=PATH|unconfined, no-new-privileges[=true|false] (repeatable)', collect, [])
+    .option('--disk <file>', 'boot this disk (qcow2, VMDK, VDI, raw or OVA) as a whole-disk VM, instead of an image (every argument is then the command)')
+    .option('--firmware <kind>', 'with --disk: bios (SeaBIOS) or uefi (OVMF)', 'bios')
+    .option('--disk-bus <bus>', 'with --disk: virtio, or sata (with an e1000e NIC) for an OS without virtio drivers', 'virtio');
+}
+
+/**
+ * The image and command of `run` and `create`: IMAGE [COMMAND...], or with --disk FILE the disk
+ * imported as an image (and every argument the command).
+ */
+async function target(e: Engine, cmd: Command, image: string | undefined, command: string[], f: RunFlags): Promise<{ image: string; command: string[]; flags: RunFlags }> {
+  if (f.disk === undefined) {
+    if (image === undefined) throw invalid('no image given', 'give an image (isola run IMAGE [COMMAND...]), or a disk with --disk FILE');
+    return { image, command, flags: f };
+  }
+  const { imageForDisk } = await import('./run-disk.js');
+  const asGiven = cmd.getOptionValueSource('as') !== 'default';
+  const ref = await imageForDisk(e, { ...f, disk: f.disk, asGiven }, (s) => process.stderr.write(`${s}\n`));
+  return { image: ref, command: image === undefined ? command : [image, ...command], flags: { ...f, as: 'vm' } };
 }
 
 export function toRunRequest(image: string, command: string[], f: RunFlags): RunRequest {
@@ -109,27 +131,34 @@ export function register(program: Command, ctx: CliContext): void {
   const run = program
     .command('run')
     .description('create and start an instance of IMAGE, then stream its output (exit status is the workload\'s)')
-    .argument('<image>', 'image reference, e.g. base or myimage:1')
+    .argument('[image]', 'image reference, e.g. base or myimage:1 (none with --disk)')
     .argument('[command...]', 'command to run instead of the image\'s Cmd')
     .option('-d, --detach', 'run in the background and print the instance id')
     .option('--rm', 'remove the instance when it exits')
     .passThroughOptions();
-  addRunFlags(run).action(async (image: string, command: string[], flags: RunFlags) => {
-    const req = toRunRequest(image, command, flags);
-    const result = await withEngine(ctx, (e) => e.run(req, process.stdout, process.stderr));
-    if (req.detach) process.stdout.write(`${result.rec.id}\n`);
+  addRunFlags(run).action(async (image: string | undefined, command: string[], flags: RunFlags) => {
+    let detach = !!flags.detach;
+    const result = await withEngine(ctx, async (e) => {
+      const t = await target(e, run, image, command, flags);
+      const req = toRunRequest(t.image, t.command, t.flags);
+      detach = req.detach;
+      return e.run(req, process.stdout, process.stderr);
+    });
+    if (detach) process.stdout.write(`${result.rec.id}\n`);
     else throw new ExitWith(result.exitCode ?? 0);
   });
 
   const create = program
     .command('create')
     .description('create an instance of IMAGE without starting it (start it with isola start)')
-    .argument('<image>')
+    .argument('[image]')
     .argument('[command...]')
     .passThroughOptions();
-  addRunFlags(create).action(async (image: string, command: string[], flags: RunFlags) => {
-    const req = toRunRequest(image, command, { ...flags, detach: true });
-    const rec = await withEngine(ctx, (e) => e.create(req));
+  addRunFlags(create).action(async (image: string | undefined, command: string[], flags: RunFlags) => {
+    const rec = await withEngine(ctx, async (e) => {
+      const t = await target(e, create, image, command, flags);
+      return e.create(toRunRequest(t.image, t.command, { ...t.flags, detach: true }));
+    });
     process.stdout.write(`${rec.id}\n`);
   });
 

@@ -10,13 +10,14 @@ import type { Kind } from './types.js';
  *
  * - rootfs/<image hex>/                      the image unpacked (a container's overlay lower layer)
  * - vm-disks/<image hex>.ext4                the image as a VM root disk
+ * - whole-disks/<image hex>.qcow2            a whole-disk VM image's disk, out of its layer
  * - hybrid-disks/<image hex>-<system>.ext4   the image plus the guest system that runs it under
  *                                            runc (<system>: a digest of that system's files)
  *
  * Entries are built under a scratch name (a leading dot) and renamed into place, so a name
  * that parses is a finished entry; scratch names left by a crash are `scratch()` for prune.
  */
-export type CacheEntryKind = 'rootfs' | 'vm-disk' | 'hybrid-disk';
+export type CacheEntryKind = 'rootfs' | 'vm-disk' | 'whole-disk' | 'hybrid-disk';
 
 export interface CacheEntry {
   kind: CacheEntryKind;
@@ -31,12 +32,12 @@ export interface Stray {
   builderPid: number | null;
 }
 
-const FOLDER: Record<CacheEntryKind, string> = { rootfs: 'rootfs', 'vm-disk': 'vm-disks', 'hybrid-disk': 'hybrid-disks' };
+const FOLDER: Record<CacheEntryKind, string> = { rootfs: 'rootfs', 'vm-disk': 'vm-disks', 'whole-disk': 'whole-disks', 'hybrid-disk': 'hybrid-disks' };
 
 /** What each isolation kind derives from an image (the hybrid resolves users in the unpacked tree). */
 export const DERIVED_BY_KIND: Record<Kind, readonly CacheEntryKind[]> = {
   container: ['rootfs'],
-  vm: ['vm-disk'],
+  vm: ['vm-disk', 'whole-disk'],
   hybrid: ['hybrid-disk', 'rootfs'],
 };
 
@@ -52,6 +53,7 @@ function hexOf(imageDigest: string): string {
 function parse(kind: CacheEntryKind, name: string): string | null {
   const m = kind === 'rootfs' ? /^([a-f0-9]{64})$/.exec(name)
     : kind === 'vm-disk' ? /^([a-f0-9]{64})\.ext4$/.exec(name)
+      : kind === 'whole-disk' ? /^([a-f0-9]{64})\.qcow2$/.exec(name)
       : /^([a-f0-9]{64})-[a-f0-9]{16}\.ext4$/.exec(name);
   return m?.[1] ? `sha256:${m[1]}` : null;
 }
@@ -69,6 +71,10 @@ export class CacheLayout {
 
   vmDisk(imageDigest: string): string {
     return path.join(this.folder('vm-disk'), `${hexOf(imageDigest)}.ext4`);
+  }
+
+  wholeDisk(imageDigest: string): string {
+    return path.join(this.folder('whole-disk'), `${hexOf(imageDigest)}.qcow2`);
   }
 
   /** `system`: a sha256 digest of the guest system's files; a new runc makes a new disk. */

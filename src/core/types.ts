@@ -15,6 +15,8 @@ export interface ImageRuntimeConfig {
   cmd: string[];
   workingDir: string;
   user: string;
+  /** The image's LABELs. */
+  labels?: Record<string, string>;
 }
 
 export interface ResolvedImage {

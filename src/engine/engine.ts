@@ -20,6 +20,7 @@ import { normalizeRef } from '../image/ref.js';
 import { isBuildCacheRef } from '../image/build/cache.js';
 import type { RunRequest } from './request.js';
 import { buildSpec } from './spec-builder.js';
+import { diskImageFacts } from '../image/disk-image.js';
 import { isValidName, newId, randomName } from './names.js';
 import { assertPortFree, startForwarder, stopForwarders, type Forwarder } from '../net/publish.js';
 
@@ -126,6 +127,9 @@ export class Engine {
     for (const m of req.publish) await assertPortFree(m);
     const driver = this.driver(req.kind);
     const image = await this.resolveImage(req.image);
+    if (req.kind !== 'vm' && diskImageFacts(image.config)) {
+      throw invalid(`image ${image.ref} is a whole-disk VM (a disk with its own bootloader), which only a VM can boot`, `run it with --as vm`);
+    }
     const id = newId();
     const name = req.name ?? randomName();
     const cleanup = req.detach ? [process.execPath, BIN, '_cleanup', '--data-root', this.paths.root, id] : [];

@@ -6,6 +6,7 @@ import { BRIDGE, GATEWAY, PREFIX, macFor } from '../net/names.js';
 import { nextFreeIp } from '../net/ipam.js';
 import type { Paths } from '../core/paths.js';
 import { normalizeCap } from '../core/caps.js';
+import { diskImageFacts } from '../image/disk-image.js';
 
 /** Image env overlaid with -e (KEY=VALUE, or KEY alone to pass the caller's value through). */
 export function mergeEnv(imageEnv: string[], userEnv: string[], callerEnv: Readonly<Record<string, string | undefined>>): string[] {
@@ -25,7 +26,8 @@ export function resolveArgv(image: ResolvedImage, req: RunRequest): string[] {
   const entry = req.entrypoint !== undefined ? (req.entrypoint ? [req.entrypoint] : []) : image.config.entrypoint;
   const cmd = req.command.length > 0 ? req.command : req.entrypoint !== undefined ? [] : image.config.cmd;
   const argv = [...entry, ...cmd];
-  if (argv.length === 0) throw invalid(`image ${image.ref} has no command to run`, 'give one after the image name, for example: isola run IMAGE sh');
+  // A whole-disk image runs the command on its disk unless one is given.
+  if (argv.length === 0 && !diskImageFacts(image.config)) throw invalid(`image ${image.ref} has no command to run`, 'give one after the image name, for example: isola run IMAGE sh');
   return argv;
 }
 

@@ -369,11 +369,16 @@ static void status(const char *fmt, ...) {
   va_end(ap);
   if (n < 0) return;
   if (statusfd >= 0) write_all(statusfd, buf, (size_t)n);
+  else write_all(con, buf, (size_t)n);
 }
 
 /* Writes data as CRI log lines: complete lines as F, a trailing fragment as P. */
 static void log_chunk(const char *stream, const char *data, size_t n) {
-  if (logfd < 0) return;
+  /* Booted from a whole disk by another hypervisor there is no isola.log port: the console. */
+  if (logfd < 0) {
+    write_all(con, data, n);
+    return;
+  }
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   struct tm tm;
@@ -666,6 +671,95 @@ static int wait_for(int (*check)(void), int ms) {
 
 static int have_vda(void) { return access("/dev/vda", F_OK) == 0; }
 
+/*
+ * A whole disk (exported by isola export) names its root by ext4 label on the kernel command
+ * line, isola.root=LABEL=NAME: under another hypervisor it may be /dev/vda2, /dev/sda2 or
+ * /dev/hda2. The devices are read directly: the ext4 superblock (offset 1024) holds the magic
+ * 0xEF53 at byte 56 and the volume label at byte 120.
+ */
+static char root_label[17];
+static char root_dev[300];
+
+static int find_root_by_label(void) {
+  DIR *d = opendir("/sys/class/block");
+  if (!d) return 0;
+  struct dirent *e;
+  int found = 0;
+  while (!found && (e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char dev[300];
+    snprintf(dev, sizeof dev, "/dev/%s", e->d_name);
+    int fd = open(dev, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    unsigned char sb[256];
+    if (pread(fd, sb, sizeof sb, 1024) == (ssize_t)sizeof sb && sb[56] == 0x53 && sb[57] == 0xEF &&
+        strncmp((const char *)sb + 120, root_label, 16) == 0) {
+      snprintf(root_dev, sizeof root_dev, "%s", dev);
+      found = 1;
+    }
+    close(fd);
+  }
+  closedir(d);
+  return found;
+}
+
+/* Modules only a whole-disk boot needs (IDE and SCSI disks of other hypervisors), listed apart. */
+static void load_disk_modules(void) {
+  char *list = read_file("/isola/modules-disk", NULL);
+  if (!list) return;
+  for (char *m = strtok(list, "\n"); m; m = strtok(NULL, "\n")) {
+    char p[300];
+    snprintf(p, sizeof p, "/lib/modules/isola/%s", m);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    if (syscall(SYS_finit_module, fd, "", 0) != 0 && errno != EEXIST) say("module %s: %s", m, strerror(errno));
+    close(fd);
+  }
+  free(list);
+}
+
+/*
+ * Under isola, a whole disk's VM gets the instance's config by fw_cfg (QEMU's firmware config
+ * device, readable in sysfs once qemu_fw_cfg is loaded): the address always, the command and its
+ * environment, working folder and user where the run gives them. It is read over the config the
+ * disk's initramfs carries, so `isola run DISK-IMAGE cmd -e K=V -p ...` works as for any VM.
+ */
+#define FW_CFG_CONFIG "/sys/firmware/qemu_fw_cfg/by_name/opt/isola/config/raw"
+static int have_fw_cfg(void) { return access("/sys/firmware/qemu_fw_cfg/rev", F_OK) == 0; }
+
+static void set_env(struct spec *s, char *kv) {
+  size_t k = strcspn(kv, "=");
+  for (int i = 0; i < s->envc; i++) {
+    if (strncmp(s->env[i], kv, k) == 0 && s->env[i][k] == '=') {
+      s->env[i] = kv;
+      return;
+    }
+  }
+  if (s->envc < MAXREC - 1) s->env[s->envc++] = kv;
+  s->env[s->envc] = NULL;
+}
+
+static void apply_fw_cfg(struct spec *s) {
+  if (!wait_for(have_fw_cfg, 500)) return; /* another hypervisor: the disk's own config stands */
+  size_t n = 0;
+  char *buf = read_file(FW_CFG_CONFIG, &n);
+  if (!buf) return;
+  struct spec o;
+  parse_records(buf, n, &o); /* buf stays allocated: s points into it */
+  if (o.argc > 0) {
+    for (int i = 0; i <= o.argc; i++) s->argv[i] = o.argv[i];
+    s->argc = o.argc;
+  }
+  for (int i = 0; i < o.envc; i++) set_env(s, o.env[i]);
+  if (strcmp(o.workdir, "/") != 0) s->workdir = o.workdir;
+  if (*o.user) s->user = o.user;
+  if (o.hostname) s->hostname = o.hostname;
+  if (o.ip) s->ip = o.ip;
+  if (o.gw) s->gw = o.gw;
+  s->readonly = o.readonly;
+  say("config from fw_cfg: %d args, %d env, ip %s", o.argc, o.envc, o.ip ? o.ip : "none");
+}
+
 static int ports_named(void) {
   int fd = open_port("isola.status", O_WRONLY);
   if (fd < 0) return 0;
@@ -715,14 +809,26 @@ int main(void) {
     chans[i].exec.out = chans[i].exec.err = chans[i].exec.in = -1;
   }
 
-  if (!wait_for(have_vda, 5000)) {
+  const char *rootp = cmdline ? strstr(cmdline, "isola.root=LABEL=") : NULL;
+  snprintf(root_dev, sizeof root_dev, "/dev/vda");
+  if (rootp) {
+    rootp += strlen("isola.root=LABEL=");
+    size_t l = strcspn(rootp, " \n");
+    snprintf(root_label, sizeof root_label, "%.*s", (int)(l < 16 ? l : 16), rootp);
+    load_disk_modules();
+    apply_fw_cfg(&s);
+    if (!wait_for(find_root_by_label, 10000)) {
+      status("error 125 no disk holds the root file system labelled %s", root_label);
+      die("no root disk");
+    }
+  } else if (!wait_for(have_vda, 5000)) {
     status("error 125 the root disk /dev/vda did not appear");
     die("no root disk");
   }
   mkdir("/newroot", 0755);
-  if (mount("/dev/vda", "/newroot", "ext4", s.readonly ? MS_RDONLY : 0, NULL) != 0) {
-    status("error 125 cannot mount the root disk: %s", strerror(errno));
-    die("mounting /dev/vda");
+  if (mount(root_dev, "/newroot", "ext4", s.readonly ? MS_RDONLY : 0, NULL) != 0) {
+    status("error 125 cannot mount the root disk %s: %s", root_dev, strerror(errno));
+    die("mounting the root disk");
   }
   switch_root("/newroot");
   mkdir("/dev/pts", 0755);

@@ -275,6 +275,7 @@ export class ImageStore {
         cmd: c.Cmd ?? [],
         workingDir: c.WorkingDir || '/',
         user: c.User ?? '',
+        ...(c.Labels ? { labels: c.Labels } : {}),
       },
     };
   }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import { PassThrough } from 'node:stream';
-import type { InstanceSpec, Kind, LogEntry, StoredData } from '../../src/core/types.js';
+import type { InstanceSpec, Kind, LogEntry, ResolvedImage, StoredData } from '../../src/core/types.js';
 import type { AnyDriver } from '../../src/drivers/driver.js';
 import { isIsolaError } from '../../src/core/errors.js';
 import { ensureDirs, hostLeftovers, makeFixture, specFor, type Fixture } from '../helpers/fixture.js';
@@ -20,6 +20,8 @@ export interface ContractOptions {
   timeoutSec?: number;
   /** Seconds a kill may take to end the workload once the stop timeout has passed (a VM's guest must power off). */
   stopGraceSec?: number;
+  /** The image every instance runs (default: the base image); `variant` names it in the suite's title. */
+  image?: { variant: string; make: (fx: Fixture) => Promise<ResolvedImage> };
 }
 
 export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void {
@@ -27,6 +29,7 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
   const skipReason = (name: string) => opts.skip?.find((s) => s.tests.includes(name))?.reason;
   let fx: Fixture;
   let driver: AnyDriver;
+  let image: ResolvedImage | undefined;
   const made: string[] = [];
 
   const it = (name: string, fn: () => Promise<void>) => {
@@ -36,7 +39,7 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
 
   /** Creates and starts an instance; always cleaned up and removed, even when the test fails. */
   async function withInstance<T>(over: Partial<InstanceSpec>, fn: (spec: InstanceSpec, data: StoredData) => Promise<T>): Promise<T> {
-    const spec = specFor(fx, driver.kind, over);
+    const spec = specFor(fx, driver.kind, { ...(image ? { image } : {}), ...over });
     made.push(spec.id);
     ensureDirs(spec);
     let data: StoredData | null = null;
@@ -59,12 +62,13 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
 
   const text = (entries: LogEntry[], stream: 'stdout' | 'stderr') => entries.filter((e) => e.stream === stream).map((e) => e.text).join('\n');
 
-  describe(`driver contract: ${kind}`, () => {
+  describe(`driver contract: ${kind}${opts.image ? ` (${opts.image.variant})` : ''}`, () => {
     before(async () => {
       fx = await makeFixture();
       driver = fx.drivers.get(kind);
       const cap = await driver.probe();
       assert.ok(cap.ok, `${kind} must be usable on this host: ${cap.reason}`);
+      image = await opts.image?.make(fx);
     });
     after(async () => {
       await fx?.dispose();

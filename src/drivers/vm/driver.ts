@@ -14,23 +14,34 @@ import { ensureBridge } from '../../net/bridge.js';
 import { createTap, deleteTap } from '../../net/tap.js';
 import { run } from '../../util/exec.js';
 import { allocatedBytes } from '../../util/fsx.js';
-import { findQemu, probeAccelerator } from './accel.js';
+import { findQemu, findQemuImg, probeAccelerator } from './accel.js';
 import { AgentConnection, request } from './agent.js';
 import { createOverlay, diskUsage, ensureBaseDisk, type DiskUsage } from './disk.js';
 import { MIN_MEMORY_MIB, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from './launch.js';
 import { readK8sLog } from '../cri-log.js';
 import {
-  consoleTail, exitInfo, killQemu, launchJailed, orphanOf, readStatus, socketPath, vmmAlive, waitGone, waitLaunched,
+  EXIT_VM_KILLED, consoleTail, exitInfo, killQemu, launchJailed, orphanOf, qmpCommand, readStatus, socketPath, vmmAlive, waitGone, waitLaunched,
 } from './monitor.js';
 import { IN_JAIL, handOver, jailArgv, launchFiles, vmmCgroupPath, vmmId, VMM_MEMORY_MARGIN, VMM_PIDS } from './jail.js';
 import { createCgroup, removeCgroup } from '../../util/cgroup.js';
-import { decodeVmData, type VmData } from './persist.js';
+import { decodeVmData, type VmData, type WholeDiskData } from './persist.js';
 import { hostOverhead, parseGuestStats } from './stats.js';
+import { diskImageFacts, type DiskImageFacts } from '../../image/disk-image.js';
+import { OVMF_CODE, OVMF_VARS, wholeDiskArgs, type WholeDiskBoot } from './launch-whole-disk.js';
+import {
+  EXIT_NO_BOOTABLE_DEVICE, NO_BOOT_MESSAGE, ensureWholeDisk, hostSideStats, readFirmwareOutcome, recordExit, settleExit,
+} from './whole-disk.js';
+import { readConsoleLog } from './console-log.js';
 
 /**
  * `--as vm`: the image's layers as an ext4 root disk behind a per-instance qcow2 overlay,
  * booted by QEMU (microvm machine, KVM when a real boot probe says it works, TCG otherwise)
  * with Debian's cloud kernel and isola's static init/agent (src/guest/init.c).
+ *
+ * A whole-disk image (isola import-vm, isola export) boots the classic way instead: q35, its
+ * firmware, the disk's own bootloader and kernel (launch-whole-disk.ts). With isola's init on
+ * the disk it is managed like any VM; without, its serial console is its log, ACPI stops it,
+ * and its stats are seen from the host (whole-disk.ts).
  */
 
 function bootTimeoutMs(config: Config, accel: string): number {
@@ -38,6 +49,14 @@ function bootTimeoutMs(config: Config, accel: string): number {
 }
 
 const finishedMarker = (v: VmData): string => `${v.files.status}.finished`;
+
+/** A whole-disk VM without isola's init: the guest reports nothing, so the host tells. */
+const ownOs = (v: VmData): WholeDiskData | null => (v.wholeDisk && !v.wholeDisk.agent ? v.wholeDisk : null);
+
+function noAgent(spec: InstanceSpec, what: string): IsolaError {
+  return new IsolaError('UNAVAILABLE', `VM ${spec.name} boots its own OS, without isola's init: ${what} needs it`,
+    'reach the guest through its own services (ssh, a published port), or export the image with --boot isola to run a command under isola\'s init');
+}
 
 function mustExist(file: string | undefined, what: string, flag: string): void {
   if (file === undefined) return;
@@ -106,8 +125,10 @@ export class VmDriver implements Driver<VmData> {
     return { ok: true, details };
   }
 
-  /** The image's layers as the root disk. */
+  /** The image's layers as the root disk, or a whole-disk image's own disk. */
   async create(spec: InstanceSpec): Promise<VmData> {
+    const facts = diskImageFacts(spec.image.config);
+    if (facts) return this.createWholeDisk(spec, facts);
     this.checkCreate(spec);
     return this.createWithDisk(spec, await ensureBaseDisk(spec.image, this.ctx.cache, this.ctx.config.unpack));
   }
@@ -189,6 +210,102 @@ export class VmDriver implements Driver<VmData> {
     return v;
   }
 
+  /**
+   * A whole-disk image: its disk (out of the image once, cached) behind the instance's overlay,
+   * and what its firmware needs. The image's labels give CPUs and memory unless --cpus and -m do.
+   */
+  private async createWholeDisk(spec: InstanceSpec, facts: DiskImageFacts): Promise<VmData> {
+    if (spec.kernel || spec.initrd) {
+      throw new IsolaError('INVALID_ARGUMENT', `image ${spec.image.ref} is a whole disk, which boots its own kernel`, 'leave out --kernel and --initrd');
+    }
+    if (!facts.agent && spec.argv.length > 0) {
+      throw new IsolaError('INVALID_ARGUMENT', `image ${spec.image.ref} boots its own OS, without isola's init, so it takes no command (${spec.argv.join(' ')})`,
+        'run it without a command; its own init decides what runs');
+    }
+    if (facts.firmware === 'uefi' && !(fs.existsSync(OVMF_CODE) && fs.existsSync(OVMF_VARS))) {
+      throw new IsolaError('UNAVAILABLE', `image ${spec.image.ref} needs UEFI firmware, and ${OVMF_CODE} is missing`, 'install Debian\'s ovmf package (npm run bootstrap does)');
+    }
+    const mem = spec.memoryBytes === undefined ? facts.memoryMiB : memoryMiB(spec.memoryBytes);
+    if (mem < MIN_MEMORY_MIB) {
+      throw new IsolaError('INVALID_ARGUMENT', `-m ${mem}m is below the ${MIN_MEMORY_MIB} MiB a VM needs`, `give the VM at least -m ${MIN_MEMORY_MIB}m`);
+    }
+    findQemu(this.ctx.config);
+    const base = await ensureWholeDisk(spec.image, this.ctx.cache, findQemuImg(this.ctx.config), this.ctx.config.unpack);
+    const accel = await probeAccelerator(this.ctx.config);
+    const uid = vmmId(spec.id);
+    const state = path.join(spec.dir, 'vm');
+    handOver(uid, [state, spec.runDir], []);
+    fs.mkdirSync(this.jailRoot(), { recursive: true, mode: 0o755 });
+    const files = launchFiles(state, spec.runDir);
+    const overlay = path.join(state, 'disk.qcow2');
+    if (!fs.existsSync(overlay)) await createOverlay(this.ctx.config, base, overlay, 'qcow2');
+    const owned: { path: string; mode: number }[] = [{ path: overlay, mode: 0o600 }];
+
+    let config: string | null = null;
+    if (facts.agent) {
+      // Over the disk's own config: the address always; the command, environment, working
+      // folder and user where the run gives them.
+      const net = spec.network.mode === 'bridge' ? spec.network : null;
+      config = path.join(spec.dir, 'config');
+      fs.writeFileSync(config, encodeRecords({
+        argv: spec.argv,
+        env: spec.env,
+        workdir: spec.workdir !== '/' ? spec.workdir : undefined,
+        user: spec.user || undefined,
+        hostname: spec.hostname,
+        ip: net ? `${net.ip}/${net.prefixLength}` : undefined,
+        gateway: net?.gateway,
+        readOnly: spec.readOnly,
+      }), { mode: 0o600 });
+      owned.push({ path: config, mode: 0o400 });
+    }
+    let vars: string | null = null;
+    if (facts.firmware === 'uefi') {
+      vars = path.join(state, 'vars.fd');
+      fs.copyFileSync(OVMF_VARS, vars);
+      owned.push({ path: vars, mode: 0o600 });
+    }
+    handOver(uid, [], owned);
+
+    return {
+      version: 2,
+      accelerator: accel.accel,
+      acceleratorReason: accel.reason,
+      cpu: accel.accel === 'kvm' ? (accel.cpu ?? 'host') : 'max',
+      machine: 'q35',
+      memoryMiB: mem,
+      cpus: spec.cpus === undefined ? facts.cpus : vcpus(spec.cpus),
+      kernel: '',
+      kernelVersion: facts.agent ? 'isola\'s, on the disk' : 'the disk\'s own',
+      initrd: '',
+      baseDisk: base,
+      overlay,
+      files,
+      consoleLog: files.console,
+      imageDiskBytes: allocatedBytes(base),
+      vmmUid: uid,
+      tap: null,
+      pid: null,
+      pidStartTime: null,
+      bootId: null,
+      startedAt: null,
+      qemuArgv: [],
+      wholeDisk: { firmware: facts.firmware, bus: facts.bus, agent: facts.agent, config, vars, firmwareLog: path.join(state, 'firmware.log') },
+    };
+  }
+
+  /** QEMU's argv for a whole-disk VM, with the paths it sees inside its jail. */
+  private wholeDiskBoot(w: WholeDiskData): WholeDiskBoot {
+    return {
+      firmware: w.firmware,
+      bus: w.bus,
+      agent: w.agent,
+      config: w.config ? IN_JAIL.config : null,
+      firmwareLog: path.join(IN_JAIL.state, path.basename(w.firmwareLog)),
+      ovmf: w.vars ? { code: OVMF_CODE, vars: path.join(IN_JAIL.state, path.basename(w.vars)) } : null,
+    };
+  }
+
   /** An empty folder every jail mounts its own root on, inside its own mount namespace. */
   private jailRoot(): string {
     return path.join(this.ctx.paths.run, 'vmm-root');
@@ -220,6 +337,7 @@ export class VmDriver implements Driver<VmData> {
     const v = { ...data };
     if (vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is already running`, 'stop it first');
     for (const f of [v.files.status, finishedMarker(v), v.files.pidfile, v.files.agent, v.files.ctl, v.files.qmp]) fs.rmSync(f, { force: true });
+    if (v.wholeDisk) fs.rmSync(v.wholeDisk.firmwareLog, { force: true });
     try {
       const assets = readGuestAssets(this.ctx.config.assets);
       if (!assets?.vmmJail) throw new IsolaError('UNAVAILABLE', 'the VMM jail (isola-vmm-jail) is not built', 'run npm run bootstrap once');
@@ -230,10 +348,12 @@ export class VmDriver implements Driver<VmData> {
       const cgroups = createCgroup(vmmCgroupPath(spec.id), {
         memoryBytes: v.memoryMiB * 1024 * 1024 + VMM_MEMORY_MARGIN, pids: VMM_PIDS, cpus: v.cpus + 1,
       });
+      const plan = this.plan(spec, v);
       const argv = jailArgv({
         jail: assets.vmmJail, root: this.jailRoot(), uid: v.vmmUid, tap: v.tap, kvm: v.accelerator === 'kvm', cgroups,
-        kernel: v.kernel, initrd: v.initrd, baseDisk: v.baseDisk, state: path.dirname(v.overlay), run: spec.runDir, qemu: findQemu(this.ctx.config),
-      }, qemuArgs(this.plan(spec, v)));
+        kernel: v.kernel || null, initrd: v.initrd || null, config: v.wholeDisk?.config ?? null,
+        baseDisk: v.baseDisk, state: path.dirname(v.overlay), run: spec.runDir, qemu: findQemu(this.ctx.config),
+      }, v.wholeDisk ? wholeDiskArgs(plan, this.wholeDiskBoot(v.wholeDisk)) : qemuArgs(plan));
       v.qemuArgv = argv;
       const qemu = launchJailed(argv, path.join(spec.runDir, 'vmm.err'));
       v.pid = qemu.pid;
@@ -242,12 +362,42 @@ export class VmDriver implements Driver<VmData> {
       v.startedAt = new Date().toISOString();
       checkpoint?.({ ...v });
       await waitLaunched(qemu, v.files.qmp, path.join(spec.runDir, 'vmm.err'));
-      await this.waitStarted(spec, v);
+      const own = ownOs(v);
+      if (own) await this.waitBooting(spec, v, own);
+      else await this.waitStarted(spec, v);
     } catch (e) {
       await this.cleanup(spec, v);
       throw e;
     }
     return v;
+  }
+
+  /**
+   * A VM with its own OS is started once its firmware hands over to the disk's loader, or finds
+   * nothing to boot (then it stops with status 1, the firmware's words in its log; SeaBIOS ends
+   * QEMU itself, OVMF's shell is ended here). Under UEFI without a verdict yet, once QEMU runs.
+   */
+  private async waitBooting(spec: InstanceSpec, v: VmData, w: WholeDiskData): Promise<void> {
+    const timeout = bootTimeoutMs(this.ctx.config, v.accelerator);
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const outcome = readFirmwareOutcome(v, w);
+      if (outcome === 'booting') return;
+      if (outcome === 'no-boot') {
+        if (vmmAlive(spec, v)) {
+          recordExit(v, EXIT_NO_BOOTABLE_DEVICE);
+          await killQemu(spec, v);
+        }
+        settleExit(v, w);
+        return;
+      }
+      if (!vmmAlive(spec, v)) return;
+      if (Date.now() > deadline) {
+        throw new IsolaError('TIMEOUT', `the VM's firmware did not reach the disk's bootloader within ${timeout / 1000} s (${v.accelerator}); console: ${consoleTail(v.files.console)}`,
+          'raise ISOLA_VM_BOOT_TIMEOUT_MS on a slow host');
+      }
+      await sleep(20);
+    }
   }
 
   /** Until init reports the workload started (or failed to), QEMU ends, or the boot times out. */
@@ -264,6 +414,9 @@ export class VmDriver implements Driver<VmData> {
       }
       if (st.startedPid !== null || st.exitCode !== null) return;
       if (!vmmAlive(spec, v)) {
+        if (v.wholeDisk && readFirmwareOutcome(v, v.wholeDisk) === 'no-boot') {
+          throw new IsolaError('INTERNAL', `${NO_BOOT_MESSAGE}`, 'check the disk has a bootloader (and --firmware matches it: bios or uefi)');
+        }
         throw new IsolaError('INTERNAL', `the VM stopped before its workload started; console: ${consoleTail(v.files.console)}`, 'see isola console for the whole boot log');
       }
       if (Date.now() > deadline) {
@@ -277,7 +430,13 @@ export class VmDriver implements Driver<VmData> {
   async observe(spec: InstanceSpec, v: VmData): Promise<Observed> {
     if (v.startedAt === null) return { state: 'created' };
     if (vmmAlive(spec, v)) return { state: 'running', pid: v.pid ?? 0 };
-    return { state: 'exited', exit: exitInfo(v.files.status, finishedMarker(v)) };
+    return { state: 'exited', exit: this.exit(v) };
+  }
+
+  private exit(v: VmData): ExitInfo {
+    const own = ownOs(v);
+    if (own) settleExit(v, own);
+    return exitInfo(v.files.status, finishedMarker(v));
   }
 
   async wait(spec: InstanceSpec, v: VmData): Promise<ExitInfo> {
@@ -288,11 +447,19 @@ export class VmDriver implements Driver<VmData> {
       if (exitSeenAt && Date.now() - exitSeenAt > 5000) await killQemu(spec, v);
       await sleep(10);
     }
-    return exitInfo(v.files.status, finishedMarker(v));
+    return this.exit(v);
   }
 
   async stop(spec: InstanceSpec, v: VmData, timeoutSec: number): Promise<void> {
     if (!vmmAlive(spec, v)) return;
+    if (ownOs(v)) {
+      // ACPI's power button, as a hypervisor's "shut down": the guest's OS powers off (status 0).
+      const asked = await qmpCommand(socketPath(v, 'qmp'), 'system_powerdown').then(() => true, () => false);
+      if (asked && (await waitGone(spec, v, timeoutSec * 1000))) return;
+      recordExit(v, EXIT_VM_KILLED);
+      await killQemu(spec, v);
+      return;
+    }
     const asked = await request(socketPath(v, 'ctl'), 'K', String(os.constants.signals.SIGTERM), 3000).then(() => true, () => false);
     if (asked && (await waitGone(spec, v, timeoutSec * 1000))) return;
     await request(socketPath(v, 'ctl'), 'K', String(os.constants.signals.SIGKILL), 2000).catch(() => undefined);
@@ -303,6 +470,16 @@ export class VmDriver implements Driver<VmData> {
   async kill(spec: InstanceSpec, v: VmData, signal: string): Promise<void> {
     const sig = signalNumber(signal);
     if (!vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
+    if (ownOs(v)) {
+      // No init to deliver signals: KILL ends the VM, TERM and INT press the power button.
+      if (sig === os.constants.signals.SIGKILL) {
+        recordExit(v, EXIT_VM_KILLED);
+        await killQemu(spec, v);
+      } else if (sig === os.constants.signals.SIGTERM || sig === os.constants.signals.SIGINT) {
+        await qmpCommand(socketPath(v, 'qmp'), 'system_powerdown');
+      } else throw noAgent(spec, `signal ${signal}`);
+      return;
+    }
     const ok = await request(socketPath(v, 'ctl'), 'K', String(sig), 3000).then(() => true, () => false);
     // An unresponsive guest cannot forward the signal: KILL then means killing the VM itself.
     if (!ok && sig === os.constants.signals.SIGKILL) await killQemu(spec, v);
@@ -316,7 +493,14 @@ export class VmDriver implements Driver<VmData> {
    */
   async cleanup(spec: InstanceSpec, data: VmData | null): Promise<void> {
     const v = data ?? orphanOf(spec);
-    if (vmmAlive(spec, v)) await killQemu(spec, v);
+    if (vmmAlive(spec, v)) {
+      if (data && ownOs(data)) recordExit(data, EXIT_VM_KILLED);
+      await killQemu(spec, v);
+    }
+    if (data && data.startedAt !== null) {
+      const own = ownOs(data);
+      if (own) settleExit(data, own);
+    }
     await deleteTap(spec.id);
     removeCgroup(vmmCgroupPath(spec.id));
     if (data && data.startedAt !== null && !fs.existsSync(finishedMarker(data)) && readStatus(data.files.status).exitCode === null) {
@@ -333,6 +517,7 @@ export class VmDriver implements Driver<VmData> {
 
   async exec(spec: InstanceSpec, v: VmData, argv: string[], opts: ExecOptions): Promise<number> {
     if (!vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
+    if (ownOs(v)) throw noAgent(spec, 'exec');
     const c = await AgentConnection.connect(socketPath(v, 'agent'), 10_000);
     try {
       c.send('E', encodeRecords({
@@ -361,11 +546,14 @@ export class VmDriver implements Driver<VmData> {
   }
 
   logs(spec: InstanceSpec, v: VmData, opts: { follow: boolean; signal?: AbortSignal }): AsyncIterable<LogEntry> {
+    // Its own OS writes to the serial console; isola's init frames the workload's output.
+    if (ownOs(v)) return readConsoleLog(v.files.console, opts.follow, () => !vmmAlive(spec, v), opts.signal);
     return readK8sLog(v.files.log, opts.follow, () => !vmmAlive(spec, v), opts.signal);
   }
 
   async stats(spec: InstanceSpec, v: VmData): Promise<Stats> {
     if (!vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
+    if (ownOs(v)) return { time: new Date().toISOString(), ...hostSideStats(v) };
     const f = await request(socketPath(v, 'ctl'), 'S', '', 10_000);
     return {
       time: new Date().toISOString(),

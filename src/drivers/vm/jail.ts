@@ -17,6 +17,7 @@ export const IN_JAIL = {
   kernel: '/vm/vmlinuz',
   initrd: '/vm/initrd.cpio',
   baseDisk: '/vm/base.img',
+  config: '/vm/config',
   state: '/vm/state',
   run: '/run/vm',
 } as const;
@@ -69,8 +70,11 @@ export interface JailPlan {
   tap: string | null;
   kvm: boolean;
   cgroups: string[];
-  kernel: string;
-  initrd: string;
+  /** Absent for a whole-disk VM: its firmware boots the disk's own. */
+  kernel: string | null;
+  initrd: string | null;
+  /** A whole-disk VM's config for isola's init (passed by fw_cfg). */
+  config?: string | null;
   baseDisk: string;
   state: string;
   run: string;
@@ -85,8 +89,9 @@ export function jailArgv(p: JailPlan, qemuArgs: string[]): string[] {
     ...(p.tap ? ['--tap', p.tap] : []),
     ...(p.kvm ? ['--kvm'] : []),
     ...p.cgroups.flatMap((c) => ['--cgroup', c]),
-    '--ro', `${p.kernel}:${IN_JAIL.kernel}`,
-    '--ro', `${p.initrd}:${IN_JAIL.initrd}`,
+    ...(p.kernel ? ['--ro', `${p.kernel}:${IN_JAIL.kernel}`] : []),
+    ...(p.initrd ? ['--ro', `${p.initrd}:${IN_JAIL.initrd}`] : []),
+    ...(p.config ? ['--ro', `${p.config}:${IN_JAIL.config}`] : []),
     '--ro', `${p.baseDisk}:${IN_JAIL.baseDisk}`,
     '--dir', `${p.state}:${IN_JAIL.state}`,
     '--dir', `${p.run}:${IN_JAIL.run}`,

@@ -37,7 +37,23 @@ export type VmData = {
   startedAt: string | null;
   /** The jail's and QEMU's argv, as run. */
   qemuArgv: string[];
+  /** Present when the image is a whole disk its firmware boots (absent in records made before). */
+  wholeDisk?: WholeDiskData;
 };
+
+/** A whole-disk VM: how it boots, and its files on the host. */
+export interface WholeDiskData {
+  firmware: 'bios' | 'uefi';
+  bus: 'virtio' | 'sata';
+  /** isola's init is inside: status, logs, exec and stats as in any VM. */
+  agent: boolean;
+  /** The instance's config for the init (agent only). */
+  config: string | null;
+  /** UEFI: this VM's copy of OVMF's variable store. */
+  vars: string | null;
+  /** The firmware's debug log (SeaBIOS, OVMF). */
+  firmwareLog: string;
+}
 
 function isVmData(d: StoredData): d is VmData {
   const files = d.files;
