@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { ImageStore } from '../../../src/image/store.js';
-import { buildContainerDisk, diskFormat, DISK_MODE, QEMU_UID } from '../../../src/export/kube/containerdisk.js';
+import { buildContainerDisk, diskFormat } from '../../../src/export/kube/containerdisk.js';
 import { which } from '../../../src/util/which.js';
 import { rawTar } from '../../helpers/raw-tar.js';
 
@@ -58,8 +58,8 @@ describe('isola kube containerdisk', () => {
     assert.equal(config.config?.Entrypoint, undefined);
     const entries = tarEntries(store.blobPath(manifest.layers[0]?.digest as string));
     assert.deepEqual(entries.map((e) => [e.name, e.type, e.uid, e.gid, e.mode]), [
-      ['disk/', '5', QEMU_UID, QEMU_UID, 0o555],
-      ['disk/web.qcow2', '0', QEMU_UID, QEMU_UID, DISK_MODE],
+      ['disk/', '5', 107, 107, 0o555],
+      ['disk/web.qcow2', '0', 107, 107, 0o440],
     ]);
     assert.equal(entries[1]?.sha256, sha(disk), 'the disk byte for byte');
     // Same disk, same digest: a fixed timestamp and no host-specific fields.
