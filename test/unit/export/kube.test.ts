@@ -1,5 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { IsolaError } from '../../../src/core/errors.js';
 import type { InstanceSpec } from '../../../src/core/types.js';
@@ -23,6 +25,8 @@ import { plan, STRATEGIES, type PlanRequest } from '../../../src/advise/plan.js'
 import { kubePlan } from '../../../src/advise/kube-plan.js';
 import { parseInventory } from '../../../src/advise/load-inventory.js';
 import { REPO } from '../../helpers/fixture.js';
+import { measuredOverhead } from '../../../src/cli/kube-output.js';
+import { compareFixture } from '../advise/fixtures.js';
 import { kubevirtSchema, schemaProblems, yamlObjects } from '../../helpers/kube-schemas.js';
 
 const ID = 'a'.repeat(64);
@@ -339,5 +343,28 @@ describe('isola plan --kube', () => {
     const withDisk = parseInventory('workloads:\n  - name: a\n    os: windows\n    containerDisk: r.example/a:1\n  - name: b\n    memory: 1Gi\n    cpus: 1\nhosts:\n  - memory: 64G\n    cores: 16\n', 'inv.yaml');
     const req2: PlanRequest = { inventory: withDisk, flagAssumptions: {} };
     assert.throws(() => kubePlan(req2, plan(req2), 'advised', 'ClusterIP', new Warnings()), /inv\.yaml:5: workload "b" is placed as a container .* names no image/);
+  });
+});
+
+describe('--measured: the Kata overhead from a compare result', () => {
+  test('the hybrid memory overhead median, with file and accelerator; a file without hybrid is named and Kata\'s default kept', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-kube-measured-'));
+    try {
+      const file = path.join(dir, 'compare.json');
+      fs.writeFileSync(file, JSON.stringify(compareFixture({ accelerator: 'tcg', emulated: true })));
+      const w = new Warnings();
+      const overhead = await measuredOverhead(file, w);
+      assert.deepEqual(overhead, { memoryBytes: 200 * MiB, file: 'compare.json', accelerator: 'emulation (TCG)' });
+      assert.deepEqual(w.list, []);
+      const noHybrid = compareFixture();
+      for (const m of noHybrid.metrics) delete m.kinds.hybrid;
+      fs.writeFileSync(file, JSON.stringify(noHybrid));
+      assert.equal(await measuredOverhead(file, w), undefined);
+      assert.match(w.list.join('\n'), /no hybrid memory overhead.*Kata's published default/);
+      fs.writeFileSync(file, '{"format":"other"}');
+      await assert.rejects(measuredOverhead(file, w), /--measured .*format/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
