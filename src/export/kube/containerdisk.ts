@@ -66,7 +66,8 @@ export async function buildContainerDisk(store: ImageStore, file: string, ref: s
   const stage = store.tempPath();
   fs.mkdirSync(path.join(stage, 'root', 'disk'), { recursive: true, mode: 0o700 });
   try {
-    // A link, followed by tar: the disk (gigabytes, maybe) is read once, never copied.
+    // A link, followed by tar: the disk needs no staging copy of its own; the uncompressed layer tar
+    // (disk size) is written to the store's temp area, then compressed into the blob, then removed.
     fs.symlinkSync(path.resolve(file), path.join(stage, 'root', entry));
     const tarFile = path.join(stage, 'layer.tar');
     const { create: createTar } = await import('tar');
