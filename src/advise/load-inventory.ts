@@ -156,6 +156,9 @@ function toWorkload(w: Record<string, unknown>, index: number, at: (string | num
     memoryBytes: w.memory === undefined ? undefined : size(w.memory as string, [...at, 'memory']),
     cpus: w.cpus as number | undefined,
     replicas: w.replicas as number | undefined,
+    image: w.image as string | undefined,
+    containerDisk: w.containerDisk as string | undefined,
+    ports: w.ports as number[] | undefined,
   };
 }
 

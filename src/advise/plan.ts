@@ -78,8 +78,17 @@ const KIND_OF: Record<Recommendation, InstanceKind> = {
   hybrid: 'hybrid',
 };
 
-const kindFor = (s: Sized, strategy: Strategy): InstanceKind =>
-  strategy === 'all-vm' ? 'vm' : strategy === 'all-container' ? (s.fit === 'NO_FIT' ? 'vm' : 'container') : KIND_OF[s.advised];
+const kindOf = (advised: Recommendation, fit: Fit, strategy: Strategy): InstanceKind =>
+  strategy === 'all-vm' ? 'vm' : strategy === 'all-container' ? (fit === 'NO_FIT' ? 'vm' : 'container') : KIND_OF[advised];
+const kindFor = (s: Sized, strategy: Strategy): InstanceKind => kindOf(s.advised, s.fit, strategy);
+
+/** Each workload's kind under a strategy, as plan places it (isola plan --kube writes one manifest per workload). */
+export function workloadKinds(inv: Inventory, strategy: Strategy): { workload: Workload; kind: InstanceKind; recommendation: Recommendation }[] {
+  return inv.workloads.map((workload) => {
+    const d = decide(workload);
+    return { workload, kind: kindOf(d.recommendation, d.fit, strategy), recommendation: d.recommendation };
+  });
+}
 
 export function plan(req: PlanRequest): PlanReport {
   const inv = req.inventory;

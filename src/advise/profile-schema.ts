@@ -32,6 +32,16 @@ const workload = {
     memory: size('Memory of one instance of the workload itself, with a unit: 512Mi, 4G.'),
     cpus: { type: 'number', exclusiveMinimum: 0, description: 'CPUs of one instance (0.5 = half a core).' },
     replicas: { type: 'integer', minimum: 1, description: 'Instances to place; 1 when absent.' },
+    // ---- isola plan --kube: what the manifests run ----
+    image: { type: 'string', minLength: 1, description: 'isola plan --kube: the OCI image a container or hybrid pod runs, as the cluster pulls it (HOST/NAME:TAG).' },
+    containerDisk: {
+      type: 'string', minLength: 1,
+      description: 'isola plan --kube: the KubeVirt containerDisk image a vm boots (isola kube containerdisk); needed when the plan makes it a VM.',
+    },
+    ports: {
+      type: 'array', items: { type: 'integer', minimum: 1, maximum: 65535 }, uniqueItems: true,
+      description: 'isola plan --kube: TCP ports the workload listens on; a Service publishes them.',
+    },
   },
 };
 

@@ -31,6 +31,13 @@ export interface Workload {
   memoryBytes?: number;
   cpus?: number;
   replicas?: number;
+  // ---- isola plan --kube: what the manifests run (advice and placement do not read them) ----
+  /** The OCI image a container or hybrid pod runs. */
+  image?: string;
+  /** The KubeVirt containerDisk image a VM boots. */
+  containerDisk?: string;
+  /** TCP ports the workload listens on, published by a Service. */
+  ports?: number[];
   /** Position in the file's workload list, so that later errors can point at its line. */
   index: number;
 }

@@ -8,6 +8,11 @@ import { plan, type PlanRequest } from '../advise/plan.js';
 import { renderPlanText } from '../advise/render-plan.js';
 import { invalid } from '../core/errors.js';
 import { parseBytes } from '../core/units.js';
+import { kubePlan, parseStrategy } from '../advise/kube-plan.js';
+import { measuredOverhead, parseServiceType, printWarnings, validateOrFail, writeOutput } from './kube-output.js';
+import { manifestsFor } from '../export/kube/manifests.js';
+import { renderYaml } from '../export/kube/render.js';
+import { Warnings } from '../export/kube/warnings.js';
 
 interface PlanOptions {
   host?: string;
@@ -17,6 +22,12 @@ interface PlanOptions {
   measured?: string;
   assume: string[];
   json: boolean;
+  kube?: boolean;
+  strategy: string;
+  serviceType: string;
+  output?: string;
+  validate?: boolean;
+  kubevirtSchema?: string;
 }
 
 function ratio(text: string, flag: string): number {
@@ -37,7 +48,16 @@ export function register(program: Command, _ctx: CliContext): void {
     .option('--measured <result.json>', 'per-instance overheads measured by isola compare --json')
     .option('--assume <key=value>', 'override one assumption (repeatable); isola plan lists them', (v: string, acc: string[]) => [...acc, v], [])
     .option('--json', 'print JSON for tools instead of text', false)
-    .action(async (file: string, opts: PlanOptions) => {
+    .option('--kube', 'write the placement as Kubernetes manifests (one set per workload, in the kind the plan chose) instead of the report')
+    .option('--strategy <name>', 'with --kube: the placement to write: advised, all-vm, all-container', 'advised')
+    .option('--service-type <type>', 'with --kube: type of the Services for workloads\' ports', 'ClusterIP')
+    .option('-o, --output <file>', 'with --kube: write to FILE instead of stdout')
+    .option('--validate', 'with --kube: check every object against its schema before writing')
+    .option('--kubevirt-schema <file>', 'with --kube --validate: the JSON schema of KubeVirt\'s VirtualMachine')
+    .action(async (file: string, opts: PlanOptions, cmd: Command) => {
+      const kubeOnly = ['strategy', 'serviceType', 'output', 'validate', 'kubevirtSchema'].filter((k) => cmd.getOptionValueSource(k) === 'cli');
+      if (!opts.kube && kubeOnly.length) throw invalid(`${kubeOnly.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} apply with --kube only`, 'add --kube, or drop them');
+      if (opts.kube && opts.json) throw invalid('--kube and --json are two outputs', 'give one of them');
       const flagAssumptions: Record<string, number> = Object.fromEntries(opts.assume.map(parseAssumeFlag));
       if (opts.overcommitCpu !== undefined) flagAssumptions['overcommit.cpu'] = ratio(opts.overcommitCpu, '--overcommit-cpu');
       if (opts.overcommitMem !== undefined) flagAssumptions['overcommit.memory'] = ratio(opts.overcommitMem, '--overcommit-mem');
@@ -53,6 +73,17 @@ export function register(program: Command, _ctx: CliContext): void {
       };
       // Everything is computed before anything is written: an error leaves no partial output.
       const report = plan(request);
+      if (opts.kube) {
+        const warnings = new Warnings();
+        const strategy = parseStrategy(opts.strategy);
+        const overhead = await measuredOverhead(opts.measured, warnings);
+        const kp = kubePlan(request, report, strategy, parseServiceType(opts.serviceType), warnings);
+        const manifests = manifestsFor(kp.workloads, warnings, overhead ? { measuredOverhead: overhead } : {});
+        await validateOrFail(manifests, !!opts.validate, opts.kubevirtSchema);
+        printWarnings(warnings);
+        writeOutput(renderYaml(manifests, kp.header), opts.output);
+        return;
+      }
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderPlanText(report));
     });
 }

@@ -18,8 +18,27 @@ export async function buildProgram(config: Config, argv: string[] = []): Promise
   return program;
 }
 
+/**
+ * A reader that goes away (`isola run ... | head`) closes the pipe: what isola would write to it
+ * is dropped from then on, as it would be by a terminal that closed, while the verb finishes its
+ * work (a foreground run still waits for its instance and removes it with --rm). Without this
+ * Node throws EPIPE out of the next write.
+ */
+export function dropWritesAfterEpipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    stream.write = ((_chunk: unknown, ...rest: unknown[]) => {
+      const cb = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+      cb?.();
+      return true;
+    }) as typeof stream.write;
+  });
+}
+
 /** Parses argv, runs the verb, and turns what it threw into a one-line message and an exit status. */
 export async function runProgram(argv: string[]): Promise<number> {
+  dropWritesAfterEpipe(process.stdout);
+  dropWritesAfterEpipe(process.stderr);
   let debug = false;
   try {
     const config = loadConfig();

@@ -4,7 +4,7 @@ import { IsolaError, invalid } from '../core/errors.js';
 import type { ImageStore } from '../image/store.js';
 import { storeDiskImage, type DiskBus, type Firmware } from '../image/disk-image.js';
 import type { Descriptor } from '../image/layout.js';
-import { convertToQcow2, diskInfo, formatOfName, mustBeStandalone, type DiskFileFormat } from '../util/qemu-img.js';
+import { convertToQcow2, diskInfo, mustBeStandalone, sniffDiskFormat } from '../util/qemu-img.js';
 import { run } from '../util/exec.js';
 import { parseOvf } from './ovf.js';
 import { unpackOva } from './ova.js';
@@ -26,6 +26,10 @@ export interface ImportOptions {
   memoryMiB?: number;
   /** Recorded on the image, so `run --disk` finds the file's earlier import. */
   source?: string;
+  /** The image's creation time (default now); a fixed one makes the same disk the same image. */
+  created?: string;
+  /** The image's history line (default: isola import-vm FILE). */
+  history?: string;
   onStep?: (s: string) => void;
 }
 
@@ -68,12 +72,6 @@ async function hasIsolaAgent(qemuImg: string, disk: string, scratch: string): Pr
   }
 }
 
-function formatOf(file: string): DiskFileFormat {
-  const f = formatOfName(file);
-  if (!f) throw invalid(`cannot tell the format of ${path.basename(file)} from its name`, 'name it .ova, .qcow2, .vmdk, .vdi, .raw or .img');
-  return f;
-}
-
 export async function importVm(store: ImageStore, file: string, ref: string, o: ImportOptions): Promise<ImportResult> {
   const step = o.onStep ?? (() => undefined);
   let disk = file;
@@ -96,7 +94,7 @@ export async function importVm(store: ImageStore, file: string, ref: string, o: 
     cpus ??= ovf.cpus;
     memoryMiB ??= ovf.memoryMiB;
   }
-  const format = formatOf(disk);
+  const format = sniffDiskFormat(disk);
   const info = await diskInfo(o.qemuImg, disk, format);
   mustBeStandalone(info, disk);
   step(`converting ${path.basename(disk)} (${format}, ${(info.virtualBytes / 1048576).toFixed(0)} MiB) to qcow2`);
@@ -108,7 +106,7 @@ export async function importVm(store: ImageStore, file: string, ref: string, o: 
   step(`storing it as ${ref} (${agent ? 'isola\'s init inside: exec and stats work' : 'its own OS: logs from its serial console'})`);
   let desc: Descriptor;
   try {
-    desc = await storeDiskImage(store, qcow2, ref, { ...facts, description: `isola import-vm ${path.basename(file)}`, source: o.source }, o.scratch);
+    desc = await storeDiskImage(store, qcow2, ref, { ...facts, description: o.history ?? `isola import-vm ${path.basename(file)}`, source: o.source, created: o.created }, o.scratch);
   } catch (e) {
     if (e instanceof IsolaError) throw e;
     throw new IsolaError('INTERNAL', `storing the disk of ${path.basename(file)} failed: ${(e as Error).message}`, 'check free space under the data root');

@@ -53,7 +53,7 @@ export function diskImageFacts(config: ImageRuntimeConfig): DiskImageFacts | nul
 }
 
 /** `disk` (a standalone qcow2) into the store as `ref`; `scratch` is a folder for the layer's staging. */
-export async function storeDiskImage(store: ImageStore, disk: string, ref: string, f: DiskImageFacts & { description: string; source?: string }, scratch: string): Promise<Descriptor> {
+export async function storeDiskImage(store: ImageStore, disk: string, ref: string, f: DiskImageFacts & { description: string; source?: string; created?: string }, scratch: string): Promise<Descriptor> {
   const stage = path.join(scratch, 'containerdisk');
   fs.mkdirSync(path.join(stage, 'disk'), { recursive: true });
   fs.linkSync(disk, path.join(stage, DISK_PATH));
@@ -73,6 +73,7 @@ export async function storeDiskImage(store: ImageStore, disk: string, ref: strin
       return commitImage(store, ref, {
         layers: [layer],
         history: f.description,
+        ...(f.created ? { created: f.created } : {}),
         config: {
           Labels: {
             [DISK_LABEL]: DISK_PATH,

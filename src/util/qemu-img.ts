@@ -1,5 +1,6 @@
+import fs from 'node:fs';
 import path from 'node:path';
-import { IsolaError, invalid } from '../core/errors.js';
+import { IsolaError, invalid, notFound } from '../core/errors.js';
 import { run } from './exec.js';
 
 /**
@@ -19,11 +20,37 @@ export interface DiskInfo {
   extents: string[];
 }
 
-/** The format a file's name says (disk.qcow2, disk.vmdk, disk.vdi, disk.raw or disk.img). */
-export function formatOfName(file: string): DiskFileFormat | null {
-  const ext = path.extname(file).toLowerCase().slice(1);
-  if (ext === 'img') return 'raw';
-  return (DISK_FORMATS as readonly string[]).includes(ext) ? (ext as DiskFileFormat) : null;
+/**
+ * What a disk file is, from its first bytes (never from its name, which may say otherwise):
+ * qcow2, VMDK (sparse or a descriptor), VDI, or raw; archives, compressed files and formats
+ * isola does not take are refused with the fix. A raw disk is whole 512-byte sectors.
+ */
+export function sniffDiskFormat(file: string): DiskFileFormat {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`disk file ${file} does not exist`, 'make one with isola export IMAGE --format qcow2 -o FILE');
+    throw invalid(`cannot read disk file ${file}: ${(e as Error).message}`, 'check the path and its permissions');
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw invalid(`${file} is not a regular file`, 'give a disk image file');
+    const head = Buffer.alloc(512);
+    fs.readSync(fd, head, 0, 512, 0);
+    const magic = (s: string, at = 0) => head.subarray(at, at + s.length).toString('latin1') === s;
+    if (magic('QFI\xfb')) return 'qcow2';
+    if (magic('KDMV') || magic('# Disk DescriptorFile')) return 'vmdk';
+    if (head.readUInt32LE(0x40) === 0xbeda107f) return 'vdi';
+    if (magic('ustar', 257)) throw invalid(`${file} is a tar archive, not a disk`, 'give the disk file itself (an OVA must be named .ova)');
+    const packed = magic('\x1f\x8b') ? 'gzip' : magic('\xfd7zXZ') ? 'xz' : magic('\x28\xb5\x2f\xfd') ? 'zstd' : null;
+    if (packed) throw invalid(`${file} is ${packed}-compressed`, 'decompress it first');
+    if (magic('vhdxfile')) throw invalid(`${file} is a VHDX disk, which isola does not take`, `convert it: qemu-img convert -O qcow2 ${path.basename(file)} disk.qcow2`);
+    if (st.size === 0 || st.size % 512 !== 0) throw invalid(`${file} is neither a known disk format nor a raw disk (${st.size} bytes, not a whole number of 512-byte sectors)`, 'give a qcow2, VMDK, VDI or raw disk');
+    return 'raw';
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 export async function diskInfo(qemuImg: string, file: string, format: DiskFileFormat): Promise<DiskInfo> {

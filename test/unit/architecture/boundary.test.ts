@@ -30,6 +30,15 @@ test('layers below the drivers import no part of drivers/, not even the interfac
   assert.equal(lint('src/engine/probe.ts', src).status, 0);
 });
 
+test('the Kubernetes writers import neither drivers nor the engine', () => {
+  const driver = lint('src/export/kube/probe.ts', "import type { AnyDriver } from '../../drivers/driver.js';\nexport type D = AnyDriver;\n");
+  assert.equal(driver.status, 1, driver.stdout);
+  const engine = lint('src/export/kube/probe.ts', "import type { RunRequest } from '../../engine/request.js';\nexport type R = RunRequest;\n");
+  assert.equal(engine.status, 1, engine.stdout);
+  assert.match(engine.stdout, /must not import the engine/);
+  assert.equal(lint('src/export/kube/probe.ts', "import type { ImageStore } from '../../image/store.js';\nexport type S = ImageStore;\n").status, 0);
+});
+
 test('layers below the engine do not import the engine', () => {
   const r = lint('src/image/probe.ts', "import { Engine } from '../engine/engine.js';\nexport const E = Engine;\n");
   assert.equal(r.status, 1, r.stdout);

@@ -1,0 +1,80 @@
+import type { Kind } from '../../core/types.js';
+import type { ImageFacts } from './image-facts.js';
+import type { KubePort, KubeSecurity, KubeVolume } from './model.js';
+import type { Warnings } from './warnings.js';
+
+/**
+ * The settings an instance and `kube generate --image` flags carry over the same way: user,
+ * ports, image facts, runtime and kernel choices, and the image's name.
+ */
+
+/** uid[:gid] as numbers; a user name has no Kubernetes field (runAsUser is numeric): warned. */
+export function userOf(user: string, imageUser: string, subject: string, warnings: Warnings): Pick<KubeSecurity, 'runAsUser' | 'runAsGroup'> {
+  if (user === '' || user === imageUser) return {}; // the image's own USER: Kubernetes applies it too
+  const m = /^(\d+)(?::(\d+))?$/.exec(user);
+  if (m) return { runAsUser: Number(m[1]), ...(m[2] !== undefined ? { runAsGroup: Number(m[2]) } : {}) };
+  warnings.add(subject, `user "${user}" not carried over: Kubernetes takes a numeric runAsUser (give -u UID[:GID])`);
+  return {};
+}
+
+/** -p HOST:PORT mappings as Service ports; a host address other than all of them is named. */
+export function publishedPorts(ports: { hostIp: string; hostPort: number; instancePort: number }[], subject: string, warnings: Warnings): KubePort[] {
+  return ports.map((p) => {
+    if (p.hostIp !== '0.0.0.0') {
+      warnings.add(subject, `-p ${p.hostIp}:${p.hostPort}:${p.instancePort}: a Service has no host address to bind; the port is reachable wherever the Service type makes it`);
+    }
+    return { containerPort: p.instancePort, servicePort: p.hostPort };
+  });
+}
+
+/** The image's EXPOSE (declared on the container), HEALTHCHECK and VOLUMEs. */
+export function fromImageFacts(facts: ImageFacts | undefined, ports: KubePort[], mounted: string[], subject: string, warnings: Warnings): { ports: KubePort[]; volumes: KubeVolume[]; health?: ImageFacts['health'] } {
+  if (!facts) return { ports, volumes: [] };
+  const declared = new Set(ports.map((p) => p.containerPort));
+  const exposed = facts.exposedTcp.filter((p) => !declared.has(p)).map((p) => ({ containerPort: p }));
+  for (const other of facts.exposedOther) warnings.add(subject, `the image's EXPOSE ${other} not declared: isola publishes TCP only`);
+  const volumes: KubeVolume[] = facts.volumes
+    .filter((v) => !mounted.includes(v))
+    .map((target) => ({ source: { type: 'anonymous' as const }, target, readOnly: false }));
+  return { ports: [...ports, ...exposed], volumes, ...(facts.health ? { health: facts.health } : {}) };
+}
+
+/**
+ * The OCI runtime: the node's CRI runtime decides for containers; runsc (gVisor) is a
+ * RuntimeClass a gVisor cluster provides, named `gvisor` by convention.
+ */
+export function runtimeClassOf(kind: Kind, runtime: string, subject: string, warnings: Warnings): string | undefined {
+  if (kind !== 'container' || runtime === '' || runtime === 'runc') return undefined;
+  if (runtime === 'runsc') {
+    warnings.add(subject, '--runtime runsc becomes runtimeClassName: gvisor: the cluster needs gVisor installed with a RuntimeClass of that name');
+    return 'gvisor';
+  }
+  warnings.add(subject, `--runtime ${runtime} not carried over: the node's container runtime decides`);
+  return undefined;
+}
+
+export function kernelWarnings(kind: Kind, kernel: string | undefined, initrd: string | undefined, subject: string, warnings: Warnings): void {
+  const given = [kernel && `--kernel ${kernel}`, initrd && `--initrd ${initrd}`].filter(Boolean).join(', ');
+  if (!given) return;
+  warnings.add(subject, `${given} not carried over: ${kind === 'hybrid' ? 'Kata boots its own guest kernel' : 'KubeVirt boots what the containerDisk holds'}`);
+}
+
+export function pidsWarning(pidsLimit: number | undefined, subject: string, warnings: Warnings): void {
+  if (pidsLimit) warnings.add(subject, `--pids-limit ${pidsLimit} not carried over: Kubernetes limits processes per node (the kubelet's podPidsLimit), not per pod spec`);
+}
+
+/**
+ * A cluster pulls images from a registry: a name without a registry host is looked up on Docker
+ * Hub, which is not where an image built or imported by isola is.
+ */
+export function registryWarning(image: string | undefined, subject: string, warnings: Warnings): void {
+  if (image === undefined) return;
+  const first = image.split('/')[0] ?? '';
+  const hasHost = image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
+  if (!hasHost) {
+    warnings.add(subject, `image "${image}" names no registry: the cluster will look for it on Docker Hub (isola tag it as HOST/NAME:TAG, isola push it, and generate from that name)`);
+  }
+}
+
+/** Capabilities as Kubernetes spells them: CAP_NET_ADMIN -> NET_ADMIN. */
+export const kubeCap = (cap: string) => cap.toUpperCase().replace(/^CAP_/, '');

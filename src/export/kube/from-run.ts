@@ -1,0 +1,131 @@
+import path from 'node:path';
+import { invalid } from '../../core/errors.js';
+import type { Kind } from '../../core/types.js';
+import { fromImageFacts, kernelWarnings, kubeCap, pidsWarning, publishedPorts, registryWarning, runtimeClassOf, userOf } from './carry.js';
+import type { WorkloadOptions } from './from-instance.js';
+import type { ImageFacts } from './image-facts.js';
+import type { KubeVolume, KubeWorkload } from './model.js';
+import type { Warnings } from './warnings.js';
+
+/**
+ * `isola kube generate --image IMAGE [run flags]`: the same flags as `isola run`, parsed by the
+ * CLI into this shape (engine/request.ts's RunRequest fits it), plus -v for volumes.
+ */
+export interface ImageRunSettings {
+  image: string;
+  kind: Kind;
+  name?: string;
+  command: string[];
+  entrypoint?: string;
+  env: string[];
+  workdir?: string;
+  user?: string;
+  hostname?: string;
+  memoryBytes?: number;
+  cpus?: number;
+  pidsLimit?: number;
+  readOnly: boolean;
+  network: 'none' | 'bridge';
+  publish: { hostIp: string; hostPort: number; instancePort: number }[];
+  runtime?: string;
+  kernel?: string;
+  initrd?: string;
+  privileged: boolean;
+  capAdd: string[];
+  capDrop: string[];
+  seccomp: string;
+  noNewPrivileges: boolean;
+}
+
+/** -v NAME:/path[:ro] (a named volume) or -v /host/path:/path[:ro] (a bind mount), as Docker writes them. */
+export function parseVolume(text: string): KubeVolume {
+  const parts = text.split(':');
+  const [src = '', target = '', mode] = parts;
+  if (parts.length < 2 || parts.length > 3 || src === '' || !target.startsWith('/') || (mode !== undefined && mode !== 'ro' && mode !== 'rw')) {
+    throw invalid(`invalid --volume "${text}"`, 'use -v NAME:/path, -v /host/path:/path, with :ro for read-only');
+  }
+  const readOnly = mode === 'ro';
+  if (src.startsWith('/') || src.startsWith('.')) return { source: { type: 'host', path: path.resolve(src) }, target, readOnly };
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(src)) throw invalid(`invalid volume name "${src}" in --volume "${text}"`, 'use letters, digits, _ . and -, or an absolute host path');
+  return { source: { type: 'named', name: src }, target, readOnly };
+}
+
+/** The name a workload gets from its image when --name is not given: nginx from registry/library/nginx:1. */
+export function nameFromImage(image: string): string {
+  const last = image.split('@')[0]?.split('/').pop() ?? image;
+  return last.replace(/:[^:]*$/, '');
+}
+
+/** -e KEY=VALUE as given; -e KEY takes the caller's value, as isola run does, and is named when unset. */
+function resolveEnv(list: string[], callerEnv: Readonly<Record<string, string | undefined>>, subject: string, warnings: Warnings) {
+  const out = new Map<string, string>();
+  for (const e of list) {
+    const i = e.indexOf('=');
+    const key = i < 0 ? e : e.slice(0, i);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) throw invalid(`invalid environment variable "${e}"`, 'use -e KEY=VALUE');
+    if (i >= 0) out.set(key, e.slice(i + 1));
+    else if (callerEnv[key] !== undefined) out.set(key, callerEnv[key] as string);
+    else warnings.add(subject, `-e ${key}: not set here, so not written`);
+  }
+  return [...out].map(([name, value]) => ({ name, value }));
+}
+
+export function workloadFromRun(
+  req: ImageRunSettings, volumes: KubeVolume[], facts: ImageFacts | undefined, opts: WorkloadOptions,
+  callerEnv: Readonly<Record<string, string | undefined>>, warnings: Warnings,
+): KubeWorkload {
+  const subject = `image ${req.image}`;
+  if (!facts) warnings.add(subject, 'not stored here: its HEALTHCHECK, VOLUMEs and EXPOSEd ports are not read (isola pull it first to carry them over)');
+  // Docker's rule, in Kubernetes' words: --entrypoint replaces ENTRYPOINT and drops CMD (a
+  // container `command` without `args` does both); a command replaces CMD (`args`).
+  let command: string[] | undefined;
+  let args: string[] | undefined;
+  if (req.entrypoint !== undefined && req.entrypoint !== '') {
+    command = [req.entrypoint];
+    if (req.command.length) args = req.command;
+  } else if (req.entrypoint === '') {
+    if (req.command.length === 0) throw invalid('--entrypoint "" with no command leaves nothing to run', 'give a command after the image');
+    command = req.command;
+  } else if (req.command.length) args = req.command;
+  if (req.publish.length && req.network === 'none') throw invalid('--publish needs a network, but --network none was given', 'drop -p or use --network bridge');
+  const ports = publishedPorts(req.publish, subject, warnings);
+  const mounted = volumes.map((v) => v.target);
+  const fromImage = fromImageFacts(facts, ports, mounted, subject, warnings);
+  pidsWarning(req.pidsLimit, subject, warnings);
+  kernelWarnings(req.kind, req.kernel, req.initrd, subject, warnings);
+  registryWarning(req.kind === 'vm' ? opts.containerDisk : req.image, subject, warnings);
+  const runtimeClass = runtimeClassOf(req.kind, req.runtime ?? '', subject, warnings);
+  if (req.hostname && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(req.hostname)) {
+    throw invalid(`--hostname "${req.hostname}" is not a valid pod hostname`, 'use a lower-case DNS label: letters, digits and -');
+  }
+  return {
+    name: req.name ?? nameFromImage(req.image),
+    kind: req.kind,
+    image: req.image,
+    ...(opts.containerDisk ? { containerDisk: opts.containerDisk } : {}),
+    replicas: opts.replicas,
+    ...(req.memoryBytes !== undefined ? { memoryBytes: req.memoryBytes } : {}),
+    ...(req.cpus !== undefined ? { cpus: req.cpus } : {}),
+    ...(command ? { command } : {}),
+    ...(args ? { args } : {}),
+    env: resolveEnv(req.env, callerEnv, subject, warnings),
+    ...(req.workdir ? { workdir: req.workdir } : {}),
+    ...(req.hostname ? { hostname: req.hostname } : {}),
+    ports: fromImage.ports,
+    serviceType: opts.serviceType,
+    ...(fromImage.health ? { health: fromImage.health } : {}),
+    volumes: [...volumes, ...fromImage.volumes],
+    security: {
+      privileged: req.privileged,
+      capAdd: req.capAdd.map(kubeCap),
+      capDrop: req.capDrop.map(kubeCap),
+      seccomp: req.seccomp,
+      noNewPrivileges: req.noNewPrivileges,
+      readOnlyRoot: req.readOnly,
+      ...userOf(req.user ?? '', facts?.user ?? '', subject, warnings),
+    },
+    isolatedNetwork: req.network === 'none',
+    ...(runtimeClass ? { runtimeClass } : {}),
+    origin: subject,
+  };
+}
