@@ -112,6 +112,8 @@ export function runCmd(cmd: string, args: string[], opts: { env?: NodeJS.Process
       clearTimeout(timer);
       resolve({ code: code ?? 137, stdout, stderr });
     });
+    // A command that exits without reading its input closes the pipe first: not an error here.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }

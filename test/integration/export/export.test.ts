@@ -129,6 +129,7 @@ describe('isola export and import-vm', () => {
     assert.match(ovf, /vmdk\.html#streamOptimized/);
     const sub = JSON.parse((await runCmd('qemu-img', ['info', '--output=json', path.join(x, 'app-disk1.vmdk')])).stdout) as { 'format-specific': { data: { 'create-type': string } } };
     assert.equal(sub['format-specific'].data['create-type'], 'streamOptimized');
+    await qemuImgCheck(path.join(x, 'app-disk1.vmdk'), 'vmdk');
 
     const im = await cli(['import-vm', ova, 'app-ova:1']);
     assert.equal(im.code, 0, im.stderr);
