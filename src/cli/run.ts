@@ -6,6 +6,7 @@ import { invalid } from '../core/errors.js';
 import { KINDS, type Kind } from '../core/types.js';
 import type { RunRequest } from '../engine/request.js';
 import { parsePublish } from '../net/publish.js';
+import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag } from '../engine/mount-flags.js';
 
 interface RunFlags {
   detach?: boolean;
@@ -30,6 +31,9 @@ interface RunFlags {
   capAdd: string[];
   capDrop: string[];
   securityOpt: string[];
+  volume: string[];
+  mount: string[];
+  tmpfs: string[];
 }
 
 /** The flags `run` and `create` share, in Docker's spelling. */
@@ -54,7 +58,10 @@ export function addRunFlags(cmd: Command): Command {
     .option('--privileged', 'give the container every capability, no seccomp, no masked paths')
     .option('--cap-add <cap>', 'add a capability (repeatable)', collect, [])
     .option('--cap-drop <cap>', 'drop a capability, or ALL (repeatable)', collect, [])
-    .option('--security-opt <opt>', 'seccomp=PATH|unconfined, no-new-privileges[=true|false] (repeatable)', collect, []);
+    .option('--security-opt <opt>', 'seccomp=PATH|unconfined, no-new-privileges[=true|false] (repeatable)', collect, [])
+    .option('-v, --volume <[src:]path[:opts]>', 'mount a host folder (/path or ./path), a named volume (name) or, with a path alone, an anonymous volume; opts: ro, rw, a propagation (repeatable)', collect, [])
+    .option('--mount <type=...,source=...,target=...>', 'mount in Docker\'s --mount syntax: type=bind|volume|tmpfs, readonly, bind-propagation, tmpfs-size, tmpfs-mode (repeatable)', collect, [])
+    .option('--tmpfs <path[:size=..,mode=..]>', 'mount a tmpfs (memory) at path; noexec unless exec is given (repeatable)', collect, []);
 }
 
 export function toRunRequest(image: string, command: string[], f: RunFlags): RunRequest {
@@ -76,6 +83,12 @@ export function toRunRequest(image: string, command: string[], f: RunFlags): Run
     pidsLimit = Number(f.pidsLimit);
     if (!Number.isInteger(pidsLimit) || pidsLimit <= 0) throw invalid(`invalid --pids-limit "${f.pidsLimit}"`, 'use a whole number greater than zero');
   }
+  const cwd = process.cwd();
+  const mounts = [
+    ...(f.volume ?? []).map((v) => parseVolumeFlag(v, cwd)),
+    ...(f.mount ?? []).map((m) => parseMountFlag(m, cwd)),
+    ...(f.tmpfs ?? []).map((t) => parseTmpfsFlag(t)),
+  ];
   return {
     image,
     command,
@@ -102,6 +115,7 @@ export function toRunRequest(image: string, command: string[], f: RunFlags): Run
     capDrop: f.capDrop,
     seccomp,
     noNewPrivileges,
+    ...(mounts.length > 0 ? { mounts } : {}),
   };
 }
 

@@ -32,6 +32,8 @@ const modules: { verbs: string[]; load: Loader }[] = [
   { verbs: ['host'], load: () => import('./host.js') },
   { verbs: ['console'], load: () => import('./console.js') },
   { verbs: ['compare'], load: () => import('./compare.js') },
+  { verbs: ['volume'], load: () => import('./volume.js') },
+
 ];
 
 /** Registers the verb named first in argv, or every verb when there is no such verb. */

@@ -22,6 +22,9 @@ import type { RunRequest } from './request.js';
 import { buildSpec } from './spec-builder.js';
 import { isValidName, newId, randomName } from './names.js';
 import { assertPortFree, startForwarder, stopForwarders, type Forwarder } from '../net/publish.js';
+import { VolumeRepo } from '../state/volumes.js';
+import { Volumes, anonymousVolumes } from './volumes.js';
+import { applyPlan, planMounts } from './mounts.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/isola.js');
 
@@ -36,6 +39,7 @@ export class Engine {
   readonly db: Db;
   readonly instances: InstanceRepo;
   readonly drivers: Drivers;
+  readonly volumes: Volumes;
   private store?: ImageStore;
 
   constructor(config: Config) {
@@ -49,9 +53,10 @@ export class Engine {
     this.drivers = new Drivers(config);
     // Private: other users must not read instance configs (-e values), logs or the state, nor
     // enter the unpacked images (they keep their setuid binaries). 0700 all the way down.
-    for (const d of [paths.root, paths.instances, paths.run, paths.cache, paths.tmp, paths.images]) privateDir(d);
+    for (const d of [paths.root, paths.instances, paths.run, paths.cache, paths.tmp, paths.images, paths.volumes]) privateDir(d);
     this.db = openDb(paths.db);
     this.instances = new InstanceRepo(this.db);
+    this.volumes = new Volumes(paths.volumes, new VolumeRepo(this.db), this.instances);
   }
 
   driver(kind: Kind): AnyDriver {
@@ -126,11 +131,19 @@ export class Engine {
     for (const m of req.publish) await assertPortFree(m);
     const driver = this.driver(req.kind);
     const image = await this.resolveImage(req.image);
+    // Every mount is checked before anything is made; then -v's missing host folders are made.
+    const plan = planMounts(req.mounts ?? [], req.kind);
+    applyPlan(plan);
     const id = newId();
     const name = req.name ?? randomName();
     const cleanup = req.detach ? [process.execPath, BIN, '_cleanup', '--data-root', this.paths.root, id] : [];
+    const madeVolumes: string[] = [];
     const rec = this.instances.insert((usedIps) => {
-      const spec = buildSpec(this.paths, this.config.env, id, name, image, req, usedIps, cleanup);
+      // Volumes are made in the instance's own insert: a `volume rm` either sees this instance
+      // use the volume and refuses, or went first and this makes it again.
+      for (const v of plan.volumes) if (this.volumes.repoEnsure(v.name, v.anonymous)) madeVolumes.push(v.name);
+      for (const m of plan.mounts) if (m.type === 'volume' && m.volume) m.source = this.volumes.materialize(m.volume);
+      const spec = buildSpec(this.paths, this.config.env, id, name, image, req, usedIps, cleanup, plan.mounts);
       return {
         id, name, kind: req.kind, imageRef: image.ref, imageDigest: image.digest, state: 'creating',
         createdAt: new Date().toISOString(), startedAt: null, finishedAt: null, exitCode: null, oomKilled: false,
@@ -149,6 +162,7 @@ export class Engine {
       await driver.cleanup(rec.spec, null).catch(() => undefined);
       await driver.remove(rec.spec, null).catch(() => undefined);
       this.instances.delete(id);
+      this.volumes.removeIfUnused(madeVolumes); // what this create made, unless another instance took it meanwhile
       throw e;
     }
   }
@@ -220,6 +234,7 @@ export class Engine {
     if (rec.autoRemove) {
       await driver.remove(rec.spec, rec.data);
       this.instances.delete(rec.id);
+      this.volumes.removeIfUnused(anonymousVolumes(rec.spec)); // as docker run --rm
     }
   }
 
@@ -279,7 +294,8 @@ export class Engine {
     await this.driver(rec.kind).kill(rec.spec, rec.data, signal);
   }
 
-  async remove(ref: string, force: boolean): Promise<string> {
+  /** Removes an instance; with `volumes`, also its anonymous volumes (rm -v), as Docker does. */
+  async remove(ref: string, force: boolean, volumes = false): Promise<string> {
     await this.reconcile();
     const rec = this.find(ref);
     const driver = this.driver(rec.kind);
@@ -296,6 +312,7 @@ export class Engine {
     await driver.cleanup(rec.spec, rec.data);
     await driver.remove(rec.spec, rec.data);
     this.instances.delete(rec.id);
+    if (volumes) this.volumes.removeIfUnused(anonymousVolumes(rec.spec));
     return rec.id;
   }
 
