@@ -119,12 +119,18 @@ static char *read_file(const char *path, size_t *len) {
 
 /* ---- records: tagged NUL-terminated strings ---- */
 
+#define MAXMOUNTS 64
+
 struct spec {
   char *argv[MAXREC];
   char *env[MAXREC];
   int argc, envc;
   const char *workdir, *user, *hostname, *ip, *gw;
   int readonly;
+  /* 'v' virtiofs shares ("TAG\tRO\tTARGET") and 't' tmpfs ("SIZE\tMODE\tRO\tNOEXEC\tTARGET"), in mount order */
+  char *mounts[MAXMOUNTS];
+  char mount_kind[MAXMOUNTS];
+  int nmounts;
 };
 
 static void parse_records(char *p, size_t n, struct spec *s) {
@@ -146,6 +152,10 @@ static void parse_records(char *p, size_t n, struct spec *s) {
       case 'i': s->ip = v; break;
       case 'g': s->gw = v; break;
       case 'r': s->readonly = (*v == '1'); break;
+      case 'v':
+      case 't':
+        if (s->nmounts < MAXMOUNTS) { s->mount_kind[s->nmounts] = tag; s->mounts[s->nmounts++] = v; }
+        break;
     }
     p += l + 1;
   }
@@ -640,6 +650,72 @@ static void net_up(const struct spec *s) {
   say("eth0 %s/%d gateway %s", ip, prefix, s->gw ? s->gw : "none");
 }
 
+/* ---- mounts: shared folders (virtiofs) and tmpfs, before the workload starts ---- */
+
+/* mkdir -p; returns 0 or errno. */
+static int make_dirs(const char *path) {
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return ENAMETOOLONG;
+  for (char *q = tmp + 1; *q; q++) {
+    if (*q != '/') continue;
+    *q = 0;
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return errno;
+    *q = '/';
+  }
+  if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return errno;
+  return 0;
+}
+
+/* Splits "a\tb\t...\tpath" in place into n fields; the last one (the path) may hold tabs. */
+static int fields(char *v, char **out, int n) {
+  for (int i = 0; i < n - 1; i++) {
+    out[i] = v;
+    char *tab = strchr(v, '\t');
+    if (!tab) return -1;
+    *tab = 0;
+    v = tab + 1;
+  }
+  out[n - 1] = v;
+  return 0;
+}
+
+/* Returns 0, or reports "error 125 ..." on the status port and returns -1. */
+static int mount_all(struct spec *s) {
+  for (int i = 0; i < s->nmounts; i++) {
+    char copy[4200];
+    snprintf(copy, sizeof copy, "%s", s->mounts[i]);
+    char *f[5];
+    int share = s->mount_kind[i] == 'v';
+    if (fields(copy, f, share ? 3 : 5) != 0) continue;
+    const char *target = share ? f[2] : f[4];
+    int e = make_dirs(target);
+    if (e) {
+      status("error 125 cannot make the mount point %s: %s%s", target, strerror(e),
+             e == EROFS ? " (the root is read-only: create the folder in the image, or drop --read-only)" : "");
+      return -1;
+    }
+    if (share) {
+      unsigned long flags = (f[1][0] == '1') ? MS_RDONLY : 0;
+      if (mount(f[0], target, "virtiofs", flags, NULL) != 0) {
+        status("error 125 cannot mount the shared folder %s at %s: %s", f[0], target, strerror(errno));
+        return -1;
+      }
+      say("shared folder %s at %s%s", f[0], target, flags ? " (read-only)" : "");
+    } else {
+      char opts[128];
+      unsigned long long size = strtoull(f[0], NULL, 10);
+      int n = snprintf(opts, sizeof opts, "mode=%s", f[1]);
+      if (size > 0) snprintf(opts + n, sizeof opts - (size_t)n, ",size=%llu", size);
+      unsigned long flags = MS_NOSUID | MS_NODEV | (f[2][0] == '1' ? MS_RDONLY : 0) | (f[3][0] == '1' ? MS_NOEXEC : 0);
+      if (mount("tmpfs", target, "tmpfs", flags, opts) != 0) {
+        status("error 125 cannot mount a tmpfs at %s: %s", target, strerror(errno));
+        return -1;
+      }
+    }
+  }
+  return 0;
+}
+
 /* ---- boot ---- */
 
 static void load_modules(void) {
@@ -732,6 +808,7 @@ int main(void) {
   symlink("/proc/self/fd", "/dev/fd");
   if (s.hostname && *s.hostname) sethostname(s.hostname, strlen(s.hostname));
   net_up(&s);
+  if (mount_all(&s) != 0) poweroff();
 
   sigset_t mask;
   sigemptyset(&mask);

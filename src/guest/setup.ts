@@ -14,21 +14,24 @@ import { LAYOUT, guestDir, guestSourceDir, manifestPath, readGuestAssets, type G
  */
 export const KERNEL_METAPACKAGE = 'linux-image-cloud-amd64';
 /** What the guest needs beyond the built-ins: the virtio transports, disk, net, serial ports. */
-export const WANTED_MODULES = ['virtio_mmio', 'virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_console'];
+export const WANTED_MODULES = ['virtio_mmio', 'virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_console', 'fuse', 'virtiofs'];
 const CFLAGS = ['-static', '-Os', '-s', '-Wall', '-Wextra'];
 
 export const log = (msg: string): void => {
   process.stdout.write(`guest: ${msg}\n`);
 };
 
-/** The native programs built here: the guest's init and the host's VMM jail. */
-const NATIVE = { init: 'init.c', jail: 'vmm-jail.c' } as const;
+/** The native programs built here: the guest's init, the host's VMM jail and virtiofsd launcher. */
+const NATIVE = { init: 'init.c', jail: 'vmm-jail.c', vfs: 'vfs-launch.c' } as const;
+const OUTPUT = { init: 'init', jail: 'vmm-jail', vfs: 'vfs-launch' } as const;
 
 function sourceHash(file: string = NATIVE.init): string {
   const h = createHash('sha256');
   h.update(fs.readFileSync(path.join(guestSourceDir(), file)));
   h.update(CFLAGS.join(' '));
   h.update(String(LAYOUT));
+  // The initramfs carries the modules: a new list makes a new one.
+  if (file === NATIVE.init) h.update(WANTED_MODULES.join(','));
   return h.digest('hex');
 }
 
@@ -83,7 +86,10 @@ async function fetchKernel(assets: string): Promise<{ version: string; pkg: stri
   const version = pkg.replace(/^linux-image-/, '');
   const dir = path.join(assets, 'kernel', version);
   const done = path.join(dir, 'modules.order.isola');
-  if (fs.existsSync(done) && fs.existsSync(path.join(dir, 'vmlinuz'))) {
+  // The modules kept are those wanted when the kernel was fetched: a longer list fetches it again.
+  const wantedFile = path.join(dir, 'modules.wanted.isola');
+  const sameWanted = fs.existsSync(wantedFile) && fs.readFileSync(wantedFile, 'utf8').trim() === WANTED_MODULES.join(',');
+  if (fs.existsSync(done) && fs.existsSync(path.join(dir, 'vmlinuz')) && sameWanted) {
     const pkgVersion = fs.readFileSync(path.join(dir, 'package'), 'utf8').trim();
     return { version, pkg: pkgVersion, dir, modules: fs.readFileSync(done, 'utf8').split('\n').filter(Boolean) };
   }
@@ -108,6 +114,7 @@ async function fetchKernel(assets: string): Promise<{ version: string; pkg: stri
     const names = order.map((m) => path.basename(m));
     fs.writeFileSync(path.join(stage, 'package'), deb.replace(/\.deb$/, '') + '\n');
     fs.writeFileSync(path.join(stage, 'modules.order.isola'), names.join('\n') + '\n');
+    fs.writeFileSync(path.join(stage, 'modules.wanted.isola'), WANTED_MODULES.join(',') + '\n');
     fs.mkdirSync(path.dirname(dir), { recursive: true });
     fs.rmSync(dir, { recursive: true, force: true });
     fs.renameSync(stage, dir);
@@ -118,10 +125,10 @@ async function fetchKernel(assets: string): Promise<{ version: string; pkg: stri
   }
 }
 
-async function buildNative(assets: string, name: 'init' | 'jail', hash: string): Promise<string> {
-  const out = path.join(guestDir(assets), `${name === 'init' ? 'init' : 'vmm-jail'}-${hash.slice(0, 12)}`);
+async function buildNative(assets: string, name: keyof typeof NATIVE, hash: string): Promise<string> {
+  const out = path.join(guestDir(assets), `${OUTPUT[name]}-${hash.slice(0, 12)}`);
   if (fs.existsSync(out)) return out;
-  log(`building ${name === 'init' ? 'the static init/agent' : 'the VMM jail'} (gcc -static -Os)`);
+  log(`building ${{ init: 'the static init/agent', jail: 'the VMM jail', vfs: 'the virtiofsd launcher' }[name]} (gcc -static -Os)`);
   const tmp = `${out}.tmp`;
   await must('gcc', [...CFLAGS, '-o', tmp, path.join(guestSourceDir(), NATIVE[name])], `building ${NATIVE[name]}`);
   fs.chmodSync(tmp, 0o755);
@@ -151,8 +158,9 @@ export function buildInitramfs(init: string, kernelDir: string, modules: string[
 export async function setupGuest(assets: string, opts: { refresh?: boolean } = {}): Promise<GuestAssets> {
   const hash = sourceHash();
   const jailHash = sourceHash(NATIVE.jail);
+  const vfsHash = sourceHash(NATIVE.vfs);
   const have = readGuestAssets(assets);
-  if (have && have.initHash === hash && have.vmmJail.endsWith(jailHash.slice(0, 12)) && !opts.refresh) {
+  if (have && have.initHash === hash && have.vmmJail.endsWith(jailHash.slice(0, 12)) && have.vfsLaunch?.endsWith(vfsHash.slice(0, 12)) && !opts.refresh) {
     log(`ready (kernel ${have.kernelVersion}, init ${hash.slice(0, 12)})`);
     return have;
   }
@@ -160,6 +168,7 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
   const k = await fetchKernel(assets);
   const init = await buildNative(assets, 'init', hash);
   const vmmJail = await buildNative(assets, 'jail', jailHash);
+  const vfsLaunch = await buildNative(assets, 'vfs', vfsHash);
   const initramfs = path.join(guestDir(assets), `initramfs-${k.version}-${hash.slice(0, 12)}.cpio`);
   if (!fs.existsSync(initramfs)) {
     const tmp = `${initramfs}.tmp`;
@@ -177,6 +186,7 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
     initHash: hash,
     modules: k.modules,
     vmmJail,
+    vfsLaunch,
   };
   const tmp = `${manifestPath(assets)}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(manifest, null, 2) + '\n');
@@ -184,7 +194,7 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
   // Old init builds and initramfs files of this layout are replaced, not accumulated.
   for (const f of fs.readdirSync(guestDir(assets))) {
     const p = path.join(guestDir(assets), f);
-    if ((f.startsWith('init-') || f.startsWith('initramfs-') || f.startsWith('vmm-jail-')) && ![init, initramfs, vmmJail].includes(p)) fs.rmSync(p, { force: true });
+    if ((f.startsWith('init-') || f.startsWith('initramfs-') || f.startsWith('vmm-jail-') || f.startsWith('vfs-launch-')) && ![init, initramfs, vmmJail, vfsLaunch].includes(p)) fs.rmSync(p, { force: true });
   }
   log(`ready (kernel ${k.version}, init ${hash.slice(0, 12)})`);
   return manifest;

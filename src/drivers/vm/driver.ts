@@ -26,6 +26,7 @@ import { IN_JAIL, handOver, jailArgv, launchFiles, vmmCgroupPath, vmmId, VMM_MEM
 import { createCgroup, removeCgroup } from '../../util/cgroup.js';
 import { decodeVmData, type VmData } from './persist.js';
 import { hostOverhead, parseGuestStats } from './stats.js';
+import { checkShares, planShares, sharesInJail, startShares, stopShares } from './virtiofs.js';
 
 /**
  * `--as vm`: the image's layers as an ext4 root disk behind a per-instance qcow2 overlay,
@@ -131,6 +132,8 @@ export class VmDriver implements Driver<VmData> {
     this.checkCreate(spec);
     const mem = memoryMiB(spec.memoryBytes);
     const assets = readGuestAssets(this.ctx.config.assets);
+    const shares = planShares(spec);
+    checkShares(this.ctx.config, assets?.vfsLaunch, shares);
     const accel = await probeAccelerator(this.ctx.config);
     const uid = vmmId(spec.id);
     const state = path.join(spec.dir, 'vm');
@@ -152,6 +155,9 @@ export class VmDriver implements Driver<VmData> {
       ip: net ? `${net.ip}/${net.prefixLength}` : undefined,
       gateway: net?.gateway,
       readOnly: spec.readOnly,
+      // Parents before children, so a mount inside another share lands on it.
+      shares: shares.map((sh) => ({ tag: sh.tag, target: sh.guestTarget, readOnly: sh.readOnly })).sort(byDepth),
+      tmpfs: (spec.mounts ?? []).flatMap((m) => (m.type === 'tmpfs' ? [m] : [])).sort(byDepth),
     });
     const initrd = path.join(spec.dir, 'initrd.cpio');
     const baseInitrd = spec.initrd ?? assets?.initramfs ?? '';
@@ -185,6 +191,7 @@ export class VmDriver implements Driver<VmData> {
       bootId: null,
       startedAt: null,
       qemuArgv: [],
+      ...(shares.length > 0 ? { shares } : {}),
     };
     return v;
   }
@@ -213,11 +220,12 @@ export class VmDriver implements Driver<VmData> {
       net,
       tscKhz: hostTscKhz(),
       extraCmdline: [...extraCmdline, ...this.ctx.config.vm.cmdline],
+      ...(v.shares?.length ? { shares: sharesInJail(v.shares) } : {}),
     };
   }
 
   async start(spec: InstanceSpec, data: VmData, checkpoint?: (data: VmData) => void): Promise<VmData> {
-    const v = { ...data };
+    const v = { ...data, ...(data.shares ? { shares: data.shares.map((sh) => ({ ...sh })) } : {}) };
     if (vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is already running`, 'stop it first');
     for (const f of [v.files.status, finishedMarker(v), v.files.pidfile, v.files.agent, v.files.ctl, v.files.qmp]) fs.rmSync(f, { force: true });
     try {
@@ -226,6 +234,10 @@ export class VmDriver implements Driver<VmData> {
       if (spec.network.mode === 'bridge') {
         await ensureBridge(spec.network);
         v.tap = await createTap(spec.id, spec.network.bridge, v.vmmUid);
+      }
+      if (v.shares?.length) {
+        // virtiofsd first: QEMU connects to every share's socket when it starts.
+        await startShares(this.ctx.config, assets.vfsLaunch ?? '', v.vmmUid, v.shares, () => checkpoint?.({ ...v, shares: v.shares?.map((sh) => ({ ...sh })) }));
       }
       const cgroups = createCgroup(vmmCgroupPath(spec.id), {
         memoryBytes: v.memoryMiB * 1024 * 1024 + VMM_MEMORY_MARGIN, pids: VMM_PIDS, cpus: v.cpus + 1,
@@ -317,6 +329,7 @@ export class VmDriver implements Driver<VmData> {
   async cleanup(spec: InstanceSpec, data: VmData | null): Promise<void> {
     const v = data ?? orphanOf(spec);
     if (vmmAlive(spec, v)) await killQemu(spec, v);
+    await stopShares(spec.runDir, data?.shares ?? []);
     await deleteTap(spec.id);
     removeCgroup(vmmCgroupPath(spec.id));
     if (data && data.startedAt !== null && !fs.existsSync(finishedMarker(data)) && readStatus(data.files.status).exitCode === null) {
@@ -374,6 +387,8 @@ export class VmDriver implements Driver<VmData> {
     };
   }
 }
+
+const byDepth = (a: { target: string }, b: { target: string }): number => a.target.split('/').length - b.target.split('/').length;
 
 function pumpStdin(c: AgentConnection, stdin: Readable | null): void {
   if (!stdin) {
