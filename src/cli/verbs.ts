@@ -33,6 +33,7 @@ const modules: { verbs: string[]; load: Loader }[] = [
   { verbs: ['console'], load: () => import('./console.js') },
   { verbs: ['compare'], load: () => import('./compare.js') },
   { verbs: ['volume'], load: () => import('./volume.js') },
+  { verbs: ['cp'], load: () => import('./cp.js') },
 
 ];
 

@@ -147,6 +147,9 @@ export interface Capability {
   details: Record<string, string>;
 }
 
+/** What a path inside an instance is (isola cp). */
+export type PathKind = 'dir' | 'file' | 'symlink' | 'other' | 'missing';
+
 /**
  * What the engine stores for an instance on behalf of its driver: a JSON object. Only the
  * driver that wrote it can read it, through its own `decode`.

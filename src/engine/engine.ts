@@ -25,6 +25,8 @@ import { assertPortFree, startForwarder, stopForwarders, type Forwarder } from '
 import { VolumeRepo } from '../state/volumes.js';
 import { Volumes, anonymousVolumes } from './volumes.js';
 import { applyPlan, planMounts } from './mounts.js';
+import { copyIn, copyOut, type CopyEnd, type CopyOptions } from './copy.js';
+import type { Readable } from 'node:stream';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/isola.js');
 
@@ -345,6 +347,22 @@ export class Engine {
       throw new IsolaError('FAILED_PRECONDITION', `the changes of ${rec.kind} instance ${rec.name} are inside its VM's disk, which isola does not read`, 'use a container (--as container) for build and commit');
     }
     await driver.exportChanges(rec.spec, rec.data, tarFile);
+  }
+
+  /**
+   * `isola cp`: between a host path (or `-`, a tar on stdin/stdout) and a path in a running
+   * instance, in either direction, with docker cp's rules (copy.ts).
+   */
+  async copy(src: CopyEnd, dest: CopyEnd, opts: CopyOptions, stdio: { stdin: Readable; stdout: Writable }): Promise<void> {
+    if ('instance' in src && 'instance' in dest) throw invalid('isola cp copies between the host and an instance, not between two instances', 'copy to the host first, then into the other instance');
+    if (!('instance' in src) && !('instance' in dest)) throw invalid('isola cp needs an instance on one side: INSTANCE:PATH', 'for example isola cp web:/etc/hosts ./hosts');
+    await this.reconcile();
+    const end = 'instance' in src ? src : (dest as { instance: string; path: string });
+    const rec = this.find(end.instance);
+    if (rec.state !== 'running') throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} is not running`, 'isola cp copies in and out of running instances; start it first');
+    const r = { spec: rec.spec, data: rec.data, driver: this.driver(rec.kind) };
+    if ('instance' in src) await copyOut(r, src.path, (dest as { host: string }).host, opts, stdio.stdout);
+    else await copyIn(r, src.host, end.path, opts, stdio.stdin);
   }
 
   /** Called by conmon's exit command (and by hand): records the exit and cleans up one instance. */
