@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { collectOutput } from '../../util/collect.js';
 import type { Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, Stats, StoredData } from '../../core/types.js';
@@ -147,7 +148,12 @@ export class HybridDriver implements Driver<HybridData> {
 
   /** isola cp: init's own tar in the guest, chrooted into the container's root (its mounts included). */
   private async containerRoot(spec: InstanceSpec, h: HybridData): Promise<string> {
-    const st = await containerState(this.vm, this.vmSpec(spec, h), h.vm);
+    let st = await containerState(this.vm, this.vmSpec(spec, h), h.vm);
+    // Right after start runc may still be between create and start.
+    for (let i = 0; i < 50 && st?.status === 'created'; i++) {
+      await sleep(100);
+      st = await containerState(this.vm, this.vmSpec(spec, h), h.vm);
+    }
     if (!st || st.status !== 'running' || !st.pid) throw new IsolaError('FAILED_PRECONDITION', `the container of ${spec.name} is not running in its guest`, 'isola cp copies in and out of running instances; start it first');
     return `/proc/${st.pid}/root`;
   }
