@@ -58,6 +58,15 @@ export const CLAIMS: Partial<Record<MetricId, { vm?: Claim; container?: Claim }>
     vm: { text: '80-95 % of native', shape: { type: 'range', lo: 0.8, hi: 0.95 }, better: 'higher', dependsOnAccelerator: true },
     container: { text: '95-100 % of native', shape: { type: 'range', lo: 0.95, hi: 1.05 }, better: 'higher', dependsOnAccelerator: false },
   },
+  // The same claim for a host folder the VM works on (-v): what "disk I/O" means for shared data.
+  io_shared_seq_ratio: {
+    vm: { text: '80-95 % of native', shape: { type: 'range', lo: 0.8, hi: 0.95 }, better: 'higher', dependsOnAccelerator: true },
+    container: { text: '95-100 % of native', shape: { type: 'range', lo: 0.95, hi: 1.05 }, better: 'higher', dependsOnAccelerator: false },
+  },
+  io_shared_rand_ratio: {
+    vm: { text: '80-95 % of native', shape: { type: 'range', lo: 0.8, hi: 0.95 }, better: 'higher', dependsOnAccelerator: true },
+    container: { text: '95-100 % of native', shape: { type: 'range', lo: 0.95, hi: 1.05 }, better: 'higher', dependsOnAccelerator: false },
+  },
   density_marginal_bytes: {
     vm: { text: '25-30 VMs of 4 GB on 128 GB', shape: { type: 'range', lo: 25, hi: 30 }, better: 'higher', dependsOnAccelerator: true, derive: 'density-sized' },
     container: { text: '100-200 containers of 512 MB on 128 GB', shape: { type: 'range', lo: 100, hi: 200 }, better: 'higher', dependsOnAccelerator: false, derive: 'density-sized' },

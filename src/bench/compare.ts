@@ -17,6 +17,7 @@ import { cpu } from './scenarios/cpu.js';
 import { density } from './scenarios/density.js';
 import { disk } from './scenarios/disk.js';
 import { io } from './scenarios/io.js';
+import { ioShared } from './scenarios/io-shared.js';
 import { memory } from './scenarios/memory.js';
 import { network } from './scenarios/network.js';
 import { startupParallel, startupSerial } from './scenarios/startup.js';
@@ -143,8 +144,9 @@ export async function runCompare(o: CompareOptions): Promise<CompareResult> {
       }
       await attempt('CPU', ['cpu_overhead_ratio'], async () => [await cpu(ctx)]);
       await attempt('disk I/O', ['io_seq_ratio', 'io_rand_ratio'], () => io(ctx));
+      await attempt('shared-folder I/O', ['io_shared_seq_ratio', 'io_shared_rand_ratio'], () => ioShared(ctx));
     } else {
-      for (const id of ['cpu_overhead_ratio', 'io_seq_ratio', 'io_rand_ratio'] as const) {
+      for (const id of ['cpu_overhead_ratio', 'io_seq_ratio', 'io_rand_ratio', 'io_shared_seq_ratio', 'io_shared_rand_ratio'] as const) {
         metrics.push({ id, unit: 'ratio', kinds: {}, notMeasured: Object.fromEntries(usable.map((k) => [k, helperMissing ?? 'no helper'])) });
       }
     }

@@ -45,6 +45,8 @@ export const METRIC_LABELS: [MetricId, string][] = [
   ['net_rtt_p99_us', 'network RTT p99'],
   ['io_seq_ratio', 'disk I/O: sequential 1 MiB vs native'],
   ['io_rand_ratio', 'disk I/O: random 4 KiB vs native'],
+  ['io_shared_seq_ratio', 'shared folder I/O: sequential 1 MiB vs native'],
+  ['io_shared_rand_ratio', 'shared folder I/O: random 4 KiB vs native'],
   ['density_marginal_bytes', 'density: marginal memory per instance'],
 ];
 

@@ -10,6 +10,7 @@ import { defaultRunRequest } from '../engine/request.js';
 import { unpackImage } from '../image/unpack.js';
 import { throwIfAborted } from './alternate.js';
 import { collectOutput } from '../util/collect.js';
+import type { MountRequest } from '../engine/mount-flags.js';
 
 /** Where a measurement runs: on the host itself, or in an instance of one isolation kind. */
 export type Target = 'native' | Kind;
@@ -43,9 +44,12 @@ export class Lab {
   }
 
   /** Creates an instance (prepared, not started) and tracks it. */
-  async create(kind: Kind, argv: string[], opts: { tag: string; memoryBytes?: number }): Promise<InstanceRecord> {
+  async create(kind: Kind, argv: string[], opts: { tag: string; memoryBytes?: number; mounts?: MountRequest[] }): Promise<InstanceRecord> {
     throwIfAborted(this.signal);
-    const req = { ...defaultRunRequest(this.image.ref, argv), kind, name: this.name(opts.tag), ...(opts.memoryBytes ? { memoryBytes: opts.memoryBytes } : {}) };
+    const req = {
+      ...defaultRunRequest(this.image.ref, argv), kind, name: this.name(opts.tag),
+      ...(opts.memoryBytes ? { memoryBytes: opts.memoryBytes } : {}), ...(opts.mounts ? { mounts: opts.mounts } : {}),
+    };
     const rec = await this.engine.create(req);
     this.tracked.set(rec.id, rec);
     return rec;
@@ -57,7 +61,7 @@ export class Lab {
     return started;
   }
 
-  async launch(kind: Kind, argv: string[], opts: { tag: string; memoryBytes?: number }): Promise<InstanceRecord> {
+  async launch(kind: Kind, argv: string[], opts: { tag: string; memoryBytes?: number; mounts?: MountRequest[] }): Promise<InstanceRecord> {
     return this.start(await this.create(kind, argv, opts));
   }
 

@@ -43,6 +43,9 @@ export function inspectDoc(r: InstanceRecord) {
     NetworkSettings: s.network.mode === 'bridge'
       ? { Mode: 'bridge', Bridge: s.network.bridge, IPAddress: s.network.ip, IPPrefixLen: s.network.prefixLength, Gateway: s.network.gateway, MacAddress: s.network.mac }
       : { Mode: 'none' },
+    Mounts: (s.mounts ?? []).map((m) => (m.type === 'tmpfs'
+      ? { Type: 'tmpfs', Destination: m.target, RW: !m.readOnly, ...(m.sizeBytes ? { SizeBytes: m.sizeBytes } : {}), ...(m.mode !== undefined ? { Mode: m.mode.toString(8) } : {}) }
+      : { Type: m.type, ...(m.volume ? { Name: m.volume } : {}), Source: m.source, Destination: m.target, RW: !m.readOnly, Propagation: m.propagation })),
     Disk: { InstanceAllocatedBytes: allocatedBytes(s.dir) },
     Driver: r.data,
   };

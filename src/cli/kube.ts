@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import { collect, withEngine, type CliContext } from './context.js';
+import { withEngine, type CliContext } from './context.js';
 import { addRunFlags, toRunRequest } from './run.js';
 import { measuredOverhead, parseReplicas, parseServiceType, printWarnings, validateOrFail, writeOutput } from './kube-output.js';
 import { VERSION } from './version.js';
@@ -13,7 +13,7 @@ import { normalizeRef } from '../image/ref.js';
 import { BASE_REF, ensureBaseImage } from '../image/base.js';
 import { buildContainerDisk } from '../export/kube/containerdisk.js';
 import { workloadFromInstance, type WorkloadOptions } from '../export/kube/from-instance.js';
-import { parseVolume, workloadFromRun } from '../export/kube/from-run.js';
+import { workloadFromRun } from '../export/kube/from-run.js';
 import { imageFactsByDigest, imageFactsByRef } from '../export/kube/image-facts.js';
 import { manifestsFor } from '../export/kube/manifests.js';
 import { SERVICE_TYPES, type KubeWorkload } from '../export/kube/model.js';
@@ -26,7 +26,6 @@ interface GenerateFlags {
   containerdisk?: string;
   measured?: string;
   serviceType: string;
-  volume: string[];
   output?: string;
   validate?: boolean;
   kubevirtSchema?: string;
@@ -48,7 +47,6 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--containerdisk <ref>', 'vm: the containerDisk image the VirtualMachine boots (isola kube containerdisk)')
     .option('--measured <result.json>', 'hybrid: the Kata RuntimeClass overhead from isola compare --json')
     .option('--service-type <type>', `type of the Service for published ports: ${SERVICE_TYPES.join(', ')}`, 'ClusterIP')
-    .option('-v, --volume <src:dst[:ro]>', 'with --image: a named volume (PersistentVolumeClaim) or host path (hostPath) (repeatable)', collect, [])
     .option('-o, --output <file>', 'write to FILE instead of stdout')
     .option('--validate', 'check every object against its schema before writing')
     .option('--kubevirt-schema <file>', 'with --validate: the JSON schema of KubeVirt\'s VirtualMachine');
@@ -70,16 +68,14 @@ export function register(program: Command, ctx: CliContext): void {
       const store = engine.images();
       if (flags.image !== undefined) {
         const req = toRunRequest(flags.image, args, flags as unknown as Parameters<typeof toRunRequest>[2]);
-        const volumes = flags.volume.map(parseVolume);
         if (normalizeRef(flags.image) === BASE_REF) await ensureBaseImage(store);
         // A whole-disk image (import-vm, kube containerdisk) is itself the containerDisk a VM boots.
         if (req.kind === 'vm' && !opts.containerDisk && diskImageFacts(store.resolve(flags.image).config)) opts.containerDisk = normalizeRef(flags.image);
         const facts = imageFactsByRef(store, flags.image);
-        return [workloadFromRun(req, volumes, facts, opts, ctx.config.env, warnings)];
+        return [workloadFromRun(req, facts, opts, ctx.config.env, warnings)];
       }
       if (args.length === 0) throw invalid('nothing to describe', 'name instances (isola kube generate web db), or give --image IMAGE');
       const given = runFlags.filter((o) => generate.getOptionValueSource(o.attributeName()) === 'cli').map((o) => o.long ?? o.flags);
-      if (flags.volume.length) given.push('--volume');
       if (given.length) throw invalid(`${given.join(', ')} describe an image run and apply with --image only`, 'an instance carries its own settings; drop them, or use --image IMAGE');
       return args.map((ref) => {
         const rec = engine.find(ref);

@@ -41,11 +41,12 @@ export function register(program: Command, ctx: CliContext): void {
     .command('rm')
     .description('remove instances (and everything they left on the host)')
     .option('-f, --force', 'kill running instances first')
+    .option('-v, --volumes', 'also remove the instance\'s anonymous volumes (named volumes stay)')
     .argument('<instance...>')
-    .action(async (refs: string[], o: { force?: boolean }) => {
+    .action(async (refs: string[], o: { force?: boolean; volumes?: boolean }) => {
       await withEngine(ctx, async (e) => {
         for (const ref of refs) {
-          await e.remove(ref, !!o.force);
+          await e.remove(ref, !!o.force, !!o.volumes);
           process.stdout.write(`${ref}\n`);
         }
       });

@@ -7,6 +7,7 @@ import { KINDS, type Kind } from '../core/types.js';
 import type { RunRequest } from '../engine/request.js';
 import { parsePublish } from '../net/publish.js';
 import type { Engine } from '../engine/engine.js';
+import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag } from '../engine/mount-flags.js';
 
 interface RunFlags {
   detach?: boolean;
@@ -34,6 +35,9 @@ interface RunFlags {
   disk?: string;
   firmware: string;
   diskBus: string;
+  volume: string[];
+  mount: string[];
+  tmpfs: string[];
 }
 
 /** The flags `run` and `create` share, in Docker's spelling. */
@@ -61,7 +65,10 @@ export function addRunFlags(cmd: Command): Command {
     .option('--security-opt <opt>', 'seccomp=PATH|unconfined, no-new-privileges[=true|false] (repeatable)', collect, [])
     .option('--disk <file>', 'boot this disk (qcow2, VMDK, VDI, raw or OVA) as a whole-disk VM, instead of an image (every argument is then the command)')
     .option('--firmware <kind>', 'with --disk: bios (SeaBIOS) or uefi (OVMF)', 'bios')
-    .option('--disk-bus <bus>', 'with --disk: virtio, or sata (with an e1000e NIC) for an OS without virtio drivers', 'virtio');
+    .option('--disk-bus <bus>', 'with --disk: virtio, or sata (with an e1000e NIC) for an OS without virtio drivers', 'virtio')
+    .option('-v, --volume <[src:]path[:opts]>', 'mount a host folder (/path or ./path), a named volume (name) or, with a path alone, an anonymous volume; opts: ro, rw, a propagation (repeatable)', collect, [])
+    .option('--mount <type=...,source=...,target=...>', 'mount in Docker\'s --mount syntax: type=bind|volume|tmpfs, readonly, bind-propagation, tmpfs-size, tmpfs-mode (repeatable)', collect, [])
+    .option('--tmpfs <path[:size=..,mode=..]>', 'mount a tmpfs (memory) at path; noexec unless exec is given (repeatable)', collect, []);
 }
 
 /**
@@ -98,6 +105,12 @@ export function toRunRequest(image: string, command: string[], f: RunFlags): Run
     pidsLimit = Number(f.pidsLimit);
     if (!Number.isInteger(pidsLimit) || pidsLimit <= 0) throw invalid(`invalid --pids-limit "${f.pidsLimit}"`, 'use a whole number greater than zero');
   }
+  const cwd = process.cwd();
+  const mounts = [
+    ...(f.volume ?? []).map((v) => parseVolumeFlag(v, cwd)),
+    ...(f.mount ?? []).map((m) => parseMountFlag(m, cwd)),
+    ...(f.tmpfs ?? []).map((t) => parseTmpfsFlag(t)),
+  ];
   return {
     image,
     command,
@@ -124,6 +137,7 @@ export function toRunRequest(image: string, command: string[], f: RunFlags): Run
     capDrop: f.capDrop,
     seccomp,
     noNewPrivileges,
+    ...(mounts.length > 0 ? { mounts } : {}),
   };
 }
 

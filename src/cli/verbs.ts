@@ -34,6 +34,8 @@ const modules: { verbs: string[]; load: Loader }[] = [
   { verbs: ['console'], load: () => import('./console.js') },
   { verbs: ['compare'], load: () => import('./compare.js') },
   { verbs: ['kube'], load: () => import('./kube.js') },
+  { verbs: ['volume'], load: () => import('./volume.js') },
+  { verbs: ['cp'], load: () => import('./cp.js') },
 ];
 
 /** Registers the verb named first in argv, or every verb when there is no such verb. */

@@ -35,6 +35,8 @@ export type MetricId =
   | 'net_rtt_p99_us'
   | 'io_seq_ratio' // sequential 1 MiB throughput / native
   | 'io_rand_ratio' // random 4 KiB throughput / native
+  | 'io_shared_seq_ratio' // sequential 1 MiB throughput from a host folder mounted in the kind / native
+  | 'io_shared_rand_ratio' // random 4 KiB throughput from that folder / native
   | 'density_marginal_bytes'; // marginal host memory per additional idle instance
 
 export interface MetricResult {

@@ -17,7 +17,7 @@ export interface Config {
   /** Guest kernels, built guest programs and probe verdicts, shared by every data root. */
   assets: string;
   /** Binaries to use instead of a PATH lookup; unset means look it up. */
-  bin: { runc?: string; crun?: string; runsc?: string; conmon?: string; qemu?: string };
+  bin: { runc?: string; crun?: string; runsc?: string; conmon?: string; qemu?: string; virtiofsd?: string };
   /** Forces the VM accelerator instead of probing KVM. */
   accel?: Accelerator;
   vm: {
@@ -72,6 +72,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'ISOLA_RUNSC', default: 'runsc on PATH', doc: 'the runsc (gVisor) binary to use' },
   { name: 'ISOLA_CONMON', default: 'conmon on PATH', doc: 'the container monitor binary to use' },
   { name: 'ISOLA_QEMU', default: 'qemu-system-x86_64 on PATH', doc: 'the QEMU binary (a name looked up on PATH, or a path); qemu-img is taken from beside it' },
+  { name: 'ISOLA_VIRTIOFSD', default: '/usr/lib/qemu/virtiofsd', doc: 'the virtiofsd that shares folders with VMs (`-v`, `--mount` with --as vm|hybrid): QEMU\'s C virtiofsd (qemu-system-common 7.x)' },
   { name: 'ISOLA_ACCEL', default: 'probed', doc: '`kvm` or `tcg`: skip the KVM boot probe and use this accelerator' },
   { name: 'ISOLA_VM_MACHINE', default: 'microvm', doc: '`microvm` or `q35` (PCI machine with SeaBIOS, slower)' },
   { name: 'ISOLA_VM_BOOT_TIMEOUT_MS', default: '20000 (KVM), 60000 (TCG)', doc: 'how long a guest may take to start its workload' },
@@ -125,7 +126,7 @@ function set(env: Record<string, string | undefined>, name: string): string | un
 /** Reads a configuration from an environment (the process's own by default). */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const bin: Config['bin'] = {};
-  for (const [key, name] of [['runc', 'ISOLA_RUNC'], ['crun', 'ISOLA_CRUN'], ['runsc', 'ISOLA_RUNSC'], ['conmon', 'ISOLA_CONMON'], ['qemu', 'ISOLA_QEMU']] as const) {
+  for (const [key, name] of [['runc', 'ISOLA_RUNC'], ['crun', 'ISOLA_CRUN'], ['runsc', 'ISOLA_RUNSC'], ['conmon', 'ISOLA_CONMON'], ['qemu', 'ISOLA_QEMU'], ['virtiofsd', 'ISOLA_VIRTIOFSD']] as const) {
     const v = set(env, name);
     if (v !== undefined) bin[key] = v;
   }

@@ -14,6 +14,7 @@ export interface Paths {
   run: string; // runtime files: sockets, pidfiles, exit files, OCI runtime state
   cache: string; // what is derived from images: unpacked roots, root disks
   tmp: string; // scratch work (an import's unpack check, a build's context); each entry names its process
+  volumes: string; // named and anonymous volumes: volumes/<name>/_data
 }
 
 export function pathsFor(root: string): Paths {
@@ -25,5 +26,6 @@ export function pathsFor(root: string): Paths {
     run: path.join(root, 'run'),
     cache: path.join(root, 'cache'),
     tmp: path.join(root, 'tmp'),
+    volumes: path.join(root, 'volumes'),
   };
 }

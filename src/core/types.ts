@@ -71,7 +71,35 @@ export interface InstanceSpec {
   runDir: string;
   /** Argv that re-enters isola to clean up after the instance exits on its own. */
   cleanupCommand: string[];
+  // ---- volumes and shared folders (-v, --mount, --tmpfs) ----
+  /** What is mounted into the instance, resolved at create (host paths real, volumes named). Absent: nothing. */
+  mounts?: MountSpec[];
 }
+
+// ---- volumes and shared folders (-v, --mount, --tmpfs) ----
+
+/** Docker's bind propagation modes; rprivate is the default. */
+export type MountPropagation = 'rprivate' | 'private' | 'rshared' | 'shared' | 'rslave' | 'slave';
+export const MOUNT_PROPAGATIONS: readonly MountPropagation[] = ['rprivate', 'private', 'rshared', 'shared', 'rslave', 'slave'];
+
+/**
+ * One mount of an instance, as the drivers get it. `bind` and `volume` both mount a host folder
+ * (`source`, an absolute real path: a volume's is its `_data` folder under the data root); a
+ * container binds it, a VM shares it over virtiofs. `tmpfs` is memory inside the instance.
+ */
+export type MountSpec =
+  | {
+    type: 'bind' | 'volume';
+    source: string;
+    /** Absolute, cleaned path inside the instance. */
+    target: string;
+    readOnly: boolean;
+    propagation: MountPropagation;
+    /** For volumes: the volume's name, and whether it is anonymous (removed with rm -v and run --rm). */
+    volume?: string;
+    anonymous?: boolean;
+  }
+  | { type: 'tmpfs'; target: string; readOnly: boolean; sizeBytes?: number; mode?: number; noExec?: boolean };
 
 export interface ExitInfo {
   exitCode: number;
@@ -120,6 +148,9 @@ export interface Capability {
   /** Facts for `isola host`: versions, accelerator, runtime. */
   details: Record<string, string>;
 }
+
+/** What a path inside an instance is (isola cp). */
+export type PathKind = 'dir' | 'file' | 'symlink' | 'other' | 'missing';
 
 /**
  * What the engine stores for an instance on behalf of its driver: a JSON object. Only the

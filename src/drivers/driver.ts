@@ -1,4 +1,5 @@
-import type { Capability, ExecOptions, ExitInfo, InstanceSpec, Kind, LogEntry, Observed, Stats, StoredData } from '../core/types.js';
+import type { Readable, Writable } from 'node:stream';
+import type { Capability, ExecOptions, ExitInfo, InstanceSpec, Kind, LogEntry, Observed, PathKind, Stats, StoredData } from '../core/types.js';
 import type { Config } from '../core/config.js';
 import { pathsFor, type Paths } from '../core/paths.js';
 import { CacheLayout } from '../core/cache-layout.js';
@@ -60,6 +61,13 @@ export interface Driver<D extends StoredData> {
    * `tarFile` (for `isola build` and `isola commit`). Works on a stopped instance too.
    */
   exportChanges?(spec: InstanceSpec, data: D, tarFile: string): Promise<void>;
+  // ---- isola cp: a tar stream in and out of a running instance, paths resolved inside it ----
+  /** What `path` (absolute, inside the instance) is; `follow` follows it when it is a symlink. */
+  statPath(spec: InstanceSpec, data: D, path: string, follow: boolean): Promise<PathKind>;
+  /** Writes a tar of `path` to `out`, its top entry named after the path's last name. */
+  copyOut(spec: InstanceSpec, data: D, path: string, out: Writable, opts: { follow: boolean }): Promise<void>;
+  /** Extracts the tar `input` into the existing folder `dir` (absolute, inside the instance); `owner` replaces the archive's owners. */
+  copyIn(spec: InstanceSpec, data: D, dir: string, input: Readable, opts: { owner?: { uid: number; gid: number } }): Promise<void>;
 }
 
 /** A driver as the engine holds it: its data is what the database stores. */

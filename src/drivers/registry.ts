@@ -50,6 +50,9 @@ function erase<D extends StoredData>(d: Driver<D>): AnyDriver {
     exec: (s, data, argv, o) => d.exec(s, need(data), argv, o),
     logs: (s, data, o) => d.logs(s, need(data), o),
     stats: (s, data) => d.stats(s, need(data)),
+    statPath: (s, data, p, f) => d.statPath(s, need(data), p, f),
+    copyOut: (s, data, p, out, o) => d.copyOut(s, need(data), p, out, o),
+    copyIn: (s, data, dir, input, o) => d.copyIn(s, need(data), dir, input, o),
   };
   const run = d.runOnWorkloadKernel?.bind(d);
   if (run) erased.runOnWorkloadKernel = (s, data, script) => run(s, need(data), script);
@@ -80,6 +83,9 @@ function lazy(kind: Kind, entry: Entry, ctx: DriverContext): AnyDriver {
         yield* (await d()).logs(s, data, o);
       })(),
     stats: (s, data) => d().then((x) => x.stats(s, data)),
+    statPath: (s, data, p, f) => d().then((x) => x.statPath(s, data, p, f)),
+    copyOut: (s, data, p, out, o) => d().then((x) => x.copyOut(s, data, p, out, o)),
+    copyIn: (s, data, dir, input, o) => d().then((x) => x.copyIn(s, data, dir, input, o)),
   };
   if (entry.runsOnWorkloadKernel) {
     driver.runOnWorkloadKernel = async (s, data, script) => {

@@ -23,6 +23,11 @@ import { buildSpec } from './spec-builder.js';
 import { diskImageFacts } from '../image/disk-image.js';
 import { isValidName, newId, randomName } from './names.js';
 import { assertPortFree, startForwarder, stopForwarders, type Forwarder } from '../net/publish.js';
+import { VolumeRepo } from '../state/volumes.js';
+import { Volumes, anonymousVolumes } from './volumes.js';
+import { applyPlan, planMounts } from './mounts.js';
+import { copyIn, copyOut, type CopyEnd, type CopyOptions } from './copy.js';
+import type { Readable } from 'node:stream';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/isola.js');
 
@@ -37,6 +42,7 @@ export class Engine {
   readonly db: Db;
   readonly instances: InstanceRepo;
   readonly drivers: Drivers;
+  readonly volumes: Volumes;
   private store?: ImageStore;
 
   constructor(config: Config) {
@@ -50,9 +56,10 @@ export class Engine {
     this.drivers = new Drivers(config);
     // Private: other users must not read instance configs (-e values), logs or the state, nor
     // enter the unpacked images (they keep their setuid binaries). 0700 all the way down.
-    for (const d of [paths.root, paths.instances, paths.run, paths.cache, paths.tmp, paths.images]) privateDir(d);
+    for (const d of [paths.root, paths.instances, paths.run, paths.cache, paths.tmp, paths.images, paths.volumes]) privateDir(d);
     this.db = openDb(paths.db);
     this.instances = new InstanceRepo(this.db);
+    this.volumes = new Volumes(paths.volumes, new VolumeRepo(this.db), this.instances);
   }
 
   driver(kind: Kind): AnyDriver {
@@ -130,11 +137,23 @@ export class Engine {
     if (req.kind !== 'vm' && diskImageFacts(image.config)) {
       throw invalid(`image ${image.ref} is a whole-disk VM (a disk with its own bootloader), which only a VM can boot`, `run it with --as vm`);
     }
+    if ((req.mounts ?? []).length > 0 && diskImageFacts(image.config)) {
+      // Its own OS mounts what its fstab says: isola cannot place a shared folder in it.
+      throw invalid(`image ${image.ref} is a whole-disk VM, which takes no -v, --mount or --tmpfs`, 'copy files in with isola cp, or run an image with layers');
+    }
+    // Every mount is checked before anything is made; then -v's missing host folders are made.
+    const plan = planMounts(req.mounts ?? [], req.kind);
+    applyPlan(plan);
     const id = newId();
     const name = req.name ?? randomName();
     const cleanup = req.detach ? [process.execPath, BIN, '_cleanup', '--data-root', this.paths.root, id] : [];
+    const madeVolumes: string[] = [];
     const rec = this.instances.insert((usedIps) => {
-      const spec = buildSpec(this.paths, this.config.env, id, name, image, req, usedIps, cleanup);
+      // Volumes are made in the instance's own insert: a `volume rm` either sees this instance
+      // use the volume and refuses, or went first and this makes it again.
+      for (const v of plan.volumes) if (this.volumes.repoEnsure(v.name, v.anonymous)) madeVolumes.push(v.name);
+      for (const m of plan.mounts) if (m.type === 'volume' && m.volume) m.source = this.volumes.materialize(m.volume);
+      const spec = buildSpec(this.paths, this.config.env, id, name, image, req, usedIps, cleanup, plan.mounts);
       return {
         id, name, kind: req.kind, imageRef: image.ref, imageDigest: image.digest, state: 'creating',
         createdAt: new Date().toISOString(), startedAt: null, finishedAt: null, exitCode: null, oomKilled: false,
@@ -153,6 +172,7 @@ export class Engine {
       await driver.cleanup(rec.spec, null).catch(() => undefined);
       await driver.remove(rec.spec, null).catch(() => undefined);
       this.instances.delete(id);
+      this.volumes.removeIfUnused(madeVolumes); // what this create made, unless another instance took it meanwhile
       throw e;
     }
   }
@@ -224,6 +244,7 @@ export class Engine {
     if (rec.autoRemove) {
       await driver.remove(rec.spec, rec.data);
       this.instances.delete(rec.id);
+      this.volumes.removeIfUnused(anonymousVolumes(rec.spec)); // as docker run --rm
     }
   }
 
@@ -283,7 +304,8 @@ export class Engine {
     await this.driver(rec.kind).kill(rec.spec, rec.data, signal);
   }
 
-  async remove(ref: string, force: boolean): Promise<string> {
+  /** Removes an instance; with `volumes`, also its anonymous volumes (rm -v), as Docker does. */
+  async remove(ref: string, force: boolean, volumes = false): Promise<string> {
     await this.reconcile();
     const rec = this.find(ref);
     const driver = this.driver(rec.kind);
@@ -300,6 +322,7 @@ export class Engine {
     await driver.cleanup(rec.spec, rec.data);
     await driver.remove(rec.spec, rec.data);
     this.instances.delete(rec.id);
+    if (volumes) this.volumes.removeIfUnused(anonymousVolumes(rec.spec));
     return rec.id;
   }
 
@@ -332,6 +355,22 @@ export class Engine {
       throw new IsolaError('FAILED_PRECONDITION', `the changes of ${rec.kind} instance ${rec.name} are inside its VM's disk, which isola does not read`, 'use a container (--as container) for build and commit');
     }
     await driver.exportChanges(rec.spec, rec.data, tarFile);
+  }
+
+  /**
+   * `isola cp`: between a host path (or `-`, a tar on stdin/stdout) and a path in a running
+   * instance, in either direction, with docker cp's rules (copy.ts).
+   */
+  async copy(src: CopyEnd, dest: CopyEnd, opts: CopyOptions, stdio: { stdin: Readable; stdout: Writable }): Promise<void> {
+    if ('instance' in src && 'instance' in dest) throw invalid('isola cp copies between the host and an instance, not between two instances', 'copy to the host first, then into the other instance');
+    if (!('instance' in src) && !('instance' in dest)) throw invalid('isola cp needs an instance on one side: INSTANCE:PATH', 'for example isola cp web:/etc/hosts ./hosts');
+    await this.reconcile();
+    const end = 'instance' in src ? src : (dest as { instance: string; path: string });
+    const rec = this.find(end.instance);
+    if (rec.state !== 'running') throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} is not running`, 'isola cp copies in and out of running instances; start it first');
+    const r = { spec: rec.spec, data: rec.data, driver: this.driver(rec.kind) };
+    if ('instance' in src) await copyOut(r, src.path, (dest as { host: string }).host, opts, stdio.stdout);
+    else await copyIn(r, src.host, end.path, opts, stdio.stdin);
   }
 
   /** Called by conmon's exit command (and by hand): records the exit and cleans up one instance. */

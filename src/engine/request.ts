@@ -1,5 +1,6 @@
 import type { Kind } from '../core/types.js';
 import type { PortMapping } from '../net/publish.js';
+import type { MountRequest } from './mount-flags.js';
 
 /** What `isola run` / `create` asks for, after the CLI parsed its flags. */
 export interface RunRequest {
@@ -28,6 +29,9 @@ export interface RunRequest {
   capDrop: string[];
   seccomp: string;
   noNewPrivileges: boolean;
+  // ---- volumes and shared folders ----
+  /** -v, --mount and --tmpfs, in the order given. */
+  mounts?: MountRequest[];
 }
 
 export function defaultRunRequest(image: string, command: string[] = []): RunRequest {

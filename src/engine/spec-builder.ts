@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { invalid } from '../core/errors.js';
-import type { InstanceSpec, NetworkSpec, ResolvedImage } from '../core/types.js';
+import type { InstanceSpec, MountSpec, NetworkSpec, ResolvedImage } from '../core/types.js';
 import type { RunRequest } from './request.js';
 import { BRIDGE, GATEWAY, PREFIX, macFor } from '../net/names.js';
 import { nextFreeIp } from '../net/ipam.js';
@@ -31,7 +31,7 @@ export function resolveArgv(image: ResolvedImage, req: RunRequest): string[] {
   return argv;
 }
 
-export function buildSpec(p: Paths, callerEnv: Readonly<Record<string, string | undefined>>, id: string, name: string, image: ResolvedImage, req: RunRequest, usedIps: string[], cleanup: string[]): InstanceSpec {
+export function buildSpec(p: Paths, callerEnv: Readonly<Record<string, string | undefined>>, id: string, name: string, image: ResolvedImage, req: RunRequest, usedIps: string[], cleanup: string[], mounts: MountSpec[] = []): InstanceSpec {
   const network: NetworkSpec = req.network === 'none'
     ? { mode: 'none' }
     : { mode: 'bridge', bridge: BRIDGE, ip: nextFreeIp(usedIps), prefixLength: PREFIX, gateway: GATEWAY, mac: macFor(id) };
@@ -63,5 +63,6 @@ export function buildSpec(p: Paths, callerEnv: Readonly<Record<string, string | 
     dir: path.join(p.instances, id),
     runDir: path.join(p.run, id.slice(0, 12)),
     cleanupCommand: cleanup,
+    ...(mounts.length > 0 ? { mounts } : {}),
   };
 }

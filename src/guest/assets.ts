@@ -23,6 +23,8 @@ export interface GuestAssets {
   diskModules: string[];
   /** The host-side launcher that confines each VM's QEMU (vmm-jail.c), built like the init. */
   vmmJail: string;
+  /** The host-side launcher of virtiofsd for shared folders (vfs-launch.c); absent in older setups. */
+  vfsLaunch?: string;
 }
 
 export const LAYOUT = 2;

@@ -119,12 +119,22 @@ static char *read_file(const char *path, size_t *len) {
 
 /* ---- records: tagged NUL-terminated strings ---- */
 
+#define MAXMOUNTS 64
+
 struct spec {
   char *argv[MAXREC];
   char *env[MAXREC];
   int argc, envc;
   const char *workdir, *user, *hostname, *ip, *gw;
   int readonly;
+  /* 'v' virtiofs shares ("TAG\tRO\tTARGET") and 't' tmpfs ("SIZE\tMODE\tRO\tNOEXEC\tTARGET"), in mount order */
+  char *mounts[MAXMOUNTS];
+  char mount_kind[MAXMOUNTS];
+  int nmounts;
+  /* exec only: 'B' run one of init's own programs (argv[0] names it) instead of a file, so
+     isola cp works whatever the image holds; 'R' chroot there first (the hybrid's container root) */
+  int builtin;
+  const char *root;
 };
 
 static void parse_records(char *p, size_t n, struct spec *s) {
@@ -146,6 +156,12 @@ static void parse_records(char *p, size_t n, struct spec *s) {
       case 'i': s->ip = v; break;
       case 'g': s->gw = v; break;
       case 'r': s->readonly = (*v == '1'); break;
+      case 'v':
+      case 't':
+        if (s->nmounts < MAXMOUNTS) { s->mount_kind[s->nmounts] = tag; s->mounts[s->nmounts++] = v; }
+        break;
+      case 'B': s->builtin = (*v == '1'); break;
+      case 'R': s->root = v; break;
     }
     p += l + 1;
   }
@@ -229,6 +245,378 @@ static int become(const char *user, char *home, size_t homelen) {
   return 0;
 }
 
+/* ---- isola cp: a tar writer and reader of init's own (ustar with pax records), run as exec
+   builtins: "tar-c PATH FOLLOW" writes PATH (its last name the top entry) to stdout,
+   "tar-x DIR" reads a tar on stdin into the folder DIR, "stat PATH FOLLOW" prints its type. ---- */
+
+static int out_all(const void *p, size_t n) { return write_all(1, p, n); }
+
+/* A zero-padded octal number ending in NUL, filling the field. */
+static void oct(char *field, size_t len, unsigned long long v) {
+  field[len - 1] = 0;
+  for (size_t i = len - 1; i-- > 0; v >>= 3) field[i] = (char)('0' + (v & 7));
+}
+
+static void pax_add(char **buf, size_t *len, const char *key, const char *val) {
+  size_t body = strlen(key) + strlen(val) + 3; /* " key=val\n" less the length digits */
+  size_t total = body + 1, digits = 1;
+  for (;;) {
+    char tmp[32];
+    digits = (size_t)snprintf(tmp, sizeof tmp, "%zu", total);
+    if (body + digits == total) break;
+    total = body + digits;
+  }
+  *buf = realloc(*buf, *len + total + 1);
+  *len += (size_t)sprintf(*buf + *len, "%zu %s=%s\n", total, key, val);
+}
+
+static int tar_header(const char *name, const struct stat *st, char type, const char *link, unsigned long long size) {
+  char *pax = NULL;
+  size_t paxlen = 0;
+  if (strlen(name) > 99) pax_add(&pax, &paxlen, "path", name);
+  if (link && strlen(link) > 99) pax_add(&pax, &paxlen, "linkpath", link);
+  if (size > 077777777777ULL) { char v[32]; snprintf(v, sizeof v, "%llu", size); pax_add(&pax, &paxlen, "size", v); }
+  if (st->st_uid > 07777777) { char v[32]; snprintf(v, sizeof v, "%u", st->st_uid); pax_add(&pax, &paxlen, "uid", v); }
+  if (st->st_gid > 07777777) { char v[32]; snprintf(v, sizeof v, "%u", st->st_gid); pax_add(&pax, &paxlen, "gid", v); }
+  if (pax) {
+    struct stat pst = *st;
+    pst.st_uid = 0;
+    pst.st_gid = 0;
+    pst.st_mode = 0644;
+    int r = tar_header("PaxHeader", &pst, 'x', NULL, paxlen);
+    if (r == 0) r = out_all(pax, paxlen);
+    static const char zero[512];
+    if (r == 0 && paxlen % 512) r = out_all(zero, 512 - paxlen % 512);
+    free(pax);
+    if (r) return r;
+  }
+  char h[512];
+  memset(h, 0, sizeof h);
+  snprintf(h, 100, "%s", name);
+  oct(h + 100, 8, st->st_mode & 07777);
+  oct(h + 108, 8, st->st_uid > 07777777 ? 0 : st->st_uid);
+  oct(h + 116, 8, st->st_gid > 07777777 ? 0 : st->st_gid);
+  oct(h + 124, 12, size > 077777777777ULL ? 0 : size);
+  oct(h + 136, 12, (unsigned long long)(st->st_mtime > 0 ? st->st_mtime : 0));
+  h[156] = type;
+  if (link) snprintf(h + 157, 100, "%s", link);
+  memcpy(h + 257, "ustar", 6);
+  memcpy(h + 263, "00", 2);
+  if (type == '3' || type == '4') {
+    oct(h + 329, 8, major(st->st_rdev));
+    oct(h + 337, 8, minor(st->st_rdev));
+  }
+  memset(h + 148, ' ', 8);
+  unsigned sum = 0;
+  for (int i = 0; i < 512; i++) sum += (unsigned char)h[i];
+  snprintf(h + 148, 8, "%06o", sum);
+  h[155] = ' ';
+  return out_all(h, 512);
+}
+
+struct seen { dev_t dev; ino_t ino; char *name; };
+static struct seen *seen_links;
+static size_t nseen;
+
+/* Writes one entry (and a folder's contents): `fs` is its path here, `name` its name in the archive. */
+static int tar_entry(const char *fs, const char *name, int follow) {
+  struct stat st;
+  if ((follow ? stat(fs, &st) : lstat(fs, &st)) != 0) {
+    fprintf(stderr, "isola-tar: %s: %s\n", fs, strerror(errno));
+    return 1;
+  }
+  if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+    for (size_t i = 0; i < nseen; i++)
+      if (seen_links[i].dev == st.st_dev && seen_links[i].ino == st.st_ino) return tar_header(name, &st, '1', seen_links[i].name, 0);
+    seen_links = realloc(seen_links, (nseen + 1) * sizeof *seen_links);
+    seen_links[nseen++] = (struct seen){st.st_dev, st.st_ino, strdup(name)};
+  }
+  if (S_ISDIR(st.st_mode)) {
+    char dname[4200];
+    snprintf(dname, sizeof dname, "%s/", name);
+    if (tar_header(dname, &st, '5', NULL, 0)) return 1;
+    DIR *d = opendir(fs);
+    if (!d) { fprintf(stderr, "isola-tar: %s: %s\n", fs, strerror(errno)); return 1; }
+    struct dirent *e;
+    int r = 0;
+    while (!r && (e = readdir(d))) {
+      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+      char cfs[4200], cname[4200];
+      if (snprintf(cfs, sizeof cfs, "%s/%s", fs, e->d_name) >= (int)sizeof cfs || snprintf(cname, sizeof cname, "%s/%s", name, e->d_name) >= (int)sizeof cname) {
+        fprintf(stderr, "isola-tar: %s/%s: path too long\n", fs, e->d_name);
+        r = 1;
+        break;
+      }
+      r = tar_entry(cfs, cname, 0);
+    }
+    closedir(d);
+    return r;
+  }
+  if (S_ISLNK(st.st_mode)) {
+    char target[4097];
+    ssize_t n = readlink(fs, target, sizeof target - 1);
+    if (n < 0) { fprintf(stderr, "isola-tar: %s: %s\n", fs, strerror(errno)); return 1; }
+    target[n] = 0;
+    return tar_header(name, &st, '2', target, 0);
+  }
+  if (S_ISCHR(st.st_mode)) return tar_header(name, &st, '3', NULL, 0);
+  if (S_ISBLK(st.st_mode)) return tar_header(name, &st, '4', NULL, 0);
+  if (S_ISFIFO(st.st_mode)) return tar_header(name, &st, '6', NULL, 0);
+  if (!S_ISREG(st.st_mode)) return 0; /* sockets: as tar, skipped */
+  int fd = open(fs, O_RDONLY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+  if (fd < 0) { fprintf(stderr, "isola-tar: %s: %s\n", fs, strerror(errno)); return 1; }
+  if (tar_header(name, &st, '0', NULL, (unsigned long long)st.st_size)) { close(fd); return 1; }
+  static char buf[65536];
+  unsigned long long left = (unsigned long long)st.st_size;
+  while (left > 0) {
+    ssize_t r = read(fd, buf, left < sizeof buf ? left : sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) memset(buf, 0, sizeof buf), r = (ssize_t)(left < sizeof buf ? left : sizeof buf); /* it shrank: pad with zeros */
+    if (out_all(buf, (size_t)r)) { close(fd); return 1; }
+    left -= (unsigned long long)r;
+  }
+  close(fd);
+  static const char zero[512];
+  if (st.st_size % 512 && out_all(zero, 512 - (size_t)(st.st_size % 512))) return 1;
+  return 0;
+}
+
+static int tar_create(const char *path, int follow) {
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  if (!*base || !strcmp(base, ".")) base = ".";
+  int r = tar_entry(path, base, follow);
+  static const char zero[1024];
+  if (!r) r = out_all(zero, sizeof zero);
+  return r ? 1 : 0;
+}
+
+static int in_exact(void *p, size_t n) {
+  char *c = p;
+  while (n > 0) {
+    ssize_t r = read(0, c, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    c += r;
+    n -= (size_t)r;
+  }
+  return 0;
+}
+
+static unsigned long long from_oct(const char *f, size_t len) {
+  unsigned long long v = 0;
+  size_t i = 0;
+  if ((unsigned char)f[0] & 0x80) { /* base-256 */
+    for (i = 1; i < len; i++) v = (v << 8) | (unsigned char)f[i];
+    return v;
+  }
+  while (i < len && (f[i] == ' ' || f[i] == 0)) i++;
+  for (; i < len && f[i] >= '0' && f[i] <= '7'; i++) v = v * 8 + (unsigned long long)(f[i] - '0');
+  return v;
+}
+
+/* A relative path without "..": the archive names things inside the folder it is read into. */
+static int clean_name(char *n) {
+  for (;;) {
+    if (*n == '/') memmove(n, n + 1, strlen(n));
+    else if (n[0] == '.' && n[1] == '/') memmove(n, n + 2, strlen(n + 1));
+    else break;
+  }
+  if (!strcmp(n, ".")) *n = 0;
+  size_t l = strlen(n);
+  while (l > 0 && n[l - 1] == '/') n[--l] = 0;
+  for (char *c = n; *c; ) {
+    char *slash = strchr(c, '/');
+    size_t cl = slash ? (size_t)(slash - c) : strlen(c);
+    if (cl == 2 && c[0] == '.' && c[1] == '.') return -1;
+    if (!slash) break;
+    c = slash + 1;
+  }
+  return 0;
+}
+
+static void skip_bytes(unsigned long long n) {
+  static char buf[65536];
+  while (n > 0) {
+    size_t k = n < sizeof buf ? (size_t)n : sizeof buf;
+    if (in_exact(buf, k)) return;
+    n -= k;
+  }
+}
+
+struct dirtime { char *name; time_t mtime; };
+
+/* owner_uid >= 0: every entry gets that owner instead of the archive's (docker cp without -a). */
+static long owner_uid = -1, owner_gid = -1;
+
+static int tar_extract(const char *dir) {
+  if (chdir(dir) != 0) { fprintf(stderr, "isola-tar: %s: %s\n", dir, strerror(errno)); return 1; }
+  char h[512];
+  char *pax_path = NULL, *pax_link = NULL, *long_name = NULL, *long_link = NULL;
+  long long pax_size = -1, pax_uid = -1, pax_gid = -1;
+  struct dirtime *dirs = NULL;
+  size_t ndirs = 0;
+  int rc = 0, zeros = 0;
+  while (!rc) {
+    if (in_exact(h, 512)) break; /* the end (a tar may omit its two zero blocks) */
+    int empty = 1;
+    for (int i = 0; i < 512; i++) if (h[i]) { empty = 0; break; }
+    if (empty) { if (++zeros == 2) break; continue; }
+    zeros = 0;
+    char type = h[156] ? h[156] : '0';
+    unsigned long long size = from_oct(h + 124, 12);
+    if (type == 'x' || type == 'g' || type == 'L' || type == 'K') {
+      if (size > 16 * 1024 * 1024) { fprintf(stderr, "isola-tar: a metadata entry of %llu bytes\n", size); rc = 1; break; }
+      char *body = malloc(size + 1);
+      size_t padded = (size_t)((size + 511) / 512 * 512);
+      char *all = malloc(padded + 1);
+      if (in_exact(all, padded)) { free(body); free(all); rc = 1; break; }
+      memcpy(body, all, size);
+      body[size] = 0;
+      free(all);
+      if (type == 'L') { free(long_name); long_name = body; continue; }
+      if (type == 'K') { free(long_link); long_link = body; continue; }
+      if (type == 'x') {
+        for (char *p = body; p < body + size; ) {
+          char *sp = strchr(p, ' ');
+          if (!sp) break;
+          size_t reclen = strtoul(p, NULL, 10);
+          if (reclen == 0 || p + reclen > body + size) break;
+          char *eq = memchr(sp + 1, '=', (size_t)(p + reclen - sp - 1));
+          if (eq) {
+            *eq = 0;
+            p[reclen - 1] = 0;
+            const char *k = sp + 1, *v = eq + 1;
+            if (!strcmp(k, "path")) { free(pax_path); pax_path = strdup(v); }
+            else if (!strcmp(k, "linkpath")) { free(pax_link); pax_link = strdup(v); }
+            else if (!strcmp(k, "size")) pax_size = atoll(v);
+            else if (!strcmp(k, "uid")) pax_uid = atoll(v);
+            else if (!strcmp(k, "gid")) pax_gid = atoll(v);
+          }
+          p += reclen;
+        }
+      }
+      free(body);
+      continue;
+    }
+    char name[4200], linkname[4200];
+    if (pax_path) snprintf(name, sizeof name, "%s", pax_path);
+    else if (long_name) snprintf(name, sizeof name, "%s", long_name);
+    else if (h[345] && !memcmp(h + 257, "ustar", 5)) snprintf(name, sizeof name, "%.155s/%.100s", h + 345, h);
+    else snprintf(name, sizeof name, "%.100s", h);
+    if (pax_link) snprintf(linkname, sizeof linkname, "%s", pax_link);
+    else if (long_link) snprintf(linkname, sizeof linkname, "%s", long_link);
+    else snprintf(linkname, sizeof linkname, "%.100s", h + 157);
+    if (pax_size >= 0) size = (unsigned long long)pax_size;
+    uid_t uid = owner_uid >= 0 ? (uid_t)owner_uid : pax_uid >= 0 ? (uid_t)pax_uid : (uid_t)from_oct(h + 108, 8);
+    gid_t gid = owner_gid >= 0 ? (gid_t)owner_gid : pax_gid >= 0 ? (gid_t)pax_gid : (gid_t)from_oct(h + 116, 8);
+    mode_t mode = (mode_t)from_oct(h + 100, 8) & 07777;
+    time_t mtime = (time_t)from_oct(h + 136, 12);
+    free(pax_path); free(pax_link); free(long_name); free(long_link);
+    pax_path = pax_link = long_name = long_link = NULL;
+    pax_size = pax_uid = pax_gid = -1;
+    unsigned long long body = (type == '0' || type == '7') ? size : 0;
+    if (clean_name(name) != 0) { fprintf(stderr, "isola-tar: refused entry %s: it climbs with ..\n", name); rc = 1; break; }
+    if (!*name) { skip_bytes((body + 511) / 512 * 512); continue; } /* the folder itself */
+    struct stat old;
+    int exists = lstat(name, &old) == 0;
+    if (exists && !(S_ISDIR(old.st_mode) && type == '5')) {
+      if (S_ISDIR(old.st_mode)) {
+        fprintf(stderr, "isola-tar: cannot replace the folder %s with a file\n", name);
+        rc = 1;
+        break;
+      }
+      unlink(name);
+    }
+    int r = 0;
+    switch (type) {
+      case '5':
+        if (!exists && mkdir(name, 0700) != 0) r = -1;
+        if (!r) {
+          dirs = realloc(dirs, (ndirs + 1) * sizeof *dirs);
+          dirs[ndirs++] = (struct dirtime){strdup(name), mtime};
+        }
+        break;
+      case '2': r = symlink(linkname, name); break;
+      case '1': {
+        char l[4200];
+        snprintf(l, sizeof l, "%s", linkname);
+        if (clean_name(l) != 0) { errno = EPERM; r = -1; break; }
+        r = link(l, name);
+        break;
+      }
+      case '3': case '4': case '6': {
+        mode_t t = type == '3' ? S_IFCHR : type == '4' ? S_IFBLK : S_IFIFO;
+        r = mknod(name, t | mode, makedev((unsigned)from_oct(h + 329, 8), (unsigned)from_oct(h + 337, 8)));
+        break;
+      }
+      case '0': case '7': {
+        int fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) { r = -1; break; }
+        static char buf[65536];
+        unsigned long long left = (body + 511) / 512 * 512, data = body;
+        while (left > 0) {
+          size_t k = left < sizeof buf ? (size_t)left : sizeof buf;
+          if (in_exact(buf, k)) { errno = EIO; r = -1; break; }
+          size_t w = data < k ? (size_t)data : k;
+          if (w && write_all(fd, buf, w)) { r = -1; break; }
+          data -= w;
+          left -= k;
+        }
+        body = 0;
+        close(fd);
+        break;
+      }
+      default:
+        break; /* unknown types are skipped, as tar does */
+    }
+    if (r != 0) { fprintf(stderr, "isola-tar: %s: %s\n", name, strerror(errno)); rc = 1; break; }
+    skip_bytes((body + 511) / 512 * 512);
+    if (type == '1') continue; /* the inode has its owner and mode */
+    if (lchown(name, uid, gid) != 0) { fprintf(stderr, "isola-tar: chown %s: %s\n", name, strerror(errno)); rc = 1; break; }
+    if (type != '2' && chmod(name, mode) != 0) { fprintf(stderr, "isola-tar: chmod %s: %s\n", name, strerror(errno)); rc = 1; break; }
+    if (type != '5') {
+      struct timespec ts[2] = {{mtime, 0}, {mtime, 0}};
+      utimensat(AT_FDCWD, name, ts, AT_SYMLINK_NOFOLLOW);
+    }
+  }
+  /* Folder times last: writing into a folder changes its time. */
+  for (size_t i = ndirs; i-- > 0; ) {
+    struct timespec ts[2] = {{dirs[i].mtime, 0}, {dirs[i].mtime, 0}};
+    utimensat(AT_FDCWD, dirs[i].name, ts, AT_SYMLINK_NOFOLLOW);
+  }
+  return rc;
+}
+
+static int stat_path(const char *path, int follow) {
+  struct stat st;
+  const char *kind = "missing";
+  if ((follow ? stat(path, &st) : lstat(path, &st)) == 0)
+    kind = S_ISDIR(st.st_mode) ? "dir" : S_ISREG(st.st_mode) ? "file" : S_ISLNK(st.st_mode) ? "symlink" : "other";
+  printf("%s\n", kind);
+  fflush(stdout);
+  return 0;
+}
+
+/* Runs in the exec child: one of the builtins above, in `root` when given. */
+static int run_builtin(struct spec *s) {
+  if (s->root && *s->root && (chroot(s->root) != 0 || chdir("/") != 0)) {
+    fprintf(stderr, "isola-tar: cannot enter %s: %s\n", s->root, strerror(errno));
+    return 1;
+  }
+  umask(0);
+  const char *cmd = s->argv[0];
+  int follow = s->argc > 2 && s->argv[2][0] == '1';
+  if (!strcmp(cmd, "tar-c") && s->argc >= 2) return tar_create(s->argv[1], follow);
+  if (!strcmp(cmd, "tar-x") && s->argc >= 2) {
+    if (s->argc >= 4) owner_uid = atol(s->argv[2]), owner_gid = atol(s->argv[3]);
+    return tar_extract(s->argv[1]);
+  }
+  if (!strcmp(cmd, "stat") && s->argc >= 2) return stat_path(s->argv[1], follow);
+  fprintf(stderr, "isola-init: unknown builtin %s\n", cmd);
+  return 2;
+}
+
 /* ---- spawning: the workload and exec sessions share this ---- */
 
 static const char *envget(char **env, const char *key) {
@@ -287,6 +675,15 @@ static int spawn(struct spec *s, struct child *c, int with_stdin) {
     dup2(with_stdin ? pi[0] : devnull, 0);
     dup2(po[1], 1);
     dup2(pe[1], 2);
+    if (s->builtin) {
+      if (write(pf[1], &(int){0}, sizeof(int)) < 0) _exit(127);
+      close(pf[1]);
+      fflush(stdout);
+      int code = run_builtin(s);
+      fflush(stdout);
+      fflush(stderr);
+      _exit(code);
+    }
     char home[512];
     int err = 0;
     struct stat st;
@@ -645,6 +1042,72 @@ static void net_up(const struct spec *s) {
   say("eth0 %s/%d gateway %s", ip, prefix, s->gw ? s->gw : "none");
 }
 
+/* ---- mounts: shared folders (virtiofs) and tmpfs, before the workload starts ---- */
+
+/* mkdir -p; returns 0 or errno. */
+static int make_dirs(const char *path) {
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return ENAMETOOLONG;
+  for (char *q = tmp + 1; *q; q++) {
+    if (*q != '/') continue;
+    *q = 0;
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return errno;
+    *q = '/';
+  }
+  if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return errno;
+  return 0;
+}
+
+/* Splits "a\tb\t...\tpath" in place into n fields; the last one (the path) may hold tabs. */
+static int fields(char *v, char **out, int n) {
+  for (int i = 0; i < n - 1; i++) {
+    out[i] = v;
+    char *tab = strchr(v, '\t');
+    if (!tab) return -1;
+    *tab = 0;
+    v = tab + 1;
+  }
+  out[n - 1] = v;
+  return 0;
+}
+
+/* Returns 0, or reports "error 125 ..." on the status port and returns -1. */
+static int mount_all(struct spec *s) {
+  for (int i = 0; i < s->nmounts; i++) {
+    char copy[4200];
+    snprintf(copy, sizeof copy, "%s", s->mounts[i]);
+    char *f[5];
+    int share = s->mount_kind[i] == 'v';
+    if (fields(copy, f, share ? 3 : 5) != 0) continue;
+    const char *target = share ? f[2] : f[4];
+    int e = make_dirs(target);
+    if (e) {
+      status("error 125 cannot make the mount point %s: %s%s", target, strerror(e),
+             e == EROFS ? " (the root is read-only: create the folder in the image, or drop --read-only)" : "");
+      return -1;
+    }
+    if (share) {
+      unsigned long flags = (f[1][0] == '1') ? MS_RDONLY : 0;
+      if (mount(f[0], target, "virtiofs", flags, NULL) != 0) {
+        status("error 125 cannot mount the shared folder %s at %s: %s", f[0], target, strerror(errno));
+        return -1;
+      }
+      say("shared folder %s at %s%s", f[0], target, flags ? " (read-only)" : "");
+    } else {
+      char opts[128];
+      unsigned long long size = strtoull(f[0], NULL, 10);
+      int n = snprintf(opts, sizeof opts, "mode=%s", f[1]);
+      if (size > 0) snprintf(opts + n, sizeof opts - (size_t)n, ",size=%llu", size);
+      unsigned long flags = MS_NOSUID | MS_NODEV | (f[2][0] == '1' ? MS_RDONLY : 0) | (f[3][0] == '1' ? MS_NOEXEC : 0);
+      if (mount("tmpfs", target, "tmpfs", flags, opts) != 0) {
+        status("error 125 cannot mount a tmpfs at %s: %s", target, strerror(errno));
+        return -1;
+      }
+    }
+  }
+  return 0;
+}
+
 /* ---- boot ---- */
 
 static void load_modules(void) {
@@ -838,6 +1301,7 @@ int main(void) {
   symlink("/proc/self/fd", "/dev/fd");
   if (s.hostname && *s.hostname) sethostname(s.hostname, strlen(s.hostname));
   net_up(&s);
+  if (mount_all(&s) != 0) poweroff();
 
   sigset_t mask;
   sigemptyset(&mask);

@@ -14,7 +14,16 @@ export interface GuestRecords {
   ip?: string;
   gateway?: string;
   readOnly?: boolean;
+  /** virtiofs shares init mounts before the workload starts: the device's tag, where, read-only. */
+  shares?: { tag: string; target: string; readOnly: boolean }[];
+  /** exec only: run init's own program argv[0] (isola cp: tar-c, tar-x, stat), chrooted into `root` when given. */
+  builtin?: boolean;
+  root?: string;
+  /** tmpfs mounts init makes before the workload starts. */
+  tmpfs?: { target: string; readOnly: boolean; sizeBytes?: number; mode?: number; noExec?: boolean }[];
 }
+
+const FIELD = /[\t\0]/;
 
 export function encodeRecords(r: GuestRecords): Buffer {
   const out: string[] = [];
@@ -30,6 +39,14 @@ export function encodeRecords(r: GuestRecords): Buffer {
   if (r.ip) add('i', r.ip);
   if (r.gateway) add('g', r.gateway);
   if (r.readOnly) add('r', '1');
+  if (r.builtin) add('B', '1');
+  if (r.root) add('R', r.root);
+  // Tab-separated fields, the path last (it may hold anything but NUL).
+  for (const m of r.shares ?? []) {
+    if (FIELD.test(m.tag)) throw new Error(`a share tag cannot hold a tab: ${m.tag}`);
+    add('v', `${m.tag}\t${m.readOnly ? 1 : 0}\t${m.target}`);
+  }
+  for (const t of r.tmpfs ?? []) add('t', `${t.sizeBytes ?? 0}\t${(t.mode ?? 0o1777).toString(8)}\t${t.readOnly ? 1 : 0}\t${t.noExec ? 1 : 0}\t${t.target}`);
   return Buffer.from(out.join(''), 'utf8');
 }
 
@@ -47,6 +64,21 @@ export function decodeRecords(buf: Buffer): GuestRecords {
       case 'i': r.ip = v; break;
       case 'g': r.gateway = v; break;
       case 'r': r.readOnly = v === '1'; break;
+      case 'B': r.builtin = v === '1'; break;
+      case 'R': r.root = v; break;
+      case 'v': {
+        const [tag = '', ro, ...target] = v.split('\t');
+        (r.shares ??= []).push({ tag, readOnly: ro === '1', target: target.join('\t') });
+        break;
+      }
+      case 't': {
+        const [size, mode, ro, noexec, ...target] = v.split('\t');
+        (r.tmpfs ??= []).push({
+          target: target.join('\t'), readOnly: ro === '1', noExec: noexec === '1', mode: parseInt(mode ?? '1777', 8),
+          ...(Number(size) > 0 ? { sizeBytes: Number(size) } : {}),
+        });
+        break;
+      }
     }
   }
   return r;

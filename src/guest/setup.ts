@@ -14,7 +14,7 @@ import { LAYOUT, guestDir, guestSourceDir, manifestPath, readGuestAssets, type G
  */
 export const KERNEL_METAPACKAGE = 'linux-image-cloud-amd64';
 /** What the guest needs beyond the built-ins: the virtio transports, disk, net, serial ports. */
-export const WANTED_MODULES = ['virtio_mmio', 'virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_console'];
+export const WANTED_MODULES = ['virtio_mmio', 'virtio_pci', 'virtio_blk', 'virtio_net', 'virtio_console', 'fuse', 'virtiofs'];
 /**
  * What a whole disk made by `isola export` needs besides: under another hypervisor an IDE disk
  * (PIIX, as VirtualBox and VMware offer for an OVF's IDE controller) or VMware's paravirtual
@@ -31,8 +31,9 @@ export const log = (msg: string): void => {
 /** Bumped when what goes into the initramfs changes otherwise than through init.c or the module lists. */
 const INITRAMFS_RECIPE = 2;
 
-/** The native programs built here: the guest's init and the host's VMM jail. */
-const NATIVE = { init: 'init.c', jail: 'vmm-jail.c' } as const;
+/** The native programs built here: the guest's init, the host's VMM jail and virtiofsd launcher. */
+const NATIVE = { init: 'init.c', jail: 'vmm-jail.c', vfs: 'vfs-launch.c' } as const;
+const OUTPUT = { init: 'init', jail: 'vmm-jail', vfs: 'vfs-launch' } as const;
 
 function sourceHash(file: string = NATIVE.init): string {
   const h = createHash('sha256');
@@ -138,10 +139,10 @@ async function fetchKernel(assets: string): Promise<{ version: string; pkg: stri
   }
 }
 
-async function buildNative(assets: string, name: 'init' | 'jail', hash: string): Promise<string> {
-  const out = path.join(guestDir(assets), `${name === 'init' ? 'init' : 'vmm-jail'}-${hash.slice(0, 12)}`);
+async function buildNative(assets: string, name: keyof typeof NATIVE, hash: string): Promise<string> {
+  const out = path.join(guestDir(assets), `${OUTPUT[name]}-${hash.slice(0, 12)}`);
   if (fs.existsSync(out)) return out;
-  log(`building ${name === 'init' ? 'the static init/agent' : 'the VMM jail'} (gcc -static -Os)`);
+  log(`building ${{ init: 'the static init/agent', jail: 'the VMM jail', vfs: 'the virtiofsd launcher' }[name]} (gcc -static -Os)`);
   const tmp = `${out}.tmp`;
   await must('gcc', [...CFLAGS, '-o', tmp, path.join(guestSourceDir(), NATIVE[name])], `building ${NATIVE[name]}`);
   fs.chmodSync(tmp, 0o755);
@@ -172,8 +173,9 @@ export function buildInitramfs(init: string, kernelDir: string, modules: string[
 export async function setupGuest(assets: string, opts: { refresh?: boolean } = {}): Promise<GuestAssets> {
   const hash = sourceHash();
   const jailHash = sourceHash(NATIVE.jail);
+  const vfsHash = sourceHash(NATIVE.vfs);
   const have = readGuestAssets(assets);
-  if (have && have.initHash === hash && have.vmmJail.endsWith(jailHash.slice(0, 12)) && !opts.refresh) {
+  if (have && have.initHash === hash && have.vmmJail.endsWith(jailHash.slice(0, 12)) && have.vfsLaunch?.endsWith(vfsHash.slice(0, 12)) && !opts.refresh) {
     log(`ready (kernel ${have.kernelVersion}, init ${hash.slice(0, 12)})`);
     return have;
   }
@@ -181,6 +183,7 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
   const k = await fetchKernel(assets);
   const init = await buildNative(assets, 'init', hash);
   const vmmJail = await buildNative(assets, 'jail', jailHash);
+  const vfsLaunch = await buildNative(assets, 'vfs', vfsHash);
   const initramfs = path.join(guestDir(assets), `initramfs-${k.version}-${hash.slice(0, 12)}.cpio`);
   if (!fs.existsSync(initramfs)) {
     const tmp = `${initramfs}.tmp`;
@@ -202,6 +205,7 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
     kernelDir: k.dir,
     diskModules: k.diskModules,
     vmmJail,
+    vfsLaunch,
   };
   const tmp = `${manifestPath(assets)}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(manifest, null, 2) + '\n');
@@ -209,7 +213,7 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
   // Old init builds and initramfs files of this layout are replaced, not accumulated.
   for (const f of fs.readdirSync(guestDir(assets))) {
     const p = path.join(guestDir(assets), f);
-    if ((f.startsWith('init-') || f.startsWith('initramfs-') || f.startsWith('vmm-jail-')) && ![init, initramfs, vmmJail].includes(p)) fs.rmSync(p, { force: true });
+    if ((f.startsWith('init-') || f.startsWith('initramfs-') || f.startsWith('vmm-jail-') || f.startsWith('vfs-launch-')) && ![init, initramfs, vmmJail, vfsLaunch].includes(p)) fs.rmSync(p, { force: true });
   }
   log(`ready (kernel ${k.version}, init ${hash.slice(0, 12)})`);
   return manifest;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import type { ReadEntry } from 'tar';
 import { IsolaError } from '../core/errors.js';
 import type { ResolvedImage } from '../core/types.js';
@@ -39,6 +39,12 @@ export interface UnpackOptions extends UnpackLimits {
   /** Check each layer's sha256 against this digest before unpacking it. */
   expectedDigests?: string[];
   allowDevices?: boolean;
+  /** A plain archive (isola cp), not a layer: `.wh.` names are ordinary files. */
+  plain?: boolean;
+  /** Renames each entry's path (and hard link targets); null skips the entry. */
+  rename?: (p: string) => string | null;
+  /** Every entry gets this owner instead of the archive's (docker cp without -a). */
+  owner?: { uid: number; gid: number };
 }
 
 export interface UnpackReport {
@@ -81,8 +87,21 @@ export async function unpackLayers(layers: string[], target: string, opts: Unpac
         throw new IsolaError('CORRUPT', `layer ${expected.slice(0, 19)} does not match its digest (${actual === 'missing' ? 'file missing' : `found ${actual.slice(0, 19)}`})`, 'remove the image (isola rmi) and add it again');
       }
     }
-    await applyLayer(layer, root, opts, limits, report);
+    await applyLayer(() => openUncompressed(layer), layer, root, opts, limits, report);
   }
+  return report;
+}
+
+/**
+ * Extracts one plain tar stream (isola cp) into `root` with the same guarantees: every path is
+ * resolved inside `root`, which is used as given, never resolved itself, because it may be
+ * /proc/PID/root, the root of a running container (whose own symlinks must lead back into it).
+ */
+export async function extractInto(input: Readable, root: string, opts: UnpackOptions = {}): Promise<UnpackReport> {
+  const defaults = opts.maxBytes === undefined || opts.maxEntries === undefined ? defaultLimits(root) : null;
+  const limits = { maxBytes: opts.maxBytes ?? defaults?.maxBytes ?? 0, maxEntries: opts.maxEntries ?? defaults?.maxEntries ?? 0 };
+  const report: UnpackReport = { entries: 0, bytes: 0, skippedSpecial: [] };
+  await applyLayer(() => Promise.resolve(input), 'archive', root, { ...opts, plain: true }, limits, report);
   return report;
 }
 
@@ -94,7 +113,7 @@ function corrupt(layer: string, message: string): IsolaError {
   return new IsolaError('CORRUPT', `layer ${path.basename(layer).slice(0, 12)} is not a readable tar archive: ${message}`, 'check the file, or rebuild it with tar');
 }
 
-async function applyLayer(layer: string, root: string, opts: UnpackOptions, limits: Required<UnpackLimits>, report: UnpackReport): Promise<void> {
+async function applyLayer(open: () => Promise<Readable>, layer: string, root: string, opts: UnpackOptions, limits: Required<UnpackLimits>, report: UnpackReport): Promise<void> {
   // Paths written by this layer: an opaque whiteout hides lower layers' entries, not these.
   const created = new Set<string>();
   // Loaded on first use: starting an instance of an already unpacked image needs no tar code.
@@ -125,7 +144,7 @@ async function applyLayer(layer: string, root: string, opts: UnpackOptions, limi
     },
   });
   try {
-    await pipeline(await openUncompressed(layer), parser);
+    await pipeline(await open(), parser);
   } catch (e) {
     // zstd missing or failing says so itself; anything else is a broken archive.
     failure ??= e instanceof IsolaError ? e : corrupt(layer, (e as Error).message);
@@ -147,13 +166,15 @@ function fsError(entry: string, e: unknown): IsolaError {
 async function applyEntry(entry: ReadEntry, root: string, opts: UnpackOptions, limits: Required<UnpackLimits>, created: Set<string>, report: UnpackReport): Promise<void> {
   if (++report.entries > limits.maxEntries) throw tooLarge(`${report.entries} entries`, limits.maxEntries, 'entries');
   const onCreate = (d: string) => created.add(d);
-  const name = path.posix.basename(entry.path.replace(/\/+$/, ''));
+  const entryPath = opts.rename ? opts.rename(entry.path) : entry.path;
+  if (entryPath === null) return void entry.resume();
+  const name = path.posix.basename(entryPath.replace(/\/+$/, ''));
 
   // Whiteouts and opaque markers name something to remove; what they name is resolved like any path.
-  if (name.startsWith(WHITEOUT) && entry.type !== 'Directory') {
-    const parts = cleanComponents(entry.path, entry.path);
-    if (parts[parts.length - 1] !== name) throw unsafe(entry.path, 'a whiteout must be the last component of its path');
-    const dir = resolveDir(root, parts.slice(0, -1), entry.path, { create: true, onCreate });
+  if (!opts.plain && name.startsWith(WHITEOUT) && entry.type !== 'Directory') {
+    const parts = cleanComponents(entryPath, entryPath);
+    if (parts[parts.length - 1] !== name) throw unsafe(entryPath, 'a whiteout must be the last component of its path');
+    const dir = resolveDir(root, parts.slice(0, -1), entryPath, { create: true, onCreate });
     if (name === OPAQUE) {
       for (const child of fs.readdirSync(dir)) {
         const p = path.join(dir, child);
@@ -162,22 +183,22 @@ async function applyEntry(entry: ReadEntry, root: string, opts: UnpackOptions, l
     } else {
       const hidden = name.slice(WHITEOUT.length);
       if (hidden === '' || hidden === '.' || hidden === '..' || hidden.includes('/') || Buffer.byteLength(hidden) > NAME_MAX) {
-        throw unsafe(entry.path, `a whiteout must name one entry of its folder, not "${hidden}"`);
+        throw unsafe(entryPath, `a whiteout must name one entry of its folder, not "${hidden}"`);
       }
       fs.rmSync(path.join(dir, hidden), { recursive: true, force: true });
     }
     return void entry.resume();
   }
 
-  const at = resolveEntry(root, entry.path, { create: true, onCreate });
+  const at = resolveEntry(root, entryPath, { create: true, onCreate });
   if (!at) {
     if (entry.type === 'Directory') return void entry.resume(); // `./`: the root itself
-    throw unsafe(entry.path, 'only a directory may name the root itself');
+    throw unsafe(entryPath, 'only a directory may name the root itself');
   }
   const { full } = at;
   const special = entry.type === 'CharacterDevice' || entry.type === 'BlockDevice' || entry.type === 'FIFO';
   if (special && !opts.allowDevices) {
-    report.skippedSpecial.push(entry.path);
+    report.skippedSpecial.push(entryPath);
     return void entry.resume();
   }
   const existing = lstatOrUndefined(full);
@@ -201,17 +222,18 @@ async function applyEntry(entry: ReadEntry, root: string, opts: UnpackOptions, l
       fs.symlinkSync(entry.linkpath ?? '', full);
       break;
     case 'Link': {
-      const linked = resolveEntry(root, entry.linkpath ?? '', { create: false });
+      const target = opts.rename ? opts.rename(entry.linkpath ?? '') : (entry.linkpath ?? '');
+      const linked = target === null ? null : resolveEntry(root, target, { create: false });
       const st = linked ? lstatOrUndefined(linked.full) : undefined;
-      if (!linked || !st) throw unsafe(entry.path, `hard link target "${entry.linkpath}" is not in the archive`);
-      if (st.isDirectory()) throw unsafe(entry.path, `hard link target "${entry.linkpath}" is a directory`);
+      if (!linked || !st) throw unsafe(entryPath, `hard link target "${entry.linkpath}" is not in the archive`);
+      if (st.isDirectory()) throw unsafe(entryPath, `hard link target "${entry.linkpath}" is a directory`);
       fs.linkSync(linked.full, full); // link(2) does not follow a symlink target: it links the symlink
       break;
     }
     case 'CharacterDevice':
     case 'BlockDevice':
     case 'FIFO':
-      throw unsafe(entry.path, 'device nodes are not supported');
+      throw unsafe(entryPath, 'device nodes are not supported');
     default:
       // pax/GNU metadata entries are consumed by the parser; anything else is skipped.
       return void entry.resume();
@@ -219,7 +241,7 @@ async function applyEntry(entry: ReadEntry, root: string, opts: UnpackOptions, l
   created.add(full);
   if (entry.type === 'Link') return void entry.resume(); // the inode already has its owner and mode
   const isLink = entry.type === 'SymbolicLink';
-  fs.lchownSync(full, entry.uid ?? 0, entry.gid ?? 0);
+  fs.lchownSync(full, opts.owner?.uid ?? entry.uid ?? 0, opts.owner?.gid ?? entry.gid ?? 0);
   // chown clears setuid/setgid on Linux and mkdir/open honour the umask: the archive's mode last.
   if (!isLink) fs.chmodSync(full, mode);
   if (!isLink && entry.mtime) fs.utimesSync(full, entry.mtime, entry.mtime);

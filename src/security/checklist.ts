@@ -23,6 +23,8 @@ export interface CheckInput {
   /** Whether the workload's kernel is the host's (null: could not tell). */
   kernelShared: boolean | null;
   kernel: string | null;
+  /** Host folders shared with the guest (virtiofs): a separate kernel then sees those host files. */
+  sharedFolders?: number;
 }
 
 const mib = (b: number) => `${Math.round(b / 1048576)} MiB`;
@@ -33,7 +35,7 @@ const mib = (b: number) => `${Math.round(b / 1048576)} MiB`;
  * plain VM), the runtime items do not apply: the hypervisor is the boundary, and capabilities
  * or seccomp inside the guest would only restrict the guest.
  */
-export function checklist({ w, kernelShared, kernel }: CheckInput): CheckItem[] {
+export function checklist({ w, kernelShared, kernel, sharedFolders = 0 }: CheckInput): CheckItem[] {
   const contained = w.namespaces.own.length > 0;
   const separate = kernelShared === false;
   const noRuntime = (): string => `no container runtime between the workload and its own kernel (${kernel ?? 'guest'}): the hypervisor is the boundary`;
@@ -81,7 +83,11 @@ export function checklist({ w, kernelShared, kernel }: CheckInput): CheckItem[] 
   else add('no-new-privileges', '5.25', 'Acquiring new privileges is restricted', w.noNewPrivileges ? 'pass' : 'fail',
     w.noNewPrivileges ? 'NoNewPrivs is set: setuid binaries gain nothing' : 'NoNewPrivs is not set: setuid binaries can raise privileges');
 
-  if (separate && !w.sensitiveMounts.length) add('host-mounts', '5.5/5.31', 'No host socket or sensitive host path mounted', 'pass', 'only the guest\'s own disk and virtual file systems: the host\'s files are not visible');
+  if (separate && !w.sensitiveMounts.length) {
+    add('host-mounts', '5.5/5.31', 'No host socket or sensitive host path mounted', 'pass', sharedFolders
+      ? `the guest's own disk, virtual file systems and ${sharedFolders} shared host folder(s) (virtiofs), none of them sensitive: no other host file is visible`
+      : 'only the guest\'s own disk and virtual file systems: the host\'s files are not visible');
+  }
   else add('host-mounts', '5.5/5.31', 'No host socket or sensitive host path mounted', w.sensitiveMounts.length ? 'fail' : 'pass',
     w.sensitiveMounts.length ? `mounted: ${w.sensitiveMounts.join('; ')}` : 'no host socket and no sensitive host directory among its mounts');
   return items;

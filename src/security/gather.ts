@@ -7,7 +7,7 @@ import { FACT_SCRIPT } from './script.js';
 import { parseFacts, type ProcessFacts } from './facts.js';
 import { readSeccompRules } from './bundle.js';
 import type { SecurityProfile } from './profile.js';
-import { NS_TYPES, seccompText, workloadFacts } from './workload.js';
+import { NS_TYPES, seccompText, sharedSensitive, workloadFacts } from './workload.js';
 import { checklist } from './checklist.js';
 import { isolationLevel, type VmmConfinement } from './level.js';
 
@@ -71,8 +71,11 @@ export async function measureSecurity(driver: AnyDriver, rec: { id: string; name
   }
   const rules = readSeccompRules(spec.dir);
   const w = workloadFacts(facts, rules, comparedWith);
+  // On a separate kernel the guest cannot tell which host folder a share is; the spec can.
+  if (shared === false) w.sensitiveMounts.push(...sharedSensitive(spec.mounts ?? []));
+  const sharedFolders = shared === false ? (spec.mounts ?? []).filter((m) => m.type !== 'tmpfs').length : 0;
   const kernelName = shared === false ? (instKernel ?? facts.kernel) : host.kernel;
-  const checks = checklist({ w, kernelShared: shared, kernel: shared === false ? kernelName : null });
+  const checks = checklist({ w, kernelShared: shared, kernel: shared === false ? kernelName : null, sharedFolders });
   const hostOwnNs = NS_TYPES.filter((t) => host.namespaces[t] && host.namespaces[t] !== host.rootNamespaces[t]);
   const hypervisor = host.command || 'the VMM';
   const vmm = shared === false ? vmmConfinement(host, hostOwnNs) : null;

@@ -48,7 +48,9 @@ export function sensitiveMounts(mounts: MountEntry[]): string[] {
   const virtual = new Set(['proc', 'sysfs', 'tmpfs', 'devpts', 'mqueue', 'cgroup', 'cgroup2', 'devtmpfs', 'overlay', 'securityfs', 'debugfs', 'bpf', 'tracefs']);
   const out: string[] = [];
   for (const m of mounts) {
-    if (virtual.has(m.fsType)) continue;
+    // A virtiofs share's root is the shared folder's own root, not a host path: which host
+    // folder it is, isola knows from the spec (sharedSensitive), not the guest.
+    if (virtual.has(m.fsType) || m.fsType === 'virtiofs') continue;
     const src = m.root;
     if (SENSITIVE_PATHS.includes(src) || /\.sock$/.test(src) || /\.sock$/.test(m.mountPoint)) {
       if (m.mountPoint === '/' && src === '/') continue; // the workload's own root disk (a VM's), not a host bind
@@ -56,6 +58,11 @@ export function sensitiveMounts(mounts: MountEntry[]): string[] {
     }
   }
   return out;
+}
+
+/** Host folders shared with a guest (-v on a VM or hybrid) that are sensitive, from the instance's spec. */
+export function sharedSensitive(mounts: readonly { type: string; source?: string; target: string }[]): string[] {
+  return mounts.flatMap((m) => (m.type !== 'tmpfs' && m.source && (SENSITIVE_PATHS.includes(m.source) || /\.sock$/.test(m.source)) ? [`${m.source} on ${m.target} (shared folder)`] : []));
 }
 
 /** Turns the facts of the workload's process into the workload part of the profile. */

@@ -55,4 +55,12 @@ export const MIGRATIONS: string[] = [
    DROP TABLE instances;
    ALTER TABLE instances_v4 RENAME TO instances;
    CREATE INDEX instances_state ON instances(state)`,
+  // Volumes (-v NAME:PATH, volume create): the data lives in <root>/volumes/<name>/_data; which
+  // instances use one is read from their specs' mounts.
+  `CREATE TABLE volumes (
+     name          TEXT PRIMARY KEY,
+     created_at    TEXT NOT NULL,
+     anonymous     INTEGER NOT NULL DEFAULT 0,
+     labels_json   TEXT NOT NULL DEFAULT '{}'
+   )`,
 ];

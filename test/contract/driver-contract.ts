@@ -3,10 +3,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
-import { PassThrough } from 'node:stream';
+import path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
 import type { InstanceSpec, Kind, LogEntry, ResolvedImage, StoredData } from '../../src/core/types.js';
 import type { AnyDriver } from '../../src/drivers/driver.js';
 import { isIsolaError } from '../../src/core/errors.js';
+import { extractInto } from '../../src/image/unpack.js';
 import { ensureDirs, hostLeftovers, makeFixture, specFor, type Fixture } from '../helpers/fixture.js';
 
 /**
@@ -178,9 +180,95 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
       });
     });
 
+    // ---- volumes and shared folders: the same semantics whether bound (container) or shared over virtiofs (VM) ----
+
+    /** A host folder under the data root, removed with the fixture. */
+    const hostFolder = (name: string): string => {
+      const d = path.join(fx.root, 'host', `${name}-${Math.random().toString(16).slice(2, 8)}`);
+      fs.mkdirSync(d, { recursive: true });
+      return d;
+    };
+
+    it('shows a bind-mounted host folder inside, and a write inside appears on the host with its owner and mode', async () => {
+      const dir = hostFolder('bind');
+      fs.writeFileSync(path.join(dir, 'in.txt'), 'from-host\n');
+      const script = 'cat /data/in.txt; echo from-inside > /data/out.txt; chown 1234:2345 /data/out.txt; chmod 640 /data/out.txt; mkdir /data/d; chown 77:88 /data/d; chmod 2751 /data/d; echo done';
+      await withInstance({ argv: ['sh', '-c', script], mounts: [{ type: 'bind', source: dir, target: '/data', readOnly: false, propagation: 'rprivate' }] }, async (spec, data) => {
+        assert.equal((await driver.wait(spec, data)).exitCode, 0, text(await collectLogs(spec, data), 'stderr'));
+        assert.deepEqual(text(await collectLogs(spec, data), 'stdout').split('\n'), ['from-host', 'done']);
+      });
+      assert.equal(fs.readFileSync(path.join(dir, 'out.txt'), 'utf8'), 'from-inside\n');
+      const f = fs.statSync(path.join(dir, 'out.txt'));
+      assert.deepEqual([f.uid, f.gid, f.mode & 0o7777], [1234, 2345, 0o640]);
+      const d = fs.statSync(path.join(dir, 'd'));
+      assert.deepEqual([d.isDirectory(), d.uid, d.gid, d.mode & 0o7777], [true, 77, 88, 0o2751]);
+    });
+
+    it('refuses writes to a read-only mount, even when root inside remounts it read-write', async () => {
+      const dir = hostFolder('ro');
+      fs.writeFileSync(path.join(dir, 'in.txt'), 'readable\n');
+      const script = 'cat /data/in.txt; touch /data/new 2>/dev/null && echo wrote || echo refused; mount -o remount,rw /data 2>/dev/null; echo x > /data/in.txt 2>/dev/null && echo wrote || echo refused';
+      await withInstance({ argv: ['sh', '-c', script], mounts: [{ type: 'bind', source: dir, target: '/data', readOnly: true, propagation: 'rprivate' }] }, async (spec, data) => {
+        await driver.wait(spec, data);
+        assert.deepEqual(text(await collectLogs(spec, data), 'stdout').split('\n'), ['readable', 'refused', 'refused']);
+      });
+      assert.deepEqual(fs.readdirSync(dir), ['in.txt']);
+      assert.equal(fs.readFileSync(path.join(dir, 'in.txt'), 'utf8'), 'readable\n');
+    });
+
+    it('keeps a volume\'s data across instances: what one wrote, the next one reads after the first is removed', async () => {
+      const dir = path.join(fx.root, 'volumes', `contract-${Math.random().toString(16).slice(2, 8)}`, '_data');
+      fs.mkdirSync(dir, { recursive: true });
+      const mount = { type: 'volume' as const, source: dir, target: '/var/lib/app', readOnly: false, propagation: 'rprivate' as const, volume: path.basename(path.dirname(dir)) };
+      await withInstance({ argv: ['sh', '-c', 'echo generation-1 > /var/lib/app/state; chmod 600 /var/lib/app/state'], mounts: [mount] }, async (spec, data) => {
+        assert.equal((await driver.wait(spec, data)).exitCode, 0);
+      });
+      await withInstance({ argv: ['sh', '-c', 'cat /var/lib/app/state; stat -c %a /var/lib/app/state'], mounts: [mount] }, async (spec, data) => {
+        await driver.wait(spec, data);
+        assert.deepEqual(text(await collectLogs(spec, data), 'stdout').split('\n'), ['generation-1', '600']);
+      });
+    });
+
+    it('mounts a tmpfs as a tmpfs, with its size and mode', async () => {
+      const script = 'grep " /scratch " /proc/mounts | cut -d" " -f1,3; stat -c %a /scratch; echo x > /scratch/f && echo writable';
+      await withInstance({ argv: ['sh', '-c', script], mounts: [{ type: 'tmpfs', target: '/scratch', readOnly: false, sizeBytes: 2 << 20, mode: 0o1770 }] }, async (spec, data) => {
+        await driver.wait(spec, data);
+        assert.deepEqual(text(await collectLogs(spec, data), 'stdout').split('\n'), ['tmpfs tmpfs', '1770', 'writable']);
+      });
+    });
+
+    it('copies a folder in and out of a running instance, keeping modes and owners (isola cp -a)', async () => {
+      const src = hostFolder('cp-src');
+      fs.mkdirSync(path.join(src, 'tree', 'sub'), { recursive: true });
+      fs.writeFileSync(path.join(src, 'tree', 'f'), 'content\n');
+      fs.chownSync(path.join(src, 'tree', 'f'), 4321, 8765);
+      fs.chmodSync(path.join(src, 'tree', 'f'), 0o4751);
+      fs.symlinkSync('../f', path.join(src, 'tree', 'sub', 'link'));
+      await withInstance({ argv: ['sleep', '600'] }, async (spec, data) => {
+        const { create } = await import('tar');
+        const pack = create({ cwd: src, portable: false }, ['tree']);
+        await driver.copyIn(spec, data, '/tmp', Readable.from(pack as unknown as AsyncIterable<Buffer>), {});
+        assert.equal(await driver.statPath(spec, data, '/tmp/tree', false), 'dir');
+        assert.equal(await driver.statPath(spec, data, '/tmp/tree/sub/link', false), 'symlink');
+        assert.equal(await driver.statPath(spec, data, '/tmp/tree/sub/link', true), 'file');
+        assert.equal(await driver.statPath(spec, data, '/tmp/none', false), 'missing');
+        const out = new PassThrough();
+        const chunks: Buffer[] = [];
+        out.on('data', (c: Buffer) => chunks.push(c));
+        await driver.copyOut(spec, data, '/tmp/tree', out, { follow: false });
+        const back = hostFolder('cp-back');
+        await extractInto(Readable.from([Buffer.concat(chunks)]), back, {});
+        const f = fs.statSync(path.join(back, 'tree', 'f'));
+        assert.deepEqual([fs.readFileSync(path.join(back, 'tree', 'f'), 'utf8'), f.uid, f.gid, f.mode & 0o7777], ['content\n', 4321, 8765, 0o4751]);
+        assert.equal(fs.readlinkSync(path.join(back, 'tree', 'sub', 'link')), '../f');
+        await assert.rejects(driver.copyOut(spec, data, '/tmp/none', new PassThrough(), { follow: false }), (e) => isIsolaError(e, 'NOT_FOUND'));
+      });
+    });
+
     it('leaves nothing behind after cleanup and remove', async () => {
       let spec: InstanceSpec | undefined;
-      await withInstance({ argv: ['sleep', '600'] }, async (s) => {
+      const dir = hostFolder('leftovers');
+      await withInstance({ argv: ['sleep', '600'], mounts: [{ type: 'bind', source: dir, target: '/data', readOnly: true, propagation: 'rprivate' }, { type: 'tmpfs', target: '/t', readOnly: false }] }, async (s) => {
         spec = s;
       });
       assert.ok(spec);

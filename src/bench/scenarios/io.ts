@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import type { MeasuredKind } from '../../core/compare-result.js';
+import type { InstanceRecord } from '../../state/instances.js';
 import { alternate } from '../alternate.js';
 import type { Target } from '../lab.js';
 import { HELPER_PATH, parseIo } from '../probe-binary.js';
@@ -9,13 +10,77 @@ import type { Metric, ScenarioContext } from '../scenario.js';
 const FILE = '/tmp/.isola-io.dat';
 
 /** Drops the host's clean page cache so that no target reads from memory the host kept. */
-function dropHostCaches(): boolean {
+export function dropHostCaches(): boolean {
   try {
     fs.writeFileSync('/proc/sys/vm/drop_caches', '1');
     return true;
   } catch {
     return false;
   }
+}
+
+/** What one read measurement needs: where each target runs the helper and reads the file. */
+export interface ReadSetup {
+  targets: Target[];
+  /** The instance a target runs in (none for native). */
+  instance: (t: Target) => InstanceRecord | undefined;
+  helper: string;
+  file: string;
+  randCount: number;
+  label: string;
+}
+
+export interface ReadResult {
+  res: Map<string, { seq: number; rand: number }[]>;
+  direct: Record<string, boolean>;
+  dropped: boolean;
+}
+
+/**
+ * Sequential (1 MiB blocks) and random (4 KiB, one in flight) reads of one file in every target,
+ * alternating targets round by round, the host's page cache dropped before every read.
+ */
+export async function readRounds(ctx: ScenarioContext, s: ReadSetup, direct: Record<string, boolean>): Promise<ReadResult> {
+  let dropped = true;
+  const res = await alternate(
+    s.targets.map((t) => ({
+      name: t,
+      run: async (round: number) => {
+        ctx.progress.step(`${s.label}: ${t} run ${round < 0 ? 'warm-up' : `${round + 1}/${ctx.runs}`}`);
+        const rec = s.instance(t);
+        dropped = dropHostCaches() && dropped;
+        const q1 = await ctx.lab.run(t, rec, [s.helper, 'seqread', s.file]);
+        dropped = dropHostCaches() && dropped;
+        const q2 = await ctx.lab.run(t, rec, [s.helper, 'randread', s.file, String(s.randCount), String(round + 100)]);
+        const sf = parseIo(q1.stdout);
+        const qf = parseIo(q2.stdout);
+        if (!sf || !qf) throw new Error(`I/O run failed in ${t}: ${(q1.stderr + q2.stderr).trim().slice(0, 200)}`);
+        direct[t] = (direct[t] ?? true) && sf.direct && qf.direct;
+        return { seq: sf.bytes / (sf.ns / 1e9) / (1024 * 1024), rand: qf.bytes / 4096 / (qf.ns / 1e9) };
+      },
+    })),
+    { warmup: ctx.warmup, runs: ctx.runs, signal: ctx.lab.signal },
+  );
+  return { res, direct, dropped };
+}
+
+/** Per kind: the paired ratios to native of the same round, summarized; and the raw figures. */
+export function ratios(r: ReadResult): { seq: Metric['kinds']; rand: Metric['kinds']; raw: Record<string, { seqMiBps: number[]; randIops: number[] }> } {
+  const native = r.res.get('native') ?? [];
+  const seq: Metric['kinds'] = {};
+  const rand: Metric['kinds'] = {};
+  const raw: Record<string, { seqMiBps: number[]; randIops: number[] }> = {};
+  for (const [t, xs] of r.res) {
+    raw[t] = { seqMiBps: xs.map((x) => x.seq), randIops: xs.map((x) => x.rand) };
+    if (t === 'native') continue;
+    seq[t as MeasuredKind] = summarize(pairRatios(xs.map((x) => x.seq), native.map((x) => x.seq)));
+    rand[t as MeasuredKind] = summarize(pairRatios(xs.map((x) => x.rand), native.map((x) => x.rand)));
+  }
+  return { seq, rand, raw };
+}
+
+export function cacheNote(r: ReadResult): string {
+  return `cache control: ${Object.entries(r.direct).map(([t, d]) => `${t} ${d ? 'O_DIRECT' : 'buffered (O_DIRECT refused; POSIX_FADV_DONTNEED instead)'}`).join(', ')}; host page cache ${r.dropped ? 'dropped before every run' : 'NOT dropped (no permission)'}`;
 }
 
 /**
@@ -37,42 +102,13 @@ export async function io(ctx: ScenarioContext): Promise<Metric[]> {
     if (r.code !== 0 || !f) throw new Error(`cannot write the I/O test file in ${t}: ${(r.stderr || r.stdout).trim().slice(0, 200)}`);
     direct[t] = f.direct;
   }
-  let dropped = true;
-  const res = await alternate(
-    targets.map((t) => ({
-      name: t,
-      run: async (round: number) => {
-        ctx.progress.step(`disk I/O: ${t} run ${round < 0 ? 'warm-up' : `${round + 1}/${ctx.runs}`}`);
-        const rec = t === 'native' ? undefined : ctx.probes.get(t);
-        dropped = dropHostCaches() && dropped;
-        const s = await ctx.lab.run(t, rec, [HELPER_PATH, 'seqread', FILE]);
-        dropped = dropHostCaches() && dropped;
-        const q = await ctx.lab.run(t, rec, [HELPER_PATH, 'randread', FILE, String(randCount), String(round + 100)]);
-        const sf = parseIo(s.stdout);
-        const qf = parseIo(q.stdout);
-        if (!sf || !qf) throw new Error(`I/O run failed in ${t}: ${(s.stderr + q.stderr).trim().slice(0, 200)}`);
-        direct[t] = (direct[t] ?? true) && sf.direct && qf.direct;
-        return { seq: sf.bytes / (sf.ns / 1e9) / (1024 * 1024), rand: qf.bytes / 4096 / (qf.ns / 1e9) };
-      },
-    })),
-    { warmup: ctx.warmup, runs: ctx.runs, signal: ctx.lab.signal },
-  );
+  const r = await readRounds(ctx, { targets, instance: (t) => (t === 'native' ? undefined : ctx.probes.get(t)), helper: HELPER_PATH, file: FILE, randCount, label: 'disk I/O' }, direct);
   for (const t of targets) await ctx.lab.run(t, ctx.probes.get(t as never), ['rm', '-f', FILE]).catch(() => undefined);
-  const native = res.get('native') ?? [];
-  const seq: Metric['kinds'] = {};
-  const rand: Metric['kinds'] = {};
-  const raw: Record<string, { seqMiBps: number[]; randIops: number[] }> = {};
-  for (const [t, xs] of res) {
-    raw[t] = { seqMiBps: xs.map((x) => x.seq), randIops: xs.map((x) => x.rand) };
-    if (t === 'native') continue;
-    seq[t as MeasuredKind] = summarize(pairRatios(xs.map((x) => x.seq), native.map((x) => x.seq)));
-    rand[t as MeasuredKind] = summarize(pairRatios(xs.map((x) => x.rand), native.map((x) => x.rand)));
-  }
-  const cache = `cache control: ${Object.entries(direct).map(([t, d]) => `${t} ${d ? 'O_DIRECT' : 'buffered (O_DIRECT refused; POSIX_FADV_DONTNEED instead)'}`).join(', ')}; host page cache ${dropped ? 'dropped before every run' : 'NOT dropped (no permission)'}`;
+  const { seq, rand, raw } = ratios(r);
   const vmNote = 'a VM\'s O_DIRECT bypasses the guest page cache only; QEMU\'s drive uses its default cache mode (writeback, through the host page cache), which the host drop before each run empties';
-  const extra = { fileMiB: mib, randomReads: randCount, direct, raw };
+  const extra = { fileMiB: mib, randomReads: randCount, direct: r.direct, raw };
   return [
-    { id: 'io_seq_ratio', unit: 'ratio', kinds: seq, notes: [`sequential read of ${mib} MiB in 1 MiB blocks; sample = throughput in the kind / native throughput of the same round`, cache, vmNote], extra },
-    { id: 'io_rand_ratio', unit: 'ratio', kinds: rand, notes: [`${randCount} random 4 KiB reads, one in flight; sample = IOPS in the kind / native IOPS of the same round`, cache, vmNote] },
+    { id: 'io_seq_ratio', unit: 'ratio', kinds: seq, notes: [`sequential read of ${mib} MiB in 1 MiB blocks; sample = throughput in the kind / native throughput of the same round`, cacheNote(r), vmNote], extra },
+    { id: 'io_rand_ratio', unit: 'ratio', kinds: rand, notes: [`${randCount} random 4 KiB reads, one in flight; sample = IOPS in the kind / native IOPS of the same round`, cacheNote(r), vmNote] },
   ];
 }

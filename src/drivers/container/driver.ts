@@ -22,6 +22,9 @@ import { conmonPath, exitInfo, filterRuncErrors, readExit, runtimeError, startCo
 import { containerStats, oomKills, pssBytes } from './stats.js';
 import { readK8sLog } from '../cri-log.js';
 import { exportChanges } from './changes.js';
+import { kindOf, resolveInside, tarIn, tarOut } from './copy.js';
+import type { Readable, Writable } from 'node:stream';
+import type { PathKind } from '../../core/types.js';
 
 const SIGNALS = new Set(['TERM', 'KILL', 'INT', 'HUP', 'QUIT', 'USR1', 'USR2', 'STOP', 'CONT']);
 
@@ -219,6 +222,31 @@ export class ContainerDriver implements Driver<ContainerData> {
     } finally {
       fs.rmSync(staging, { recursive: true, force: true });
     }
+  }
+
+  /** The container's root as the host sees it, with its mounts; the container paused while fn runs. */
+  private async inRoot<T>(spec: InstanceSpec, data: ContainerData, fn: (root: string) => Promise<T>): Promise<T> {
+    if (this.monitorAlive(spec, data) === null || !data.pid) {
+      throw new IsolaError('FAILED_PRECONDITION', `instance ${spec.name} is not running`, 'isola cp copies in and out of running instances; start it first');
+    }
+    const paused = await run(data.runtime, ['--root', data.runtimeRoot, 'pause', spec.id]);
+    try {
+      return await fn(`/proc/${data.pid}/root`);
+    } finally {
+      if (paused.code === 0) await run(data.runtime, ['--root', data.runtimeRoot, 'resume', spec.id]);
+    }
+  }
+
+  statPath(spec: InstanceSpec, data: ContainerData, p: string, follow: boolean): Promise<PathKind> {
+    return this.inRoot(spec, data, async (root) => kindOf(resolveInside(root, p, follow)));
+  }
+
+  copyOut(spec: InstanceSpec, data: ContainerData, p: string, out: Writable, opts: { follow: boolean }): Promise<void> {
+    return this.inRoot(spec, data, (root) => tarOut(root, p, out, opts.follow));
+  }
+
+  copyIn(spec: InstanceSpec, data: ContainerData, dir: string, input: Readable, opts: { owner?: { uid: number; gid: number } } = {}): Promise<void> {
+    return this.inRoot(spec, data, (root) => tarIn(root, dir, input, opts.owner));
   }
 
   async stats(spec: InstanceSpec, data: ContainerData): Promise<Stats> {

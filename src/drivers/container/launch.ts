@@ -1,4 +1,4 @@
-import type { InstanceSpec } from '../../core/types.js';
+import type { InstanceSpec, MountSpec } from '../../core/types.js';
 import { effectiveCaps } from '../../core/caps.js';
 import type { OciSeccomp } from './seccomp.js';
 
@@ -28,6 +28,31 @@ export interface BundleInputs {
   nofile: number;
   /** Whether the host accounts swap (cgroup v1 memory.memsw.*): then swap is capped at the limit. */
   swapAccounting: boolean;
+  /** The hybrid guest: where each bind or volume of spec.mounts is in the guest (its virtiofs share), by target. */
+  mountSources?: ReadonlyMap<string, string>;
+}
+
+type OciMount = { destination: string; type: string; source: string; options: string[] };
+
+/**
+ * A user mount (-v, --mount, --tmpfs) as an OCI mount: binds recursive with their propagation
+ * (rprivate unless asked) and, read-only, remounted ro by the runtime; tmpfs nosuid and nodev,
+ * with its size and mode.
+ */
+export function ociMount(m: MountSpec, source?: string): OciMount {
+  if (m.type === 'tmpfs') {
+    const options = ['nosuid', 'nodev', ...(m.noExec ? ['noexec'] : []), `mode=${(m.mode ?? 0o1777).toString(8)}`, ...(m.sizeBytes ? [`size=${m.sizeBytes}`] : []), ...(m.readOnly ? ['ro'] : [])];
+    return { destination: m.target, type: 'tmpfs', source: 'tmpfs', options };
+  }
+  return { destination: m.target, type: 'bind', source: source ?? m.source, options: ['rbind', m.propagation, ...(m.readOnly ? ['ro'] : [])] };
+}
+
+/** Where a mount's propagation asks for it, the root's must allow it (Docker's rule). */
+function rootfsPropagation(mounts: readonly MountSpec[]): string | undefined {
+  const props = mounts.flatMap((m) => (m.type === 'tmpfs' ? [] : [m.propagation]));
+  if (props.some((p) => p.endsWith('shared'))) return 'rshared';
+  if (props.some((p) => p.endsWith('slave'))) return 'rslave';
+  return undefined;
 }
 
 /** The OCI runtime config.json (runtime-spec 1.0.2) for one container. Pure: unit-tested. */
@@ -49,6 +74,11 @@ export function ociConfig(b: BundleInputs): Record<string, unknown> {
     { type: 'cgroup' },
     b.netnsPath ? { type: 'network', path: b.netnsPath } : { type: 'network' },
   ];
+  // Parents before children: a mount inside another lands on it.
+  const user = [...(spec.mounts ?? [])].sort((a, b) => a.target.split('/').length - b.target.split('/').length);
+  const userMounts = user.map((m) => ociMount(m, b.mountSources?.get(m.target)));
+  const taken = new Set(userMounts.map((m) => m.destination));
+  const propagation = rootfsPropagation(user);
   return {
     ociVersion: '1.0.2',
     process: {
@@ -63,7 +93,7 @@ export function ociConfig(b: BundleInputs): Record<string, unknown> {
     },
     root: { path: b.rootfs, readonly: spec.readOnly },
     hostname: spec.hostname,
-    mounts: [
+    mounts: [...[
       { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
       { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
       { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
@@ -76,9 +106,10 @@ export function ociConfig(b: BundleInputs): Record<string, unknown> {
       { destination: '/etc/resolv.conf', type: 'bind', source: b.etcFiles.resolv, options: ['rbind', 'ro'] },
       // A writable /tmp even on a read-only root, as Podman's --read-only-tmpfs does.
       ...(spec.readOnly ? [{ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] }] : []),
-    ],
+    ].filter((m) => !taken.has(m.destination)), ...userMounts], // a user mount replaces a default one at its path, as in Docker
     linux: {
       namespaces,
+      ...(propagation ? { rootfsPropagation: propagation } : {}),
       cgroupsPath: b.cgroupsPath,
       resources,
       ...(sec.privileged ? {} : { maskedPaths: MASKED_PATHS, readonlyPaths: READONLY_PATHS }),

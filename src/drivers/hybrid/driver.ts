@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { collectOutput } from '../../util/collect.js';
 import type { Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, Stats, StoredData } from '../../core/types.js';
@@ -13,7 +14,9 @@ import { probeRuntime } from '../container/runtime.js';
 import { ensureHybridDisk, guestSystem } from './disk.js';
 import { GUEST_OVERHEAD_BYTES, guestConfig, hostsFile, vmSpecOf } from './launch.js';
 import { CONTAINER_ID, GUEST, decodeHybridData, withVm, type HybridData } from './persist.js';
-import { waitContainerStarted } from './monitor.js';
+import { containerState, waitContainerStarted } from './monitor.js';
+import type { Readable, Writable } from 'node:stream';
+import type { PathKind } from '../../core/types.js';
 import { filterRuncErrors } from '../container/monitor.js';
 import { hybridStats } from './stats.js';
 
@@ -141,6 +144,30 @@ export class HybridDriver implements Driver<HybridData> {
 
   async stats(spec: InstanceSpec, h: HybridData): Promise<Stats> {
     return hybridStats(await this.vm.stats(this.vmSpec(spec, h), h.vm), spec.memoryBytes);
+  }
+
+  /** isola cp: init's own tar in the guest, chrooted into the container's root (its mounts included). */
+  private async containerRoot(spec: InstanceSpec, h: HybridData): Promise<string> {
+    let st = await containerState(this.vm, this.vmSpec(spec, h), h.vm);
+    // Right after start runc may still be between create and start.
+    for (let i = 0; i < 50 && st?.status === 'created'; i++) {
+      await sleep(100);
+      st = await containerState(this.vm, this.vmSpec(spec, h), h.vm);
+    }
+    if (!st || st.status !== 'running' || !st.pid) throw new IsolaError('FAILED_PRECONDITION', `the container of ${spec.name} is not running in its guest`, 'isola cp copies in and out of running instances; start it first');
+    return `/proc/${st.pid}/root`;
+  }
+
+  async statPath(spec: InstanceSpec, h: HybridData, p: string, follow: boolean): Promise<PathKind> {
+    return this.vm.statPath(this.vmSpec(spec, h), h.vm, p, follow, await this.containerRoot(spec, h));
+  }
+
+  async copyOut(spec: InstanceSpec, h: HybridData, p: string, out: Writable, opts: { follow: boolean }): Promise<void> {
+    return this.vm.copyOut(this.vmSpec(spec, h), h.vm, p, out, opts, await this.containerRoot(spec, h));
+  }
+
+  async copyIn(spec: InstanceSpec, h: HybridData, dir: string, input: Readable, opts: { owner?: { uid: number; gid: number } } = {}): Promise<void> {
+    return this.vm.copyIn(this.vmSpec(spec, h), h.vm, dir, input, opts, await this.containerRoot(spec, h));
   }
 
   /** Runs the script in the guest, outside the container, about the container's init process. */

@@ -1,4 +1,4 @@
-import type { InstanceSpec } from '../../core/types.js';
+import type { InstanceSpec, MountSpec } from '../../core/types.js';
 import { ociConfig } from '../container/launch.js';
 import type { OciSeccomp } from '../container/seccomp.js';
 import { CONTAINER_ID, GUEST } from './persist.js';
@@ -57,6 +57,7 @@ export function guestConfig(g: GuestConfigInputs): Record<string, unknown> {
     cgroupsPath: `/isola/${CONTAINER_ID}`,
     nofile: 1048576,
     swapAccounting: false,
+    mountSources: guestShareSources(g.spec),
   });
   const linux = config.linux as { namespaces: { type: string }[] };
   linux.namespaces = linux.namespaces.filter((n) => n.type !== 'network');
@@ -68,10 +69,31 @@ export function hostsFile(spec: InstanceSpec): string {
   return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n${ip}`;
 }
 
+/** Where the guest mounts the instance's shared folders (its init does, before the start script). */
+export const GUEST_SHARES = '/.isola/shares';
+
+/**
+ * Each bind or volume of the instance is a virtiofs share the guest mounts at GUEST_SHARES/N;
+ * the container then binds it at its target (with the same read-only flag). tmpfs mounts are
+ * the container's own (in its config), not the VM's.
+ */
+export function guestShareSources(spec: InstanceSpec): Map<string, string> {
+  const binds = (spec.mounts ?? []).filter((m) => m.type !== 'tmpfs');
+  return new Map(binds.map((m, i) => [m.target, `${GUEST_SHARES}/${i}`]));
+}
+
+function vmMounts(spec: InstanceSpec): MountSpec[] {
+  const where = guestShareSources(spec);
+  return (spec.mounts ?? []).flatMap((m) => (m.type === 'tmpfs' ? [] : [{ ...m, target: where.get(m.target) ?? m.target, propagation: 'rprivate' as const }]));
+}
+
 /** The VM's view of the instance: the start script as its workload, run as root, on a writable disk. */
 export function vmSpecOf(spec: InstanceSpec, memoryBytes: number, argv: string[] = []): InstanceSpec {
+  const mounts = vmMounts(spec);
+  const { mounts: _containerMounts, ...rest } = spec;
   return {
-    ...spec,
+    ...rest,
+    ...(mounts.length > 0 ? { mounts } : {}),
     image: { ...spec.image, ref: `${spec.image.ref} (hybrid)` },
     argv: argv.length ? argv : ['/bin/sh', GUEST.start],
     env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'],

@@ -103,8 +103,9 @@ export class AgentConnection {
     }
   }
 
-  send(type: string, payload?: Buffer | string): void {
-    if (!this.closed) this.socket.write(encodeFrame(type, payload));
+  /** False when the socket's buffer is full (wait for its 'drain'). */
+  send(type: string, payload?: Buffer | string): boolean {
+    return this.closed ? true : this.socket.write(encodeFrame(type, payload));
   }
 
   /** The next frame not taken by onFrame, or null when the connection ends first. */

@@ -2,14 +2,14 @@ import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
-import type { Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, Stats, StoredData } from '../../core/types.js';
+import { Writable, type Readable } from 'node:stream';
+import type { Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, PathKind, Stats, StoredData } from '../../core/types.js';
 import type { Driver, DriverContext } from '../driver.js';
 import { IsolaError } from '../../core/errors.js';
 import type { Config } from '../../core/config.js';
 import { readGuestAssets } from '../../guest/assets.js';
 import { cpioArchive } from '../../guest/cpio.js';
-import { encodeRecords } from '../../guest/records.js';
+import { encodeRecords, type GuestRecords } from '../../guest/records.js';
 import { ensureBridge } from '../../net/bridge.js';
 import { createTap, deleteTap } from '../../net/tap.js';
 import { run } from '../../util/exec.js';
@@ -32,6 +32,7 @@ import {
   EXIT_NO_BOOTABLE_DEVICE, NO_BOOT_MESSAGE, ensureWholeDisk, hostSideStats, readFirmwareOutcome, recordExit, settleExit,
 } from './whole-disk.js';
 import { readConsoleLog } from './console-log.js';
+import { checkShares, planShares, sharesInJail, startShares, stopShares } from './virtiofs.js';
 
 /**
  * `--as vm`: the image's layers as an ext4 root disk behind a per-instance qcow2 overlay,
@@ -152,6 +153,8 @@ export class VmDriver implements Driver<VmData> {
     this.checkCreate(spec);
     const mem = memoryMiB(spec.memoryBytes);
     const assets = readGuestAssets(this.ctx.config.assets);
+    const shares = planShares(spec);
+    checkShares(this.ctx.config, assets?.vfsLaunch, shares);
     const accel = await probeAccelerator(this.ctx.config);
     const uid = vmmId(spec.id);
     const state = path.join(spec.dir, 'vm');
@@ -173,6 +176,9 @@ export class VmDriver implements Driver<VmData> {
       ip: net ? `${net.ip}/${net.prefixLength}` : undefined,
       gateway: net?.gateway,
       readOnly: spec.readOnly,
+      // Parents before children, so a mount inside another share lands on it.
+      shares: shares.map((sh) => ({ tag: sh.tag, target: sh.guestTarget, readOnly: sh.readOnly })).sort(byDepth),
+      tmpfs: (spec.mounts ?? []).flatMap((m) => (m.type === 'tmpfs' ? [m] : [])).sort(byDepth),
     });
     const initrd = path.join(spec.dir, 'initrd.cpio');
     const baseInitrd = spec.initrd ?? assets?.initramfs ?? '';
@@ -206,6 +212,7 @@ export class VmDriver implements Driver<VmData> {
       bootId: null,
       startedAt: null,
       qemuArgv: [],
+      ...(shares.length > 0 ? { shares } : {}),
     };
     return v;
   }
@@ -330,11 +337,12 @@ export class VmDriver implements Driver<VmData> {
       net,
       tscKhz: hostTscKhz(),
       extraCmdline: [...extraCmdline, ...this.ctx.config.vm.cmdline],
+      ...(v.shares?.length ? { shares: sharesInJail(v.shares) } : {}),
     };
   }
 
   async start(spec: InstanceSpec, data: VmData, checkpoint?: (data: VmData) => void): Promise<VmData> {
-    const v = { ...data };
+    const v = { ...data, ...(data.shares ? { shares: data.shares.map((sh) => ({ ...sh })) } : {}) };
     if (vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is already running`, 'stop it first');
     for (const f of [v.files.status, finishedMarker(v), v.files.pidfile, v.files.agent, v.files.ctl, v.files.qmp]) fs.rmSync(f, { force: true });
     if (v.wholeDisk) fs.rmSync(v.wholeDisk.firmwareLog, { force: true });
@@ -344,6 +352,10 @@ export class VmDriver implements Driver<VmData> {
       if (spec.network.mode === 'bridge') {
         await ensureBridge(spec.network);
         v.tap = await createTap(spec.id, spec.network.bridge, v.vmmUid);
+      }
+      if (v.shares?.length) {
+        // virtiofsd first: QEMU connects to every share's socket when it starts.
+        await startShares(this.ctx.config, assets.vfsLaunch ?? '', v.vmmUid, v.shares, () => checkpoint?.({ ...v, shares: v.shares?.map((sh) => ({ ...sh })) }));
       }
       const cgroups = createCgroup(vmmCgroupPath(spec.id), {
         memoryBytes: v.memoryMiB * 1024 * 1024 + VMM_MEMORY_MARGIN, pids: VMM_PIDS, cpus: v.cpus + 1,
@@ -501,6 +513,7 @@ export class VmDriver implements Driver<VmData> {
       const own = ownOs(data);
       if (own) settleExit(data, own);
     }
+    await stopShares(spec.runDir, data?.shares ?? []);
     await deleteTap(spec.id);
     removeCgroup(vmmCgroupPath(spec.id));
     if (data && data.startedAt !== null && !fs.existsSync(finishedMarker(data)) && readStatus(data.files.status).exitCode === null) {
@@ -516,22 +529,49 @@ export class VmDriver implements Driver<VmData> {
   }
 
   async exec(spec: InstanceSpec, v: VmData, argv: string[], opts: ExecOptions): Promise<number> {
+    return this.session(spec, v, {
+      argv,
+      env: [...spec.env, ...(opts.env ?? [])],
+      workdir: opts.workdir ?? spec.workdir,
+      user: opts.user ?? spec.user,
+    }, opts);
+  }
+
+  /**
+   * Runs one of the guest init's own programs (isola cp's tar-c, tar-x and stat; src/guest/init.c),
+   * chrooted into `root` when given (the hybrid's container), whatever the image holds.
+   * Resolves with its exit status and what it wrote to stderr.
+   */
+  async builtin(spec: InstanceSpec, v: VmData, argv: string[], io: { stdin: Readable | null; stdout: Writable }, root?: string): Promise<{ code: number; stderr: string }> {
+    let stderr = '';
+    const err = new Writable({ write: (c: Buffer, _e, cb) => { stderr += c.toString(); cb(); } });
+    const code = await this.session(spec, v, { argv, env: [], builtin: true, ...(root ? { root } : {}) }, { stdin: io.stdin, stdout: io.stdout, stderr: err });
+    return { code, stderr: stderr.trim() };
+  }
+
+  private async session(spec: InstanceSpec, v: VmData, records: GuestRecords, opts: ExecOptions): Promise<number> {
+    const argv = records.argv;
     if (!vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
-    if (ownOs(v)) throw noAgent(spec, 'exec');
+    if (ownOs(v)) throw noAgent(spec, records.builtin ? 'cp' : 'exec');
     const c = await AgentConnection.connect(socketPath(v, 'agent'), 10_000);
+    let held = false;
     try {
-      c.send('E', encodeRecords({
-        argv,
-        env: [...spec.env, ...(opts.env ?? [])],
-        workdir: opts.workdir ?? spec.workdir,
-        user: opts.user ?? spec.user,
-      }));
+      c.send('E', encodeRecords(records));
       pumpStdin(c, opts.stdin ?? null);
       for (;;) {
         const f = await c.next();
         if (!f) throw new IsolaError('INTERNAL', `the VM's agent closed the exec session of ${argv[0]} without an exit status`, 'see isola console; the guest may have stopped');
-        if (f.type === 'O') opts.stdout.write(f.payload);
-        else if (f.type === 'E') opts.stderr.write(f.payload);
+        if (f.type === 'O') {
+          // A slow reader (a tar being unpacked) holds the guest back instead of filling memory here.
+          if (!opts.stdout.write(f.payload) && !held) {
+            held = true;
+            c.socket.pause();
+            opts.stdout.once('drain', () => {
+              held = false;
+              c.socket.resume();
+            });
+          }
+        } else if (f.type === 'E') opts.stderr.write(f.payload);
         else if (f.type === 'X') return Number(f.payload.toString());
         else if (f.type === 'F') {
           const [code, ...msg] = f.payload.toString().split(' ');
@@ -543,6 +583,28 @@ export class VmDriver implements Driver<VmData> {
     } finally {
       c.close();
     }
+  }
+
+  // ---- isola cp: init's own tar and stat, in the guest (the image needs no tar) ----
+
+  async statPath(spec: InstanceSpec, v: VmData, p: string, follow: boolean, root?: string): Promise<PathKind> {
+    let out = '';
+    const sink = new Writable({ write: (c: Buffer, _e, cb) => { out += c.toString(); cb(); } });
+    const r = await this.builtin(spec, v, ['stat', p, follow ? '1' : '0'], { stdin: null, stdout: sink }, root);
+    const kind = out.trim();
+    if (r.code !== 0 || !['dir', 'file', 'symlink', 'other', 'missing'].includes(kind)) throw copyError(r.stderr || `stat ${p} failed`);
+    return kind as PathKind;
+  }
+
+  async copyOut(spec: InstanceSpec, v: VmData, p: string, out: Writable, opts: { follow: boolean }, root?: string): Promise<void> {
+    const r = await this.builtin(spec, v, ['tar-c', p, opts.follow ? '1' : '0'], { stdin: null, stdout: out }, root);
+    if (r.code !== 0) throw copyError(r.stderr);
+  }
+
+  async copyIn(spec: InstanceSpec, v: VmData, dir: string, input: Readable, opts: { owner?: { uid: number; gid: number } } = {}, root?: string): Promise<void> {
+    const owner = opts.owner ? [String(opts.owner.uid), String(opts.owner.gid)] : [];
+    const r = await this.builtin(spec, v, ['tar-x', dir, ...owner], { stdin: input, stdout: new Writable({ write: (_c, _e, cb) => cb() }) }, root);
+    if (r.code !== 0) throw copyError(r.stderr);
   }
 
   logs(spec: InstanceSpec, v: VmData, opts: { follow: boolean; signal?: AbortSignal }): AsyncIterable<LogEntry> {
@@ -563,6 +625,16 @@ export class VmDriver implements Driver<VmData> {
   }
 }
 
+/** A failed copy in the guest, in the words of init's tar (one line). */
+function copyError(stderr: string): IsolaError {
+  const line = stderr.split('\n').filter(Boolean).pop()?.replace(/^isola-tar: /, '') ?? 'the copy failed';
+  return /No such file or directory/.test(line)
+    ? new IsolaError('NOT_FOUND', `no such file or folder in the instance: ${line}`, 'check the path (isola exec INSTANCE ls)')
+    : new IsolaError('FAILED_PRECONDITION', `the copy in the instance failed: ${line}`, 'check the paths and the free space in the instance');
+}
+
+const byDepth = (a: { target: string }, b: { target: string }): number => a.target.split('/').length - b.target.split('/').length;
+
 function pumpStdin(c: AgentConnection, stdin: Readable | null): void {
   if (!stdin) {
     c.send('C');
@@ -570,7 +642,13 @@ function pumpStdin(c: AgentConnection, stdin: Readable | null): void {
   }
   stdin.on('data', (d: Buffer | string) => {
     const b = typeof d === 'string' ? Buffer.from(d) : d;
-    for (let i = 0; i < b.length; i += 65536) c.send('I', b.subarray(i, i + 65536));
+    let room = true;
+    for (let i = 0; i < b.length; i += 65536) room = c.send('I', b.subarray(i, i + 65536)) && room;
+    // Back-pressure: a large copy into the guest waits for the socket instead of queueing in memory.
+    if (!room) {
+      stdin.pause();
+      c.socket.once('drain', () => stdin.resume());
+    }
   });
   stdin.on('end', () => c.send('C'));
   stdin.on('error', () => c.send('C'));

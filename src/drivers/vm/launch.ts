@@ -41,6 +41,8 @@ export interface LaunchPlan {
   tscKhz?: number;
   /** Extra kernel command line words (tests use it to break the boot on purpose). */
   extraCmdline?: string[];
+  /** Shared folders: a vhost-user-fs device per share, its virtiofsd's socket as QEMU sees it. */
+  shares?: { tag: string; socket: string }[];
 }
 
 /**
@@ -73,6 +75,8 @@ export function qemuArgs(p: LaunchPlan): string[] {
   const dev = (kind: 'blk' | 'net' | 'serial'): string =>
     p.machine === 'microvm' ? `virtio-${kind}-device` : `virtio-${kind}-pci`;
   const f = p.files;
+  const shares = p.shares ?? [];
+  const shared = shares.length > 0;
   // The overlay's header names its backing file by the host's path, which the jail does not
   // have: the backing file is given here by the path QEMU sees.
   const disk = [
@@ -86,7 +90,7 @@ export function qemuArgs(p: LaunchPlan): string[] {
     '-sandbox', SANDBOX,
     // microvm with its default ACPI: this kernel finds virtio-mmio devices through ACPI only
     // (CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES is off). Firmware: qboot (bios-microvm.bin).
-    '-M', p.machine === 'microvm' ? 'microvm' : 'q35',
+    '-M', `${p.machine === 'microvm' ? 'microvm' : 'q35'}${shared ? ',memory-backend=mem' : ''}`,
     '-accel', p.accel,
     ...(p.cpu === 'default' ? [] : ['-cpu', p.cpu]),
     '-m', `${p.memoryMiB}M`,
@@ -111,6 +115,16 @@ export function qemuArgs(p: LaunchPlan): string[] {
     '-qmp', `unix:${optValue(f.qmp)},server=on,wait=off`,
     '-pidfile', f.pidfile,
   ];
+  if (shared) {
+    // virtiofsd reads and writes guest memory itself: the guest's RAM must be a shareable memfd.
+    // libvhost-user refuses legacy virtio, which microvm's virtio-mmio offers unless told not to.
+    args.push('-object', `memory-backend-memfd,id=mem,size=${p.memoryMiB}M,share=on`);
+    if (p.machine === 'microvm') args.push('-global', 'virtio-mmio.force-legacy=false');
+    for (const [i, s] of shares.entries()) {
+      args.push('-chardev', `socket,id=vfs${i},path=${optValue(s.socket)}`);
+      args.push('-device', `${p.machine === 'microvm' ? 'vhost-user-fs-device' : 'vhost-user-fs-pci'},chardev=vfs${i},tag=${s.tag}`);
+    }
+  }
   if (p.net) {
     // The jail opened the tap as root and passes it as fd 3: QEMU needs no /dev/net/tun.
     args.push('-netdev', 'tap,id=net0,fd=3,vhost=off');

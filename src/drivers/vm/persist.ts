@@ -1,6 +1,7 @@
 import type { StoredData } from '../../core/types.js';
 import type { Accel } from './accel.js';
 import type { LaunchFiles, Machine } from './launch.js';
+import type { ShareData } from './virtiofs.js';
 
 /**
  * What the VM driver remembers about an instance (stored by the engine as JSON). Enough for
@@ -39,6 +40,8 @@ export type VmData = {
   qemuArgv: string[];
   /** Present when the image is a whole disk its firmware boots (absent in records made before). */
   wholeDisk?: WholeDiskData;
+  /** Shared folders (virtiofs), each with its virtiofsd once started; absent in older records. */
+  shares?: ShareData[];
 };
 
 /** A whole-disk VM: how it boots, and its files on the host. */
@@ -59,7 +62,15 @@ function isVmData(d: StoredData): d is VmData {
   const files = d.files;
   return d.version === 2 && typeof d.vmmUid === 'number' && typeof files === 'object' && files !== null && 'status' in files && typeof files.status === 'string'
     && typeof d.overlay === 'string' && typeof d.baseDisk === 'string' && typeof d.initrd === 'string'
-    && (d.pid === null || typeof d.pid === 'number') && (d.startedAt === null || typeof d.startedAt === 'string');
+    && (d.pid === null || typeof d.pid === 'number') && (d.startedAt === null || typeof d.startedAt === 'string')
+    && (d.shares === undefined || (Array.isArray(d.shares) && d.shares.every(isShare)));
+}
+
+function isShare(s: unknown): boolean {
+  if (typeof s !== 'object' || s === null) return false;
+  const r = s as Record<string, unknown>;
+  return typeof r.tag === 'string' && typeof r.source === 'string' && typeof r.socket === 'string' && typeof r.stage === 'string'
+    && typeof r.guestTarget === 'string' && typeof r.readOnly === 'boolean' && (r.pid === null || typeof r.pid === 'number');
 }
 
 /** The stored data, checked; null when there is none (create never finished) or it is another version's. */

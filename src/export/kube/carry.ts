@@ -35,7 +35,7 @@ export function fromImageFacts(facts: ImageFacts | undefined, ports: KubePort[],
   for (const other of facts.exposedOther) warnings.add(subject, `the image's EXPOSE ${other} not declared: isola publishes TCP only`);
   const volumes: KubeVolume[] = facts.volumes
     .filter((v) => !mounted.includes(v))
-    .map((target) => ({ source: { type: 'anonymous' as const }, target, readOnly: false }));
+    .map((target) => ({ source: { type: 'anonymous' as const, fromImage: true }, target, readOnly: false }));
   return { ports: [...ports, ...exposed], volumes, ...(facts.health ? { health: facts.health } : {}) };
 }
 

@@ -1,4 +1,5 @@
 import type { InstanceSpec } from '../../core/types.js';
+import { kubeVolumes } from './mounts.js';
 import { fromImageFacts, kernelWarnings, kubeCap, pidsWarning, publishedPorts, registryWarning, runtimeClassOf, userOf } from './carry.js';
 import type { ImageFacts } from './image-facts.js';
 import type { KubeWorkload, ServiceType } from './model.js';
@@ -11,7 +12,7 @@ import type { Warnings } from './warnings.js';
  */
 const KNOWN_FIELDS = new Set([
   'id', 'name', 'kind', 'image', 'argv', 'env', 'workdir', 'user', 'hostname', 'memoryBytes', 'cpus', 'pidsLimit',
-  'readOnly', 'network', 'security', 'runtime', 'kernel', 'initrd', 'dir', 'runDir', 'cleanupCommand',
+  'readOnly', 'mounts', 'network', 'security', 'runtime', 'kernel', 'initrd', 'dir', 'runDir', 'cleanupCommand',
 ]);
 
 export interface InstanceSource {
@@ -47,7 +48,8 @@ export function workloadFromInstance(src: InstanceSource, opts: WorkloadOptions,
     return { name: e.slice(0, i), value: e.slice(i + 1) };
   });
   const ports = publishedPorts(src.ports, subject, warnings);
-  const fromImage = fromImageFacts(src.facts, ports, [], subject, warnings);
+  const mounts = kubeVolumes(spec.mounts ?? []);
+  const fromImage = fromImageFacts(src.facts, ports, mounts.map((m) => m.target), subject, warnings);
   const imageWorkdir = src.facts?.workingDir ?? (image.workingDir || '/');
   // isola's default hostname is the id's first 12 characters: not a choice worth carrying.
   const hostname = spec.hostname !== spec.id.slice(0, 12) ? spec.hostname : undefined;
@@ -73,7 +75,7 @@ export function workloadFromInstance(src: InstanceSource, opts: WorkloadOptions,
     ports: fromImage.ports,
     serviceType: opts.serviceType,
     ...(fromImage.health ? { health: fromImage.health } : {}),
-    volumes: fromImage.volumes,
+    volumes: [...mounts, ...fromImage.volumes],
     security: {
       privileged: spec.security.privileged,
       capAdd: spec.security.capAdd.map(kubeCap),

@@ -1,15 +1,15 @@
-import path from 'node:path';
 import { invalid } from '../../core/errors.js';
 import type { Kind } from '../../core/types.js';
 import { fromImageFacts, kernelWarnings, kubeCap, pidsWarning, publishedPorts, registryWarning, runtimeClassOf, userOf } from './carry.js';
 import type { WorkloadOptions } from './from-instance.js';
 import type { ImageFacts } from './image-facts.js';
-import type { KubeVolume, KubeWorkload } from './model.js';
+import type { KubeWorkload } from './model.js';
+import { kubeVolumes, type MountLike } from './mounts.js';
 import type { Warnings } from './warnings.js';
 
 /**
  * `isola kube generate --image IMAGE [run flags]`: the same flags as `isola run`, parsed by the
- * CLI into this shape (engine/request.ts's RunRequest fits it), plus -v for volumes.
+ * CLI into this shape (engine/request.ts's RunRequest fits it).
  */
 export interface ImageRunSettings {
   image: string;
@@ -32,22 +32,10 @@ export interface ImageRunSettings {
   initrd?: string;
   privileged: boolean;
   capAdd: string[];
+  mounts?: readonly MountLike[];
   capDrop: string[];
   seccomp: string;
   noNewPrivileges: boolean;
-}
-
-/** -v NAME:/path[:ro] (a named volume) or -v /host/path:/path[:ro] (a bind mount), as Docker writes them. */
-export function parseVolume(text: string): KubeVolume {
-  const parts = text.split(':');
-  const [src = '', target = '', mode] = parts;
-  if (parts.length < 2 || parts.length > 3 || src === '' || !target.startsWith('/') || (mode !== undefined && mode !== 'ro' && mode !== 'rw')) {
-    throw invalid(`invalid --volume "${text}"`, 'use -v NAME:/path, -v /host/path:/path, with :ro for read-only');
-  }
-  const readOnly = mode === 'ro';
-  if (src.startsWith('/') || src.startsWith('.')) return { source: { type: 'host', path: path.resolve(src) }, target, readOnly };
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(src)) throw invalid(`invalid volume name "${src}" in --volume "${text}"`, 'use letters, digits, _ . and -, or an absolute host path');
-  return { source: { type: 'named', name: src }, target, readOnly };
 }
 
 /** The name a workload gets from its image when --name is not given: nginx from registry/library/nginx:1. */
@@ -71,7 +59,7 @@ function resolveEnv(list: string[], callerEnv: Readonly<Record<string, string | 
 }
 
 export function workloadFromRun(
-  req: ImageRunSettings, volumes: KubeVolume[], facts: ImageFacts | undefined, opts: WorkloadOptions,
+  req: ImageRunSettings, facts: ImageFacts | undefined, opts: WorkloadOptions,
   callerEnv: Readonly<Record<string, string | undefined>>, warnings: Warnings,
 ): KubeWorkload {
   const subject = `image ${req.image}`;
@@ -89,6 +77,7 @@ export function workloadFromRun(
   } else if (req.command.length) args = req.command;
   if (req.publish.length && req.network === 'none') throw invalid('--publish needs a network, but --network none was given', 'drop -p or use --network bridge');
   const ports = publishedPorts(req.publish, subject, warnings);
+  const volumes = kubeVolumes(req.mounts ?? []);
   const mounted = volumes.map((v) => v.target);
   const fromImage = fromImageFacts(facts, ports, mounted, subject, warnings);
   pidsWarning(req.pidsLimit, subject, warnings);

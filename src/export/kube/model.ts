@@ -19,7 +19,8 @@ export interface KubePort {
 export type KubeVolumeSource =
   | { type: 'named'; name: string } // an isola/Docker named volume: a PersistentVolumeClaim
   | { type: 'host'; path: string } // a host bind mount: hostPath, with a warning
-  | { type: 'anonymous' }; // the image's VOLUME: an emptyDir, with a warning
+  | { type: 'anonymous'; fromImage: boolean } // the image's VOLUME or -v PATH: an emptyDir, with a warning
+  | { type: 'tmpfs'; sizeBytes?: number }; // --tmpfs: an emptyDir in memory
 
 export interface KubeVolume {
   source: KubeVolumeSource;

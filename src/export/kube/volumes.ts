@@ -18,7 +18,8 @@ export interface PodVolumes {
 /**
  * Named volumes become PersistentVolumeClaims (ReadWriteOnce, 1Gi: said in a comment), host
  * bind mounts hostPath volumes (with a warning: the path is on whichever node the pod lands
- * on), the image's VOLUMEs emptyDirs (with a warning: their data lives as long as the pod).
+ * on), the image's VOLUMEs and anonymous volumes emptyDirs (with a warning: their data lives as
+ * long as the pod), a tmpfs an emptyDir in memory.
  */
 export function podVolumes(w: KubeWorkload, name: string, warnings: Warnings): PodVolumes {
   const out: PodVolumes = { volumes: [], mounts: [], claims: [] };
@@ -51,7 +52,11 @@ export function podVolumes(w: KubeWorkload, name: string, warnings: Warnings): P
         break;
       case 'anonymous':
         out.volumes.push({ name: volName, emptyDir: {} });
-        warnings.add(subject, `the image's VOLUME ${v.target} becomes an emptyDir: its data lives as long as the pod (mount a named volume there for a PersistentVolumeClaim)`);
+        warnings.add(subject, `${v.source.fromImage ? 'the image\'s VOLUME' : 'anonymous volume'} ${v.target} becomes an emptyDir: its data lives as long as the pod (mount a named volume there for a PersistentVolumeClaim)`);
+        break;
+      case 'tmpfs':
+        // A tmpfs is memory that lives as long as the instance: an emptyDir in memory is the same.
+        out.volumes.push({ name: volName, emptyDir: { medium: 'Memory', ...(v.source.sizeBytes !== undefined ? { sizeLimit: `${Math.ceil(v.source.sizeBytes / 1024 ** 2)}Mi` } : {}) } });
         break;
     }
   });

@@ -55,7 +55,7 @@ test('compare --quick --kinds container writes the table, JSON every reader acce
   assert.match(r.stderr, /startup: container launch/, 'progress goes to stderr');
   const measured = parseMeasured(fs.readFileSync(json, 'utf8'), json);
   const byId = new Map(measured.result.metrics.map((m) => [m.id, m]));
-  for (const id of ['startup_ready_ms', 'startup_init_ms', 'startup_first_output_ms', 'startup_parallel_ms', 'memory_overhead_bytes', 'memory_host_cost_bytes', 'disk_image_bytes', 'disk_instance_bytes', 'cpu_overhead_ratio', 'net_rtt_p50_us', 'net_rtt_p99_us', 'io_seq_ratio', 'io_rand_ratio', 'density_marginal_bytes'] as const) {
+  for (const id of ['startup_ready_ms', 'startup_init_ms', 'startup_first_output_ms', 'startup_parallel_ms', 'memory_overhead_bytes', 'memory_host_cost_bytes', 'disk_image_bytes', 'disk_instance_bytes', 'cpu_overhead_ratio', 'net_rtt_p50_us', 'net_rtt_p99_us', 'io_seq_ratio', 'io_rand_ratio', 'io_shared_seq_ratio', 'io_shared_rand_ratio', 'density_marginal_bytes'] as const) {
     const m = byId.get(id);
     assert.ok(m, `metric ${id} is in the JSON`);
     assert.ok(m.kinds.container, `${id} was measured for container: ${JSON.stringify(m.notMeasured)}`);

@@ -13,7 +13,8 @@ import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
  * run, rm, import, pull and compare, across the three kinds. After every kill, `isola ps -a`,
  * `rm -f` of what it lists and `system prune` must leave the whole host as it was: no mount
  * under the data root, no isola network namespace, device or cgroup, no conmon, QEMU, jail or
- * forwarder process, no file under instances/, run/, tmp/ or the store's temp area.
+ * forwarder process, no virtiofsd, no file under instances/, run/, tmp/ or the store's temp area,
+ * and (rm -v) no anonymous volume.
  *
  * The moments come from a seeded generator; a failure prints the seed to replay it:
  *   ISOLA_FAULT_SEED=<seed> node --test dist/test/integration/reliability/crash.test.js
@@ -35,6 +36,7 @@ describe('fault injection: a CLI killed at any moment leaks nothing', { timeout:
   let fx: Fixture;
   let registry: TestRegistry;
   let tarball = '';
+  let shares = '';
   const rnd = seededRandom(SEED);
   const report: { scenario: string; signal: string; atMs: number; finished: boolean; leaks: string[] }[] = [];
   const cli = (args: string[], timeoutMs = 180_000) => isola(fx.root, args, { timeoutMs });
@@ -48,6 +50,8 @@ describe('fault injection: a CLI killed at any moment leaks nothing', { timeout:
     fs.mkdirSync(path.join(tree, 'data'), { recursive: true });
     await runCmd('sh', ['-c', `head -c 8388608 /dev/urandom > ${tree}/data/noise`]);
     tarball = path.join(fx.root, 'random.tar');
+    shares = path.join(fx.root, 'shared-folder');
+    fs.mkdirSync(shares);
     await runCmd('tar', ['-C', tree, '-cf', tarball, '.']);
     assert.equal((await cli(['import', tarball, 'noise:1'])).code, 0);
     assert.equal((await cli(['tag', 'noise:1', `${registry.host}/fault/noise:1`])).code, 0);
@@ -79,6 +83,10 @@ describe('fault injection: a CLI killed at any moment leaks nothing', { timeout:
     }
     const ps = JSON.parse((await cli(['ps', '-a', '--json'])).stdout || '[]') as unknown[];
     if (ps.length) out.push(`${ps.length} instance(s) still listed`);
+    // rm -v took every anonymous volume; the named one stays, as it should.
+    const vols = JSON.parse((await cli(['volume', 'ls', '--json'])).stdout || '[]') as { Name: string }[];
+    for (const v of vols) if (v.Name !== 'fvol') out.push(`volume ${v.Name}`);
+    if (fs.existsSync(path.join(fx.root, 'volumes'))) for (const e of fs.readdirSync(path.join(fx.root, 'volumes'))) if (e !== 'fvol') out.push(`file volumes/${e}`);
     return out;
   }
 
@@ -86,7 +94,7 @@ describe('fault injection: a CLI killed at any moment leaks nothing', { timeout:
   async function recover(): Promise<void> {
     const listed = JSON.parse((await cli(['ps', '-a', '--json'])).stdout || '[]') as { id: string }[];
     if (listed.length) {
-      const r = await cli(['rm', '-f', ...listed.map((l) => l.id)]);
+      const r = await cli(['rm', '-f', '-v', ...listed.map((l) => l.id)]);
       assert.equal(r.code, 0, `rm -f of what ps -a lists: ${r.stderr}`);
     }
     const p = await cli(['system', 'prune']);
@@ -135,6 +143,10 @@ describe('fault injection: a CLI killed at any moment leaks nothing', { timeout:
       },
     },
     { name: 'hybrid: run -d', runs: 4, windowMs: 4500, argv: detached('hybrid') },
+    // Shared folders: a virtiofsd per folder starts before QEMU and must go with the VM.
+    { name: 'container: run -d -v', runs: 3, windowMs: 500, argv: async (n) => ['run', '-d', '--name', `f${n}`, '-v', `${shares}:/data:ro`, '-v', 'fvol:/v', '-v', '/anon', 'base', 'sleep', '600'] },
+    { name: 'vm: run -d -v', runs: 5, windowMs: 2500, argv: async (n) => ['run', '-d', '--as', 'vm', '--name', `f${n}`, '-v', `${shares}:/data:ro`, '-v', 'fvol:/v', '-v', '/anon', 'base', 'sleep', '600'] },
+    { name: 'hybrid: run -d -v', runs: 2, windowMs: 4500, argv: async (n) => ['run', '-d', '--as', 'hybrid', '--name', `f${n}`, '-v', `${shares}:/data`, 'base', 'sleep', '600'] },
     { name: 'hybrid: create', runs: 2, windowMs: 1000, argv: async (n) => ['create', '--as', 'hybrid', '--name', `f${n}`, 'base', 'true'] },
     { name: 'import', runs: 3, windowMs: 800, argv: async (n) => ['import', tarball, `imported:${n}`] },
     { name: 'pull', runs: 3, windowMs: 600, argv: async () => ['pull', '-q', `${registry.host}/fault/noise:1`] },

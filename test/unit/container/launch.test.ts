@@ -101,3 +101,27 @@ test('users resolve against the image\'s own passwd and group files', () => {
     fs.rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('config.json: user mounts as rbind with propagation and ro, tmpfs with size and mode, replacing a default at the same path', () => {
+  const c = ociConfig({
+    ...base,
+    spec: spec({
+      mounts: [
+        { type: 'bind', source: '/srv/www/sub', target: '/www/sub', readOnly: false, propagation: 'rprivate' },
+        { type: 'bind', source: '/srv/www', target: '/www', readOnly: true, propagation: 'rslave' },
+        { type: 'volume', source: '/root/volumes/v/_data', target: '/data', readOnly: false, propagation: 'rprivate', volume: 'v' },
+        { type: 'tmpfs', target: '/dev/shm', readOnly: false, sizeBytes: 1 << 20, mode: 0o1770, noExec: true },
+      ],
+    }),
+  }) as Json;
+  const user = c.mounts.slice(-4);
+  assert.deepEqual(user.map((m: Json) => m.destination), ['/www', '/data', '/www/sub', '/dev/shm'], 'parents before children');
+  assert.deepEqual(user[0], { destination: '/www', type: 'bind', source: '/srv/www', options: ['rbind', 'rslave', 'ro'] });
+  assert.deepEqual(user[1].options, ['rbind', 'rprivate']);
+  assert.deepEqual(user[3], { destination: '/dev/shm', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'noexec', 'mode=1770', `size=${1 << 20}`] });
+  assert.equal(c.mounts.filter((m: Json) => m.destination === '/dev/shm').length, 1, 'the default /dev/shm gave way');
+  assert.equal(c.linux.rootfsPropagation, 'rslave', 'a slave bind needs a slave root');
+  const h = ociConfig({ ...base, mountSources: new Map([['/data', '/.isola/shares/0']]), spec: spec({ mounts: [{ type: 'volume', source: '/host/v', target: '/data', readOnly: true, propagation: 'rprivate' }] }) }) as Json;
+  assert.deepEqual(h.mounts.at(-1), { destination: '/data', type: 'bind', source: '/.isola/shares/0', options: ['rbind', 'rprivate', 'ro'] }, 'the hybrid guest binds its share');
+  assert.equal(h.linux.rootfsPropagation, undefined);
+});

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { IsolaError } from '../../../src/core/errors.js';
 import type { InstanceSpec } from '../../../src/core/types.js';
 import { workloadFromInstance, type WorkloadOptions } from '../../../src/export/kube/from-instance.js';
-import { nameFromImage, parseVolume, workloadFromRun, type ImageRunSettings } from '../../../src/export/kube/from-run.js';
+import { kubeVolumes } from '../../../src/export/kube/mounts.js';
+import { nameFromImage, workloadFromRun, type ImageRunSettings } from '../../../src/export/kube/from-run.js';
 import type { ImageFacts } from '../../../src/export/kube/image-facts.js';
 import { VM_DEFAULT_MEMORY_MIB } from '../../../src/export/kube/kubevirt.js';
 import { manifestsFor } from '../../../src/export/kube/manifests.js';
@@ -125,7 +126,7 @@ describe('isola kube generate: container', () => {
 
   test('--privileged maps to securityContext.privileged, without allowPrivilegeEscalation (Kubernetes refuses both)', async () => {
     const w = new Warnings();
-    const wl = workloadFromRun(run({ privileged: true, seccomp: 'unconfined' }), [], undefined, opts, {}, w);
+    const wl = workloadFromRun(run({ privileged: true, seccomp: 'unconfined' }), undefined, opts, {}, w);
     const objs = manifestsFor([wl], w).map((m) => m.object);
     assert.deepEqual(await schemaProblems(objs), []);
     const sc = (objs[0] as Any).spec.template.spec.containers[0].securityContext;
@@ -134,8 +135,12 @@ describe('isola kube generate: container', () => {
 
   test('run flags: entrypoint and command as Docker means them, env from the caller, volumes, gVisor', async () => {
     const w = new Warnings();
-    const vols = [parseVolume('data:/data'), parseVolume('/srv/www:/www:ro')];
-    const wl = workloadFromRun(run({ entrypoint: '/bin/sh', command: ['-c', 'echo hi'], env: ['A=1', 'HOME', 'UNSET_HERE'], runtime: 'runsc', seccomp: '/etc/isola/strict.json' }), vols, undefined, opts, { HOME: '/root' }, w);
+    const wl = workloadFromRun(run({ entrypoint: '/bin/sh', command: ['-c', 'echo hi'], env: ['A=1', 'HOME', 'UNSET_HERE'], runtime: 'runsc', seccomp: '/etc/isola/strict.json', mounts: [
+      { type: 'volume', source: 'data', target: '/data', readOnly: false },
+      { type: 'bind', source: '/srv/www', target: '/www', readOnly: true },
+      { type: 'volume', target: '/cache', readOnly: false },
+      { type: 'tmpfs', target: '/run/t', readOnly: false, sizeBytes: 64 * 1024 ** 2 },
+    ] }), undefined, opts, { HOME: '/root' }, w);
     const objs = manifestsFor([wl], w).map((m) => m.object);
     assert.deepEqual(await schemaProblems(objs), []);
     assert.deepEqual(objs.map((o) => o.kind), ['PersistentVolumeClaim', 'Deployment']);
@@ -145,19 +150,25 @@ describe('isola kube generate: container', () => {
     assert.deepEqual(pod.containers[0].env, [{ name: 'A', value: '1' }, { name: 'HOME', value: '/root' }]);
     assert.equal(pod.runtimeClassName, 'gvisor');
     assert.deepEqual(pod.containers[0].securityContext.seccompProfile, { type: 'Localhost', localhostProfile: 'strict.json' });
-    assert.deepEqual(pod.volumes, [{ name: 'v0', persistentVolumeClaim: { claimName: 'data' } }, { name: 'v1', hostPath: { path: '/srv/www' } }]);
+    assert.deepEqual(pod.volumes, [
+      { name: 'v0', persistentVolumeClaim: { claimName: 'data' } }, { name: 'v1', hostPath: { path: '/srv/www' } },
+      { name: 'v2', emptyDir: {} }, { name: 'v3', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } },
+    ]);
     assert.equal((byKind(objs, 'PersistentVolumeClaim')[0] as Any).spec.resources.requests.storage, '1Gi');
     const text = w.list.join('\n');
-    for (const re of [/-e UNSET_HERE: not set here/, /runtimeClassName: gvisor/, /hostPath/, /2 replicas share volume data/, /Localhost profile/]) assert.match(text, re);
+    for (const re of [/-e UNSET_HERE: not set here/, /runtimeClassName: gvisor/, /hostPath/, /anonymous volume \/cache becomes an emptyDir/, /2 replicas share volume data/, /Localhost profile/]) assert.match(text, re);
     assert.equal(nameFromImage('registry.example:5000/team/web:1'), 'web');
-    assert.throws(() => parseVolume('data'), /invalid --volume/);
-    assert.throws(() => parseVolume('data:relative'), /invalid --volume/);
-    assert.throws(() => workloadFromRun(run({ network: 'none', publish: [{ hostIp: '0.0.0.0', hostPort: 1, instancePort: 1 }] }), [], undefined, opts, {}, new Warnings()), /--publish needs a network/);
+    // An instance's record names its volume in volume, its folder in source.
+    assert.deepEqual(kubeVolumes([{ type: 'volume', source: '/var/lib/isola/volumes/db/_data', volume: 'db', target: '/db', readOnly: false }]),
+      [{ source: { type: 'named', name: 'db' }, target: '/db', readOnly: false }]);
+    assert.deepEqual(kubeVolumes([{ type: 'volume', source: '/var/lib/isola/volumes/x/_data', volume: 'x', anonymous: true, target: '/x', readOnly: false }])[0]?.source,
+      { type: 'anonymous', fromImage: false });
+    assert.throws(() => workloadFromRun(run({ network: 'none', publish: [{ hostIp: '0.0.0.0', hostPort: 1, instancePort: 1 }] }), undefined, opts, {}, new Warnings()), /--publish needs a network/);
   });
 
   test('--network none: a NetworkPolicy that allows nothing, with a warning that it needs an enforcing plugin', async () => {
     const w = new Warnings();
-    const objs = manifestsFor([workloadFromRun(run({ network: 'none' }), [], undefined, opts, {}, w)], w).map((m) => m.object);
+    const objs = manifestsFor([workloadFromRun(run({ network: 'none' }), undefined, opts, {}, w)], w).map((m) => m.object);
     assert.deepEqual(await schemaProblems(objs), []);
     const np = byKind(objs, 'NetworkPolicy')[0] as Any;
     assert.deepEqual(np.spec, { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'web' } }, policyTypes: ['Ingress', 'Egress'] });
@@ -165,8 +176,8 @@ describe('isola kube generate: container', () => {
   });
 
   test('two workloads with one Kubernetes name are refused: one would replace the other', () => {
-    const a = workloadFromRun(run({ name: 'web_a' }), [], undefined, opts, {}, new Warnings());
-    const b = workloadFromRun(run({ name: 'web-a' }), [], undefined, opts, {}, new Warnings());
+    const a = workloadFromRun(run({ name: 'web_a' }), undefined, opts, {}, new Warnings());
+    const b = workloadFromRun(run({ name: 'web-a' }), undefined, opts, {}, new Warnings());
     assert.throws(() => manifestsFor([a, b], new Warnings()), /both be named "web-a"/);
   });
 });
@@ -174,7 +185,7 @@ describe('isola kube generate: container', () => {
 describe('isola kube generate: hybrid and vm', () => {
   test('hybrid: a Kata pod and its RuntimeClass, with the measured overhead or Kata\'s default, said in the comment', async () => {
     const w = new Warnings();
-    const wl = workloadFromRun(run({ kind: 'hybrid', memoryBytes: 128 * MiB }), [], undefined, opts, {}, w);
+    const wl = workloadFromRun(run({ kind: 'hybrid', memoryBytes: 128 * MiB }), undefined, opts, {}, w);
     const measured = manifestsFor([wl], w, { measuredOverhead: { memoryBytes: 183.2 * MiB, file: 'compare.json', accelerator: 'KVM' } });
     const objs = measured.map((m) => m.object);
     assert.deepEqual(await schemaProblems(objs), []);
@@ -191,7 +202,7 @@ describe('isola kube generate: hybrid and vm', () => {
 
   test('vm: a KubeVirt VirtualMachine per replica booting the containerDisk, valid against KubeVirt\'s schema', async () => {
     const w = new Warnings();
-    const wl = workloadFromRun(run({ kind: 'vm', cpus: 1.5, publish: [{ hostIp: '0.0.0.0', hostPort: 8080, instancePort: 80 }], env: ['A=1'] }), [], facts,
+    const wl = workloadFromRun(run({ kind: 'vm', cpus: 1.5, publish: [{ hostIp: '0.0.0.0', hostPort: 8080, instancePort: 80 }], env: ['A=1'] }), facts,
       { ...opts, containerDisk: 'registry.example:5000/web-disk:1' }, {}, w);
     const objs = manifestsFor([wl], w).map((m) => m.object);
     assert.deepEqual(await schemaProblems(objs), []);
@@ -212,7 +223,7 @@ describe('isola kube generate: hybrid and vm', () => {
 
   test('vm with --network none has no interface at all; an exec health check is named, not carried', async () => {
     const w = new Warnings();
-    const wl = workloadFromRun(run({ kind: 'vm', network: 'none' }), [], { ...facts, health: { Test: ['CMD', 'pgrep', 'httpd'] } }, { ...opts, replicas: 1, containerDisk: 'r.example/d:1' }, {}, w);
+    const wl = workloadFromRun(run({ kind: 'vm', network: 'none' }), { ...facts, health: { Test: ['CMD', 'pgrep', 'httpd'] } }, { ...opts, replicas: 1, containerDisk: 'r.example/d:1' }, {}, w);
     const objs = manifestsFor([wl], w).map((m) => m.object);
     assert.deepEqual(await schemaProblems(objs), []);
     const t = (objs[0] as Any).spec.template.spec;
@@ -223,7 +234,7 @@ describe('isola kube generate: hybrid and vm', () => {
   });
 
   test('vm without a containerDisk: an error naming the fix', () => {
-    const wl = workloadFromRun(run({ kind: 'vm' }), [], undefined, opts, {}, new Warnings());
+    const wl = workloadFromRun(run({ kind: 'vm' }), undefined, opts, {}, new Warnings());
     assert.throws(() => manifestsFor([wl], new Warnings()), (e: unknown) => e instanceof IsolaError && /containerDisk/.test(e.message) && /--containerdisk REF/.test(e.hint ?? ''));
   });
 
@@ -296,7 +307,7 @@ describe('pieces', () => {
   });
 
   test('the YAML is one document per object, with comments, without anchors, and reads back the same', () => {
-    const wl = workloadFromRun(run({ publish: [{ hostIp: '0.0.0.0', hostPort: 8080, instancePort: 80 }] }), [], undefined, opts, {}, new Warnings());
+    const wl = workloadFromRun(run({ publish: [{ hostIp: '0.0.0.0', hostPort: 8080, instancePort: 80 }] }), undefined, opts, {}, new Warnings());
     const manifests = manifestsFor([wl], new Warnings());
     const text = renderYaml(manifests, ['header line']);
     assert.equal(text.match(/^---$/gm)?.length, 2);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeCaps, parseFacts, parseMountinfo } from '../../../src/security/facts.js';
-import { sensitiveMounts, workloadFacts } from '../../../src/security/workload.js';
+import { sensitiveMounts, sharedSensitive, workloadFacts } from '../../../src/security/workload.js';
 import { checklist } from '../../../src/security/checklist.js';
 import { isolationLevel } from '../../../src/security/level.js';
 import { vmmConfinement } from '../../../src/security/gather.js';
@@ -93,6 +93,13 @@ test('finds sensitive host paths and sockets among the mounts', () => {
     '4 1 0:5 / /proc rw - proc proc rw',
   ].join('\n'));
   assert.deepEqual(sensitiveMounts(m), ['/var/run/docker.sock on /var/run/docker.sock (ext4)', '/etc on /host-etc (ext4)']);
+  // In a guest a virtiofs share's root is "/" whatever host folder it is: judged from the spec instead.
+  assert.deepEqual(sensitiveMounts(parseMountinfo('5 1 0:40 / /data rw - virtiofs isola0 rw')), []);
+  assert.deepEqual(sharedSensitive([
+    { type: 'bind', source: '/etc', target: '/host-etc' },
+    { type: 'volume', source: '/var/lib/isola/volumes/v/_data', target: '/v' },
+    { type: 'tmpfs', target: '/t' },
+  ]), ['/etc on /host-etc (shared folder)']);
 });
 
 test('the checklist and level follow the facts', () => {
@@ -120,6 +127,10 @@ test('the checklist and level follow the facts', () => {
   const vitems = checklist({ w: vw, kernelShared: false, kernel: '6.1.0' });
   assert.equal(vitems.find((i) => i.id === 'capabilities')?.status, 'n/a');
   assert.equal(vitems.find((i) => i.id === 'host-namespaces')?.status, 'pass');
+  assert.match(vitems.find((i) => i.id === 'host-mounts')?.reason ?? '', /the host's files are not visible/);
+  const shared = checklist({ w: vw, kernelShared: false, kernel: '6.1.0', sharedFolders: 2 }).find((i) => i.id === 'host-mounts');
+  assert.equal(shared?.status, 'pass');
+  assert.match(shared?.reason ?? '', /2 shared host folder\(s\) \(virtiofs\), none of them sensitive/, 'a VM with shares is not said to see no host file');
   const lvl = isolationLevel(vw, false, vitems, 'qemu');
   assert.equal(lvl.kernel, 'Separate');
   assert.equal(lvl.escapeDifficulty, 'Very Hard');

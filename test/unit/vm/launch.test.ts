@@ -103,3 +103,18 @@ test('memory rounds up to MiB with a default; vCPUs round up to whole CPUs', () 
   assert.equal(vcpus(1.5), 2);
   assert.equal(vcpus(2), 2);
 });
+
+test('shared folders: a shareable memfd RAM backend, modern virtio-mmio, one vhost-user-fs device per share', () => {
+  const a = qemuArgs(plan({ shares: [{ tag: 'isola0', socket: '/run/vm/vfs0.sock' }, { tag: 'isola1', socket: '/run/vm/vfs1.sock' }] }));
+  assert.deepEqual(after(a, '-M'), ['microvm,memory-backend=mem']);
+  assert.deepEqual(after(a, '-object'), ['memory-backend-memfd,id=mem,size=256M,share=on'], 'the backend is the guest RAM');
+  assert.deepEqual(after(a, '-global'), ['virtio-mmio.force-legacy=false']);
+  assert.deepEqual(after(a, '-device').filter((d) => d.startsWith('vhost-user-fs')), ['vhost-user-fs-device,chardev=vfs0,tag=isola0', 'vhost-user-fs-device,chardev=vfs1,tag=isola1']);
+  assert.ok(after(a, '-chardev').includes('socket,id=vfs1,path=/run/vm/vfs1.sock'));
+  const q = qemuArgs(plan({ machine: 'q35', shares: [{ tag: 'isola0', socket: '/run/vm/vfs0.sock' }] }));
+  assert.ok(after(q, '-device').includes('vhost-user-fs-pci,chardev=vfs0,tag=isola0'));
+  assert.deepEqual(after(q, '-global'), []);
+  const none = qemuArgs(plan());
+  assert.deepEqual(after(none, '-object'), [], 'without shares the RAM stays QEMU\'s own');
+  assert.deepEqual(after(none, '-global'), []);
+});

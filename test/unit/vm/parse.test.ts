@@ -60,6 +60,12 @@ test('records round-trip, and NUL bytes are refused', () => {
   const r = { argv: ['sh', '-c', 'echo "a b"\nexit 3'], env: ['A=1', 'B='], workdir: '/tmp', user: '65534:65534', hostname: 'h', ip: '10.77.0.5/16', gateway: '10.77.0.1', readOnly: true };
   assert.deepEqual(decodeRecords(encodeRecords(r)), r);
   assert.throws(() => encodeRecords({ argv: ['a\0b'], env: [] }), /NUL/);
+  const m = {
+    argv: ['tar-c', '/x'], env: [], builtin: true, root: '/proc/7/root',
+    shares: [{ tag: 'isola0', target: '/with\ttab and space', readOnly: true }],
+    tmpfs: [{ target: '/t', readOnly: false, noExec: true, mode: 0o1770, sizeBytes: 4096 }, { target: '/u', readOnly: true, noExec: false, mode: 0o755 }],
+  };
+  assert.deepEqual(decodeRecords(encodeRecords(m)), m, 'shares, tmpfs mounts and builtins too (the path last, so it may hold tabs)');
 });
 
 test('cpio newc: headers, 4-byte alignment, device nodes, trailer', () => {
