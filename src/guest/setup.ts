@@ -21,8 +21,9 @@ export const log = (msg: string): void => {
   process.stdout.write(`guest: ${msg}\n`);
 };
 
-/** The native programs built here: the guest's init and the host's VMM jail. */
-const NATIVE = { init: 'init.c', jail: 'vmm-jail.c' } as const;
+/** The native programs built here: the guest's init, the host's VMM jail and a container terminal's relay. */
+const NATIVE = { init: 'init.c', jail: 'vmm-jail.c', relay: 'tty-relay.c' } as const;
+const OUTPUT_NAME = { init: 'init', jail: 'vmm-jail', relay: 'tty-relay' } as const;
 
 function sourceHash(file: string = NATIVE.init): string {
   const h = createHash('sha256');
@@ -118,10 +119,12 @@ async function fetchKernel(assets: string): Promise<{ version: string; pkg: stri
   }
 }
 
-async function buildNative(assets: string, name: 'init' | 'jail', hash: string): Promise<string> {
-  const out = path.join(guestDir(assets), `${name === 'init' ? 'init' : 'vmm-jail'}-${hash.slice(0, 12)}`);
+const WHAT = { init: 'the static init/agent', jail: 'the VMM jail', relay: 'the container terminal relay' } as const;
+
+async function buildNative(assets: string, name: keyof typeof NATIVE, hash: string): Promise<string> {
+  const out = path.join(guestDir(assets), `${OUTPUT_NAME[name]}-${hash.slice(0, 12)}`);
   if (fs.existsSync(out)) return out;
-  log(`building ${name === 'init' ? 'the static init/agent' : 'the VMM jail'} (gcc -static -Os)`);
+  log(`building ${WHAT[name]} (gcc -static -Os)`);
   const tmp = `${out}.tmp`;
   await must('gcc', [...CFLAGS, '-o', tmp, path.join(guestSourceDir(), NATIVE[name])], `building ${NATIVE[name]}`);
   fs.chmodSync(tmp, 0o755);
@@ -151,8 +154,9 @@ export function buildInitramfs(init: string, kernelDir: string, modules: string[
 export async function setupGuest(assets: string, opts: { refresh?: boolean } = {}): Promise<GuestAssets> {
   const hash = sourceHash();
   const jailHash = sourceHash(NATIVE.jail);
+  const relayHash = sourceHash(NATIVE.relay);
   const have = readGuestAssets(assets);
-  if (have && have.initHash === hash && have.vmmJail.endsWith(jailHash.slice(0, 12)) && !opts.refresh) {
+  if (have && have.initHash === hash && have.vmmJail.endsWith(jailHash.slice(0, 12)) && have.ttyRelay?.endsWith(relayHash.slice(0, 12)) && !opts.refresh) {
     log(`ready (kernel ${have.kernelVersion}, init ${hash.slice(0, 12)})`);
     return have;
   }
@@ -160,6 +164,7 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
   const k = await fetchKernel(assets);
   const init = await buildNative(assets, 'init', hash);
   const vmmJail = await buildNative(assets, 'jail', jailHash);
+  const ttyRelay = await buildNative(assets, 'relay', relayHash);
   const initramfs = path.join(guestDir(assets), `initramfs-${k.version}-${hash.slice(0, 12)}.cpio`);
   if (!fs.existsSync(initramfs)) {
     const tmp = `${initramfs}.tmp`;
@@ -177,6 +182,7 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
     initHash: hash,
     modules: k.modules,
     vmmJail,
+    ttyRelay,
   };
   const tmp = `${manifestPath(assets)}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(manifest, null, 2) + '\n');
@@ -184,7 +190,8 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
   // Old init builds and initramfs files of this layout are replaced, not accumulated.
   for (const f of fs.readdirSync(guestDir(assets))) {
     const p = path.join(guestDir(assets), f);
-    if ((f.startsWith('init-') || f.startsWith('initramfs-') || f.startsWith('vmm-jail-')) && ![init, initramfs, vmmJail].includes(p)) fs.rmSync(p, { force: true });
+    const ours = ['init-', 'initramfs-', 'vmm-jail-', 'tty-relay-'].some((prefix) => f.startsWith(prefix));
+    if (ours && ![init, initramfs, vmmJail, ttyRelay].includes(p)) fs.rmSync(p, { force: true });
   }
   log(`ready (kernel ${k.version}, init ${hash.slice(0, 12)})`);
   return manifest;
