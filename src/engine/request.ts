@@ -28,6 +28,11 @@ export interface RunRequest {
   capDrop: string[];
   seccomp: string;
   noNewPrivileges: boolean;
+  // ---- terminals ----
+  /** -t: run the workload on a pseudo-terminal. */
+  tty?: boolean;
+  /** -i: keep the workload's stdin open (and, in the foreground, pass the client's stdin to it). */
+  interactive?: boolean;
 }
 
 export function defaultRunRequest(image: string, command: string[] = []): RunRequest {

@@ -61,5 +61,8 @@ export function buildSpec(p: Paths, callerEnv: Readonly<Record<string, string | 
     dir: path.join(p.instances, id),
     runDir: path.join(p.run, id.slice(0, 12)),
     cleanupCommand: cleanup,
+    ...(req.tty ? { tty: true } : {}),
+    // A foreground -i is Docker's StdinOnce: the attached client's end is the workload's end of input.
+    ...(req.interactive ? { stdinOpen: true, stdinOnce: !req.detach } : {}),
   };
 }

@@ -14,6 +14,12 @@ export interface GuestRecords {
   ip?: string;
   gateway?: string;
   readOnly?: boolean;
+  /** Run on a pseudo-terminal (the workload with -t, or an exec -t). */
+  tty?: boolean;
+  /** The workload's stdin: kept open for clients, or open until the first client's end (-i). */
+  stdin?: 'open' | 'once';
+  /** The terminal's size (an exec -t; the workload's comes on the kernel command line). */
+  size?: { rows: number; cols: number };
 }
 
 export function encodeRecords(r: GuestRecords): Buffer {
@@ -30,6 +36,9 @@ export function encodeRecords(r: GuestRecords): Buffer {
   if (r.ip) add('i', r.ip);
   if (r.gateway) add('g', r.gateway);
   if (r.readOnly) add('r', '1');
+  if (r.tty) add('t', '1');
+  if (r.stdin) add('s', r.stdin);
+  if (r.size) add('z', `${Math.floor(r.size.rows)} ${Math.floor(r.size.cols)}`);
   return Buffer.from(out.join(''), 'utf8');
 }
 
@@ -47,6 +56,13 @@ export function decodeRecords(buf: Buffer): GuestRecords {
       case 'i': r.ip = v; break;
       case 'g': r.gateway = v; break;
       case 'r': r.readOnly = v === '1'; break;
+      case 't': r.tty = v === '1'; break;
+      case 's': if (v === 'open' || v === 'once') r.stdin = v; break;
+      case 'z': {
+        const [rows, cols] = v.split(' ').map(Number);
+        if (rows !== undefined && cols !== undefined) r.size = { rows, cols };
+        break;
+      }
     }
   }
   return r;

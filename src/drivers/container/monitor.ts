@@ -35,6 +35,14 @@ export function startConmon(config: Config, spec: InstanceSpec, runtime: string,
     '--socket-dir-path', f.sockets,
     '--runtime-arg', `--root=${runtimeRoot}`,
   ];
+  // A terminal: conmon receives the pty master from runc and keeps it (stdin included, so no
+  // -i, as Podman does). Without one, -i gives the workload a stdin pipe that attach clients
+  // write to; a client's end closes it unless it is to outlive them (StdinOnce off).
+  if (spec.tty) args.push('-t');
+  else if (spec.stdinOpen) {
+    args.push('-i');
+    if (!spec.stdinOnce) args.push('--leave-stdin-open');
+  }
   if (withExitCommand && spec.cleanupCommand.length > 0) {
     const [cmd, ...rest] = spec.cleanupCommand;
     args.push('--exit-command', cmd ?? '');

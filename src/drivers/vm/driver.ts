@@ -3,8 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, Stats, StoredData } from '../../core/types.js';
-import type { Driver, DriverContext } from '../driver.js';
+import type { AttachIO, AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, Stats, StoredData, TerminalSize } from '../../core/types.js';
+import type { Driver, DriverContext, StartAttach } from '../driver.js';
 import { IsolaError } from '../../core/errors.js';
 import type { Config } from '../../core/config.js';
 import { readGuestAssets } from '../../guest/assets.js';
@@ -26,6 +26,7 @@ import { IN_JAIL, handOver, jailArgv, launchFiles, vmmCgroupPath, vmmId, VMM_MEM
 import { createCgroup, removeCgroup } from '../../util/cgroup.js';
 import { decodeVmData, type VmData } from './persist.js';
 import { hostOverhead, parseGuestStats } from './stats.js';
+import { openTerminal } from './terminal.js';
 
 /**
  * `--as vm`: the image's layers as an ext4 root disk behind a per-instance qcow2 overlay,
@@ -152,6 +153,8 @@ export class VmDriver implements Driver<VmData> {
       ip: net ? `${net.ip}/${net.prefixLength}` : undefined,
       gateway: net?.gateway,
       readOnly: spec.readOnly,
+      tty: spec.tty,
+      ...(spec.stdinOpen ? { stdin: spec.stdinOnce ? 'once' as const : 'open' as const } : {}),
     });
     const initrd = path.join(spec.dir, 'initrd.cpio');
     const baseInitrd = spec.initrd ?? assets?.initramfs ?? '';
@@ -216,10 +219,11 @@ export class VmDriver implements Driver<VmData> {
     };
   }
 
-  async start(spec: InstanceSpec, data: VmData, checkpoint?: (data: VmData) => void): Promise<VmData> {
+  async start(spec: InstanceSpec, data: VmData, checkpoint?: (data: VmData) => void, attach?: StartAttach): Promise<VmData> {
     const v = { ...data };
     if (vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is already running`, 'stop it first');
-    for (const f of [v.files.status, finishedMarker(v), v.files.pidfile, v.files.agent, v.files.ctl, v.files.qmp]) fs.rmSync(f, { force: true });
+    for (const f of [v.files.status, finishedMarker(v), v.files.pidfile, v.files.agent, v.files.ctl, v.files.qmp, v.files.tty]) if (f) fs.rmSync(f, { force: true });
+    let session: Promise<AttachSession> | null = null;
     try {
       const assets = readGuestAssets(this.ctx.config.assets);
       if (!assets?.vmmJail) throw new IsolaError('UNAVAILABLE', 'the VMM jail (isola-vmm-jail) is not built', 'run npm run bootstrap once');
@@ -233,7 +237,7 @@ export class VmDriver implements Driver<VmData> {
       const argv = jailArgv({
         jail: assets.vmmJail, root: this.jailRoot(), uid: v.vmmUid, tap: v.tap, kvm: v.accelerator === 'kvm', cgroups,
         kernel: v.kernel, initrd: v.initrd, baseDisk: v.baseDisk, state: path.dirname(v.overlay), run: spec.runDir, qemu: findQemu(this.ctx.config),
-      }, qemuArgs(this.plan(spec, v)));
+      }, qemuArgs(this.plan(spec, v, attach ? attachCmdline(attach.size ?? null) : [])));
       v.qemuArgv = argv;
       const qemu = launchJailed(argv, path.join(spec.runDir, 'vmm.err'));
       v.pid = qemu.pid;
@@ -242,12 +246,24 @@ export class VmDriver implements Driver<VmData> {
       v.startedAt = new Date().toISOString();
       checkpoint?.({ ...v });
       await waitLaunched(qemu, v.files.qmp, path.join(spec.runDir, 'vmm.err'));
+      // The client connects while the guest boots; init holds the workload's output until it has.
+      if (attach) {
+        session = openTerminal(socketPath(v, 'tty'), attach, spec.name, bootTimeoutMs(this.ctx.config, v.accelerator));
+        session.catch(() => undefined); // awaited below, or closed on failure
+      }
       await this.waitStarted(spec, v);
+      if (session && attach) attach.attached(await session);
     } catch (e) {
+      void session?.then((s) => s.close(), () => undefined);
       await this.cleanup(spec, v);
       throw e;
     }
     return v;
+  }
+
+  async attach(spec: InstanceSpec, v: VmData, io: AttachIO): Promise<AttachSession> {
+    if (!vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first; isola logs shows what it wrote');
+    return openTerminal(socketPath(v, 'tty'), io, spec.name, ATTACH_TIMEOUT_MS);
   }
 
   /** Until init reports the workload started (or failed to), QEMU ends, or the boot times out. */
@@ -322,7 +338,7 @@ export class VmDriver implements Driver<VmData> {
     if (data && data.startedAt !== null && !fs.existsSync(finishedMarker(data)) && readStatus(data.files.status).exitCode === null) {
       exitInfo(data.files.status, finishedMarker(data)); // records when isola saw it gone
     }
-    for (const f of [v.files.agent, v.files.ctl, v.files.qmp, v.files.pidfile]) fs.rmSync(f, { force: true });
+    for (const f of [v.files.agent, v.files.ctl, v.files.qmp, v.files.pidfile, v.files.tty]) if (f) fs.rmSync(f, { force: true });
   }
 
   /** Everything of the instance lives in its dir and runDir; the shared base disk stays cached. */
@@ -334,12 +350,15 @@ export class VmDriver implements Driver<VmData> {
   async exec(spec: InstanceSpec, v: VmData, argv: string[], opts: ExecOptions): Promise<number> {
     if (!vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
     const c = await AgentConnection.connect(socketPath(v, 'agent'), 10_000);
+    const tty = opts.tty;
+    const unsubscribe = tty?.onResize((size) => c.send('Z', `${size.rows} ${size.cols}`)) ?? (() => undefined);
     try {
       c.send('E', encodeRecords({
         argv,
         env: [...spec.env, ...(opts.env ?? [])],
         workdir: opts.workdir ?? spec.workdir,
         user: opts.user ?? spec.user,
+        ...(tty ? { tty: true, ...(tty.size ? { size: tty.size } : {}) } : {}),
       }));
       pumpStdin(c, opts.stdin ?? null);
       for (;;) {
@@ -356,6 +375,7 @@ export class VmDriver implements Driver<VmData> {
         }
       }
     } finally {
+      unsubscribe();
       c.close();
     }
   }
@@ -373,6 +393,14 @@ export class VmDriver implements Driver<VmData> {
       hostOverheadBytes: hostOverhead(v.pid, v.memoryMiB * 1024 * 1024),
     };
   }
+}
+
+/** How long `attach` waits for the guest's answer: longer means another client holds the port. */
+const ATTACH_TIMEOUT_MS = 5000;
+
+/** Kernel command line words for a foreground run's client: hold the output for it; its size. */
+function attachCmdline(size: TerminalSize | null): string[] {
+  return ['isola.attach=1', ...(size ? [`isola.tty=${Math.floor(size.rows)}x${Math.floor(size.cols)}`] : [])];
 }
 
 function pumpStdin(c: AgentConnection, stdin: Readable | null): void {

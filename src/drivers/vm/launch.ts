@@ -18,6 +18,8 @@ export interface LaunchFiles {
   qmp: string; // QMP unix socket
   agent: string; // exec channel (port isola.agent)
   ctl: string; // stats, signals, shutdown (port isola.ctl)
+  /** The workload's streams for attached clients (port isola.tty); absent for VMs started before it existed. */
+  tty?: string;
 }
 
 export interface LaunchPlan {
@@ -108,6 +110,7 @@ export function qemuArgs(p: LaunchPlan): string[] {
     '-device', 'virtserialport,chardev=agent,name=isola.agent',
     '-chardev', `socket,id=ctl,path=${optValue(f.ctl)},server=on,wait=off`,
     '-device', 'virtserialport,chardev=ctl,name=isola.ctl',
+    ...(f.tty ? ['-chardev', `socket,id=tty,path=${optValue(f.tty)},server=on,wait=off`, '-device', 'virtserialport,chardev=tty,name=isola.tty'] : []),
     '-qmp', `unix:${optValue(f.qmp)},server=on,wait=off`,
     '-pidfile', f.pidfile,
   ];
