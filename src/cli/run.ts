@@ -6,6 +6,8 @@ import { invalid } from '../core/errors.js';
 import { KINDS, type Kind } from '../core/types.js';
 import type { RunRequest } from '../engine/request.js';
 import { parsePublish } from '../net/publish.js';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from './detach-keys.js';
+import { openClient } from './terminal.js';
 
 interface RunFlags {
   detach?: boolean;
@@ -30,6 +32,9 @@ interface RunFlags {
   capAdd: string[];
   capDrop: string[];
   securityOpt: string[];
+  interactive?: boolean;
+  tty?: boolean;
+  detachKeys?: string;
 }
 
 /** The flags `run` and `create` share, in Docker's spelling. */
@@ -54,7 +59,10 @@ export function addRunFlags(cmd: Command): Command {
     .option('--privileged', 'give the container every capability, no seccomp, no masked paths')
     .option('--cap-add <cap>', 'add a capability (repeatable)', collect, [])
     .option('--cap-drop <cap>', 'drop a capability, or ALL (repeatable)', collect, [])
-    .option('--security-opt <opt>', 'seccomp=PATH|unconfined, no-new-privileges[=true|false] (repeatable)', collect, []);
+    .option('--security-opt <opt>', 'seccomp=PATH|unconfined, no-new-privileges[=true|false] (repeatable)', collect, [])
+    .option('-i, --interactive', 'keep the workload\'s stdin open (in the foreground: pass isola\'s stdin to it)')
+    .option('-t, --tty', 'run the workload on a pseudo-terminal (stdout and stderr become one stream)')
+    .option('--detach-keys <keys>', `keys that detach from the workload's terminal, leaving it running (default ${DEFAULT_DETACH_KEYS})`);
 }
 
 export function toRunRequest(image: string, command: string[], f: RunFlags): RunRequest {
@@ -71,6 +79,7 @@ export function toRunRequest(image: string, command: string[], f: RunFlags): Run
       noNewPrivileges = v !== 'false';
     } else throw invalid(`unknown --security-opt "${o}"`, 'use seccomp=PATH, seccomp=unconfined or no-new-privileges=false');
   }
+  if (f.detachKeys !== undefined) parseDetachKeys(f.detachKeys); // refused before anything is made
   let pidsLimit: number | undefined;
   if (f.pidsLimit !== undefined) {
     pidsLimit = Number(f.pidsLimit);
@@ -102,6 +111,8 @@ export function toRunRequest(image: string, command: string[], f: RunFlags): Run
     capDrop: f.capDrop,
     seccomp,
     noNewPrivileges,
+    ...(f.tty ? { tty: true } : {}),
+    ...(f.interactive ? { interactive: true } : {}),
   };
 }
 
@@ -116,9 +127,18 @@ export function register(program: Command, ctx: CliContext): void {
     .passThroughOptions();
   addRunFlags(run).action(async (image: string, command: string[], flags: RunFlags) => {
     const req = toRunRequest(image, command, flags);
-    const result = await withEngine(ctx, (e) => e.run(req, process.stdout, process.stderr));
+    // In the foreground, -i/-t attach isola's own stdin and terminal (checked before anything is made).
+    const client = !req.detach && (req.tty || req.interactive)
+      ? openClient({ interactive: !!req.interactive, tty: !!req.tty, detachKeys: flags.detachKeys ?? DEFAULT_DETACH_KEYS, detachable: true })
+      : undefined;
+    let result;
+    try {
+      result = await withEngine(ctx, (e) => e.run(req, process.stdout, process.stderr, client));
+    } finally {
+      client?.close();
+    }
     if (req.detach) process.stdout.write(`${result.rec.id}\n`);
-    else throw new ExitWith(result.exitCode ?? 0);
+    else if (!result.detached) throw new ExitWith(result.exitCode ?? 0);
   });
 
   const create = program
