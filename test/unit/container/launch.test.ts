@@ -6,6 +6,8 @@ import { DEFAULT_SECCOMP, loadSeccompProfile, toOciSeccomp, countFilteredSyscall
 import { ALL_CAPS, DEFAULT_CAPS, effectiveCaps, normalizeCap, processBoundingCaps } from '../../../src/core/caps.js';
 import { parseK8sLine } from '../../../src/drivers/cri-log.js';
 import { resolveUser } from '../../../src/drivers/container/user.js';
+import { conmonStdioArgs } from '../../../src/drivers/container/monitor.js';
+import { ctlResizeLine } from '../../../src/drivers/container/attach.js';
 import { isIsolaError } from '../../../src/core/errors.js';
 import type { InstanceSpec } from '../../../src/core/types.js';
 import os from 'node:os';
@@ -100,4 +102,15 @@ test('users resolve against the image\'s own passwd and group files', () => {
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('terminals: process.terminal with -t; conmon -t, or -i with a stdin pipe that outlives clients unless StdinOnce', () => {
+  assert.equal((ociConfig({ ...base, spec: spec() }) as Json).process.terminal, false);
+  assert.equal((ociConfig({ ...base, spec: spec({ tty: true }) }) as Json).process.terminal, true);
+  assert.deepEqual(conmonStdioArgs({}), []);
+  assert.deepEqual(conmonStdioArgs({ tty: true, stdinOpen: true, stdinOnce: true }), ['-t'], 'conmon keeps the terminal\'s stdin itself');
+  assert.deepEqual(conmonStdioArgs({ stdinOpen: true, stdinOnce: true }), ['-i']);
+  assert.deepEqual(conmonStdioArgs({ stdinOpen: true, stdinOnce: false }), ['-i', '--leave-stdin-open']);
+  assert.equal(ctlResizeLine({ rows: 40, cols: 120 }), '1 40 120\n', 'conmon\'s WIN_RESIZE_EVENT: height, then width');
+  assert.equal(ctlResizeLine({ rows: 0, cols: 5000 }), '1 1 1000\n', 'kept inside what conmon accepts');
 });
