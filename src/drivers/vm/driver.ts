@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { AttachIO, AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, Stats, StoredData, TerminalSize } from '../../core/types.js';
+import type { AttachIO, AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, Stats, StoredData } from '../../core/types.js';
 import type { Driver, DriverContext, StartAttach } from '../driver.js';
 import { IsolaError } from '../../core/errors.js';
 import type { Config } from '../../core/config.js';
@@ -17,7 +17,7 @@ import { allocatedBytes } from '../../util/fsx.js';
 import { findQemu, probeAccelerator } from './accel.js';
 import { AgentConnection, request } from './agent.js';
 import { createOverlay, diskUsage, ensureBaseDisk, type DiskUsage } from './disk.js';
-import { MIN_MEMORY_MIB, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from './launch.js';
+import { MIN_MEMORY_MIB, attachCmdline, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from './launch.js';
 import { readK8sLog } from '../cri-log.js';
 import {
   consoleTail, exitInfo, killQemu, launchJailed, orphanOf, readStatus, socketPath, vmmAlive, waitGone, waitLaunched,
@@ -397,11 +397,6 @@ export class VmDriver implements Driver<VmData> {
 
 /** How long `attach` waits for the guest's answer: longer means another client holds the port. */
 const ATTACH_TIMEOUT_MS = 5000;
-
-/** Kernel command line words for a foreground run's client: hold the output for it; its size. */
-function attachCmdline(size: TerminalSize | null): string[] {
-  return ['isola.attach=1', ...(size ? [`isola.tty=${Math.floor(size.rows)}x${Math.floor(size.cols)}`] : [])];
-}
 
 function pumpStdin(c: AgentConnection, stdin: Readable | null): void {
   if (!stdin) {

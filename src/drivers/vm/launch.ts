@@ -66,6 +66,14 @@ export function vcpus(cpus: number | undefined): number {
   return cpus === undefined || cpus <= 0 ? 1 : Math.ceil(cpus);
 }
 
+/**
+ * Kernel command line words for a foreground run's client (read by the guest's init): hold the
+ * workload's output until the client attached, and the terminal's size to start with.
+ */
+export function attachCmdline(size: { rows: number; cols: number } | null): string[] {
+  return ['isola.attach=1', ...(size ? [`isola.tty=${Math.floor(size.rows)}x${Math.floor(size.cols)}`] : [])];
+}
+
 /** QEMU option values escape commas by doubling them. */
 export function optValue(s: string): string {
   return s.replace(/,/g, ',,');
