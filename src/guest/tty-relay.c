@@ -320,11 +320,7 @@ static int exec_mode(int rows, int cols, char **argv) {
         if (write_all(1, buf, (size_t)r) < 0) return 0; /* the caller is gone */
       } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) master_open = 0; /* EIO: no one has the terminal open */
     }
-    if (ii >= 0 && q[ii].revents) {
-      ssize_t r = read(0, buf, sizeof buf);
-      if (r > 0) write_all(master, buf, (size_t)r);
-      else if (r == 0 || (errno != EINTR && errno != EAGAIN)) in_open = 0;
-    }
+    /* sizes before input: a resize sent before a key takes effect before it */
     if (ir >= 0 && q[ir].revents) {
       ssize_t r = read(RESIZE_FD, rbuf + rlen, sizeof rbuf - 1 - rlen);
       if (r <= 0) resize_open = 0;
@@ -341,6 +337,11 @@ static int exec_mode(int rows, int cols, char **argv) {
         }
         if (rlen >= sizeof rbuf - 1) rlen = 0;
       }
+    }
+    if (ii >= 0 && q[ii].revents) {
+      ssize_t r = read(0, buf, sizeof buf);
+      if (r > 0) write_all(master, buf, (size_t)r);
+      else if (r == 0 || (errno != EINTR && errno != EAGAIN)) in_open = 0;
     }
     if (q[is].revents) {
       struct signalfd_siginfo si;
