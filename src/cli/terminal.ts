@@ -133,6 +133,8 @@ export function openClient(flags: TerminalFlags): ClientSide {
       closed = true;
       stopReading();
       restore();
+      // The workload's prompt is still on the last line: the user's shell starts on a new one.
+      if (detach.signal.aborted && process.stderr.isTTY) process.stderr.write('\n');
     },
   };
 }
