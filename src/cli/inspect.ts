@@ -27,7 +27,10 @@ export function inspectDoc(r: InstanceRecord) {
       Description: statusText(r),
       Pid: (r.data as { pid?: number }).pid ?? null,
     },
-    Config: { Cmd: s.argv, Env: s.env, WorkingDir: s.workdir, User: s.user, Hostname: s.hostname },
+    Config: {
+      Cmd: s.argv, Env: s.env, WorkingDir: s.workdir, User: s.user, Hostname: s.hostname,
+      Tty: s.tty === true, OpenStdin: s.stdinOpen === true, StdinOnce: s.stdinOnce === true,
+    },
     HostConfig: {
       Memory: s.memoryBytes ?? 0,
       NanoCpus: s.cpus ? Math.round(s.cpus * 1e9) : 0,

@@ -8,6 +8,8 @@ import type { RunRequest } from '../engine/request.js';
 import { parsePublish } from '../net/publish.js';
 import type { Engine } from '../engine/engine.js';
 import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag } from '../engine/mount-flags.js';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from './detach-keys.js';
+import { openClient } from './terminal.js';
 
 interface RunFlags {
   detach?: boolean;
@@ -38,6 +40,9 @@ interface RunFlags {
   volume: string[];
   mount: string[];
   tmpfs: string[];
+  interactive?: boolean;
+  tty?: boolean;
+  detachKeys?: string;
 }
 
 /** The flags `run` and `create` share, in Docker's spelling. */
@@ -68,7 +73,10 @@ export function addRunFlags(cmd: Command): Command {
     .option('--disk-bus <bus>', 'with --disk: virtio, or sata (with an e1000e NIC) for an OS without virtio drivers', 'virtio')
     .option('-v, --volume <[src:]path[:opts]>', 'mount a host folder (/path or ./path), a named volume (name) or, with a path alone, an anonymous volume; opts: ro, rw, a propagation (repeatable)', collect, [])
     .option('--mount <type=...,source=...,target=...>', 'mount in Docker\'s --mount syntax: type=bind|volume|tmpfs, readonly, bind-propagation, tmpfs-size, tmpfs-mode (repeatable)', collect, [])
-    .option('--tmpfs <path[:size=..,mode=..]>', 'mount a tmpfs (memory) at path; noexec unless exec is given (repeatable)', collect, []);
+    .option('--tmpfs <path[:size=..,mode=..]>', 'mount a tmpfs (memory) at path; noexec unless exec is given (repeatable)', collect, [])
+    .option('-i, --interactive', 'keep the workload\'s stdin open (in the foreground: pass isola\'s stdin to it)')
+    .option('-t, --tty', 'run the workload on a pseudo-terminal (stdout and stderr become one stream)')
+    .option('--detach-keys <keys>', `keys that detach from the workload's terminal, leaving it running (default ${DEFAULT_DETACH_KEYS})`);
 }
 
 /**
@@ -100,6 +108,7 @@ export function toRunRequest(image: string, command: string[], f: RunFlags): Run
       noNewPrivileges = v !== 'false';
     } else throw invalid(`unknown --security-opt "${o}"`, 'use seccomp=PATH, seccomp=unconfined or no-new-privileges=false');
   }
+  if (f.detachKeys !== undefined) parseDetachKeys(f.detachKeys); // refused before anything is made
   let pidsLimit: number | undefined;
   if (f.pidsLimit !== undefined) {
     pidsLimit = Number(f.pidsLimit);
@@ -138,6 +147,8 @@ export function toRunRequest(image: string, command: string[], f: RunFlags): Run
     seccomp,
     noNewPrivileges,
     ...(mounts.length > 0 ? { mounts } : {}),
+    ...(f.tty ? { tty: true } : {}),
+    ...(f.interactive ? { interactive: true } : {}),
   };
 }
 
@@ -152,14 +163,23 @@ export function register(program: Command, ctx: CliContext): void {
     .passThroughOptions();
   addRunFlags(run).action(async (image: string | undefined, command: string[], flags: RunFlags) => {
     let detach = !!flags.detach;
-    const result = await withEngine(ctx, async (e) => {
-      const t = await target(e, run, image, command, flags);
-      const req = toRunRequest(t.image, t.command, t.flags);
-      detach = req.detach;
-      return e.run(req, process.stdout, process.stderr);
-    });
+    // In the foreground, -i/-t attach isola's own stdin and terminal (checked before anything is made).
+    const client = !flags.detach && (flags.tty || flags.interactive)
+      ? openClient({ interactive: !!flags.interactive, tty: !!flags.tty, detachKeys: flags.detachKeys ?? DEFAULT_DETACH_KEYS, detachable: true })
+      : undefined;
+    let result;
+    try {
+      result = await withEngine(ctx, async (e) => {
+        const t = await target(e, run, image, command, flags);
+        const req = toRunRequest(t.image, t.command, t.flags);
+        detach = req.detach;
+        return e.run(req, process.stdout, process.stderr, client);
+      });
+    } finally {
+      client?.close();
+    }
     if (detach) process.stdout.write(`${result.rec.id}\n`);
-    else throw new ExitWith(result.exitCode ?? 0);
+    else if (!result.detached) throw new ExitWith(result.exitCode ?? 0);
   });
 
   const create = program

@@ -18,6 +18,7 @@ const modules: { verbs: string[]; load: Loader }[] = [
   { verbs: ['stop', 'kill', 'rm', 'wait', '_cleanup'], load: () => import('./lifecycle.js') },
   { verbs: ['logs'], load: () => import('./logs.js') },
   { verbs: ['exec'], load: () => import('./exec.js') },
+  { verbs: ['attach'], load: () => import('./attach.js') },
   { verbs: ['inspect'], load: () => import('./inspect.js') },
   { verbs: ['stats'], load: () => import('./stats.js') },
   { verbs: ['images', 'import', 'rmi'], load: () => import('./images.js') },

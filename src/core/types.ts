@@ -74,6 +74,18 @@ export interface InstanceSpec {
   // ---- volumes and shared folders (-v, --mount, --tmpfs) ----
   /** What is mounted into the instance, resolved at create (host paths real, volumes named). Absent: nothing. */
   mounts?: MountSpec[];
+
+  // ---- terminals (run -i/-t, attach): optional, specs of older instances lack them ----
+  /** -t: the workload runs on a pseudo-terminal (one stream: stdout and stderr merged). */
+  tty?: boolean;
+  /** -i: the workload's stdin stays open for a client to write to (attach). */
+  stdinOpen?: boolean;
+  /**
+   * With stdinOpen: the first attached client's end of input (or its going away) closes the
+   * workload's stdin, as Docker's StdinOnce (a foreground `run -i`); otherwise stdin outlives
+   * every client (`run -di`).
+   */
+  stdinOnce?: boolean;
 }
 
 // ---- volumes and shared folders (-v, --mount, --tmpfs) ----
@@ -139,6 +151,42 @@ export interface ExecOptions {
   stdin?: Readable | null;
   stdout: Writable;
   stderr: Writable;
+  /** exec -t: run the command on a pseudo-terminal of this size (its output all goes to stdout). */
+  tty?: ClientTerminal;
+}
+
+/** A terminal's window size, in character cells. */
+export interface TerminalSize {
+  rows: number;
+  cols: number;
+}
+
+/** The client's terminal, as a driver sees it: its size now (null when unknown) and its changes. */
+export interface ClientTerminal {
+  size: TerminalSize | null;
+  /** Calls `listener` on every change of the client's window size; returns the unsubscribe. */
+  onResize(listener: (size: TerminalSize) => void): () => void;
+}
+
+/** What a client connects to an instance's streams (run -i/-t, attach). */
+export interface AttachIO {
+  /** The client's input for the workload's stdin; null: output only. */
+  stdin: Readable | null;
+  stdout: Writable;
+  /** The workload's stderr (without a tty; with one, everything comes on stdout). */
+  stderr: Writable;
+  /** With a tty: the client's window size to apply as the session begins. */
+  size?: TerminalSize | null;
+}
+
+/** A live connection to an instance's streams. Closing it leaves the workload running. */
+export interface AttachSession {
+  /** Applies a new window size to the instance's terminal (ignored without a tty). */
+  resize(size: TerminalSize): void;
+  /** Resolves when the stream ended: the workload exited and its output was passed on, or close() was called. */
+  readonly done: Promise<void>;
+  /** Detaches: stops relaying; the workload keeps running (and keeps its stdin unless stdinOnce). */
+  close(): void;
 }
 
 export interface Capability {

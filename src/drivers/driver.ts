@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import type { Capability, ExecOptions, ExitInfo, InstanceSpec, Kind, LogEntry, Observed, PathKind, Stats, StoredData } from '../core/types.js';
+import type { AttachIO, AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, Kind, LogEntry, Observed, PathKind, Stats, StoredData } from '../core/types.js';
 import type { Config } from '../core/config.js';
 import { pathsFor, type Paths } from '../core/paths.js';
 import { CacheLayout } from '../core/cache-layout.js';
@@ -28,8 +28,16 @@ export interface Driver<D extends StoredData> {
    * Starts the workload; returns updated data (pids, sockets). Whatever it launches that
    * outlives it (a monitor, a VMM) it reports through `checkpoint` as soon as it exists and
    * before it waits on it, so a process killed meanwhile leaves a record to clean up from.
+   * With `attach` (a foreground `run -i/-t`), the client's streams are connected before the
+   * workload's first output is read, so nothing is missed; the session goes to `attach.attached`.
    */
-  start(spec: InstanceSpec, data: D, checkpoint?: (data: D) => void): Promise<D>;
+  start(spec: InstanceSpec, data: D, checkpoint?: (data: D) => void, attach?: StartAttach): Promise<D>;
+  /**
+   * Connects a client to the running workload's streams (`isola attach`): its stdin when the
+   * instance keeps it open, its output from now on (what came before is in `logs`), and with a
+   * tty the terminal's window size. Refused when the instance is not running.
+   */
+  attach(spec: InstanceSpec, data: D, io: AttachIO): Promise<AttachSession>;
   /** What is really going on, from the host's point of view (used for reconciliation). */
   observe(spec: InstanceSpec, data: D): Promise<Observed>;
   /** Resolves when the workload has exited. */
@@ -68,6 +76,11 @@ export interface Driver<D extends StoredData> {
   copyOut(spec: InstanceSpec, data: D, path: string, out: Writable, opts: { follow: boolean }): Promise<void>;
   /** Extracts the tar `input` into the existing folder `dir` (absolute, inside the instance); `owner` replaces the archive's owners. */
   copyIn(spec: InstanceSpec, data: D, dir: string, input: Readable, opts: { owner?: { uid: number; gid: number } }): Promise<void>;
+}
+
+/** `start`'s request to connect a client before the workload's output is read. */
+export interface StartAttach extends AttachIO {
+  attached(session: AttachSession): void;
 }
 
 /** A driver as the engine holds it: its data is what the database stores. */

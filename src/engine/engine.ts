@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Writable } from 'node:stream';
-import type { ExecOptions, Kind, LogEntry, Stats } from '../core/types.js';
-import type { AnyDriver } from '../drivers/driver.js';
+import type { AttachSession, ExecOptions, Kind, LogEntry, Stats } from '../core/types.js';
+import type { AnyDriver, StartAttach } from '../drivers/driver.js';
 import { Drivers } from '../drivers/registry.js';
 import { IsolaError, invalid, notFound } from '../core/errors.js';
 import { pathsFor, type Paths } from '../core/paths.js';
@@ -28,6 +28,7 @@ import { Volumes, anonymousVolumes } from './volumes.js';
 import { applyPlan, planMounts } from './mounts.js';
 import { copyIn, copyOut, type CopyEnd, type CopyOptions } from './copy.js';
 import type { Readable } from 'node:stream';
+import { attachIO, followSession, type AttachClient } from './attach.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../bin/isola.js');
 
@@ -177,10 +178,11 @@ export class Engine {
     }
   }
 
-  async start(rec: InstanceRecord): Promise<InstanceRecord> {
+  /** Starts a created instance; with `attach`, a client is connected before its first output. */
+  async start(rec: InstanceRecord, attach?: StartAttach): Promise<InstanceRecord> {
     const driver = this.driver(rec.kind);
     try {
-      rec.data = await driver.start(rec.spec, rec.data, (data) => this.instances.setData(rec.id, data));
+      rec.data = await driver.start(rec.spec, rec.data, (data) => this.instances.setData(rec.id, data), attach);
     } catch (e) {
       // A workload that cannot start is an exit, as Docker records it (126/127).
       const code = e instanceof IsolaError && e.code === 'COMMAND_NOT_FOUND' ? 127 : e instanceof IsolaError && e.code === 'CANNOT_INVOKE' ? 126 : 125;
@@ -207,20 +209,53 @@ export class Engine {
 
   /**
    * `isola run`: create, start, and (in the foreground) stream the workload's output until it
-   * exits; resolves with its exit status. Signals to isola are passed on to the workload.
+   * exits; resolves with its exit status. Signals to isola are passed on to the workload. With
+   * -i or -t and a `client`, the client is attached to the workload's streams instead of the
+   * log (its stdin, its terminal); when the client detaches, `detached` is true and the instance
+   * keeps running.
    */
-  async run(req: RunRequest, out: Writable, err: Writable): Promise<{ rec: InstanceRecord; exitCode: number | null }> {
+  async run(req: RunRequest, out: Writable, err: Writable, client?: AttachClient): Promise<{ rec: InstanceRecord; exitCode: number | null; detached?: boolean }> {
     let rec = await this.create(req);
-    rec = await this.start(rec);
+    const attaching = !req.detach && client !== undefined && (req.tty === true || req.interactive === true);
+    let session: AttachSession | null = null;
+    const attach: StartAttach | undefined = attaching && client ? { ...attachIO(rec.spec, client), attached: (s) => (session = s) } : undefined;
+    rec = await this.start(rec, attach);
     if (req.detach) return { rec, exitCode: null };
     const driver = this.driver(rec.kind);
     const forward = (sig: NodeJS.Signals) => void driver.kill(rec.spec, rec.data, sig).catch(() => undefined);
     process.on('SIGINT', forward);
     process.on('SIGTERM', forward);
     try {
-      const streaming = this.pipeLogs(driver, rec, out, err);
+      const attached = session as AttachSession | null;
+      if (attached && client && (await followSession(attached, client)) === 'detached') return { rec, exitCode: null, detached: true };
+      const streaming = attached ? Promise.resolve() : this.pipeLogs(driver, rec, out, err);
       const exit = await driver.wait(rec.spec, rec.data);
       await streaming;
+      this.instances.markExited(rec.id, exit.exitCode, exit.oomKilled, exit.finishedAt);
+      await this.settle(this.instances.get(rec.id) ?? rec);
+      return { rec, exitCode: exit.exitCode };
+    } finally {
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+    }
+  }
+
+  /**
+   * `isola attach`: connects a client to a running instance's streams until the workload exits
+   * (resolves with its status) or the client detaches (null). Signals to isola are passed on.
+   */
+  async attach(ref: string, client: AttachClient): Promise<{ rec: InstanceRecord; exitCode: number | null }> {
+    await this.reconcile();
+    const rec = this.find(ref);
+    if (rec.state !== 'running') throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} is not running`, 'start it first (isola start); isola logs shows what it wrote');
+    const driver = this.driver(rec.kind);
+    const session = await driver.attach(rec.spec, rec.data, attachIO(rec.spec, client));
+    const forward = (sig: NodeJS.Signals) => void driver.kill(rec.spec, rec.data, sig).catch(() => undefined);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    try {
+      if ((await followSession(session, client)) === 'detached') return { rec, exitCode: null };
+      const exit = await driver.wait(rec.spec, rec.data);
       this.instances.markExited(rec.id, exit.exitCode, exit.oomKilled, exit.finishedAt);
       await this.settle(this.instances.get(rec.id) ?? rec);
       return { rec, exitCode: exit.exitCode };

@@ -32,6 +32,11 @@ export interface RunRequest {
   // ---- volumes and shared folders ----
   /** -v, --mount and --tmpfs, in the order given. */
   mounts?: MountRequest[];
+  // ---- terminals ----
+  /** -t: run the workload on a pseudo-terminal. */
+  tty?: boolean;
+  /** -i: keep the workload's stdin open (and, in the foreground, pass the client's stdin to it). */
+  interactive?: boolean;
 }
 
 export function defaultRunRequest(image: string, command: string[] = []): RunRequest {

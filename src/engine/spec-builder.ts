@@ -64,5 +64,8 @@ export function buildSpec(p: Paths, callerEnv: Readonly<Record<string, string | 
     runDir: path.join(p.run, id.slice(0, 12)),
     cleanupCommand: cleanup,
     ...(mounts.length > 0 ? { mounts } : {}),
+    ...(req.tty ? { tty: true } : {}),
+    // A foreground -i is Docker's StdinOnce: the attached client's end is the workload's end of input.
+    ...(req.interactive ? { stdinOpen: true, stdinOnce: !req.detach } : {}),
   };
 }

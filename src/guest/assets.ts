@@ -25,6 +25,11 @@ export interface GuestAssets {
   vmmJail: string;
   /** The host-side launcher of virtiofsd for shared folders (vfs-launch.c); absent in older setups. */
   vfsLaunch?: string;
+  /**
+   * The host-side relay of a container's terminal (tty-relay.c): conmon's attach socket and
+   * `exec -t`'s console socket. Absent in manifests written before it existed (setup adds it).
+   */
+  ttyRelay?: string;
 }
 
 export const LAYOUT = 2;
@@ -47,6 +52,7 @@ export function readGuestAssets(assets: string): GuestAssets | null {
     const m = JSON.parse(fs.readFileSync(manifestPath(assets), 'utf8')) as GuestAssets;
     if (m.layout !== LAYOUT) return null;
     if (![m.kernel, m.initramfs, m.init, m.vmmJail].every((f) => fs.existsSync(f))) return null;
+    if (m.ttyRelay !== undefined && !fs.existsSync(m.ttyRelay)) return null;
     return m;
   } catch {
     return null;

@@ -8,8 +8,14 @@
  * Host channels are virtio-serial ports, found by name under /sys/class/virtio-ports:
  *   isola.log     workload stdout/stderr as CRI log lines ("TIME stdout F text"), never kernel text
  *   isola.status  "started PID", "error CODE message", "exit CODE": the host reads it as a file
- *   isola.agent   framed requests: exec (with separate stdout/stderr and an exit status)
+ *   isola.agent   framed requests: exec (with separate stdout/stderr and an exit status, or on a
+ *                 pseudo-terminal of its own)
  *   isola.ctl     framed requests: stats, signals, shutdown (never blocked by a running exec)
+ *   isola.tty     the workload's own streams for an attached client: its output from now on, its
+ *                 stdin (when kept open), its terminal's size (with a tty)
+ * With a tty the workload runs on a pseudo-terminal init allocates; without one, on pipes. The
+ * kernel command line's isola.attach=1 (a foreground run) makes init hold the workload's output
+ * until the first client attached, so nothing is missed; isola.tty=ROWSxCOLS sizes the terminal.
  * When the workload ends, init records its exit code, stops what is left and powers off.
  *
  * Frames: 1 byte type, 4 bytes big-endian length, payload. Records inside a payload are
@@ -120,6 +126,7 @@ static char *read_file(const char *path, size_t *len) {
 /* ---- records: tagged NUL-terminated strings ---- */
 
 #define MAXMOUNTS 64
+enum { STDIN_CLOSED, STDIN_OPEN, STDIN_ONCE };
 
 struct spec {
   char *argv[MAXREC];
@@ -135,6 +142,9 @@ struct spec {
      isola cp works whatever the image holds; 'R' chroot there first (the hybrid's container root) */
   int builtin;
   const char *root;
+  int tty;        /* run on a pseudo-terminal */
+  int stdin_mode; /* the workload's stdin: closed (/dev/null), open, or open until a client's end */
+  int rows, cols; /* the terminal's size, 0 when unknown */
 };
 
 static void parse_records(char *p, size_t n, struct spec *s) {
@@ -162,6 +172,9 @@ static void parse_records(char *p, size_t n, struct spec *s) {
         break;
       case 'B': s->builtin = (*v == '1'); break;
       case 'R': s->root = v; break;
+      case 'y': s->tty = (*v == '1'); break;
+      case 's': s->stdin_mode = strcmp(v, "once") == 0 ? STDIN_ONCE : strcmp(v, "open") == 0 ? STDIN_OPEN : STDIN_CLOSED; break;
+      case 'z': if (sscanf(v, "%d %d", &s->rows, &s->cols) != 2) s->rows = s->cols = 0; break;
     }
     p += l + 1;
   }
@@ -654,16 +667,52 @@ static int exec_in_path(char **argv, char **env) {
 /* Exit status for a failed exec, as shells and Docker report it. */
 static int exec_failure_code(int err) { return (err == ENOENT || err == ENOTDIR) ? 127 : 126; }
 
+/* Input waiting for a process to read it: init never blocks on a process's stdin. */
+#define INQ_MAX (4 << 20)
+struct inq {
+  char *buf;
+  size_t len, cap;
+  int close_after; /* close the fd once what is queued was written */
+};
+
 struct child {
   pid_t pid;
-  int out, err, in; /* parent ends; -1 when closed */
+  int out, err, in; /* parent ends; -1 when closed. With a tty, out is the terminal's master */
+  int tty;
+  struct inq q;     /* for in, or for the master with a tty */
   int failed;       /* errno of a failed exec, 0 when it ran */
 };
 
+static void set_winsize(int fd, int rows, int cols) {
+  if (fd < 0 || rows <= 0 || cols <= 0) return;
+  struct winsize ws = {(unsigned short)rows, (unsigned short)cols, 0, 0};
+  ioctl(fd, TIOCSWINSZ, &ws);
+}
+
+/* A pseudo-terminal pair: returns the master, the slave in *slave (both close-on-exec). */
+static int open_pty(int *slave, int rows, int cols) {
+  int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (m < 0) return -1;
+  int unlock = 0;
+  int sl = ioctl(m, TIOCSPTLCK, &unlock) == 0 ? ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
+  if (sl < 0) {
+    close(m);
+    return -1;
+  }
+  set_winsize(m, rows, cols);
+  *slave = sl;
+  return m;
+}
+
 static int spawn(struct spec *s, struct child *c, int with_stdin) {
-  int po[2], pe[2], pi[2] = {-1, -1}, pf[2];
-  if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC) || pipe2(pf, O_CLOEXEC)) return -1;
-  if (with_stdin && pipe2(pi, O_CLOEXEC)) return -1;
+  int po[2] = {-1, -1}, pe[2] = {-1, -1}, pi[2] = {-1, -1}, pf[2], master = -1, slave = -1;
+  if (pipe2(pf, O_CLOEXEC)) return -1;
+  if (s->tty) {
+    if ((master = open_pty(&slave, s->rows, s->cols)) < 0) return -1;
+  } else {
+    if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) return -1;
+    if (with_stdin && pipe2(pi, O_CLOEXEC)) return -1;
+  }
   sigset_t all;
   sigemptyset(&all);
   pid_t pid = fork();
@@ -672,9 +721,17 @@ static int spawn(struct spec *s, struct child *c, int with_stdin) {
     sigprocmask(SIG_SETMASK, &all, NULL);
     setsid();
     int devnull = open("/dev/null", O_RDWR);
-    dup2(with_stdin ? pi[0] : devnull, 0);
-    dup2(po[1], 1);
-    dup2(pe[1], 2);
+    if (s->tty) {
+      /* the terminal becomes the session's controlling terminal: Ctrl-C, job control, SIGWINCH */
+      ioctl(slave, TIOCSCTTY, 0);
+      dup2(slave, 0);
+      dup2(slave, 1);
+      dup2(slave, 2);
+    } else {
+      dup2(with_stdin ? pi[0] : devnull, 0);
+      dup2(po[1], 1);
+      dup2(pe[1], 2);
+    }
     if (s->builtin) {
       if (write(pf[1], &(int){0}, sizeof(int)) < 0) _exit(127);
       close(pf[1]);
@@ -712,23 +769,75 @@ static int spawn(struct spec *s, struct child *c, int with_stdin) {
     if (write(pf[1], &err, sizeof err) < 0) _exit(127);
     _exit(exec_failure_code(err));
   }
-  close(po[1]);
-  close(pe[1]);
   close(pf[1]);
-  if (with_stdin) close(pi[0]);
+  if (s->tty) close(slave);
+  else {
+    close(po[1]);
+    close(pe[1]);
+    if (with_stdin) close(pi[0]);
+  }
   int err = 0;
   ssize_t r;
   do r = read(pf[0], &err, sizeof err);
   while (r < 0 && errno == EINTR);
   close(pf[0]);
+  memset(&c->q, 0, sizeof c->q);
   c->pid = pid;
-  c->out = po[0];
-  c->err = pe[0];
-  c->in = with_stdin ? pi[1] : -1;
+  c->tty = s->tty;
+  c->out = s->tty ? master : po[0];
+  c->err = s->tty ? -1 : pe[0];
+  c->in = !s->tty && with_stdin ? pi[1] : -1;
   c->failed = r == (ssize_t)sizeof err ? err : 0;
   fcntl(c->out, F_SETFL, O_NONBLOCK);
-  fcntl(c->err, F_SETFL, O_NONBLOCK);
+  if (c->err >= 0) fcntl(c->err, F_SETFL, O_NONBLOCK);
+  if (c->in >= 0) fcntl(c->in, F_SETFL, O_NONBLOCK);
   return 0;
+}
+
+/* Where a process's input goes: the terminal's master, or its stdin pipe. */
+static int input_fd(struct child *c) { return c->tty ? c->out : c->in; }
+
+static void close_fd(int *fd);
+
+/* Writes what it can of the queue without blocking; closes stdin when asked and done. */
+static void inq_flush(struct child *c) {
+  struct inq *q = &c->q;
+  int fd = input_fd(c);
+  while (fd >= 0 && q->len > 0) {
+    ssize_t w = write(fd, q->buf, q->len);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EAGAIN) return;
+    if (w <= 0) { /* the reader is gone: drop what it will never read */
+      q->len = 0;
+      if (!c->tty) close_fd(&c->in);
+      break;
+    }
+    memmove(q->buf, q->buf + w, q->len - (size_t)w);
+    q->len -= (size_t)w;
+  }
+  if (q->len == 0 && q->close_after && !c->tty) close_fd(&c->in);
+}
+
+static void inq_push(struct child *c, const char *p, size_t n) {
+  struct inq *q = &c->q;
+  if (input_fd(c) < 0 || q->close_after) return;
+  if (q->len + n > INQ_MAX) return; /* a process that reads nothing cannot make init hold more */
+  if (q->len + n > q->cap) q->buf = realloc(q->buf, q->cap = q->len + n + 65536);
+  memcpy(q->buf + q->len, p, n);
+  q->len += n;
+  inq_flush(c);
+}
+
+/* The end of a client's input: a pipe is closed once drained; a terminal stays (EOF is a key there). */
+static void inq_end(struct child *c) {
+  if (c->tty) return;
+  c->q.close_after = 1;
+  inq_flush(c);
+}
+
+static void inq_free(struct child *c) {
+  free(c->q.buf);
+  memset(&c->q, 0, sizeof c->q);
 }
 
 /* ---- ports ---- */
@@ -799,7 +908,7 @@ static void log_chunk(const char *stream, const char *data, size_t n) {
   }
 }
 
-/* ---- framed channels (agent and ctl) ---- */
+/* ---- framed channels (agent, ctl, tty) ---- */
 
 struct chan {
   const char *name;
@@ -809,6 +918,8 @@ struct chan {
   size_t len, cap;
   struct child exec; /* agent only: the running exec session */
   int busy;
+  int is_tty;        /* the workload's streams (isola.tty) */
+  int client;        /* tty only: a client completed the handshake and gets the output */
 };
 
 /*
@@ -852,12 +963,24 @@ static void end_exec(struct chan *ch) {
   close_fd(&ch->exec.out);
   close_fd(&ch->exec.err);
   close_fd(&ch->exec.in);
+  inq_free(&ch->exec);
   ch->busy = 0;
 }
+
+/* The workload, its stdin's mode, and whether its output waits for the first attached client. */
+static struct child wl = {.out = -1, .err = -1, .in = -1};
+static int wl_stdin_mode = STDIN_CLOSED;
+static int hold_output = 0, attached_once = 0;
+static double attached_at = 0;
 
 static void end_session(struct chan *ch) {
   end_exec(ch);
   ch->len = 0;
+  if (ch->is_tty && ch->client) {
+    ch->client = 0;
+    /* StdinOnce: the attached client going away is the end of the workload's input */
+    if (wl_stdin_mode == STDIN_ONCE) inq_end(&wl);
+  }
 }
 
 static void append_file(char **out, size_t *len, const char *title, const char *path) {
@@ -900,7 +1023,32 @@ static pid_t workload = -1;
 static int workload_done = 0, workload_code = 0;
 static int shutdown_requested = 0;
 
+/* The tty channel: a client of the workload's own streams (isola attach, run -i/-t). */
+static void handle_tty_frame(struct chan *ch, char type, char *p, size_t n) {
+  if (type == 'N') {
+    send_frame(ch, 'n', p, n);
+    ch->client = ch->connected;
+    if (ch->client && !attached_once) {
+      attached_once = 1;
+      attached_at = uptime();
+    }
+  } else if (type == 'I' && ch->client && wl_stdin_mode != STDIN_CLOSED) {
+    inq_push(&wl, p, n);
+  } else if (type == 'C' && ch->client && wl_stdin_mode == STDIN_ONCE) {
+    inq_end(&wl);
+  } else if (type == 'Z' && wl.tty) {
+    char sz[32] = {0};
+    int rows = 0, cols = 0;
+    memcpy(sz, p, n < 31 ? n : 31);
+    if (sscanf(sz, "%d %d", &rows, &cols) == 2) set_winsize(wl.out, rows, cols);
+  }
+}
+
 static void handle_frame(struct chan *ch, char type, char *p, size_t n) {
+  if (ch->is_tty) {
+    handle_tty_frame(ch, type, p, n);
+    return;
+  }
   if (type == 'N') {
     /* A new host client: whatever the previous one left running is over. The ack carries the
        client's nonce, so the client can skip frames of an earlier session still in flight. */
@@ -931,10 +1079,15 @@ static void handle_frame(struct chan *ch, char type, char *p, size_t n) {
       return;
     }
     ch->busy = 1;
-  } else if (type == 'I' && ch->busy && ch->exec.in >= 0) {
-    if (write_all(ch->exec.in, p, n) < 0) close_fd(&ch->exec.in);
+  } else if (type == 'I' && ch->busy) {
+    inq_push(&ch->exec, p, n);
   } else if (type == 'C' && ch->busy) {
-    close_fd(&ch->exec.in);
+    inq_end(&ch->exec);
+  } else if (type == 'Z' && ch->busy && ch->exec.tty) { /* the exec's terminal: "ROWS COLS" */
+    char sz[32] = {0};
+    int rows = 0, cols = 0;
+    memcpy(sz, p, n < 31 ? n : 31);
+    if (sscanf(sz, "%d %d", &rows, &cols) == 2) set_winsize(ch->exec.out, rows, cols);
   } else if (type == 'K') { /* signal: to the exec session on the agent channel, else to the workload */
     char num[16] = {0};
     memcpy(num, p, n < 15 ? n : 15);
@@ -996,6 +1149,22 @@ static int pump_exec(struct chan *ch, int *fd, char type) {
 static void drain_exec(struct chan *ch, int *fd, char type) {
   while (*fd >= 0 && pump_exec(ch, fd, type)) {}
   close_fd(fd);
+}
+
+/* How long a held output waits for its client after the workload ended, before it goes to the log only. */
+#define HOLD_MAX_S 60
+
+/* Moves what the workload wrote to the log and to the attached client; returns 1 when it read something. */
+static int pump_workload(struct chan *tty, int *fd, const char *stream, char type) {
+  char b[16384];
+  ssize_t k = read(*fd, b, sizeof b);
+  if (k > 0) {
+    log_chunk(stream, b, (size_t)k);
+    if (tty->client) send_frame(tty, type, b, (size_t)k);
+    return 1;
+  }
+  if (k == 0 || (errno != EAGAIN && errno != EINTR)) close_fd(fd); /* a terminal's master: EIO once no one has it open */
+  return 0;
 }
 
 /* ---- network ---- */
@@ -1266,11 +1435,18 @@ int main(void) {
   if (!wait_for(ports_named, 3000)) say("virtio-serial ports did not appear");
   logfd = open_port("isola.log", O_WRONLY);
   statusfd = open_port("isola.status", O_WRONLY);
-  struct chan chans[2] = {{.name = "isola.agent"}, {.name = "isola.ctl"}};
-  for (int i = 0; i < 2; i++) {
+  /* The foreground run's client attaches after start: until it has, the output waits. */
+  if (cmdline && strstr(cmdline, "isola.attach=1")) hold_output = 1;
+  char *tsz = cmdline ? strstr(cmdline, "isola.tty=") : NULL;
+  if (tsz && sscanf(tsz + 10, "%dx%d", &s.rows, &s.cols) != 2) s.rows = s.cols = 0;
+  wl_stdin_mode = s.stdin_mode;
+  enum { AGENT, CTL, TTY, NCHANS };
+  struct chan chans[NCHANS] = {{.name = "isola.agent"}, {.name = "isola.ctl"}, {.name = "isola.tty", .is_tty = 1}};
+  for (int i = 0; i < NCHANS; i++) {
     chans[i].fd = open_port(chans[i].name, O_RDWR | O_NONBLOCK);
     chans[i].exec.out = chans[i].exec.err = chans[i].exec.in = -1;
   }
+  struct chan *tty = &chans[TTY];
 
   const char *rootp = cmdline ? strstr(cmdline, "isola.root=LABEL=") : NULL;
   snprintf(root_dev, sizeof root_dev, "/dev/vda");
@@ -1310,12 +1486,11 @@ int main(void) {
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
   signal(SIGPIPE, SIG_IGN);
 
-  struct child wl = {.out = -1, .err = -1, .in = -1};
   if (s.argc == 0) {
     status("error 126 no command given");
     poweroff();
   }
-  if (spawn(&s, &wl, 0) != 0) {
+  if (spawn(&s, &wl, s.stdin_mode != STDIN_CLOSED) != 0) {
     status("error 125 cannot start a process: %s", strerror(errno));
     poweroff();
   }
@@ -1335,19 +1510,24 @@ int main(void) {
 
   double done_at = 0;
   for (;;) {
-    struct pollfd pf[16];
-    int n = 0, idx_sfd, idx_out = -1, idx_err = -1, idx_ch[2] = {-1, -1}, idx_eo[2] = {-1, -1}, idx_ee[2] = {-1, -1};
+    struct pollfd pf[32];
+    int n = 0, idx_sfd, idx_out = -1, idx_err = -1, idx_in = -1;
+    int idx_ch[NCHANS], idx_eo[NCHANS], idx_ee[NCHANS], idx_ei[NCHANS];
+    for (int i = 0; i < NCHANS; i++) idx_ch[i] = idx_eo[i] = idx_ee[i] = idx_ei[i] = -1;
     pf[idx_sfd = n++] = (struct pollfd){sfd, POLLIN, 0};
-    if (wl.out >= 0) pf[idx_out = n++] = (struct pollfd){wl.out, POLLIN, 0};
-    if (wl.err >= 0) pf[idx_err = n++] = (struct pollfd){wl.err, POLLIN, 0};
+    int reading = !hold_output || attached_once;
+    if (wl.out >= 0 && reading) pf[idx_out = n++] = (struct pollfd){wl.out, POLLIN, 0};
+    if (wl.err >= 0 && reading) pf[idx_err = n++] = (struct pollfd){wl.err, POLLIN, 0};
+    if (wl.q.len > 0 && input_fd(&wl) >= 0) pf[idx_in = n++] = (struct pollfd){input_fd(&wl), POLLOUT, 0};
     int waiting_for_host = 0;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < NCHANS; i++) {
       struct chan *ch = &chans[i];
       if (ch->fd < 0) continue;
       if (ch->connected) pf[idx_ch[i] = n++] = (struct pollfd){ch->fd, POLLIN, 0};
       else waiting_for_host = 1;
       if (ch->busy && ch->exec.out >= 0) pf[idx_eo[i] = n++] = (struct pollfd){ch->exec.out, POLLIN, 0};
       if (ch->busy && ch->exec.err >= 0) pf[idx_ee[i] = n++] = (struct pollfd){ch->exec.err, POLLIN, 0};
+      if (ch->busy && ch->exec.q.len > 0 && input_fd(&ch->exec) >= 0) pf[idx_ei[i] = n++] = (struct pollfd){input_fd(&ch->exec), POLLOUT, 0};
     }
     /* A port whose host side is closed polls as POLLHUP at once: look again every 20 ms. */
     int timeout = waiting_for_host ? 20 : -1;
@@ -1355,7 +1535,7 @@ int main(void) {
     int r = poll(pf, (nfds_t)n, timeout);
     if (r < 0 && errno != EINTR) die("poll");
 
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < NCHANS; i++) {
       struct chan *ch = &chans[i];
       if (ch->fd < 0) continue;
       if (!ch->connected) {
@@ -1371,18 +1551,12 @@ int main(void) {
       }
       if (idx_eo[i] >= 0 && pf[idx_eo[i]].revents) pump_exec(ch, &ch->exec.out, 'O');
       if (idx_ee[i] >= 0 && pf[idx_ee[i]].revents) pump_exec(ch, &ch->exec.err, 'E');
+      if (idx_ei[i] >= 0 && pf[idx_ei[i]].revents) inq_flush(&ch->exec);
     }
-    char b[16384];
-    if (idx_out >= 0 && pf[idx_out].revents) {
-      ssize_t k = read(wl.out, b, sizeof b);
-      if (k > 0) log_chunk("stdout", b, (size_t)k);
-      else if (k == 0 || errno != EAGAIN) close_fd(&wl.out);
-    }
-    if (idx_err >= 0 && pf[idx_err].revents) {
-      ssize_t k = read(wl.err, b, sizeof b);
-      if (k > 0) log_chunk("stderr", b, (size_t)k);
-      else if (k == 0 || errno != EAGAIN) close_fd(&wl.err);
-    }
+    if (!tty->connected && tty->client) end_session(tty); /* its client went away while init wrote to it */
+    if (idx_in >= 0 && pf[idx_in].revents) inq_flush(&wl);
+    if (idx_out >= 0 && pf[idx_out].revents) pump_workload(tty, &wl.out, "stdout", 'O');
+    if (idx_err >= 0 && pf[idx_err].revents) pump_workload(tty, &wl.err, "stderr", 'E');
     if (pf[idx_sfd].revents) {
       struct signalfd_siginfo si;
       while (read(sfd, &si, sizeof si) > 0) {}
@@ -1395,7 +1569,7 @@ int main(void) {
           workload_code = code;
           done_at = uptime();
         }
-        for (int i = 0; i < 2; i++) {
+        for (int i = 0; i < NCHANS; i++) {
           struct chan *ch = &chans[i];
           if (ch->busy && p == ch->exec.pid) {
             /* drain what the session wrote before it ended */
@@ -1405,6 +1579,7 @@ int main(void) {
             snprintf(num, sizeof num, "%d", code);
             send_str(ch, 'X', num);
             close_fd(&ch->exec.in);
+            inq_free(&ch->exec);
             ch->busy = 0;
           }
         }
@@ -1414,8 +1589,21 @@ int main(void) {
       kill(wl.pid, SIGTERM);
       shutdown_requested = 0;
     }
-    /* The workload ended: give its pipes a moment to drain (children of it may hold them open). */
-    if (workload_done && ((wl.out < 0 && wl.err < 0) || uptime() - done_at > 0.2)) break;
+    if (workload_done) {
+      /* Held output waits for its client (a foreground run attaches right after start). */
+      if (hold_output && !attached_once && uptime() - done_at < HOLD_MAX_S) continue;
+      /* Then its pipes get a moment to drain (children of it may hold them open). */
+      double from = attached_at > done_at ? attached_at : done_at;
+      if ((wl.out < 0 && wl.err < 0) || uptime() - from > 0.2) break;
+    }
+  }
+  /* What is still in the pipes or the terminal goes to the log (and the client) before the end. */
+  while (wl.out >= 0 && pump_workload(tty, &wl.out, "stdout", 'O')) {}
+  while (wl.err >= 0 && pump_workload(tty, &wl.err, "stderr", 'E')) {}
+  if (tty->client) {
+    char num[16];
+    snprintf(num, sizeof num, "%d", workload_code);
+    send_str(tty, 'X', num);
   }
   status("exit %d", workload_code);
   say("workload exited with %d", workload_code);

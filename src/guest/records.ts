@@ -21,6 +21,12 @@ export interface GuestRecords {
   root?: string;
   /** tmpfs mounts init makes before the workload starts. */
   tmpfs?: { target: string; readOnly: boolean; sizeBytes?: number; mode?: number; noExec?: boolean }[];
+  /** Run on a pseudo-terminal (the workload with -t, or an exec -t). */
+  tty?: boolean;
+  /** The workload's stdin: kept open for clients, or open until the first client's end (-i). */
+  stdin?: 'open' | 'once';
+  /** The terminal's size (an exec -t; the workload's comes on the kernel command line). */
+  size?: { rows: number; cols: number };
 }
 
 const FIELD = /[\t\0]/;
@@ -47,6 +53,9 @@ export function encodeRecords(r: GuestRecords): Buffer {
     add('v', `${m.tag}\t${m.readOnly ? 1 : 0}\t${m.target}`);
   }
   for (const t of r.tmpfs ?? []) add('t', `${t.sizeBytes ?? 0}\t${(t.mode ?? 0o1777).toString(8)}\t${t.readOnly ? 1 : 0}\t${t.noExec ? 1 : 0}\t${t.target}`);
+  if (r.tty) add('y', '1');
+  if (r.stdin) add('s', r.stdin);
+  if (r.size) add('z', `${Math.floor(r.size.rows)} ${Math.floor(r.size.cols)}`);
   return Buffer.from(out.join(''), 'utf8');
 }
 
@@ -77,6 +86,13 @@ export function decodeRecords(buf: Buffer): GuestRecords {
           target: target.join('\t'), readOnly: ro === '1', noExec: noexec === '1', mode: parseInt(mode ?? '1777', 8),
           ...(Number(size) > 0 ? { sizeBytes: Number(size) } : {}),
         });
+        break;
+      }
+      case 'y': r.tty = v === '1'; break;
+      case 's': if (v === 'open' || v === 'once') r.stdin = v; break;
+      case 'z': {
+        const [rows, cols] = v.split(' ').map(Number);
+        if (rows !== undefined && cols !== undefined) r.size = { rows, cols };
         break;
       }
     }

@@ -31,9 +31,9 @@ export const log = (msg: string): void => {
 /** Bumped when what goes into the initramfs changes otherwise than through init.c or the module lists. */
 const INITRAMFS_RECIPE = 2;
 
-/** The native programs built here: the guest's init, the host's VMM jail and virtiofsd launcher. */
-const NATIVE = { init: 'init.c', jail: 'vmm-jail.c', vfs: 'vfs-launch.c' } as const;
-const OUTPUT = { init: 'init', jail: 'vmm-jail', vfs: 'vfs-launch' } as const;
+/** The native programs built here: the guest's init, and the host's VMM jail, virtiofsd launcher and container terminal relay. */
+const NATIVE = { init: 'init.c', jail: 'vmm-jail.c', vfs: 'vfs-launch.c', relay: 'tty-relay.c' } as const;
+const OUTPUT = { init: 'init', jail: 'vmm-jail', vfs: 'vfs-launch', relay: 'tty-relay' } as const;
 
 function sourceHash(file: string = NATIVE.init): string {
   const h = createHash('sha256');
@@ -139,10 +139,12 @@ async function fetchKernel(assets: string): Promise<{ version: string; pkg: stri
   }
 }
 
+const WHAT = { init: 'the static init/agent', jail: 'the VMM jail', vfs: 'the virtiofsd launcher', relay: 'the container terminal relay' } as const;
+
 async function buildNative(assets: string, name: keyof typeof NATIVE, hash: string): Promise<string> {
   const out = path.join(guestDir(assets), `${OUTPUT[name]}-${hash.slice(0, 12)}`);
   if (fs.existsSync(out)) return out;
-  log(`building ${{ init: 'the static init/agent', jail: 'the VMM jail', vfs: 'the virtiofsd launcher' }[name]} (gcc -static -Os)`);
+  log(`building ${WHAT[name]} (gcc -static -Os)`);
   const tmp = `${out}.tmp`;
   await must('gcc', [...CFLAGS, '-o', tmp, path.join(guestSourceDir(), NATIVE[name])], `building ${NATIVE[name]}`);
   fs.chmodSync(tmp, 0o755);
@@ -174,8 +176,10 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
   const hash = sourceHash();
   const jailHash = sourceHash(NATIVE.jail);
   const vfsHash = sourceHash(NATIVE.vfs);
+  const relayHash = sourceHash(NATIVE.relay);
   const have = readGuestAssets(assets);
-  if (have && have.initHash === hash && have.vmmJail.endsWith(jailHash.slice(0, 12)) && have.vfsLaunch?.endsWith(vfsHash.slice(0, 12)) && !opts.refresh) {
+  if (have && have.initHash === hash && have.vmmJail.endsWith(jailHash.slice(0, 12)) && have.vfsLaunch?.endsWith(vfsHash.slice(0, 12))
+    && have.ttyRelay?.endsWith(relayHash.slice(0, 12)) && !opts.refresh) {
     log(`ready (kernel ${have.kernelVersion}, init ${hash.slice(0, 12)})`);
     return have;
   }
@@ -184,6 +188,7 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
   const init = await buildNative(assets, 'init', hash);
   const vmmJail = await buildNative(assets, 'jail', jailHash);
   const vfsLaunch = await buildNative(assets, 'vfs', vfsHash);
+  const ttyRelay = await buildNative(assets, 'relay', relayHash);
   const initramfs = path.join(guestDir(assets), `initramfs-${k.version}-${hash.slice(0, 12)}.cpio`);
   if (!fs.existsSync(initramfs)) {
     const tmp = `${initramfs}.tmp`;
@@ -206,6 +211,7 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
     diskModules: k.diskModules,
     vmmJail,
     vfsLaunch,
+    ttyRelay,
   };
   const tmp = `${manifestPath(assets)}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(manifest, null, 2) + '\n');
@@ -213,7 +219,8 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
   // Old init builds and initramfs files of this layout are replaced, not accumulated.
   for (const f of fs.readdirSync(guestDir(assets))) {
     const p = path.join(guestDir(assets), f);
-    if ((f.startsWith('init-') || f.startsWith('initramfs-') || f.startsWith('vmm-jail-') || f.startsWith('vfs-launch-')) && ![init, initramfs, vmmJail, vfsLaunch].includes(p)) fs.rmSync(p, { force: true });
+    const ours = ['init-', 'initramfs-', 'vmm-jail-', 'vfs-launch-', 'tty-relay-'].some((prefix) => f.startsWith(prefix));
+    if (ours && ![init, initramfs, vmmJail, vfsLaunch, ttyRelay].includes(p)) fs.rmSync(p, { force: true });
   }
   log(`ready (kernel ${k.version}, init ${hash.slice(0, 12)})`);
   return manifest;

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import type { InstanceSpec, Kind, LogEntry, ResolvedImage, StoredData } from '../../src/core/types.js';
+import type { AttachSession, InstanceSpec, Kind, LogEntry, ResolvedImage, StoredData, TerminalSize } from '../../src/core/types.js';
 import type { AnyDriver } from '../../src/drivers/driver.js';
 import { isIsolaError } from '../../src/core/errors.js';
 import { extractInto } from '../../src/image/unpack.js';
@@ -50,6 +50,32 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
       data = await driver.start(spec, data);
       return await fn(spec, data);
     } finally {
+      if (data) await driver.stop(spec, data, 0).catch(() => undefined);
+      await driver.cleanup(spec, data);
+      await driver.remove(spec, data);
+    }
+  }
+
+  /**
+   * Like withInstance, but started with a client attached (a foreground run -i/-t): `io` is the
+   * client's end: what it types, what it has read so far, and the session.
+   */
+  async function withAttached<T>(over: Partial<InstanceSpec>, size: TerminalSize | null,
+    fn: (spec: InstanceSpec, data: StoredData, io: Client) => Promise<T>): Promise<T> {
+    const spec = specFor(fx, driver.kind, over);
+    made.push(spec.id);
+    ensureDirs(spec);
+    let data: StoredData | null = null;
+    const client = newClient();
+    try {
+      data = await driver.create(spec);
+      let session: AttachSession | null = null;
+      data = await driver.start(spec, data, undefined, { stdin: spec.stdinOpen ? client.input : null, stdout: client.out, stderr: client.err, size, attached: (s) => (session = s) });
+      assert.ok(session, 'start hands over the session');
+      client.session = session;
+      return await fn(spec, data, client);
+    } finally {
+      client.session?.close();
       if (data) await driver.stop(spec, data, 0).catch(() => undefined);
       await driver.cleanup(spec, data);
       await driver.remove(spec, data);
@@ -265,6 +291,87 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
       });
     });
 
+    it('runs the workload on a terminal: input, window size, exit status, one stream in the log', async () => {
+      const argv = ['sh', '-c', 'tty; stty size; echo to-err >&2; read line; echo "got $line"; exit 3'];
+      await withAttached({ argv, tty: true, stdinOpen: true, stdinOnce: true }, { rows: 30, cols: 100 }, async (spec, data, c) => {
+        await c.waitFor(/30 100/, timeout / 2);
+        c.input.write('hello\n');
+        await c.session?.done;
+        assert.match(c.text(), /^\/dev\/pts\/\d+\r\n30 100\r\nto-err\r\n/, 'the tty, its size and stderr, on one stream');
+        assert.match(c.text(), /got hello\r\n/, 'typed input reached the workload (and the terminal echoed it)');
+        assert.equal(c.errText(), '', 'a terminal has no separate stderr');
+        assert.equal((await driver.wait(spec, data)).exitCode, 3);
+        const logs = await collectLogs(spec, data);
+        assert.deepEqual([...new Set(logs.map((e) => e.stream))], ['stdout']);
+        assert.match(text(logs, 'stdout'), /got hello/, 'the log has the output too');
+      });
+    });
+
+    it('follows window size changes of the client', async () => {
+      const argv = ['sh', '-c', 'while read x; do stty size; done'];
+      await withAttached({ argv, tty: true, stdinOpen: true, stdinOnce: true }, { rows: 24, cols: 80 }, async (_spec, _data, c) => {
+        c.input.write('\n');
+        await c.waitFor(/24 80\r\n/, timeout / 2);
+        c.session?.resize({ rows: 50, cols: 132 });
+        await retry(async () => {
+          c.input.write('\n');
+          await c.waitFor(/50 132\r\n/, 1000);
+        }, timeout / 2);
+      });
+    });
+
+    it('attaches again after a client left, the workload running on meanwhile', async () => {
+      await withInstance({ argv: ['sh'], tty: true, stdinOpen: true, stdinOnce: false }, async (spec, data) => {
+        const first = newClient();
+        first.session = await driver.attach(spec, data, { stdin: first.input, stdout: first.out, stderr: first.err, size: { rows: 20, cols: 60 } });
+        first.input.write('echo one-$((40+2))\n');
+        await first.waitFor(/one-42/, timeout / 2);
+        first.session.close();
+        await first.session.done;
+        assert.equal((await driver.observe(spec, data)).state, 'running', 'leaving is not stopping');
+        const second = newClient();
+        second.session = await driver.attach(spec, data, { stdin: second.input, stdout: second.out, stderr: second.err, size: { rows: 20, cols: 60 } });
+        second.input.write('echo two-$((40+3)); exit 4\n');
+        await second.session.done;
+        assert.match(second.text(), /two-43/);
+        assert.doesNotMatch(second.text(), /one-42/, 'a new client gets output from its attach on');
+        assert.equal((await driver.wait(spec, data)).exitCode, 4);
+      });
+    });
+
+    it('passes stdin to a workload without a terminal, stdout and stderr apart', async () => {
+      await withAttached({ argv: ['sh', '-c', 'cat; echo done >&2'], stdinOpen: true, stdinOnce: true }, null, async (spec, data, c) => {
+        c.input.write('line one\nline two\n');
+        c.input.end();
+        await c.session?.done;
+        assert.equal(c.text(), 'line one\nline two\n');
+        assert.equal(c.errText(), 'done\n');
+        assert.equal((await driver.wait(spec, data)).exitCode, 0);
+      });
+    });
+
+    it('execs on a terminal of its own: its size, its changes, one stream, its status', async () => {
+      await withInstance({ argv: ['sleep', '600'] }, async (spec, data) => {
+        const c = newClient();
+        const listeners = new Set<(s: TerminalSize) => void>();
+        const tty = { size: { rows: 25, cols: 70 }, onResize: (l: (s: TerminalSize) => void) => { listeners.add(l); return () => void listeners.delete(l); } };
+        const script = 'tty; stty size; echo to-err >&2; while read x; do [ "$x" = q ] && exit 5; stty size; done';
+        const running = driver.exec(spec, data, ['sh', '-c', script], { stdin: c.input, stdout: c.out, stderr: c.err, tty });
+        await c.waitFor(/to-err/, timeout / 2);
+        assert.match(c.text(), /^\/dev\/pts\/\d+\r\n25 70\r\nto-err\r\n/, 'its own terminal, sized as asked, stderr on it');
+        assert.ok(listeners.size > 0, 'the driver listens to size changes');
+        for (const l of listeners) l({ rows: 40, cols: 120 });
+        await retry(async () => {
+          c.input.write('\n');
+          await c.waitFor(/40 120\r\n/, 1000);
+        }, timeout / 2);
+        c.input.write('q\n');
+        assert.equal(await running, 5);
+        assert.equal(c.errText(), '');
+        assert.equal(listeners.size, 0, 'it stops listening when the command ends');
+      });
+    });
+
     it('leaves nothing behind after cleanup and remove', async () => {
       let spec: InstanceSpec | undefined;
       const dir = hostFolder('leftovers');
@@ -281,6 +388,40 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
       assert.deepEqual(hostLeftovers(fx), []);
     });
   });
+}
+
+/** The client's end of an attached session: what it types, what it read. */
+interface Client {
+  input: PassThrough;
+  out: PassThrough;
+  err: PassThrough;
+  session: AttachSession | null;
+  text(): string;
+  errText(): string;
+  /** Until the output matches, or the time is up (then it fails with what came). */
+  waitFor(re: RegExp, withinMs: number): Promise<void>;
+}
+
+function newClient(): Client {
+  const input = new PassThrough();
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let o = '';
+  let e = '';
+  out.on('data', (d: Buffer) => (o += d.toString()));
+  err.on('data', (d: Buffer) => (e += d.toString()));
+  return {
+    input, out, err, session: null,
+    text: () => o,
+    errText: () => e,
+    async waitFor(re, withinMs) {
+      const deadline = Date.now() + withinMs;
+      while (!re.test(o)) {
+        if (Date.now() > deadline) throw new Error(`no ${re} in the output within ${withinMs} ms; it was ${JSON.stringify(o)}`);
+        await sleep(20);
+      }
+    },
+  };
 }
 
 async function retry<T>(fn: () => Promise<T>, withinMs: number): Promise<T> {

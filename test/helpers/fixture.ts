@@ -118,7 +118,7 @@ export function runCmd(cmd: string, args: string[], opts: { env?: NodeJS.Process
   });
 }
 
-const MONITORS = /(conmon|qemu-system|isola-vmm-jail|socat|virtiofsd|vfs-launch|runc)/;
+const MONITORS = /(conmon|qemu-system|isola-vmm-jail|socat|virtiofsd|vfs-launch|runc|tty-relay)/;
 
 /**
  * Everything isola may leave on the whole host, not only what names known ids: every mount under

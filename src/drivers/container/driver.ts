@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import type { Capability, ExecOptions, ExitInfo, InstanceSpec, Observed, Stats, StoredData } from '../../core/types.js';
-import type { Driver, DriverContext } from '../driver.js';
+import type { AttachIO, AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, Observed, Stats, StoredData } from '../../core/types.js';
+import type { Driver, DriverContext, StartAttach } from '../driver.js';
 import { IsolaError } from '../../core/errors.js';
 import { run } from '../../util/exec.js';
 import { which } from '../../util/which.js';
@@ -25,6 +25,7 @@ import { exportChanges } from './changes.js';
 import { kindOf, resolveInside, tarIn, tarOut } from './copy.js';
 import type { Readable, Writable } from 'node:stream';
 import type { PathKind } from '../../core/types.js';
+import { attachConmon, execOnTerminal, execSessionDir, ttyRelayPath } from './attach.js';
 
 const SIGNALS = new Set(['TERM', 'KILL', 'INT', 'HUP', 'QUIT', 'USR1', 'USR2', 'STOP', 'CONT']);
 
@@ -101,16 +102,28 @@ export class ContainerDriver implements Driver<ContainerData> {
     }
   }
 
-  async start(spec: InstanceSpec, data: ContainerData, checkpoint?: (data: ContainerData) => void): Promise<ContainerData> {
+  async start(spec: InstanceSpec, data: ContainerData, checkpoint?: (data: ContainerData) => void, attach?: StartAttach): Promise<ContainerData> {
+    const relay = attach ? ttyRelayPath(this.ctx.config) : null; // refused before anything starts
     // Detached instances clean up after themselves through conmon's exit command; a foreground
     // `run` does it itself as soon as it sees the exit, which keeps the start path short.
     const { pid, conmonPid } = await startConmon(this.ctx.config, spec, data.runtime, data.runtimeRoot, true);
     const ref = processRef(conmonPid);
     const started: ContainerData = { ...data, pid, conmonPid, ...(ref ? { conmonStartTime: ref.startTime, bootId: ref.bootId } : {}) };
     checkpoint?.(started);
+    // The container exists but has not run yet (runc create): a client attached now misses nothing.
+    const session = attach && relay ? await attachConmon(relay, filesOf(spec).bundle, attach, !!spec.tty) : null;
     const r = await run(data.runtime, ['--root', data.runtimeRoot, 'start', spec.id]);
-    if (r.code !== 0) throw runtimeError(r.stderr);
+    if (r.code !== 0) {
+      session?.close();
+      throw runtimeError(r.stderr);
+    }
+    if (session) attach?.attached(session);
     return started;
+  }
+
+  async attach(spec: InstanceSpec, data: ContainerData, io: AttachIO): Promise<AttachSession> {
+    if (this.monitorAlive(spec, data) === null) throw new IsolaError('FAILED_PRECONDITION', `instance ${spec.name} is not running`, 'start it first; isola logs shows what it wrote');
+    return attachConmon(ttyRelayPath(this.ctx.config), filesOf(spec).bundle, io, !!spec.tty);
   }
 
   /**
@@ -186,13 +199,20 @@ export class ContainerDriver implements Driver<ContainerData> {
 
   async exec(spec: InstanceSpec, data: ContainerData, argv: string[], opts: ExecOptions): Promise<number> {
     if (this.monitorAlive(spec, data) === null) throw new IsolaError('FAILED_PRECONDITION', `instance ${spec.name} is not running`, `start it first, or use isola run`);
-    const args = ['--root', data.runtimeRoot, 'exec', '--cwd', opts.workdir || spec.workdir || '/'];
-    for (const e of opts.env ?? []) args.push('--env', e);
+    const execArgs = ['--cwd', opts.workdir || spec.workdir || '/'];
+    for (const e of opts.env ?? []) execArgs.push('--env', e);
     if (opts.user) {
       const u = resolveUser(data.rootfs, opts.user);
-      args.push('--user', `${u.uid}:${u.gid}`);
+      execArgs.push('--user', `${u.uid}:${u.gid}`);
     }
-    args.push(spec.id, ...argv);
+    execArgs.push(spec.id, ...argv);
+    if (opts.tty) {
+      return execOnTerminal({
+        relay: ttyRelayPath(this.ctx.config), runtime: [data.runtime, '--root', data.runtimeRoot], execArgs,
+        sessionDir: execSessionDir(spec.runDir), tty: opts.tty, stdin: opts.stdin ?? null, stdout: opts.stdout, stderr: opts.stderr,
+      });
+    }
+    const args = ['--root', data.runtimeRoot, 'exec', ...execArgs];
     return new Promise((resolve, reject) => {
       const child = spawn(data.runtime, args, { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
       // runc reports a command it cannot start on its own stderr; keep it out of the workload's.

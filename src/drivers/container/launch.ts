@@ -82,7 +82,7 @@ export function ociConfig(b: BundleInputs): Record<string, unknown> {
   return {
     ociVersion: '1.0.2',
     process: {
-      terminal: false,
+      terminal: !!spec.tty,
       user: { uid: b.uid, gid: b.gid, additionalGids: b.additionalGids },
       args: spec.argv,
       env: spec.env,

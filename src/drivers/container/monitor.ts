@@ -15,6 +15,18 @@ export function conmonPath(config: Config): string {
 }
 
 /**
+ * conmon's flags for the workload's stdio. A terminal: conmon receives the pty master from runc
+ * and keeps it (stdin included, so no -i, as Podman does). Without one, -i gives the workload a
+ * stdin pipe that attach clients write to; a client's end closes it unless it is to outlive
+ * them (StdinOnce off: --leave-stdin-open). Pure.
+ */
+export function conmonStdioArgs(spec: Pick<InstanceSpec, 'tty' | 'stdinOpen' | 'stdinOnce'>): string[] {
+  if (spec.tty) return ['-t'];
+  if (spec.stdinOpen) return spec.stdinOnce ? ['-i'] : ['-i', '--leave-stdin-open'];
+  return [];
+}
+
+/**
  * Starts conmon, which double-forks into a daemon, runs `<runtime> create`, keeps the
  * container's stdout/stderr in a k8s-file log, writes the exit status to the exit folder and
  * finally runs the cleanup command. It tells us the container's pid (or the runtime's error)
@@ -35,6 +47,7 @@ export function startConmon(config: Config, spec: InstanceSpec, runtime: string,
     '--socket-dir-path', f.sockets,
     '--runtime-arg', `--root=${runtimeRoot}`,
   ];
+  args.push(...conmonStdioArgs(spec));
   if (withExitCommand && spec.cleanupCommand.length > 0) {
     const [cmd, ...rest] = spec.cleanupCommand;
     args.push('--exit-command', cmd ?? '');

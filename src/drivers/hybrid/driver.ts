@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { collectOutput } from '../../util/collect.js';
-import type { Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, Stats, StoredData } from '../../core/types.js';
-import type { Driver, DriverContext } from '../driver.js';
+import type { AttachIO, AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, Stats, StoredData } from '../../core/types.js';
+import type { Driver, DriverContext, StartAttach } from '../driver.js';
 import { IsolaError } from '../../core/errors.js';
 import { effectiveCaps } from '../../core/caps.js';
 import { VmDriver } from '../vm/driver.js';
@@ -84,9 +84,13 @@ export class HybridDriver implements Driver<HybridData> {
     return withVm({ hybrid: 1, vm, rootfs: lower, disk, vmMemoryBytes }, vm);
   }
 
-  async start(spec: InstanceSpec, data: HybridData): Promise<HybridData> {
+  /**
+   * With `attach`, the client gets the start script's streams: the runc in the guest relays the
+   * container's terminal (or stdin and output) to them, so the client sees the container's.
+   */
+  async start(spec: InstanceSpec, data: HybridData, checkpoint?: (data: HybridData) => void, attach?: StartAttach): Promise<HybridData> {
     const vmSpec = this.vmSpec(spec, data);
-    const h = withVm(data, await this.vm.start(vmSpec, data.vm));
+    const h = withVm(data, await this.vm.start(vmSpec, data.vm, checkpoint ? (vm) => checkpoint(withVm(data, vm)) : undefined, attach));
     try {
       await waitContainerStarted(this.vm, vmSpec, h.vm, 60_000);
     } catch (e) {
@@ -94,6 +98,10 @@ export class HybridDriver implements Driver<HybridData> {
       throw e;
     }
     return h;
+  }
+
+  attach(spec: InstanceSpec, h: HybridData, io: AttachIO): Promise<AttachSession> {
+    return this.vm.attach(this.vmSpec(spec, h), h.vm, io);
   }
 
   observe(spec: InstanceSpec, h: HybridData): Promise<Observed> {
@@ -124,15 +132,18 @@ export class HybridDriver implements Driver<HybridData> {
   }
 
   async exec(spec: InstanceSpec, h: HybridData, argv: string[], opts: ExecOptions): Promise<number> {
-    const args = [GUEST.runc, '--root', GUEST.runcRoot, 'exec', '--cwd', opts.workdir || spec.workdir || '/'];
+    // With -t, `runc exec --tty` runs on the guest terminal the agent allocates and relays the
+    // container's own terminal to it (window sizes follow through SIGWINCH).
+    const args = [GUEST.runc, '--root', GUEST.runcRoot, 'exec', ...(opts.tty ? ['--tty'] : []), '--cwd', opts.workdir || spec.workdir || '/'];
     for (const e of opts.env ?? []) args.push('--env', e);
     if (opts.user) {
       const u = resolveUser(h.rootfs, opts.user);
       args.push('--user', `${u.uid}:${u.gid}`);
     }
     args.push(CONTAINER_ID, ...argv);
-    const filter = filterRuncErrors(opts.stderr, 'in the hybrid guest');
-    const code = await this.vm.exec(this.vmSpec(spec, h), h.vm, args, { ...opts, stderr: filter.sink });
+    // runc's own error lines (a command it cannot start) come on stderr, or with a terminal on it.
+    const filter = filterRuncErrors(opts.tty ? opts.stdout : opts.stderr, 'in the hybrid guest');
+    const code = await this.vm.exec(this.vmSpec(spec, h), h.vm, args, opts.tty ? { ...opts, stdout: filter.sink } : { ...opts, stderr: filter.sink });
     const err = filter.error();
     if (err) throw err;
     return code;

@@ -22,8 +22,12 @@ printf '%s' "$1" > ${GUEST.bundle}/config.json
 hostname > ${GUEST.etc}/hostname
 printf '%s' "$2" > ${GUEST.etc}/hosts
 echo '# isola: instances reach only the host and each other; no resolver is configured' > ${GUEST.etc}/resolv.conf
-${GUEST.runc} --root ${GUEST.runcRoot} --log ${GUEST.bundle}/runc.log --log-format json run --bundle ${GUEST.bundle} ${CONTAINER_ID} &
+# A background job's stdin is /dev/null unless redirected: runc gets the script's own (the
+# workload's terminal with -t, its stdin pipe with -i), which it relays to the container.
+exec 3<&0
+${GUEST.runc} --root ${GUEST.runcRoot} --log ${GUEST.bundle}/runc.log --log-format json run --bundle ${GUEST.bundle} ${CONTAINER_ID} <&3 3<&- &
 pid=$!
+exec 3<&-
 for s in TERM INT HUP QUIT USR1 USR2 WINCH; do trap "kill -$s $pid 2>/dev/null" $s; done
 while :; do wait $pid; rc=$?; kill -0 $pid 2>/dev/null || break; done
 if [ "$rc" = 1 ] && grep -q 'executable file not found\\|exec: .*no such file or directory' ${GUEST.bundle}/runc.log 2>/dev/null; then rc=127

@@ -103,6 +103,18 @@ export class AgentConnection {
     }
   }
 
+  /**
+   * Hands every frame from now on to `listener`, those already queued first (a stream session:
+   * output frames, not replies).
+   */
+  stream(listener: (f: Frame) => void): void {
+    for (const f of this.queue.splice(0)) listener(f);
+    this.onFrame = (f) => {
+      listener(f);
+      return true;
+    };
+  }
+
   /** False when the socket's buffer is full (wait for its 'drain'). */
   send(type: string, payload?: Buffer | string): boolean {
     return this.closed ? true : this.socket.write(encodeFrame(type, payload));

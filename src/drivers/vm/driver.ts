@@ -3,8 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable, type Readable } from 'node:stream';
-import type { Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, PathKind, Stats, StoredData } from '../../core/types.js';
-import type { Driver, DriverContext } from '../driver.js';
+import type { AttachIO, AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, PathKind, Stats, StoredData } from '../../core/types.js';
+import type { Driver, DriverContext, StartAttach } from '../driver.js';
 import { IsolaError } from '../../core/errors.js';
 import type { Config } from '../../core/config.js';
 import { readGuestAssets } from '../../guest/assets.js';
@@ -17,7 +17,7 @@ import { allocatedBytes } from '../../util/fsx.js';
 import { findQemu, findQemuImg, probeAccelerator } from './accel.js';
 import { AgentConnection, request } from './agent.js';
 import { createOverlay, diskUsage, ensureBaseDisk, type DiskUsage } from './disk.js';
-import { MIN_MEMORY_MIB, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from './launch.js';
+import { MIN_MEMORY_MIB, attachCmdline, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from './launch.js';
 import { readK8sLog } from '../cri-log.js';
 import {
   EXIT_VM_KILLED, consoleTail, exitInfo, killQemu, launchJailed, orphanOf, qmpCommand, readStatus, socketPath, vmmAlive, waitGone, waitLaunched,
@@ -33,6 +33,7 @@ import {
 } from './whole-disk.js';
 import { readConsoleLog } from './console-log.js';
 import { checkShares, planShares, sharesInJail, startShares, stopShares } from './virtiofs.js';
+import { openTerminal } from './terminal.js';
 
 /**
  * `--as vm`: the image's layers as an ext4 root disk behind a per-instance qcow2 overlay,
@@ -179,6 +180,8 @@ export class VmDriver implements Driver<VmData> {
       // Parents before children, so a mount inside another share lands on it.
       shares: shares.map((sh) => ({ tag: sh.tag, target: sh.guestTarget, readOnly: sh.readOnly })).sort(byDepth),
       tmpfs: (spec.mounts ?? []).flatMap((m) => (m.type === 'tmpfs' ? [m] : [])).sort(byDepth),
+      tty: spec.tty,
+      ...(spec.stdinOpen ? { stdin: spec.stdinOnce ? 'once' as const : 'open' as const } : {}),
     });
     const initrd = path.join(spec.dir, 'initrd.cpio');
     const baseInitrd = spec.initrd ?? assets?.initramfs ?? '';
@@ -224,6 +227,10 @@ export class VmDriver implements Driver<VmData> {
   private async createWholeDisk(spec: InstanceSpec, facts: DiskImageFacts): Promise<VmData> {
     if (spec.kernel || spec.initrd) {
       throw new IsolaError('INVALID_ARGUMENT', `image ${spec.image.ref} is a whole disk, which boots its own kernel`, 'leave out --kernel and --initrd');
+    }
+    if (spec.tty || spec.stdinOpen) {
+      // The terminal port is isola's, and a whole disk's console is its serial port (isola console).
+      throw new IsolaError('INVALID_ARGUMENT', `image ${spec.image.ref} is a whole disk: -i and -t are not offered for it`, 'leave out -i and -t; watch its console with isola console, or reach it over the network');
     }
     if (!facts.agent && spec.argv.length > 0) {
       throw new IsolaError('INVALID_ARGUMENT', `image ${spec.image.ref} boots its own OS, without isola's init, so it takes no command (${spec.argv.join(' ')})`,
@@ -341,11 +348,12 @@ export class VmDriver implements Driver<VmData> {
     };
   }
 
-  async start(spec: InstanceSpec, data: VmData, checkpoint?: (data: VmData) => void): Promise<VmData> {
+  async start(spec: InstanceSpec, data: VmData, checkpoint?: (data: VmData) => void, attach?: StartAttach): Promise<VmData> {
     const v = { ...data, ...(data.shares ? { shares: data.shares.map((sh) => ({ ...sh })) } : {}) };
     if (vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is already running`, 'stop it first');
-    for (const f of [v.files.status, finishedMarker(v), v.files.pidfile, v.files.agent, v.files.ctl, v.files.qmp]) fs.rmSync(f, { force: true });
+    for (const f of [v.files.status, finishedMarker(v), v.files.pidfile, v.files.agent, v.files.ctl, v.files.qmp, v.files.tty]) if (f) fs.rmSync(f, { force: true });
     if (v.wholeDisk) fs.rmSync(v.wholeDisk.firmwareLog, { force: true });
+    let session: Promise<AttachSession> | null = null;
     try {
       const assets = readGuestAssets(this.ctx.config.assets);
       if (!assets?.vmmJail) throw new IsolaError('UNAVAILABLE', 'the VMM jail (isola-vmm-jail) is not built', 'run npm run bootstrap once');
@@ -360,7 +368,7 @@ export class VmDriver implements Driver<VmData> {
       const cgroups = createCgroup(vmmCgroupPath(spec.id), {
         memoryBytes: v.memoryMiB * 1024 * 1024 + VMM_MEMORY_MARGIN, pids: VMM_PIDS, cpus: v.cpus + 1,
       });
-      const plan = this.plan(spec, v);
+      const plan = this.plan(spec, v, attach ? attachCmdline(attach.size ?? null) : []);
       const argv = jailArgv({
         jail: assets.vmmJail, root: this.jailRoot(), uid: v.vmmUid, tap: v.tap, kvm: v.accelerator === 'kvm', cgroups,
         kernel: v.kernel || null, initrd: v.initrd || null, config: v.wholeDisk?.config ?? null,
@@ -374,10 +382,17 @@ export class VmDriver implements Driver<VmData> {
       v.startedAt = new Date().toISOString();
       checkpoint?.({ ...v });
       await waitLaunched(qemu, v.files.qmp, path.join(spec.runDir, 'vmm.err'));
+      // The client connects while the guest boots; init holds the workload's output until it has.
+      if (attach) {
+        session = openTerminal(socketPath(v, 'tty'), attach, spec.name, bootTimeoutMs(this.ctx.config, v.accelerator));
+        session.catch(() => undefined); // awaited below, or closed on failure
+      }
       const own = ownOs(v);
       if (own) await this.waitBooting(spec, v, own);
       else await this.waitStarted(spec, v);
+      if (session && attach) attach.attached(await session);
     } catch (e) {
+      void session?.then((s) => s.close(), () => undefined);
       await this.cleanup(spec, v);
       throw e;
     }
@@ -410,6 +425,11 @@ export class VmDriver implements Driver<VmData> {
       }
       await sleep(20);
     }
+  }
+
+  async attach(spec: InstanceSpec, v: VmData, io: AttachIO): Promise<AttachSession> {
+    if (!vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first; isola logs shows what it wrote');
+    return openTerminal(socketPath(v, 'tty'), io, spec.name, ATTACH_TIMEOUT_MS);
   }
 
   /** Until init reports the workload started (or failed to), QEMU ends, or the boot times out. */
@@ -519,7 +539,7 @@ export class VmDriver implements Driver<VmData> {
     if (data && data.startedAt !== null && !fs.existsSync(finishedMarker(data)) && readStatus(data.files.status).exitCode === null) {
       exitInfo(data.files.status, finishedMarker(data)); // records when isola saw it gone
     }
-    for (const f of [v.files.agent, v.files.ctl, v.files.qmp, v.files.pidfile]) fs.rmSync(f, { force: true });
+    for (const f of [v.files.agent, v.files.ctl, v.files.qmp, v.files.pidfile, v.files.tty]) if (f) fs.rmSync(f, { force: true });
   }
 
   /** Everything of the instance lives in its dir and runDir; the shared base disk stays cached. */
@@ -554,9 +574,11 @@ export class VmDriver implements Driver<VmData> {
     if (!vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
     if (ownOs(v)) throw noAgent(spec, records.builtin ? 'cp' : 'exec');
     const c = await AgentConnection.connect(socketPath(v, 'agent'), 10_000);
+    const tty = opts.tty;
+    const unsubscribe = tty?.onResize((size) => c.send('Z', `${size.rows} ${size.cols}`)) ?? (() => undefined);
     let held = false;
     try {
-      c.send('E', encodeRecords(records));
+      c.send('E', encodeRecords({ ...records, ...(tty ? { tty: true, ...(tty.size ? { size: tty.size } : {}) } : {}) }));
       pumpStdin(c, opts.stdin ?? null);
       for (;;) {
         const f = await c.next();
@@ -581,6 +603,7 @@ export class VmDriver implements Driver<VmData> {
         }
       }
     } finally {
+      unsubscribe();
       c.close();
     }
   }
@@ -635,6 +658,9 @@ function copyError(stderr: string): IsolaError {
 
 const byDepth = (a: { target: string }, b: { target: string }): number => a.target.split('/').length - b.target.split('/').length;
 
+/** How long `attach` waits for the guest's answer: longer means another client holds the port. */
+const ATTACH_TIMEOUT_MS = 5000;
+
 function pumpStdin(c: AgentConnection, stdin: Readable | null): void {
   if (!stdin) {
     c.send('C');
@@ -653,7 +679,6 @@ function pumpStdin(c: AgentConnection, stdin: Readable | null): void {
   stdin.on('end', () => c.send('C'));
   stdin.on('error', () => c.send('C'));
 }
-
 
 /** Allocated bytes of the image's base disk and of the instance's overlay, for `inspect`. */
 export function vmDiskUsage(v: VmData): DiskUsage {

@@ -32,6 +32,7 @@ export function launchFiles(state: string, run: string): LaunchFiles {
     qmp: path.join(run, 'qmp.sock'),
     agent: path.join(run, 'agent.sock'),
     ctl: path.join(run, 'ctl.sock'),
+    tty: path.join(run, 'tty.sock'),
   };
 }
 

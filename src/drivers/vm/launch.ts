@@ -18,6 +18,8 @@ export interface LaunchFiles {
   qmp: string; // QMP unix socket
   agent: string; // exec channel (port isola.agent)
   ctl: string; // stats, signals, shutdown (port isola.ctl)
+  /** The workload's streams for attached clients (port isola.tty); absent for VMs started before it existed. */
+  tty?: string;
 }
 
 export interface LaunchPlan {
@@ -66,6 +68,14 @@ export function vcpus(cpus: number | undefined): number {
   return cpus === undefined || cpus <= 0 ? 1 : Math.ceil(cpus);
 }
 
+/**
+ * Kernel command line words for a foreground run's client (read by the guest's init): hold the
+ * workload's output until the client attached, and the terminal's size to start with.
+ */
+export function attachCmdline(size: { rows: number; cols: number } | null): string[] {
+  return ['isola.attach=1', ...(size ? [`isola.tty=${Math.floor(size.rows)}x${Math.floor(size.cols)}`] : [])];
+}
+
 /** QEMU option values escape commas by doubling them. */
 export function optValue(s: string): string {
   return s.replace(/,/g, ',,');
@@ -112,6 +122,7 @@ export function qemuArgs(p: LaunchPlan): string[] {
     '-device', 'virtserialport,chardev=agent,name=isola.agent',
     '-chardev', `socket,id=ctl,path=${optValue(f.ctl)},server=on,wait=off`,
     '-device', 'virtserialport,chardev=ctl,name=isola.ctl',
+    ...(f.tty ? ['-chardev', `socket,id=tty,path=${optValue(f.tty)},server=on,wait=off`, '-device', 'virtserialport,chardev=tty,name=isola.tty'] : []),
     '-qmp', `unix:${optValue(f.qmp)},server=on,wait=off`,
     '-pidfile', f.pidfile,
   ];

@@ -68,8 +68,11 @@ export function orphanOf(spec: InstanceSpec): VmmRecord {
  * too long for a unix socket address (108 bytes), the same socket is reached through QEMU's own
  * root: /proc/PID/root is its jail, where the folder is /run/vm.
  */
-export function socketPath(v: VmmRecord, name: 'qmp' | 'agent' | 'ctl'): string {
+export function socketPath(v: VmmRecord, name: 'qmp' | 'agent' | 'ctl' | 'tty'): string {
   const direct = v.files[name];
+  if (direct === undefined) {
+    throw new IsolaError('FAILED_PRECONDITION', 'this VM was started by an isola without a terminal channel', 'run the instance again to attach to it');
+  }
   if (direct.length <= SOCKET_PATH_MAX || !v.pid) return direct;
   return `/proc/${v.pid}/root${IN_JAIL.run}/${path.basename(direct)}`;
 }

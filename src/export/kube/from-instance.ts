@@ -12,7 +12,7 @@ import type { Warnings } from './warnings.js';
  */
 const KNOWN_FIELDS = new Set([
   'id', 'name', 'kind', 'image', 'argv', 'env', 'workdir', 'user', 'hostname', 'memoryBytes', 'cpus', 'pidsLimit',
-  'readOnly', 'mounts', 'network', 'security', 'runtime', 'kernel', 'initrd', 'dir', 'runDir', 'cleanupCommand',
+  'readOnly', 'mounts', 'tty', 'stdinOpen', 'stdinOnce', 'network', 'security', 'runtime', 'kernel', 'initrd', 'dir', 'runDir', 'cleanupCommand',
 ]);
 
 export interface InstanceSource {
@@ -85,6 +85,7 @@ export function workloadFromInstance(src: InstanceSource, opts: WorkloadOptions,
       readOnlyRoot: spec.readOnly,
       ...userOf(spec.user, src.facts?.user ?? image.user, subject, warnings),
     },
+    ...(spec.tty || spec.stdinOpen ? { terminal: { tty: !!spec.tty, stdin: !!spec.stdinOpen, stdinOnce: !!spec.stdinOnce } } : {}),
     isolatedNetwork: spec.network.mode === 'none',
     ...(runtimeClass ? { runtimeClass } : {}),
     origin: subject,

@@ -33,6 +33,8 @@ export interface ImageRunSettings {
   privileged: boolean;
   capAdd: string[];
   mounts?: readonly MountLike[];
+  tty?: boolean;
+  interactive?: boolean;
   capDrop: string[];
   seccomp: string;
   noNewPrivileges: boolean;
@@ -113,6 +115,7 @@ export function workloadFromRun(
       readOnlyRoot: req.readOnly,
       ...userOf(req.user ?? '', facts?.user ?? '', subject, warnings),
     },
+    ...(req.tty || req.interactive ? { terminal: { tty: !!req.tty, stdin: !!req.interactive, stdinOnce: false } } : {}),
     isolatedNetwork: req.network === 'none',
     ...(runtimeClass ? { runtimeClass } : {}),
     origin: subject,

@@ -67,6 +67,8 @@ export interface KubeWorkload {
   health?: HealthConfig;
   volumes: KubeVolume[];
   security: KubeSecurity;
+  /** -t and -i: the container's tty, stdin and stdinOnce (Docker's -t, -i and a foreground -i). */
+  terminal?: { tty: boolean; stdin: boolean; stdinOnce: boolean };
   /** --network none: a NetworkPolicy that denies all traffic (pods), no interface at all (VMs). */
   isolatedNetwork: boolean;
   /** container with --runtime runsc: the RuntimeClass a gVisor cluster names (gvisor). */

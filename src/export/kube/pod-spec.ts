@@ -48,6 +48,8 @@ export function podSpecOf(w: KubeWorkload, name: string, warnings: Warnings): Po
   if (w.args) container.args = w.args;
   if (w.workdir) container.workingDir = w.workdir;
   if (w.env.length) container.env = w.env.map((e) => ({ name: e.name, value: e.value }));
+  if (w.terminal?.tty) container.tty = true;
+  if (w.terminal?.stdin) Object.assign(container, { stdin: true, ...(w.terminal.stdinOnce ? { stdinOnce: true } : {}) });
   if (w.ports.length) container.ports = [...new Set(w.ports.map((p) => p.containerPort))].map((p) => ({ containerPort: p, protocol: 'TCP' }));
   if (w.memoryBytes !== undefined || w.cpus !== undefined) {
     // isola's -m and --cpus are hard limits; requests equal to them make the pod Guaranteed and

@@ -6,6 +6,8 @@ import { DEFAULT_SECCOMP, loadSeccompProfile, toOciSeccomp, countFilteredSyscall
 import { ALL_CAPS, DEFAULT_CAPS, effectiveCaps, normalizeCap, processBoundingCaps } from '../../../src/core/caps.js';
 import { parseK8sLine } from '../../../src/drivers/cri-log.js';
 import { resolveUser } from '../../../src/drivers/container/user.js';
+import { conmonStdioArgs } from '../../../src/drivers/container/monitor.js';
+import { ctlResizeLine } from '../../../src/drivers/container/attach.js';
 import { isIsolaError } from '../../../src/core/errors.js';
 import type { InstanceSpec } from '../../../src/core/types.js';
 import os from 'node:os';
@@ -124,4 +126,15 @@ test('config.json: user mounts as rbind with propagation and ro, tmpfs with size
   const h = ociConfig({ ...base, mountSources: new Map([['/data', '/.isola/shares/0']]), spec: spec({ mounts: [{ type: 'volume', source: '/host/v', target: '/data', readOnly: true, propagation: 'rprivate' }] }) }) as Json;
   assert.deepEqual(h.mounts.at(-1), { destination: '/data', type: 'bind', source: '/.isola/shares/0', options: ['rbind', 'rprivate', 'ro'] }, 'the hybrid guest binds its share');
   assert.equal(h.linux.rootfsPropagation, undefined);
+});
+
+test('terminals: process.terminal with -t; conmon -t, or -i with a stdin pipe that outlives clients unless StdinOnce', () => {
+  assert.equal((ociConfig({ ...base, spec: spec() }) as Json).process.terminal, false);
+  assert.equal((ociConfig({ ...base, spec: spec({ tty: true }) }) as Json).process.terminal, true);
+  assert.deepEqual(conmonStdioArgs({}), []);
+  assert.deepEqual(conmonStdioArgs({ tty: true, stdinOpen: true, stdinOnce: true }), ['-t'], 'conmon keeps the terminal\'s stdin itself');
+  assert.deepEqual(conmonStdioArgs({ stdinOpen: true, stdinOnce: true }), ['-i']);
+  assert.deepEqual(conmonStdioArgs({ stdinOpen: true, stdinOnce: false }), ['-i', '--leave-stdin-open']);
+  assert.equal(ctlResizeLine({ rows: 40, cols: 120 }), '1 40 120\n', 'conmon\'s WIN_RESIZE_EVENT: height, then width');
+  assert.equal(ctlResizeLine({ rows: 0, cols: 5000 }), '1 1 1000\n', 'kept inside what conmon accepts');
 });

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mergeEnv, resolveArgv } from '../../../src/engine/spec-builder.js';
-import { defaultRunRequest } from '../../../src/engine/request.js';
+import { buildSpec, mergeEnv, resolveArgv } from '../../../src/engine/spec-builder.js';
+import { defaultRunRequest, type RunRequest } from '../../../src/engine/request.js';
+import { pathsFor } from '../../../src/core/paths.js';
 import { isIsolaError } from '../../../src/core/errors.js';
 import type { ResolvedImage } from '../../../src/core/types.js';
 
@@ -19,4 +20,17 @@ test('env: -e overrides the image, KEY alone passes the caller\'s value', () => 
   const caller = { ISOLA_TEST_PASS: 'through' };
   assert.deepEqual(mergeEnv(['PATH=/bin', 'A=1'], ['A=2', 'B=3', 'ISOLA_TEST_PASS', 'UNSET_ONE'], caller), ['PATH=/bin', 'A=2', 'B=3', 'ISOLA_TEST_PASS=through']);
   assert.throws(() => mergeEnv([], ['1BAD=x'], caller), (e) => isIsolaError(e, 'INVALID_ARGUMENT'));
+});
+
+test('terminals: -t is tty, -i keeps stdin open, once only in the foreground (Docker\'s StdinOnce)', () => {
+  const paths = pathsFor('/tmp/isola-spec-test');
+  const build = (over: Partial<RunRequest>) => buildSpec(paths, {}, 'a'.repeat(64), 'n', img([], ['sh']), { ...defaultRunRequest('x'), network: 'none', ...over }, [], []);
+  const plain = build({});
+  assert.equal(plain.tty, undefined);
+  assert.equal(plain.stdinOpen, undefined);
+  assert.deepEqual([build({ tty: true }).tty, build({ tty: true }).stdinOpen], [true, undefined]);
+  const fg = build({ interactive: true });
+  assert.deepEqual([fg.stdinOpen, fg.stdinOnce], [true, true]);
+  const bg = build({ interactive: true, tty: true, detach: true });
+  assert.deepEqual([bg.tty, bg.stdinOpen, bg.stdinOnce], [true, true, false]);
 });

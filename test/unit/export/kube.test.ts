@@ -117,11 +117,23 @@ describe('isola kube generate: container', () => {
 
   test('settings without a Kubernetes equivalent are named in a warning, never dropped silently', () => {
     const w = new Warnings();
-    const s = { ...spec({ pidsLimit: 64, user: 'nobody', runtime: 'crun', hostname: 'Not_A_Label' }), mounts: [{ source: 'data', target: '/data' }] } as InstanceSpec;
+    const s = { ...spec({ pidsLimit: 64, user: 'nobody', runtime: 'crun', hostname: 'Not_A_Label' }), futureSetting: { on: true } } as InstanceSpec;
     workloadFromInstance({ spec: s, ports: [{ hostIp: '127.0.0.1', hostPort: 8080, instancePort: 80 }] }, opts, w);
     const text = w.list.join('\n');
     for (const re of [/--pids-limit 64 not carried over/, /user "nobody" not carried over/, /--runtime crun not carried over/, /hostname "Not_A_Label" not carried over/,
-      /setting "mounts" .* not carried over/, /-p 127\.0\.0\.1:8080:80/, /no longer stored here/]) assert.match(text, re);
+      /setting "futureSetting" .* not carried over/, /-p 127\.0\.0\.1:8080:80/, /no longer stored here/]) assert.match(text, re);
+  });
+
+  test('-t and -i become the container\'s tty and stdin; an instance\'s foreground -i its stdinOnce', async () => {
+    const w = new Warnings();
+    const fromRun = manifestsFor([workloadFromRun(run({ tty: true, interactive: true }), undefined, opts, {}, w)], w).map((m) => m.object);
+    assert.deepEqual(await schemaProblems(fromRun), []);
+    const c = (byKind(fromRun, 'Deployment')[0] as Any).spec.template.spec.containers[0];
+    assert.deepEqual([c.tty, c.stdin, c.stdinOnce], [true, true, undefined]);
+    const inst = workloadFromInstance({ spec: { ...spec({}), tty: true, stdinOpen: true, stdinOnce: true } as InstanceSpec, ports: [] }, opts, w);
+    assert.deepEqual(inst.terminal, { tty: true, stdin: true, stdinOnce: true });
+    const plain = manifestsFor([workloadFromRun(run(), undefined, opts, {}, w)], w).map((m) => m.object);
+    assert.equal((byKind(plain, 'Deployment')[0] as Any).spec.template.spec.containers[0].tty, undefined);
   });
 
   test('--privileged maps to securityContext.privileged, without allowPrivilegeEscalation (Kubernetes refuses both)', async () => {

@@ -59,6 +59,9 @@ test('agent frames survive being split anywhere', () => {
 test('records round-trip, and NUL bytes are refused', () => {
   const r = { argv: ['sh', '-c', 'echo "a b"\nexit 3'], env: ['A=1', 'B='], workdir: '/tmp', user: '65534:65534', hostname: 'h', ip: '10.77.0.5/16', gateway: '10.77.0.1', readOnly: true };
   assert.deepEqual(decodeRecords(encodeRecords(r)), r);
+  const t = { argv: ['sh'], env: [], tty: true, stdin: 'once' as const, size: { rows: 24, cols: 80 } };
+  assert.deepEqual(decodeRecords(encodeRecords(t)), t, 'terminal records: t, s, z');
+  assert.match(encodeRecords(t).toString(), /\0y1\0sonce\0z24 80\0$/);
   assert.throws(() => encodeRecords({ argv: ['a\0b'], env: [] }), /NUL/);
   const m = {
     argv: ['tar-c', '/x'], env: [], builtin: true, root: '/proc/7/root',
