@@ -138,9 +138,9 @@ export class Engine {
     if (req.kind !== 'vm' && diskImageFacts(image.config)) {
       throw invalid(`image ${image.ref} is a whole-disk VM (a disk with its own bootloader), which only a VM can boot`, `run it with --as vm`);
     }
-    if ((req.mounts ?? []).length > 0 && diskImageFacts(image.config)) {
+    if ((req.mounts ?? []).length > 0 && diskImageFacts(image.config)?.agent === false) {
       // Its own OS mounts what its fstab says: isola cannot place a shared folder in it.
-      throw invalid(`image ${image.ref} is a whole-disk VM, which takes no -v, --mount or --tmpfs`, 'copy files in with isola cp, or run an image with layers');
+      throw invalid(`image ${image.ref} boots its own OS, without isola's init, so it takes no -v, --mount or --tmpfs`, 'its own OS mounts what its fstab says; copy files in over its network');
     }
     // Every mount is checked before anything is made; then -v's missing host folders are made.
     const plan = planMounts(req.mounts ?? [], req.kind);

@@ -1389,6 +1389,11 @@ static void apply_fw_cfg(struct spec *s) {
   if (o.ip) s->ip = o.ip;
   if (o.gw) s->gw = o.gw;
   s->readonly = o.readonly;
+  /* shared folders and tmpfs are the instance's: the disk's own config has none */
+  for (int i = 0; i < o.nmounts && s->nmounts < MAXMOUNTS; i++) {
+    s->mount_kind[s->nmounts] = o.mount_kind[i];
+    s->mounts[s->nmounts++] = o.mounts[i];
+  }
   say("config from fw_cfg: %d args, %d env, ip %s", o.argc, o.envc, o.ip ? o.ip : "none");
 }
 

@@ -243,6 +243,12 @@ export class VmDriver implements Driver<VmData> {
     if (mem < MIN_MEMORY_MIB) {
       throw new IsolaError('INVALID_ARGUMENT', `-m ${mem}m is below the ${MIN_MEMORY_MIB} MiB a VM needs`, `give the VM at least -m ${MIN_MEMORY_MIB}m`);
     }
+    if (!facts.agent && (spec.mounts ?? []).length > 0) {
+      throw new IsolaError('INVALID_ARGUMENT', `image ${spec.image.ref} boots its own OS, without isola's init, so it takes no -v, --mount or --tmpfs`,
+        'its own OS mounts what its fstab says; copy files in over its network');
+    }
+    const shares = planShares(spec);
+    checkShares(this.ctx.config, readGuestAssets(this.ctx.config.assets)?.vfsLaunch, shares);
     findQemu(this.ctx.config);
     const base = await ensureWholeDisk(spec.image, this.ctx.cache, findQemuImg(this.ctx.config), this.ctx.config.unpack);
     const accel = await probeAccelerator(this.ctx.config);
@@ -270,6 +276,8 @@ export class VmDriver implements Driver<VmData> {
         ip: net ? `${net.ip}/${net.prefixLength}` : undefined,
         gateway: net?.gateway,
         readOnly: spec.readOnly,
+        shares: shares.map((sh) => ({ tag: sh.tag, target: sh.guestTarget, readOnly: sh.readOnly })).sort(byDepth),
+        tmpfs: (spec.mounts ?? []).flatMap((m) => (m.type === 'tmpfs' ? [m] : [])).sort(byDepth),
       }), { mode: 0o600 });
       owned.push({ path: config, mode: 0o400 });
     }
@@ -305,6 +313,7 @@ export class VmDriver implements Driver<VmData> {
       startedAt: null,
       qemuArgv: [],
       wholeDisk: { firmware: facts.firmware, bus: facts.bus, agent: facts.agent, config, vars, firmwareLog: path.join(state, 'firmware.log') },
+      ...(shares.length > 0 ? { shares } : {}),
     };
   }
 

@@ -11,7 +11,7 @@ import { SANDBOX, optValue, type LaunchPlan } from './launch.js';
  *   (`"backing": null`), so a disk naming a backing file cannot make QEMU open it.
  * - With isola's init inside (`agent`), the same virtio-serial ports as every VM, and the
  *   instance's config (command, environment, address) by fw_cfg, which the init reads over the
- *   one baked into the disk's initramfs.
+ *   one baked into the disk's initramfs; shared folders over virtiofs as in every VM.
  */
 export interface WholeDiskBoot {
   firmware: 'bios' | 'uefi';
@@ -38,7 +38,9 @@ export function wholeDiskArgs(p: LaunchPlan, w: WholeDiskBoot): string[] {
     'file': { driver: 'file', filename: p.disk },
     'backing': { 'driver': 'qcow2', 'read-only': true, 'file': { driver: 'file', filename: p.baseDisk }, 'backing': null },
   });
-  const machine = ['q35', ...(w.ovmf ? ['pflash0=fw-code', 'pflash1=fw-vars'] : [])].join(',');
+  // Shared folders need isola's init inside, which mounts them, and shareable guest memory (virtiofsd maps it).
+  const shares = w.agent ? (p.shares ?? []) : [];
+  const machine = ['q35', ...(w.ovmf ? ['pflash0=fw-code', 'pflash1=fw-vars'] : []), ...(shares.length ? ['memory-backend=mem'] : [])].join(',');
   const args: string[] = [
     '-name', `isola-${p.id}`,
     '-sandbox', SANDBOX,
@@ -73,6 +75,12 @@ export function wholeDiskArgs(p: LaunchPlan, w: WholeDiskBoot): string[] {
       '-device', 'virtserialport,chardev=ctl,name=isola.ctl',
     );
     if (w.config) args.push('-fw_cfg', `name=${FW_CFG_CONFIG},file=${optValue(w.config)}`);
+  }
+  if (shares.length) {
+    args.push('-object', `memory-backend-memfd,id=mem,size=${p.memoryMiB}M,share=on`);
+    for (const [i, s] of shares.entries()) {
+      args.push('-chardev', `socket,id=vfs${i},path=${optValue(s.socket)}`, '-device', `vhost-user-fs-pci,chardev=vfs${i},tag=${s.tag}`);
+    }
   }
   args.push('-qmp', `unix:${optValue(f.qmp)},server=on,wait=off`, '-pidfile', f.pidfile);
   if (p.net) {
