@@ -1,4 +1,4 @@
-import type { Capability, ExecOptions, ExitInfo, InstanceSpec, Kind, LogEntry, Observed, Stats, StoredData } from '../core/types.js';
+import type { BridgeNetworkSpec, Capability, ExecOptions, ExitInfo, InstanceSpec, Kind, LogEntry, Observed, Stats, StoredData } from '../core/types.js';
 import type { Config } from '../core/config.js';
 import { pathsFor, type Paths } from '../core/paths.js';
 import { CacheLayout } from '../core/cache-layout.js';
@@ -60,6 +60,25 @@ export interface Driver<D extends StoredData> {
    * `tarFile` (for `isola build` and `isola commit`). Works on a stopped instance too.
    */
   exportChanges?(spec: InstanceSpec, data: D, tarFile: string): Promise<void>;
+  // ---- networking: user networks and names ----
+  /**
+   * Optional: gives a running instance one more interface (`network connect`); `spec` already
+   * lists it. Drivers without it refuse connect and disconnect while the instance runs (a VM's
+   * NICs are fixed at boot); a stopped instance gets its interfaces at its next start.
+   */
+  attachNetwork?(spec: InstanceSpec, data: D, net: BridgeNetworkSpec): Promise<void>;
+  /**
+   * Optional: removes an interface of a running instance (`network disconnect`); `spec` no longer
+   * lists it; `newFirst`, when the removed one was the first, is the interface that now gives the
+   * default route.
+   */
+  detachNetwork?(spec: InstanceSpec, data: D, net: BridgeNetworkSpec, newFirst: BridgeNetworkSpec | null): Promise<void>;
+  /**
+   * Optional: a running instance whose /etc/hosts and resolv.conf are copies of its own (a VM's
+   * guest) gets the instance folder's current ones. Containers bind-mount the files themselves
+   * and need nothing.
+   */
+  refreshEtc?(spec: InstanceSpec, data: D): Promise<void>;
 }
 
 /** A driver as the engine holds it: its data is what the database stores. */

@@ -10,10 +10,24 @@ export interface GuestRecords {
   workdir?: string;
   user?: string;
   hostname?: string;
-  /** address/prefix for eth0, e.g. 10.77.0.5/16 */
+  /** address/prefix for eth0, e.g. 10.77.0.5/16 (older configs; `interfaces` replaces it) */
   ip?: string;
+  /** The default route's gateway. */
   gateway?: string;
   readOnly?: boolean;
+  // ---- networking: every NIC, and the guest's /etc files ----
+  /** Each NIC, found by its MAC, named and addressed: eth0 first. */
+  interfaces?: GuestInterface[];
+  /** The guest's /etc/hosts and /etc/resolv.conf (bind-mounted over the image's by init). */
+  hosts?: string;
+  resolv?: string;
+}
+
+export interface GuestInterface {
+  mac: string;
+  name: string;
+  /** address/prefix */
+  ip: string;
 }
 
 export function encodeRecords(r: GuestRecords): Buffer {
@@ -30,6 +44,9 @@ export function encodeRecords(r: GuestRecords): Buffer {
   if (r.ip) add('i', r.ip);
   if (r.gateway) add('g', r.gateway);
   if (r.readOnly) add('r', '1');
+  for (const i of r.interfaces ?? []) add('n', `${i.mac} ${i.name} ${i.ip}`);
+  if (r.hosts !== undefined) add('H', r.hosts);
+  if (r.resolv !== undefined) add('D', r.resolv);
   return Buffer.from(out.join(''), 'utf8');
 }
 
@@ -47,6 +64,13 @@ export function decodeRecords(buf: Buffer): GuestRecords {
       case 'i': r.ip = v; break;
       case 'g': r.gateway = v; break;
       case 'r': r.readOnly = v === '1'; break;
+      case 'n': {
+        const [mac = '', name = '', ip = ''] = v.split(' ');
+        (r.interfaces ??= []).push({ mac, name, ip });
+        break;
+      }
+      case 'H': r.hosts = v; break;
+      case 'D': r.resolv = v; break;
     }
   }
   return r;

@@ -275,6 +275,7 @@ export class ImageStore {
         cmd: c.Cmd ?? [],
         workingDir: c.WorkingDir || '/',
         user: c.User ?? '',
+        exposedPorts: Object.keys(c.ExposedPorts ?? {}),
       },
     };
   }

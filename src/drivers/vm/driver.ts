@@ -10,8 +10,9 @@ import type { Config } from '../../core/config.js';
 import { readGuestAssets } from '../../guest/assets.js';
 import { cpioArchive } from '../../guest/cpio.js';
 import { encodeRecords } from '../../guest/records.js';
+import { bridgeNetworks, ensureEtcFiles, readEtcFiles } from '../../net/etc-files.js';
 import { ensureBridge } from '../../net/bridge.js';
-import { createTap, deleteTap } from '../../net/tap.js';
+import { createTap, deleteTaps } from '../../net/tap.js';
 import { run } from '../../util/exec.js';
 import { allocatedBytes } from '../../util/fsx.js';
 import { findQemu, probeAccelerator } from './accel.js';
@@ -142,25 +143,10 @@ export class VmDriver implements Driver<VmData> {
     const overlay = path.join(state, 'disk.qcow2');
     if (!fs.existsSync(overlay)) await createOverlay(this.ctx.config, baseDisk, overlay);
 
-    const net = spec.network.mode === 'bridge' ? spec.network : null;
-    const config = encodeRecords({
-      argv: spec.argv,
-      env: spec.env,
-      workdir: spec.workdir,
-      user: spec.user,
-      hostname: spec.hostname,
-      ip: net ? `${net.ip}/${net.prefixLength}` : undefined,
-      gateway: net?.gateway,
-      readOnly: spec.readOnly,
-    });
+    // The initrd with this instance's config is written at each start (its networks and /etc
+    // files may have changed since); only QEMU's uid may read it: it holds the -e values.
     const initrd = path.join(spec.dir, 'initrd.cpio');
-    const baseInitrd = spec.initrd ?? assets?.initramfs ?? '';
-    fs.writeFileSync(initrd, Buffer.concat([
-      fs.readFileSync(baseInitrd),
-      cpioArchive([{ type: 'dir', name: 'isola' }, { type: 'file', name: 'isola/config', data: config }]),
-    ]), { mode: 0o600 });
-    // The initrd carries the workload's environment (-e values): readable by this VM's QEMU only.
-    handOver(uid, [], [{ path: initrd, mode: 0o400 }, { path: overlay, mode: 0o600 }]);
+    handOver(uid, [], [{ path: overlay, mode: 0o600 }]);
 
     const v: VmData = {
       version: 2,
@@ -196,7 +182,7 @@ export class VmDriver implements Driver<VmData> {
 
   /** QEMU's command line, with the paths it sees inside its jail. */
   plan(spec: InstanceSpec, v: VmData, extraCmdline: string[] = []): LaunchPlan {
-    const net = spec.network.mode === 'bridge' && v.tap ? { mac: spec.network.mac } : null;
+    const nets = v.tap ? bridgeNetworks(spec).map((n) => ({ mac: n.mac })) : [];
     return {
       id: spec.id,
       accel: v.accelerator,
@@ -210,10 +196,39 @@ export class VmDriver implements Driver<VmData> {
       baseDisk: IN_JAIL.baseDisk,
       readOnly: spec.readOnly,
       files: launchFiles(IN_JAIL.state, IN_JAIL.run),
-      net,
+      nets,
       tscKhz: hostTscKhz(),
       extraCmdline: [...extraCmdline, ...this.ctx.config.vm.cmdline],
     };
+  }
+
+  /**
+   * The initrd QEMU boots: the shared initramfs and this instance's config (workload, NICs by MAC,
+   * /etc/hosts and resolv.conf as they are now), readable by this VM's QEMU only.
+   */
+  private writeInitrd(spec: InstanceSpec, v: VmData): void {
+    const assets = readGuestAssets(this.ctx.config.assets);
+    const nets = bridgeNetworks(spec);
+    const etc = ensureEtcFiles(spec);
+    const config = encodeRecords({
+      argv: spec.argv,
+      env: spec.env,
+      workdir: spec.workdir,
+      user: spec.user,
+      hostname: spec.hostname,
+      interfaces: nets.map((n) => ({ mac: n.mac, name: n.ifname ?? 'eth0', ip: `${n.ip}/${n.prefixLength}` })),
+      gateway: nets[0]?.gateway,
+      readOnly: spec.readOnly,
+      hosts: etc.hosts,
+      resolv: etc.resolv,
+    });
+    const baseInitrd = spec.initrd ?? assets?.initramfs ?? '';
+    fs.rmSync(v.initrd, { force: true });
+    fs.writeFileSync(v.initrd, Buffer.concat([
+      fs.readFileSync(baseInitrd),
+      cpioArchive([{ type: 'dir', name: 'isola' }, { type: 'file', name: 'isola/config', data: config }]),
+    ]), { mode: 0o600 });
+    handOver(v.vmmUid, [], [{ path: v.initrd, mode: 0o400 }]);
   }
 
   async start(spec: InstanceSpec, data: VmData, checkpoint?: (data: VmData) => void): Promise<VmData> {
@@ -223,15 +238,19 @@ export class VmDriver implements Driver<VmData> {
     try {
       const assets = readGuestAssets(this.ctx.config.assets);
       if (!assets?.vmmJail) throw new IsolaError('UNAVAILABLE', 'the VMM jail (isola-vmm-jail) is not built', 'run npm run bootstrap once');
-      if (spec.network.mode === 'bridge') {
-        await ensureBridge(spec.network);
-        v.tap = await createTap(spec.id, spec.network.bridge, v.vmmUid);
+      this.writeInitrd(spec, v);
+      const taps: string[] = [];
+      for (const n of bridgeNetworks(spec)) {
+        await ensureBridge(n);
+        taps.push(await createTap(spec.id, n.bridge, v.vmmUid, n.ifname ?? 'eth0'));
       }
+      v.tap = taps[0] ?? null;
+      v.taps = taps;
       const cgroups = createCgroup(vmmCgroupPath(spec.id), {
         memoryBytes: v.memoryMiB * 1024 * 1024 + VMM_MEMORY_MARGIN, pids: VMM_PIDS, cpus: v.cpus + 1,
       });
       const argv = jailArgv({
-        jail: assets.vmmJail, root: this.jailRoot(), uid: v.vmmUid, tap: v.tap, kvm: v.accelerator === 'kvm', cgroups,
+        jail: assets.vmmJail, root: this.jailRoot(), uid: v.vmmUid, taps: v.taps ?? (v.tap ? [v.tap] : []), kvm: v.accelerator === 'kvm', cgroups,
         kernel: v.kernel, initrd: v.initrd, baseDisk: v.baseDisk, state: path.dirname(v.overlay), run: spec.runDir, qemu: findQemu(this.ctx.config),
       }, qemuArgs(this.plan(spec, v)));
       v.qemuArgv = argv;
@@ -317,7 +336,7 @@ export class VmDriver implements Driver<VmData> {
   async cleanup(spec: InstanceSpec, data: VmData | null): Promise<void> {
     const v = data ?? orphanOf(spec);
     if (vmmAlive(spec, v)) await killQemu(spec, v);
-    await deleteTap(spec.id);
+    await deleteTaps(spec.id);
     removeCgroup(vmmCgroupPath(spec.id));
     if (data && data.startedAt !== null && !fs.existsSync(finishedMarker(data)) && readStatus(data.files.status).exitCode === null) {
       exitInfo(data.files.status, finishedMarker(data)); // records when isola saw it gone
@@ -362,6 +381,15 @@ export class VmDriver implements Driver<VmData> {
 
   logs(spec: InstanceSpec, v: VmData, opts: { follow: boolean; signal?: AbortSignal }): AsyncIterable<LogEntry> {
     return readK8sLog(v.files.log, opts.follow, () => !vmmAlive(spec, v), opts.signal);
+  }
+
+  /** The guest's /etc/hosts and resolv.conf, rewritten in place by init (the ctl channel's 'T'). */
+  async refreshEtc(spec: InstanceSpec, v: VmData): Promise<void> {
+    if (!vmmAlive(spec, v)) return;
+    const etc = readEtcFiles(spec);
+    if (!etc) return;
+    const f = await request(socketPath(v, 'ctl'), 'T', encodeRecords({ argv: [], env: [], hosts: etc.hosts, resolv: etc.resolv }), 5000);
+    if (f.payload.toString() !== 'ok') throw new IsolaError('INTERNAL', `the VM's init did not take the new /etc files: ${f.payload.toString()}`, 'they reach it at its next start');
   }
 
   async stats(spec: InstanceSpec, v: VmData): Promise<Stats> {
