@@ -302,6 +302,6 @@ export class Networks {
 }
 
 function noHotplug(rec: InstanceRecord, verb: string): IsolaError {
-  return new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} is a running ${rec.kind}: its network interfaces are fixed while its VM runs (the microvm machine has no hotplug)`,
+  return new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} is a running ${rec.kind}: a VM's network interfaces are fixed while it runs (the microvm machine has no device hotplug)`,
     `stop it, ${verb} it, then start it again`);
 }

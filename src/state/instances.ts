@@ -104,7 +104,8 @@ export class InstanceRepo {
           id: rec.id, name: rec.name, kind: rec.kind, imageRef: rec.imageRef, imageDigest: rec.imageDigest, state: rec.state, createdAt: rec.createdAt, ip: rec.ip,
           autoRemove: rec.autoRemove ? 1 : 0, spec: JSON.stringify(rec.spec), data: JSON.stringify(rec.data), ports: JSON.stringify(rec.ports), owner: rec.owner ? JSON.stringify(rec.owner) : null,
         });
-      const nets = rec.spec.network.mode === 'bridge' ? [rec.spec.network, ...(rec.spec.moreNetworks ?? [])] : rec.spec.moreNetworks ?? [];
+      const first = rec.spec.network?.mode === 'bridge' ? [rec.spec.network] : [];
+      const nets = [...first, ...(rec.spec.moreNetworks ?? [])];
       const add = this.db.prepare('INSERT INTO endpoints (instance_id, network_id, ip, ifname) VALUES (?, ?, ?, ?)');
       for (const n of nets) add.run(rec.id, n.networkId ?? 'bridge', n.ip, n.ifname ?? 'eth0');
       return rec;
