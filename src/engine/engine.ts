@@ -57,7 +57,7 @@ export class Engine {
     for (const d of [paths.root, paths.instances, paths.run, paths.cache, paths.tmp, paths.images]) privateDir(d);
     this.db = openDb(paths.db);
     this.instances = new InstanceRepo(this.db);
-    this.networks = new Networks({ db: this.db, instances: this.instances, driver: (k) => this.driver(k), runDir: paths.run });
+    this.networks = new Networks({ db: this.db, instances: this.instances, driver: (k) => this.driver(k), root: paths.root });
   }
 
   driver(kind: Kind): AnyDriver {

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { BridgeNetworkSpec, InstanceSpec, Kind } from '../core/types.js';
 import { IsolaError, invalid, notFound } from '../core/errors.js';
@@ -11,6 +12,7 @@ import { withLock } from '../util/lock.js';
 import { BRIDGE, DEFAULT_NETWORK, GATEWAY, PREFIX, SUBNET, bridgeName, macFor } from '../net/names.js';
 import { checkSubnet, cidrText, cidrsOverlap, intToIp, nextFreeIp, nextFreeSubnet, parseCidr, type Cidr } from '../net/ipam.js';
 import { hostRoutes } from '../net/routes.js';
+import { RUN_DIR } from '../net/nft.js';
 import { ensureBridge, ensureBridgeLocked, removeBridge, removeBridgeLocked, withNetLock } from '../net/bridge.js';
 import { bridgeNetworks, etcFilesFor, readHostResolv, writeEtcFiles, type Peer, type ResolvConf } from '../net/etc-files.js';
 import { isValidName, newId } from './names.js';
@@ -51,8 +53,8 @@ export interface NetworkContext {
   db: Db;
   instances: InstanceRepo;
   driver(kind: Kind): AnyDriver;
-  /** The data root's runtime folder, for the lock that orders /etc/hosts rewrites. */
-  runDir: string;
+  /** The data root, whose /etc/hosts rewrites are ordered by one lock. */
+  root: string;
 }
 
 export interface NetworkView {
@@ -283,7 +285,11 @@ export class Networks {
   async refreshHosts(networkIds: readonly string[], extra: readonly string[] = []): Promise<void> {
     const ids = [...new Set(networkIds)].filter((id) => id !== DEFAULT_NETWORK);
     if (ids.length === 0 && extra.length === 0) return;
-    await withLock(path.join(this.ctx.runDir, 'hosts.lock'), async () => {
+    // In /run/isola, not in the data root: a lock a killed process left there is broken by the
+    // next waiter and gone at the next boot, and leaves nothing in the data root.
+    fs.mkdirSync(RUN_DIR, { recursive: true, mode: 0o755 });
+    const lock = path.join(RUN_DIR, `hosts-${createHash('sha256').update(this.ctx.root).digest('hex').slice(0, 16)}.lock`);
+    await withLock(lock, async () => {
       const host = readHostResolv();
       const members = new Set<string>(extra);
       for (const id of ids) for (const e of this.repo.endpointsOn(id)) members.add(e.instanceId);

@@ -122,7 +122,7 @@ function bindable(hostIp: string, hostPort: number, protocol: Protocol): Promise
 }
 
 function taken(m: PortMapping, by: string): IsolaError {
-  return new IsolaError('FAILED_PRECONDITION', `host port ${m.hostIp}:${m.hostPort}/${protocolOf(m)} is already in use${by}`, 'choose another host port with -p, or stop what holds it');
+  return new IsolaError('FAILED_PRECONDITION', `host port ${m.hostIp}:${m.hostPort} is already in use (${protocolOf(m)}, ${by})`, 'choose another host port with -p, or stop what holds it');
 }
 
 /** Fails early, with the port named, when something already listens there or another instance publishes it. */
@@ -130,8 +130,8 @@ export async function assertPortFree(m: PortMapping, published?: readonly Publis
   if (m.hostPort === 0) return;
   const rules = published ?? (await readTable()).publish;
   const other = rules.find((r) => r.hostPort === m.hostPort && r.protocol === protocolOf(m) && overlaps(r, m));
-  if (other) throw taken(m, ` (published by instance ${other.instanceId.slice(0, 12)})`);
-  if ((await bindable(m.hostIp, m.hostPort, protocolOf(m))) === null) throw taken(m, ' (a program of the host listens there)');
+  if (other) throw taken(m, `published by instance ${other.instanceId.slice(0, 12)}`);
+  if ((await bindable(m.hostIp, m.hostPort, protocolOf(m))) === null) throw taken(m, 'a program of the host listens there');
 }
 
 /**
