@@ -113,6 +113,8 @@ export function runCmd(cmd: string, args: string[], opts: { env?: NodeJS.Process
       clearTimeout(timer);
       resolve({ code: code ?? 137, stdout, stderr });
     });
+    // A program that exits before reading its input is answered, not an error of the test.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }
