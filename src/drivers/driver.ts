@@ -62,9 +62,10 @@ export interface Driver<D extends StoredData> {
   exportChanges?(spec: InstanceSpec, data: D, tarFile: string): Promise<void>;
   // ---- networking: user networks and names ----
   /**
-   * Optional: gives a running instance one more interface (`network connect`); `spec` already
-   * lists it. Drivers without it refuse connect and disconnect while the instance runs (a VM's
-   * NICs are fixed at boot); a stopped instance gets its interfaces at its next start.
+   * Optional: gives a running (or created, where its network namespace exists from create on)
+   * instance one more interface (`network connect`); `spec` already lists it. Without it,
+   * connect and disconnect are refused while the instance runs (a VM's NICs are fixed at boot);
+   * an instance that is not running gets its interfaces at its next start.
    */
   attachNetwork?(spec: InstanceSpec, data: D, net: BridgeNetworkSpec): Promise<void>;
   /**

@@ -222,7 +222,8 @@ export class Networks {
     });
     const { iface, spec } = made;
     if (!iface) throw new Error('connect: no interface was made');
-    if (rec.state === 'running' && driver.attachNetwork) {
+    // A container's namespace exists from create on: a created one gets the interface now too.
+    if ((rec.state === 'running' || rec.state === 'created') && driver.attachNetwork) {
       try {
         await ensureBridge(iface);
         await driver.attachNetwork(spec, rec.data, iface);
@@ -249,7 +250,7 @@ export class Networks {
     }
     const rest = nets.filter((n) => n !== iface);
     const spec: InstanceSpec = { ...rec.spec, network: rest[0] ?? { mode: 'none' }, moreNetworks: rest.slice(1) };
-    if (rec.state === 'running' && driver.detachNetwork) await driver.detachNetwork(spec, rec.data, iface, first ? rest[0] ?? null : null);
+    if ((rec.state === 'running' || rec.state === 'created') && driver.detachNetwork) await driver.detachNetwork(spec, rec.data, iface, first ? rest[0] ?? null : null);
     this.repo.removeEndpoint(rec.id, t.id, () => this.ctx.instances.setSpec(rec.id, spec));
     await this.refreshHosts([t.id, ...rest.map((n) => n.networkId ?? DEFAULT_NETWORK)]);
   }
@@ -284,7 +285,15 @@ export class Networks {
    */
   async refreshHosts(networkIds: readonly string[], extra: readonly string[] = []): Promise<void> {
     const ids = [...new Set(networkIds)].filter((id) => id !== DEFAULT_NETWORK);
-    if (ids.length === 0 && extra.length === 0) return;
+    if (ids.length === 0) {
+      // No user network: no one else's file names these instances, and no lock is needed.
+      const host = readHostResolv();
+      for (const id of extra) {
+        const rec = this.ctx.instances.get(id);
+        if (rec) this.writeEtc(rec.spec, host);
+      }
+      return;
+    }
     // In /run/isola, not in the data root: a lock a killed process left there is broken by the
     // next waiter and gone at the next boot, and leaves nothing in the data root.
     fs.mkdirSync(RUN_DIR, { recursive: true, mode: 0o755 });

@@ -227,9 +227,9 @@ export class ContainerDriver implements Driver<ContainerData> {
     await attachVeth(spec.id, net, false);
   }
 
-  async detachNetwork(spec: InstanceSpec, _data: ContainerData, net: BridgeNetworkSpec, newFirst: BridgeNetworkSpec | null): Promise<void> {
+  async detachNetwork(spec: InstanceSpec, data: ContainerData, net: BridgeNetworkSpec, newFirst: BridgeNetworkSpec | null): Promise<void> {
     await detachVeth(spec.id, net.ifname ?? 'eth0');
-    if (newFirst) await setDefaultRoute(spec.id, newFirst);
+    if (newFirst && data.netns) await setDefaultRoute(spec.id, newFirst);
   }
 
   async stats(spec: InstanceSpec, data: ContainerData): Promise<Stats> {

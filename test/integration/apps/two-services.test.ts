@@ -77,7 +77,7 @@ describe('two services on a user network find each other by name; another networ
   test('a running VM learns the name of an instance that joins after it', async () => {
     // The VM's /etc/hosts is its guest's own copy: isola hands it the new one through the agent.
     const r = await cli(['run', '-d', '--name', 'watcher', '--as', 'vm', '--network', 'shop', 'base', 'sh', '-c',
-      'until grep -q latecomer /etc/hosts; do sleep 0.2; done; wget -q -O - http://latecomer:8000/hostname; sleep 600']);
+      'until grep -q latecomer /etc/hosts; do sleep 0.2; done; until wget -q -O - http://latecomer:8000/hostname; do sleep 0.2; done; sleep 600']);
     assert.equal(r.code, 0, r.stderr);
     const host = await serve('latecomer', 'container');
     let logs = '';

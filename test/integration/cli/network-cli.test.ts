@@ -143,10 +143,30 @@ describe('isola networks through the CLI', { timeout: 15 * 60_000 }, () => {
     assert.equal((await cli('network', 'disconnect', 'back', 'c1')).code, 0);
     assert.doesNotMatch((await cli('exec', 'c1', 'ip', '-o', '-4', 'addr')).stdout, /eth1/);
     assertEngineError(await cli('network', 'disconnect', 'back', 'c1'), /not connected to network back/);
-    assert.equal((await cli('rm', '-f', 'c1')).code, 0);
+    // A created container has its namespace already: it gets the interface before it starts.
+    assert.equal((await cli('create', '--name', 'c2', '--network', 'front', 'base', 'sleep', '600')).code, 0);
+    assert.equal((await cli('network', 'connect', 'back', 'c2')).code, 0);
+    assert.equal((await cli('start', 'c2')).code, 0);
+    assert.match((await cli('exec', 'c2', 'ip', '-o', '-4', 'addr')).stdout, /eth1\s+inet 10\.91\.8\.\d+\/24/);
+    assert.equal((await cli('rm', '-f', 'c1', 'c2')).code, 0);
     assert.equal((await cli('network', 'rm', 'back')).code, 0);
     assert.ok(!fs.existsSync(`/sys/class/net/${back?.Bridge}`), 'its bridge went with it');
     assert.equal((await cli('network', 'prune')).stdout, 'front\n');
+    await assertNothingLeft();
+  });
+
+  test('a VM: connect refused while it runs, a created one gets the interface at its start', async () => {
+    assert.equal((await cli('network', 'create', 'side')).code, 0);
+    assert.equal((await cli('run', '-d', '--name', 'v1', '--as', 'vm', 'base', 'sleep', '600')).code, 0);
+    assertEngineError(await cli('network', 'connect', 'side', 'v1'), /instance v1 is a running vm: a VM's network interfaces are fixed while it runs.*; stop it, connect it, then start it again/);
+    assert.equal((await cli('create', '--name', 'v2', '--as', 'vm', 'base', 'sleep', '600')).code, 0);
+    assert.equal((await cli('network', 'connect', 'side', 'v2')).code, 0);
+    assert.equal((await cli('start', 'v2')).code, 0);
+    const addrs = (await cli('exec', 'v2', 'ip', '-o', '-4', 'addr')).stdout;
+    assert.match(addrs, /eth0\s+inet 10\.77\./);
+    assert.match(addrs, /eth1\s+inet 10\.7[89]\./);
+    assert.equal((await cli('rm', '-f', 'v1', 'v2')).code, 0);
+    assert.equal((await cli('network', 'rm', 'side')).code, 0);
     await assertNothingLeft();
   });
 
