@@ -206,6 +206,9 @@ export class Networks {
     if (rec.spec.network.mode === 'none') throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} was made with --network none`, 'make a new instance on the network with --network');
     if (rec.state === 'running' && !driver.attachNetwork) throw noHotplug(rec, 'connect');
     if (rec.state === 'creating' || rec.state === 'dead') throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} is ${rec.state}`, 'connect a created, running or stopped instance');
+    if (bridgeNetworks(rec.spec).some((n) => (n.networkId ?? DEFAULT_NETWORK) === t.id)) {
+      throw new IsolaError('ALREADY_EXISTS', `instance ${rec.name} is already connected to network ${t.name}`, `nothing to do; see its networks with isola inspect ${rec.name}`);
+    }
     const made: { iface?: BridgeNetworkSpec; spec: InstanceSpec } = { spec: rec.spec };
     this.repo.addEndpoint(rec.id, t.id, (used, ifnames) => {
       if (t.id !== DEFAULT_NETWORK && this.repo.get(t.id)?.state !== 'ready') throw notFound(`no such network: ${netRef}`, 'list networks with isola network ls');
@@ -249,6 +252,9 @@ export class Networks {
       throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} publishes ports on its address in ${t.name}`, 'stop it first, then disconnect it');
     }
     const rest = nets.filter((n) => n !== iface);
+    if (rest.length === 0 && rec.ports.length > 0) {
+      throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} publishes ports and ${t.name} is its only network`, 'connect it to another network first, or remove it and run it without -p');
+    }
     const spec: InstanceSpec = { ...rec.spec, network: rest[0] ?? { mode: 'none' }, moreNetworks: rest.slice(1) };
     if ((rec.state === 'running' || rec.state === 'created') && driver.detachNetwork) await driver.detachNetwork(spec, rec.data, iface, first ? rest[0] ?? null : null);
     this.repo.removeEndpoint(rec.id, t.id, () => this.ctx.instances.setSpec(rec.id, spec));

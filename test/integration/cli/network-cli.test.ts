@@ -155,6 +155,22 @@ describe('isola networks through the CLI', { timeout: 15 * 60_000 }, () => {
     await assertNothingLeft();
   });
 
+  test('concurrent isola processes: distinct subnets for networks made at once, distinct addresses for instances', async () => {
+    const made = await Promise.all(['p1', 'p2', 'p3', 'p4'].map((n) => cli('network', 'create', n)));
+    for (const r of made) assert.equal(r.code, 0, r.stderr);
+    const subnets = (JSON.parse((await cli('network', 'inspect', 'p1', 'p2', 'p3', 'p4')).stdout) as { IPAM: { Config: { Subnet: string }[] } }[]).map((n) => n.IPAM.Config[0]?.Subnet);
+    assert.equal(new Set(subnets).size, 4, subnets.join(' '));
+    const runs = await Promise.all(Array.from({ length: 6 }, (_, i) => cli('create', '--name', `par${i}`, '--network', 'p1', 'base', 'true')));
+    for (const r of runs) assert.equal(r.code, 0, r.stderr);
+    const [p1] = JSON.parse((await cli('network', 'inspect', 'p1')).stdout) as { Instances: Record<string, { IPv4Address: string }> }[];
+    const ips = Object.values(p1?.Instances ?? {}).map((i) => i.IPv4Address);
+    assert.equal(ips.length, 6);
+    assert.equal(new Set(ips).size, 6, ips.join(' '));
+    assert.equal((await cli('rm', ...Array.from({ length: 6 }, (_, i) => `par${i}`))).code, 0);
+    assert.deepEqual((await cli('network', 'prune')).stdout.trim().split('\n').sort(), ['p1', 'p2', 'p3', 'p4']);
+    await assertNothingLeft();
+  });
+
   test('a VM: connect refused while it runs, a created one gets the interface at its start', async () => {
     assert.equal((await cli('network', 'create', 'side')).code, 0);
     assert.equal((await cli('run', '-d', '--name', 'v1', '--as', 'vm', 'base', 'sleep', '600')).code, 0);
