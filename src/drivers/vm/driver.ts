@@ -10,7 +10,7 @@ import type { Config } from '../../core/config.js';
 import { readGuestAssets } from '../../guest/assets.js';
 import { cpioArchive } from '../../guest/cpio.js';
 import { encodeRecords } from '../../guest/records.js';
-import { bridgeNetworks, ensureEtcFiles, readEtcFiles } from '../../net/etc-files.js';
+import { bridgeNetworks, ensureEtcFiles, readEtcFiles, type EtcFiles } from '../../net/etc-files.js';
 import { ensureBridge } from '../../net/bridge.js';
 import { createTap, deleteTaps } from '../../net/tap.js';
 import { run } from '../../util/exec.js';
@@ -206,7 +206,7 @@ export class VmDriver implements Driver<VmData> {
    * The initrd QEMU boots: the shared initramfs and this instance's config (workload, NICs by MAC,
    * /etc/hosts and resolv.conf as they are now), readable by this VM's QEMU only.
    */
-  private writeInitrd(spec: InstanceSpec, v: VmData): void {
+  private writeInitrd(spec: InstanceSpec, v: VmData): EtcFiles {
     const assets = readGuestAssets(this.ctx.config.assets);
     const nets = bridgeNetworks(spec);
     const etc = ensureEtcFiles(spec);
@@ -229,6 +229,7 @@ export class VmDriver implements Driver<VmData> {
       cpioArchive([{ type: 'dir', name: 'isola' }, { type: 'file', name: 'isola/config', data: config }]),
     ]), { mode: 0o600 });
     handOver(v.vmmUid, [], [{ path: v.initrd, mode: 0o400 }]);
+    return etc;
   }
 
   async start(spec: InstanceSpec, data: VmData, checkpoint?: (data: VmData) => void): Promise<VmData> {
@@ -238,7 +239,7 @@ export class VmDriver implements Driver<VmData> {
     try {
       const assets = readGuestAssets(this.ctx.config.assets);
       if (!assets?.vmmJail) throw new IsolaError('UNAVAILABLE', 'the VMM jail (isola-vmm-jail) is not built', 'run npm run bootstrap once');
-      this.writeInitrd(spec, v);
+      const etc = this.writeInitrd(spec, v);
       const taps: string[] = [];
       for (const n of bridgeNetworks(spec)) {
         await ensureBridge(n);
@@ -262,6 +263,9 @@ export class VmDriver implements Driver<VmData> {
       checkpoint?.({ ...v });
       await waitLaunched(qemu, v.files.qmp, path.join(spec.runDir, 'vmm.err'));
       await this.waitStarted(spec, v);
+      // An instance that joined or left its networks while it booted: the guest gets the new files.
+      const now = readEtcFiles(spec);
+      if (now && (now.hosts !== etc.hosts || now.resolv !== etc.resolv)) await this.refreshEtc(spec, v).catch(() => undefined);
     } catch (e) {
       await this.cleanup(spec, v);
       throw e;
