@@ -20,7 +20,10 @@ fi
 #   attr                      getfattr: a container's opaque (replaced) folders, for build and commit
 #   gcc libc6-dev             the static guest init/agent, built here from src/guest/*.c
 #   iproute2 iptables         bridge, veth, tap, network namespaces
-#   socat                     published ports (-p): one userland forwarder per mapping
+#   nftables                  nft: isola's own table (NAT to the host's networks, isolation between
+#                             networks, published ports as DNAT rules); nothing else of the firewall
+#   socat wrk                 scripts/measure-publish.sh: the userland forwarder isola used to run per
+#                             published port, measured against DNAT with wrk
 #   golang-github-containers-common  the default seccomp profile (containers-common's)
 #   skopeo umoci docker-registry     interoperability tests: a real registry and OCI tools
 #   docker.io curl openssl python3   registry interop tests: a private dockerd (pinged with curl),
@@ -33,7 +36,7 @@ fi
 #                             mounting), syslinux for BIOS, GRUB for UEFI, the partition table
 #   libxml2-utils             xmllint: exported OVF descriptors are validated against DMTF's schema
 PKGS=(runc crun conmon podman qemu-system-x86 qemu-utils busybox-static e2fsprogs cpio kmod zstd attr
-      gcc libc6-dev iproute2 iptables socat golang-github-containers-common skopeo umoci docker-registry
+      gcc libc6-dev iproute2 iptables nftables socat wrk golang-github-containers-common skopeo umoci docker-registry
       docker.io curl openssl python3 debootstrap chromium seabios ovmf syslinux syslinux-common mtools
       dosfstools fdisk grub-efi-amd64-bin libxml2-utils)
 missing=()

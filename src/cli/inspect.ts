@@ -3,6 +3,7 @@ import { printJson, withEngine, type CliContext } from './context.js';
 import type { InstanceRecord } from '../state/instances.js';
 import { allocatedBytes } from '../util/fsx.js';
 import { accelOf, statusText } from './ps.js';
+import { protocolOf } from '../net/publish.js';
 import { measureSecurity } from '../security/gather.js';
 import { renderProfile } from '../security/render.js';
 
@@ -42,10 +43,20 @@ export function inspectDoc(r: InstanceRecord) {
       CapAdd: s.security.capAdd,
       CapDrop: s.security.capDrop,
       SecurityOpt: [`seccomp=${s.security.seccomp}`, `no-new-privileges=${s.security.noNewPrivileges}`],
+      ExtraHosts: (s.extraHosts ?? []).map((h) => `${h.host}:${h.ip}`),
+      Dns: s.dns?.servers ?? [],
+      DnsSearch: s.dns?.search ?? [],
+      DnsOptions: s.dns?.options ?? [],
     },
     NetworkSettings: s.network.mode === 'bridge'
-      ? { Mode: 'bridge', Bridge: s.network.bridge, IPAddress: s.network.ip, IPPrefixLen: s.network.prefixLength, Gateway: s.network.gateway, MacAddress: s.network.mac }
-      : { Mode: 'none' },
+      ? {
+        Mode: s.network.networkName ?? 'bridge', Bridge: s.network.bridge, IPAddress: s.network.ip, IPPrefixLen: s.network.prefixLength, Gateway: s.network.gateway, MacAddress: s.network.mac,
+        Networks: Object.fromEntries([s.network, ...(s.moreNetworks ?? [])].map((n) => [n.networkName ?? 'bridge', {
+          NetworkID: n.networkId ?? 'bridge', Interface: n.ifname ?? 'eth0', Bridge: n.bridge, IPAddress: n.ip, IPPrefixLen: n.prefixLength, Gateway: n.gateway, MacAddress: n.mac,
+        }])),
+        Ports: Object.fromEntries(r.ports.map((p) => [`${p.instancePort}/${protocolOf(p)}`, [{ HostIp: p.hostIp, HostPort: String(p.hostPort) }]])),
+      }
+      : { Mode: 'none', Networks: {}, Ports: {} },
     Mounts: (s.mounts ?? []).map((m) => (m.type === 'tmpfs'
       ? { Type: 'tmpfs', Destination: m.target, RW: !m.readOnly, ...(m.sizeBytes ? { SizeBytes: m.sizeBytes } : {}), ...(m.mode !== undefined ? { Mode: m.mode.toString(8) } : {}) }
       : { Type: m.type, ...(m.volume ? { Name: m.volume } : {}), Source: m.source, Destination: m.target, RW: !m.readOnly, Propagation: m.propagation })),

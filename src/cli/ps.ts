@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { printJson, withEngine, type CliContext } from './context.js';
 import { ago, renderTable } from './table.js';
 import type { InstanceRecord } from '../state/instances.js';
+import { mappingText } from '../net/publish.js';
 
 export function statusText(r: InstanceRecord): string {
   switch (r.state) {
@@ -21,6 +22,13 @@ export function accelOf(r: InstanceRecord): string {
   return typeof a === 'string' ? a : '-';
 }
 
+/** The networks an instance is on, its first (eth0's) first. */
+export function networkNames(r: InstanceRecord): string[] {
+  const s = r.spec;
+  const nets = [...(s.network.mode === 'bridge' ? [s.network] : []), ...(s.moreNetworks ?? [])];
+  return nets.length ? nets.map((n) => n.networkName ?? 'bridge') : ['none'];
+}
+
 export function psJson(r: InstanceRecord) {
   return {
     id: r.id,
@@ -34,7 +42,8 @@ export function psJson(r: InstanceRecord) {
     exitCode: r.exitCode,
     oomKilled: r.oomKilled,
     ip: r.ip,
-    ports: r.ports.map((p) => `${p.hostIp}:${p.hostPort}->${p.instancePort}/tcp`),
+    ports: r.ports.map(mappingText),
+    networks: networkNames(r),
     createdAt: r.createdAt,
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
@@ -58,8 +67,8 @@ export function register(program: Command, ctx: CliContext): void {
       };
       process.stdout.write(
         renderTable(
-          ['INSTANCE ID', 'IMAGE', 'KIND', 'ACCEL', 'COMMAND', 'CREATED', 'STATUS', 'IP', 'NAME'],
-          recs.map((r) => [r.id.slice(0, 12), r.imageRef, r.kind, accelOf(r), cmd(r), ago(r.createdAt), statusText(r), r.ip ?? '-', r.name]),
+          ['INSTANCE ID', 'IMAGE', 'KIND', 'ACCEL', 'COMMAND', 'CREATED', 'STATUS', 'IP', 'PORTS', 'NAME'],
+          recs.map((r) => [r.id.slice(0, 12), r.imageRef, r.kind, accelOf(r), cmd(r), ago(r.createdAt), statusText(r), r.ip ?? '-', r.ports.map(mappingText).join(', ') || '-', r.name]),
         ),
       );
     });

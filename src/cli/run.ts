@@ -10,6 +10,7 @@ import type { Engine } from '../engine/engine.js';
 import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag } from '../engine/mount-flags.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from './detach-keys.js';
 import { openClient } from './terminal.js';
+import { checkDnsOption, checkDnsSearch, checkDnsServer, parseAddHost } from '../net/etc-files.js';
 
 interface RunFlags {
   detach?: boolean;
@@ -43,6 +44,11 @@ interface RunFlags {
   interactive?: boolean;
   tty?: boolean;
   detachKeys?: string;
+  publishAll?: boolean;
+  addHost: string[];
+  dns: string[];
+  dnsSearch: string[];
+  dnsOption: string[];
 }
 
 /** The flags `run` and `create` share, in Docker's spelling. */
@@ -51,7 +57,8 @@ export function addRunFlags(cmd: Command): Command {
     .option('--as <kind>', `isolation kind: ${KINDS.join(', ')}`, 'container')
     .option('--name <name>', 'assign a name to the instance')
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [])
-    .option('-p, --publish <[ip:]host:port>', 'publish an instance port on the host (repeatable; tcp, via a socat forwarder)', collect, [])
+    .option('-p, --publish <[ip:][host:]port[/tcp|udp]>', 'publish an instance port on the host (repeatable; kernel forwarding, nftables DNAT; no host port: a free one)', collect, [])
+    .option('-P, --publish-all', 'publish every port the image exposes (EXPOSE), each on a free host port')
     .option('-m, --memory <bytes>', 'memory limit (container) or guest RAM (vm), e.g. 64m, 1g')
     .option('--cpus <n>', 'CPU limit (container) or vCPUs (vm), e.g. 0.5, 2')
     .option('--pids-limit <n>', 'maximum number of processes')
@@ -59,7 +66,11 @@ export function addRunFlags(cmd: Command): Command {
     .option('-u, --user <user[:group]>', 'user (name or uid) to run as')
     .option('--read-only', 'mount the root file system read-only')
     .option('--hostname <name>', 'hostname inside the instance')
-    .option('--network <mode>', 'network: bridge (isola0, 10.77.0.0/16) or none', 'bridge')
+    .option('--network <network>', 'network: bridge (isola0, 10.77.0.0/16), none, or a user network (isola network create)', 'bridge')
+    .option('--add-host <host:ip>', 'add a line to /etc/hosts (repeatable; ip may be host-gateway)', collect, [])
+    .option('--dns <ip>', 'nameserver for /etc/resolv.conf instead of the host\'s (repeatable)', collect, [])
+    .option('--dns-search <domain>', 'search domain for /etc/resolv.conf instead of the host\'s (repeatable; . for none)', collect, [])
+    .option('--dns-option <option>', 'resolv.conf option instead of the host\'s, e.g. ndots:2 (repeatable)', collect, [])
     .option('--runtime <name>', 'OCI runtime for containers: runc, crun, runsc')
     .option('--kernel <path>', 'guest kernel for --as vm|hybrid')
     .option('--initrd <path>', 'guest initrd for --as vm|hybrid')
@@ -96,7 +107,7 @@ async function target(e: Engine, cmd: Command, image: string | undefined, comman
 
 export function toRunRequest(image: string, command: string[], f: RunFlags): RunRequest {
   if (!(KINDS as readonly string[]).includes(f.as)) throw invalid(`unknown isolation kind "${f.as}"`, `use --as ${KINDS.join('|')}`);
-  if (f.network !== 'bridge' && f.network !== 'none') throw invalid(`unknown network "${f.network}"`, 'use --network bridge or --network none');
+  if (f.network === '' || f.network === 'host') throw invalid(`--network ${f.network || '""'} is not available`, 'use --network bridge, none, or a network made with isola network create');
   if (f.privileged && f.as === 'vm') throw invalid('--privileged means nothing for --as vm: a VM has its own kernel and no host capabilities to grant', 'drop --privileged, or use --as container|hybrid');
   let seccomp = 'default';
   let noNewPrivileges = true;
@@ -135,7 +146,12 @@ export function toRunRequest(image: string, command: string[], f: RunFlags): Run
     ...(f.entrypoint !== undefined ? { entrypoint: f.entrypoint } : {}),
     readOnly: !!f.readOnly,
     network: f.network,
-    publish: f.publish.map(parsePublish),
+    publish: f.publish.flatMap(parsePublish),
+    ...(f.publishAll ? { publishAll: true } : {}),
+    ...(f.addHost.length ? { extraHosts: f.addHost.map(parseAddHost) } : {}),
+    ...(f.dns.length || f.dnsSearch.length || f.dnsOption.length
+      ? { dns: { servers: f.dns.map(checkDnsServer), search: f.dnsSearch.map(checkDnsSearch), options: f.dnsOption.map(checkDnsOption) } }
+      : {}),
     detach: !!f.detach,
     autoRemove: !!f.rm,
     ...(f.runtime ? { runtime: f.runtime } : {}),

@@ -28,14 +28,15 @@ export function register(program: Command, ctx: CliContext): void {
 
   system
     .command('prune')
-    .description('remove exited instances, caches of images no longer stored, and the isola0 bridge when nothing uses it')
+    .description('remove exited instances, caches of images no longer stored, user networks no instance is on, and the isola0 bridge when nothing uses it')
     .action(async () => {
       await withEngine(ctx, async (e) => {
         const exited = (await e.list(true)).filter((r) => r.state === 'exited' || r.state === 'dead');
         for (const r of exited) await e.remove(r.id, false);
         const caches = e.pruneCaches().length;
+        const networks = await e.networks.prune();
         const bridge = await removeBridgeIfUnused(BRIDGE);
-        process.stdout.write(`removed ${exited.length} exited instance(s), ${caches} stale image cache(s)${bridge ? `, bridge ${BRIDGE}` : ''}\n`);
+        process.stdout.write(`removed ${exited.length} exited instance(s), ${caches} stale image cache(s), ${networks.length} unused network(s)${bridge ? `, bridge ${BRIDGE}` : ''}\n`);
       });
     });
 }

@@ -17,6 +17,9 @@ export interface ImageRuntimeConfig {
   user: string;
   /** The image's LABELs. */
   labels?: Record<string, string>;
+  // ---- networking: published ports ----
+  /** The image's EXPOSE ports ("80/tcp", "53/udp"), for `-P`; absent in specs made before. */
+  exposedPorts?: string[];
 }
 
 export interface ResolvedImage {
@@ -30,9 +33,37 @@ export interface ResolvedImage {
   config: ImageRuntimeConfig;
 }
 
-export type NetworkSpec =
-  | { mode: 'none' }
-  | { mode: 'bridge'; bridge: string; ip: string; prefixLength: number; gateway: string; mac: string };
+export type NetworkSpec = { mode: 'none' } | BridgeNetworkSpec;
+
+/** One interface of an instance on one of isola's bridges. */
+export interface BridgeNetworkSpec {
+  mode: 'bridge';
+  bridge: string;
+  ip: string;
+  prefixLength: number;
+  gateway: string;
+  mac: string;
+  // ---- networking: user networks (optional: specs made before them lack these) ----
+  /** The network's id: `bridge` for the default network (isola0), else a user network's id. Absent: `bridge`. */
+  networkId?: string;
+  /** The network's name, as `--network` and `network connect` name it. Absent: `bridge`. */
+  networkName?: string;
+  /** The interface's name inside the instance. Absent: eth0. */
+  ifname?: string;
+}
+
+/** One `--add-host NAME:IP` entry. */
+export interface HostEntry {
+  host: string;
+  ip: string;
+}
+
+/** `--dns`, `--dns-search`, `--dns-option`: each list, when not empty, replaces the host's. */
+export interface DnsSettings {
+  servers: string[];
+  search: string[];
+  options: string[];
+}
 
 export interface SecuritySpec {
   privileged: boolean;
@@ -59,6 +90,13 @@ export interface InstanceSpec {
   pidsLimit?: number;
   readOnly: boolean;
   network: NetworkSpec;
+  // ---- networking: user networks, /etc/hosts and resolv.conf (optional: older specs lack them) ----
+  /** Networks joined besides `network` (`network connect`), each its own interface (eth1, ...). */
+  moreNetworks?: BridgeNetworkSpec[];
+  /** `--add-host` entries, written to the instance's /etc/hosts. */
+  extraHosts?: HostEntry[];
+  /** `--dns`, `--dns-search`, `--dns-option`; absent: the host's resolv.conf, filtered. */
+  dns?: DnsSettings;
   security: SecuritySpec;
   /** container and hybrid: which OCI runtime (runc, crun, runsc). */
   runtime: string;

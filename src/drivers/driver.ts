@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import type { AttachIO, AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, Kind, LogEntry, Observed, PathKind, Stats, StoredData } from '../core/types.js';
+import type { AttachIO, AttachSession, BridgeNetworkSpec, Capability, ExecOptions, ExitInfo, InstanceSpec, Kind, LogEntry, Observed, PathKind, Stats, StoredData } from '../core/types.js';
 import type { Config } from '../core/config.js';
 import { pathsFor, type Paths } from '../core/paths.js';
 import { CacheLayout } from '../core/cache-layout.js';
@@ -76,6 +76,26 @@ export interface Driver<D extends StoredData> {
   copyOut(spec: InstanceSpec, data: D, path: string, out: Writable, opts: { follow: boolean }): Promise<void>;
   /** Extracts the tar `input` into the existing folder `dir` (absolute, inside the instance); `owner` replaces the archive's owners. */
   copyIn(spec: InstanceSpec, data: D, dir: string, input: Readable, opts: { owner?: { uid: number; gid: number } }): Promise<void>;
+  // ---- networking: user networks and names ----
+  /**
+   * Optional: gives a running (or created, where its network namespace exists from create on)
+   * instance one more interface (`network connect`); `spec` already lists it. Without it,
+   * connect and disconnect are refused while the instance runs (a VM's NICs are fixed at boot);
+   * an instance that is not running gets its interfaces at its next start.
+   */
+  attachNetwork?(spec: InstanceSpec, data: D, net: BridgeNetworkSpec): Promise<void>;
+  /**
+   * Optional: removes an interface of a running instance (`network disconnect`); `spec` no longer
+   * lists it; `newFirst`, when the removed one was the first, is the interface that now gives the
+   * default route.
+   */
+  detachNetwork?(spec: InstanceSpec, data: D, net: BridgeNetworkSpec, newFirst: BridgeNetworkSpec | null): Promise<void>;
+  /**
+   * Optional: a running instance whose /etc/hosts and resolv.conf are copies of its own (a VM's
+   * guest) gets the instance folder's current ones. Containers bind-mount the files themselves
+   * and need nothing.
+   */
+  refreshEtc?(spec: InstanceSpec, data: D): Promise<void>;
 }
 
 /** `start`'s request to connect a client before the workload's output is read. */

@@ -16,12 +16,25 @@ interface Entry {
   runsOnWorkloadKernel: boolean;
   /** Whether it implements the optional exportChanges (the same test checks this). */
   exportsChanges: boolean;
+  /** Whether it implements the optional attachNetwork and detachNetwork (the same test checks this). */
+  hotplugsNetworks: boolean;
+  /** Whether it implements the optional refreshEtc (the same test checks this). */
+  refreshesEtc: boolean;
 }
 
 export const entries: Record<Kind, Entry> = {
-  container: { load: (ctx) => import('./container/driver.js').then((m) => erase(new m.ContainerDriver(ctx))), runsOnWorkloadKernel: false, exportsChanges: true },
-  vm: { load: (ctx) => import('./vm/driver.js').then((m) => erase(new m.VmDriver(ctx))), runsOnWorkloadKernel: false, exportsChanges: false },
-  hybrid: { load: (ctx) => import('./hybrid/driver.js').then((m) => erase(new m.HybridDriver(ctx))), runsOnWorkloadKernel: true, exportsChanges: false },
+  container: {
+    load: (ctx) => import('./container/driver.js').then((m) => erase(new m.ContainerDriver(ctx))),
+    runsOnWorkloadKernel: false, exportsChanges: true, hotplugsNetworks: true, refreshesEtc: false,
+  },
+  vm: {
+    load: (ctx) => import('./vm/driver.js').then((m) => erase(new m.VmDriver(ctx))),
+    runsOnWorkloadKernel: false, exportsChanges: false, hotplugsNetworks: false, refreshesEtc: true,
+  },
+  hybrid: {
+    load: (ctx) => import('./hybrid/driver.js').then((m) => erase(new m.HybridDriver(ctx))),
+    runsOnWorkloadKernel: true, exportsChanges: false, hotplugsNetworks: false, refreshesEtc: true,
+  },
 };
 
 /**
@@ -59,6 +72,12 @@ function erase<D extends StoredData>(d: Driver<D>): AnyDriver {
   if (run) erased.runOnWorkloadKernel = (s, data, script) => run(s, need(data), script);
   const exportChanges = d.exportChanges?.bind(d);
   if (exportChanges) erased.exportChanges = (s, data, tarFile) => exportChanges(s, need(data), tarFile);
+  const attach = d.attachNetwork?.bind(d);
+  if (attach) erased.attachNetwork = (s, data, n) => attach(s, need(data), n);
+  const detach = d.detachNetwork?.bind(d);
+  if (detach) erased.detachNetwork = (s, data, n, first) => detach(s, need(data), n, first);
+  const refresh = d.refreshEtc?.bind(d);
+  if (refresh) erased.refreshEtc = (s, data) => refresh(s, need(data));
   return erased;
 }
 
@@ -101,6 +120,26 @@ function lazy(kind: Kind, entry: Entry, ctx: DriverContext): AnyDriver {
       const x = await d();
       if (!x.exportChanges) throw new IsolaError('INTERNAL', `the ${kind} driver does not export changes`, 'report this bug');
       return x.exportChanges(s, data, tarFile);
+    };
+  }
+  if (entry.hotplugsNetworks) {
+    const missing = () => new IsolaError('INTERNAL', `the ${kind} driver does not change networks while running`, 'report this bug');
+    driver.attachNetwork = async (s, data, n) => {
+      const x = await d();
+      if (!x.attachNetwork) throw missing();
+      return x.attachNetwork(s, data, n);
+    };
+    driver.detachNetwork = async (s, data, n, first) => {
+      const x = await d();
+      if (!x.detachNetwork) throw missing();
+      return x.detachNetwork(s, data, n, first);
+    };
+  }
+  if (entry.refreshesEtc) {
+    driver.refreshEtc = async (s, data) => {
+      const x = await d();
+      if (!x.refreshEtc) throw new IsolaError('INTERNAL', `the ${kind} driver does not refresh /etc files`, 'report this bug');
+      return x.refreshEtc(s, data);
     };
   }
   return driver;

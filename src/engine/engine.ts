@@ -22,7 +22,11 @@ import type { RunRequest } from './request.js';
 import { buildSpec } from './spec-builder.js';
 import { diskImageFacts } from '../image/disk-image.js';
 import { isValidName, newId, randomName } from './names.js';
-import { assertPortFree, startForwarder, stopForwarders, type Forwarder } from '../net/publish.js';
+import { assertPortFree, checkDistinct, exposedMappings, publishPorts, stopForwarders, unpublishPorts, type PortMapping } from '../net/publish.js';
+import { ensureBridge } from '../net/bridge.js';
+import { bridgeNetworks } from '../net/etc-files.js';
+import { DEFAULT_NETWORK } from '../net/names.js';
+import { Networks } from './networks.js';
 import { VolumeRepo } from '../state/volumes.js';
 import { Volumes, anonymousVolumes } from './volumes.js';
 import { applyPlan, planMounts } from './mounts.js';
@@ -44,6 +48,7 @@ export class Engine {
   readonly instances: InstanceRepo;
   readonly drivers: Drivers;
   readonly volumes: Volumes;
+  readonly networks: Networks;
   private store?: ImageStore;
 
   constructor(config: Config) {
@@ -61,6 +66,7 @@ export class Engine {
     this.db = openDb(paths.db);
     this.instances = new InstanceRepo(this.db);
     this.volumes = new Volumes(paths.volumes, new VolumeRepo(this.db), this.instances);
+    this.networks = new Networks({ db: this.db, instances: this.instances, driver: (k) => this.driver(k), root: paths.root });
   }
 
   driver(kind: Kind): AnyDriver {
@@ -131,7 +137,9 @@ export class Engine {
     if (req.name !== undefined && !isValidName(req.name)) {
       throw invalid(`invalid name "${req.name}"`, 'use letters, digits, _ . and -, starting with a letter or digit');
     }
-    if (req.publish.length > 0 && req.network === 'none') throw invalid('--publish needs a network, but --network none was given', 'drop -p or use --network bridge');
+    const target = req.network === 'none' ? null : this.networks.resolve(req.network);
+    if ((req.publish.length > 0 || req.publishAll) && target === null) throw invalid('--publish needs a network, but --network none was given', 'drop -p/-P or use --network bridge');
+    checkDistinct(req.publish);
     for (const m of req.publish) await assertPortFree(m);
     const driver = this.driver(req.kind);
     const image = await this.resolveImage(req.image);
@@ -142,6 +150,7 @@ export class Engine {
       // Its own OS mounts what its fstab says: isola cannot place a shared folder in it.
       throw invalid(`image ${image.ref} boots its own OS, without isola's init, so it takes no -v, --mount or --tmpfs`, 'its own OS mounts what its fstab says; copy files in over its network');
     }
+    const ports: PortMapping[] = [...req.publish, ...(req.publishAll ? exposedMappings(image.config.exposedPorts ?? [], req.publish) : [])];
     // Every mount is checked before anything is made; then -v's missing host folders are made.
     const plan = planMounts(req.mounts ?? [], req.kind);
     applyPlan(plan);
@@ -150,21 +159,27 @@ export class Engine {
     const cleanup = req.detach ? [process.execPath, BIN, '_cleanup', '--data-root', this.paths.root, id] : [];
     const madeVolumes: string[] = [];
     const rec = this.instances.insert((usedIps) => {
+      if (target && target.id !== DEFAULT_NETWORK && this.networks.repo.get(target.id)?.state !== 'ready') {
+        throw notFound(`no such network: ${req.network}`, 'it was removed meanwhile; list networks with isola network ls');
+      }
       // Volumes are made in the instance's own insert: a `volume rm` either sees this instance
       // use the volume and refuses, or went first and this makes it again.
       for (const v of plan.volumes) if (this.volumes.repoEnsure(v.name, v.anonymous)) madeVolumes.push(v.name);
       for (const m of plan.mounts) if (m.type === 'volume' && m.volume) m.source = this.volumes.materialize(m.volume);
-      const spec = buildSpec(this.paths, this.config.env, id, name, image, req, usedIps, cleanup, plan.mounts);
+      const spec = buildSpec(this.paths, this.config.env, id, name, image, req, target, usedIps, cleanup, plan.mounts);
       return {
         id, name, kind: req.kind, imageRef: image.ref, imageDigest: image.digest, state: 'creating',
         createdAt: new Date().toISOString(), startedAt: null, finishedAt: null, exitCode: null, oomKilled: false,
-        ip: spec.network.mode === 'bridge' ? spec.network.ip : null, autoRemove: req.autoRemove, cleaned: false, spec, data: {}, ports: req.publish,
+        ip: spec.network.mode === 'bridge' ? spec.network.ip : null, autoRemove: req.autoRemove, cleaned: false, spec, data: {}, ports,
         owner: processRef(process.pid), bootId: null,
       };
     });
+    const nets = bridgeNetworks(rec.spec).map((n) => n.networkId ?? DEFAULT_NETWORK);
     try {
       privateDir(rec.spec.dir);
       privateDir(rec.spec.runDir);
+      // Its /etc files, and its name in the /etc/hosts of the instances of its networks.
+      await this.networks.refreshHosts(nets, [rec.id]);
       rec.data = await driver.create(rec.spec);
       this.instances.markCreated(id, rec.data);
       rec.state = 'created';
@@ -174,6 +189,7 @@ export class Engine {
       await driver.remove(rec.spec, null).catch(() => undefined);
       this.instances.delete(id);
       this.volumes.removeIfUnused(madeVolumes); // what this create made, unless another instance took it meanwhile
+      await this.networks.refreshHosts(nets).catch(() => undefined);
       throw e;
     }
   }
@@ -182,8 +198,16 @@ export class Engine {
   async start(rec: InstanceRecord, attach?: StartAttach): Promise<InstanceRecord> {
     const driver = this.driver(rec.kind);
     try {
+      // Every network's bridge and rules (a reboot or a flushed firewall took them), then the
+      // published ports, before the workload can be reached.
+      for (const n of bridgeNetworks(rec.spec)) await ensureBridge(n);
+      if (rec.ports.length > 0 && rec.spec.network.mode === 'bridge') {
+        rec.ports = await publishPorts(rec.id, rec.ports, rec.spec.network.ip);
+        this.instances.setPorts(rec.id, rec.ports);
+      }
       rec.data = await driver.start(rec.spec, rec.data, (data) => this.instances.setData(rec.id, data), attach);
     } catch (e) {
+      if (rec.ports.length > 0) await unpublishPorts(rec.id).catch(() => undefined);
       // A workload that cannot start is an exit, as Docker records it (126/127).
       const code = e instanceof IsolaError && e.code === 'COMMAND_NOT_FOUND' ? 127 : e instanceof IsolaError && e.code === 'CANNOT_INVOKE' ? 126 : 125;
       this.instances.markExited(rec.id, code, false, new Date().toISOString());
@@ -194,15 +218,6 @@ export class Engine {
     if (!this.instances.markRunning(rec.id, rec.data, at, currentBootId())) {
       // It exited (a short command, and conmon's exit command was quicker) or was removed meanwhile.
       return this.instances.get(rec.id) ?? rec;
-    }
-    if (rec.ports.length > 0 && rec.ip) {
-      const running: Forwarder[] = [];
-      try {
-        for (const m of rec.ports) running.push(await startForwarder(m, rec.ip, this.config.searchPath));
-      } finally {
-        this.instances.setPorts(rec.id, running.length === rec.ports.length ? running : [...running, ...rec.ports.slice(running.length)]);
-      }
-      rec.ports = running;
     }
     return { ...rec, state: 'running', startedAt: at };
   }
@@ -274,12 +289,16 @@ export class Engine {
   /** After an exit: release runtime resources once, and remove the instance if it asked for it. */
   async settle(rec: InstanceRecord): Promise<void> {
     const driver = this.driver(rec.kind);
-    stopForwarders(rec.ports.filter((p): p is Forwarder => 'pid' in p));
-    if (this.instances.claimCleanup(rec.id)) await driver.cleanup(rec.spec, rec.data);
+    stopForwarders(rec.ports);
+    if (this.instances.claimCleanup(rec.id)) {
+      if (rec.ports.length > 0) await unpublishPorts(rec.id);
+      await driver.cleanup(rec.spec, rec.data);
+    }
     if (rec.autoRemove) {
       await driver.remove(rec.spec, rec.data);
       this.instances.delete(rec.id);
       this.volumes.removeIfUnused(anonymousVolumes(rec.spec)); // as docker run --rm
+      await this.networks.refreshHosts(bridgeNetworks(rec.spec).map((n) => n.networkId ?? DEFAULT_NETWORK));
     }
   }
 
@@ -293,6 +312,7 @@ export class Engine {
    * - one whose start was cut short after its monitor was launched: running, as it is.
    */
   async reconcile(): Promise<void> {
+    await this.networks.reconcile();
     const boot = currentBootId();
     for (const rec of this.instances.listUnsettled()) {
       const driver = this.driver(rec.kind);
@@ -353,11 +373,13 @@ export class Engine {
       const exit = await driver.wait(rec.spec, rec.data);
       this.instances.markExited(rec.id, exit.exitCode, exit.oomKilled, exit.finishedAt);
     }
-    stopForwarders(rec.ports.filter((p): p is Forwarder => 'pid' in p));
+    stopForwarders(rec.ports);
+    if (rec.ports.length > 0) await unpublishPorts(rec.id);
     await driver.cleanup(rec.spec, rec.data);
     await driver.remove(rec.spec, rec.data);
     this.instances.delete(rec.id);
     if (volumes) this.volumes.removeIfUnused(anonymousVolumes(rec.spec));
+    await this.networks.refreshHosts(bridgeNetworks(rec.spec).map((n) => n.networkId ?? DEFAULT_NETWORK));
     return rec.id;
   }
 

@@ -1,4 +1,4 @@
-import type { Kind } from '../core/types.js';
+import type { DnsSettings, HostEntry, Kind } from '../core/types.js';
 import type { PortMapping } from '../net/publish.js';
 import type { MountRequest } from './mount-flags.js';
 
@@ -17,8 +17,14 @@ export interface RunRequest {
   cpus?: number;
   pidsLimit?: number;
   readOnly: boolean;
-  network: 'none' | 'bridge';
+  /** `none`, `bridge` (the default network, isola0) or a user network's name or id. */
+  network: string;
   publish: PortMapping[];
+  // ---- networking: -P, --add-host, --dns* ----
+  /** `-P`: publish every port the image exposes, each on a free host port. */
+  publishAll?: boolean;
+  extraHosts?: HostEntry[];
+  dns?: DnsSettings;
   detach: boolean;
   autoRemove: boolean;
   runtime?: string;

@@ -2,8 +2,7 @@ import path from 'node:path';
 import { invalid } from '../core/errors.js';
 import type { InstanceSpec, MountSpec, NetworkSpec, ResolvedImage } from '../core/types.js';
 import type { RunRequest } from './request.js';
-import { BRIDGE, GATEWAY, PREFIX, macFor } from '../net/names.js';
-import { nextFreeIp } from '../net/ipam.js';
+import { allocateIp, interfaceOn, type NetworkTarget } from './networks.js';
 import type { Paths } from '../core/paths.js';
 import { normalizeCap } from '../core/caps.js';
 import { diskImageFacts } from '../image/disk-image.js';
@@ -31,10 +30,13 @@ export function resolveArgv(image: ResolvedImage, req: RunRequest): string[] {
   return argv;
 }
 
-export function buildSpec(p: Paths, callerEnv: Readonly<Record<string, string | undefined>>, id: string, name: string, image: ResolvedImage, req: RunRequest, usedIps: string[], cleanup: string[], mounts: MountSpec[] = []): InstanceSpec {
-  const network: NetworkSpec = req.network === 'none'
-    ? { mode: 'none' }
-    : { mode: 'bridge', bridge: BRIDGE, ip: nextFreeIp(usedIps), prefixLength: PREFIX, gateway: GATEWAY, mac: macFor(id) };
+/**
+ * The instance's spec from the request. `target`: the network it joins (null for --network
+ * none); `usedIps` gives the addresses taken on a network, read inside the database's write lock.
+ */
+export function buildSpec(p: Paths, callerEnv: Readonly<Record<string, string | undefined>>, id: string, name: string, image: ResolvedImage, req: RunRequest,
+  target: NetworkTarget | null, usedIps: (networkId: string) => string[], cleanup: string[], mounts: MountSpec[] = []): InstanceSpec {
+  const network: NetworkSpec = target === null ? { mode: 'none' } : interfaceOn(target, id, allocateIp(target, usedIps(target.id)), 'eth0');
   return {
     id,
     name,
@@ -50,6 +52,8 @@ export function buildSpec(p: Paths, callerEnv: Readonly<Record<string, string | 
     ...(req.pidsLimit ? { pidsLimit: req.pidsLimit } : {}),
     readOnly: req.readOnly,
     network,
+    ...(req.extraHosts?.length ? { extraHosts: req.extraHosts } : {}),
+    ...(req.dns && (req.dns.servers.length || req.dns.search.length || req.dns.options.length) ? { dns: req.dns } : {}),
     security: {
       privileged: req.privileged,
       capAdd: req.capAdd.map(normalizeCap),

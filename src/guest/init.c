@@ -2,15 +2,18 @@
  * isola guest init and agent: PID 1 of every isola VM.
  *
  * Boot: mount /proc /sys /dev, load the virtio modules listed in /isola/modules (dependency
- * order, written by setup.ts), mount /dev/vda (ext4) and switch root into it, configure eth0,
- * then run the workload described in /isola/config (a cpio appended per instance).
+ * order, written by setup.ts), mount /dev/vda (ext4) and switch root into it, configure each NIC
+ * (found by its MAC, renamed eth0, eth1, ...; the default route through the first), put the
+ * instance's /etc/hostname, /etc/hosts and /etc/resolv.conf in /dev/.isola and bind-mount them
+ * over the image's, then run the workload described in /isola/config (a cpio appended per
+ * instance).
  *
  * Host channels are virtio-serial ports, found by name under /sys/class/virtio-ports:
  *   isola.log     workload stdout/stderr as CRI log lines ("TIME stdout F text"), never kernel text
  *   isola.status  "started PID", "error CODE message", "exit CODE": the host reads it as a file
  *   isola.agent   framed requests: exec (with separate stdout/stderr and an exit status, or on a
  *                 pseudo-terminal of its own)
- *   isola.ctl     framed requests: stats, signals, shutdown (never blocked by a running exec)
+ *   isola.ctl     framed requests: stats, signals, shutdown, new /etc files (never blocked by a running exec)
  *   isola.tty     the workload's own streams for an attached client: its output from now on, its
  *                 stdin (when kept open), its terminal's size (with a tty)
  * With a tty the workload runs on a pseudo-terminal init allocates; without one, on pipes. The
@@ -50,6 +53,8 @@
 #include <unistd.h>
 
 #define MAXREC 1024
+#define MAXIF 8
+#define ETC_DIR "/dev/.isola"
 
 static int con = 2; /* the serial console: init's own messages go here, never to the log port */
 
@@ -145,6 +150,9 @@ struct spec {
   int tty;        /* run on a pseudo-terminal */
   int stdin_mode; /* the workload's stdin: closed (/dev/null), open, or open until a client's end */
   int rows, cols; /* the terminal's size, 0 when unknown */
+  char *ifs[MAXIF]; /* "MAC NAME ADDRESS/PREFIX" */
+  int nifs;
+  const char *hosts, *resolv; /* the guest's /etc files, NULL when not given */
 };
 
 static void parse_records(char *p, size_t n, struct spec *s) {
@@ -175,6 +183,9 @@ static void parse_records(char *p, size_t n, struct spec *s) {
       case 'y': s->tty = (*v == '1'); break;
       case 's': s->stdin_mode = strcmp(v, "once") == 0 ? STDIN_ONCE : strcmp(v, "open") == 0 ? STDIN_OPEN : STDIN_CLOSED; break;
       case 'z': if (sscanf(v, "%d %d", &s->rows, &s->cols) != 2) s->rows = s->cols = 0; break;
+      case 'n': if (s->nifs < MAXIF) s->ifs[s->nifs++] = v; break;
+      case 'H': s->hosts = v; break;
+      case 'D': s->resolv = v; break;
     }
     p += l + 1;
   }
@@ -1019,6 +1030,48 @@ static int count_user_processes(void) {
   return n;
 }
 
+/* ---- /etc files: kept in ETC_DIR (on /dev's tmpfs), bind-mounted over the image's ---- */
+
+/* Writes ETC_DIR/name in place (same inode: the bind mounts see the new text). */
+static int write_etc(const char *name, const char *text) {
+  char p[128];
+  snprintf(p, sizeof p, "%s/%s", ETC_DIR, name);
+  int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return -1;
+  int r = write_all(fd, text, strlen(text));
+  close(fd);
+  return r;
+}
+
+/* Puts one file over /etc/<name>; a missing (or dangling symlink) target is made when the root is writable. */
+static void put_etc(const char *name, const char *text, int readonly) {
+  if (!text) return;
+  if (write_etc(name, text) != 0) { say("%s/%s: %s", ETC_DIR, name, strerror(errno)); return; }
+  char src[128], dst[128];
+  snprintf(src, sizeof src, "%s/%s", ETC_DIR, name);
+  snprintf(dst, sizeof dst, "/etc/%s", name);
+  struct stat st;
+  if (stat(dst, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (readonly) { say("/etc/%s: not a file in the read-only root; left as it is", name); return; }
+    mkdir("/etc", 0755);
+    unlink(dst);
+    int fd = open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) { say("/etc/%s: %s", name, strerror(errno)); return; }
+    close(fd);
+  }
+  if (mount(src, dst, NULL, MS_BIND, NULL) != 0) say("bind %s over %s: %s", src, dst, strerror(errno));
+}
+
+static void setup_etc(const struct spec *s) {
+  if (!s->hosts && !s->resolv) return;
+  mkdir(ETC_DIR, 0755);
+  char hostname[300];
+  snprintf(hostname, sizeof hostname, "%s\n", s->hostname ? s->hostname : "");
+  if (s->hostname && *s->hostname) put_etc("hostname", hostname, s->readonly);
+  put_etc("hosts", s->hosts, s->readonly);
+  put_etc("resolv.conf", s->resolv, s->readonly);
+}
+
 static pid_t workload = -1;
 static int workload_done = 0, workload_code = 0;
 static int shutdown_requested = 0;
@@ -1111,6 +1164,11 @@ static void handle_frame(struct chan *ch, char type, char *p, size_t n) {
     shutdown_requested = 1;
   } else if (type == 'P') { /* ping: readiness check */
     send_str(ch, 'R', "pong");
+  } else if (type == 'T') { /* new /etc/hosts and resolv.conf, written in place under their bind mounts */
+    struct spec t;
+    parse_records(p, n, &t);
+    int ok = (!t.hosts || write_etc("hosts", t.hosts) == 0) && (!t.resolv || write_etc("resolv.conf", t.resolv) == 0);
+    send_str(ch, 'R', ok ? "ok" : strerror(errno));
   }
 }
 
@@ -1169,46 +1227,117 @@ static int pump_workload(struct chan *tty, int *fd, const char *stream, char typ
 
 /* ---- network ---- */
 
-static void net_up(const struct spec *s) {
-  int sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (sk < 0) return;
+static void set_up(int sk, const char *dev) {
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  strcpy(ifr.ifr_name, "lo");
+  snprintf(ifr.ifr_name, IFNAMSIZ, "%s", dev);
   if (ioctl(sk, SIOCGIFFLAGS, &ifr) == 0) {
-    ifr.ifr_flags |= IFF_UP;
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
     ioctl(sk, SIOCSIFFLAGS, &ifr);
   }
-  if (!s->ip || !*s->ip) { close(sk); return; }
+}
+
+/* Gives dev the address "A.B.C.D/N" and brings it up. */
+static int set_address(int sk, const char *dev, const char *cidr) {
   char ip[64];
-  snprintf(ip, sizeof ip, "%s", s->ip);
+  snprintf(ip, sizeof ip, "%s", cidr);
   int prefix = 24;
   char *slash = strchr(ip, '/');
   if (slash) { *slash = 0; prefix = atoi(slash + 1); }
+  struct ifreq ifr;
   struct sockaddr_in *sin = (struct sockaddr_in *)&ifr.ifr_addr;
   memset(&ifr, 0, sizeof ifr);
-  strcpy(ifr.ifr_name, "eth0");
+  snprintf(ifr.ifr_name, IFNAMSIZ, "%s", dev);
   sin->sin_family = AF_INET;
   inet_pton(AF_INET, ip, &sin->sin_addr);
-  if (ioctl(sk, SIOCSIFADDR, &ifr) != 0) { say("eth0: cannot set address %s (%s)", ip, strerror(errno)); close(sk); return; }
+  if (ioctl(sk, SIOCSIFADDR, &ifr) != 0) { say("%s: cannot set address %s (%s)", dev, ip, strerror(errno)); return -1; }
   sin->sin_addr.s_addr = prefix ? htonl(~0u << (32 - prefix)) : 0;
   ioctl(sk, SIOCSIFNETMASK, &ifr);
-  ioctl(sk, SIOCGIFFLAGS, &ifr);
-  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-  ioctl(sk, SIOCSIFFLAGS, &ifr);
-  if (s->gw && *s->gw) {
-    struct rtentry rt;
-    memset(&rt, 0, sizeof rt);
-    struct sockaddr_in *dst = (struct sockaddr_in *)&rt.rt_dst, *gw = (struct sockaddr_in *)&rt.rt_gateway,
-                       *mask = (struct sockaddr_in *)&rt.rt_genmask;
-    dst->sin_family = gw->sin_family = mask->sin_family = AF_INET;
-    inet_pton(AF_INET, s->gw, &gw->sin_addr);
-    rt.rt_flags = RTF_UP | RTF_GATEWAY;
-    rt.rt_dev = "eth0";
-    if (ioctl(sk, SIOCADDRT, &rt) != 0) say("eth0: cannot add default route via %s (%s)", s->gw, strerror(errno));
+  set_up(sk, dev);
+  say("%s %s/%d", dev, ip, prefix);
+  return 0;
+}
+
+/* The interface whose MAC is mac (as 02:aa:...), or "" */
+static void find_by_mac(const char *mac, char *out, size_t outlen) {
+  out[0] = 0;
+  DIR *d = opendir("/sys/class/net");
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    if (e->d_name[0] == '.') continue;
+    char p[300];
+    snprintf(p, sizeof p, "/sys/class/net/%s/address", e->d_name);
+    char *a = read_file(p, NULL);
+    if (!a) continue;
+    a[strcspn(a, "\n")] = 0;
+    if (strcasecmp(a, mac) == 0) {
+      size_t l = strnlen(e->d_name, outlen - 1);
+      memcpy(out, e->d_name, l);
+      out[l] = 0;
+    }
+    free(a);
+    if (out[0]) break;
   }
+  closedir(d);
+}
+
+static int rename_if(int sk, const char *from, const char *to) {
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  snprintf(ifr.ifr_name, IFNAMSIZ, "%s", from);
+  snprintf(ifr.ifr_newname, IFNAMSIZ, "%s", to);
+  if (ioctl(sk, SIOCSIFNAME, &ifr) != 0) { say("rename %s to %s: %s", from, to, strerror(errno)); return -1; }
+  return 0;
+}
+
+static void add_default_route(int sk, const char *dev, const char *gw_ip) {
+  struct rtentry rt;
+  memset(&rt, 0, sizeof rt);
+  struct sockaddr_in *dst = (struct sockaddr_in *)&rt.rt_dst, *gw = (struct sockaddr_in *)&rt.rt_gateway,
+                     *mask = (struct sockaddr_in *)&rt.rt_genmask;
+  dst->sin_family = gw->sin_family = mask->sin_family = AF_INET;
+  inet_pton(AF_INET, gw_ip, &gw->sin_addr);
+  rt.rt_flags = RTF_UP | RTF_GATEWAY;
+  char devname[IFNAMSIZ];
+  snprintf(devname, sizeof devname, "%s", dev);
+  rt.rt_dev = devname;
+  if (ioctl(sk, SIOCADDRT, &rt) != 0) say("%s: cannot add default route via %s (%s)", dev, gw_ip, strerror(errno));
+}
+
+/*
+ * Each NIC is found by its MAC (the order the kernel probes them in is not the command line's)
+ * and renamed to its name; through a temporary name first, so that two NICs can swap names.
+ */
+static void net_up(const struct spec *s) {
+  int sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sk < 0) return;
+  set_up(sk, "lo");
+  if (s->nifs == 0 && s->ip && *s->ip) {
+    /* a config of an older isola: one NIC, eth0 */
+    if (set_address(sk, "eth0", s->ip) == 0 && s->gw && *s->gw) add_default_route(sk, "eth0", s->gw);
+    close(sk);
+    return;
+  }
+  char found[MAXIF][IFNAMSIZ], want[MAXIF][IFNAMSIZ], addr[MAXIF][64];
+  for (int i = 0; i < s->nifs; i++) {
+    char mac[32] = "";
+    sscanf(s->ifs[i], "%31s %15s %63s", mac, want[i], addr[i]);
+    find_by_mac(mac, found[i], IFNAMSIZ);
+    if (!found[i][0]) { say("no NIC with MAC %s for %s", mac, want[i]); continue; }
+    if (strcmp(found[i], want[i]) != 0) {
+      char tmp[IFNAMSIZ];
+      snprintf(tmp, sizeof tmp, "isolatmp%d", i);
+      if (rename_if(sk, found[i], tmp) == 0) snprintf(found[i], IFNAMSIZ, "%s", tmp);
+    }
+  }
+  for (int i = 0; i < s->nifs; i++) {
+    if (!found[i][0]) continue;
+    if (strcmp(found[i], want[i]) != 0 && rename_if(sk, found[i], want[i]) != 0) continue;
+    set_address(sk, want[i], addr[i]);
+  }
+  if (s->nifs > 0 && found[0][0] && s->gw && *s->gw) add_default_route(sk, want[0], s->gw);
   close(sk);
-  say("eth0 %s/%d gateway %s", ip, prefix, s->gw ? s->gw : "none");
 }
 
 /* ---- mounts: shared folders (virtiofs) and tmpfs, before the workload starts ---- */
@@ -1389,7 +1518,13 @@ static void apply_fw_cfg(struct spec *s) {
   if (o.ip) s->ip = o.ip;
   if (o.gw) s->gw = o.gw;
   s->readonly = o.readonly;
-  /* shared folders and tmpfs are the instance's: the disk's own config has none */
+  /* NICs by MAC and the /etc files are the instance's, as are shared folders and tmpfs */
+  if (o.nifs > 0) {
+    for (int i = 0; i < o.nifs; i++) s->ifs[i] = o.ifs[i];
+    s->nifs = o.nifs;
+  }
+  if (o.hosts) s->hosts = o.hosts;
+  if (o.resolv) s->resolv = o.resolv;
   for (int i = 0; i < o.nmounts && s->nmounts < MAXMOUNTS; i++) {
     s->mount_kind[s->nmounts] = o.mount_kind[i];
     s->mounts[s->nmounts++] = o.mounts[i];
@@ -1483,6 +1618,8 @@ int main(void) {
   if (s.hostname && *s.hostname) sethostname(s.hostname, strlen(s.hostname));
   net_up(&s);
   if (mount_all(&s) != 0) poweroff();
+  /* after the shares: a folder shared at /etc does not hide the instance's own /etc files */
+  setup_etc(&s);
 
   sigset_t mask;
   sigemptyset(&mask);

@@ -10,8 +10,9 @@ export interface GuestRecords {
   workdir?: string;
   user?: string;
   hostname?: string;
-  /** address/prefix for eth0, e.g. 10.77.0.5/16 */
+  /** address/prefix for eth0, e.g. 10.77.0.5/16 (older configs; `interfaces` replaces it) */
   ip?: string;
+  /** The default route's gateway. */
   gateway?: string;
   readOnly?: boolean;
   /** virtiofs shares init mounts before the workload starts: the device's tag, where, read-only. */
@@ -27,6 +28,19 @@ export interface GuestRecords {
   stdin?: 'open' | 'once';
   /** The terminal's size (an exec -t; the workload's comes on the kernel command line). */
   size?: { rows: number; cols: number };
+  // ---- networking: every NIC, and the guest's /etc files ----
+  /** Each NIC, found by its MAC, named and addressed: eth0 first. */
+  interfaces?: GuestInterface[];
+  /** The guest's /etc/hosts and /etc/resolv.conf (bind-mounted over the image's by init). */
+  hosts?: string;
+  resolv?: string;
+}
+
+export interface GuestInterface {
+  mac: string;
+  name: string;
+  /** address/prefix */
+  ip: string;
 }
 
 const FIELD = /[\t\0]/;
@@ -56,6 +70,9 @@ export function encodeRecords(r: GuestRecords): Buffer {
   if (r.tty) add('y', '1');
   if (r.stdin) add('s', r.stdin);
   if (r.size) add('z', `${Math.floor(r.size.rows)} ${Math.floor(r.size.cols)}`);
+  for (const i of r.interfaces ?? []) add('n', `${i.mac} ${i.name} ${i.ip}`);
+  if (r.hosts !== undefined) add('H', r.hosts);
+  if (r.resolv !== undefined) add('D', r.resolv);
   return Buffer.from(out.join(''), 'utf8');
 }
 
@@ -95,6 +112,13 @@ export function decodeRecords(buf: Buffer): GuestRecords {
         if (rows !== undefined && cols !== undefined) r.size = { rows, cols };
         break;
       }
+      case 'n': {
+        const [mac = '', name = '', ip = ''] = v.split(' ');
+        (r.interfaces ??= []).push({ mac, name, ip });
+        break;
+      }
+      case 'H': r.hosts = v; break;
+      case 'D': r.resolv = v; break;
     }
   }
   return r;

@@ -3,8 +3,8 @@
  * that breaks out of its VM lands in a process that can hurt nothing:
  *
  *   1. joins the instance's cgroups (memory, pids, cpu limits the caller set up);
- *   2. opens the instance's tap device as root (TUNSETIFF) and hands QEMU the open file as fd 3,
- *      so QEMU needs neither /dev/net/tun nor the host's network;
+ *   2. opens the instance's tap devices as root (TUNSETIFF) and hands QEMU the open files as fd 3,
+ *      4, ... in the order given, so QEMU needs neither /dev/net/tun nor the host's network;
  *   3. enters new mount, IPC, UTS, cgroup and network namespaces;
  *   4. builds a root of its own: an empty tmpfs with /usr read-only, /dev/null, zero and
  *      urandom, the files QEMU boots (read-only unless asked) and the instance's folders, then
@@ -15,11 +15,12 @@
  *
  * QEMU keeps this process's pid (exec, no fork), so the caller knows it from the start.
  *
- * usage: isola-vmm-jail --uid U --gid G --root DIR [--tap NAME] [--kvm] [--cgroup DIR]...
+ * usage: isola-vmm-jail --uid U --gid G --root DIR [--tap NAME]... [--kvm] [--cgroup DIR]...
  *          [--ro SRC:DEST]... [--rw SRC:DEST]... [--dir SRC:DEST]... -- QEMU ARGS...
  * DEST paths are absolute inside the jail. Errors go to stderr as one line; exit 125.
  */
 #define _GNU_SOURCE
+#define MAX_TAPS 8
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -107,8 +108,8 @@ static int open_tap(const char *name) {
 
 int main(int argc, char **argv) {
   long uid = -1, gid = -1;
-  const char *root = NULL, *tap = NULL;
-  int kvm = 0, nbinds = 0, ncgroups = 0;
+  const char *root = NULL, *taps[MAX_TAPS];
+  int kvm = 0, nbinds = 0, ncgroups = 0, ntaps = 0;
   struct bind binds[MAX_BINDS];
   const char *cgroups[8];
   int i = 1;
@@ -122,7 +123,7 @@ int main(int argc, char **argv) {
     if (!strcmp(a, "--uid")) uid = strtol(v, NULL, 10);
     else if (!strcmp(a, "--gid")) gid = strtol(v, NULL, 10);
     else if (!strcmp(a, "--root")) root = v;
-    else if (!strcmp(a, "--tap")) tap = v;
+    else if (!strcmp(a, "--tap")) { if (ntaps == MAX_TAPS) { errno = 0; die("too many --tap"); } taps[ntaps++] = v; }
     else if (!strcmp(a, "--cgroup")) { if (ncgroups == 8) { errno = 0; die("too many --cgroup"); } cgroups[ncgroups++] = v; }
     else if (!strcmp(a, "--ro") || !strcmp(a, "--rw") || !strcmp(a, "--dir")) {
       if (nbinds == MAX_BINDS) { errno = 0; die("too many binds"); }
@@ -144,13 +145,17 @@ int main(int argc, char **argv) {
     write_file(path, pid);
   }
 
-  if (tap) {
-    int fd = open_tap(tap);
-    if (fd != 3) {
-      if (dup2(fd, 3) < 0) die("dup2");
-      close(fd);
-    }
-    if (fcntl(3, F_SETFD, 0) < 0) die("fcntl"); /* inherited by QEMU across exec */
+  /* Each tap lands on fd 3 + its position: first out of the way (high numbers), then into place,
+   * so no open file is overwritten whatever numbers open() returned. */
+  for (int t = 0; t < ntaps; t++) {
+    int fd = open_tap(taps[t]);
+    if (dup2(fd, 100 + t) < 0) die("dup2");
+    close(fd);
+  }
+  for (int t = 0; t < ntaps; t++) {
+    if (dup2(100 + t, 3 + t) < 0) die("dup2");
+    close(100 + t);
+    if (fcntl(3 + t, F_SETFD, 0) < 0) die("fcntl"); /* inherited by QEMU across exec */
   }
 
   if (unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | CLONE_NEWNET) < 0) die("unshare");

@@ -276,6 +276,7 @@ export class ImageStore {
         workingDir: c.WorkingDir || '/',
         user: c.User ?? '',
         ...(c.Labels ? { labels: c.Labels } : {}),
+        exposedPorts: Object.keys(c.ExposedPorts ?? {}),
       },
     };
   }

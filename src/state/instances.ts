@@ -85,10 +85,13 @@ function fromRow(r: Row): InstanceRecord {
 export class InstanceRepo {
   constructor(private readonly db: Db) {}
 
-  /** Inserts a new instance; `allocate` runs inside the write lock so its choice (an IP) is race-free. */
-  insert(make: (usedIps: string[]) => InstanceRecord): InstanceRecord {
+  /**
+   * Inserts a new instance and its interfaces (endpoints); `make` runs inside the write lock with
+   * the addresses taken on a network, so its choice (an IP) is race-free.
+   */
+  insert(make: (usedIps: (networkId: string) => string[]) => InstanceRecord): InstanceRecord {
     return this.db.transaction(() => {
-      const used = (this.db.prepare('SELECT ip FROM instances WHERE ip IS NOT NULL').all() as { ip: string }[]).map((r) => r.ip);
+      const used = (networkId: string) => (this.db.prepare('SELECT ip FROM endpoints WHERE network_id = ?').all(networkId) as { ip: string }[]).map((r) => r.ip);
       const rec = make(used);
       const clash = this.db.prepare('SELECT id FROM instances WHERE name = ?').get(rec.name);
       if (clash) throw new IsolaError('ALREADY_EXISTS', `the name "${rec.name}" is already in use`, 'remove that instance (isola rm) or choose another --name');
@@ -101,6 +104,10 @@ export class InstanceRepo {
           id: rec.id, name: rec.name, kind: rec.kind, imageRef: rec.imageRef, imageDigest: rec.imageDigest, state: rec.state, createdAt: rec.createdAt, ip: rec.ip,
           autoRemove: rec.autoRemove ? 1 : 0, spec: JSON.stringify(rec.spec), data: JSON.stringify(rec.data), ports: JSON.stringify(rec.ports), owner: rec.owner ? JSON.stringify(rec.owner) : null,
         });
+      const first = rec.spec.network?.mode === 'bridge' ? [rec.spec.network] : [];
+      const nets = [...first, ...(rec.spec.moreNetworks ?? [])];
+      const add = this.db.prepare('INSERT INTO endpoints (instance_id, network_id, ip, ifname) VALUES (?, ?, ?, ?)');
+      for (const n of nets) add.run(rec.id, n.networkId ?? 'bridge', n.ip, n.ifname ?? 'eth0');
       return rec;
     }).immediate();
   }
@@ -161,6 +168,12 @@ export class InstanceRepo {
   /** Claims the cleanup of an exited instance: true for exactly one caller. */
   claimCleanup(id: string): boolean {
     return this.db.prepare("UPDATE instances SET cleaned = 1 WHERE id = ? AND state = 'exited' AND cleaned = 0").run(id).changes === 1;
+  }
+
+  /** A changed spec (`network connect` and `disconnect`): its networks, and the first one's address. */
+  setSpec(id: string, spec: InstanceSpec): void {
+    const ip = spec.network.mode === 'bridge' ? spec.network.ip : null;
+    this.db.prepare('UPDATE instances SET spec_json = ?, ip = ? WHERE id = ?').run(JSON.stringify(spec), ip, id);
   }
 
   setPorts(id: string, ports: (PortMapping | Forwarder)[]): void {

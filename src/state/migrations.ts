@@ -63,4 +63,30 @@ export const MIGRATIONS: string[] = [
      anonymous     INTEGER NOT NULL DEFAULT 0,
      labels_json   TEXT NOT NULL DEFAULT '{}'
    )`,
+  // User networks (`isola network create`), and every interface of every instance: which
+  // network, which address. UNIQUE (network_id, ip) is what keeps two concurrent creates from
+  // taking one address; the default network's id is 'bridge'. Instances made before have one
+  // interface, eth0 on the default network, with the address the instances table holds.
+  `CREATE TABLE networks (
+     id          TEXT PRIMARY KEY,
+     name        TEXT NOT NULL UNIQUE,
+     subnet      TEXT NOT NULL UNIQUE,
+     gateway     TEXT NOT NULL,
+     bridge      TEXT NOT NULL UNIQUE,
+     created_at  TEXT NOT NULL,
+     state       TEXT NOT NULL CHECK (state IN ('creating', 'ready')),
+     owner_json  TEXT
+   );
+   CREATE TABLE endpoints (
+     instance_id TEXT NOT NULL REFERENCES instances(id) ON DELETE CASCADE,
+     network_id  TEXT NOT NULL,
+     ip          TEXT NOT NULL,
+     ifname      TEXT NOT NULL,
+     PRIMARY KEY (instance_id, network_id),
+     UNIQUE (network_id, ip),
+     UNIQUE (instance_id, ifname)
+   );
+   CREATE INDEX endpoints_network ON endpoints(network_id);
+   INSERT INTO endpoints (instance_id, network_id, ip, ifname)
+     SELECT id, 'bridge', ip, 'eth0' FROM instances WHERE ip IS NOT NULL`,
 ];

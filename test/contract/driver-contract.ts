@@ -5,11 +5,17 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import type { AttachSession, InstanceSpec, Kind, LogEntry, ResolvedImage, StoredData, TerminalSize } from '../../src/core/types.js';
+import type { AttachSession, BridgeNetworkSpec, InstanceSpec, Kind, LogEntry, ResolvedImage, StoredData, TerminalSize } from '../../src/core/types.js';
 import type { AnyDriver } from '../../src/drivers/driver.js';
 import { isIsolaError } from '../../src/core/errors.js';
 import { extractInto } from '../../src/image/unpack.js';
 import { ensureDirs, hostLeftovers, makeFixture, specFor, type Fixture } from '../helpers/fixture.js';
+import { startOutside, type Outside } from '../helpers/outside.js';
+import { ensureBridge, removeBridge } from '../../src/net/bridge.js';
+import { cidrText, intToIp, nextFreeSubnet } from '../../src/net/ipam.js';
+import { hostRoutes } from '../../src/net/routes.js';
+import { macFor } from '../../src/net/names.js';
+import { etcFilesFor, readHostResolv, writeEtcFiles, type Peer } from '../../src/net/etc-files.js';
 
 /**
  * The one contract every Driver passes: the same lifecycle, output, exit status, exec, stats,
@@ -33,17 +39,30 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
   let driver: AnyDriver;
   let image: ResolvedImage | undefined;
   const made: string[] = [];
+  let outside: Outside;
+  // A user network of the suite's own: a bridge on a free /24, as `isola network create` makes one.
+  const userNet = nextFreeSubnet(hostRoutes().map((r) => r.dest));
+  const userBridge = `isolabr-c${process.pid.toString(16)}`.slice(0, 15);
+  const userIface = (id: string, ip: string, ifname: string): BridgeNetworkSpec => ({
+    mode: 'bridge', bridge: userBridge, ip, prefixLength: 24, gateway: intToIp(userNet.base + 1), mac: macFor(id, ifname), networkId: 'contract', networkName: 'contract', ifname,
+  });
 
   const it = (name: string, fn: () => Promise<void>) => {
     const reason = skipReason(name);
     test(name, reason ? { skip: reason, timeout } : { timeout }, fn);
   };
 
-  /** Creates and starts an instance; always cleaned up and removed, even when the test fails. */
-  async function withInstance<T>(over: Partial<InstanceSpec>, fn: (spec: InstanceSpec, data: StoredData) => Promise<T>): Promise<T> {
-    const spec = specFor(fx, driver.kind, { ...(image ? { image } : {}), ...over });
+  /**
+   * Creates and starts an instance; always cleaned up and removed, even when the test fails.
+   * `over` may depend on the instance's id (its MAC on a network); `peers` go into its /etc/hosts
+   * as the engine writes them for the other instances of its user networks.
+   */
+  async function withInstance<T>(over: Partial<InstanceSpec> | ((id: string) => Partial<InstanceSpec>), fn: (spec: InstanceSpec, data: StoredData) => Promise<T>, peers: Peer[] = []): Promise<T> {
+    const base = specFor(fx, driver.kind, image ? { image } : {});
+    const spec = { ...base, ...(typeof over === 'function' ? over(base.id) : over) };
     made.push(spec.id);
     ensureDirs(spec);
+    if (peers.length) writeEtcFiles(spec, etcFilesFor(spec, peers, readHostResolv()));
     let data: StoredData | null = null;
     try {
       data = await driver.create(spec);
@@ -97,8 +116,13 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
       const cap = await driver.probe();
       assert.ok(cap.ok, `${kind} must be usable on this host: ${cap.reason}`);
       image = await opts.image?.make(fx);
+      outside = await startOutside(20 + (process.pid % 200));
+      await ensureBridge({ bridge: userBridge, gateway: intToIp(userNet.base + 1), prefixLength: 24 });
+      assert.equal(cidrText(userNet).endsWith('/24'), true);
     });
     after(async () => {
+      await removeBridge({ bridge: userBridge, gateway: intToIp(userNet.base + 1), prefixLength: 24 }, { force: true });
+      await outside?.stop();
       await fx?.dispose();
     });
 
@@ -372,6 +396,62 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
       });
     });
 
+    it('reaches the host\'s other networks through NAT, by name through --dns', async () => {
+      await withInstance({ argv: ['sh', '-c', `wget -q -O - http://${outside.ip}:8080/; wget -q -O - http://outside.test:8080/`], dns: { servers: [outside.ip], search: [], options: [] } }, async (spec, data) => {
+        assert.equal((await driver.wait(spec, data)).exitCode, 0, text(await collectLogs(spec, data), 'stderr'));
+        // The outside sees the host's address on its link: the instance's own is masqueraded.
+        assert.deepEqual(text(await collectLogs(spec, data), 'stdout').split('\n'), [`outside ${outside.hostIp}`, `outside ${outside.hostIp}`]);
+      });
+    });
+
+    it('has its own name, --add-host entries and --dns servers in its /etc files', async () => {
+      await withInstance({
+        name: 'contract-self', hostname: 'contract-host', argv: ['sh', '-c', 'cat /etc/hosts /etc/resolv.conf; ping -c1 -W1 added-name | head -1; ping -c1 -W1 contract-self | head -1'],
+        extraHosts: [{ host: 'added-name', ip: '198.18.99.9' }], dns: { servers: [outside.ip], search: ['contract.test'], options: ['ndots:2'] },
+      }, async (spec, data) => {
+        await driver.wait(spec, data);
+        const out = text(await collectLogs(spec, data), 'stdout');
+        const ip = spec.network.mode === 'bridge' ? spec.network.ip : '';
+        assert.match(out, new RegExp(`^${ip.replace(/\./g, '\\.')}\tcontract-host contract-self$`, 'm'));
+        assert.match(out, /^198\.18\.99\.9\tadded-name$/m);
+        assert.match(out, new RegExp(`^nameserver ${outside.ip.replace(/\./g, '\\.')}$`, 'm'));
+        assert.match(out, /^search contract\.test$/m);
+        assert.match(out, /^options ndots:2$/m);
+        assert.match(out, /^PING added-name \(198\.18\.99\.9\)/m, 'the workload\'s resolver reads the file');
+        assert.match(out, new RegExp(`^PING contract-self \\(${ip.replace(/\./g, '\\.')}\\)`, 'm'));
+      });
+    });
+
+    it('finds another instance of its user network by name, also one that joined after it started', async () => {
+      const peerIp = intToIp(userNet.base + 10);
+      const on = (ip: string) => (id: string): Partial<InstanceSpec> => ({ network: userIface(id, ip, 'eth0') });
+      // The client starts first and asks for the server's name until it answers.
+      const loop = 'while true; do wget -q -O - http://contract-peer:8000/hostname && break; sleep 0.3; done';
+      // Until it knows the name, its lookups go to the outside's DNS server (NXDOMAIN), never further.
+      const dns = { servers: [outside.ip], search: [], options: [] };
+      await withInstance((id) => ({ ...on(intToIp(userNet.base + 11))(id), argv: ['sh', '-c', loop], dns }), async (client, cdata) => {
+        await withInstance((id) => ({ ...on(peerIp)(id), name: 'contract-peer', hostname: 'peer-host', argv: ['httpd', '-f', '-p', '8000', '-h', '/etc'] }), async () => {
+          // What the engine does when an instance joins: the others' /etc/hosts get its name.
+          writeEtcFiles(client, etcFilesFor(client, [{ name: 'contract-peer', ip: peerIp, network: 'contract' }], readHostResolv()));
+          await driver.refreshEtc?.(client, cdata);
+          const exit = await driver.wait(client, cdata);
+          assert.equal(exit.exitCode, 0);
+          assert.equal(text(await collectLogs(client, cdata), 'stdout'), 'peer-host');
+        });
+      });
+    });
+
+    it('joins a second network as eth1, the default route staying on eth0', async () => {
+      await withInstance((id) => ({ moreNetworks: [userIface(id, intToIp(userNet.base + 12), 'eth1')], argv: ['sh', '-c', 'ip -o -4 addr show | grep -v " lo "; ip route | grep default'] }), async (spec, data) => {
+        await driver.wait(spec, data);
+        const out = text(await collectLogs(spec, data), 'stdout');
+        const ip = spec.network.mode === 'bridge' ? spec.network.ip : '';
+        assert.match(out, new RegExp(`eth0\\s+inet ${ip.replace(/\./g, '\\.')}/16`));
+        assert.match(out, new RegExp(`eth1\\s+inet ${intToIp(userNet.base + 12).replace(/\./g, '\\.')}/24`));
+        assert.match(out, /default via 10\.77\.0\.1 dev eth0/);
+      });
+    });
+
     it('leaves nothing behind after cleanup and remove', async () => {
       let spec: InstanceSpec | undefined;
       const dir = hostFolder('leftovers');
@@ -379,13 +459,13 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
         spec = s;
       });
       assert.ok(spec);
-      assert.deepEqual(hostLeftovers(fx), []);
+      assert.deepEqual(hostLeftovers(fx, [userBridge]), []);
       assert.equal(fs.existsSync(spec.dir), false);
       assert.equal(fs.existsSync(spec.runDir), false);
     });
 
     test('no instance of this suite is left on the host', () => {
-      assert.deepEqual(hostLeftovers(fx), []);
+      assert.deepEqual(hostLeftovers(fx, [userBridge]), []);
     });
   });
 }

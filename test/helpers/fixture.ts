@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { parseTable } from '../../src/net/nft.js';
 import { fileURLToPath } from 'node:url';
 import { pathsFor, type Paths } from '../../src/core/paths.js';
 import { ImageStore } from '../../src/image/store.js';
@@ -144,6 +145,7 @@ export function hostObjects(root: string): string[] {
     if (!st.isDirectory()) continue;
     for (const c of fs.readdirSync(path.join('/sys/fs/cgroup', h))) if (c.startsWith('isola')) out.push(`cgroup ${h}/${c}`);
   }
+  out.push(...nftObjects());
   for (const pid of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
     let cmd: string;
@@ -155,6 +157,26 @@ export function hostObjects(root: string): string[] {
     if (MONITORS.test(cmd.split(' ')[0] ?? '') && (cmd.includes(root) || /-name isola-[0-9a-f]{64}/.test(cmd))) out.push(`process ${pid} ${cmd.slice(0, 160)}`);
   }
   return out.sort();
+}
+
+/**
+ * What isola's nftables table holds for instances and user networks: each DNAT rule of a
+ * published port (its comment names the instance) and each user network's elements. The table
+ * itself and the default network's elements live as long as isola0, which is shared.
+ */
+export function nftObjects(): string[] {
+  let json: string;
+  try {
+    json = execFileSync('nft', ['-j', 'list', 'table', 'ip', 'isola'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return [];
+  }
+  const t = parseTable(json);
+  return [
+    ...t.publish.map((p) => `nft published ${p.protocol} ${p.hostIp}:${p.hostPort} for ${p.instanceId}`),
+    ...t.own.filter((o) => o.bridge !== BRIDGE).map((o) => `nft network ${o.bridge} ${o.subnet}`),
+    ...t.subnets.filter((s) => s !== '10.77.0.0/16' && !t.own.some((o) => o.subnet === s)).map((s) => `nft subnet ${s}`),
+  ];
 }
 
 /**

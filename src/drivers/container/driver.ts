@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import type { AttachIO, AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, Observed, Stats, StoredData } from '../../core/types.js';
+import type { AttachIO, AttachSession, BridgeNetworkSpec, Capability, ExecOptions, ExitInfo, InstanceSpec, Observed, Stats, StoredData } from '../../core/types.js';
 import type { Driver, DriverContext, StartAttach } from '../driver.js';
 import { IsolaError } from '../../core/errors.js';
 import { run } from '../../util/exec.js';
@@ -9,8 +9,9 @@ import { which } from '../../util/which.js';
 import { processAlive, processRef, signalProcess, type ProcessRef } from '../../util/process.js';
 import { readPidFile } from '../../util/fsx.js';
 import { removeCgroup } from '../../util/cgroup.js';
-import { createNetns, removeNetns } from '../../net/veth.js';
-import { vethName } from '../../net/names.js';
+import { attachVeth, createNetns, detachVeth, removeNetns, setDefaultRoute } from '../../net/veth.js';
+import { ensureEtcFiles } from '../../net/etc-files.js';
+import { hostVethName } from '../../net/names.js';
 import { ociConfig } from './launch.js';
 import { decodeContainerData, filesOf, runtimeRootOf, type ContainerData } from './persist.js';
 import { ensureUnpacked, mountOverlay, unmount } from './rootfs.js';
@@ -75,18 +76,17 @@ export class ContainerDriver implements Driver<ContainerData> {
       const user = resolveUser(lower, spec.user);
       fs.mkdirSync(f.bundle, { recursive: true });
       fs.mkdirSync(f.etc, { recursive: true });
+      // Written by the engine (and rewritten in place as the instance's networks change); made
+      // from the spec alone when a driver is used without it.
+      ensureEtcFiles(spec);
       const etcFiles = { hostname: path.join(f.etc, 'hostname'), hosts: path.join(f.etc, 'hosts'), resolv: path.join(f.etc, 'resolv.conf') };
-      fs.writeFileSync(etcFiles.hostname, `${spec.hostname}\n`);
-      const ip = spec.network.mode === 'bridge' ? `${spec.network.ip}\t${spec.hostname}\n` : '';
-      fs.writeFileSync(etcFiles.hosts, `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n${ip}`);
-      fs.writeFileSync(etcFiles.resolv, '# isola: instances reach only the host and each other; no resolver is configured\n');
       const boundingCaps = processBoundingCaps();
       const caps = effectiveCaps(spec.security.capAdd, spec.security.capDrop, spec.security.privileged, boundingCaps);
       const seccomp = spec.security.privileged || spec.security.seccomp === 'unconfined'
         ? null
         : toOciSeccomp(loadSeccompProfile(spec.security.seccomp === 'default' ? DEFAULT_SECCOMP : spec.security.seccomp), caps);
       await mountOverlay(lower, f.upper, f.work, f.rootfs);
-      data.netns = await createNetns(spec.id, spec.network);
+      data.netns = await createNetns(spec.id, spec.network, spec.moreNetworks ?? []);
       const config = ociConfig({
         spec, rootfs: f.rootfs, ...user, netnsPath: data.netns, seccomp, etcFiles,
         cgroupsPath: data.cgroupsPath,
@@ -269,9 +269,20 @@ export class ContainerDriver implements Driver<ContainerData> {
     return this.inRoot(spec, data, (root) => tarIn(root, dir, input, opts.owner));
   }
 
+  /** `network connect` while it runs: one more veth into its namespace. */
+  async attachNetwork(spec: InstanceSpec, data: ContainerData, net: BridgeNetworkSpec): Promise<void> {
+    if (!data.netns) throw new IsolaError('FAILED_PRECONDITION', `instance ${spec.name} has no network namespace`, 'it was made with --network none');
+    await attachVeth(spec.id, net, false);
+  }
+
+  async detachNetwork(spec: InstanceSpec, data: ContainerData, net: BridgeNetworkSpec, newFirst: BridgeNetworkSpec | null): Promise<void> {
+    await detachVeth(spec.id, net.ifname ?? 'eth0');
+    if (newFirst && data.netns) await setDefaultRoute(spec.id, newFirst);
+  }
+
   async stats(spec: InstanceSpec, data: ContainerData): Promise<Stats> {
     if (this.monitorAlive(spec, data) === null) throw new IsolaError('FAILED_PRECONDITION', `instance ${spec.name} is not running`, 'stats are only available for running instances');
-    const veth = spec.network.mode === 'bridge' ? vethName(spec.id) : null;
+    const veth = spec.network.mode === 'bridge' ? hostVethName(spec.id, spec.network.ifname) : null;
     return containerStats(data.cgroupsPath, veth, data.conmonPid ? pssBytes(data.conmonPid) : null);
   }
 }

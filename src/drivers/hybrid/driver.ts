@@ -12,7 +12,7 @@ import { resolveUser } from '../container/user.js';
 import { DEFAULT_SECCOMP, loadSeccompProfile, toOciSeccomp } from '../container/seccomp.js';
 import { probeRuntime } from '../container/runtime.js';
 import { ensureHybridDisk, guestSystem } from './disk.js';
-import { GUEST_OVERHEAD_BYTES, guestConfig, hostsFile, vmSpecOf } from './launch.js';
+import { GUEST_OVERHEAD_BYTES, guestConfig, vmSpecOf } from './launch.js';
 import { CONTAINER_ID, GUEST, decodeHybridData, withVm, type HybridData } from './persist.js';
 import { containerState, waitContainerStarted } from './monitor.js';
 import type { Readable, Writable } from 'node:stream';
@@ -61,6 +61,11 @@ export class HybridDriver implements Driver<HybridData> {
     return vmSpecOf(spec, h.vmMemoryBytes);
   }
 
+  /** The guest's config.json, as create wrote it on the host. */
+  private static bundleConfig(spec: InstanceSpec): string {
+    return path.join(spec.dir, 'bundle', 'config.json');
+  }
+
   async create(spec: InstanceSpec): Promise<HybridData> {
     if (spec.runtime && spec.runtime !== 'runc') {
       throw new IsolaError('INVALID_ARGUMENT', `--runtime ${spec.runtime} is not available inside the hybrid guest`, 'the hybrid guest runs runc; leave --runtime out or use --runtime runc');
@@ -78,9 +83,8 @@ export class HybridDriver implements Driver<HybridData> {
     // The host keeps a copy of the guest's config.json: what the runtime was given, for inspect --security.
     const bundle = path.join(spec.dir, 'bundle');
     fs.mkdirSync(bundle, { recursive: true });
-    fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config, null, 2), { mode: 0o600 }); // it holds the -e values
-    const vmSpec = vmSpecOf(spec, vmMemoryBytes, ['/bin/sh', GUEST.start, JSON.stringify(config), hostsFile(spec)]);
-    const vm = await this.vm.createWithDisk(vmSpec, disk);
+    fs.writeFileSync(HybridDriver.bundleConfig(spec), JSON.stringify(config, null, 2), { mode: 0o600 }); // it holds the -e values
+    const vm = await this.vm.createWithDisk(vmSpecOf(spec, vmMemoryBytes), disk);
     return withVm({ hybrid: 1, vm, rootfs: lower, disk, vmMemoryBytes }, vm);
   }
 
@@ -89,7 +93,9 @@ export class HybridDriver implements Driver<HybridData> {
    * container's terminal (or stdin and output) to them, so the client sees the container's.
    */
   async start(spec: InstanceSpec, data: HybridData, checkpoint?: (data: HybridData) => void, attach?: StartAttach): Promise<HybridData> {
-    const vmSpec = this.vmSpec(spec, data);
+    // The guest's workload: the start script with the container's config (the VM writes it into its initrd).
+    const config = JSON.stringify(JSON.parse(fs.readFileSync(HybridDriver.bundleConfig(spec), 'utf8')));
+    const vmSpec = vmSpecOf(spec, data.vmMemoryBytes, ['/bin/sh', GUEST.start, config]);
     const h = withVm(data, await this.vm.start(vmSpec, data.vm, checkpoint ? (vm) => checkpoint(withVm(data, vm)) : undefined, attach));
     try {
       await waitContainerStarted(this.vm, vmSpec, h.vm, 60_000);
@@ -151,6 +157,11 @@ export class HybridDriver implements Driver<HybridData> {
 
   logs(spec: InstanceSpec, h: HybridData, opts: { follow: boolean; signal?: AbortSignal }): AsyncIterable<LogEntry> {
     return this.vm.logs(this.vmSpec(spec, h), h.vm, opts);
+  }
+
+  /** The guest's /etc files are the container's too: the VM's refresh reaches both. */
+  refreshEtc(spec: InstanceSpec, h: HybridData): Promise<void> {
+    return this.vm.refreshEtc(this.vmSpec(spec, h), h.vm);
   }
 
   async stats(spec: InstanceSpec, h: HybridData): Promise<Stats> {

@@ -11,7 +11,8 @@ export const GUEST_OVERHEAD_BYTES = 96 * 1024 * 1024;
  * cgroup v2 hierarchy, the bundle's config and /etc files), runs the image as a container, passes
  * signals on to runc (which passes them to the container) and exits with the container's status.
  * A command runc cannot start ends 127 or 126, as on the host.
- * $1: config.json, $2: /etc/hosts.
+ * $1: config.json. The container's /etc/hostname, hosts and resolv.conf are the guest's own,
+ * which init keeps (and rewrites when the instance's networks change).
  */
 export const START_SCRIPT = `#!/bin/sh
 set -u
@@ -19,9 +20,6 @@ mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
 mkdir -p ${GUEST.etc} ${GUEST.runcRoot} /sys/fs/cgroup
 mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup 2>/dev/null || mount -t cgroup2 cgroup2 /sys/fs/cgroup
 printf '%s' "$1" > ${GUEST.bundle}/config.json
-hostname > ${GUEST.etc}/hostname
-printf '%s' "$2" > ${GUEST.etc}/hosts
-echo '# isola: instances reach only the host and each other; no resolver is configured' > ${GUEST.etc}/resolv.conf
 # A background job's stdin is /dev/null unless redirected: runc gets the script's own (the
 # workload's terminal with -t, its stdin pipe with -i), which it relays to the container.
 exec 3<&0
@@ -57,7 +55,9 @@ export function guestConfig(g: GuestConfigInputs): Record<string, unknown> {
     additionalGids: g.additionalGids,
     netnsPath: null,
     seccomp: g.seccomp,
-    etcFiles: { hostname: `${GUEST.etc}/hostname`, hosts: `${GUEST.etc}/hosts`, resolv: `${GUEST.etc}/resolv.conf` },
+    // The guest's files, which init bind-mounts from its own copies: rewritten in place, the
+    // container sees the new text too.
+    etcFiles: { hostname: '/etc/hostname', hosts: '/etc/hosts', resolv: '/etc/resolv.conf' },
     cgroupsPath: `/isola/${CONTAINER_ID}`,
     nofile: 1048576,
     swapAccounting: false,
@@ -66,11 +66,6 @@ export function guestConfig(g: GuestConfigInputs): Record<string, unknown> {
   const linux = config.linux as { namespaces: { type: string }[] };
   linux.namespaces = linux.namespaces.filter((n) => n.type !== 'network');
   return config;
-}
-
-export function hostsFile(spec: InstanceSpec): string {
-  const ip = spec.network.mode === 'bridge' ? `${spec.network.ip}\t${spec.hostname}\n` : '';
-  return `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n${ip}`;
 }
 
 /** Where the guest mounts the instance's shared folders (its init does, before the start script). */

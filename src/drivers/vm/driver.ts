@@ -10,8 +10,9 @@ import type { Config } from '../../core/config.js';
 import { readGuestAssets } from '../../guest/assets.js';
 import { cpioArchive } from '../../guest/cpio.js';
 import { encodeRecords, type GuestRecords } from '../../guest/records.js';
+import { bridgeNetworks, ensureEtcFiles, readEtcFiles, type EtcFiles } from '../../net/etc-files.js';
 import { ensureBridge } from '../../net/bridge.js';
-import { createTap, deleteTap } from '../../net/tap.js';
+import { createTap, deleteTaps } from '../../net/tap.js';
 import { run } from '../../util/exec.js';
 import { allocatedBytes } from '../../util/fsx.js';
 import { findQemu, findQemuImg, probeAccelerator } from './accel.js';
@@ -167,30 +168,10 @@ export class VmDriver implements Driver<VmData> {
     const overlay = path.join(state, 'disk.qcow2');
     if (!fs.existsSync(overlay)) await createOverlay(this.ctx.config, baseDisk, overlay);
 
-    const net = spec.network.mode === 'bridge' ? spec.network : null;
-    const config = encodeRecords({
-      argv: spec.argv,
-      env: spec.env,
-      workdir: spec.workdir,
-      user: spec.user,
-      hostname: spec.hostname,
-      ip: net ? `${net.ip}/${net.prefixLength}` : undefined,
-      gateway: net?.gateway,
-      readOnly: spec.readOnly,
-      // Parents before children, so a mount inside another share lands on it.
-      shares: shares.map((sh) => ({ tag: sh.tag, target: sh.guestTarget, readOnly: sh.readOnly })).sort(byDepth),
-      tmpfs: (spec.mounts ?? []).flatMap((m) => (m.type === 'tmpfs' ? [m] : [])).sort(byDepth),
-      tty: spec.tty,
-      ...(spec.stdinOpen ? { stdin: spec.stdinOnce ? 'once' as const : 'open' as const } : {}),
-    });
+    // The initrd with this instance's config is written at each start (its networks and /etc
+    // files may have changed since); only QEMU's uid may read it: it holds the -e values.
     const initrd = path.join(spec.dir, 'initrd.cpio');
-    const baseInitrd = spec.initrd ?? assets?.initramfs ?? '';
-    fs.writeFileSync(initrd, Buffer.concat([
-      fs.readFileSync(baseInitrd),
-      cpioArchive([{ type: 'dir', name: 'isola' }, { type: 'file', name: 'isola/config', data: config }]),
-    ]), { mode: 0o600 });
-    // The initrd carries the workload's environment (-e values): readable by this VM's QEMU only.
-    handOver(uid, [], [{ path: initrd, mode: 0o400 }, { path: overlay, mode: 0o600 }]);
+    handOver(uid, [], [{ path: overlay, mode: 0o600 }]);
 
     const v: VmData = {
       version: 2,
@@ -261,26 +242,8 @@ export class VmDriver implements Driver<VmData> {
     if (!fs.existsSync(overlay)) await createOverlay(this.ctx.config, base, overlay, 'qcow2');
     const owned: { path: string; mode: number }[] = [{ path: overlay, mode: 0o600 }];
 
-    let config: string | null = null;
-    if (facts.agent) {
-      // Over the disk's own config: the address always; the command, environment, working
-      // folder and user where the run gives them.
-      const net = spec.network.mode === 'bridge' ? spec.network : null;
-      config = path.join(spec.dir, 'config');
-      fs.writeFileSync(config, encodeRecords({
-        argv: spec.argv,
-        env: spec.env,
-        workdir: spec.workdir !== '/' ? spec.workdir : undefined,
-        user: spec.user || undefined,
-        hostname: spec.hostname,
-        ip: net ? `${net.ip}/${net.prefixLength}` : undefined,
-        gateway: net?.gateway,
-        readOnly: spec.readOnly,
-        shares: shares.map((sh) => ({ tag: sh.tag, target: sh.guestTarget, readOnly: sh.readOnly })).sort(byDepth),
-        tmpfs: (spec.mounts ?? []).flatMap((m) => (m.type === 'tmpfs' ? [m] : [])).sort(byDepth),
-      }), { mode: 0o600 });
-      owned.push({ path: config, mode: 0o400 });
-    }
+    // isola's init inside gets the instance's config by fw_cfg, written at each start (writeConfig).
+    const config = facts.agent ? path.join(spec.dir, 'config') : null;
     let vars: string | null = null;
     if (facts.firmware === 'uefi') {
       vars = path.join(state, 'vars.fd');
@@ -336,7 +299,7 @@ export class VmDriver implements Driver<VmData> {
 
   /** QEMU's command line, with the paths it sees inside its jail. */
   plan(spec: InstanceSpec, v: VmData, extraCmdline: string[] = []): LaunchPlan {
-    const net = spec.network.mode === 'bridge' && v.tap ? { mac: spec.network.mac } : null;
+    const nets = v.tap ? bridgeNetworks(spec).map((n) => ({ mac: n.mac })) : [];
     return {
       id: spec.id,
       accel: v.accelerator,
@@ -350,11 +313,68 @@ export class VmDriver implements Driver<VmData> {
       baseDisk: IN_JAIL.baseDisk,
       readOnly: spec.readOnly,
       files: launchFiles(IN_JAIL.state, IN_JAIL.run),
-      net,
+      nets,
       tscKhz: hostTscKhz(),
       extraCmdline: [...extraCmdline, ...this.ctx.config.vm.cmdline],
       ...(v.shares?.length ? { shares: sharesInJail(v.shares) } : {}),
     };
+  }
+
+  /**
+   * What isola's init in the guest is told: the workload, its NICs by MAC, /etc/hosts and
+   * resolv.conf as they are now, shared folders and tmpfs mounts, the terminal. A whole disk's
+   * own config (baked in by isola export) keeps what the run leaves unset.
+   */
+  private guestRecords(spec: InstanceSpec, v: VmData): { records: GuestRecords; etc: EtcFiles } {
+    const nets = bridgeNetworks(spec);
+    const etc = ensureEtcFiles(spec);
+    const disk = v.wholeDisk !== undefined;
+    return {
+      etc,
+      records: {
+        argv: spec.argv,
+        env: spec.env,
+        workdir: disk && spec.workdir === '/' ? undefined : spec.workdir,
+        user: disk && !spec.user ? undefined : spec.user,
+        hostname: spec.hostname,
+        interfaces: nets.map((n) => ({ mac: n.mac, name: n.ifname ?? 'eth0', ip: `${n.ip}/${n.prefixLength}` })),
+        gateway: nets[0]?.gateway,
+        readOnly: spec.readOnly,
+        hosts: etc.hosts,
+        resolv: etc.resolv,
+        // Parents before children, so a mount inside another share lands on it.
+        shares: (v.shares ?? []).map((sh) => ({ tag: sh.tag, target: sh.guestTarget, readOnly: sh.readOnly })).sort(byDepth),
+        tmpfs: (spec.mounts ?? []).flatMap((m) => (m.type === 'tmpfs' ? [m] : [])).sort(byDepth),
+        tty: spec.tty,
+        ...(spec.stdinOpen ? { stdin: spec.stdinOnce ? 'once' as const : 'open' as const } : {}),
+      },
+    };
+  }
+
+  /**
+   * The instance's config, written at each start, readable by this VM's QEMU only (it holds the
+   * -e values): appended to the shared initramfs, or for a whole disk with isola's init the file
+   * QEMU passes by fw_cfg. A disk with its own OS is told nothing. Returns the /etc files sent.
+   */
+  private writeConfig(spec: InstanceSpec, v: VmData): EtcFiles | null {
+    if (v.wholeDisk && !v.wholeDisk.agent) return null;
+    const { records, etc } = this.guestRecords(spec, v);
+    const config = encodeRecords(records);
+    if (v.wholeDisk?.config) {
+      fs.rmSync(v.wholeDisk.config, { force: true });
+      fs.writeFileSync(v.wholeDisk.config, config, { mode: 0o600 });
+      handOver(v.vmmUid, [], [{ path: v.wholeDisk.config, mode: 0o400 }]);
+      return etc;
+    }
+    const assets = readGuestAssets(this.ctx.config.assets);
+    const baseInitrd = spec.initrd ?? assets?.initramfs ?? '';
+    fs.rmSync(v.initrd, { force: true });
+    fs.writeFileSync(v.initrd, Buffer.concat([
+      fs.readFileSync(baseInitrd),
+      cpioArchive([{ type: 'dir', name: 'isola' }, { type: 'file', name: 'isola/config', data: config }]),
+    ]), { mode: 0o600 });
+    handOver(v.vmmUid, [], [{ path: v.initrd, mode: 0o400 }]);
+    return etc;
   }
 
   async start(spec: InstanceSpec, data: VmData, checkpoint?: (data: VmData) => void, attach?: StartAttach): Promise<VmData> {
@@ -366,10 +386,14 @@ export class VmDriver implements Driver<VmData> {
     try {
       const assets = readGuestAssets(this.ctx.config.assets);
       if (!assets?.vmmJail) throw new IsolaError('UNAVAILABLE', 'the VMM jail (isola-vmm-jail) is not built', 'run npm run bootstrap once');
-      if (spec.network.mode === 'bridge') {
-        await ensureBridge(spec.network);
-        v.tap = await createTap(spec.id, spec.network.bridge, v.vmmUid);
+      const etc = this.writeConfig(spec, v);
+      const taps: string[] = [];
+      for (const n of bridgeNetworks(spec)) {
+        await ensureBridge(n);
+        taps.push(await createTap(spec.id, n.bridge, v.vmmUid, n.ifname ?? 'eth0'));
       }
+      v.tap = taps[0] ?? null;
+      v.taps = taps;
       if (v.shares?.length) {
         // virtiofsd first: QEMU connects to every share's socket when it starts.
         await startShares(this.ctx.config, assets.vfsLaunch ?? '', v.vmmUid, v.shares, () => checkpoint?.({ ...v, shares: v.shares?.map((sh) => ({ ...sh })) }));
@@ -379,7 +403,7 @@ export class VmDriver implements Driver<VmData> {
       });
       const plan = this.plan(spec, v, attach ? attachCmdline(attach.size ?? null) : []);
       const argv = jailArgv({
-        jail: assets.vmmJail, root: this.jailRoot(), uid: v.vmmUid, tap: v.tap, kvm: v.accelerator === 'kvm', cgroups,
+        jail: assets.vmmJail, root: this.jailRoot(), uid: v.vmmUid, taps: v.taps ?? (v.tap ? [v.tap] : []), kvm: v.accelerator === 'kvm', cgroups,
         kernel: v.kernel || null, initrd: v.initrd || null, config: v.wholeDisk?.config ?? null,
         baseDisk: v.baseDisk, state: path.dirname(v.overlay), run: spec.runDir, qemu: findQemu(this.ctx.config),
       }, v.wholeDisk ? wholeDiskArgs(plan, this.wholeDiskBoot(v.wholeDisk)) : qemuArgs(plan));
@@ -399,6 +423,9 @@ export class VmDriver implements Driver<VmData> {
       const own = ownOs(v);
       if (own) await this.waitBooting(spec, v, own);
       else await this.waitStarted(spec, v);
+      // An instance that joined or left its networks while it booted: the guest gets the new files.
+      const now = etc ? readEtcFiles(spec) : null;
+      if (etc && now && (now.hosts !== etc.hosts || now.resolv !== etc.resolv)) await this.refreshEtc(spec, v).catch(() => undefined);
       if (session && attach) attach.attached(await session);
     } catch (e) {
       void session?.then((s) => s.close(), () => undefined);
@@ -543,7 +570,7 @@ export class VmDriver implements Driver<VmData> {
       if (own) settleExit(data, own);
     }
     await stopShares(spec.runDir, data?.shares ?? []);
-    await deleteTap(spec.id);
+    await deleteTaps(spec.id);
     removeCgroup(vmmCgroupPath(spec.id));
     if (data && data.startedAt !== null && !fs.existsSync(finishedMarker(data)) && readStatus(data.files.status).exitCode === null) {
       exitInfo(data.files.status, finishedMarker(data)); // records when isola saw it gone
@@ -643,6 +670,15 @@ export class VmDriver implements Driver<VmData> {
     // Its own OS writes to the serial console; isola's init frames the workload's output.
     if (ownOs(v)) return readConsoleLog(v.files.console, opts.follow, () => !vmmAlive(spec, v), opts.signal);
     return readK8sLog(v.files.log, opts.follow, () => !vmmAlive(spec, v), opts.signal);
+  }
+
+  /** The guest's /etc/hosts and resolv.conf, rewritten in place by init (the ctl channel's 'T'). */
+  async refreshEtc(spec: InstanceSpec, v: VmData): Promise<void> {
+    if (!vmmAlive(spec, v)) return;
+    const etc = readEtcFiles(spec);
+    if (!etc) return;
+    const f = await request(socketPath(v, 'ctl'), 'T', encodeRecords({ argv: [], env: [], hosts: etc.hosts, resolv: etc.resolv }), 5000);
+    if (f.payload.toString() !== 'ok') throw new IsolaError('INTERNAL', `the VM's init did not take the new /etc files: ${f.payload.toString()}`, 'they reach it at its next start');
   }
 
   async stats(spec: InstanceSpec, v: VmData): Promise<Stats> {

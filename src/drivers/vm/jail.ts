@@ -68,7 +68,8 @@ export interface JailPlan {
   jail: string; // the isola-vmm-jail binary
   root: string; // an empty folder to mount the jail's tmpfs root on (inside its mount namespace)
   uid: number;
-  tap: string | null;
+  /** The VM's taps, handed to QEMU as fd 3, 4, ... in this order. */
+  taps: string[];
   kvm: boolean;
   cgroups: string[];
   /** Absent for a whole-disk VM: its firmware boots the disk's own. */
@@ -87,7 +88,7 @@ export function jailArgv(p: JailPlan, qemuArgs: string[]): string[] {
   return [
     p.jail,
     '--uid', String(p.uid), '--gid', String(p.uid), '--root', p.root,
-    ...(p.tap ? ['--tap', p.tap] : []),
+    ...p.taps.flatMap((t) => ['--tap', t]),
     ...(p.kvm ? ['--kvm'] : []),
     ...p.cgroups.flatMap((c) => ['--cgroup', c]),
     ...(p.kernel ? ['--ro', `${p.kernel}:${IN_JAIL.kernel}`] : []),

@@ -83,9 +83,9 @@ export function wholeDiskArgs(p: LaunchPlan, w: WholeDiskBoot): string[] {
     }
   }
   args.push('-qmp', `unix:${optValue(f.qmp)},server=on,wait=off`, '-pidfile', f.pidfile);
-  if (p.net) {
-    args.push('-netdev', 'tap,id=net0,fd=3,vhost=off');
-    args.push('-device', `${w.bus === 'virtio' ? 'virtio-net-pci' : 'e1000e'},netdev=net0,mac=${p.net.mac}`);
-  }
+  p.nets.forEach((n, i) => {
+    args.push('-netdev', `tap,id=net${i},fd=${3 + i},vhost=off`);
+    args.push('-device', `${w.bus === 'virtio' ? 'virtio-net-pci' : 'e1000e'},netdev=net${i},mac=${n.mac}`);
+  });
   return args;
 }

@@ -37,8 +37,8 @@ export interface LaunchPlan {
   baseDisk: string;
   readOnly: boolean;
   files: LaunchFiles;
-  /** The NIC's MAC; its tap is open on fd 3, handed over by the jail. */
-  net: { mac: string } | null;
+  /** The NICs' MACs, in order; the tap of the n-th is open on fd 3 + n, handed over by the jail. */
+  nets: { mac: string }[];
   /** TCG only: the host's TSC rate, which is the guest's under TCG (see kernelCmdline). */
   tscKhz?: number;
   /** Extra kernel command line words (tests use it to break the boot on purpose). */
@@ -136,10 +136,10 @@ export function qemuArgs(p: LaunchPlan): string[] {
       args.push('-device', `${p.machine === 'microvm' ? 'vhost-user-fs-device' : 'vhost-user-fs-pci'},chardev=vfs${i},tag=${s.tag}`);
     }
   }
-  if (p.net) {
-    // The jail opened the tap as root and passes it as fd 3: QEMU needs no /dev/net/tun.
-    args.push('-netdev', 'tap,id=net0,fd=3,vhost=off');
-    args.push('-device', `${dev('net')},netdev=net0,mac=${p.net.mac}`);
-  }
+  p.nets.forEach((n, i) => {
+    // The jail opened the taps as root and passes them as fd 3, 4, ...: QEMU needs no /dev/net/tun.
+    args.push('-netdev', `tap,id=net${i},fd=${3 + i},vhost=off`);
+    args.push('-device', `${dev('net')},netdev=net${i},mac=${n.mac}`);
+  });
   return args;
 }

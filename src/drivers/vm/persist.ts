@@ -30,7 +30,10 @@ export type VmData = {
   imageDiskBytes: number;
   /** The uid (and gid) this VM's QEMU runs as, in its jail. */
   vmmUid: number;
+  /** eth0's tap (null without a network). */
   tap: string | null;
+  /** Every tap, eth0's first (absent in records made before VMs could have more than one NIC). */
+  taps?: string[];
   /** QEMU, as started: its pid, start time and boot, so a reused pid is never taken for it. */
   pid: number | null;
   pidStartTime: number | null;

@@ -18,21 +18,49 @@ export function userOf(user: string, imageUser: string, subject: string, warning
 }
 
 /** -p HOST:PORT mappings as Service ports; a host address other than all of them is named. */
-export function publishedPorts(ports: { hostIp: string; hostPort: number; instancePort: number }[], subject: string, warnings: Warnings): KubePort[] {
+export function publishedPorts(ports: { hostIp: string; hostPort: number; instancePort: number; protocol?: string }[], subject: string, warnings: Warnings): KubePort[] {
   return ports.map((p) => {
-    if (p.hostIp !== '0.0.0.0') {
+    if (p.hostIp !== '0.0.0.0' && p.hostIp !== '') {
       warnings.add(subject, `-p ${p.hostIp}:${p.hostPort}:${p.instancePort}: a Service has no host address to bind; the port is reachable wherever the Service type makes it`);
     }
-    return { containerPort: p.instancePort, servicePort: p.hostPort };
+    // A host port chosen at start (-p PORT, -P) is the workload's own port on the Service.
+    return { containerPort: p.instancePort, servicePort: p.hostPort || p.instancePort, ...(p.protocol === 'udp' ? { protocol: 'UDP' as const } : {}) };
   });
+}
+
+/**
+ * --add-host, --dns and the networks, for a pod: hostAliases (an address isola resolves on the
+ * host, host-gateway, has no meaning in a cluster and is named), dnsConfig; a user network is
+ * the cluster's one pod network, where names resolve through Services.
+ */
+export function networkSettings(
+  n: { extraHosts?: { host: string; ip: string }[]; dns?: { servers: string[]; search: string[]; options: string[] }; userNetworks: string[] },
+  subject: string, warnings: Warnings,
+): { hostAliases?: { ip: string; hostnames: string[] }[]; dns?: { servers: string[]; search: string[]; options: string[] } } {
+  const byIp = new Map<string, string[]>();
+  for (const h of n.extraHosts ?? []) {
+    if (h.ip === 'host-gateway') warnings.add(subject, `--add-host ${h.host}:host-gateway not carried over: a pod has no host gateway of isola's (use the node's or a Service's address)`);
+    else byIp.set(h.ip, [...(byIp.get(h.ip) ?? []), h.host]);
+  }
+  if (n.userNetworks.length) {
+    warnings.add(subject, `network ${n.userNetworks.join(', ')}: a cluster has one pod network; reach the other workloads by their Service names (a NetworkPolicy can isolate them)`);
+  }
+  const dns = n.dns && (n.dns.servers.length || n.dns.search.length || n.dns.options.length) ? n.dns : undefined;
+  return {
+    ...(byIp.size ? { hostAliases: [...byIp].map(([ip, hostnames]) => ({ ip, hostnames })) } : {}),
+    ...(dns ? { dns } : {}),
+  };
 }
 
 /** The image's EXPOSE (declared on the container), HEALTHCHECK and VOLUMEs. */
 export function fromImageFacts(facts: ImageFacts | undefined, ports: KubePort[], mounted: string[], subject: string, warnings: Warnings): { ports: KubePort[]; volumes: KubeVolume[]; health?: ImageFacts['health'] } {
   if (!facts) return { ports, volumes: [] };
-  const declared = new Set(ports.map((p) => p.containerPort));
-  const exposed = facts.exposedTcp.filter((p) => !declared.has(p)).map((p) => ({ containerPort: p }));
-  for (const other of facts.exposedOther) warnings.add(subject, `the image's EXPOSE ${other} not declared: isola publishes TCP only`);
+  const declared = new Set(ports.map((p) => `${p.containerPort}/${p.protocol ?? 'TCP'}`));
+  const exposed: KubePort[] = [
+    ...facts.exposedTcp.filter((p) => !declared.has(`${p}/TCP`)).map((p) => ({ containerPort: p })),
+    ...(facts.exposedUdp ?? []).filter((p) => !declared.has(`${p}/UDP`)).map((p) => ({ containerPort: p, protocol: 'UDP' as const })),
+  ];
+  for (const other of facts.exposedOther) warnings.add(subject, `the image's EXPOSE ${other} not declared: isola publishes TCP and UDP only`);
   const volumes: KubeVolume[] = facts.volumes
     .filter((v) => !mounted.includes(v))
     .map((target) => ({ source: { type: 'anonymous' as const, fromImage: true }, target, readOnly: false }));

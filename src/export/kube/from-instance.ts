@@ -1,6 +1,6 @@
 import type { InstanceSpec } from '../../core/types.js';
 import { kubeVolumes } from './mounts.js';
-import { fromImageFacts, kernelWarnings, kubeCap, pidsWarning, publishedPorts, registryWarning, runtimeClassOf, userOf } from './carry.js';
+import { fromImageFacts, kernelWarnings, kubeCap, networkSettings, pidsWarning, publishedPorts, registryWarning, runtimeClassOf, userOf } from './carry.js';
 import type { ImageFacts } from './image-facts.js';
 import type { KubeWorkload, ServiceType } from './model.js';
 import type { Warnings } from './warnings.js';
@@ -12,7 +12,7 @@ import type { Warnings } from './warnings.js';
  */
 const KNOWN_FIELDS = new Set([
   'id', 'name', 'kind', 'image', 'argv', 'env', 'workdir', 'user', 'hostname', 'memoryBytes', 'cpus', 'pidsLimit',
-  'readOnly', 'mounts', 'tty', 'stdinOpen', 'stdinOnce', 'network', 'security', 'runtime', 'kernel', 'initrd', 'dir', 'runDir', 'cleanupCommand',
+  'readOnly', 'mounts', 'tty', 'stdinOpen', 'stdinOnce', 'network', 'moreNetworks', 'extraHosts', 'dns', 'security', 'runtime', 'kernel', 'initrd', 'dir', 'runDir', 'cleanupCommand',
 ]);
 
 export interface InstanceSource {
@@ -86,6 +86,10 @@ export function workloadFromInstance(src: InstanceSource, opts: WorkloadOptions,
       ...userOf(spec.user, src.facts?.user ?? image.user, subject, warnings),
     },
     ...(spec.tty || spec.stdinOpen ? { terminal: { tty: !!spec.tty, stdin: !!spec.stdinOpen, stdinOnce: !!spec.stdinOnce } } : {}),
+    ...networkSettings({
+      ...(spec.extraHosts ? { extraHosts: spec.extraHosts } : {}), ...(spec.dns ? { dns: spec.dns } : {}),
+      userNetworks: [spec.network, ...(spec.moreNetworks ?? [])].flatMap((n) => (n.mode === 'bridge' && n.networkName && n.networkName !== 'bridge' ? [n.networkName] : [])),
+    }, subject, warnings),
     isolatedNetwork: spec.network.mode === 'none',
     ...(runtimeClass ? { runtimeClass } : {}),
     origin: subject,

@@ -1,6 +1,6 @@
 import { invalid } from '../../core/errors.js';
 import type { Kind } from '../../core/types.js';
-import { fromImageFacts, kernelWarnings, kubeCap, pidsWarning, publishedPorts, registryWarning, runtimeClassOf, userOf } from './carry.js';
+import { fromImageFacts, kernelWarnings, kubeCap, networkSettings, pidsWarning, publishedPorts, registryWarning, runtimeClassOf, userOf } from './carry.js';
 import type { WorkloadOptions } from './from-instance.js';
 import type { ImageFacts } from './image-facts.js';
 import type { KubeWorkload } from './model.js';
@@ -25,7 +25,11 @@ export interface ImageRunSettings {
   cpus?: number;
   pidsLimit?: number;
   readOnly: boolean;
-  network: 'none' | 'bridge';
+  /** none, bridge (the default network) or a user network's name. */
+  network: string;
+  publishAll?: boolean;
+  extraHosts?: { host: string; ip: string }[];
+  dns?: { servers: string[]; search: string[]; options: string[] };
   publish: { hostIp: string; hostPort: number; instancePort: number }[];
   runtime?: string;
   kernel?: string;
@@ -82,6 +86,8 @@ export function workloadFromRun(
   const volumes = kubeVolumes(req.mounts ?? []);
   const mounted = volumes.map((v) => v.target);
   const fromImage = fromImageFacts(facts, ports, mounted, subject, warnings);
+  // -P: every EXPOSEd port on the Service too, at its own number.
+  if (req.publishAll) fromImage.ports = fromImage.ports.map((p) => ({ ...p, servicePort: p.servicePort ?? p.containerPort }));
   pidsWarning(req.pidsLimit, subject, warnings);
   kernelWarnings(req.kind, req.kernel, req.initrd, subject, warnings);
   registryWarning(req.kind === 'vm' ? opts.containerDisk : req.image, subject, warnings);
@@ -116,6 +122,7 @@ export function workloadFromRun(
       ...userOf(req.user ?? '', facts?.user ?? '', subject, warnings),
     },
     ...(req.tty || req.interactive ? { terminal: { tty: !!req.tty, stdin: !!req.interactive, stdinOnce: false } } : {}),
+    ...networkSettings({ ...req, userNetworks: req.network === 'none' || req.network === 'bridge' ? [] : [req.network] }, subject, warnings),
     isolatedNetwork: req.network === 'none',
     ...(runtimeClass ? { runtimeClass } : {}),
     origin: subject,

@@ -13,7 +13,9 @@ export interface ImageFacts {
   volumes: string[];
   /** EXPOSEd TCP ports. */
   exposedTcp: number[];
-  /** EXPOSEd ports of other protocols (53/udp): isola publishes TCP only, so they are named, not declared. */
+  /** EXPOSEd UDP ports. */
+  exposedUdp?: number[];
+  /** EXPOSEd ports of other protocols (sctp): isola publishes TCP and UDP only, so they are named, not declared. */
   exposedOther: string[];
 }
 
@@ -37,7 +39,12 @@ function factsOf(store: ImageStore, desc: Descriptor): ImageFacts {
       .filter((p): p is string => p !== undefined)
       .map(Number)
       .sort((a, b) => a - b),
-    exposedOther: Object.keys(c.ExposedPorts ?? {}).filter((k) => !/^\d+(\/tcp)?$/i.test(k)).sort(),
+    exposedUdp: Object.keys(c.ExposedPorts ?? {})
+      .map((k) => /^(\d+)\/udp$/i.exec(k)?.[1])
+      .filter((p): p is string => p !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b),
+    exposedOther: Object.keys(c.ExposedPorts ?? {}).filter((k) => !/^\d+(\/(tcp|udp))?$/i.test(k)).sort(),
   };
 }
 

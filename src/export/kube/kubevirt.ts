@@ -107,6 +107,7 @@ function notInDisk(w: KubeWorkload, warnings: Warnings): void {
   if (w.security.runAsUser !== undefined) lost.push(`user ${w.security.runAsUser}`);
   if (w.security.readOnlyRoot) lost.push('--read-only');
   if (w.security.capAdd.length || w.security.capDrop.length || w.security.seccomp !== 'default' || !w.security.noNewPrivileges) lost.push('hardening switches (--cap-add, --cap-drop, --security-opt)');
+  if (w.hostAliases || w.dns) lost.push('--add-host and --dns (the guest keeps its own /etc/hosts and resolver)');
   if (w.terminal) lost.push('-i/-t (a KubeVirt VM\'s console is virtctl console)');
   if (w.volumes.length) lost.push(`mounts ${w.volumes.map((v) => v.target).join(', ')}`);
   if (lost.length) {

@@ -14,6 +14,8 @@ export interface KubePort {
   containerPort: number;
   /** The Service's port for it; absent: declared on the container only (the image's EXPOSE). */
   servicePort?: number;
+  /** Absent: TCP. */
+  protocol?: 'TCP' | 'UDP';
 }
 
 export type KubeVolumeSource =
@@ -67,6 +69,10 @@ export interface KubeWorkload {
   health?: HealthConfig;
   volumes: KubeVolume[];
   security: KubeSecurity;
+  /** --add-host: the pod's hostAliases, one per address. */
+  hostAliases?: { ip: string; hostnames: string[] }[];
+  /** --dns, --dns-search, --dns-option: the pod's dnsConfig (with --dns, dnsPolicy None). */
+  dns?: { servers: string[]; search: string[]; options: string[] };
   /** -t and -i: the container's tty, stdin and stdinOnce (Docker's -t, -i and a foreground -i). */
   terminal?: { tty: boolean; stdin: boolean; stdinOnce: boolean };
   /** --network none: a NetworkPolicy that denies all traffic (pods), no interface at all (VMs). */

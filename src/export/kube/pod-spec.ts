@@ -50,7 +50,11 @@ export function podSpecOf(w: KubeWorkload, name: string, warnings: Warnings): Po
   if (w.env.length) container.env = w.env.map((e) => ({ name: e.name, value: e.value }));
   if (w.terminal?.tty) container.tty = true;
   if (w.terminal?.stdin) Object.assign(container, { stdin: true, ...(w.terminal.stdinOnce ? { stdinOnce: true } : {}) });
-  if (w.ports.length) container.ports = [...new Set(w.ports.map((p) => p.containerPort))].map((p) => ({ containerPort: p, protocol: 'TCP' }));
+  if (w.ports.length) {
+    const seen = new Set<string>();
+    container.ports = w.ports.filter((p) => !seen.has(`${p.containerPort}/${p.protocol ?? 'TCP'}`) && seen.add(`${p.containerPort}/${p.protocol ?? 'TCP'}`))
+      .map((p) => ({ containerPort: p.containerPort, protocol: p.protocol ?? 'TCP' }));
+  }
   if (w.memoryBytes !== undefined || w.cpus !== undefined) {
     // isola's -m and --cpus are hard limits; requests equal to them make the pod Guaranteed and
     // the scheduler count what the limit allows.
@@ -75,6 +79,16 @@ export function podSpecOf(w: KubeWorkload, name: string, warnings: Warnings): Po
     // An isola instance holds no credentials of the host; a pod needs none of the cluster's.
     automountServiceAccountToken: false,
   };
+  if (w.hostAliases) spec.hostAliases = w.hostAliases;
+  if (w.dns) {
+    // Docker's --dns replaces the resolver: dnsPolicy None. Search and options alone add to the cluster's.
+    if (w.dns.servers.length) spec.dnsPolicy = 'None';
+    spec.dnsConfig = {
+      ...(w.dns.servers.length ? { nameservers: w.dns.servers } : {}),
+      ...(w.dns.search.length ? { searches: w.dns.search.filter((d) => d !== '.') } : {}),
+      ...(w.dns.options.length ? { options: w.dns.options.map((o) => { const [name = '', value] = o.split(':'); return value === undefined ? { name } : { name, value }; }) } : {}),
+    };
+  }
   if (vols.volumes.length) spec.volumes = vols.volumes;
   if (w.hostname) spec.hostname = w.hostname;
   return { spec, claims: vols.claims };

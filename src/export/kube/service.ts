@@ -17,7 +17,7 @@ export function serviceOf(w: KubeWorkload, name: string): Manifest[] {
     spec: {
       type: w.serviceType,
       selector: selectorLabels(name),
-      ports: published.map((p) => ({ name: `tcp-${p.servicePort}`, protocol: 'TCP', port: p.servicePort as number, targetPort: p.containerPort })),
+      ports: published.map((p) => ({ name: `${(p.protocol ?? 'TCP').toLowerCase()}-${p.servicePort}`, protocol: p.protocol ?? 'TCP', port: p.servicePort as number, targetPort: p.containerPort })),
     },
   };
   return [{ object: service as Manifest['object'], comment: [`published ports of ${w.origin}: ${published.map((p) => `${p.servicePort}->${p.containerPort}`).join(', ')}`] }];

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { hostLeftovers, isola, makeFixture, runCmd, type Fixture } from '../../helpers/fixture.js';
+import { hostLeftovers, isola, makeFixture, nftObjects, runCmd, type Fixture } from '../../helpers/fixture.js';
 import { rawTar } from '../../helpers/raw-tar.js';
 
 let fx: Fixture;
@@ -158,12 +158,11 @@ describe('isola CLI with containers', () => {
     assert.equal(reply.trim(), 'pong');
     assertEngineError(await cli('run', '-d', '-p', '127.0.0.1:18931:80', 'base', 'true'), /host port 127.0.0.1:18931 is already in use/);
     assertEngineError(await cli('run', '-d', '-p', '99999:80', 'base', 'true'), /invalid host port "99999"/);
+    assert.ok(nftObjects().some((o) => o.includes('127.0.0.1:18931')), 'a DNAT rule publishes it');
     assert.equal((await cli('rm', '-f', 'pub')).code, 0);
-    await sleep(200);
-    const free = await new Promise<boolean>((resolve) => {
-      const srv = net.createServer().once('error', () => resolve(false)).listen(18931, '127.0.0.1', () => srv.close(() => resolve(true)));
-    });
-    assert.ok(free, 'the forwarder is gone with the instance');
+    assert.ok(!nftObjects().some((o) => o.includes('127.0.0.1:18931')), 'the rule is gone with the instance');
+    const refused = await new Promise<boolean>((resolve) => net.connect({ host: '127.0.0.1', port: 18931 }).once('connect', () => resolve(false)).once('error', () => resolve(true)));
+    assert.ok(refused, 'nothing answers on the port any more');
     await assertNothingLeft();
   });
 

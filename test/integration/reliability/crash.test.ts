@@ -12,9 +12,9 @@ import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
  * Fault injection: the CLI is killed (SIGKILL, or Ctrl-C) at a random moment of create, start,
  * run, rm, import, pull and compare, across the three kinds. After every kill, `isola ps -a`,
  * `rm -f` of what it lists and `system prune` must leave the whole host as it was: no mount
- * under the data root, no isola network namespace, device or cgroup, no conmon, QEMU, jail or
- * forwarder process, no virtiofsd, no file under instances/, run/, tmp/ or the store's temp area,
- * and (rm -v) no anonymous volume.
+ * under the data root, no isola network namespace, device, bridge, nftables rule or cgroup, no
+ * conmon, QEMU, jail or forwarder process, no virtiofsd, no network left listed, no file under
+ * instances/, run/, tmp/ or the store's temp area, and (rm -v) no anonymous volume.
  *
  * The moments come from a seeded generator; a failure prints the seed to replay it:
  *   ISOLA_FAULT_SEED=<seed> node --test dist/test/integration/reliability/crash.test.js
@@ -87,6 +87,8 @@ describe('fault injection: a CLI killed at any moment leaks nothing', { timeout:
     const vols = JSON.parse((await cli(['volume', 'ls', '--json'])).stdout || '[]') as { Name: string }[];
     for (const v of vols) if (v.Name !== 'fvol') out.push(`volume ${v.Name}`);
     if (fs.existsSync(path.join(fx.root, 'volumes'))) for (const e of fs.readdirSync(path.join(fx.root, 'volumes'))) if (e !== 'fvol') out.push(`file volumes/${e}`);
+    const nets = (JSON.parse((await cli(['network', 'ls', '--json'])).stdout || '[]') as { Name: string }[]).filter((x) => x.Name !== 'bridge' && x.Name !== 'none');
+    if (nets.length) out.push(`network(s) ${nets.map((x) => x.Name).join(', ')} still listed`);
     return out;
   }
 
@@ -121,6 +123,13 @@ describe('fault injection: a CLI killed at any moment leaks nothing', { timeout:
   const scenarios: Scenario[] = [
     { name: 'container: run --rm', runs: 8, windowMs: 500, sigint: true, argv: async () => ['run', '--rm', 'base', 'sh', '-c', 'echo hi; sleep 0.2'] },
     { name: 'container: run -d -p', runs: 8, windowMs: 500, argv: async (n) => ['run', '-d', '--name', `f${n}`, '-p', `127.0.0.1:${20000 + n}:80`, 'base', 'sleep', '600'] },
+    { name: 'network create', runs: 6, windowMs: 300, argv: async (n) => ['network', 'create', `net${n}`] },
+    {
+      name: 'container: run -d -p on a user network', runs: 6, windowMs: 600, argv: async (n) => {
+        assert.equal((await cli(['network', 'create', `net${n}`])).code, 0);
+        return ['run', '-d', '--name', `f${n}`, '--network', `net${n}`, '-p', `127.0.0.1:${21000 + n}:80`, '-p', `${22000 + n}:53/udp`, 'base', 'sleep', '600'];
+      },
+    },
     { name: 'container: create', runs: 5, windowMs: 300, argv: async (n) => ['create', '--name', `f${n}`, 'base', 'true'] },
     {
       name: 'container: start', runs: 5, windowMs: 300, argv: async (n) => {

@@ -24,7 +24,7 @@ test('env: -e overrides the image, KEY alone passes the caller\'s value', () => 
 
 test('terminals: -t is tty, -i keeps stdin open, once only in the foreground (Docker\'s StdinOnce)', () => {
   const paths = pathsFor('/tmp/isola-spec-test');
-  const build = (over: Partial<RunRequest>) => buildSpec(paths, {}, 'a'.repeat(64), 'n', img([], ['sh']), { ...defaultRunRequest('x'), network: 'none', ...over }, [], []);
+  const build = (over: Partial<RunRequest>) => buildSpec(paths, {}, 'a'.repeat(64), 'n', img([], ['sh']), { ...defaultRunRequest('x'), network: 'none', ...over }, null, () => [], []);
   const plain = build({});
   assert.equal(plain.tty, undefined);
   assert.equal(plain.stdinOpen, undefined);

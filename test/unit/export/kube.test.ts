@@ -63,7 +63,7 @@ function spec(over: Partial<InstanceSpec> = {}): InstanceSpec {
 const facts: ImageFacts = {
   entrypoint: [], cmd: ['httpd', '-f'], env: ['PATH=/bin'], user: '', workingDir: '/',
   health: { Test: ['CMD-SHELL', 'wget -q -O- http://localhost:80/healthz || exit 1'], Interval: 10e9, Retries: 5, StartPeriod: 20e9 },
-  volumes: ['/var/cache'], exposedTcp: [80, 9090], exposedOther: ['53/udp'],
+  volumes: ['/var/cache'], exposedTcp: [80, 9090], exposedUdp: [53], exposedOther: ['132/sctp'],
 };
 
 const opts: WorkloadOptions = { replicas: 2, serviceType: 'ClusterIP' };
@@ -101,7 +101,7 @@ describe('isola kube generate: container', () => {
       allowPrivilegeEscalation: false, capabilities: { add: ['NET_ADMIN'], drop: ['MKNOD'] }, readOnlyRootFilesystem: true,
       runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' },
     });
-    assert.deepEqual(c.ports.map((p: Any) => p.containerPort), [80, 9090], 'published and EXPOSEd ports');
+    assert.deepEqual(c.ports.map((p: Any) => `${p.containerPort}/${p.protocol}`), ['80/TCP', '9090/TCP', '53/UDP'], 'published and EXPOSEd ports');
     assert.deepEqual(c.volumeMounts.map((m: Any) => m.mountPath), ['/var/cache', '/tmp']);
     assert.equal(d.spec.template.spec.automountServiceAccountToken, false);
     assert.equal(d.spec.template.spec.hostname, undefined, 'isola\'s default hostname (the id) is not carried');
@@ -112,7 +112,7 @@ describe('isola kube generate: container', () => {
     const text = w.list.join('\n');
     assert.match(text, /name "web_1".*"web-1"/);
     assert.match(text, /VOLUME \/var\/cache becomes an emptyDir/);
-    assert.match(text, /EXPOSE 53\/udp not declared/);
+    assert.match(text, /EXPOSE 132\/sctp not declared/);
   });
 
   test('settings without a Kubernetes equivalent are named in a warning, never dropped silently', () => {
@@ -134,6 +134,27 @@ describe('isola kube generate: container', () => {
     assert.deepEqual(inst.terminal, { tty: true, stdin: true, stdinOnce: true });
     const plain = manifestsFor([workloadFromRun(run(), undefined, opts, {}, w)], w).map((m) => m.object);
     assert.equal((byKind(plain, 'Deployment')[0] as Any).spec.template.spec.containers[0].tty, undefined);
+  });
+
+  test('--add-host, --dns, udp, -p without a host port and -P reach the pod and its Service; a user network is named', async () => {
+    const w = new Warnings();
+    const wl = workloadFromRun(run({
+      network: 'backend', publishAll: true,
+      publish: [{ hostIp: '0.0.0.0', hostPort: 0, instancePort: 8080 }, { hostIp: '0.0.0.0', hostPort: 5353, instancePort: 53, protocol: 'udp' } as ImageRunSettings['publish'][number]],
+      extraHosts: [{ host: 'db', ip: '10.0.0.5' }, { host: 'cache', ip: '10.0.0.5' }, { host: 'gw', ip: 'host-gateway' }],
+      dns: { servers: ['10.0.0.53'], search: ['corp.test'], options: ['ndots:2', 'rotate'] },
+    }), facts, opts, {}, w);
+    const objs = manifestsFor([wl], w).map((m) => m.object);
+    assert.deepEqual(await schemaProblems(objs), []);
+    const pod = (byKind(objs, 'Deployment')[0] as Any).spec.template.spec;
+    assert.deepEqual(pod.hostAliases, [{ ip: '10.0.0.5', hostnames: ['db', 'cache'] }]);
+    assert.equal(pod.dnsPolicy, 'None');
+    assert.deepEqual(pod.dnsConfig, { nameservers: ['10.0.0.53'], searches: ['corp.test'], options: [{ name: 'ndots', value: '2' }, { name: 'rotate' }] });
+    const svc = (byKind(objs, 'Service')[0] as Any).spec.ports.map((p: Any) => `${p.protocol} ${p.port}->${p.targetPort}`);
+    assert.deepEqual(svc, ['TCP 8080->8080', 'UDP 5353->53', 'TCP 80->80', 'TCP 9090->9090'], 'a chosen host port is the port itself; -P publishes what the image exposes and -p did not');
+    const text = w.list.join('\n');
+    assert.match(text, /host-gateway not carried over/);
+    assert.match(text, /network backend: a cluster has one pod network/);
   });
 
   test('--privileged maps to securityContext.privileged, without allowPrivilegeEscalation (Kubernetes refuses both)', async () => {

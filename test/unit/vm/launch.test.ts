@@ -15,7 +15,7 @@ const plan = (over: Partial<LaunchPlan> = {}): LaunchPlan => ({
   baseDisk: '/b/base.img',
   readOnly: false,
   files: { console: '/d/console.log', log: '/d/workload.log', status: '/d/status', pidfile: '/r/qemu.pid', qmp: '/r/qmp.sock', agent: '/r/agent.sock', ctl: '/r/ctl.sock', tty: '/r/tty.sock' },
-  net: { mac: '02:aa:aa:aa:aa:aa' },
+  nets: [{ mac: '02:aa:aa:aa:aa:aa' }],
   ...over,
 });
 
@@ -69,11 +69,14 @@ test('a VM recorded before the terminal channel existed is launched without it; 
   assert.deepEqual(attachCmdline(null), ['isola.attach=1']);
 });
 
-test('network none has no NIC; a tap joins with the instance MAC', () => {
-  const none = qemuArgs(plan({ net: null }));
+test('network none has no NIC; a tap joins with the instance MAC; more networks, more NICs on the next fds', () => {
+  const none = qemuArgs(plan({ nets: [] }));
   assert.equal(after(none, '-netdev').length, 0);
   assert.ok(!none.some((x) => x.startsWith('virtio-net')));
   assert.deepEqual(after(qemuArgs(plan()), '-netdev'), ['tap,id=net0,fd=3,vhost=off'], 'the jail hands QEMU the open tap');
+  const two = qemuArgs(plan({ nets: [{ mac: '02:aa:aa:aa:aa:aa' }, { mac: '06:aa:aa:aa:aa:aa' }] }));
+  assert.deepEqual(after(two, '-netdev'), ['tap,id=net0,fd=3,vhost=off', 'tap,id=net1,fd=4,vhost=off']);
+  assert.deepEqual(after(two, '-device').filter((d) => d.startsWith('virtio-net')), ['virtio-net-device,netdev=net0,mac=02:aa:aa:aa:aa:aa', 'virtio-net-device,netdev=net1,mac=06:aa:aa:aa:aa:aa']);
 });
 
 test('the overlay names its backing disk by the path QEMU sees; read-only root makes it read-only', () => {

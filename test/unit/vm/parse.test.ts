@@ -71,6 +71,15 @@ test('records round-trip, and NUL bytes are refused', () => {
   assert.deepEqual(decodeRecords(encodeRecords(m)), m, 'shares, tmpfs mounts and builtins too (the path last, so it may hold tabs)');
 });
 
+test('records carry every NIC (by MAC, with its name and address) and the guest\'s /etc files', () => {
+  const r = {
+    argv: ['true'], env: [], gateway: '10.78.0.1',
+    interfaces: [{ mac: '02:aa:bb:cc:dd:ee', name: 'eth0', ip: '10.78.0.2/24' }, { mac: '06:aa:bb:cc:dd:ee', name: 'eth1', ip: '10.77.0.9/16' }],
+    hosts: '127.0.0.1\tlocalhost\n10.78.0.3\tapi\n', resolv: 'nameserver 198.18.7.2\nsearch a b\n',
+  };
+  assert.deepEqual(decodeRecords(encodeRecords(r)), r);
+});
+
 test('cpio newc: headers, 4-byte alignment, device nodes, trailer', () => {
   const a = cpioArchive([{ type: 'dir', name: 'dev' }, { type: 'char', name: 'dev/console', major: 5, minor: 1 }, { type: 'file', name: 'init', data: Buffer.from('abc'), mode: 0o755 }]);
   assert.equal(a.length % 4, 0);

@@ -10,7 +10,7 @@ const plan: LaunchPlan = {
   id: 'b'.repeat(64), accel: 'tcg', cpu: 'max', machine: 'q35', memoryMiB: 512, cpus: 2, kernel: '', initrd: '',
   disk: '/vm/state/disk.qcow2', baseDisk: '/vm/base.img', readOnly: false,
   files: { console: '/vm/state/console.log', log: '/vm/state/workload.log', status: '/vm/state/status', pidfile: '/run/vm/qemu.pid', qmp: '/run/vm/qmp.sock', agent: '/run/vm/agent.sock', ctl: '/run/vm/ctl.sock' },
-  net: { mac: '02:bb:bb:bb:bb:bb' },
+  nets: [{ mac: '02:bb:bb:bb:bb:bb' }],
 };
 const boot = (over: Partial<WholeDiskBoot> = {}): WholeDiskBoot => ({
   firmware: 'bios', bus: 'virtio', agent: true, config: '/vm/config', firmwareLog: '/vm/state/firmware.log', ovmf: null, ...over,
