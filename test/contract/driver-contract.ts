@@ -81,7 +81,7 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
    */
   async function withAttached<T>(over: Partial<InstanceSpec>, size: TerminalSize | null,
     fn: (spec: InstanceSpec, data: StoredData, io: Client) => Promise<T>): Promise<T> {
-    const spec = specFor(fx, driver.kind, over);
+    const spec = specFor(fx, driver.kind, { ...(image ? { image } : {}), ...over });
     made.push(spec.id);
     ensureDirs(spec);
     let data: StoredData | null = null;
