@@ -12,6 +12,7 @@ fi
 
 # Debian packages. Each is here for a reason:
 #   runc crun conmon          OCI runtimes and the container monitor (container driver)
+#   tini                      --init: the static tini (tini-static) mounted as the container's PID 1
 #   podman                    the peer that `npm run bench` compares against
 #   qemu-system-x86 qemu-utils  the VM driver (qemu-system-x86_64, qemu-img)
 #   busybox-static            the embedded default image `base`, and the guest's tools
@@ -27,7 +28,7 @@ fi
 #                             the test registry's TLS CA and its htpasswd (bcrypt via python3's crypt)
 #   debootstrap               tests build on a real Debian image (minbase + python3), made once and cached
 #   chromium                  the HTML report is checked in a real headless browser
-PKGS=(runc crun conmon podman qemu-system-x86 qemu-utils busybox-static e2fsprogs cpio kmod zstd attr
+PKGS=(runc crun conmon tini podman qemu-system-x86 qemu-utils busybox-static e2fsprogs cpio kmod zstd attr
       gcc libc6-dev iproute2 iptables socat golang-github-containers-common skopeo umoci docker-registry
       docker.io curl openssl python3 debootstrap chromium)
 missing=()

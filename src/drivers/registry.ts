@@ -50,6 +50,10 @@ function erase<D extends StoredData>(d: Driver<D>): AnyDriver {
     exec: (s, data, argv, o) => d.exec(s, need(data), argv, o),
     logs: (s, data, o) => d.logs(s, need(data), o),
     stats: (s, data) => d.stats(s, need(data)),
+    pause: (s, data) => d.pause(s, need(data)),
+    resume: (s, data) => d.resume(s, need(data)),
+    update: (s, data, c, running) => d.update(s, need(data), c, running),
+    top: (s, data) => d.top(s, need(data)),
   };
   const run = d.runOnWorkloadKernel?.bind(d);
   if (run) erased.runOnWorkloadKernel = (s, data, script) => run(s, need(data), script);
@@ -80,6 +84,10 @@ function lazy(kind: Kind, entry: Entry, ctx: DriverContext): AnyDriver {
         yield* (await d()).logs(s, data, o);
       })(),
     stats: (s, data) => d().then((x) => x.stats(s, data)),
+    pause: (s, data) => d().then((x) => x.pause(s, data)),
+    resume: (s, data) => d().then((x) => x.resume(s, data)),
+    update: (s, data, c, running) => d().then((x) => x.update(s, data, c, running)),
+    top: (s, data) => d().then((x) => x.top(s, data)),
   };
   if (entry.runsOnWorkloadKernel) {
     driver.runOnWorkloadKernel = async (s, data, script) => {

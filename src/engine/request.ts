@@ -1,5 +1,6 @@
-import type { Kind } from '../core/types.js';
+import type { DeviceMapping, Kind, RestartPolicy, Ulimit } from '../core/types.js';
 import type { PortMapping } from '../net/publish.js';
+import type { HealthFlags } from './health.js';
 
 /** What `isola run` / `create` asks for, after the CLI parsed its flags. */
 export interface RunRequest {
@@ -28,6 +29,19 @@ export interface RunRequest {
   capDrop: string[];
   seccomp: string;
   noNewPrivileges: boolean;
+
+  // ---- lifecycle (docs/LIFECYCLE.md): restart policy, health check, stop, labels, limits ----
+  restart?: RestartPolicy;
+  /** --health-* and --no-healthcheck, as given; merged with the image's HEALTHCHECK at create. */
+  health?: HealthFlags;
+  stopSignal?: string;
+  stopTimeout?: number;
+  /** --label, overlaid on the image's labels. */
+  labels?: Record<string, string>;
+  ulimits?: Ulimit[];
+  init?: boolean;
+  devices?: DeviceMapping[];
+  logMaxBytes?: number;
 }
 
 export function defaultRunRequest(image: string, command: string[] = []): RunRequest {

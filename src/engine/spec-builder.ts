@@ -6,6 +6,25 @@ import { BRIDGE, GATEWAY, PREFIX, macFor } from '../net/names.js';
 import { nextFreeIp } from '../net/ipam.js';
 import type { Paths } from '../core/paths.js';
 import { normalizeCap } from '../core/caps.js';
+import { resolveHealth } from './health.js';
+
+/** The lifecycle part of a spec: restart policy, health check, stop signal, labels, limits (docs/LIFECYCLE.md). */
+export function lifecycleSpec(image: ResolvedImage, req: RunRequest): Partial<InstanceSpec> {
+  const health = resolveHealth(image.config.healthcheck, req.health ?? {});
+  const labels = { ...(image.config.labels ?? {}), ...(req.labels ?? {}) };
+  const stopSignal = req.stopSignal ?? image.config.stopSignal;
+  return {
+    ...(req.restart && req.restart.name !== 'no' ? { restart: req.restart } : {}),
+    ...(health ? { health } : {}),
+    ...(stopSignal ? { stopSignal } : {}),
+    ...(req.stopTimeout !== undefined ? { stopTimeout: req.stopTimeout } : {}),
+    ...(Object.keys(labels).length > 0 ? { labels } : {}),
+    ...(req.ulimits?.length ? { ulimits: req.ulimits } : {}),
+    ...(req.init ? { init: true } : {}),
+    ...(req.devices?.length ? { devices: req.devices } : {}),
+    ...(req.logMaxBytes ? { logMaxBytes: req.logMaxBytes } : {}),
+  };
+}
 
 /** Image env overlaid with -e (KEY=VALUE, or KEY alone to pass the caller's value through). */
 export function mergeEnv(imageEnv: string[], userEnv: string[], callerEnv: Readonly<Record<string, string | undefined>>): string[] {
@@ -61,5 +80,6 @@ export function buildSpec(p: Paths, callerEnv: Readonly<Record<string, string | 
     dir: path.join(p.instances, id),
     runDir: path.join(p.run, id.slice(0, 12)),
     cleanupCommand: cleanup,
+    ...lifecycleSpec(image, req),
   };
 }

@@ -19,6 +19,8 @@ export interface GuestAssets {
   modules: string[]; // load order inside the guest
   /** The host-side launcher that confines each VM's QEMU (vmm-jail.c), built like the init. */
   vmmJail: string;
+  /** The host-side process that waits for a VM's QEMU to end and runs its exit command (exit-watch.c). */
+  exitWatch: string;
 }
 
 export const LAYOUT = 2;
@@ -40,7 +42,7 @@ export function readGuestAssets(assets: string): GuestAssets | null {
   try {
     const m = JSON.parse(fs.readFileSync(manifestPath(assets), 'utf8')) as GuestAssets;
     if (m.layout !== LAYOUT) return null;
-    if (![m.kernel, m.initramfs, m.init, m.vmmJail].every((f) => fs.existsSync(f))) return null;
+    if (![m.kernel, m.initramfs, m.init, m.vmmJail, m.exitWatch].every((f) => typeof f === 'string' && fs.existsSync(f))) return null;
     return m;
   } catch {
     return null;

@@ -14,6 +14,8 @@ export interface GuestRecords {
   ip?: string;
   gateway?: string;
   readOnly?: boolean;
+  /** --ulimit: "name soft hard" (-1 unlimited), set on the workload and every exec session. */
+  limits?: string[];
 }
 
 export function encodeRecords(r: GuestRecords): Buffer {
@@ -30,6 +32,7 @@ export function encodeRecords(r: GuestRecords): Buffer {
   if (r.ip) add('i', r.ip);
   if (r.gateway) add('g', r.gateway);
   if (r.readOnly) add('r', '1');
+  for (const l of r.limits ?? []) add('l', l);
   return Buffer.from(out.join(''), 'utf8');
 }
 
@@ -47,6 +50,7 @@ export function decodeRecords(buf: Buffer): GuestRecords {
       case 'i': r.ip = v; break;
       case 'g': r.gateway = v; break;
       case 'r': r.readOnly = v === '1'; break;
+      case 'l': (r.limits ??= []).push(v); break;
     }
   }
   return r;

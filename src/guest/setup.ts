@@ -21,8 +21,10 @@ export const log = (msg: string): void => {
   process.stdout.write(`guest: ${msg}\n`);
 };
 
-/** The native programs built here: the guest's init and the host's VMM jail. */
-const NATIVE = { init: 'init.c', jail: 'vmm-jail.c' } as const;
+/** The native programs built here: the guest's init, the host's VMM jail and the VM exit watcher. */
+const NATIVE = { init: 'init.c', jail: 'vmm-jail.c', watch: 'exit-watch.c' } as const;
+const NATIVE_OUT = { init: 'init', jail: 'vmm-jail', watch: 'exit-watch' } as const;
+const NATIVE_WHAT = { init: 'the static init/agent', jail: 'the VMM jail', watch: 'the VM exit watcher' } as const;
 
 function sourceHash(file: string = NATIVE.init): string {
   const h = createHash('sha256');
@@ -118,10 +120,10 @@ async function fetchKernel(assets: string): Promise<{ version: string; pkg: stri
   }
 }
 
-async function buildNative(assets: string, name: 'init' | 'jail', hash: string): Promise<string> {
-  const out = path.join(guestDir(assets), `${name === 'init' ? 'init' : 'vmm-jail'}-${hash.slice(0, 12)}`);
+async function buildNative(assets: string, name: keyof typeof NATIVE, hash: string): Promise<string> {
+  const out = path.join(guestDir(assets), `${NATIVE_OUT[name]}-${hash.slice(0, 12)}`);
   if (fs.existsSync(out)) return out;
-  log(`building ${name === 'init' ? 'the static init/agent' : 'the VMM jail'} (gcc -static -Os)`);
+  log(`building ${NATIVE_WHAT[name]} (gcc -static -Os)`);
   const tmp = `${out}.tmp`;
   await must('gcc', [...CFLAGS, '-o', tmp, path.join(guestSourceDir(), NATIVE[name])], `building ${NATIVE[name]}`);
   fs.chmodSync(tmp, 0o755);
@@ -151,8 +153,9 @@ export function buildInitramfs(init: string, kernelDir: string, modules: string[
 export async function setupGuest(assets: string, opts: { refresh?: boolean } = {}): Promise<GuestAssets> {
   const hash = sourceHash();
   const jailHash = sourceHash(NATIVE.jail);
+  const watchHash = sourceHash(NATIVE.watch);
   const have = readGuestAssets(assets);
-  if (have && have.initHash === hash && have.vmmJail.endsWith(jailHash.slice(0, 12)) && !opts.refresh) {
+  if (have && have.initHash === hash && have.vmmJail.endsWith(jailHash.slice(0, 12)) && have.exitWatch.endsWith(watchHash.slice(0, 12)) && !opts.refresh) {
     log(`ready (kernel ${have.kernelVersion}, init ${hash.slice(0, 12)})`);
     return have;
   }
@@ -160,6 +163,7 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
   const k = await fetchKernel(assets);
   const init = await buildNative(assets, 'init', hash);
   const vmmJail = await buildNative(assets, 'jail', jailHash);
+  const exitWatch = await buildNative(assets, 'watch', watchHash);
   const initramfs = path.join(guestDir(assets), `initramfs-${k.version}-${hash.slice(0, 12)}.cpio`);
   if (!fs.existsSync(initramfs)) {
     const tmp = `${initramfs}.tmp`;
@@ -177,6 +181,7 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
     initHash: hash,
     modules: k.modules,
     vmmJail,
+    exitWatch,
   };
   const tmp = `${manifestPath(assets)}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(manifest, null, 2) + '\n');
@@ -184,7 +189,7 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
   // Old init builds and initramfs files of this layout are replaced, not accumulated.
   for (const f of fs.readdirSync(guestDir(assets))) {
     const p = path.join(guestDir(assets), f);
-    if ((f.startsWith('init-') || f.startsWith('initramfs-') || f.startsWith('vmm-jail-')) && ![init, initramfs, vmmJail].includes(p)) fs.rmSync(p, { force: true });
+    if ((f.startsWith('init-') || f.startsWith('initramfs-') || f.startsWith('vmm-jail-') || f.startsWith('exit-watch-')) && ![init, initramfs, vmmJail, exitWatch].includes(p)) fs.rmSync(p, { force: true });
   }
   log(`ready (kernel ${k.version}, init ${hash.slice(0, 12)})`);
   return manifest;

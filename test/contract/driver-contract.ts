@@ -8,6 +8,9 @@ import type { InstanceSpec, Kind, LogEntry, StoredData } from '../../src/core/ty
 import type { AnyDriver } from '../../src/drivers/driver.js';
 import { isIsolaError } from '../../src/core/errors.js';
 import { ensureDirs, hostLeftovers, makeFixture, specFor, type Fixture } from '../helpers/fixture.js';
+import { Engine } from '../../src/engine/engine.js';
+import { defaultRunRequest, type RunRequest } from '../../src/engine/request.js';
+import { lifeOf, type InstanceRecord } from '../../src/state/instances.js';
 
 /**
  * The one contract every Driver passes: the same lifecycle, output, exit status, exec, stats,
@@ -27,6 +30,7 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
   const skipReason = (name: string) => opts.skip?.find((s) => s.tests.includes(name))?.reason;
   let fx: Fixture;
   let driver: AnyDriver;
+  let engine: Engine;
   const made: string[] = [];
 
   const it = (name: string, fn: () => Promise<void>) => {
@@ -65,8 +69,10 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
       driver = fx.drivers.get(kind);
       const cap = await driver.probe();
       assert.ok(cap.ok, `${kind} must be usable on this host: ${cap.reason}`);
+      engine = new Engine(fx.config);
     });
     after(async () => {
+      engine?.close();
       await fx?.dispose();
     });
 
@@ -185,10 +191,145 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
       assert.equal(fs.existsSync(spec.runDir), false);
     });
 
+
+    // ---- lifecycle, through the engine (docs/LIFECYCLE.md): the same for every kind ----
+
+    /** A detached instance run by the engine (its exit command, watcher and checker are real); always removed. */
+    async function withRunning(argv: string[], over: Partial<RunRequest>, fn: (id: string) => Promise<void>): Promise<void> {
+      const req: RunRequest = { ...defaultRunRequest('base', argv), kind, network: 'none', detach: true, ...over };
+      const { rec } = await engine.run(req, new PassThrough(), new PassThrough());
+      try {
+        await fn(rec.id);
+      } finally {
+        await engine.remove(rec.id, true).catch(() => undefined);
+      }
+    }
+
+    const get = (id: string): InstanceRecord => {
+      const r = engine.instances.get(id);
+      assert.ok(r, `instance ${id} exists`);
+      return r;
+    };
+
+    async function logText(id: string): Promise<string> {
+      const out: string[] = [];
+      for await (const e of engine.logs(get(id), false)) if (e.stream === 'stdout') out.push(e.text);
+      return out.join('\n');
+    }
+
+    const actions = (id: string) => engine.events.list().filter((e) => e.actorId === id).map((e) => e.action);
+
+    it('restart on-failure brings a failing workload back N times, then stops', async () => {
+      await withRunning(['sh', '-c', 'echo run; exit 3'], { restart: { name: 'on-failure', maxRetries: 2 } }, async (id) => {
+        await until(() => {
+          const r = get(id);
+          return r.state === 'exited' && lifeOf(r).restartCount === 2 && lifeOf(r).restart === null && r.cleaned;
+        }, timeout, 'two restarts, then exited');
+        await sleep(500);
+        const r = get(id);
+        assert.equal(r.exitCode, 3);
+        assert.equal(lifeOf(r).restartCount, 2, 'no third restart');
+        assert.equal(r.state, 'exited');
+        assert.deepEqual((await logText(id)).split('\n'), ['run', 'run', 'run'], 'the same instance ran three times, its log kept');
+        assert.equal(actions(id).filter((a) => a === 'die').length, 3);
+        assert.equal(actions(id).filter((a) => a === 'restart').length, 2);
+      });
+    });
+
+    it('restart always brings back a workload killed from inside, and a stop by the user is final', async () => {
+      await withRunning(['sh', '-c', 'echo up; sleep 600'], { restart: { name: 'always', maxRetries: 0 } }, async (id) => {
+        await until(() => get(id).state === 'running', timeout, 'running');
+        await until(async () => (await logText(id)) === 'up', timeout / 2, 'the workload is up');
+        await engine.exec(id, ['killall', 'sleep'], { stdout: new PassThrough(), stderr: new PassThrough() });
+        await until(async () => get(id).state === 'running' && lifeOf(get(id)).restartCount === 1 && (await logText(id)) === 'up\nup', timeout, 'restarted once');
+        await engine.stop(id, 1);
+        await sleep(1500);
+        const r = get(id);
+        assert.equal(r.state, 'exited', 'stopped by the user: not restarted');
+        assert.equal(lifeOf(r).restart, null);
+        assert.equal(lifeOf(r).restartCount, 1);
+        assert.ok(lifeOf(r).stoppedByUser);
+      });
+    });
+
+    it('a passing health check makes it healthy, a failing one unhealthy', async () => {
+      const health = (cmd: string) => ({ cmd, interval: '300ms', timeout: kind === 'container' ? '5s' : '20s', retries: '2' });
+      await withRunning(['sleep', '600'], { health: health('true') }, async (id) => {
+        assert.equal(lifeOf(get(id)).health?.status, 'starting');
+        await until(() => lifeOf(get(id)).health?.status === 'healthy', timeout, 'healthy');
+        const h = lifeOf(get(id)).health;
+        assert.equal(h?.failingStreak, 0);
+        assert.equal(h?.log.at(-1)?.exitCode, 0);
+        assert.ok(actions(id).includes('health_status: healthy'));
+      });
+      await withRunning(['sleep', '600'], { health: health('echo sick; exit 1') }, async (id) => {
+        await until(() => lifeOf(get(id)).health?.status === 'unhealthy', timeout, 'unhealthy');
+        const h = lifeOf(get(id)).health;
+        assert.ok((h?.failingStreak ?? 0) >= 2);
+        assert.equal(h?.log.at(-1)?.exitCode, 1);
+        assert.equal(h?.log.at(-1)?.output.trim(), 'sick');
+        assert.ok(actions(id).includes('health_status: unhealthy'));
+      });
+    });
+
+    it('pause stops progress and unpause resumes it', async () => {
+      await withRunning(['sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done'], {}, async (id) => {
+        const count = async () => (await logText(id)).split('\n').filter(Boolean).length;
+        await until(async () => (await count()) >= 3, timeout / 2, 'counting');
+        await engine.pause(id);
+        assert.equal(lifeOf(get(id)).paused, true);
+        await sleep(300);
+        const frozen = await count();
+        await sleep(1200);
+        assert.equal(await count(), frozen, 'no progress while paused');
+        await engine.unpause(id);
+        assert.equal(lifeOf(get(id)).paused, false);
+        await until(async () => (await count()) > frozen + 2, timeout / 2, 'counting again');
+        await engine.pause(id);
+        await engine.remove(id, true); // rm -f of a paused instance works
+        assert.deepEqual(actions(id).filter((a) => /pause/.test(a)), ['pause', 'unpause', 'pause', 'unpause']);
+      });
+    });
+
+    it('stop sends the stop signal', async () => {
+      await withRunning(['sh', '-c', 'trap "echo got-usr1; exit 0" USR1; echo ready; while :; do sleep 0.1; done'], { stopSignal: 'SIGUSR1' }, async (id) => {
+        await until(async () => (await logText(id)) === 'ready', timeout / 2, 'ready');
+        const r = await engine.stop(id, 20);
+        assert.equal(r.exitCode, 0, 'it ended by its USR1 trap, not by SIGKILL');
+        assert.equal(await logText(id), 'ready\ngot-usr1');
+      });
+    });
+
+    it('start of an exited instance runs it again on the same root file system', async () => {
+      await withRunning(['sh', '-c', 'echo x >> /kept; wc -l < /kept'], {}, async (id) => {
+        await until(() => get(id).state === 'exited' && get(id).cleaned, timeout, 'first run over');
+        await engine.startInstance(id);
+        await until(() => get(id).state === 'exited' && get(id).cleaned && lifeOf(get(id)).runSeq === 1, timeout, 'second run over');
+        assert.deepEqual((await logText(id)).split('\n').map((l) => l.trim()), ['1', '2'], 'the file written by the first run was there for the second');
+      });
+    });
+
+    it('top lists the workload\'s processes', async () => {
+      await withRunning(['sh', '-c', 'sleep 600'], {}, async (id) => {
+        await until(() => get(id).state === 'running', timeout, 'running');
+        const { processes } = await engine.top(id);
+        assert.ok(processes.some((p) => p.cmd === 'sleep 600'), `sleep 600 among ${processes.map((p) => p.cmd).join(', ')}`);
+      });
+    });
+
     test('no instance of this suite is left on the host', () => {
       assert.deepEqual(hostLeftovers(fx), []);
     });
   });
+}
+
+/** Polls until the condition holds; fails naming it after `withinMs`. */
+async function until(cond: () => boolean | Promise<boolean>, withinMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for: ${what}`);
+    await sleep(100);
+  }
 }
 
 async function retry<T>(fn: () => Promise<T>, withinMs: number): Promise<T> {

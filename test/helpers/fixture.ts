@@ -116,7 +116,9 @@ export function runCmd(cmd: string, args: string[], opts: { env?: NodeJS.Process
   });
 }
 
-const MONITORS = /(conmon|qemu-system|isola-vmm-jail|socat|virtiofsd|runc)/;
+const MONITORS = /(conmon|qemu-system|isola-vmm-jail|exit-watch|socat|virtiofsd|runc)/;
+/** isola's own detached processes: health checkers and restarters waiting for a back-off. */
+const KEEPERS = /isola\.js _(health|restart) /;
 
 /**
  * Everything isola may leave on the whole host, not only what names known ids: every mount under
@@ -150,7 +152,8 @@ export function hostObjects(root: string): string[] {
     } catch {
       continue;
     }
-    if (MONITORS.test(cmd.split(' ')[0] ?? '') && (cmd.includes(root) || /-name isola-[0-9a-f]{64}/.test(cmd))) out.push(`process ${pid} ${cmd.slice(0, 160)}`);
+    const named = cmd.includes(root) || /-name isola-[0-9a-f]{64}/.test(cmd);
+    if ((MONITORS.test(cmd.split(' ')[0] ?? '') || KEEPERS.test(cmd)) && named) out.push(`process ${pid} ${cmd.slice(0, 160)}`);
   }
   return out.sort();
 }

@@ -34,6 +34,8 @@ export function startConmon(config: Config, spec: InstanceSpec, runtime: string,
     '--log-level', 'error',
     '--socket-dir-path', f.sockets,
     '--runtime-arg', `--root=${runtimeRoot}`,
+    // conmon starts the log file again, empty, when it would grow past this (--log-opt max-size).
+    ...(spec.logMaxBytes ? ['--log-size-max', String(spec.logMaxBytes)] : []),
   ];
   if (withExitCommand && spec.cleanupCommand.length > 0) {
     const [cmd, ...rest] = spec.cleanupCommand;

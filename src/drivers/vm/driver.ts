@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import type { Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, Stats, StoredData } from '../../core/types.js';
+import type { Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, ProcessInfo, ResourceUpdate, Stats, StoredData } from '../../core/types.js';
 import type { Driver, DriverContext } from '../driver.js';
 import { IsolaError } from '../../core/errors.js';
 import type { Config } from '../../core/config.js';
@@ -20,8 +20,9 @@ import { createOverlay, diskUsage, ensureBaseDisk, type DiskUsage } from './disk
 import { MIN_MEMORY_MIB, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from './launch.js';
 import { readK8sLog } from '../cri-log.js';
 import {
-  consoleTail, exitInfo, killQemu, launchJailed, orphanOf, readStatus, socketPath, vmmAlive, waitGone, waitLaunched,
+  consoleTail, exitInfo, killQemu, launchJailed, orphanOf, qmpCommand, readStatus, socketPath, vmmAlive, waitGone, waitLaunched,
 } from './monitor.js';
+import { endWatcher, parseProcessList, startWatcher } from './watch.js';
 import { IN_JAIL, handOver, jailArgv, launchFiles, vmmCgroupPath, vmmId, VMM_MEMORY_MARGIN, VMM_PIDS } from './jail.js';
 import { createCgroup, removeCgroup } from '../../util/cgroup.js';
 import { decodeVmData, type VmData } from './persist.js';
@@ -114,6 +115,7 @@ export class VmDriver implements Driver<VmData> {
 
   /** What can be refused before any work is done. */
   private checkCreate(spec: InstanceSpec): void {
+    if (spec.devices?.length) throw new IsolaError('INVALID_ARGUMENT', '--device is not available with --as vm: a VM has its own kernel and cannot reach the host\'s devices (isola passes none through)', 'drop --device, or use --as container');
     mustExist(spec.kernel, 'kernel', '--kernel');
     mustExist(spec.initrd, 'initrd', '--initrd');
     const mem = memoryMiB(spec.memoryBytes);
@@ -142,25 +144,8 @@ export class VmDriver implements Driver<VmData> {
     const overlay = path.join(state, 'disk.qcow2');
     if (!fs.existsSync(overlay)) await createOverlay(this.ctx.config, baseDisk, overlay);
 
-    const net = spec.network.mode === 'bridge' ? spec.network : null;
-    const config = encodeRecords({
-      argv: spec.argv,
-      env: spec.env,
-      workdir: spec.workdir,
-      user: spec.user,
-      hostname: spec.hostname,
-      ip: net ? `${net.ip}/${net.prefixLength}` : undefined,
-      gateway: net?.gateway,
-      readOnly: spec.readOnly,
-    });
-    const initrd = path.join(spec.dir, 'initrd.cpio');
-    const baseInitrd = spec.initrd ?? assets?.initramfs ?? '';
-    fs.writeFileSync(initrd, Buffer.concat([
-      fs.readFileSync(baseInitrd),
-      cpioArchive([{ type: 'dir', name: 'isola' }, { type: 'file', name: 'isola/config', data: config }]),
-    ]), { mode: 0o600 });
-    // The initrd carries the workload's environment (-e values): readable by this VM's QEMU only.
-    handOver(uid, [], [{ path: initrd, mode: 0o400 }, { path: overlay, mode: 0o600 }]);
+    const initrd = this.writeInitrd(spec, uid);
+    handOver(uid, [], [{ path: overlay, mode: 0o600 }]);
 
     const v: VmData = {
       version: 2,
@@ -187,6 +172,37 @@ export class VmDriver implements Driver<VmData> {
       qemuArgv: [],
     };
     return v;
+  }
+
+  /**
+   * The instance's initrd: the shared initramfs plus its config (argv, env, network, limits).
+   * Written again when the config changes (a hybrid's `update`) for the next boot.
+   */
+  writeInitrd(spec: InstanceSpec, uid: number): string {
+    const assets = readGuestAssets(this.ctx.config.assets);
+    const net = spec.network.mode === 'bridge' ? spec.network : null;
+    const config = encodeRecords({
+      argv: spec.argv,
+      env: spec.env,
+      workdir: spec.workdir,
+      user: spec.user,
+      hostname: spec.hostname,
+      ip: net ? `${net.ip}/${net.prefixLength}` : undefined,
+      gateway: net?.gateway,
+      readOnly: spec.readOnly,
+      limits: (spec.ulimits ?? []).map((u) => `${u.name} ${u.soft} ${u.hard}`),
+    });
+    const initrd = path.join(spec.dir, 'initrd.cpio');
+    const baseInitrd = spec.initrd ?? assets?.initramfs ?? '';
+    const tmp = `${initrd}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, Buffer.concat([
+      fs.readFileSync(baseInitrd),
+      cpioArchive([{ type: 'dir', name: 'isola' }, { type: 'file', name: 'isola/config', data: config }]),
+    ]), { mode: 0o600 });
+    // The initrd carries the workload's environment (-e values): readable by this VM's QEMU only.
+    handOver(uid, [], [{ path: tmp, mode: 0o400 }]);
+    fs.renameSync(tmp, initrd);
+    return initrd;
   }
 
   /** An empty folder every jail mounts its own root on, inside its own mount namespace. */
@@ -227,6 +243,7 @@ export class VmDriver implements Driver<VmData> {
         await ensureBridge(spec.network);
         v.tap = await createTap(spec.id, spec.network.bridge, v.vmmUid);
       }
+      if (!assets.exitWatch) throw new IsolaError('UNAVAILABLE', 'the VM exit watcher (isola-exit-watch) is not built', 'run npm run bootstrap once');
       const cgroups = createCgroup(vmmCgroupPath(spec.id), {
         memoryBytes: v.memoryMiB * 1024 * 1024 + VMM_MEMORY_MARGIN, pids: VMM_PIDS, cpus: v.cpus + 1,
       });
@@ -240,7 +257,14 @@ export class VmDriver implements Driver<VmData> {
       v.pidStartTime = qemu.startTime;
       v.bootId = qemu.bootId;
       v.startedAt = new Date().toISOString();
+      v.watcher = null;
       checkpoint?.({ ...v });
+      // QEMU cannot start programs (its seccomp filter forbids it): a small watcher runs the exit
+      // command when it ends, as conmon does for a container, and keeps the log under its limit.
+      if (spec.cleanupCommand.length > 0 || spec.logMaxBytes) {
+        v.watcher = startWatcher(assets.exitWatch, { pid: qemu.pid, startTime: qemu.startTime ?? 0 }, spec.cleanupCommand, v.files.log, spec.logMaxBytes, this.ctx.config.env);
+        checkpoint?.({ ...v });
+      }
       await waitLaunched(qemu, v.files.qmp, path.join(spec.runDir, 'vmm.err'));
       await this.waitStarted(spec, v);
     } catch (e) {
@@ -293,7 +317,7 @@ export class VmDriver implements Driver<VmData> {
 
   async stop(spec: InstanceSpec, v: VmData, timeoutSec: number): Promise<void> {
     if (!vmmAlive(spec, v)) return;
-    const asked = await request(socketPath(v, 'ctl'), 'K', String(os.constants.signals.SIGTERM), 3000).then(() => true, () => false);
+    const asked = await request(socketPath(v, 'ctl'), 'K', String(signalNumber(spec.stopSignal ?? 'TERM')), 3000).then(() => true, () => false);
     if (asked && (await waitGone(spec, v, timeoutSec * 1000))) return;
     await request(socketPath(v, 'ctl'), 'K', String(os.constants.signals.SIGKILL), 2000).catch(() => undefined);
     if (await waitGone(spec, v, 3000)) return;
@@ -317,6 +341,7 @@ export class VmDriver implements Driver<VmData> {
   async cleanup(spec: InstanceSpec, data: VmData | null): Promise<void> {
     const v = data ?? orphanOf(spec);
     if (vmmAlive(spec, v)) await killQemu(spec, v);
+    endWatcher(data?.watcher ?? null, spec.id);
     await deleteTap(spec.id);
     removeCgroup(vmmCgroupPath(spec.id));
     if (data && data.startedAt !== null && !fs.existsSync(finishedMarker(data)) && readStatus(data.files.status).exitCode === null) {
@@ -342,8 +367,18 @@ export class VmDriver implements Driver<VmData> {
         user: opts.user ?? spec.user,
       }));
       pumpStdin(c, opts.stdin ?? null);
+      // Aborted (a health check past its timeout): the guest ends a session whose host side went
+      // away by killing its process group.
+      let aborted = false;
+      const abort = () => {
+        aborted = true;
+        c.close();
+      };
+      if (opts.signal?.aborted) abort();
+      opts.signal?.addEventListener('abort', abort, { once: true });
       for (;;) {
         const f = await c.next();
+        if (!f && aborted) return 137;
         if (!f) throw new IsolaError('INTERNAL', `the VM's agent closed the exec session of ${argv[0]} without an exit status`, 'see isola console; the guest may have stopped');
         if (f.type === 'O') opts.stdout.write(f.payload);
         else if (f.type === 'E') opts.stderr.write(f.payload);
@@ -358,6 +393,55 @@ export class VmDriver implements Driver<VmData> {
     } finally {
       c.close();
     }
+  }
+
+  /** QMP stop: the vCPUs stop, so does everything in the guest (its clock too). */
+  async pause(spec: InstanceSpec, v: VmData): Promise<void> {
+    if (!vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
+    await qmpCommand(socketPath(v, 'qmp'), 'stop').catch((e: Error) => {
+      throw new IsolaError('UNAVAILABLE', `QEMU did not pause VM ${spec.name}: ${e.message}`, 'see isola console');
+    });
+  }
+
+  async resume(spec: InstanceSpec, v: VmData): Promise<void> {
+    if (!vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
+    await qmpCommand(socketPath(v, 'qmp'), 'cont').catch((e: Error) => {
+      throw new IsolaError('UNAVAILABLE', `QEMU did not resume VM ${spec.name}: ${e.message}`, 'see isola console');
+    });
+  }
+
+  /**
+   * A VM's RAM and vCPUs are fixed while it runs (microvm has neither memory hotplug nor CPU
+   * hotplug, and isola adds no balloon): a running VM's update is refused; a stopped one's takes
+   * effect at its next start. A VM has no pids limit to change.
+   */
+  async update(spec: InstanceSpec, v: VmData, change: ResourceUpdate, running: boolean): Promise<VmData> {
+    if (change.pidsLimit !== undefined) {
+      throw new IsolaError('INVALID_ARGUMENT', `--pids-limit cannot be updated on VM ${spec.name}: a VM's processes are counted by its own kernel, not a host cgroup`, 'update --memory or --cpus, or use a container or hybrid for a pids limit');
+    }
+    if (running && vmmAlive(spec, v)) {
+      throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is running: its RAM and vCPUs are fixed while it runs (no memory or CPU hotplug on microvm)`, `stop it (isola stop ${spec.name}), update it, and start it again`);
+    }
+    const next = { ...v };
+    if (change.memoryBytes !== undefined) {
+      const mem = memoryMiB(change.memoryBytes);
+      if (mem < MIN_MEMORY_MIB) throw new IsolaError('INVALID_ARGUMENT', `-m ${mem}m is below the ${MIN_MEMORY_MIB} MiB the guest kernel needs to boot`, `give the VM at least -m ${MIN_MEMORY_MIB}m`);
+      next.memoryMiB = mem;
+    }
+    if (change.cpus !== undefined) next.cpus = vcpus(change.cpus);
+    return next;
+  }
+
+  /** The guest's processes (kernel threads left out), as its agent reads them from /proc. */
+  async top(spec: InstanceSpec, v: VmData): Promise<ProcessInfo[]> {
+    return (await this.guestProcesses(spec, v)).map((p) => p.info);
+  }
+
+  /** Every process of the guest with its cgroup, for the hybrid driver to pick its container's. */
+  async guestProcesses(spec: InstanceSpec, v: VmData): Promise<{ info: ProcessInfo; cgroup: string }[]> {
+    if (!vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
+    const f = await request(socketPath(v, 'ctl'), 'T', '', 10_000);
+    return parseProcessList(f.payload.toString('utf8'));
   }
 
   logs(spec: InstanceSpec, v: VmData, opts: { follow: boolean; signal?: AbortSignal }): AsyncIterable<LogEntry> {

@@ -37,6 +37,8 @@ export type VmData = {
   startedAt: string | null;
   /** The jail's and QEMU's argv, as run. */
   qemuArgv: string[];
+  /** The exit watcher of this run (isola-exit-watch), when it has one; absent in older records. */
+  watcher?: { pid: number; startTime: number; bootId: string } | null;
 };
 
 function isVmData(d: StoredData): d is VmData {
