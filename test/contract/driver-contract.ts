@@ -237,7 +237,8 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
     });
 
     it('restart always brings back a workload killed from inside, and a stop by the user is final', async () => {
-      await withRunning(['sh', '-c', 'echo up; sleep 600'], { restart: { name: 'always', maxRetries: 0 } }, async (id) => {
+      // sleep in the background: busybox's sh runs a foreground sleep in its own process (no fork).
+      await withRunning(['sh', '-c', 'echo up; sleep 600 & wait'], { restart: { name: 'always', maxRetries: 0 } }, async (id) => {
         await until(() => get(id).state === 'running', timeout, 'running');
         await until(async () => (await logText(id)) === 'up', timeout / 2, 'the workload is up');
         await engine.exec(id, ['killall', 'sleep'], { stdout: new PassThrough(), stderr: new PassThrough() });
@@ -260,7 +261,7 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
         const h = lifeOf(get(id)).health;
         assert.equal(h?.failingStreak, 0);
         assert.equal(h?.log.at(-1)?.exitCode, 0);
-        assert.ok(actions(id).includes('health_status: healthy'));
+        await until(() => actions(id).includes('health_status: healthy'), 5000, 'the health_status event');
       });
       await withRunning(['sleep', '600'], { health: health('echo sick; exit 1') }, async (id) => {
         await until(() => lifeOf(get(id)).health?.status === 'unhealthy', timeout, 'unhealthy');
@@ -268,7 +269,7 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
         assert.ok((h?.failingStreak ?? 0) >= 2);
         assert.equal(h?.log.at(-1)?.exitCode, 1);
         assert.equal(h?.log.at(-1)?.output.trim(), 'sick');
-        assert.ok(actions(id).includes('health_status: unhealthy'));
+        await until(() => actions(id).includes('health_status: unhealthy'), 5000, 'the health_status event');
       });
     });
 
