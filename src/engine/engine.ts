@@ -315,7 +315,7 @@ export class Engine {
   }
 
   /** The pending restart, if it is still ours and still wanted: a new run of the same instance. */
-  private async performRestart(id: string): Promise<boolean> {
+  private async performRestart(id: string, atBoot = false): Promise<boolean> {
     const first = this.instances.get(id);
     if (!first) return false;
     const me = processRef(process.pid);
@@ -324,7 +324,7 @@ export class Engine {
       const p = rec ? lifeOf(rec).restart : null;
       if (!rec || rec.state !== 'exited' || !p || !me || !sameProcess(p.owner, me)) return false;
       if (!rec.cleaned) await this.settle(rec);
-      if (!this.instances.reopen(id, lifeOf(rec).runSeq, false)) return false;
+      if (!this.instances.reopen(id, lifeOf(rec).runSeq, false, atBoot)) return false;
       rec = this.instances.get(id);
       if (!rec) return false;
       this.event(rec, 'restart', { restartCount: String(lifeOf(rec).restartCount) });
@@ -353,7 +353,7 @@ export class Engine {
     for (const rec of this.instances.listWithRestartPolicy()) {
       if (rec.state !== 'exited' || rec.bootId === null || rec.bootId === boot || lifeOf(rec).restart) continue;
       if (!(await this.considerRestart(rec, { afterReboot: true, owner: me }))) continue;
-      if (await this.performRestart(rec.id)) restarted.push(this.instances.get(rec.id) ?? rec);
+      if (await this.performRestart(rec.id, true)) restarted.push(this.instances.get(rec.id) ?? rec);
     }
     return restarted;
   }

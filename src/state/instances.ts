@@ -234,17 +234,18 @@ export class InstanceRepo {
    * An exited, cleaned-up instance becomes `created` again for a new run (start of an exited
    * instance, restart, the restart policy): the one way back, claimed by exactly one caller
    * (the run it ends must be `runSeq`). By the user (`manual`), the restart count and the
-   * stopped-by-user mark are reset, as Docker does; by the policy, the count goes up.
+   * stopped-by-user mark are reset, as Docker does; by the policy, the count goes up (and at
+   * boot, `clearStopped`: an `always` instance the user had stopped runs again, unmarked).
    */
-  reopen(id: string, runSeq: number, manual: boolean): boolean {
+  reopen(id: string, runSeq: number, manual: boolean, clearStopped = manual): boolean {
     return this.db
       .prepare(`UPDATE instances SET state = 'created', cleaned = 0, run_seq = run_seq + 1, exit_code = NULL, oom_killed = 0, paused = 0,
                   restart_json = NULL, health_json = NULL,
                   restart_count = CASE WHEN @manual THEN 0 ELSE restart_count + 1 END,
                   backoff_ms = CASE WHEN @manual THEN 0 ELSE backoff_ms END,
-                  stopped_by_user = CASE WHEN @manual THEN 0 ELSE stopped_by_user END
+                  stopped_by_user = CASE WHEN @clear THEN 0 ELSE stopped_by_user END
                 WHERE id = @id AND state = 'exited' AND cleaned = 1 AND run_seq = @seq`)
-      .run({ id, seq: runSeq, manual: manual ? 1 : 0 }).changes === 1;
+      .run({ id, seq: runSeq, manual: manual ? 1 : 0, clear: clearStopped ? 1 : 0 }).changes === 1;
   }
 
   /** The user stopped it: no restart is pending any more; returns the one that was (to end its owner). */

@@ -311,7 +311,7 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
     });
 
     it('top lists the workload\'s processes', async () => {
-      await withRunning(['sh', '-c', 'sleep 600'], {}, async (id) => {
+      await withRunning(['sleep', '600'], {}, async (id) => {
         await until(() => get(id).state === 'running', timeout, 'running');
         const { processes } = await engine.top(id);
         assert.ok(processes.some((p) => p.cmd === 'sleep 600'), `sleep 600 among ${processes.map((p) => p.cmd).join(', ')}`);
