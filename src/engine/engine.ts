@@ -255,13 +255,16 @@ export class Engine {
    * restart its policy asks for.
    */
   private async recordExit(rec: InstanceRecord, exit: ExitInfo): Promise<void> {
-    if (this.instances.markExited(rec.id, exit.exitCode, exit.oomKilled, exit.finishedAt, lifeOf(rec).runSeq)) {
-      if (exit.oomKilled) this.event(rec, 'oom');
-      this.event(rec, 'die', { exitCode: String(exit.exitCode) });
-    }
-    const now = this.instances.get(rec.id);
-    if (!now) return;
-    await this.settle(now);
+    // Under the lock: an exit seen while its start is still being recorded waits for it, so
+    // `start` comes before `die`, and the start's own bookkeeping is never cut in two.
+    await this.locked(rec, async () => {
+      if (this.instances.markExited(rec.id, exit.exitCode, exit.oomKilled, exit.finishedAt, lifeOf(rec).runSeq)) {
+        if (exit.oomKilled) this.event(rec, 'oom');
+        this.event(rec, 'die', { exitCode: String(exit.exitCode) });
+      }
+      const now = this.instances.get(rec.id);
+      if (now) await this.settle(now);
+    });
     const after = this.instances.get(rec.id);
     if (after) await this.considerRestart(after);
   }

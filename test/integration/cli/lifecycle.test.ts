@@ -124,6 +124,34 @@ describe('lifecycle through the CLI', () => {
     assert.equal((await cli('rm', '-f', 'pf1', 'pf2')).code, 0);
   });
 
+  test('the image\'s HEALTHCHECK, STOPSIGNAL and LABELs apply; --no-healthcheck and flags override them', async () => {
+    const ctxDir = path.join(fx.root, 'hc-context');
+    fs.mkdirSync(ctxDir, { recursive: true });
+    fs.writeFileSync(path.join(ctxDir, 'Dockerfile'), 'FROM base\nLABEL tier=img team=x\nSTOPSIGNAL SIGUSR1\nHEALTHCHECK --interval=300ms --retries=2 CMD test -f /ok\n');
+    const b = await cli('build', '-q', '-t', 'hc:1', ctxDir);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal((await cli('run', '-d', '--name', 'hc1', '--network', 'none', '-l', 'team=y', 'hc:1', 'sh', '-c', 'trap "exit 0" USR1; while :; do sleep 0.1; done')).code, 0);
+    await until(async () => / \(unhealthy\)$/.test((await cli('ps', '--filter', 'name=hc1', '--format', '{{.Status}}')).stdout.trim()), 20_000, 'unhealthy: /ok is missing');
+    assert.equal((await cli('exec', 'hc1', 'touch', '/ok')).code, 0);
+    await until(async () => / \(healthy\)$/.test((await cli('ps', '--filter', 'name=hc1', '--format', '{{.Status}}')).stdout.trim()), 20_000, 'healthy once /ok exists');
+    const doc = await inspect('hc1');
+    assert.equal(doc.State.Health.Status, 'healthy');
+    assert.ok(doc.State.Health.Log.length >= 3 && doc.State.Health.Log.length <= 5);
+    assert.deepEqual(Object.keys(doc.State.Health.Log[0]), ['Start', 'End', 'ExitCode', 'Output']);
+    assert.deepEqual(doc.Config.Healthcheck.Test, ['CMD', 'test', '-f', '/ok']);
+    assert.deepEqual(doc.Config.Labels, { tier: 'img', team: 'y' });
+    assert.equal(doc.Config.StopSignal, 'SIGUSR1');
+    assert.equal((await cli('ps', '--filter', 'health=healthy', '-q')).stdout.trim(), doc.Id.slice(0, 12));
+    const t0 = Date.now();
+    assert.equal((await cli('stop', 'hc1')).code, 0);
+    assert.ok(Date.now() - t0 < 5000, 'the image\'s STOPSIGNAL ended it without the 10 s timeout');
+    assert.equal((await inspect('hc1')).State.ExitCode, 0);
+    assert.equal((await cli('run', '-d', '--name', 'hc2', '--network', 'none', '--no-healthcheck', 'hc:1', 'sleep', '600')).code, 0);
+    assert.equal((await inspect('hc2')).State.Health, undefined);
+    assert.equal((await cli('rm', '-f', 'hc1', 'hc2')).code, 0);
+    assert.deepEqual(hostLeftovers(fx), [], 'the health checkers ended with their instances');
+  });
+
   test('update: limits of a running container; below its use is refused; the restart policy changes', async () => {
     assert.equal((await cli('run', '-d', '--name', 'up1', '--network', 'none', '-m', '64m', 'base', 'sleep', '600')).code, 0);
     const id = (await inspect('up1')).Id as string;
