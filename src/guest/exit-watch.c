@@ -8,13 +8,16 @@
  *
  * The process is identified by pid and start time (field 22 of /proc/PID/stat), held through a
  * pidfd, so a reused pid is never waited on. With --log, the workload's log file (which QEMU
- * appends to) is started again, empty, whenever it has grown past BYTES: checked every 250 ms,
- * so it can overshoot by what the guest writes in that time. Without a command it just ends.
+ * appends to, O_APPEND) is kept under BYTES, checked every 250 ms (so it can overshoot by what
+ * the guest writes in that time): whole blocks are cut from its head (fallocate
+ * COLLAPSE_RANGE, atomic against QEMU's appends), keeping the newest half; where the file
+ * system cannot do that, the file is started again empty. Without a command it just ends.
  * SIGTERM ends it without running the command (cleanup of an instance that is being removed).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,6 +50,21 @@ static long long start_time_of(int pid) {
     p++;
   }
   return atoll(p);
+}
+
+/* Cuts the log's head so that about half of `max` (its newest part) is left. */
+static void trim_log(const char *log, long long max) {
+  int fd = open(log, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  struct stat st;
+  if (fstat(fd, &st) == 0 && st.st_size > max) {
+    long long blk = st.st_blksize > 0 ? st.st_blksize : 4096;
+    long long cut = (st.st_size - max / 2 + blk - 1) / blk * blk;
+    if (cut >= st.st_size || fallocate(fd, FALLOC_FL_COLLAPSE_RANGE, 0, cut) != 0) {
+      if (ftruncate(fd, 0) != 0) fprintf(stderr, "isola-exit-watch: truncating %s: %s\n", log, strerror(errno));
+    }
+  }
+  close(fd);
 }
 
 static void usage(void) {
@@ -85,10 +103,7 @@ int main(int argc, char **argv) {
       if (r < 0 && errno == EINTR) continue;
       if (r != 0) break; /* ended (or an error we cannot wait through) */
       struct stat st;
-      if (stat(log, &st) == 0 && st.st_size > log_max) {
-        /* QEMU opened the file with O_APPEND: after this its writes start again at 0. */
-        if (truncate(log, 0) != 0) fprintf(stderr, "isola-exit-watch: truncating %s: %s\n", log, strerror(errno));
-      }
+      if (stat(log, &st) == 0 && st.st_size > log_max) trim_log(log, log_max);
     }
   }
   if (!cmd) return 0;

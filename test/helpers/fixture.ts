@@ -96,7 +96,9 @@ export interface CliResult {
 
 /** Runs the real CLI (bin/isola.js) against a data root. */
 export function isola(root: string, args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
-  return runCmd(process.execPath, [BIN, ...args], { env: { ...process.env, ISOLA_ROOT: root, ...opts.env }, timeoutMs: opts.timeoutMs ?? 120_000 });
+  // `--` before the script, as bin/isola.js's shebang has it: Node 20 otherwise takes an
+  // `--env-file` among the script's arguments for its own and exits when the file is missing.
+  return runCmd(process.execPath, ['--', BIN, ...args], { env: { ...process.env, ISOLA_ROOT: root, ...opts.env }, timeoutMs: opts.timeoutMs ?? 120_000 });
 }
 
 export function runCmd(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): Promise<CliResult> {
