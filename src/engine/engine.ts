@@ -367,7 +367,7 @@ export class Engine {
   private startHealthChecker(rec: InstanceRecord): void {
     const seq = lifeOf(rec).runSeq;
     this.instances.setHealth(rec.id, seq, startingHealth());
-    const child = spawn(process.execPath, ['--max-old-space-size=32', BIN, '_health', '--data-root', this.paths.root, rec.id, String(seq)], {
+    const child = spawn(process.execPath, ['--max-old-space-size=32', '--max-semi-space-size=1', BIN, '_health', '--data-root', this.paths.root, rec.id, String(seq)], {
       detached: true, stdio: 'ignore', env: { ...this.config.env },
     });
     child.unref();

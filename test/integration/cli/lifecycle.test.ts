@@ -157,7 +157,7 @@ describe('lifecycle through the CLI', () => {
     const id = (await inspect('up1')).Id as string;
     assertEngineError(await cli('update', '-m', '4k', 'up1'), /memory limit 4\.00KiB is below the .* instance up1 uses now/);
     assert.equal((await inspect('up1')).HostConfig.Memory, 64 * 1024 * 1024, 'nothing changed');
-    await until(async () => (await cli('top', 'up1')).stdout.split('\n').filter((l) => /sleep 600/.test(l)).length === 2, 10_000, 'three processes');
+    await until(async () => (await cli('top', 'up1')).stdout.split('\n').filter((l) => /sleep 600$/.test(l)).length === 2, 10_000, 'three processes');
     assertEngineError(await cli('update', '--pids-limit', '2', 'up1'), /pids limit 2 is below the 3 processes instance up1 runs now/);
     assert.equal((await cli('update', '-m', '96m', '--pids-limit', '50', '--cpus', '0.5', '--restart', 'on-failure:2', 'up1')).code, 0);
     const doc = await inspect('up1');
