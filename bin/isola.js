@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
 // Thin launcher: the compiled CLI lives in dist/ (built by `npm run bootstrap`, `npm test` or
 // `npm run demo`). Exit 125 with the fix when it has not been built yet.
 import { existsSync } from 'node:fs';

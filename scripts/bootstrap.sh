@@ -12,6 +12,7 @@ fi
 
 # Debian packages. Each is here for a reason:
 #   runc crun conmon          OCI runtimes and the container monitor (container driver)
+#   tini                      --init: the static tini (tini-static) mounted as the container's PID 1
 #   podman                    the peer that `npm run bench` compares against
 #   qemu-system-x86 qemu-utils  the VM driver (qemu-system-x86_64, qemu-img)
 #   busybox-static            the embedded default image `base`, and the guest's tools
@@ -30,12 +31,8 @@ fi
 #                             the test registry's TLS CA and its htpasswd (bcrypt via python3's crypt)
 #   debootstrap               tests build on a real Debian image (minbase + python3), made once and cached
 #   chromium                  the HTML report is checked in a real headless browser
-#   seabios ovmf              whole-disk VMs' firmware: BIOS (SeaBIOS) and UEFI (OVMF)
-#   syslinux syslinux-common mtools dosfstools fdisk grub-efi-amd64-bin
-#                             isola export: the boot partition (FAT, made and filled without
-#                             mounting), syslinux for BIOS, GRUB for UEFI, the partition table
-#   libxml2-utils             xmllint: exported OVF descriptors are validated against DMTF's schema
-PKGS=(runc crun conmon podman qemu-system-x86 qemu-utils busybox-static e2fsprogs cpio kmod zstd attr
+PKGS=(runc crun conmon tini podman qemu-system-x86 qemu-utils busybox-static e2fsprogs cpio kmod zstd attr
+PKGS=(runc crun conmon tini podman qemu-system-x86 qemu-utils busybox-static e2fsprogs cpio kmod zstd attr
       gcc libc6-dev iproute2 iptables nftables socat wrk golang-github-containers-common skopeo umoci docker-registry
       docker.io curl openssl python3 debootstrap chromium seabios ovmf syslinux syslinux-common mtools
       dosfstools fdisk grub-efi-amd64-bin libxml2-utils)

@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import { printJson, withEngine, type CliContext } from './context.js';
-import type { InstanceRecord } from '../state/instances.js';
+import { lifeOf, type InstanceRecord } from '../state/instances.js';
+import { formatRestartPolicy } from '../engine/restart-policy.js';
+import { DEFAULT_STOP_TIMEOUT_S } from '../engine/engine.js';
 import { allocatedBytes } from '../util/fsx.js';
-import { accelOf, statusText } from './ps.js';
+import { accelOf, dockerState, statusText } from './ps.js';
 import { protocolOf } from '../net/publish.js';
 import { measureSecurity } from '../security/gather.js';
 import { renderProfile } from '../security/render.js';
@@ -10,6 +12,15 @@ import { renderProfile } from '../security/render.js';
 /** Docker-shaped inspect output, plus isola's kind, accelerator and disk usage. */
 export function inspectDoc(r: InstanceRecord) {
   const s = r.spec;
+  const life = lifeOf(r);
+  const ns = (ms: number) => ms * 1e6;
+  const health = s.health && life.health
+    ? {
+        Status: life.health.status,
+        FailingStreak: life.health.failingStreak,
+        Log: life.health.log.map((l) => ({ Start: l.start, End: l.end, ExitCode: l.exitCode, Output: l.output })),
+      }
+    : null;
   return {
     Id: r.id,
     Name: r.name,
@@ -18,19 +29,30 @@ export function inspectDoc(r: InstanceRecord) {
     Created: r.createdAt,
     Image: r.imageRef,
     ImageDigest: r.imageDigest,
+    RestartCount: life.restartCount,
     State: {
-      Status: r.state,
+      Status: dockerState(r),
       Running: r.state === 'running',
+      Paused: life.paused,
+      Restarting: life.restart !== null,
+      ...(life.restart ? { RestartDue: life.restart.due } : {}),
       ExitCode: r.exitCode,
       OOMKilled: r.oomKilled,
       StartedAt: r.startedAt,
       FinishedAt: r.finishedAt,
       Description: statusText(r),
       Pid: (r.data as { pid?: number }).pid ?? null,
+      ...(health ? { Health: health } : {}),
     },
     Config: {
       Cmd: s.argv, Env: s.env, WorkingDir: s.workdir, User: s.user, Hostname: s.hostname,
       Tty: s.tty === true, OpenStdin: s.stdinOpen === true, StdinOnce: s.stdinOnce === true,
+      Labels: s.labels ?? {},
+      StopSignal: s.stopSignal ?? 'SIGTERM',
+      StopTimeout: s.stopTimeout ?? DEFAULT_STOP_TIMEOUT_S,
+      ...(s.health
+        ? { Healthcheck: { Test: s.health.test, Interval: ns(s.health.intervalMs), Timeout: ns(s.health.timeoutMs), StartPeriod: ns(s.health.startPeriodMs), StartInterval: ns(s.health.startIntervalMs), Retries: s.health.retries } }
+        : {}),
     },
     HostConfig: {
       Memory: s.memoryBytes ?? 0,
@@ -43,6 +65,11 @@ export function inspectDoc(r: InstanceRecord) {
       CapAdd: s.security.capAdd,
       CapDrop: s.security.capDrop,
       SecurityOpt: [`seccomp=${s.security.seccomp}`, `no-new-privileges=${s.security.noNewPrivileges}`],
+      RestartPolicy: { Name: s.restart?.name ?? 'no', MaximumRetryCount: s.restart?.maxRetries ?? 0, Text: formatRestartPolicy(s.restart) },
+      Init: !!s.init,
+      Ulimits: (s.ulimits ?? []).map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })),
+      Devices: (s.devices ?? []).map((d) => ({ PathOnHost: d.hostPath, PathInContainer: d.containerPath, CgroupPermissions: d.permissions })),
+      LogConfig: { Type: 'k8s-file', Config: s.logMaxBytes ? { 'max-size': String(s.logMaxBytes) } : {} },
       ExtraHosts: (s.extraHosts ?? []).map((h) => `${h.host}:${h.ip}`),
       Dns: s.dns?.servers ?? [],
       DnsSearch: s.dns?.search ?? [],

@@ -7,20 +7,65 @@ import { invalid } from '../core/errors.js';
 import { ExitWith } from './exit-codes.js';
 
 export function register(program: Command, ctx: CliContext): void {
+  const seconds = (text: string | undefined): number | undefined => {
+    if (text === undefined) return undefined;
+    const t = Number(text);
+    if (!Number.isFinite(t) || t < 0) throw invalid(`invalid --time "${text}"`, 'use a number of seconds, e.g. -t 5');
+    return t;
+  };
+
   program
     .command('stop')
-    .description('stop running instances: SIGTERM, then SIGKILL after the timeout')
-    .option('-t, --time <seconds>', 'seconds to wait before killing', '10')
+    .description('stop running instances: the stop signal (SIGTERM), then SIGKILL after the timeout; the restart policy leaves them stopped')
+    .option('-t, --time <seconds>', 'seconds to wait before killing (default: the instance\'s --stop-timeout, else 10)')
     .argument('<instance...>')
-    .action(async (refs: string[], o: { time: string }) => {
-      const t = Number(o.time);
-      if (!Number.isFinite(t) || t < 0) throw invalid(`invalid --time "${o.time}"`, 'use a number of seconds, e.g. -t 5');
+    .action(async (refs: string[], o: { time?: string }) => {
+      const t = seconds(o.time);
       await withEngine(ctx, async (e) => {
         for (const ref of refs) {
           await e.stop(ref, t);
           process.stdout.write(`${ref}\n`);
         }
       });
+    });
+
+  program
+    .command('restart')
+    .description('stop instances (if running) and start them again, same root file system or disk')
+    .option('-t, --time <seconds>', 'seconds to wait before killing (default: the instance\'s --stop-timeout, else 10)')
+    .argument('<instance...>')
+    .action(async (refs: string[], o: { time?: string }) => {
+      const t = seconds(o.time);
+      await withEngine(ctx, async (e) => {
+        for (const ref of refs) {
+          await e.restart(ref, t);
+          process.stdout.write(`${ref}\n`);
+        }
+      });
+    });
+
+  for (const [verb, what] of [['pause', 'freeze every process of running instances (containers: cgroup freezer; VMs: the vCPUs)'], ['unpause', 'resume paused instances']] as const) {
+    program
+      .command(verb)
+      .description(what)
+      .argument('<instance...>')
+      .action(async (refs: string[]) => {
+        await withEngine(ctx, async (e) => {
+          for (const ref of refs) {
+            await (verb === 'pause' ? e.pause(ref) : e.unpause(ref));
+            process.stdout.write(`${ref}\n`);
+          }
+        });
+      });
+  }
+
+  program
+    .command('rename')
+    .description('give an instance a new name')
+    .argument('<instance>')
+    .argument('<new-name>')
+    .action(async (ref: string, name: string) => {
+      await withEngine(ctx, (e) => e.rename(ref, name));
     });
 
   program
@@ -77,7 +122,39 @@ export function register(program: Command, ctx: CliContext): void {
       // The data root may be gone by the time a monitor reports (a test removed it): then there
       // is nothing to record, and opening the engine would create an empty root again.
       if (!fs.existsSync(pathsFor(o.dataRoot ?? ctx.config.root).db)) throw new ExitWith(0);
-      await withEngine(ctx, (e) => e.cleanupInstance(id), o.dataRoot);
+      await withEngine(ctx, async (e) => {
+        // This process outlives nothing: it may wait here for a restart's back-off and do it.
+        e.restartMode = 'self';
+        await e.cleanupInstance(id);
+        await e.keepRestarting(id);
+      }, o.dataRoot);
+      throw new ExitWith(0);
+    });
+
+  program
+    .command('_restart', { hidden: true })
+    .description('internal: waits for a pending restart\'s back-off and does it')
+    .option('--data-root <dir>')
+    .argument('<id>')
+    .action(async (id: string, o: { dataRoot?: string }) => {
+      if (!fs.existsSync(pathsFor(o.dataRoot ?? ctx.config.root).db)) throw new ExitWith(0);
+      await withEngine(ctx, async (e) => {
+        e.restartMode = 'self';
+        if (e.claimRestart(id)) await e.keepRestarting(id);
+      }, o.dataRoot);
+      throw new ExitWith(0);
+    });
+
+  program
+    .command('_health', { hidden: true })
+    .description('internal: the health checker of one run of an instance')
+    .option('--data-root <dir>')
+    .argument('<id>')
+    .argument('<run>')
+    .action(async (id: string, run: string, o: { dataRoot?: string }) => {
+      if (!fs.existsSync(pathsFor(o.dataRoot ?? ctx.config.root).db)) throw new ExitWith(0);
+      const { runHealthChecker } = await import('../engine/health-checker.js');
+      await withEngine(ctx, (e) => runHealthChecker(e, id, Number(run)), o.dataRoot);
       throw new ExitWith(0);
     });
 }

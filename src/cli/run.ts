@@ -11,6 +11,9 @@ import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag } from '../engine/mount
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from './detach-keys.js';
 import { openClient } from './terminal.js';
 import { checkDnsOption, checkDnsSearch, checkDnsServer, parseAddHost } from '../net/etc-files.js';
+import { parseRestartPolicy } from '../engine/restart-policy.js';
+import { resolveHealth, type HealthFlags } from '../engine/health.js';
+import { parseDevice, parseLabels, parseLogOpts, parseSignal, parseStopTimeout, parseUlimit, readEnvFiles } from './run-flags.js';
 
 interface RunFlags {
   detach?: boolean;
@@ -49,6 +52,24 @@ interface RunFlags {
   dns: string[];
   dnsSearch: string[];
   dnsOption: string[];
+  // lifecycle (docs/LIFECYCLE.md)
+  restart?: string;
+  healthCmd?: string;
+  healthInterval?: string;
+  healthTimeout?: string;
+  healthRetries?: string;
+  healthStartPeriod?: string;
+  healthStartInterval?: string;
+  /** false with --no-healthcheck */
+  healthcheck?: boolean;
+  envFile?: string[];
+  label?: string[];
+  ulimit?: string[];
+  init?: boolean;
+  stopSignal?: string;
+  stopTimeout?: string;
+  device?: string[];
+  logOpt?: string[];
 }
 
 /** The flags `run` and `create` share, in Docker's spelling. */
@@ -87,7 +108,24 @@ export function addRunFlags(cmd: Command): Command {
     .option('--tmpfs <path[:size=..,mode=..]>', 'mount a tmpfs (memory) at path; noexec unless exec is given (repeatable)', collect, [])
     .option('-i, --interactive', 'keep the workload\'s stdin open (in the foreground: pass isola\'s stdin to it)')
     .option('-t, --tty', 'run the workload on a pseudo-terminal (stdout and stderr become one stream)')
-    .option('--detach-keys <keys>', `keys that detach from the workload's terminal, leaving it running (default ${DEFAULT_DETACH_KEYS})`);
+    .option('--detach-keys <keys>', `keys that detach from the workload's terminal, leaving it running (default ${DEFAULT_DETACH_KEYS})`)
+    // lifecycle (docs/LIFECYCLE.md)
+    .option('--restart <policy>', 'restart policy: no, on-failure[:N], always, unless-stopped')
+    .option('--health-cmd <cmd>', 'health check command (run with /bin/sh -c inside the instance)')
+    .option('--health-interval <duration>', 'time between health checks (default 30s)')
+    .option('--health-timeout <duration>', 'how long one check may take (default 30s)')
+    .option('--health-retries <n>', 'failures in a row that make it unhealthy (default 3)')
+    .option('--health-start-period <duration>', 'time to start during which failures do not count (default 0s)')
+    .option('--health-start-interval <duration>', 'time between checks during the start period (default 5s)')
+    .option('--no-healthcheck', 'disable the image\'s HEALTHCHECK')
+    .option('--env-file <file>', 'read environment variables from a file of KEY=VALUE lines (repeatable)', collect, [])
+    .option('-l, --label <KEY=VALUE>', 'set a label (repeatable)', collect, [])
+    .option('--ulimit <name=soft[:hard]>', 'a resource limit, e.g. nofile=1024:2048 (repeatable)', collect, [])
+    .option('--init', 'run a tiny init (tini) as PID 1 that reaps zombies and passes signals on')
+    .option('--stop-signal <signal>', 'signal that stop sends first (default SIGTERM, or the image\'s STOPSIGNAL)')
+    .option('--stop-timeout <seconds>', 'seconds stop waits before SIGKILL (default 10)')
+    .option('--device <host[:container][:rwm]>', 'give the container a host device (containers only; repeatable)', collect, [])
+    .option('--log-opt <max-size=SIZE>', 'log file limit: started again, empty, when it reaches SIZE (repeatable)', collect, []);
 }
 
 /**
@@ -105,7 +143,35 @@ async function target(e: Engine, cmd: Command, image: string | undefined, comman
   return { image: ref, command: image === undefined ? command : [image, ...command], flags: { ...f, as: 'vm' } };
 }
 
-export function toRunRequest(image: string, command: string[], f: RunFlags): RunRequest {
+/** The lifecycle part of the request; every bad value is refused here, before anything is made. */
+function lifecycleRequest(f: RunFlags, kind: Kind): Partial<RunRequest> {
+  const health: HealthFlags = {
+    ...(f.healthCmd !== undefined ? { cmd: f.healthCmd } : {}),
+    ...(f.healthInterval !== undefined ? { interval: f.healthInterval } : {}),
+    ...(f.healthTimeout !== undefined ? { timeout: f.healthTimeout } : {}),
+    ...(f.healthRetries !== undefined ? { retries: f.healthRetries } : {}),
+    ...(f.healthStartPeriod !== undefined ? { startPeriod: f.healthStartPeriod } : {}),
+    ...(f.healthStartInterval !== undefined ? { startInterval: f.healthStartInterval } : {}),
+    ...(f.healthcheck === false ? { none: true } : {}),
+  };
+  resolveHealth(undefined, health); // checks the flags now; the image's HEALTHCHECK is merged at create
+  const restart = f.restart !== undefined ? parseRestartPolicy(f.restart) : undefined;
+  if (restart && restart.name !== 'no' && f.rm) throw invalid('--restart and --rm conflict: an instance that removes itself when it exits cannot be restarted', 'drop one of them');
+  const labels = parseLabels(f.label ?? []);
+  return {
+    ...(restart ? { restart } : {}),
+    ...(Object.keys(health).length > 0 ? { health } : {}),
+    ...(f.stopSignal !== undefined ? { stopSignal: parseSignal(f.stopSignal) } : {}),
+    ...(f.stopTimeout !== undefined ? { stopTimeout: parseStopTimeout(f.stopTimeout) } : {}),
+    ...(Object.keys(labels).length > 0 ? { labels } : {}),
+    ...(f.ulimit?.length ? { ulimits: f.ulimit.map(parseUlimit) } : {}),
+    ...(f.init ? { init: true } : {}),
+    ...(f.device?.length ? { devices: f.device.map((d) => parseDevice(d, kind)) } : {}),
+    ...parseLogOpts(f.logOpt ?? []),
+  };
+}
+
+export function toRunRequest(image: string, command: string[], f: RunFlags & { rm?: boolean }): RunRequest {
   if (!(KINDS as readonly string[]).includes(f.as)) throw invalid(`unknown isolation kind "${f.as}"`, `use --as ${KINDS.join('|')}`);
   if (f.network === '' || f.network === 'host') throw invalid(`--network ${f.network || '""'} is not available`, 'use --network bridge, none, or a network made with isola network create');
   if (f.privileged && f.as === 'vm') throw invalid('--privileged means nothing for --as vm: a VM has its own kernel and no host capabilities to grant', 'drop --privileged, or use --as container|hybrid');
@@ -131,12 +197,13 @@ export function toRunRequest(image: string, command: string[], f: RunFlags): Run
     ...(f.mount ?? []).map((m) => parseMountFlag(m, cwd)),
     ...(f.tmpfs ?? []).map((t) => parseTmpfsFlag(t)),
   ];
+  const life = lifecycleRequest(f, f.as as Kind);
   return {
     image,
     command,
     kind: f.as as Kind,
     ...(f.name !== undefined ? { name: f.name } : {}),
-    env: f.env,
+    env: [...readEnvFiles(f.envFile ?? []), ...f.env],
     ...(f.workdir ? { workdir: f.workdir } : {}),
     ...(f.user ? { user: f.user } : {}),
     ...(f.hostname ? { hostname: f.hostname } : {}),
@@ -165,6 +232,7 @@ export function toRunRequest(image: string, command: string[], f: RunFlags): Run
     ...(mounts.length > 0 ? { mounts } : {}),
     ...(f.tty ? { tty: true } : {}),
     ...(f.interactive ? { interactive: true } : {}),
+    ...life,
   };
 }
 
@@ -214,14 +282,12 @@ export function register(program: Command, ctx: CliContext): void {
 
   program
     .command('start')
-    .description('start created instances')
+    .description('start instances: created ones, or exited ones again (same root file system or disk, as Docker does)')
     .argument('<instance...>')
     .action(async (refs: string[]) => {
       await withEngine(ctx, async (e) => {
         for (const ref of refs) {
-          const rec = e.find(ref);
-          if (rec.state !== 'created') throw invalid(`instance ${rec.name} is ${rec.state}, not created`, 'isola start starts created instances; use isola run for a new one');
-          await e.start(rec);
+          await e.startInstance(ref);
           process.stdout.write(`${ref}\n`);
         }
       });

@@ -5,6 +5,7 @@ import { formatBytes } from '../core/units.js';
 import { allocatedBytes } from '../util/fsx.js';
 import { removeBridgeIfUnused } from '../net/bridge.js';
 import { BRIDGE } from '../net/names.js';
+import { lifeOf } from '../state/instances.js';
 
 export function register(program: Command, ctx: CliContext): void {
   const system = program.command('system').description('disk usage and housekeeping of the data root');
@@ -27,11 +28,22 @@ export function register(program: Command, ctx: CliContext): void {
     });
 
   system
+    .command('boot')
+    .description('after a reboot: bring back the instances whose restart policy says so (run once at boot; see contrib/systemd/isola-boot.service)')
+    .option('--json', 'print JSON')
+    .action(async (o: { json?: boolean }) => {
+      const restarted = await withEngine(ctx, (e) => e.boot());
+      if (o.json) return printJson(restarted.map((r) => ({ id: r.id, name: r.name, state: r.state })));
+      for (const r of restarted) process.stdout.write(`${r.name}\n`);
+    });
+
+  system
     .command('prune')
     .description('remove exited instances, caches of images no longer stored, user networks no instance is on, and the isola0 bridge when nothing uses it')
     .action(async () => {
       await withEngine(ctx, async (e) => {
-        const exited = (await e.list(true)).filter((r) => r.state === 'exited' || r.state === 'dead');
+        // An instance waiting for its restart is not stopped: prune leaves it, as Docker's does.
+        const exited = (await e.list(true)).filter((r) => (r.state === 'exited' && !lifeOf(r).restart) || r.state === 'dead');
         for (const r of exited) await e.remove(r.id, false);
         const caches = e.pruneCaches().length;
         const networks = await e.networks.prune();

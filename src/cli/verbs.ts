@@ -15,7 +15,10 @@ type Loader = () => Promise<{ register: Register }>;
 const modules: { verbs: string[]; load: Loader }[] = [
   { verbs: ['run', 'create', 'start'], load: () => import('./run.js') },
   { verbs: ['ps'], load: () => import('./ps.js') },
-  { verbs: ['stop', 'kill', 'rm', 'wait', '_cleanup'], load: () => import('./lifecycle.js') },
+  { verbs: ['stop', 'kill', 'rm', 'wait', 'restart', 'pause', 'unpause', 'rename', '_cleanup', '_restart', '_health'], load: () => import('./lifecycle.js') },
+  { verbs: ['update'], load: () => import('./update.js') },
+  { verbs: ['top'], load: () => import('./top.js') },
+  { verbs: ['events'], load: () => import('./events.js') },
   { verbs: ['logs'], load: () => import('./logs.js') },
   { verbs: ['exec'], load: () => import('./exec.js') },
   { verbs: ['attach'], load: () => import('./attach.js') },

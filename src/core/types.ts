@@ -15,11 +15,26 @@ export interface ImageRuntimeConfig {
   cmd: string[];
   workingDir: string;
   user: string;
-  /** The image's LABELs. */
-  labels?: Record<string, string>;
   // ---- networking: published ports ----
   /** The image's EXPOSE ports ("80/tcp", "53/udp"), for `-P`; absent in specs made before. */
   exposedPorts?: string[];
+  // ---- lifecycle (restart, health, stop signal, labels): what the image config says ----
+  /** The image's HEALTHCHECK (Docker's Healthcheck object, durations in nanoseconds). */
+  healthcheck?: ImageHealthcheck;
+  /** The image's STOPSIGNAL, e.g. SIGQUIT. */
+  stopSignal?: string;
+  /** The image's LABELs. */
+  labels?: Record<string, string>;
+}
+
+/** Docker's Healthcheck image config object: Test is ["NONE"], ["CMD", argv...] or ["CMD-SHELL", command]. */
+export interface ImageHealthcheck {
+  Test: string[];
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+  Retries?: number;
 }
 
 export interface ResolvedImage {
@@ -124,6 +139,89 @@ export interface InstanceSpec {
    * every client (`run -di`).
    */
   stdinOnce?: boolean;
+
+  // ---- lifecycle: restart policy, health check, stop signal, labels, ulimits, init, devices,
+  // log size (docs/LIFECYCLE.md). Optional: instances created by older versions lack them. ----
+  /** What happens when the workload exits (Docker's --restart); absent means `no`. */
+  restart?: RestartPolicy;
+  /** The health check in force (the image's HEALTHCHECK overlaid with --health-*); absent means none. */
+  health?: HealthSpec;
+  /** The signal `stop` sends first (--stop-signal, else the image's STOPSIGNAL); absent means SIGTERM. */
+  stopSignal?: string;
+  /** Seconds `stop` waits before SIGKILL when -t is not given (--stop-timeout); absent means 10. */
+  stopTimeout?: number;
+  /** The image's labels overlaid with --label. */
+  labels?: Record<string, string>;
+  /** Resource limits for the workload's processes (--ulimit). */
+  ulimits?: Ulimit[];
+  /** Run a tiny init (tini) as PID 1 that reaps zombies and passes signals on (--init). */
+  init?: boolean;
+  /** Host devices given to the workload (--device; containers only). */
+  devices?: DeviceMapping[];
+  /** The workload's log file is started again empty when it would grow past this (--log-opt max-size). */
+  logMaxBytes?: number;
+}
+
+// ---- lifecycle vocabulary ----
+
+export type RestartPolicyName = 'no' | 'on-failure' | 'always' | 'unless-stopped';
+
+export interface RestartPolicy {
+  name: RestartPolicyName;
+  /** on-failure only: how many restarts at most; 0 means no limit. */
+  maxRetries: number;
+}
+
+/** A health check, resolved: the command as argv, durations in milliseconds. */
+export interface HealthSpec {
+  /** ["CMD", argv...] or ["CMD-SHELL", command], as Docker stores it. */
+  test: string[];
+  intervalMs: number;
+  timeoutMs: number;
+  startPeriodMs: number;
+  /** The interval during the start period (Docker's --health-start-interval). */
+  startIntervalMs: number;
+  retries: number;
+}
+
+export interface Ulimit {
+  /** Docker's name: nofile, nproc, core, ... */
+  name: string;
+  /** -1 means unlimited. */
+  soft: number;
+  hard: number;
+}
+
+export interface DeviceMapping {
+  hostPath: string;
+  containerPath: string;
+  /** Any of r, w, m. */
+  permissions: string;
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
+  fileMode: number;
+  uid: number;
+  gid: number;
+}
+
+/** What `isola update` changes on an instance. */
+export interface ResourceUpdate {
+  memoryBytes?: number;
+  cpus?: number;
+  pidsLimit?: number;
+}
+
+/** One process of an instance, as `isola top` lists it (ps -ef's columns). */
+export interface ProcessInfo {
+  uid: string;
+  pid: number;
+  ppid: number;
+  /** Cumulative CPU time, in seconds. */
+  cpuSeconds: number;
+  /** Start time as ps shows it (HH:MM or a date), where known. */
+  started: string;
+  cmd: string;
 }
 
 // ---- volumes and shared folders (-v, --mount, --tmpfs) ----
@@ -189,6 +287,8 @@ export interface ExecOptions {
   stdin?: Readable | null;
   stdout: Writable;
   stderr: Writable;
+  /** Aborting it kills the command (a health check past its timeout); exec then resolves 137. */
+  signal?: AbortSignal;
   /** exec -t: run the command on a pseudo-terminal of this size (its output all goes to stdout). */
   tty?: ClientTerminal;
 }

@@ -39,3 +39,29 @@ export function formatBytes(n: number): string {
   }
   return `${i === 0 ? v.toFixed(0) : v.toFixed(v < 10 ? 2 : 1)}${units[i]}`;
 }
+
+const DURATION_UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+
+/**
+ * A Go duration ("30s", "1m30s", "500ms", "0") in nanoseconds, as Docker writes HEALTHCHECK and
+ * --health-* values; null when the text is not one.
+ */
+export function goDurationNs(text: string): number | null {
+  if (text === '0') return 0;
+  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
+  let total = 0;
+  let pos = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    total += Number(m[1]) * (DURATION_UNIT_NS[m[2] as string] as number);
+    pos = re.lastIndex;
+  }
+  if (pos !== text.length || text.length === 0) return null;
+  return Math.round(total);
+}
+
+/** A --health-* style duration flag in milliseconds; a bad one is a one-line INVALID_ARGUMENT. */
+export function parseDurationMs(text: string, flag: string): number {
+  const ns = goDurationNs(text.trim());
+  if (ns === null) throw invalid(`invalid ${flag} "${text}"`, 'use a number with a unit: 500ms, 30s, 1m30s');
+  return Math.round(ns / 1e6);
+}

@@ -73,6 +73,11 @@ export async function* readK8sLog(file: string, follow: boolean, finished: () =>
   const waker = follow ? new Waker(path.dirname(file)) : null;
   try {
     for (;;) {
+      // Started again, empty, by a size limit (--log-opt max-size): read it from the top.
+      if (pos > 0 && sizeOf(file) < pos) {
+        pos = 0;
+        rest = '';
+      }
       const got = readAppended(file, pos);
       if (got.data.length > 0) {
         pos = got.offset;

@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import type { AttachIO, AttachSession, BridgeNetworkSpec, Capability, ExecOptions, ExitInfo, InstanceSpec, Kind, LogEntry, Observed, PathKind, Stats, StoredData } from '../core/types.js';
+import type { AttachIO, AttachSession, BridgeNetworkSpec, Capability, ExecOptions, ExitInfo, InstanceSpec, Kind, LogEntry, Observed, PathKind, ProcessInfo, ResourceUpdate, Stats, StoredData } from '../core/types.js';
 import type { Config } from '../core/config.js';
 import { pathsFor, type Paths } from '../core/paths.js';
 import { CacheLayout } from '../core/cache-layout.js';
@@ -57,6 +57,23 @@ export interface Driver<D extends StoredData> {
   /** The workload's own output, never the kernel's or the monitor's. */
   logs(spec: InstanceSpec, data: D, opts: { follow: boolean; signal?: AbortSignal }): AsyncIterable<LogEntry>;
   stats(spec: InstanceSpec, data: D): Promise<Stats>;
+  /**
+   * `start` also starts an instance that ran before and was cleaned up (an exited instance, a
+   * restart): with the same root file system or disk, as Docker restarts the same container.
+   */
+  // ---- lifecycle (docs/LIFECYCLE.md) ----
+  /** Freezes every process of the running workload (containers: cgroup freezer; VMs: the vCPUs). */
+  pause(spec: InstanceSpec, data: D): Promise<void>;
+  /** Undoes pause. */
+  resume(spec: InstanceSpec, data: D): Promise<void>;
+  /**
+   * New resource limits: applied to the running instance where the kind can (a limit below what
+   * it uses now is an INVALID_ARGUMENT), refused with the reason where it cannot, and kept for
+   * its next start either way. Returns the data to store.
+   */
+  update(spec: InstanceSpec, data: D, change: ResourceUpdate, running: boolean): Promise<D>;
+  /** The workload's processes. */
+  top(spec: InstanceSpec, data: D): Promise<ProcessInfo[]>;
   /**
    * Optional, for the security profile: runs `sh -c script sh PID` on the kernel that runs the
    * workload but outside the workload's own sandbox (in the guest, beside a container that runs

@@ -67,6 +67,10 @@ function erase<D extends StoredData>(d: Driver<D>): AnyDriver {
     statPath: (s, data, p, f) => d.statPath(s, need(data), p, f),
     copyOut: (s, data, p, out, o) => d.copyOut(s, need(data), p, out, o),
     copyIn: (s, data, dir, input, o) => d.copyIn(s, need(data), dir, input, o),
+    pause: (s, data) => d.pause(s, need(data)),
+    resume: (s, data) => d.resume(s, need(data)),
+    update: (s, data, c, running) => d.update(s, need(data), c, running),
+    top: (s, data) => d.top(s, need(data)),
   };
   const run = d.runOnWorkloadKernel?.bind(d);
   if (run) erased.runOnWorkloadKernel = (s, data, script) => run(s, need(data), script);
@@ -107,6 +111,10 @@ function lazy(kind: Kind, entry: Entry, ctx: DriverContext): AnyDriver {
     statPath: (s, data, p, f) => d().then((x) => x.statPath(s, data, p, f)),
     copyOut: (s, data, p, out, o) => d().then((x) => x.copyOut(s, data, p, out, o)),
     copyIn: (s, data, dir, input, o) => d().then((x) => x.copyIn(s, data, dir, input, o)),
+    pause: (s, data) => d().then((x) => x.pause(s, data)),
+    resume: (s, data) => d().then((x) => x.resume(s, data)),
+    update: (s, data, c, running) => d().then((x) => x.update(s, data, c, running)),
+    top: (s, data) => d().then((x) => x.top(s, data)),
   };
   if (entry.runsOnWorkloadKernel) {
     driver.runOnWorkloadKernel = async (s, data, script) => {

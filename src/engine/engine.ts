@@ -1,19 +1,23 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Writable } from 'node:stream';
-import type { AttachSession, ExecOptions, Kind, LogEntry, Stats } from '../core/types.js';
+import type { AttachSession, ExecOptions, ExitInfo, Kind, LogEntry, ProcessInfo, ResourceUpdate, RestartPolicy, Stats } from '../core/types.js';
 import type { AnyDriver, StartAttach } from '../drivers/driver.js';
 import { Drivers } from '../drivers/registry.js';
 import { IsolaError, invalid, notFound } from '../core/errors.js';
 import { pathsFor, type Paths } from '../core/paths.js';
 import type { Config } from '../core/config.js';
 import { CacheLayout } from '../core/cache-layout.js';
-import { currentBootId, processAlive, processRef } from '../util/process.js';
+import { currentBootId, processAlive, processRef, signalProcess, type ProcessRef } from '../util/process.js';
 import { privateDir } from '../util/fsx.js';
-import { lockHeld } from '../util/lock.js';
+import { lockHeld, withLock } from '../util/lock.js';
 import { openDb, type Db } from '../state/db.js';
-import { InstanceRepo, type InstanceRecord } from '../state/instances.js';
+import { InstanceRepo, lifeOf, type InstanceRecord, type PendingRestart } from '../state/instances.js';
+import { EventRepo } from '../state/events.js';
+import { nextBackoff, shouldRestart } from './restart-policy.js';
+import { startingHealth } from './health.js';
 import { ImageStore } from '../image/store.js';
 import { BASE_REF, ensureBaseImage } from '../image/base.js';
 import { normalizeRef } from '../image/ref.js';
@@ -46,10 +50,19 @@ export class Engine {
   readonly cache: CacheLayout;
   readonly db: Db;
   readonly instances: InstanceRepo;
+  readonly events: EventRepo;
   readonly drivers: Drivers;
   readonly volumes: Volumes;
   readonly networks: Networks;
   private store?: ImageStore;
+  /**
+   * What this process does with a restart the policy asks for: `self` waits for its back-off and
+   * does it (the monitor's exit command, `isola _restart`, which outlive nothing but themselves);
+   * `spawn` hands it to a detached `isola _restart` (every short-lived command).
+   */
+  restartMode: 'self' | 'spawn' = 'spawn';
+  /** Instance locks this process holds: lifecycle steps nest (start records an exit, which settles). */
+  private readonly held = new Set<string>();
 
   constructor(config: Config) {
     if (process.getuid?.() !== 0) {
@@ -65,6 +78,7 @@ export class Engine {
     for (const d of [paths.root, paths.instances, paths.run, paths.cache, paths.tmp, paths.images, paths.volumes]) privateDir(d);
     this.db = openDb(paths.db);
     this.instances = new InstanceRepo(this.db);
+    this.events = new EventRepo(this.db);
     this.volumes = new Volumes(paths.volumes, new VolumeRepo(this.db), this.instances);
     this.networks = new Networks({ db: this.db, instances: this.instances, driver: (k) => this.driver(k), root: paths.root });
   }
@@ -140,6 +154,7 @@ export class Engine {
     const target = req.network === 'none' ? null : this.networks.resolve(req.network);
     if ((req.publish.length > 0 || req.publishAll) && target === null) throw invalid('--publish needs a network, but --network none was given', 'drop -p/-P or use --network bridge');
     checkDistinct(req.publish);
+    if (req.autoRemove && req.restart && req.restart.name !== 'no') throw invalid('--restart and --rm conflict: an instance that removes itself when it exits cannot be restarted', 'drop one of them');
     for (const m of req.publish) await assertPortFree(m);
     const driver = this.driver(req.kind);
     const image = await this.resolveImage(req.image);
@@ -156,7 +171,10 @@ export class Engine {
     applyPlan(plan);
     const id = newId();
     const name = req.name ?? randomName();
-    const cleanup = req.detach ? [process.execPath, BIN, '_cleanup', '--data-root', this.paths.root, id] : [];
+    // A foreground run with a restart policy also gets the exit command: the restarts go on after
+    // the foreground process has returned the first exit status, as with Docker.
+    const managed = req.detach || (req.restart !== undefined && req.restart.name !== 'no');
+    const cleanup = managed ? [process.execPath, BIN, '_cleanup', '--data-root', this.paths.root, id] : [];
     const madeVolumes: string[] = [];
     const rec = this.instances.insert((usedIps) => {
       if (target && target.id !== DEFAULT_NETWORK && this.networks.repo.get(target.id)?.state !== 'ready') {
@@ -183,7 +201,8 @@ export class Engine {
       rec.data = await driver.create(rec.spec);
       this.instances.markCreated(id, rec.data);
       rec.state = 'created';
-      return rec;
+      this.event(rec, 'create');
+      return this.instances.get(id) ?? rec;
     } catch (e) {
       await driver.cleanup(rec.spec, null).catch(() => undefined);
       await driver.remove(rec.spec, null).catch(() => undefined);
@@ -194,32 +213,38 @@ export class Engine {
     }
   }
 
-  /** Starts a created instance; with `attach`, a client is connected before its first output. */
+  /**
+   * Starts a created instance (also one reopened for a new run: see startInstance, restarts);
+   * with `attach`, a client is connected before its first output.
+   */
   async start(rec: InstanceRecord, attach?: StartAttach): Promise<InstanceRecord> {
-    const driver = this.driver(rec.kind);
-    try {
-      // Every network's bridge and rules (a reboot or a flushed firewall took them), then the
-      // published ports, before the workload can be reached.
-      for (const n of bridgeNetworks(rec.spec)) await ensureBridge(n);
-      if (rec.ports.length > 0 && rec.spec.network.mode === 'bridge') {
-        rec.ports = await publishPorts(rec.id, rec.ports, rec.spec.network.ip);
-        this.instances.setPorts(rec.id, rec.ports);
+    return this.locked(rec, async () => {
+      const driver = this.driver(rec.kind);
+      try {
+        // Every network's bridge and rules (a reboot or a flushed firewall took them), then the
+        // published ports, before the workload can be reached.
+        for (const n of bridgeNetworks(rec.spec)) await ensureBridge(n);
+        if (rec.ports.length > 0 && rec.spec.network.mode === 'bridge') {
+          rec.ports = await publishPorts(rec.id, rec.ports, rec.spec.network.ip);
+          this.instances.setPorts(rec.id, rec.ports);
+        }
+        rec.data = await driver.start(rec.spec, rec.data, (data) => this.instances.setData(rec.id, data), attach);
+      } catch (e) {
+        if (rec.ports.length > 0) await unpublishPorts(rec.id).catch(() => undefined);
+        // A workload that cannot start is an exit, as Docker records it (126/127).
+        const code = e instanceof IsolaError && e.code === 'COMMAND_NOT_FOUND' ? 127 : e instanceof IsolaError && e.code === 'CANNOT_INVOKE' ? 126 : 125;
+        await this.recordExit(rec, { exitCode: code, oomKilled: false, finishedAt: new Date().toISOString() });
+        throw e;
       }
-      rec.data = await driver.start(rec.spec, rec.data, (data) => this.instances.setData(rec.id, data), attach);
-    } catch (e) {
-      if (rec.ports.length > 0) await unpublishPorts(rec.id).catch(() => undefined);
-      // A workload that cannot start is an exit, as Docker records it (126/127).
-      const code = e instanceof IsolaError && e.code === 'COMMAND_NOT_FOUND' ? 127 : e instanceof IsolaError && e.code === 'CANNOT_INVOKE' ? 126 : 125;
-      this.instances.markExited(rec.id, code, false, new Date().toISOString());
-      await this.settle(this.instances.get(rec.id) ?? rec);
-      throw e;
-    }
-    const at = new Date().toISOString();
-    if (!this.instances.markRunning(rec.id, rec.data, at, currentBootId())) {
-      // It exited (a short command, and conmon's exit command was quicker) or was removed meanwhile.
-      return this.instances.get(rec.id) ?? rec;
-    }
-    return { ...rec, state: 'running', startedAt: at };
+      const at = new Date().toISOString();
+      if (!this.instances.markRunning(rec.id, rec.data, at, currentBootId())) {
+        // It exited (a short command, and conmon's exit command was quicker) or was removed meanwhile.
+        return this.instances.get(rec.id) ?? rec;
+      }
+      this.event(rec, 'start');
+      if (rec.spec.health) this.startHealthChecker(rec);
+      return this.instances.get(rec.id) ?? { ...rec, state: 'running', startedAt: at };
+    });
   }
 
   /**
@@ -246,8 +271,7 @@ export class Engine {
       const streaming = attached ? Promise.resolve() : this.pipeLogs(driver, rec, out, err);
       const exit = await driver.wait(rec.spec, rec.data);
       await streaming;
-      this.instances.markExited(rec.id, exit.exitCode, exit.oomKilled, exit.finishedAt);
-      await this.settle(this.instances.get(rec.id) ?? rec);
+      await this.recordExit(rec, exit);
       return { rec, exitCode: exit.exitCode };
     } finally {
       process.off('SIGINT', forward);
@@ -271,8 +295,7 @@ export class Engine {
     try {
       if ((await followSession(session, client)) === 'detached') return { rec, exitCode: null };
       const exit = await driver.wait(rec.spec, rec.data);
-      this.instances.markExited(rec.id, exit.exitCode, exit.oomKilled, exit.finishedAt);
-      await this.settle(this.instances.get(rec.id) ?? rec);
+      await this.recordExit(rec, exit);
       return { rec, exitCode: exit.exitCode };
     } finally {
       process.off('SIGINT', forward);
@@ -288,18 +311,182 @@ export class Engine {
 
   /** After an exit: release runtime resources once, and remove the instance if it asked for it. */
   async settle(rec: InstanceRecord): Promise<void> {
-    const driver = this.driver(rec.kind);
-    stopForwarders(rec.ports);
-    if (this.instances.claimCleanup(rec.id)) {
-      if (rec.ports.length > 0) await unpublishPorts(rec.id);
-      await driver.cleanup(rec.spec, rec.data);
+    await this.locked(rec, async () => {
+      const driver = this.driver(rec.kind);
+      stopForwarders(rec.ports);
+      this.endHealthChecker(rec);
+      if (this.instances.claimCleanup(rec.id)) {
+        if (rec.ports.length > 0) await unpublishPorts(rec.id);
+        await driver.cleanup(rec.spec, rec.data);
+      }
+      if (rec.autoRemove) {
+        await driver.remove(rec.spec, rec.data);
+        this.instances.delete(rec.id);
+        this.event(rec, 'destroy');
+        this.volumes.removeIfUnused(anonymousVolumes(rec.spec)); // as docker run --rm
+        await this.networks.refreshHosts(bridgeNetworks(rec.spec).map((n) => n.networkId ?? DEFAULT_NETWORK));
+      }
+    });
+  }
+
+  /**
+   * The one place an exit is recorded (the monitor's exit command, a foreground run, stop, a
+   * reconcile): the status of that run only, its events, the release of what it held, and the
+   * restart its policy asks for.
+   */
+  private async recordExit(rec: InstanceRecord, exit: ExitInfo): Promise<void> {
+    // Under the lock: an exit seen while its start is still being recorded waits for it, so
+    // `start` comes before `die`, and the start's own bookkeeping is never cut in two.
+    await this.locked(rec, async () => {
+      if (this.instances.markExited(rec.id, exit.exitCode, exit.oomKilled, exit.finishedAt, lifeOf(rec).runSeq)) {
+        if (exit.oomKilled) this.event(rec, 'oom');
+        this.event(rec, 'die', { exitCode: String(exit.exitCode) });
+      }
+      const now = this.instances.get(rec.id);
+      if (now) await this.settle(now);
+    });
+    const after = this.instances.get(rec.id);
+    if (after) await this.considerRestart(after);
+  }
+
+  // ---- restart policies, without a daemon (docs/LIFECYCLE.md) ------------------------------
+
+  /**
+   * Schedules the restart the policy asks for after this exit, once per run: the delay is the
+   * back-off, the owner is this process (restartMode self) or a detached `isola _restart`.
+   */
+  private async considerRestart(rec: InstanceRecord, opts: { afterReboot?: boolean; owner?: ProcessRef | null } = {}): Promise<boolean> {
+    const life = lifeOf(rec);
+    if (rec.state !== 'exited' || life.restart || rec.autoRemove) return false;
+    if (!shouldRestart(rec.spec.restart, { exitCode: rec.exitCode ?? 0, restartCount: life.restartCount, stoppedByUser: life.stoppedByUser, afterReboot: !!opts.afterReboot })) return false;
+    const ran = rec.startedAt && rec.finishedAt ? Date.parse(rec.finishedAt) - Date.parse(rec.startedAt) : 0;
+    const delay = opts.afterReboot ? 0 : nextBackoff(life.backoffMs, ran);
+    const owner = opts.owner !== undefined ? opts.owner : this.restartMode === 'self' ? processRef(process.pid) : null;
+    const now = new Date();
+    const pending: PendingRestart = { due: new Date(now.getTime() + delay).toISOString(), since: now.toISOString(), owner };
+    if (!this.instances.scheduleRestart(rec.id, life.runSeq, pending, delay, !!opts.afterReboot)) return false;
+    if (!owner) this.spawnRestarter(rec.id);
+    return true;
+  }
+
+  /** A detached `isola _restart ID`, which claims the pending restart and does it when due. */
+  private spawnRestarter(id: string): void {
+    const child = spawn(process.execPath, [BIN, '_restart', '--data-root', this.paths.root, id], { detached: true, stdio: 'ignore', env: { ...this.config.env } });
+    child.unref();
+  }
+
+  /** Makes this process the owner of the instance's pending restart (for `isola _restart`). */
+  claimRestart(id: string): boolean {
+    const me = processRef(process.pid);
+    return me !== null && this.instances.claimRestart(id, me, (p) => processAlive(p));
+  }
+
+  /**
+   * While this process owns the instance's pending restart: wait for its back-off, then do it;
+   * a restart whose start fails is an exit like any other and may schedule the next one.
+   */
+  async keepRestarting(id: string): Promise<void> {
+    const me = processRef(process.pid);
+    for (;;) {
+      const rec = this.instances.get(id);
+      const p = rec ? lifeOf(rec).restart : null;
+      if (!me || !p || !sameProcess(p.owner, me)) return;
+      const wait = Date.parse(p.due) - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (!(await this.performRestart(id))) return;
     }
-    if (rec.autoRemove) {
-      await driver.remove(rec.spec, rec.data);
-      this.instances.delete(rec.id);
-      this.volumes.removeIfUnused(anonymousVolumes(rec.spec)); // as docker run --rm
-      await this.networks.refreshHosts(bridgeNetworks(rec.spec).map((n) => n.networkId ?? DEFAULT_NETWORK));
+  }
+
+  /** The pending restart, if it is still ours and still wanted: a new run of the same instance. */
+  private async performRestart(id: string, atBoot = false): Promise<boolean> {
+    const first = this.instances.get(id);
+    if (!first) return false;
+    const me = processRef(process.pid);
+    return this.locked(first, async () => {
+      let rec = this.instances.get(id);
+      const p = rec ? lifeOf(rec).restart : null;
+      if (!rec || rec.state !== 'exited' || !p || !me || !sameProcess(p.owner, me)) return false;
+      if (!rec.cleaned) await this.settle(rec);
+      if (!this.instances.reopen(id, lifeOf(rec).runSeq, false, atBoot)) return false;
+      rec = this.instances.get(id);
+      if (!rec) return false;
+      this.event(rec, 'restart', { restartCount: String(lifeOf(rec).restartCount) });
+      await this.start(rec).catch(() => undefined); // a start that fails was recorded as an exit
+      return true;
+    });
+  }
+
+  /** Ends the process waiting to do a restart that is no longer wanted (never this one). */
+  private endRestarter(p: PendingRestart | null): void {
+    if (!p?.owner || p.owner.pid === process.pid) return;
+    signalProcess(p.owner, 'SIGTERM', { cmdlineIncludes: BIN });
+  }
+
+  /**
+   * After a reboot (run at boot by contrib/systemd/isola-boot.service): reconcile settles what
+   * the reboot ended, then the instances whose policy says so start again: `always` ones (even
+   * stopped by the user, as Docker does when its daemon starts), `unless-stopped` ones the user
+   * did not stop, `on-failure` ones within their count (the reboot's 255 is a failure).
+   */
+  async boot(): Promise<InstanceRecord[]> {
+    await this.reconcile();
+    const boot = currentBootId();
+    const me = processRef(process.pid);
+    const restarted: InstanceRecord[] = [];
+    for (const rec of this.instances.listWithRestartPolicy()) {
+      if (rec.state !== 'exited' || rec.bootId === null || rec.bootId === boot || lifeOf(rec).restart) continue;
+      if (!(await this.considerRestart(rec, { afterReboot: true, owner: me }))) continue;
+      if (await this.performRestart(rec.id, true)) restarted.push(this.instances.get(rec.id) ?? rec);
     }
+    return restarted;
+  }
+
+  // ---- health checks -----------------------------------------------------------------------
+
+  /** A detached `isola _health` for this run, recorded before anything waits on it. */
+  private startHealthChecker(rec: InstanceRecord): void {
+    const seq = lifeOf(rec).runSeq;
+    this.instances.setHealth(rec.id, seq, startingHealth());
+    const child = spawn(process.execPath, ['--max-old-space-size=32', '--max-semi-space-size=1', BIN, '_health', '--data-root', this.paths.root, rec.id, String(seq)], {
+      detached: true, stdio: 'ignore', env: { ...this.config.env },
+    });
+    child.unref();
+    const ref = processRef(child.pid);
+    if (ref) this.instances.updateHealth(rec.id, seq, (h) => (h && !h.checker ? { ...h, checker: ref } : h));
+  }
+
+  /** Ends the instance's health checker: as recorded, and any other naming it (a record cut short). */
+  private endHealthChecker(rec: InstanceRecord): void {
+    if (!rec.spec.health) return;
+    const recorded = lifeOf(rec).health?.checker;
+    if (recorded && recorded.pid !== process.pid) signalProcess(recorded, 'SIGTERM', { cmdlineIncludes: '_health' });
+    for (const pid of findProcesses(['_health', rec.id])) if (pid !== process.pid) signalProcess(processRef(pid), 'SIGTERM');
+  }
+
+  // ---- locks and events --------------------------------------------------------------------
+
+  /**
+   * Runs fn holding the instance's lock (a folder in its instance folder, util/lock.ts's
+   * policy): start, settle, restart, stop, pause and rm of one instance never interleave, so a
+   * cleanup cannot undo a start that follows it. Re-entrant within this process.
+   */
+  async locked<T>(rec: InstanceRecord, fn: () => Promise<T>): Promise<T> {
+    if (this.held.has(rec.id) || !fs.existsSync(rec.spec.dir)) return fn();
+    this.held.add(rec.id);
+    try {
+      return await withLock(path.join(rec.spec.dir, 'lock'), fn);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(rec.spec.dir)) throw notFound(`instance ${rec.name} was removed meanwhile`, 'list instances with isola ps --all');
+      throw e;
+    } finally {
+      this.held.delete(rec.id);
+    }
+  }
+
+  /** Records an event in Docker's words (type `container` for every kind). */
+  event(rec: Pick<InstanceRecord, 'id' | 'name' | 'imageRef' | 'kind'> & { spec?: { labels?: Record<string, string> } }, action: string, attributes: Record<string, string> = {}): void {
+    // Labels are attributes of their own, as Docker records them (`--filter label=k=v` matches them).
+    this.events.add('container', action, rec.id, { ...(rec.spec?.labels ?? {}), name: rec.name, image: rec.imageRef, kind: rec.kind, ...attributes });
   }
 
   /**
@@ -315,6 +502,8 @@ export class Engine {
     await this.networks.reconcile();
     const boot = currentBootId();
     for (const rec of this.instances.listUnsettled()) {
+      // Someone is starting, stopping or settling it right now: theirs to finish.
+      if (!this.held.has(rec.id) && lockHeld(path.join(rec.spec.dir, 'lock'))) continue;
       const driver = this.driver(rec.kind);
       if (rec.state === 'creating') {
         if (rec.owner && processAlive(rec.owner)) continue; // being created right now
@@ -323,70 +512,208 @@ export class Engine {
         continue;
       }
       if (rec.state === 'running' && rec.bootId !== null && rec.bootId !== boot) {
-        this.instances.markExited(rec.id, 255, false, new Date().toISOString());
+        if (this.instances.markExited(rec.id, 255, false, new Date().toISOString(), lifeOf(rec).runSeq)) this.event(rec, 'die', { exitCode: '255' });
         await this.settle(this.instances.get(rec.id) ?? rec);
         continue;
       }
       const seen = rec.state === 'exited' ? null : await driver.observe(rec.spec, rec.data);
-      if (seen?.state === 'running' && rec.state === 'created') this.instances.markRunning(rec.id, rec.data, rec.startedAt ?? new Date().toISOString(), boot);
-      if (seen?.state === 'exited') this.instances.markExited(rec.id, seen.exit.exitCode, seen.exit.oomKilled, seen.exit.finishedAt);
-      if (seen?.state === 'exited' || rec.state === 'exited') await this.settle(this.instances.get(rec.id) ?? rec);
+      if (seen?.state === 'running' && rec.state === 'created') {
+        if (this.instances.markRunning(rec.id, rec.data, rec.startedAt ?? new Date().toISOString(), boot)) this.event(rec, 'start');
+      }
+      if (seen?.state === 'exited') await this.recordExit(rec, seen.exit);
+      else if (rec.state === 'exited') await this.settle(rec);
+    }
+    // Restarts the policy asks for that nobody is doing: an exit recorded by a process that died
+    // before it scheduled the restart, or a waiting restarter that was killed. Instances of an
+    // earlier boot are left to `isola system boot`.
+    for (const rec of this.instances.listWithRestartPolicy()) {
+      if (rec.state !== 'exited' || rec.bootId !== boot) continue;
+      const p = lifeOf(rec).restart;
+      if (!p) await this.considerRestart(rec);
+      else if (p.owner ? !processAlive(p.owner) : Date.now() - Date.parse(p.since) > ORPHANED_RESTART_MS) this.spawnRestarter(rec.id);
     }
   }
 
+  /** Running and created instances and those waiting to restart; with `all`, every one. */
   async list(all: boolean): Promise<InstanceRecord[]> {
     await this.reconcile();
     const recs = this.instances.list();
-    return all ? recs : recs.filter((r) => r.state === 'running' || r.state === 'created');
+    return all ? recs : recs.filter((r) => r.state === 'running' || r.state === 'created' || lifeOf(r).restart !== null);
   }
 
-  async stop(ref: string, timeoutSec: number): Promise<InstanceRecord> {
+  /**
+   * `isola stop`: the stop signal, SIGKILL after the timeout (-t, else the instance's
+   * --stop-timeout, else 10 s). Stopped by the user, it is not restarted by its policy (nor is a
+   * restart that was waiting for its back-off done).
+   */
+  async stop(ref: string, timeoutSec?: number): Promise<InstanceRecord> {
     await this.reconcile();
-    const rec = this.find(ref);
-    if (rec.state === 'running') {
+    const found = this.find(ref);
+    this.endRestarter(this.instances.markStoppedByUser(found.id));
+    await this.locked(found, async () => {
+      const rec = this.instances.get(found.id);
+      if (rec?.state !== 'running') return;
       const driver = this.driver(rec.kind);
-      await driver.stop(rec.spec, rec.data, timeoutSec);
+      await this.resumeIfPaused(rec);
+      await driver.stop(rec.spec, rec.data, timeoutSec ?? rec.spec.stopTimeout ?? DEFAULT_STOP_TIMEOUT_S);
       const exit = await driver.wait(rec.spec, rec.data);
-      this.instances.markExited(rec.id, exit.exitCode, exit.oomKilled, exit.finishedAt);
-      await this.settle(this.instances.get(rec.id) ?? rec);
+      await this.recordExit(rec, exit);
+      this.event(rec, 'stop');
+    });
+    return this.instances.get(found.id) ?? found;
+  }
+
+  /** `isola start`: a created instance, or an exited one again (same root file system or disk), as Docker does. */
+  async startInstance(ref: string): Promise<InstanceRecord> {
+    await this.reconcile();
+    const found = this.find(ref);
+    if (found.state === 'running') return found;
+    if (found.state === 'created') return this.start(found);
+    if (found.state !== 'exited') {
+      throw new IsolaError('FAILED_PRECONDITION', `instance ${found.name} is ${found.state === 'dead' ? 'dead (its create was interrupted)' : 'being created'}`, found.state === 'dead' ? 'remove it (isola rm) and run a new one' : 'wait for the create to finish');
     }
-    return this.instances.get(rec.id) ?? rec;
+    this.endRestarter(lifeOf(found).restart);
+    return this.locked(found, async () => {
+      let rec = this.instances.get(found.id);
+      if (!rec) throw notFound(`no such instance: ${ref}`, 'list instances with isola ps --all');
+      if (rec.state === 'running') return rec;
+      if (rec.state === 'exited' && !rec.cleaned) await this.settle(rec);
+      rec = this.instances.get(found.id) ?? rec;
+      if (rec.state !== 'exited' || !this.instances.reopen(rec.id, lifeOf(rec).runSeq, true)) {
+        throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} changed state meanwhile (${rec.state})`, 'look at isola ps -a and try again');
+      }
+      return this.start(this.instances.get(rec.id) ?? rec);
+    });
+  }
+
+  /** `isola restart`: stop (if it runs), then start; the restart policy's count starts again. */
+  async restart(ref: string, timeoutSec?: number): Promise<InstanceRecord> {
+    const stopped = await this.stop(ref, timeoutSec);
+    const rec = await this.startInstance(stopped.id);
+    this.event(rec, 'restart');
+    return rec;
   }
 
   async kill(ref: string, signal: string): Promise<void> {
     const rec = this.find(ref);
     if (rec.state !== 'running') throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} is not running`, 'nothing to signal');
+    // A signal that ends the workload is a stop by the user (no restart); a reload signal is not.
+    const sig = signal.toUpperCase().replace(/^SIG/, '');
+    const stopSig = (rec.spec.stopSignal ?? 'TERM').toUpperCase().replace(/^SIG/, '');
+    if (['KILL', 'TERM', 'INT', 'QUIT', '9', '15', '2', '3', stopSig].includes(sig)) this.endRestarter(this.instances.markStoppedByUser(rec.id));
+    await this.resumeIfPaused(rec);
     await this.driver(rec.kind).kill(rec.spec, rec.data, signal);
+    this.event(rec, 'kill', { signal: sig });
   }
 
   /** Removes an instance; with `volumes`, also its anonymous volumes (rm -v), as Docker does. */
   async remove(ref: string, force: boolean, volumes = false): Promise<string> {
     await this.reconcile();
+    const found = this.find(ref);
+    if (found.state === 'creating') {
+      throw new IsolaError('FAILED_PRECONDITION', `instance ${found.name} is being created by process ${found.owner?.pid ?? '?'}`, 'wait for it to finish, then remove it');
+    }
+    if (found.state === 'running' && !force) throw new IsolaError('FAILED_PRECONDITION', `instance ${found.name} is running`, 'stop it first (isola stop), or use isola rm -f');
+    this.endRestarter(this.instances.markStoppedByUser(found.id));
+    await this.locked(found, async () => {
+      const rec = this.instances.get(found.id) ?? found;
+      const driver = this.driver(rec.kind);
+      if (rec.state === 'running') {
+        await this.resumeIfPaused(rec);
+        await driver.kill(rec.spec, rec.data, 'KILL').catch(() => undefined);
+        const exit = await driver.wait(rec.spec, rec.data);
+        if (this.instances.markExited(rec.id, exit.exitCode, exit.oomKilled, exit.finishedAt, lifeOf(rec).runSeq)) this.event(rec, 'die', { exitCode: String(exit.exitCode) });
+      }
+      stopForwarders(rec.ports);
+      if (rec.ports.length > 0) await unpublishPorts(rec.id);
+      this.endHealthChecker(rec);
+      await driver.cleanup(rec.spec, rec.data);
+      await driver.remove(rec.spec, rec.data);
+      this.instances.delete(rec.id);
+      this.event(rec, 'destroy');
+      if (volumes) this.volumes.removeIfUnused(anonymousVolumes(rec.spec));
+      await this.networks.refreshHosts(bridgeNetworks(rec.spec).map((n) => n.networkId ?? DEFAULT_NETWORK));
+    });
+    return found.id;
+  }
+
+  // ---- pause, update, top, rename ----------------------------------------------------------
+
+  private running(rec: InstanceRecord, what: string): void {
+    if (rec.state !== 'running') throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} is not running`, `${what} needs a running instance; start it first`);
+  }
+
+  async pause(ref: string): Promise<InstanceRecord> {
+    await this.reconcile();
+    const found = this.find(ref);
+    this.running(found, 'pause');
+    if (lifeOf(found).paused) throw new IsolaError('FAILED_PRECONDITION', `instance ${found.name} is already paused`, `unpause it with isola unpause ${found.name}`);
+    return this.locked(found, async () => {
+      await this.driver(found.kind).pause(found.spec, found.data);
+      this.instances.setPaused(found.id, true);
+      this.event(found, 'pause');
+      return this.instances.get(found.id) ?? found;
+    });
+  }
+
+  async unpause(ref: string): Promise<InstanceRecord> {
+    await this.reconcile();
+    const found = this.find(ref);
+    this.running(found, 'unpause');
+    if (!lifeOf(found).paused) throw new IsolaError('FAILED_PRECONDITION', `instance ${found.name} is not paused`, 'nothing to unpause');
+    return this.locked(found, async () => {
+      await this.driver(found.kind).resume(found.spec, found.data);
+      this.instances.setPaused(found.id, false);
+      this.event(found, 'unpause');
+      return this.instances.get(found.id) ?? found;
+    });
+  }
+
+  /** A paused workload cannot take a signal: stop, kill and rm unpause it first. */
+  private async resumeIfPaused(rec: InstanceRecord): Promise<void> {
+    if (!lifeOf(rec).paused) return;
+    await this.driver(rec.kind).resume(rec.spec, rec.data);
+    this.instances.setPaused(rec.id, false);
+    this.event(rec, 'unpause');
+  }
+
+  /** `isola update`: new limits (where the kind can take them) and restart policy. */
+  async update(ref: string, change: ResourceUpdate, restart?: RestartPolicy): Promise<InstanceRecord> {
+    await this.reconcile();
+    const found = this.find(ref);
+    if (found.state === 'creating' || found.state === 'dead') throw new IsolaError('FAILED_PRECONDITION', `instance ${found.name} is ${found.state}`, 'remove it and run a new one');
+    if (restart && restart.name !== 'no' && found.autoRemove) throw invalid('--restart cannot be set on an instance that removes itself when it exits (--rm)', 'run a new instance without --rm');
+    return this.locked(found, async () => {
+      const rec = this.instances.get(found.id) ?? found;
+      const limits = Object.keys(change).length > 0;
+      const data = limits ? await this.driver(rec.kind).update(rec.spec, rec.data, change, rec.state === 'running') : rec.data;
+      const spec = { ...rec.spec, ...change, ...(restart ? { restart } : {}) };
+      this.instances.setSpecAndData(rec.id, spec, data);
+      this.event(rec, 'update');
+      return this.instances.get(rec.id) ?? rec;
+    });
+  }
+
+  async top(ref: string): Promise<{ rec: InstanceRecord; processes: ProcessInfo[] }> {
+    await this.reconcile();
     const rec = this.find(ref);
-    const driver = this.driver(rec.kind);
-    if (rec.state === 'creating') {
-      throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} is being created by process ${rec.owner?.pid ?? '?'}`, 'wait for it to finish, then remove it');
-    }
-    if (rec.state === 'running') {
-      if (!force) throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} is running`, 'stop it first (isola stop), or use isola rm -f');
-      await driver.kill(rec.spec, rec.data, 'KILL').catch(() => undefined);
-      const exit = await driver.wait(rec.spec, rec.data);
-      this.instances.markExited(rec.id, exit.exitCode, exit.oomKilled, exit.finishedAt);
-    }
-    stopForwarders(rec.ports);
-    if (rec.ports.length > 0) await unpublishPorts(rec.id);
-    await driver.cleanup(rec.spec, rec.data);
-    await driver.remove(rec.spec, rec.data);
-    this.instances.delete(rec.id);
-    if (volumes) this.volumes.removeIfUnused(anonymousVolumes(rec.spec));
-    await this.networks.refreshHosts(bridgeNetworks(rec.spec).map((n) => n.networkId ?? DEFAULT_NETWORK));
-    return rec.id;
+    this.running(rec, 'top');
+    return { rec, processes: await this.driver(rec.kind).top(rec.spec, rec.data) };
+  }
+
+  async rename(ref: string, name: string): Promise<void> {
+    if (!isValidName(name)) throw invalid(`invalid name "${name}"`, 'use letters, digits, _ . and -, starting with a letter or digit');
+    const rec = this.find(ref);
+    if (rec.name === name) return;
+    this.instances.rename(rec.id, name);
+    this.event({ ...rec, name }, 'rename', { oldName: rec.name });
   }
 
   async exec(ref: string, argv: string[], opts: ExecOptions): Promise<number> {
     await this.reconcile();
     const rec = this.find(ref);
     if (rec.state !== 'running') throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} is not running`, 'start it first, or use isola run');
+    if (lifeOf(rec).paused) throw new IsolaError('FAILED_PRECONDITION', `instance ${rec.name} is paused`, `unpause it first (isola unpause ${rec.name})`);
     return this.driver(rec.kind).exec(rec.spec, rec.data, argv, opts);
   }
 
@@ -430,13 +757,45 @@ export class Engine {
     else await copyIn(r, src.host, end.path, opts, stdio.stdin);
   }
 
-  /** Called by conmon's exit command (and by hand): records the exit and cleans up one instance. */
+  /**
+   * Called by the monitor's exit command (conmon's, or a VM's exit watcher), and by hand: records
+   * the exit and cleans up one instance, and schedules the restart its policy asks for.
+   */
   async cleanupInstance(id: string): Promise<void> {
     const rec = this.instances.get(id);
     if (!rec) return;
+    if (rec.state === 'exited') {
+      await this.settle(rec);
+      await this.considerRestart(this.instances.get(id) ?? rec);
+      return;
+    }
     const seen = await this.driver(rec.kind).observe(rec.spec, rec.data);
     if (seen.state !== 'exited') return;
-    this.instances.markExited(rec.id, seen.exit.exitCode, seen.exit.oomKilled, seen.exit.finishedAt);
-    await this.settle(this.instances.get(rec.id) ?? rec);
+    await this.recordExit(rec, seen.exit);
   }
+}
+
+/** Seconds `stop` waits before SIGKILL when neither -t nor --stop-timeout says. */
+export const DEFAULT_STOP_TIMEOUT_S = 10;
+
+/** A pending restart without an owner this old was left by a process that died before handing it on. */
+const ORPHANED_RESTART_MS = 5000;
+
+function sameProcess(a: ProcessRef | null, b: ProcessRef): boolean {
+  return a !== null && a.pid === b.pid && a.startTime === b.startTime && a.bootId === b.bootId;
+}
+
+/** Pids of processes whose command line contains every one of `words` (a record cut short). */
+export function findProcesses(words: string[]): number[] {
+  const out: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8');
+      if (words.every((w) => cmd.includes(w))) out.push(Number(name));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
 }

@@ -1,6 +1,7 @@
-import type { DnsSettings, HostEntry, Kind } from '../core/types.js';
+import type { DeviceMapping, DnsSettings, HostEntry, Kind, RestartPolicy, Ulimit } from '../core/types.js';
 import type { PortMapping } from '../net/publish.js';
 import type { MountRequest } from './mount-flags.js';
+import type { HealthFlags } from './health.js';
 
 /** What `isola run` / `create` asks for, after the CLI parsed its flags. */
 export interface RunRequest {
@@ -43,6 +44,19 @@ export interface RunRequest {
   tty?: boolean;
   /** -i: keep the workload's stdin open (and, in the foreground, pass the client's stdin to it). */
   interactive?: boolean;
+
+  // ---- lifecycle (docs/LIFECYCLE.md): restart policy, health check, stop, labels, limits ----
+  restart?: RestartPolicy;
+  /** --health-* and --no-healthcheck, as given; merged with the image's HEALTHCHECK at create. */
+  health?: HealthFlags;
+  stopSignal?: string;
+  stopTimeout?: number;
+  /** --label, overlaid on the image's labels. */
+  labels?: Record<string, string>;
+  ulimits?: Ulimit[];
+  init?: boolean;
+  devices?: DeviceMapping[];
+  logMaxBytes?: number;
 }
 
 export function defaultRunRequest(image: string, command: string[] = []): RunRequest {

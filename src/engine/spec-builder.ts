@@ -6,6 +6,25 @@ import { allocateIp, interfaceOn, type NetworkTarget } from './networks.js';
 import type { Paths } from '../core/paths.js';
 import { normalizeCap } from '../core/caps.js';
 import { diskImageFacts } from '../image/disk-image.js';
+import { resolveHealth } from './health.js';
+
+/** The lifecycle part of a spec: restart policy, health check, stop signal, labels, limits (docs/LIFECYCLE.md). */
+export function lifecycleSpec(image: ResolvedImage, req: RunRequest): Partial<InstanceSpec> {
+  const health = resolveHealth(image.config.healthcheck, req.health ?? {});
+  const labels = { ...(image.config.labels ?? {}), ...(req.labels ?? {}) };
+  const stopSignal = req.stopSignal ?? image.config.stopSignal;
+  return {
+    ...(req.restart && req.restart.name !== 'no' ? { restart: req.restart } : {}),
+    ...(health ? { health } : {}),
+    ...(stopSignal ? { stopSignal } : {}),
+    ...(req.stopTimeout !== undefined ? { stopTimeout: req.stopTimeout } : {}),
+    ...(Object.keys(labels).length > 0 ? { labels } : {}),
+    ...(req.ulimits?.length ? { ulimits: req.ulimits } : {}),
+    ...(req.init ? { init: true } : {}),
+    ...(req.devices?.length ? { devices: req.devices } : {}),
+    ...(req.logMaxBytes ? { logMaxBytes: req.logMaxBytes } : {}),
+  };
+}
 
 /** Image env overlaid with -e (KEY=VALUE, or KEY alone to pass the caller's value through). */
 export function mergeEnv(imageEnv: string[], userEnv: string[], callerEnv: Readonly<Record<string, string | undefined>>): string[] {
@@ -71,5 +90,6 @@ export function buildSpec(p: Paths, callerEnv: Readonly<Record<string, string | 
     ...(req.tty ? { tty: true } : {}),
     // A foreground -i is Docker's StdinOnce: the attached client's end is the workload's end of input.
     ...(req.interactive ? { stdinOpen: true, stdinOnce: !req.detach } : {}),
+    ...lifecycleSpec(image, req),
   };
 }

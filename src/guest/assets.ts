@@ -30,6 +30,8 @@ export interface GuestAssets {
    * `exec -t`'s console socket. Absent in manifests written before it existed (setup adds it).
    */
   ttyRelay?: string;
+  /** The host-side process that waits for a VM's QEMU to end and runs its exit command (exit-watch.c). */
+  exitWatch: string;
 }
 
 export const LAYOUT = 2;
@@ -51,7 +53,7 @@ export function readGuestAssets(assets: string): GuestAssets | null {
   try {
     const m = JSON.parse(fs.readFileSync(manifestPath(assets), 'utf8')) as GuestAssets;
     if (m.layout !== LAYOUT) return null;
-    if (![m.kernel, m.initramfs, m.init, m.vmmJail].every((f) => fs.existsSync(f))) return null;
+    if (![m.kernel, m.initramfs, m.init, m.vmmJail, m.exitWatch].every((f) => typeof f === 'string' && fs.existsSync(f))) return null;
     if (m.ttyRelay !== undefined && !fs.existsSync(m.ttyRelay)) return null;
     return m;
   } catch {

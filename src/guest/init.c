@@ -13,7 +13,8 @@
  *   isola.status  "started PID", "error CODE message", "exit CODE": the host reads it as a file
  *   isola.agent   framed requests: exec (with separate stdout/stderr and an exit status, or on a
  *                 pseudo-terminal of its own)
- *   isola.ctl     framed requests: stats, signals, shutdown, new /etc files (never blocked by a running exec)
+ *   isola.ctl     framed requests: stats, signals, shutdown, new /etc files, the process list (never
+ *                 blocked by a running exec)
  *   isola.tty     the workload's own streams for an attached client: its output from now on, its
  *                 stdin (when kept open), its terminal's size (with a tty)
  * With a tty the workload runs on a pseudo-terminal init allocates; without one, on pipes. The
@@ -42,6 +43,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -136,7 +138,8 @@ enum { STDIN_CLOSED, STDIN_OPEN, STDIN_ONCE };
 struct spec {
   char *argv[MAXREC];
   char *env[MAXREC];
-  int argc, envc;
+  char *limits[64]; /* "name soft hard" (--ulimit; -1 is unlimited) */
+  int argc, envc, limitc;
   const char *workdir, *user, *hostname, *ip, *gw;
   int readonly;
   /* 'v' virtiofs shares ("TAG\tRO\tTARGET") and 't' tmpfs ("SIZE\tMODE\tRO\tNOEXEC\tTARGET"), in mount order */
@@ -186,6 +189,7 @@ static void parse_records(char *p, size_t n, struct spec *s) {
       case 'n': if (s->nifs < MAXIF) s->ifs[s->nifs++] = v; break;
       case 'H': s->hosts = v; break;
       case 'D': s->resolv = v; break;
+      case 'l': if (s->limitc < 63) s->limits[s->limitc++] = v; break;
     }
     p += l + 1;
   }
@@ -266,6 +270,37 @@ static int become(const char *user, char *home, size_t homelen) {
     else if (lookup_group(g, &gid) != 0) return ENOENT;
   }
   if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) return errno;
+  return 0;
+}
+
+/* ---- resource limits (--ulimit): the workload's and every exec session's ---- */
+
+static struct spec *instance_spec; /* the instance's own config: its limits apply to exec sessions too */
+
+static int rlimit_resource(const char *name) {
+  static const struct { const char *n; int r; } map[] = {
+    {"core", RLIMIT_CORE}, {"cpu", RLIMIT_CPU}, {"data", RLIMIT_DATA}, {"fsize", RLIMIT_FSIZE},
+    {"locks", RLIMIT_LOCKS}, {"memlock", RLIMIT_MEMLOCK}, {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},
+    {"nofile", RLIMIT_NOFILE}, {"nproc", RLIMIT_NPROC}, {"rss", RLIMIT_RSS}, {"rtprio", RLIMIT_RTPRIO},
+    {"rttime", RLIMIT_RTTIME}, {"sigpending", RLIMIT_SIGPENDING}, {"stack", RLIMIT_STACK}, {"as", RLIMIT_AS},
+  };
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+    if (strcmp(map[i].n, name) == 0) return map[i].r;
+  return -1;
+}
+
+/* Runs in the child before exec: returns 0 or an errno. */
+static int apply_limits(void) {
+  if (!instance_spec) return 0;
+  for (int i = 0; i < instance_spec->limitc; i++) {
+    char name[32];
+    long long soft, hard;
+    if (sscanf(instance_spec->limits[i], "%31s %lld %lld", name, &soft, &hard) != 3) continue;
+    int res = rlimit_resource(name);
+    if (res < 0) continue;
+    struct rlimit rl = {soft < 0 ? RLIM_INFINITY : (rlim_t)soft, hard < 0 ? RLIM_INFINITY : (rlim_t)hard};
+    if (setrlimit(res, &rl) != 0) return errno;
+  }
   return 0;
 }
 
@@ -764,6 +799,7 @@ static int spawn(struct spec *s, struct child *c, int with_stdin) {
       mkdir(tmp, 0755);
     }
     if (chdir(s->workdir) != 0) err = errno;
+    if (!err) err = apply_limits();
     if (!err) err = become(s->user, home, sizeof home);
     if (!err) {
       char *env[MAXREC + 2];
@@ -1072,6 +1108,58 @@ static void setup_etc(const struct spec *s) {
   put_etc("resolv.conf", s->resolv, s->readonly);
 }
 
+/*
+ * The process list for `isola top`: a first line "uptime SECONDS", then one line per process
+ * other than kernel threads: pid, ppid, uid, CPU ticks, start (ticks after boot), cgroup,
+ * command line, tab separated.
+ */
+static void process_list(char **out, size_t *len) {
+  size_t cap = 65536;
+  *out = malloc(cap);
+  *len = (size_t)snprintf(*out, cap, "uptime %.2f\n", uptime());
+  DIR *d = opendir("/proc");
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    int pid = atoi(e->d_name);
+    if (pid <= 0 || pid == 2) continue;
+    char p[64];
+    snprintf(p, sizeof p, "/proc/%d/stat", pid);
+    char *st = read_file(p, NULL);
+    if (!st) continue;
+    char *rp = strrchr(st, ')');
+    int ppid = 0;
+    unsigned long long ut = 0, stt = 0, start = 0;
+    if (rp) sscanf(rp + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu", &ppid, &ut, &stt, &start);
+    free(st);
+    if (ppid == 2) continue;
+    snprintf(p, sizeof p, "/proc/%d/status", pid);
+    char *status_txt = read_file(p, NULL);
+    unsigned uid = 0;
+    char *u = status_txt ? strstr(status_txt, "\nUid:") : NULL;
+    if (u) sscanf(u + 5, "%u", &uid);
+    free(status_txt);
+    snprintf(p, sizeof p, "/proc/%d/cgroup", pid);
+    char *cg = read_file(p, NULL);
+    char cgroup[256] = "";
+    if (cg) {
+      char *last = strrchr(cg, ':');
+      if (last) snprintf(cgroup, sizeof cgroup, "%.*s", (int)strcspn(last + 1, "\n"), last + 1);
+      free(cg);
+    }
+    size_t cl = 0;
+    snprintf(p, sizeof p, "/proc/%d/cmdline", pid);
+    char *cmd = read_file(p, &cl);
+    if (!cmd) continue;
+    for (size_t i = 0; i < cl; i++) if (cmd[i] == 0 || cmd[i] == '\t' || cmd[i] == '\n') cmd[i] = ' ';
+    while (cl > 0 && cmd[cl - 1] == ' ') cmd[--cl] = 0;
+    if (*len + cl + 400 > cap) *out = realloc(*out, cap = cap * 2 + cl + 400);
+    *len += (size_t)snprintf(*out + *len, cap - *len, "%d\t%d\t%u\t%llu\t%llu\t%s\t%s\n", pid, ppid, uid, ut + stt, start, cgroup, cmd);
+    free(cmd);
+  }
+  closedir(d);
+}
+
 static pid_t workload = -1;
 static int workload_done = 0, workload_code = 0;
 static int shutdown_requested = 0;
@@ -1162,6 +1250,12 @@ static void handle_frame(struct chan *ch, char type, char *p, size_t n) {
   } else if (type == 'H') { /* clean shutdown */
     send_str(ch, 'R', "ok");
     shutdown_requested = 1;
+  } else if (type == 'L') { /* process list (isola top) */
+    char *out = NULL;
+    size_t len = 0;
+    process_list(&out, &len);
+    send_frame(ch, 'L', out, len);
+    free(out);
   } else if (type == 'P') { /* ping: readiness check */
     send_str(ch, 'R', "pong");
   } else if (type == 'T') { /* new /etc/hosts and resolv.conf, written in place under their bind mounts */
@@ -1523,6 +1617,7 @@ static void apply_fw_cfg(struct spec *s) {
     for (int i = 0; i < o.nifs; i++) s->ifs[i] = o.ifs[i];
     s->nifs = o.nifs;
   }
+  for (int i = 0; i < o.limitc && s->limitc < 63; i++) s->limits[s->limitc++] = o.limits[i];
   if (o.hosts) s->hosts = o.hosts;
   if (o.resolv) s->resolv = o.resolv;
   for (int i = 0; i < o.nmounts && s->nmounts < MAXMOUNTS; i++) {
@@ -1568,8 +1663,9 @@ int main(void) {
   size_t clen = 0;
   char *cfg = read_file("/isola/config", &clen);
   if (!cfg) die("no /isola/config in the initramfs");
-  struct spec s;
+  static struct spec s;
   parse_records(cfg, clen, &s);
+  instance_spec = &s;
 
   load_modules();
   if (!wait_for(ports_named, 3000)) say("virtio-serial ports did not appear");

@@ -34,6 +34,8 @@ export interface GuestRecords {
   /** The guest's /etc/hosts and /etc/resolv.conf (bind-mounted over the image's by init). */
   hosts?: string;
   resolv?: string;
+  /** --ulimit: "name soft hard" (-1 unlimited), set on the workload and every exec session. */
+  limits?: string[];
 }
 
 export interface GuestInterface {
@@ -73,6 +75,7 @@ export function encodeRecords(r: GuestRecords): Buffer {
   for (const i of r.interfaces ?? []) add('n', `${i.mac} ${i.name} ${i.ip}`);
   if (r.hosts !== undefined) add('H', r.hosts);
   if (r.resolv !== undefined) add('D', r.resolv);
+  for (const l of r.limits ?? []) add('l', l);
   return Buffer.from(out.join(''), 'utf8');
 }
 
@@ -119,6 +122,7 @@ export function decodeRecords(buf: Buffer): GuestRecords {
       }
       case 'H': r.hosts = v; break;
       case 'D': r.resolv = v; break;
+      case 'l': (r.limits ??= []).push(v); break;
     }
   }
   return r;

@@ -31,9 +31,12 @@ export const log = (msg: string): void => {
 /** Bumped when what goes into the initramfs changes otherwise than through init.c or the module lists. */
 const INITRAMFS_RECIPE = 2;
 
-/** The native programs built here: the guest's init, and the host's VMM jail, virtiofsd launcher and container terminal relay. */
-const NATIVE = { init: 'init.c', jail: 'vmm-jail.c', vfs: 'vfs-launch.c', relay: 'tty-relay.c' } as const;
-const OUTPUT = { init: 'init', jail: 'vmm-jail', vfs: 'vfs-launch', relay: 'tty-relay' } as const;
+/**
+ * The native programs built here: the guest's init, and the host's VMM jail, VM exit watcher,
+ * virtiofsd launcher and container terminal relay.
+ */
+const NATIVE = { init: 'init.c', jail: 'vmm-jail.c', watch: 'exit-watch.c', vfs: 'vfs-launch.c', relay: 'tty-relay.c' } as const;
+const OUTPUT = { init: 'init', jail: 'vmm-jail', watch: 'exit-watch', vfs: 'vfs-launch', relay: 'tty-relay' } as const;
 
 function sourceHash(file: string = NATIVE.init): string {
   const h = createHash('sha256');
@@ -139,7 +142,9 @@ async function fetchKernel(assets: string): Promise<{ version: string; pkg: stri
   }
 }
 
-const WHAT = { init: 'the static init/agent', jail: 'the VMM jail', vfs: 'the virtiofsd launcher', relay: 'the container terminal relay' } as const;
+const WHAT = {
+  init: 'the static init/agent', jail: 'the VMM jail', watch: 'the VM exit watcher', vfs: 'the virtiofsd launcher', relay: 'the container terminal relay',
+} as const;
 
 async function buildNative(assets: string, name: keyof typeof NATIVE, hash: string): Promise<string> {
   const out = path.join(guestDir(assets), `${OUTPUT[name]}-${hash.slice(0, 12)}`);
@@ -175,11 +180,12 @@ export function buildInitramfs(init: string, kernelDir: string, modules: string[
 export async function setupGuest(assets: string, opts: { refresh?: boolean } = {}): Promise<GuestAssets> {
   const hash = sourceHash();
   const jailHash = sourceHash(NATIVE.jail);
+  const watchHash = sourceHash(NATIVE.watch);
   const vfsHash = sourceHash(NATIVE.vfs);
   const relayHash = sourceHash(NATIVE.relay);
   const have = readGuestAssets(assets);
-  if (have && have.initHash === hash && have.vmmJail.endsWith(jailHash.slice(0, 12)) && have.vfsLaunch?.endsWith(vfsHash.slice(0, 12))
-    && have.ttyRelay?.endsWith(relayHash.slice(0, 12)) && !opts.refresh) {
+  if (have && have.initHash === hash && have.vmmJail.endsWith(jailHash.slice(0, 12)) && have.exitWatch.endsWith(watchHash.slice(0, 12))
+    && have.vfsLaunch?.endsWith(vfsHash.slice(0, 12)) && have.ttyRelay?.endsWith(relayHash.slice(0, 12)) && !opts.refresh) {
     log(`ready (kernel ${have.kernelVersion}, init ${hash.slice(0, 12)})`);
     return have;
   }
@@ -187,6 +193,7 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
   const k = await fetchKernel(assets);
   const init = await buildNative(assets, 'init', hash);
   const vmmJail = await buildNative(assets, 'jail', jailHash);
+  const exitWatch = await buildNative(assets, 'watch', watchHash);
   const vfsLaunch = await buildNative(assets, 'vfs', vfsHash);
   const ttyRelay = await buildNative(assets, 'relay', relayHash);
   const initramfs = path.join(guestDir(assets), `initramfs-${k.version}-${hash.slice(0, 12)}.cpio`);
@@ -210,6 +217,7 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
     kernelDir: k.dir,
     diskModules: k.diskModules,
     vmmJail,
+    exitWatch,
     vfsLaunch,
     ttyRelay,
   };
@@ -219,8 +227,8 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
   // Old init builds and initramfs files of this layout are replaced, not accumulated.
   for (const f of fs.readdirSync(guestDir(assets))) {
     const p = path.join(guestDir(assets), f);
-    const ours = ['init-', 'initramfs-', 'vmm-jail-', 'vfs-launch-', 'tty-relay-'].some((prefix) => f.startsWith(prefix));
-    if (ours && ![init, initramfs, vmmJail, vfsLaunch, ttyRelay].includes(p)) fs.rmSync(p, { force: true });
+    const ours = ['init-', 'initramfs-', 'vmm-jail-', 'exit-watch-', 'vfs-launch-', 'tty-relay-'].some((prefix) => f.startsWith(prefix));
+    if (ours && ![init, initramfs, vmmJail, exitWatch, vfsLaunch, ttyRelay].includes(p)) fs.rmSync(p, { force: true });
   }
   log(`ready (kernel ${k.version}, init ${hash.slice(0, 12)})`);
   return manifest;

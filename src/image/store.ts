@@ -275,7 +275,9 @@ export class ImageStore {
         cmd: c.Cmd ?? [],
         workingDir: c.WorkingDir || '/',
         user: c.User ?? '',
-        ...(c.Labels ? { labels: c.Labels } : {}),
+        ...(c.Healthcheck ? { healthcheck: c.Healthcheck } : {}),
+        ...(c.StopSignal ? { stopSignal: c.StopSignal } : {}),
+        ...(c.Labels && Object.keys(c.Labels).length > 0 ? { labels: c.Labels } : {}),
         exposedPorts: Object.keys(c.ExposedPorts ?? {}),
       },
     };

@@ -33,6 +33,58 @@ export interface InstanceRecord {
   owner: ProcessRef | null;
   /** The boot the instance was started in: after a reboot, nothing it recorded is running. */
   bootId: string | null;
+  /** Restarts, pause and health (docs/LIFECYCLE.md); read back from every row, absent only in records made by hand. */
+  life?: InstanceLife;
+}
+
+// ---- lifecycle state: restarts, pause, health ----
+
+export type HealthStatus = 'starting' | 'healthy' | 'unhealthy';
+
+/** One health check run, as Docker's State.Health.Log keeps it. */
+export interface HealthResult {
+  start: string;
+  end: string;
+  exitCode: number;
+  output: string;
+}
+
+export interface HealthState {
+  status: HealthStatus;
+  failingStreak: number;
+  /** The last 5 results, oldest first. */
+  log: HealthResult[];
+  /** The `isola _health` process checking this run, recorded by itself before its first wait. */
+  checker: ProcessRef | null;
+}
+
+/** A restart waiting for its back-off delay, and the process that will do it. */
+export interface PendingRestart {
+  /** When it is due (ISO 8601). */
+  due: string;
+  /** When it was scheduled: an ownerless restart older than a few seconds was orphaned. */
+  since: string;
+  owner: ProcessRef | null;
+}
+
+export interface InstanceLife {
+  /** Restarts done by the restart policy since the last start by the user. */
+  restartCount: number;
+  /** How many times the instance was started: a record of an earlier run cannot touch a later one. */
+  runSeq: number;
+  /** Stopped by `isola stop` (or kill, rm): the restart policy leaves it alone until started again. */
+  stoppedByUser: boolean;
+  restart: PendingRestart | null;
+  /** The last back-off delay (Docker's: 100 ms doubling to 1 min, reset after 10 s of running). */
+  backoffMs: number;
+  paused: boolean;
+  health: HealthState | null;
+}
+
+export const NEW_LIFE: InstanceLife = { restartCount: 0, runSeq: 0, stoppedByUser: false, restart: null, backoffMs: 0, paused: false, health: null };
+
+export function lifeOf(r: InstanceRecord): InstanceLife {
+  return r.life ?? NEW_LIFE;
 }
 
 interface Row {
@@ -55,6 +107,13 @@ interface Row {
   ports_json: string;
   owner_json: string | null;
   boot_id: string | null;
+  restart_count?: number;
+  run_seq?: number;
+  stopped_by_user?: number;
+  restart_json?: string | null;
+  backoff_ms?: number;
+  paused?: number;
+  health_json?: string | null;
 }
 
 function fromRow(r: Row): InstanceRecord {
@@ -78,6 +137,15 @@ function fromRow(r: Row): InstanceRecord {
     ports: JSON.parse(r.ports_json) as (PortMapping | Forwarder)[],
     owner: r.owner_json ? JSON.parse(r.owner_json) as ProcessRef : null,
     bootId: r.boot_id,
+    life: {
+      restartCount: r.restart_count ?? 0,
+      runSeq: r.run_seq ?? 0,
+      stoppedByUser: r.stopped_by_user === 1,
+      restart: r.restart_json ? JSON.parse(r.restart_json) as PendingRestart : null,
+      backoffMs: r.backoff_ms ?? 0,
+      paused: r.paused === 1,
+      health: r.health_json ? JSON.parse(r.health_json) as HealthState : null,
+    },
   };
 }
 
@@ -158,11 +226,105 @@ export class InstanceRepo {
     this.db.prepare("UPDATE instances SET state = 'dead', owner_json = NULL, cleaned = 1 WHERE id = ? AND state = 'creating'").run(id);
   }
 
-  /** Records an exit once; a second report of the same exit changes nothing. */
-  markExited(id: string, exitCode: number, oomKilled: boolean, at: string): void {
-    this.db
-      .prepare("UPDATE instances SET state = 'exited', exit_code = ?, oom_killed = ?, finished_at = ? WHERE id = ? AND state IN ('created', 'running')")
-      .run(exitCode, oomKilled ? 1 : 0, at, id);
+  /**
+   * Records an exit once; a second report of the same exit changes nothing. With `runSeq`, only
+   * the exit of that run: a process that observed an earlier run cannot end a later one.
+   * True when this call recorded it.
+   */
+  markExited(id: string, exitCode: number, oomKilled: boolean, at: string, runSeq?: number): boolean {
+    return this.db
+      .prepare("UPDATE instances SET state = 'exited', exit_code = ?, oom_killed = ?, finished_at = ?, paused = 0 WHERE id = ? AND state IN ('created', 'running') AND (? IS NULL OR run_seq = ?)")
+      .run(exitCode, oomKilled ? 1 : 0, at, id, runSeq ?? null, runSeq ?? null).changes === 1;
+  }
+
+  /**
+   * An exited, cleaned-up instance becomes `created` again for a new run (start of an exited
+   * instance, restart, the restart policy): the one way back, claimed by exactly one caller
+   * (the run it ends must be `runSeq`). By the user (`manual`), the restart count and the
+   * stopped-by-user mark are reset, as Docker does; by the policy, the count goes up (and at
+   * boot, `clearStopped`: an `always` instance the user had stopped runs again, unmarked).
+   */
+  reopen(id: string, runSeq: number, manual: boolean, clearStopped = manual): boolean {
+    return this.db
+      .prepare(`UPDATE instances SET state = 'created', cleaned = 0, run_seq = run_seq + 1, exit_code = NULL, oom_killed = 0, paused = 0,
+                  restart_json = NULL, health_json = NULL,
+                  restart_count = CASE WHEN @manual THEN 0 ELSE restart_count + 1 END,
+                  backoff_ms = CASE WHEN @manual THEN 0 ELSE backoff_ms END,
+                  stopped_by_user = CASE WHEN @clear THEN 0 ELSE stopped_by_user END
+                WHERE id = @id AND state = 'exited' AND cleaned = 1 AND run_seq = @seq`)
+      .run({ id, seq: runSeq, manual: manual ? 1 : 0, clear: clearStopped ? 1 : 0 }).changes === 1;
+  }
+
+  /** The user stopped it: no restart is pending any more; returns the one that was (to end its owner). */
+  markStoppedByUser(id: string): PendingRestart | null {
+    return this.db.transaction(() => {
+      const r = this.db.prepare('SELECT restart_json FROM instances WHERE id = ?').get(id) as { restart_json: string | null } | undefined;
+      this.db.prepare('UPDATE instances SET stopped_by_user = 1, restart_json = NULL WHERE id = ?').run(id);
+      return r?.restart_json ? JSON.parse(r.restart_json) as PendingRestart : null;
+    }).immediate();
+  }
+
+  /** Schedules a restart of run `runSeq` once (the exit's first recorder wins). */
+  scheduleRestart(id: string, runSeq: number, pending: PendingRestart, backoffMs: number, evenIfStopped = false): boolean {
+    return this.db
+      .prepare("UPDATE instances SET restart_json = ?, backoff_ms = ? WHERE id = ? AND state = 'exited' AND run_seq = ? AND restart_json IS NULL AND (stopped_by_user = 0 OR ?)")
+      .run(JSON.stringify(pending), backoffMs, id, runSeq, evenIfStopped ? 1 : 0).changes === 1;
+  }
+
+  /** Instances whose restart policy is not `no`. */
+  listWithRestartPolicy(): InstanceRecord[] {
+    return (this.db.prepare("SELECT * FROM instances WHERE json_extract(spec_json, '$.restart.name') IN ('on-failure', 'always', 'unless-stopped')").all() as Row[]).map(fromRow);
+  }
+
+  setSpecAndData(id: string, spec: InstanceSpec, data: StoredData): void {
+    this.db.prepare('UPDATE instances SET spec_json = ?, driver_json = ? WHERE id = ?').run(JSON.stringify(spec), JSON.stringify(data), id);
+  }
+
+  /**
+   * Makes `me` the owner of a pending restart whose owner is gone (or never was): true when it
+   * is now ours. `alive` tells whether a recorded owner still runs.
+   */
+  claimRestart(id: string, me: ProcessRef, alive: (p: ProcessRef) => boolean): boolean {
+    return this.db.transaction(() => {
+      const r = this.db.prepare('SELECT restart_json FROM instances WHERE id = ?').get(id) as { restart_json: string | null } | undefined;
+      if (!r?.restart_json) return false;
+      const p = JSON.parse(r.restart_json) as PendingRestart;
+      if (p.owner && (p.owner.pid !== me.pid || p.owner.startTime !== me.startTime) && alive(p.owner)) return false;
+      this.db.prepare('UPDATE instances SET restart_json = ? WHERE id = ?').run(JSON.stringify({ ...p, owner: me }), id);
+      return true;
+    }).immediate();
+  }
+
+  setPaused(id: string, paused: boolean): boolean {
+    return this.db.prepare("UPDATE instances SET paused = ? WHERE id = ? AND state = 'running'").run(paused ? 1 : 0, id).changes === 1;
+  }
+
+  /** The health state of run `runSeq`; a checker of an earlier run writes nothing. */
+  setHealth(id: string, runSeq: number, health: HealthState | null): boolean {
+    return this.db.prepare('UPDATE instances SET health_json = ? WHERE id = ? AND run_seq = ?').run(health ? JSON.stringify(health) : null, id, runSeq).changes === 1;
+  }
+
+  /** Read-modify-write of the health state of run `runSeq`, in one write transaction. */
+  updateHealth(id: string, runSeq: number, fn: (h: HealthState | null) => HealthState | null): HealthState | null {
+    return this.db.transaction(() => {
+      const r = this.db.prepare('SELECT health_json, run_seq FROM instances WHERE id = ?').get(id) as { health_json: string | null; run_seq: number } | undefined;
+      if (!r || r.run_seq !== runSeq) return null;
+      const next = fn(r.health_json ? JSON.parse(r.health_json) as HealthState : null);
+      this.db.prepare('UPDATE instances SET health_json = ? WHERE id = ?').run(next ? JSON.stringify(next) : null, id);
+      return next;
+    }).immediate();
+  }
+
+  /** A new name (unique), in the row and in the stored spec. */
+  rename(id: string, name: string): void {
+    this.db.transaction(() => {
+      const clash = this.db.prepare('SELECT id FROM instances WHERE name = ? AND id <> ?').get(name, id);
+      if (clash) throw new IsolaError('ALREADY_EXISTS', `the name "${name}" is already in use`, 'remove that instance (isola rm) or choose another name');
+      const r = this.db.prepare('SELECT spec_json FROM instances WHERE id = ?').get(id) as { spec_json: string } | undefined;
+      if (!r) return;
+      const spec = { ...JSON.parse(r.spec_json) as InstanceSpec, name };
+      this.db.prepare('UPDATE instances SET name = ?, spec_json = ? WHERE id = ?').run(name, JSON.stringify(spec), id);
+    }).immediate();
   }
 
   /** Claims the cleanup of an exited instance: true for exactly one caller. */
@@ -170,7 +332,7 @@ export class InstanceRepo {
     return this.db.prepare("UPDATE instances SET cleaned = 1 WHERE id = ? AND state = 'exited' AND cleaned = 0").run(id).changes === 1;
   }
 
-  /** A changed spec (`network connect` and `disconnect`): its networks, and the first one's address. */
+  /** A changed spec (`network connect` and `disconnect`, `update`): its networks, and the first one's address. */
   setSpec(id: string, spec: InstanceSpec): void {
     const ip = spec.network.mode === 'bridge' ? spec.network.ip : null;
     this.db.prepare('UPDATE instances SET spec_json = ?, ip = ? WHERE id = ?').run(JSON.stringify(spec), ip, id);

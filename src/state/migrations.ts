@@ -89,4 +89,24 @@ export const MIGRATIONS: string[] = [
    CREATE INDEX endpoints_network ON endpoints(network_id);
    INSERT INTO endpoints (instance_id, network_id, ip, ifname)
      SELECT id, 'bridge', ip, 'eth0' FROM instances WHERE ip IS NOT NULL`,
+  // Lifecycle (docs/LIFECYCLE.md): restart policy bookkeeping, pause, health, and an events table.
+  // run_seq counts the starts of an instance: a writer that observed an earlier run cannot
+  // record its exit over a later one. restart_json is a restart waiting for its back-off, with
+  // the process that will do it; health_json is the health state of the current run.
+  `ALTER TABLE instances ADD COLUMN restart_count INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE instances ADD COLUMN run_seq INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE instances ADD COLUMN stopped_by_user INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE instances ADD COLUMN restart_json TEXT;
+   ALTER TABLE instances ADD COLUMN backoff_ms INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE instances ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE instances ADD COLUMN health_json TEXT;
+   CREATE TABLE events (
+     seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+     time_us        INTEGER NOT NULL,
+     type           TEXT NOT NULL,
+     action         TEXT NOT NULL,
+     actor_id       TEXT NOT NULL,
+     attributes_json TEXT NOT NULL DEFAULT '{}'
+   );
+   CREATE INDEX events_time ON events(time_us)`,
 ];

@@ -16,6 +16,9 @@ import { cidrText, intToIp, nextFreeSubnet } from '../../src/net/ipam.js';
 import { hostRoutes } from '../../src/net/routes.js';
 import { macFor } from '../../src/net/names.js';
 import { etcFilesFor, readHostResolv, writeEtcFiles, type Peer } from '../../src/net/etc-files.js';
+import { Engine } from '../../src/engine/engine.js';
+import { defaultRunRequest, type RunRequest } from '../../src/engine/request.js';
+import { lifeOf, type InstanceRecord } from '../../src/state/instances.js';
 
 /**
  * The one contract every Driver passes: the same lifecycle, output, exit status, exec, stats,
@@ -38,6 +41,7 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
   let fx: Fixture;
   let driver: AnyDriver;
   let image: ResolvedImage | undefined;
+  let engine: Engine;
   const made: string[] = [];
   let outside: Outside;
   // A user network of the suite's own: a bridge on a free /24, as `isola network create` makes one.
@@ -119,8 +123,10 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
       outside = await startOutside(20 + (process.pid % 200));
       await ensureBridge({ bridge: userBridge, gateway: intToIp(userNet.base + 1), prefixLength: 24 });
       assert.equal(cidrText(userNet).endsWith('/24'), true);
+      engine = new Engine(fx.config);
     });
     after(async () => {
+      engine?.close();
       await removeBridge({ bridge: userBridge, gateway: intToIp(userNet.base + 1), prefixLength: 24 }, { force: true });
       await outside?.stop();
       await fx?.dispose();
@@ -464,6 +470,135 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
       assert.equal(fs.existsSync(spec.runDir), false);
     });
 
+
+    // ---- lifecycle, through the engine (docs/LIFECYCLE.md): the same for every kind ----
+
+    /** A detached instance run by the engine (its exit command, watcher and checker are real); always removed. */
+    async function withRunning(argv: string[], over: Partial<RunRequest>, fn: (id: string) => Promise<void>): Promise<void> {
+      const req: RunRequest = { ...defaultRunRequest('base', argv), kind, network: 'none', detach: true, ...over };
+      const { rec } = await engine.run(req, new PassThrough(), new PassThrough());
+      try {
+        await fn(rec.id);
+      } finally {
+        await engine.remove(rec.id, true).catch(() => undefined);
+      }
+    }
+
+    const get = (id: string): InstanceRecord => {
+      const r = engine.instances.get(id);
+      assert.ok(r, `instance ${id} exists`);
+      return r;
+    };
+
+    async function logText(id: string): Promise<string> {
+      const out: string[] = [];
+      for await (const e of engine.logs(get(id), false)) if (e.stream === 'stdout') out.push(e.text);
+      return out.join('\n');
+    }
+
+    const actions = (id: string) => engine.events.list().filter((e) => e.actorId === id).map((e) => e.action);
+
+    it('restart on-failure brings a failing workload back N times, then stops', async () => {
+      await withRunning(['sh', '-c', 'echo run; exit 3'], { restart: { name: 'on-failure', maxRetries: 2 } }, async (id) => {
+        await until(() => {
+          const r = get(id);
+          return r.state === 'exited' && lifeOf(r).restartCount === 2 && lifeOf(r).restart === null && r.cleaned;
+        }, timeout, 'two restarts, then exited');
+        await sleep(500);
+        const r = get(id);
+        assert.equal(r.exitCode, 3);
+        assert.equal(lifeOf(r).restartCount, 2, 'no third restart');
+        assert.equal(r.state, 'exited');
+        assert.deepEqual((await logText(id)).split('\n'), ['run', 'run', 'run'], 'the same instance ran three times, its log kept');
+        assert.equal(actions(id).filter((a) => a === 'die').length, 3);
+        assert.equal(actions(id).filter((a) => a === 'restart').length, 2);
+      });
+    });
+
+    it('restart always brings back a workload killed from inside, and a stop by the user is final', async () => {
+      // sleep in the background: busybox's sh runs a foreground sleep in its own process (no fork).
+      await withRunning(['sh', '-c', 'echo up; sleep 600 & wait'], { restart: { name: 'always', maxRetries: 0 } }, async (id) => {
+        await until(() => get(id).state === 'running', timeout, 'running');
+        await until(async () => (await logText(id)) === 'up', timeout / 2, 'the workload is up');
+        await engine.exec(id, ['killall', 'sleep'], { stdout: new PassThrough(), stderr: new PassThrough() });
+        await until(async () => get(id).state === 'running' && lifeOf(get(id)).restartCount === 1 && (await logText(id)) === 'up\nup', timeout, 'restarted once');
+        await engine.stop(id, 1);
+        await sleep(1500);
+        const r = get(id);
+        assert.equal(r.state, 'exited', 'stopped by the user: not restarted');
+        assert.equal(lifeOf(r).restart, null);
+        assert.equal(lifeOf(r).restartCount, 1);
+        assert.ok(lifeOf(r).stoppedByUser);
+      });
+    });
+
+    it('a passing health check makes it healthy, a failing one unhealthy', async () => {
+      const health = (cmd: string) => ({ cmd, interval: '300ms', timeout: kind === 'container' ? '5s' : '20s', retries: '2' });
+      await withRunning(['sleep', '600'], { health: health('true') }, async (id) => {
+        assert.equal(lifeOf(get(id)).health?.status, 'starting');
+        await until(() => lifeOf(get(id)).health?.status === 'healthy', timeout, 'healthy');
+        const h = lifeOf(get(id)).health;
+        assert.equal(h?.failingStreak, 0);
+        assert.equal(h?.log.at(-1)?.exitCode, 0);
+        await until(() => actions(id).includes('health_status: healthy'), 5000, 'the health_status event');
+      });
+      await withRunning(['sleep', '600'], { health: health('echo sick; exit 1') }, async (id) => {
+        await until(() => lifeOf(get(id)).health?.status === 'unhealthy', timeout, 'unhealthy');
+        const h = lifeOf(get(id)).health;
+        assert.ok((h?.failingStreak ?? 0) >= 2);
+        assert.equal(h?.log.at(-1)?.exitCode, 1);
+        assert.equal(h?.log.at(-1)?.output.trim(), 'sick');
+        await until(() => actions(id).includes('health_status: unhealthy'), 5000, 'the health_status event');
+      });
+    });
+
+    it('pause stops progress and unpause resumes it', async () => {
+      await withRunning(['sh', '-c', 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.1; done'], {}, async (id) => {
+        const count = async () => (await logText(id)).split('\n').filter(Boolean).length;
+        await until(async () => (await count()) >= 3, timeout / 2, 'counting');
+        await engine.pause(id);
+        assert.equal(lifeOf(get(id)).paused, true);
+        await sleep(300);
+        const frozen = await count();
+        await sleep(1200);
+        assert.equal(await count(), frozen, 'no progress while paused');
+        await engine.unpause(id);
+        assert.equal(lifeOf(get(id)).paused, false);
+        await until(async () => (await count()) > frozen + 2, timeout / 2, 'counting again');
+        await engine.pause(id);
+        await engine.remove(id, true); // rm -f of a paused instance works
+        assert.deepEqual(actions(id).filter((a) => /pause/.test(a)), ['pause', 'unpause', 'pause', 'unpause']);
+      });
+    });
+
+    it('stop sends the stop signal', async () => {
+      await withRunning(['sh', '-c', 'trap "echo got-usr1; exit 0" USR1; echo ready; while :; do sleep 0.1; done'], { stopSignal: 'SIGUSR1' }, async (id) => {
+        await until(async () => (await logText(id)) === 'ready', timeout / 2, 'ready');
+        const r = await engine.stop(id, 20);
+        assert.equal(r.exitCode, 0, 'it ended by its USR1 trap, not by SIGKILL');
+        assert.equal(await logText(id), 'ready\ngot-usr1');
+      });
+    });
+
+    it('start of an exited instance runs it again on the same root file system', async () => {
+      await withRunning(['sh', '-c', 'echo x >> /kept; wc -l < /kept'], {}, async (id) => {
+        await until(() => get(id).state === 'exited' && get(id).cleaned, timeout, 'first run over');
+        await engine.startInstance(id);
+        await until(() => get(id).state === 'exited' && get(id).cleaned && lifeOf(get(id)).runSeq === 1, timeout, 'second run over');
+        assert.deepEqual((await logText(id)).split('\n').map((l) => l.trim()), ['1', '2'], 'the file written by the first run was there for the second');
+      });
+    });
+
+    it('top lists the workload\'s processes', async () => {
+      await withRunning(['sleep', '600'], {}, async (id) => {
+        await until(() => get(id).state === 'running', timeout, 'running');
+        // Right after the start the workload may still be the runtime's init, about to exec it.
+        let seen: string[] = [];
+        await until(async () => (seen = (await engine.top(id)).processes.map((p) => p.cmd)).includes('sleep 600'), timeout / 2, 'sleep 600 in the list');
+        assert.ok(!seen.some((c) => /isola\.js|conmon|qemu/.test(c)), `only the workload's processes: ${seen.join(', ')}`);
+      });
+    });
+
     test('no instance of this suite is left on the host', () => {
       assert.deepEqual(hostLeftovers(fx, [userBridge]), []);
     });
@@ -502,6 +637,15 @@ function newClient(): Client {
       }
     },
   };
+}
+
+/** Polls until the condition holds; fails naming it after `withinMs`. */
+async function until(cond: () => boolean | Promise<boolean>, withinMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for: ${what}`);
+    await sleep(100);
+  }
 }
 
 async function retry<T>(fn: () => Promise<T>, withinMs: number): Promise<T> {

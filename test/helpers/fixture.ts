@@ -97,7 +97,9 @@ export interface CliResult {
 
 /** Runs the real CLI (bin/isola.js) against a data root. */
 export function isola(root: string, args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
-  return runCmd(process.execPath, [BIN, ...args], { env: { ...process.env, ISOLA_ROOT: root, ...opts.env }, timeoutMs: opts.timeoutMs ?? 120_000 });
+  // `--` before the script, as bin/isola.js's shebang has it: Node 20 otherwise takes an
+  // `--env-file` among the script's arguments for its own and exits when the file is missing.
+  return runCmd(process.execPath, ['--', BIN, ...args], { env: { ...process.env, ISOLA_ROOT: root, ...opts.env }, timeoutMs: opts.timeoutMs ?? 120_000 });
 }
 
 export function runCmd(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): Promise<CliResult> {
@@ -119,7 +121,9 @@ export function runCmd(cmd: string, args: string[], opts: { env?: NodeJS.Process
   });
 }
 
-const MONITORS = /(conmon|qemu-system|isola-vmm-jail|socat|virtiofsd|vfs-launch|runc|tty-relay)/;
+const MONITORS = /(conmon|qemu-system|isola-vmm-jail|exit-watch|socat|virtiofsd|vfs-launch|runc|tty-relay)/;
+/** isola's own detached processes: health checkers and restarters waiting for a back-off. */
+const KEEPERS = /isola\.js _(health|restart) /;
 
 /**
  * Everything isola may leave on the whole host, not only what names known ids: every mount under
@@ -154,7 +158,8 @@ export function hostObjects(root: string): string[] {
     } catch {
       continue;
     }
-    if (MONITORS.test(cmd.split(' ')[0] ?? '') && (cmd.includes(root) || /-name isola-[0-9a-f]{64}/.test(cmd))) out.push(`process ${pid} ${cmd.slice(0, 160)}`);
+    const named = cmd.includes(root) || /-name isola-[0-9a-f]{64}/.test(cmd);
+    if ((MONITORS.test(cmd.split(' ')[0] ?? '') || KEEPERS.test(cmd)) && named) out.push(`process ${pid} ${cmd.slice(0, 160)}`);
   }
   return out.sort();
 }

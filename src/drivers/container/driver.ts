@@ -1,7 +1,8 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import type { AttachIO, AttachSession, BridgeNetworkSpec, Capability, ExecOptions, ExitInfo, InstanceSpec, Observed, Stats, StoredData } from '../../core/types.js';
+import type { AttachIO, AttachSession, BridgeNetworkSpec, Capability, ExecOptions, ExitInfo, InstanceSpec, Observed, ProcessInfo, ResourceUpdate, Stats, StoredData } from '../../core/types.js';
 import type { Driver, DriverContext, StartAttach } from '../driver.js';
 import { IsolaError } from '../../core/errors.js';
 import { run } from '../../util/exec.js';
@@ -12,15 +13,17 @@ import { removeCgroup } from '../../util/cgroup.js';
 import { attachVeth, createNetns, detachVeth, removeNetns, setDefaultRoute } from '../../net/veth.js';
 import { ensureEtcFiles } from '../../net/etc-files.js';
 import { hostVethName } from '../../net/names.js';
-import { ociConfig } from './launch.js';
+import { CPU_PERIOD, INIT_PATH, ociConfig, serializeOci } from './launch.js';
+import { processInfo } from '../../util/procfs.js';
+import { formatBytes } from '../../core/units.js';
 import { decodeContainerData, filesOf, runtimeRootOf, type ContainerData } from './persist.js';
-import { ensureUnpacked, mountOverlay, unmount } from './rootfs.js';
+import { ensureUnpacked, isMounted, mountOverlay, unmount } from './rootfs.js';
 import { resolveUser } from './user.js';
 import { DEFAULT_SECCOMP, loadSeccompProfile, toOciSeccomp } from './seccomp.js';
 import { effectiveCaps, processBoundingCaps } from '../../core/caps.js';
 import { chooseRuntime, probeRuntime, runtimeBinary, RUNTIMES } from './runtime.js';
 import { conmonPath, exitInfo, filterRuncErrors, readExit, runtimeError, startConmon, waitForExitFile } from './monitor.js';
-import { containerStats, oomKills, pssBytes } from './stats.js';
+import { cgroupFile, cgroupVersion, containerStats, oomKills, pssBytes } from './stats.js';
 import { readK8sLog } from '../cri-log.js';
 import { exportChanges } from './changes.js';
 import { kindOf, resolveInside, tarIn, tarOut } from './copy.js';
@@ -28,7 +31,6 @@ import type { Readable, Writable } from 'node:stream';
 import type { PathKind } from '../../core/types.js';
 import { attachConmon, execOnTerminal, execSessionDir, ttyRelayPath } from './attach.js';
 
-const SIGNALS = new Set(['TERM', 'KILL', 'INT', 'HUP', 'QUIT', 'USR1', 'USR2', 'STOP', 'CONT']);
 
 /**
  * Containers: an OCI runtime (runc by default) under conmon, on an overlay of the image
@@ -60,6 +62,7 @@ export class ContainerDriver implements Driver<ContainerData> {
 
   async create(spec: InstanceSpec): Promise<ContainerData> {
     conmonPath(this.ctx.config); // fail before doing any work when the monitor is missing
+    if (spec.init) tiniPath(this.ctx.config.searchPath);
     const runtime = await chooseRuntime(spec.runtime || undefined, this.ctx.config);
     const f = filesOf(spec);
     const lower = await ensureUnpacked(spec.image, this.ctx.cache, this.ctx.config.unpack);
@@ -92,9 +95,10 @@ export class ContainerDriver implements Driver<ContainerData> {
         cgroupsPath: data.cgroupsPath,
         boundingCaps,
         nofile: hostNofileLimit(),
-        swapAccounting: fs.existsSync('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes'),
+        swapAccounting: swapAccounting(),
+        ...(spec.init ? { initBinary: tiniPath(this.ctx.config.searchPath) } : {}),
       });
-      fs.writeFileSync(f.config, JSON.stringify(config, null, 2), { mode: 0o600 }); // it holds the -e values
+      fs.writeFileSync(f.config, serializeOci(config, 2), { mode: 0o600 }); // it holds the -e values
       return data;
     } catch (e) {
       await this.cleanup(spec, data);
@@ -104,11 +108,12 @@ export class ContainerDriver implements Driver<ContainerData> {
 
   async start(spec: InstanceSpec, data: ContainerData, checkpoint?: (data: ContainerData) => void, attach?: StartAttach): Promise<ContainerData> {
     const relay = attach ? ttyRelayPath(this.ctx.config) : null; // refused before anything starts
+    const ready = await this.prepareAgain(spec, data);
     // Detached instances clean up after themselves through conmon's exit command; a foreground
     // `run` does it itself as soon as it sees the exit, which keeps the start path short.
-    const { pid, conmonPid } = await startConmon(this.ctx.config, spec, data.runtime, data.runtimeRoot, true);
+    const { pid, conmonPid } = await startConmon(this.ctx.config, spec, ready.runtime, ready.runtimeRoot, true);
     const ref = processRef(conmonPid);
-    const started: ContainerData = { ...data, pid, conmonPid, ...(ref ? { conmonStartTime: ref.startTime, bootId: ref.bootId } : {}) };
+    const started: ContainerData = { ...ready, pid, conmonPid, ...(ref ? { conmonStartTime: ref.startTime, bootId: ref.bootId } : {}) };
     checkpoint?.(started);
     // The container exists but has not run yet (runc create): a client attached now misses nothing.
     const session = attach && relay ? await attachConmon(relay, filesOf(spec).bundle, attach, !!spec.tty) : null;
@@ -124,6 +129,28 @@ export class ContainerDriver implements Driver<ContainerData> {
   async attach(spec: InstanceSpec, data: ContainerData, io: AttachIO): Promise<AttachSession> {
     if (this.monitorAlive(spec, data) === null) throw new IsolaError('FAILED_PRECONDITION', `instance ${spec.name} is not running`, 'start it first; isola logs shows what it wrote');
     return attachConmon(ttyRelayPath(this.ctx.config), filesOf(spec).bundle, io, !!spec.tty);
+  }
+
+  /**
+   * A container that ran before (start of an exited instance, a restart) gets back what its
+   * cleanup released: the overlay (same upper directory: its files are as it left them), the
+   * network namespace (same address), and no exit status or runtime state of the last run.
+   */
+  private async prepareAgain(spec: InstanceSpec, data: ContainerData): Promise<ContainerData> {
+    const f = filesOf(spec);
+    fs.rmSync(f.exitFile, { force: true });
+    fs.rmSync(f.conmonPidFile, { force: true });
+    if (!data.conmonPid) return data; // never started: create left everything in place
+    await run(data.runtime, ['--root', data.runtimeRoot, 'delete', '--force', spec.id]).catch(() => undefined);
+    const fresh: ContainerData = { runtime: data.runtime, runtimeRoot: data.runtimeRoot, rootfs: data.rootfs, netns: data.netns, cgroupsPath: data.cgroupsPath };
+    try {
+      if (!isMounted(f.rootfs)) await mountOverlay(await ensureUnpacked(spec.image, this.ctx.cache, this.ctx.config.unpack), f.upper, f.work, f.rootfs);
+      if (spec.network.mode === 'bridge' && !(data.netns && fs.existsSync(data.netns))) fresh.netns = await createNetns(spec.id, spec.network);
+    } catch (e) {
+      await this.cleanup(spec, fresh);
+      throw e;
+    }
+    return fresh;
   }
 
   /**
@@ -161,13 +188,13 @@ export class ContainerDriver implements Driver<ContainerData> {
 
   async kill(spec: InstanceSpec, data: ContainerData, signal: string): Promise<void> {
     const sig = signal.toUpperCase().replace(/^SIG/, '');
-    if (!SIGNALS.has(sig) && !/^\d+$/.test(sig)) throw new IsolaError('INVALID_ARGUMENT', `unknown signal "${signal}"`, 'use for example TERM, KILL or HUP');
+    if (!(`SIG${sig}` in os.constants.signals) && !/^\d+$/.test(sig)) throw new IsolaError('INVALID_ARGUMENT', `unknown signal "${signal}"`, 'use for example TERM, KILL or HUP');
     await run(data.runtime, ['--root', data.runtimeRoot, 'kill', '--all', spec.id, sig]);
   }
 
   async stop(spec: InstanceSpec, data: ContainerData, timeoutSec: number): Promise<void> {
     if (this.monitorAlive(spec, data) === null) return;
-    await this.kill(spec, data, 'TERM');
+    await this.kill(spec, data, spec.stopSignal ?? 'TERM');
     const exited = await Promise.race([
       waitForExitFile(spec, () => this.monitorAlive(spec, data) !== null).then(() => true),
       new Promise<boolean>((r) => setTimeout(() => r(false), timeoutSec * 1000).unref()),
@@ -205,6 +232,10 @@ export class ContainerDriver implements Driver<ContainerData> {
       const u = resolveUser(data.rootfs, opts.user);
       execArgs.push('--user', `${u.uid}:${u.gid}`);
     }
+    // A command that may be aborted (a health check past its timeout) is killed by its host pid:
+    // SIGKILL to runc exec itself would leave the command running in the container.
+    const pidFile = opts.signal && !opts.tty ? path.join(spec.runDir, `exec-${process.pid}-${Math.random().toString(36).slice(2)}.pid`) : null;
+    if (pidFile) execArgs.push('--pid-file', pidFile);
     execArgs.push(spec.id, ...argv);
     if (opts.tty) {
       return execOnTerminal({
@@ -215,6 +246,13 @@ export class ContainerDriver implements Driver<ContainerData> {
     const args = ['--root', data.runtimeRoot, 'exec', ...execArgs];
     return new Promise((resolve, reject) => {
       const child = spawn(data.runtime, args, { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+      const abort = () => {
+        const pid = pidFile ? readPidFile(pidFile) : null;
+        if (pid) signalProcess(processRef(pid), 'SIGKILL');
+        child.kill('SIGKILL');
+      };
+      if (opts.signal?.aborted) abort();
+      opts.signal?.addEventListener('abort', abort, { once: true });
       // runc reports a command it cannot start on its own stderr; keep it out of the workload's.
       const filter = filterRuncErrors(opts.stderr);
       child.stdout?.pipe(opts.stdout, { end: false });
@@ -222,11 +260,71 @@ export class ContainerDriver implements Driver<ContainerData> {
       if (opts.stdin && child.stdin) opts.stdin.pipe(child.stdin);
       child.on('error', reject);
       child.on('close', (code) => {
+        opts.signal?.removeEventListener('abort', abort);
+        if (pidFile) fs.rmSync(pidFile, { force: true });
         const e = filter.error();
         if (e) reject(e);
-        else resolve(code ?? 255);
+        else resolve(opts.signal?.aborted ? 137 : (code ?? 255));
       });
     });
+  }
+
+  async pause(spec: InstanceSpec, data: ContainerData): Promise<void> {
+    this.mustRun(spec, data);
+    const r = await run(data.runtime, ['--root', data.runtimeRoot, 'pause', spec.id]);
+    if (r.code !== 0) throw runtimeError(r.stderr);
+  }
+
+  async resume(spec: InstanceSpec, data: ContainerData): Promise<void> {
+    this.mustRun(spec, data);
+    const r = await run(data.runtime, ['--root', data.runtimeRoot, 'resume', spec.id]);
+    if (r.code !== 0) throw runtimeError(r.stderr);
+  }
+
+  private mustRun(spec: InstanceSpec, data: ContainerData): void {
+    if (this.monitorAlive(spec, data) === null) throw new IsolaError('FAILED_PRECONDITION', `instance ${spec.name} is not running`, 'start it first');
+  }
+
+  /**
+   * New cgroup limits: on a running container through `runc update` (after checking that the
+   * workload does not already use more), and in config.json for its next start.
+   */
+  async update(spec: InstanceSpec, data: ContainerData, change: ResourceUpdate, running: boolean): Promise<ContainerData> {
+    if (running && this.monitorAlive(spec, data) !== null) {
+      const now = containerStats(data.cgroupsPath, null, null);
+      if (change.memoryBytes !== undefined && change.memoryBytes < now.memoryBytes) {
+        throw new IsolaError('INVALID_ARGUMENT', `memory limit ${formatBytes(change.memoryBytes)} is below the ${formatBytes(now.memoryBytes)} instance ${spec.name} uses now`, `give at least ${formatBytes(now.memoryBytes)}, or stop it first`);
+      }
+      if (change.pidsLimit !== undefined && now.pids !== null && change.pidsLimit < now.pids) {
+        throw new IsolaError('INVALID_ARGUMENT', `pids limit ${change.pidsLimit} is below the ${now.pids} processes instance ${spec.name} runs now`, `give at least ${now.pids}`);
+      }
+      const args = ['--root', data.runtimeRoot, 'update'];
+      if (change.memoryBytes !== undefined) {
+        args.push('--memory', String(change.memoryBytes));
+        if (swapAccounting()) args.push('--memory-swap', String(change.memoryBytes));
+      }
+      if (change.cpus !== undefined) args.push('--cpu-period', String(CPU_PERIOD), '--cpu-quota', String(Math.round(change.cpus * CPU_PERIOD)));
+      if (change.pidsLimit !== undefined) args.push('--pids-limit', String(change.pidsLimit));
+      const r = await run(data.runtime, [...args, spec.id]);
+      if (r.code !== 0) throw runtimeError(r.stderr);
+    }
+    const file = filesOf(spec).config;
+    const config = JSON.parse(fs.readFileSync(file, 'utf8')) as { linux: { resources: Record<string, unknown> } };
+    const res = config.linux.resources;
+    if (change.memoryBytes !== undefined) res.memory = { limit: change.memoryBytes, ...(swapAccounting() ? { swap: change.memoryBytes } : {}) };
+    if (change.cpus !== undefined) res.cpu = { quota: Math.round(change.cpus * CPU_PERIOD), period: CPU_PERIOD };
+    if (change.pidsLimit !== undefined) res.pids = { limit: change.pidsLimit };
+    fs.writeFileSync(file, JSON.stringify(config, null, 2), { mode: 0o600 });
+    return data;
+  }
+
+  /** The container's processes (runc ps: the pids in its cgroup), read from the host's /proc. */
+  async top(spec: InstanceSpec, data: ContainerData): Promise<ProcessInfo[]> {
+    this.mustRun(spec, data);
+    const r = await run(data.runtime, ['--root', data.runtimeRoot, 'ps', '--format', 'json', spec.id]);
+    if (r.code !== 0) throw runtimeError(r.stderr);
+    const pids = JSON.parse(r.stdout || '[]') as number[];
+    return pids.map((p) => processInfo(p)).filter((p): p is ProcessInfo => p !== null).sort((a, b) => a.pid - b.pid);
   }
 
   logs(spec: InstanceSpec, data: ContainerData, opts: { follow: boolean; signal?: AbortSignal }) {
@@ -238,7 +336,7 @@ export class ContainerDriver implements Driver<ContainerData> {
     const f = filesOf(spec);
     const staging = path.join(spec.dir, `changes-${process.pid}`);
     try {
-      await exportChanges(f.upper, staging, tarFile, this.ctx.config.searchPath, ['etc/hostname', 'etc/hosts', 'etc/resolv.conf']);
+      await exportChanges(f.upper, staging, tarFile, this.ctx.config.searchPath, ['etc/hostname', 'etc/hosts', 'etc/resolv.conf', INIT_PATH.slice(1)]);
     } finally {
       fs.rmSync(staging, { recursive: true, force: true });
     }
@@ -285,6 +383,17 @@ export class ContainerDriver implements Driver<ContainerData> {
     const veth = spec.network.mode === 'bridge' ? hostVethName(spec.id, spec.network.ifname) : null;
     return containerStats(data.cgroupsPath, veth, data.conmonPid ? pssBytes(data.conmonPid) : null);
   }
+}
+
+function swapAccounting(): boolean {
+  return cgroupVersion() === 1 && fs.existsSync(cgroupFile('', 'memory', 'memory.memsw.limit_in_bytes'));
+}
+
+/** The static tini that --init mounts as /sbin/docker-init (static: the image may have no libc). */
+function tiniPath(searchPath: readonly string[]): string {
+  const p = which('tini-static', searchPath);
+  if (!p) throw new IsolaError('UNAVAILABLE', '--init needs tini-static, which is not installed', 'install Debian\'s tini package (npm run bootstrap does)');
+  return p;
 }
 
 /** The hard open-files limit isola itself runs under: a container cannot be given more. */

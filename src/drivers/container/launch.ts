@@ -1,4 +1,4 @@
-import type { InstanceSpec, MountSpec } from '../../core/types.js';
+import type { InstanceSpec, MountSpec, Ulimit } from '../../core/types.js';
 import { effectiveCaps } from '../../core/caps.js';
 import type { OciSeccomp } from './seccomp.js';
 
@@ -30,6 +30,8 @@ export interface BundleInputs {
   swapAccounting: boolean;
   /** The hybrid guest: where each bind or volume of spec.mounts is in the guest (its virtiofs share), by target. */
   mountSources?: ReadonlyMap<string, string>;
+  /** With spec.init: the static tini to bind-mount as /sbin/docker-init (a host path, or the guest's). */
+  initBinary?: string;
 }
 
 type OciMount = { destination: string; type: string; source: string; options: string[] };
@@ -55,6 +57,26 @@ function rootfsPropagation(mounts: readonly MountSpec[]): string | undefined {
   return undefined;
 }
 
+/** Where --init's tini is mounted, as Docker mounts its docker-init. */
+export const INIT_PATH = '/sbin/docker-init';
+
+/** RLIMIT_INFINITY does not fit a JSON number JavaScript can write: a marker, replaced by serializeOci. */
+const RLIM_INFINITY_MARK = '__isola_rlim_infinity__';
+
+/** The OCI rlimits: RLIMIT_NOFILE's default (`nofile`) unless --ulimit sets it, then every --ulimit. */
+export function ociRlimits(ulimits: readonly Ulimit[] | undefined, nofile: number): { type: string; soft: number | string; hard: number | string }[] {
+  const v = (n: number) => (n < 0 ? RLIM_INFINITY_MARK : n);
+  const given = ulimits ?? [];
+  const out = given.some((u) => u.name === 'nofile') ? [] : [{ type: 'RLIMIT_NOFILE', soft: nofile, hard: nofile } as { type: string; soft: number | string; hard: number | string }];
+  for (const u of given) out.push({ type: `RLIMIT_${u.name.toUpperCase()}`, soft: v(u.soft), hard: v(u.hard) });
+  return out;
+}
+
+/** config.json's text: JSON, with unlimited rlimits written as the uint64 the runtime expects. */
+export function serializeOci(config: Record<string, unknown>, indent?: number): string {
+  return JSON.stringify(config, null, indent).replaceAll(`"${RLIM_INFINITY_MARK}"`, '18446744073709551615');
+}
+
 /** The OCI runtime config.json (runtime-spec 1.0.2) for one container. Pure: unit-tested. */
 export function ociConfig(b: BundleInputs): Record<string, unknown> {
   const { spec } = b;
@@ -66,6 +88,9 @@ export function ociConfig(b: BundleInputs): Record<string, unknown> {
   if (spec.memoryBytes) resources.memory = { limit: spec.memoryBytes, ...(b.swapAccounting ? { swap: spec.memoryBytes } : {}) };
   if (spec.cpus) resources.cpu = { quota: Math.round(spec.cpus * CPU_PERIOD), period: CPU_PERIOD };
   if (spec.pidsLimit) resources.pids = { limit: spec.pidsLimit };
+  const devices = spec.devices ?? [];
+  for (const d of devices) (resources.devices as object[]).push({ allow: true, type: d.type, major: d.major, minor: d.minor, access: d.permissions });
+  const init = spec.init && b.initBinary ? b.initBinary : null;
   const namespaces: { type: string; path?: string }[] = [
     { type: 'pid' },
     { type: 'ipc' },
@@ -84,11 +109,11 @@ export function ociConfig(b: BundleInputs): Record<string, unknown> {
     process: {
       terminal: !!spec.tty,
       user: { uid: b.uid, gid: b.gid, additionalGids: b.additionalGids },
-      args: spec.argv,
+      args: init ? [INIT_PATH, '--', ...spec.argv] : spec.argv,
       env: spec.env,
       cwd: spec.workdir || '/',
       capabilities: { bounding: caps, effective: caps, permitted: caps },
-      rlimits: [{ type: 'RLIMIT_NOFILE', hard: b.nofile, soft: b.nofile }],
+      rlimits: ociRlimits(spec.ulimits, b.nofile),
       noNewPrivileges: sec.noNewPrivileges,
     },
     root: { path: b.rootfs, readonly: spec.readOnly },
@@ -106,10 +131,12 @@ export function ociConfig(b: BundleInputs): Record<string, unknown> {
       { destination: '/etc/resolv.conf', type: 'bind', source: b.etcFiles.resolv, options: ['rbind', 'ro'] },
       // A writable /tmp even on a read-only root, as Podman's --read-only-tmpfs does.
       ...(spec.readOnly ? [{ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] }] : []),
+      ...(init ? [{ destination: INIT_PATH, type: 'bind', source: init, options: ['rbind', 'ro'] }] : []),
     ].filter((m) => !taken.has(m.destination)), ...userMounts], // a user mount replaces a default one at its path, as in Docker
     linux: {
       namespaces,
       ...(propagation ? { rootfsPropagation: propagation } : {}),
+      ...(devices.length > 0 ? { devices: devices.map((d) => ({ path: d.containerPath, type: d.type, major: d.major, minor: d.minor, fileMode: d.fileMode, uid: d.uid, gid: d.gid })) } : {}),
       cgroupsPath: b.cgroupsPath,
       resources,
       ...(sec.privileged ? {} : { maskedPaths: MASKED_PATHS, readonlyPaths: READONLY_PATHS }),

@@ -46,6 +46,8 @@ export function startConmon(config: Config, spec: InstanceSpec, runtime: string,
     '--log-level', 'error',
     '--socket-dir-path', f.sockets,
     '--runtime-arg', `--root=${runtimeRoot}`,
+    // conmon starts the log file again, empty, when it would grow past this (--log-opt max-size).
+    ...(spec.logMaxBytes ? ['--log-size-max', String(spec.logMaxBytes)] : []),
   ];
   args.push(...conmonStdioArgs(spec));
   if (withExitCommand && spec.cleanupCommand.length > 0) {

@@ -21,6 +21,8 @@ export interface GuestSystem {
   busybox: string;
   /** runc's shared libraries (ldd), copied to the same paths in the guest. */
   libs: string[];
+  /** The host's static tini, for --init; null when Debian's tini package is not installed. */
+  tini: string | null;
 }
 
 /** The host programs that make up the guest system, or why they cannot. */
@@ -35,14 +37,14 @@ export async function guestSystem(config: Config): Promise<GuestSystem> {
     const m = /=>\s+(\/\S+)/.exec(l) ?? /^\s*(\/\S+)\s+\(/.exec(l);
     if (m?.[1]) libs.push(m[1]);
   }
-  return { runc, busybox, libs };
+  return { runc, busybox, libs, tini: which('tini-static', config.searchPath) };
 }
 
 /** The guest system's identity: a new runc, busybox or start script makes a new disk. */
 export function systemDigest(sys: GuestSystem): string {
   const h = createHash('sha256');
   h.update(START_SCRIPT);
-  for (const f of [sys.runc, sys.busybox, ...sys.libs]) {
+  for (const f of [sys.runc, sys.busybox, ...sys.libs, ...(sys.tini ? [sys.tini] : [])]) {
     const st = fs.statSync(f);
     h.update(`${f}:${st.size}:${Math.floor(st.mtimeMs)}`);
   }
@@ -68,6 +70,7 @@ export function ensureHybridDisk(image: ResolvedImage, cache: CacheLayout, sys: 
     for (const a of APPLETS) fs.symlinkSync('busybox', path.join(tree, 'bin', a));
     put(sys.runc, GUEST.runc);
     for (const lib of sys.libs) put(lib, lib);
+    if (sys.tini) put(sys.tini, GUEST.tini);
     fs.writeFileSync(path.join(tree, GUEST.start), START_SCRIPT, { mode: 0o755 });
     for (const d of ['proc', 'sys', 'dev', 'run', 'tmp']) fs.mkdirSync(path.join(tree, d), { recursive: true });
   });

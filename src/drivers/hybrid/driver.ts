@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { collectOutput } from '../../util/collect.js';
-import type { AttachIO, AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, Stats, StoredData } from '../../core/types.js';
+import type { AttachIO, AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, ProcessInfo, ResourceUpdate, Stats, StoredData } from '../../core/types.js';
+import { CPU_PERIOD, serializeOci } from '../container/launch.js';
+import { formatBytes } from '../../core/units.js';
 import type { Driver, DriverContext, StartAttach } from '../driver.js';
 import { IsolaError } from '../../core/errors.js';
 import { effectiveCaps } from '../../core/caps.js';
@@ -70,22 +72,32 @@ export class HybridDriver implements Driver<HybridData> {
     if (spec.runtime && spec.runtime !== 'runc') {
       throw new IsolaError('INVALID_ARGUMENT', `--runtime ${spec.runtime} is not available inside the hybrid guest`, 'the hybrid guest runs runc; leave --runtime out or use --runtime runc');
     }
+    if (spec.devices?.length) throw new IsolaError('INVALID_ARGUMENT', '--device is not available with --as hybrid: the container runs inside a VM, which cannot reach the host\'s devices', 'drop --device, or use --as container');
     const sys = await guestSystem(this.ctx.config);
+    if (spec.init && !sys.tini) throw new IsolaError('UNAVAILABLE', '--init needs tini-static, which is not installed', 'install Debian\'s tini package (npm run bootstrap does)');
     const lower = await ensureUnpacked(spec.image, this.ctx.cache, this.ctx.config.unpack);
-    const user = resolveUser(lower, spec.user);
+    const disk = await ensureHybridDisk(spec.image, this.ctx.cache, sys, this.ctx.config.unpack);
+    const vmMemoryBytes = spec.memoryBytes ? spec.memoryBytes + GUEST_OVERHEAD_BYTES : DEFAULT_VM_MEMORY;
+    const vmSpec = this.guestVmSpec(spec, lower, vmMemoryBytes);
+    const vm = await this.vm.createWithDisk(vmSpec, disk);
+    return withVm({ hybrid: 1, vm, rootfs: lower, disk, vmMemoryBytes }, vm);
+  }
+
+  /**
+   * The VM's spec: the start script with the guest's config.json as its argument. The host keeps
+   * a copy of that config.json: what the runtime was given, for inspect --security.
+   */
+  private guestVmSpec(spec: InstanceSpec, rootfs: string, vmMemoryBytes: number): InstanceSpec {
+    const user = resolveUser(rootfs, spec.user);
     const caps = effectiveCaps(spec.security.capAdd, spec.security.capDrop, spec.security.privileged);
     const seccomp = spec.security.privileged || spec.security.seccomp === 'unconfined'
       ? null
       : toOciSeccomp(loadSeccompProfile(spec.security.seccomp === 'default' ? DEFAULT_SECCOMP : spec.security.seccomp), caps);
     const config = guestConfig({ spec, ...user, seccomp });
-    const disk = await ensureHybridDisk(spec.image, this.ctx.cache, sys, this.ctx.config.unpack);
-    const vmMemoryBytes = spec.memoryBytes ? spec.memoryBytes + GUEST_OVERHEAD_BYTES : DEFAULT_VM_MEMORY;
-    // The host keeps a copy of the guest's config.json: what the runtime was given, for inspect --security.
     const bundle = path.join(spec.dir, 'bundle');
     fs.mkdirSync(bundle, { recursive: true });
-    fs.writeFileSync(HybridDriver.bundleConfig(spec), JSON.stringify(config, null, 2), { mode: 0o600 }); // it holds the -e values
-    const vm = await this.vm.createWithDisk(vmSpecOf(spec, vmMemoryBytes), disk);
-    return withVm({ hybrid: 1, vm, rootfs: lower, disk, vmMemoryBytes }, vm);
+    fs.writeFileSync(HybridDriver.bundleConfig(spec), serializeOci(config, 2), { mode: 0o600 }); // it holds the -e values
+    return vmSpecOf(spec, vmMemoryBytes);
   }
 
   /**
@@ -93,8 +105,9 @@ export class HybridDriver implements Driver<HybridData> {
    * container's terminal (or stdin and output) to them, so the client sees the container's.
    */
   async start(spec: InstanceSpec, data: HybridData, checkpoint?: (data: HybridData) => void, attach?: StartAttach): Promise<HybridData> {
-    // The guest's workload: the start script with the container's config (the VM writes it into its initrd).
-    const config = JSON.stringify(JSON.parse(fs.readFileSync(HybridDriver.bundleConfig(spec), 'utf8')));
+    // The guest's workload: the start script with the container's config.json, as written (its
+    // unlimited rlimits are uint64s JSON.parse would round); the VM puts it in its initrd at each start.
+    const config = fs.readFileSync(HybridDriver.bundleConfig(spec), 'utf8');
     const vmSpec = vmSpecOf(spec, data.vmMemoryBytes, ['/bin/sh', GUEST.start, config]);
     const h = withVm(data, await this.vm.start(vmSpec, data.vm, checkpoint ? (vm) => checkpoint(withVm(data, vm)) : undefined, attach));
     try {
@@ -141,6 +154,10 @@ export class HybridDriver implements Driver<HybridData> {
     // With -t, `runc exec --tty` runs on the guest terminal the agent allocates and relays the
     // container's own terminal to it (window sizes follow through SIGWINCH).
     const args = [GUEST.runc, '--root', GUEST.runcRoot, 'exec', ...(opts.tty ? ['--tty'] : []), '--cwd', opts.workdir || spec.workdir || '/'];
+    // An exec that may be aborted records its pid in the guest: ending the agent session ends
+    // runc exec, and the command it started in the container is then killed by that pid.
+    const pidFile = opts.signal ? `${GUEST.bundle}/exec-${process.pid}-${Math.random().toString(36).slice(2)}.pid` : null;
+    if (pidFile) args.push('--pid-file', pidFile);
     for (const e of opts.env ?? []) args.push('--env', e);
     if (opts.user) {
       const u = resolveUser(h.rootfs, opts.user);
@@ -150,9 +167,63 @@ export class HybridDriver implements Driver<HybridData> {
     // runc's own error lines (a command it cannot start) come on stderr, or with a terminal on it.
     const filter = filterRuncErrors(opts.tty ? opts.stdout : opts.stderr, 'in the hybrid guest');
     const code = await this.vm.exec(this.vmSpec(spec, h), h.vm, args, opts.tty ? { ...opts, stdout: filter.sink } : { ...opts, stderr: filter.sink });
+    if (pidFile) {
+      const kill = opts.signal?.aborted ? `[ -f ${pidFile} ] && kill -9 "$(cat ${pidFile})" 2>/dev/null; ` : '';
+      await collectOutput((io) => this.vm.exec(this.vmSpec(spec, h), h.vm, ['/bin/sh', '-c', `${kill}rm -f ${pidFile}`], { ...io, stdin: null })).catch(() => undefined);
+    }
     const err = filter.error();
     if (err) throw err;
     return code;
+  }
+
+  pause(spec: InstanceSpec, h: HybridData): Promise<void> {
+    return this.vm.pause(this.vmSpec(spec, h), h.vm);
+  }
+
+  resume(spec: InstanceSpec, h: HybridData): Promise<void> {
+    return this.vm.resume(this.vmSpec(spec, h), h.vm);
+  }
+
+  /**
+   * The container's cgroup limits inside the guest: `runc update` there while it runs (within
+   * the RAM the VM was booted with), and the guest's config for its next boot, which gets the
+   * RAM the new limit needs.
+   */
+  async update(spec: InstanceSpec, h: HybridData, change: ResourceUpdate, running: boolean): Promise<HybridData> {
+    const vmSpec = this.vmSpec(spec, h);
+    if (running) {
+      if (change.memoryBytes !== undefined && change.memoryBytes + GUEST_OVERHEAD_BYTES > h.vmMemoryBytes) {
+        throw new IsolaError('FAILED_PRECONDITION', `memory limit ${formatBytes(change.memoryBytes)} does not fit in the ${formatBytes(h.vmMemoryBytes)} guest of running instance ${spec.name} (it needs ${formatBytes(GUEST_OVERHEAD_BYTES)} for itself)`,
+          `give at most ${formatBytes(h.vmMemoryBytes - GUEST_OVERHEAD_BYTES)}, or stop it first: a stopped hybrid's guest grows to fit`);
+      }
+      const cg = '/sys/fs/cgroup/isola/workload';
+      const now = await collectOutput((io) => this.vm.exec(vmSpec, h.vm, ['/bin/sh', '-c', `cat ${cg}/memory.current ${cg}/pids.current`], { ...io, stdin: null }));
+      const [mem = 0, pids = 0] = now.stdout.trim().split(/\s+/).map(Number);
+      if (change.memoryBytes !== undefined && change.memoryBytes < mem) {
+        throw new IsolaError('INVALID_ARGUMENT', `memory limit ${formatBytes(change.memoryBytes)} is below the ${formatBytes(mem)} instance ${spec.name} uses now`, `give at least ${formatBytes(mem)}, or stop it first`);
+      }
+      if (change.pidsLimit !== undefined && change.pidsLimit < pids) {
+        throw new IsolaError('INVALID_ARGUMENT', `pids limit ${change.pidsLimit} is below the ${pids} processes instance ${spec.name} runs now`, `give at least ${pids}`);
+      }
+      const args = [GUEST.runc, '--root', GUEST.runcRoot, 'update'];
+      if (change.memoryBytes !== undefined) args.push('--memory', String(change.memoryBytes));
+      if (change.cpus !== undefined) args.push('--cpu-period', String(CPU_PERIOD), '--cpu-quota', String(Math.round(change.cpus * CPU_PERIOD)));
+      if (change.pidsLimit !== undefined) args.push('--pids-limit', String(change.pidsLimit));
+      const r = await collectOutput((io) => this.vm.exec(vmSpec, h.vm, [...args, CONTAINER_ID], { ...io, stdin: null }));
+      if (r.code !== 0) throw new IsolaError('INTERNAL', `runc update in the hybrid guest failed: ${r.stderr.trim().split('\n').pop() ?? r.code}`, 'see isola console');
+    }
+    const next: InstanceSpec = { ...spec, ...change };
+    const vmMemoryBytes = running ? h.vmMemoryBytes : Math.max(h.vmMemoryBytes, next.memoryBytes ? next.memoryBytes + GUEST_OVERHEAD_BYTES : DEFAULT_VM_MEMORY);
+    const nextVmSpec = this.guestVmSpec(next, h.rootfs, vmMemoryBytes);
+    // The VM writes its config (the start script's config.json among it) at each start.
+    const vm = running ? h.vm : await this.vm.update(nextVmSpec, h.vm, { memoryBytes: vmMemoryBytes, ...(change.cpus !== undefined ? { cpus: change.cpus } : {}) }, false);
+    return withVm({ ...h, vmMemoryBytes }, vm);
+  }
+
+  /** The container's processes: the guest's, in the container's cgroup. */
+  async top(spec: InstanceSpec, h: HybridData): Promise<ProcessInfo[]> {
+    const all = await this.vm.guestProcesses(this.vmSpec(spec, h), h.vm);
+    return all.filter((p) => p.cgroup === '/isola/workload' || p.cgroup.startsWith('/isola/workload/')).map((p) => p.info);
   }
 
   logs(spec: InstanceSpec, h: HybridData, opts: { follow: boolean; signal?: AbortSignal }): AsyncIterable<LogEntry> {

@@ -26,7 +26,7 @@ exec 3<&0
 ${GUEST.runc} --root ${GUEST.runcRoot} --log ${GUEST.bundle}/runc.log --log-format json run --bundle ${GUEST.bundle} ${CONTAINER_ID} <&3 3<&- &
 pid=$!
 exec 3<&-
-for s in TERM INT HUP QUIT USR1 USR2 WINCH; do trap "kill -$s $pid 2>/dev/null" $s; done
+for s in TERM INT HUP QUIT USR1 USR2 WINCH ALRM PWR URG XCPU XFSZ VTALRM PROF SYS TRAP ABRT IO; do trap "kill -$s $pid 2>/dev/null" $s; done
 while :; do wait $pid; rc=$?; kill -0 $pid 2>/dev/null || break; done
 if [ "$rc" = 1 ] && grep -q 'executable file not found\\|exec: .*no such file or directory' ${GUEST.bundle}/runc.log 2>/dev/null; then rc=127
 elif [ "$rc" = 1 ] && grep -q 'exec: .*permission denied' ${GUEST.bundle}/runc.log 2>/dev/null; then rc=126; fi
@@ -62,6 +62,7 @@ export function guestConfig(g: GuestConfigInputs): Record<string, unknown> {
     nofile: 1048576,
     swapAccounting: false,
     mountSources: guestShareSources(g.spec),
+    initBinary: GUEST.tini,
   });
   const linux = config.linux as { namespaces: { type: string }[] };
   linux.namespaces = linux.namespaces.filter((n) => n.type !== 'network');

@@ -27,6 +27,8 @@ export const CONTAINER_ID = 'workload';
 export const GUEST = {
   runc: '/.isola/runc',
   start: '/.isola/start',
+  /** tini (static), for --init: mounted into the container as /sbin/docker-init. */
+  tini: '/.isola/tini',
   runcRoot: '/run/runc',
   bundle: '/run/isola',
   rootfs: '/bundle/rootfs',

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable, type Readable } from 'node:stream';
-import type { AttachIO, AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, PathKind, Stats, StoredData } from '../../core/types.js';
+import type { AttachIO, AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, PathKind, ProcessInfo, ResourceUpdate, Stats, StoredData } from '../../core/types.js';
 import type { Driver, DriverContext, StartAttach } from '../driver.js';
 import { IsolaError } from '../../core/errors.js';
 import type { Config } from '../../core/config.js';
@@ -23,6 +23,7 @@ import { readK8sLog } from '../cri-log.js';
 import {
   EXIT_VM_KILLED, consoleTail, exitInfo, killQemu, launchJailed, orphanOf, qmpCommand, readStatus, socketPath, vmmAlive, waitGone, waitLaunched,
 } from './monitor.js';
+import { endWatcher, parseProcessList, startWatcher } from './watch.js';
 import { IN_JAIL, handOver, jailArgv, launchFiles, vmmCgroupPath, vmmId, VMM_MEMORY_MARGIN, VMM_PIDS } from './jail.js';
 import { createCgroup, removeCgroup } from '../../util/cgroup.js';
 import { decodeVmData, type VmData, type WholeDiskData } from './persist.js';
@@ -138,6 +139,7 @@ export class VmDriver implements Driver<VmData> {
 
   /** What can be refused before any work is done. */
   private checkCreate(spec: InstanceSpec): void {
+    if (spec.devices?.length) throw new IsolaError('INVALID_ARGUMENT', '--device is not available with --as vm: a VM has its own kernel and cannot reach the host\'s devices (isola passes none through)', 'drop --device, or use --as container');
     mustExist(spec.kernel, 'kernel', '--kernel');
     mustExist(spec.initrd, 'initrd', '--initrd');
     const mem = memoryMiB(spec.memoryBytes);
@@ -345,6 +347,7 @@ export class VmDriver implements Driver<VmData> {
         // Parents before children, so a mount inside another share lands on it.
         shares: (v.shares ?? []).map((sh) => ({ tag: sh.tag, target: sh.guestTarget, readOnly: sh.readOnly })).sort(byDepth),
         tmpfs: (spec.mounts ?? []).flatMap((m) => (m.type === 'tmpfs' ? [m] : [])).sort(byDepth),
+        limits: (spec.ulimits ?? []).map((u) => `${u.name} ${u.soft} ${u.hard}`),
         tty: spec.tty,
         ...(spec.stdinOpen ? { stdin: spec.stdinOnce ? 'once' as const : 'open' as const } : {}),
       },
@@ -398,6 +401,7 @@ export class VmDriver implements Driver<VmData> {
         // virtiofsd first: QEMU connects to every share's socket when it starts.
         await startShares(this.ctx.config, assets.vfsLaunch ?? '', v.vmmUid, v.shares, () => checkpoint?.({ ...v, shares: v.shares?.map((sh) => ({ ...sh })) }));
       }
+      if (!assets.exitWatch) throw new IsolaError('UNAVAILABLE', 'the VM exit watcher (isola-exit-watch) is not built', 'run npm run bootstrap once');
       const cgroups = createCgroup(vmmCgroupPath(spec.id), {
         memoryBytes: v.memoryMiB * 1024 * 1024 + VMM_MEMORY_MARGIN, pids: VMM_PIDS, cpus: v.cpus + 1,
       });
@@ -413,7 +417,14 @@ export class VmDriver implements Driver<VmData> {
       v.pidStartTime = qemu.startTime;
       v.bootId = qemu.bootId;
       v.startedAt = new Date().toISOString();
+      v.watcher = null;
       checkpoint?.({ ...v });
+      // QEMU cannot start programs (its seccomp filter forbids it): a small watcher runs the exit
+      // command when it ends, as conmon does for a container, and keeps the log under its limit.
+      if (spec.cleanupCommand.length > 0 || spec.logMaxBytes) {
+        v.watcher = startWatcher(assets.exitWatch, { pid: qemu.pid, startTime: qemu.startTime ?? 0 }, spec.cleanupCommand, v.files.log, spec.logMaxBytes, this.ctx.config.env);
+        checkpoint?.({ ...v });
+      }
       await waitLaunched(qemu, v.files.qmp, path.join(spec.runDir, 'vmm.err'));
       // The client connects while the guest boots; init holds the workload's output until it has.
       if (attach) {
@@ -528,7 +539,7 @@ export class VmDriver implements Driver<VmData> {
       await killQemu(spec, v);
       return;
     }
-    const asked = await request(socketPath(v, 'ctl'), 'K', String(os.constants.signals.SIGTERM), 3000).then(() => true, () => false);
+    const asked = await request(socketPath(v, 'ctl'), 'K', String(signalNumber(spec.stopSignal ?? 'TERM')), 3000).then(() => true, () => false);
     if (asked && (await waitGone(spec, v, timeoutSec * 1000))) return;
     await request(socketPath(v, 'ctl'), 'K', String(os.constants.signals.SIGKILL), 2000).catch(() => undefined);
     if (await waitGone(spec, v, 3000)) return;
@@ -569,6 +580,7 @@ export class VmDriver implements Driver<VmData> {
       const own = ownOs(data);
       if (own) settleExit(data, own);
     }
+    endWatcher(data?.watcher ?? null, spec.id);
     await stopShares(spec.runDir, data?.shares ?? []);
     await deleteTaps(spec.id);
     removeCgroup(vmmCgroupPath(spec.id));
@@ -616,8 +628,18 @@ export class VmDriver implements Driver<VmData> {
     try {
       c.send('E', encodeRecords({ ...records, ...(tty ? { tty: true, ...(tty.size ? { size: tty.size } : {}) } : {}) }));
       pumpStdin(c, opts.stdin ?? null);
+      // Aborted (a health check past its timeout): the guest ends a session whose host side went
+      // away by killing its process group.
+      let aborted = false;
+      const abort = () => {
+        aborted = true;
+        c.close();
+      };
+      if (opts.signal?.aborted) abort();
+      opts.signal?.addEventListener('abort', abort, { once: true });
       for (;;) {
         const f = await c.next();
+        if (!f && aborted) return 137;
         if (!f) throw new IsolaError('INTERNAL', `the VM's agent closed the exec session of ${argv[0]} without an exit status`, 'see isola console; the guest may have stopped');
         if (f.type === 'O') {
           // A slow reader (a tar being unpacked) holds the guest back instead of filling memory here.
@@ -664,6 +686,55 @@ export class VmDriver implements Driver<VmData> {
     const owner = opts.owner ? [String(opts.owner.uid), String(opts.owner.gid)] : [];
     const r = await this.builtin(spec, v, ['tar-x', dir, ...owner], { stdin: input, stdout: new Writable({ write: (_c, _e, cb) => cb() }) }, root);
     if (r.code !== 0) throw copyError(r.stderr);
+  }
+
+  /** QMP stop: the vCPUs stop, so does everything in the guest (its clock too). */
+  async pause(spec: InstanceSpec, v: VmData): Promise<void> {
+    if (!vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
+    await qmpCommand(socketPath(v, 'qmp'), 'stop').catch((e: Error) => {
+      throw new IsolaError('UNAVAILABLE', `QEMU did not pause VM ${spec.name}: ${e.message}`, 'see isola console');
+    });
+  }
+
+  async resume(spec: InstanceSpec, v: VmData): Promise<void> {
+    if (!vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
+    await qmpCommand(socketPath(v, 'qmp'), 'cont').catch((e: Error) => {
+      throw new IsolaError('UNAVAILABLE', `QEMU did not resume VM ${spec.name}: ${e.message}`, 'see isola console');
+    });
+  }
+
+  /**
+   * A VM's RAM and vCPUs are fixed while it runs (microvm has neither memory hotplug nor CPU
+   * hotplug, and isola adds no balloon): a running VM's update is refused; a stopped one's takes
+   * effect at its next start. A VM has no pids limit to change.
+   */
+  async update(spec: InstanceSpec, v: VmData, change: ResourceUpdate, running: boolean): Promise<VmData> {
+    if (change.pidsLimit !== undefined) {
+      throw new IsolaError('INVALID_ARGUMENT', `--pids-limit cannot be updated on VM ${spec.name}: a VM's processes are counted by its own kernel, not a host cgroup`, 'update --memory or --cpus, or use a container or hybrid for a pids limit');
+    }
+    if (running && vmmAlive(spec, v)) {
+      throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is running: its RAM and vCPUs are fixed while it runs (no memory or CPU hotplug on microvm)`, `stop it (isola stop ${spec.name}), update it, and start it again`);
+    }
+    const next = { ...v };
+    if (change.memoryBytes !== undefined) {
+      const mem = memoryMiB(change.memoryBytes);
+      if (mem < MIN_MEMORY_MIB) throw new IsolaError('INVALID_ARGUMENT', `-m ${mem}m is below the ${MIN_MEMORY_MIB} MiB the guest kernel needs to boot`, `give the VM at least -m ${MIN_MEMORY_MIB}m`);
+      next.memoryMiB = mem;
+    }
+    if (change.cpus !== undefined) next.cpus = vcpus(change.cpus);
+    return next;
+  }
+
+  /** The guest's processes (kernel threads left out), as its agent reads them from /proc. */
+  async top(spec: InstanceSpec, v: VmData): Promise<ProcessInfo[]> {
+    return (await this.guestProcesses(spec, v)).map((p) => p.info);
+  }
+
+  /** Every process of the guest with its cgroup, for the hybrid driver to pick its container's. */
+  async guestProcesses(spec: InstanceSpec, v: VmData): Promise<{ info: ProcessInfo; cgroup: string }[]> {
+    if (!vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
+    const f = await request(socketPath(v, 'ctl'), 'L', '', 10_000);
+    return parseProcessList(f.payload.toString('utf8'));
   }
 
   logs(spec: InstanceSpec, v: VmData, opts: { follow: boolean; signal?: AbortSignal }): AsyncIterable<LogEntry> {

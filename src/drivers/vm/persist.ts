@@ -45,6 +45,8 @@ export type VmData = {
   wholeDisk?: WholeDiskData;
   /** Shared folders (virtiofs), each with its virtiofsd once started; absent in older records. */
   shares?: ShareData[];
+  /** The exit watcher of this run (isola-exit-watch), when it has one; absent in older records. */
+  watcher?: { pid: number; startTime: number; bootId: string } | null;
 };
 
 /** A whole-disk VM: how it boots, and its files on the host. */

@@ -1,23 +1,15 @@
 import type { HealthConfig } from '../layout.js';
 import { execForm, type Flag } from './dockerfile.js';
-
-const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+import { goDurationNs } from '../../core/units.js';
 
 /**
  * A Go duration ("30s", "1m30s", "500ms"), as HEALTHCHECK flags are written, in nanoseconds:
  * the unit Docker stores in the image config.
  */
 export function parseDuration(text: string): number {
-  if (text === '0') return 0;
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
-  let total = 0;
-  let pos = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    total += Number(m[1]) * (UNIT_NS[m[2] as string] as number);
-    pos = re.lastIndex;
-  }
-  if (pos !== text.length || text.length === 0) throw new Error(`"${text}" is not a duration (use a number with a unit: 30s, 1m30s, 500ms)`);
-  return Math.round(total);
+  const ns = goDurationNs(text);
+  if (ns === null) throw new Error(`"${text}" is not a duration (use a number with a unit: 30s, 1m30s, 500ms)`);
+  return ns;
 }
 
 const DURATION_FLAGS: Record<string, 'Interval' | 'Timeout' | 'StartPeriod' | 'StartInterval'> = {

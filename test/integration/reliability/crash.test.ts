@@ -143,7 +143,16 @@ describe('fault injection: a CLI killed at any moment leaks nothing', { timeout:
         return ['rm', '-f', `f${n}`];
       },
     },
+    // A workload that keeps failing, restarted by its exit command and checked by its health
+    // checker, so a kill can land while a restart waits for its back-off or a check runs.
+    {
+      name: 'container: run -d --restart always --health-cmd', runs: 5, windowMs: 1500, argv: async (n) => [
+        'run', '-d', '--name', `f${n}`, '--network', 'none', '--restart', 'always', '--health-cmd', 'true', '--health-interval', '200ms', 'base', 'sh', '-c', 'sleep 0.3; exit 1',
+      ],
+    },
     { name: 'vm: run -d', runs: 6, windowMs: 2500, argv: detached('vm') },
+    // The VM's exit watcher runs the exit command, which restarts it.
+    { name: 'vm: run -d --restart always', runs: 3, windowMs: 5000, argv: async (n) => ['run', '-d', '--as', 'vm', '--name', `f${n}`, '--network', 'none', '--restart', 'always', 'base', 'sh', '-c', 'sleep 1; exit 1'] },
     { name: 'vm: run --rm', runs: 3, windowMs: 2500, sigint: true, argv: async () => ['run', '--rm', '--as', 'vm', 'base', 'sh', '-c', 'echo hi; sleep 1'] },
     {
       name: 'vm: rm -f', runs: 3, windowMs: 1500, argv: async (n) => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { ociConfig, MASKED_PATHS } from '../../../src/drivers/container/launch.js';
+import { ociConfig, MASKED_PATHS, INIT_PATH, serializeOci } from '../../../src/drivers/container/launch.js';
 import { DEFAULT_SECCOMP, loadSeccompProfile, toOciSeccomp, countFilteredSyscalls } from '../../../src/drivers/container/seccomp.js';
 import { ALL_CAPS, DEFAULT_CAPS, effectiveCaps, normalizeCap, processBoundingCaps } from '../../../src/core/caps.js';
 import { parseK8sLine } from '../../../src/drivers/cri-log.js';
@@ -137,4 +137,22 @@ test('terminals: process.terminal with -t; conmon -t, or -i with a stdin pipe th
   assert.deepEqual(conmonStdioArgs({ stdinOpen: true, stdinOnce: false }), ['-i', '--leave-stdin-open']);
   assert.equal(ctlResizeLine({ rows: 40, cols: 120 }), '1 40 120\n', 'conmon\'s WIN_RESIZE_EVENT: height, then width');
   assert.equal(ctlResizeLine({ rows: 0, cols: 5000 }), '1 1 1000\n', 'kept inside what conmon accepts');
+});
+
+test('config.json: --ulimit as OCI rlimits (unlimited as the uint64 runc expects), --init as tini mounted at /sbin/docker-init, --device', () => {
+  const dev = { hostPath: '/dev/fuse', containerPath: '/dev/fuse', permissions: 'rwm', type: 'c' as const, major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 };
+  const s = spec({ ulimits: [{ name: 'nproc', soft: 10, hard: 20 }, { name: 'core', soft: -1, hard: -1 }], init: true, devices: [dev] });
+  const c = ociConfig({ ...base, spec: s, initBinary: '/usr/bin/tini-static' }) as Json;
+  assert.deepEqual(c.process.rlimits.map((r: Json) => r.type), ['RLIMIT_NOFILE', 'RLIMIT_NPROC', 'RLIMIT_CORE']);
+  const text = serializeOci(c);
+  assert.match(text, /"type":"RLIMIT_CORE","soft":18446744073709551615,"hard":18446744073709551615/);
+  assert.deepEqual(c.process.args, [INIT_PATH, '--', 'sh']);
+  assert.ok(c.mounts.some((m: Json) => m.destination === INIT_PATH && m.source === '/usr/bin/tini-static' && m.options.includes('ro')));
+  assert.deepEqual(c.linux.devices, [{ path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 }]);
+  assert.deepEqual(c.linux.resources.devices.at(-1), { allow: true, type: 'c', major: 10, minor: 229, access: 'rwm' });
+  const own = ociConfig({ ...base, spec: spec({ ulimits: [{ name: 'nofile', soft: 100, hard: 200 }] }) }) as Json;
+  assert.deepEqual(own.process.rlimits, [{ type: 'RLIMIT_NOFILE', soft: 100, hard: 200 }], '--ulimit nofile replaces the default');
+  const plain = ociConfig({ ...base, spec: spec() }) as Json;
+  assert.deepEqual(plain.process.args, ['sh'], 'no init unless asked');
+  assert.equal(plain.linux.devices, undefined);
 });

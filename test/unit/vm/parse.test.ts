@@ -1,3 +1,4 @@
+import { parseProcessList } from '../../../src/drivers/vm/watch.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseStatus } from '../../../src/drivers/vm/monitor.js';
@@ -112,4 +113,15 @@ test('root disk size leaves free space and rounds to MiB', () => {
   const s = ext4SizeBytes(3 * mib);
   assert.equal(s % mib, 0);
   assert.ok(s >= 3 * mib + 512 * mib);
+});
+
+test('the agent\'s process list becomes top rows with each process\'s cgroup; limits travel as records', () => {
+  const text = 'uptime 100.00\n1\t0\t0\t50\t10\t/\t/init\n57\t1\t65534\t250\t9500\t/isola/workload\tsleep 600\n';
+  const rows = parseProcessList(text, Date.parse('2024-05-01T12:00:00Z'));
+  assert.deepEqual(rows.map((r) => [r.info.pid, r.info.ppid, r.info.uid, r.info.cpuSeconds, r.info.cmd, r.cgroup]), [
+    [1, 0, '0', 0.5, '/init', '/'],
+    [57, 1, '65534', 2.5, 'sleep 600', '/isola/workload'],
+  ]);
+  const r = { argv: ['a'], env: [], limits: ['nofile 10 20', 'core -1 -1'] };
+  assert.deepEqual(decodeRecords(encodeRecords(r)).limits, ['nofile 10 20', 'core -1 -1']);
 });
