@@ -31,7 +31,11 @@ fi
 #                             the test registry's TLS CA and its htpasswd (bcrypt via python3's crypt)
 #   debootstrap               tests build on a real Debian image (minbase + python3), made once and cached
 #   chromium                  the HTML report is checked in a real headless browser
-PKGS=(runc crun conmon tini podman qemu-system-x86 qemu-utils busybox-static e2fsprogs cpio kmod zstd attr
+#   seabios ovmf              whole-disk VMs' firmware: BIOS (SeaBIOS) and UEFI (OVMF)
+#   syslinux syslinux-common mtools dosfstools fdisk grub-efi-amd64-bin
+#                             isola export: the boot partition (FAT, made and filled without
+#                             mounting), syslinux for BIOS, GRUB for UEFI, the partition table
+#   libxml2-utils             xmllint: exported OVF descriptors are validated against DMTF's schema
 PKGS=(runc crun conmon tini podman qemu-system-x86 qemu-utils busybox-static e2fsprogs cpio kmod zstd attr
       gcc libc6-dev iproute2 iptables nftables socat wrk golang-github-containers-common skopeo umoci docker-registry
       docker.io curl openssl python3 debootstrap chromium seabios ovmf syslinux syslinux-common mtools
