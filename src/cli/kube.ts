@@ -13,6 +13,7 @@ import { normalizeRef } from '../image/ref.js';
 import { BASE_REF, ensureBaseImage } from '../image/base.js';
 import { buildContainerDisk } from '../export/kube/containerdisk.js';
 import { workloadFromInstance, type WorkloadOptions } from '../export/kube/from-instance.js';
+import { resolveHealth } from '../engine/health.js';
 import { workloadFromRun } from '../export/kube/from-run.js';
 import { imageFactsByDigest, imageFactsByRef } from '../export/kube/image-facts.js';
 import { manifestsFor } from '../export/kube/manifests.js';
@@ -72,7 +73,9 @@ export function register(program: Command, ctx: CliContext): void {
         // A whole-disk image (import-vm, kube containerdisk) is itself the containerDisk a VM boots.
         if (req.kind === 'vm' && !opts.containerDisk && diskImageFacts(store.resolve(flags.image).config)) opts.containerDisk = normalizeRef(flags.image);
         const facts = imageFactsByRef(store, flags.image);
-        return [workloadFromRun(req, facts, opts, ctx.config.env, warnings)];
+        // The check in force, as isola run resolves it: the image's HEALTHCHECK with --health-*.
+        const resolvedHealth = resolveHealth(facts?.health, req.health ?? {}) ?? null;
+        return [workloadFromRun({ ...req, resolvedHealth }, facts, opts, ctx.config.env, warnings)];
       }
       if (args.length === 0) throw invalid('nothing to describe', 'name instances (isola kube generate web db), or give --image IMAGE');
       const given = runFlags.filter((o) => generate.getOptionValueSource(o.attributeName()) === 'cli').map((o) => o.long ?? o.flags);

@@ -106,3 +106,48 @@ export function registryWarning(image: string | undefined, subject: string, warn
 
 /** Capabilities as Kubernetes spells them: CAP_NET_ADMIN -> NET_ADMIN. */
 export const kubeCap = (cap: string) => cap.toUpperCase().replace(/^CAP_/, '');
+
+/** The lifecycle settings a spec or a run carries (restart, health is mapped apart, stop, labels, limits). */
+export interface LifecycleLike {
+  restart?: { name: string; maxRetries: number };
+  stopSignal?: string;
+  stopTimeout?: number;
+  labels?: Record<string, string>;
+  ulimits?: { name: string; soft: number; hard: number }[];
+  init?: boolean;
+  devices?: { hostPath: string }[];
+  logMaxBytes?: number;
+}
+
+/** Kubernetes annotation keys: an optional DNS-subdomain prefix and a name of 63 characters at most. */
+const ANNOTATION_KEY = /^(([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+/**
+ * Restart policy, stop, labels and limits for a pod: --stop-timeout is the grace period, labels
+ * become annotations; what a pod has no place for is named, one warning each.
+ */
+export function lifecycleSettings(l: LifecycleLike, subject: string, warnings: Warnings): { stopTimeoutSec?: number; annotations?: Record<string, string> } {
+  if (l.restart?.name === 'on-failure') {
+    warnings.add(subject, `--restart on-failure${l.restart.maxRetries ? `:${l.restart.maxRetries}` : ''} becomes restartPolicy Always: a Deployment's pods always restart, with the kubelet's back-off and no retry limit`);
+  }
+  if (l.stopSignal && !/^(SIG)?TERM$/i.test(l.stopSignal)) warnings.add(subject, `--stop-signal ${l.stopSignal} not carried over: the kubelet sends the image's STOPSIGNAL (bake it into the image)`);
+  if (l.ulimits?.length) warnings.add(subject, `--ulimit ${l.ulimits.map((u) => u.name).join(', ')} not carried over: a pod has no per-container rlimits (the node's container runtime sets them)`);
+  if (l.init) warnings.add(subject, '--init not carried over: a pod runs the image\'s entrypoint as PID 1 (put tini in the image, or set shareProcessNamespace so the pause container reaps)');
+  if (l.devices?.length) warnings.add(subject, `--device ${l.devices.map((d) => d.hostPath).join(', ')} not carried over: a cluster hands out devices through a device plugin`);
+  if (l.logMaxBytes) warnings.add(subject, '--log-opt max-size not carried over: the kubelet rotates container logs (its containerLogMaxSize)');
+  const annotations: Record<string, string> = {};
+  for (const [k, v] of Object.entries(l.labels ?? {})) {
+    if (ANNOTATION_KEY.test(k)) annotations[k] = v;
+    else warnings.add(subject, `label ${k} not carried over: not a valid Kubernetes annotation key`);
+  }
+  return {
+    ...(l.stopTimeout !== undefined ? { stopTimeoutSec: l.stopTimeout } : {}),
+    ...(Object.keys(annotations).length ? { annotations } : {}),
+  };
+}
+
+/** isola's resolved health check (milliseconds) in Docker's config form (nanoseconds), for probes. */
+export function healthConfigOf(h: { test: string[]; intervalMs: number; timeoutMs: number; startPeriodMs: number; startIntervalMs: number; retries: number }): NonNullable<ImageFacts['health']> {
+  const ns = (ms: number) => ms * 1e6;
+  return { Test: h.test, Interval: ns(h.intervalMs), Timeout: ns(h.timeoutMs), StartPeriod: ns(h.startPeriodMs), StartInterval: ns(h.startIntervalMs), Retries: h.retries };
+}

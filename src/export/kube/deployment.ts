@@ -20,7 +20,7 @@ export function deploymentOf(w: KubeWorkload, name: string, warnings: Warnings, 
     spec: {
       replicas: w.replicas,
       selector: { matchLabels: selectorLabels(name) },
-      template: { metadata: { labels }, spec },
+      template: { metadata: { labels, ...(w.annotations ? { annotations: w.annotations } : {}) }, spec },
     },
   };
   const comment = [`${w.origin}, as a ${w.kind === 'hybrid' ? 'Kata pod (a container inside a VM)' : 'container'}`];

@@ -1,6 +1,6 @@
 import type { InstanceSpec } from '../../core/types.js';
 import { kubeVolumes } from './mounts.js';
-import { fromImageFacts, kernelWarnings, kubeCap, networkSettings, pidsWarning, publishedPorts, registryWarning, runtimeClassOf, userOf } from './carry.js';
+import { fromImageFacts, healthConfigOf, kernelWarnings, kubeCap, lifecycleSettings, networkSettings, pidsWarning, publishedPorts, registryWarning, runtimeClassOf, userOf } from './carry.js';
 import type { ImageFacts } from './image-facts.js';
 import type { KubeWorkload, ServiceType } from './model.js';
 import type { Warnings } from './warnings.js';
@@ -12,7 +12,7 @@ import type { Warnings } from './warnings.js';
  */
 const KNOWN_FIELDS = new Set([
   'id', 'name', 'kind', 'image', 'argv', 'env', 'workdir', 'user', 'hostname', 'memoryBytes', 'cpus', 'pidsLimit',
-  'readOnly', 'mounts', 'tty', 'stdinOpen', 'stdinOnce', 'network', 'moreNetworks', 'extraHosts', 'dns', 'security', 'runtime', 'kernel', 'initrd', 'dir', 'runDir', 'cleanupCommand',
+  'readOnly', 'mounts', 'tty', 'stdinOpen', 'stdinOnce', 'network', 'moreNetworks', 'extraHosts', 'dns', 'restart', 'health', 'stopSignal', 'stopTimeout', 'labels', 'ulimits', 'init', 'devices', 'logMaxBytes', 'security', 'runtime', 'kernel', 'initrd', 'dir', 'runDir', 'cleanupCommand',
 ]);
 
 export interface InstanceSource {
@@ -74,7 +74,9 @@ export function workloadFromInstance(src: InstanceSource, opts: WorkloadOptions,
     ...(hostname && /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(hostname) ? { hostname } : {}),
     ports: fromImage.ports,
     serviceType: opts.serviceType,
-    ...(fromImage.health ? { health: fromImage.health } : {}),
+    // The instance's own check (the image's HEALTHCHECK with --health-*), else the image's.
+    ...(spec.health ? { health: healthConfigOf(spec.health) } : fromImage.health ? { health: fromImage.health } : {}),
+    ...lifecycleSettings(spec, subject, warnings),
     volumes: [...mounts, ...fromImage.volumes],
     security: {
       privileged: spec.security.privileged,

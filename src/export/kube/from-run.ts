@@ -1,6 +1,6 @@
 import { invalid } from '../../core/errors.js';
 import type { Kind } from '../../core/types.js';
-import { fromImageFacts, kernelWarnings, kubeCap, networkSettings, pidsWarning, publishedPorts, registryWarning, runtimeClassOf, userOf } from './carry.js';
+import { fromImageFacts, healthConfigOf, kernelWarnings, kubeCap, lifecycleSettings, networkSettings, pidsWarning, publishedPorts, registryWarning, runtimeClassOf, userOf } from './carry.js';
 import type { WorkloadOptions } from './from-instance.js';
 import type { ImageFacts } from './image-facts.js';
 import type { KubeWorkload } from './model.js';
@@ -37,6 +37,16 @@ export interface ImageRunSettings {
   privileged: boolean;
   capAdd: string[];
   mounts?: readonly MountLike[];
+  restart?: { name: string; maxRetries: number };
+  stopSignal?: string;
+  stopTimeout?: number;
+  labels?: Record<string, string>;
+  ulimits?: { name: string; soft: number; hard: number }[];
+  init?: boolean;
+  devices?: { hostPath: string }[];
+  logMaxBytes?: number;
+  /** The health check in force: the image's HEALTHCHECK with --health-* (resolved by the caller); null: --no-healthcheck. */
+  resolvedHealth?: { test: string[]; intervalMs: number; timeoutMs: number; startPeriodMs: number; startIntervalMs: number; retries: number } | null;
   tty?: boolean;
   interactive?: boolean;
   capDrop: string[];
@@ -110,7 +120,8 @@ export function workloadFromRun(
     ...(req.hostname ? { hostname: req.hostname } : {}),
     ports: fromImage.ports,
     serviceType: opts.serviceType,
-    ...(fromImage.health ? { health: fromImage.health } : {}),
+    ...(req.resolvedHealth ? { health: healthConfigOf(req.resolvedHealth) } : req.resolvedHealth === undefined && fromImage.health ? { health: fromImage.health } : {}),
+    ...lifecycleSettings(req, subject, warnings),
     volumes: [...volumes, ...fromImage.volumes],
     security: {
       privileged: req.privileged,

@@ -69,6 +69,10 @@ export interface KubeWorkload {
   health?: HealthConfig;
   volumes: KubeVolume[];
   security: KubeSecurity;
+  /** --stop-timeout: the pod's terminationGracePeriodSeconds. */
+  stopTimeoutSec?: number;
+  /** --label: annotations on the pod template (Docker labels are free text; Kubernetes labels are not). */
+  annotations?: Record<string, string>;
   /** --add-host: the pod's hostAliases, one per address. */
   hostAliases?: { ip: string; hostnames: string[] }[];
   /** --dns, --dns-search, --dns-option: the pod's dnsConfig (with --dns, dnsPolicy None). */

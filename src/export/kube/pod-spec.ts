@@ -79,6 +79,7 @@ export function podSpecOf(w: KubeWorkload, name: string, warnings: Warnings): Po
     // An isola instance holds no credentials of the host; a pod needs none of the cluster's.
     automountServiceAccountToken: false,
   };
+  if (w.stopTimeoutSec !== undefined) spec.terminationGracePeriodSeconds = w.stopTimeoutSec;
   if (w.hostAliases) spec.hostAliases = w.hostAliases;
   if (w.dns) {
     // Docker's --dns replaces the resolver: dnsPolicy None. Search and options alone add to the cluster's.

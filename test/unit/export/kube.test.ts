@@ -157,6 +157,28 @@ describe('isola kube generate: container', () => {
     assert.match(text, /network backend: a cluster has one pod network/);
   });
 
+  test('lifecycle: the resolved health check as probes, --stop-timeout as the grace period, labels as annotations, the rest named', async () => {
+    const w = new Warnings();
+    const wl = workloadFromRun(run({
+      restart: { name: 'on-failure', maxRetries: 3 }, stopTimeout: 42, stopSignal: 'SIGQUIT', labels: { 'com.example.team': 'web', 'bad key!': 'x' },
+      ulimits: [{ name: 'nofile', soft: 10, hard: 20 }], init: true, logMaxBytes: 1 << 20,
+      resolvedHealth: { test: ['CMD-SHELL', 'wget -q -O /dev/null http://localhost:8080/health'], intervalMs: 5000, timeoutMs: 2000, startPeriodMs: 10_000, startIntervalMs: 5000, retries: 2 },
+    }), facts, opts, {}, w);
+    const objs = manifestsFor([wl], w).map((m) => m.object);
+    assert.deepEqual(await schemaProblems(objs), []);
+    const tpl = (byKind(objs, 'Deployment')[0] as Any).spec.template;
+    assert.equal(tpl.spec.terminationGracePeriodSeconds, 42);
+    assert.deepEqual(tpl.metadata.annotations, { 'com.example.team': 'web' });
+    const c = tpl.spec.containers[0];
+    assert.deepEqual(c.readinessProbe, { httpGet: { path: '/health', port: 8080 }, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 }, 'the run\'s check, not the image\'s');
+    assert.equal(c.livenessProbe.initialDelaySeconds, 10);
+    const text = w.list.join('\n');
+    for (const re of [/--restart on-failure:3 becomes restartPolicy Always/, /--stop-signal SIGQUIT not carried over/, /--ulimit nofile not carried over/, /--init not carried over/,
+      /--log-opt max-size not carried over/, /label bad key! not carried over/]) assert.match(text, re);
+    const off = workloadFromRun(run({ resolvedHealth: null }), facts, opts, {}, new Warnings());
+    assert.equal(off.health, undefined, '--no-healthcheck drops the image\'s HEALTHCHECK too');
+  });
+
   test('--privileged maps to securityContext.privileged, without allowPrivilegeEscalation (Kubernetes refuses both)', async () => {
     const w = new Warnings();
     const wl = workloadFromRun(run({ privileged: true, seccomp: 'unconfined' }), undefined, opts, {}, w);
