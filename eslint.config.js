@@ -1,7 +1,9 @@
 // Lint: typescript-eslint's recommended rules, plus the layering of docs/ARCHITECTURE.md:
 //   core  <  util  <  image, net, state, guest, export  <  drivers  <  engine, security  <  cli, bench, advise
-// A layer imports only from the layers below it. Import cycles are caught by a unit test
-// (test/unit/architecture/cycles.test.ts), which also reads type-only imports.
+// A layer imports only from the layers below it; each arrow of that line is one rule below,
+// except that the resources (image, net, state, guest, export) may import each other.
+// Import cycles are caught by a unit test (test/unit/architecture/cycles.test.ts), which also
+// reads type-only imports.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -16,6 +18,14 @@ const ANY_DRIVER = {
 const ABOVE_CORE = {
   group: ['../*', '!../core', '!../core/**'],
   message: 'src/core/ imports nothing of isola outside src/core/: it is the vocabulary every layer shares.',
+};
+const RESOURCES = {
+  group: ['**/image/**', '**/net/**', '**/state/**', '**/guest/**', '**/export/**'],
+  message: 'src/util/ sits below the resources (image, net, state, guest, export); move what both need to src/util/ or src/core/.',
+};
+const EDGES = {
+  group: ['**/cli/**', '**/bench/**', '**/advise/**', '**/api/**'],
+  message: 'The engine and the security profile sit below the edges (cli, bench, advise, api); they must not import them.',
 };
 const ENGINE_AND_UP = {
   group: ['**/engine/**', '**/cli/**', '**/bench/**', '**/advise/**', '**/security/**', '**/api/**'],
@@ -42,13 +52,26 @@ export default tseslint.config(
       }],
     },
   },
+  // One block per layer: a later block's no-restricted-imports would replace an earlier one's.
   {
-    files: ['src/engine/**/*.ts', 'src/cli/**/*.ts', 'src/bench/**/*.ts', 'src/advise/**/*.ts', 'src/security/**/*.ts'],
+    files: ['src/cli/**/*.ts', 'src/bench/**/*.ts', 'src/advise/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [CONCRETE_DRIVER] }] },
   },
   {
-    files: ['src/util/**/*.ts', 'src/image/**/*.ts', 'src/net/**/*.ts', 'src/state/**/*.ts', 'src/guest/**/*.ts', 'src/export/**/*.ts'],
+    files: ['src/engine/**/*.ts', 'src/security/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [CONCRETE_DRIVER, EDGES] }] },
+  },
+  {
+    files: ['src/drivers/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [ENGINE_AND_UP] }] },
+  },
+  {
+    files: ['src/image/**/*.ts', 'src/net/**/*.ts', 'src/state/**/*.ts', 'src/guest/**/*.ts', 'src/export/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [ANY_DRIVER, ENGINE_AND_UP] }] },
+  },
+  {
+    files: ['src/util/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [ANY_DRIVER, ENGINE_AND_UP, RESOURCES] }] },
   },
   {
     files: ['src/core/**/*.ts'],

@@ -60,3 +60,27 @@ test('process.env is read in src/core/config.ts and nowhere else', () => {
   assert.match(elsewhere.stdout, /the one place that reads process\.env/);
   assert.equal(lint('src/core/config.ts', src).status, 0);
 });
+
+test('the engine and the security profile do not import the edges', () => {
+  for (const layer of ['engine', 'security']) {
+    const r = lint(`src/${layer}/probe.ts`, "import { withEngine } from '../cli/context.js';\nexport const w = withEngine;\n");
+    assert.equal(r.status, 1, `${layer}: ${r.stdout}`);
+    assert.match(r.stdout, /sit below the edges/);
+  }
+});
+
+test('drivers do not import the engine or what is built on it', () => {
+  const r = lint('src/drivers/vm/probe.ts', "import type { AttachClient } from '../../engine/attach.js';\nexport type A = AttachClient;\n");
+  assert.equal(r.status, 1, r.stdout);
+  assert.match(r.stdout, /must not import the engine/);
+  assert.equal(lint('src/drivers/vm/probe.ts', "import { createTap } from '../../net/tap.js';\nexport const t = createTap;\n").status, 0);
+});
+
+test('src/util imports none of the resources above it', () => {
+  for (const layer of ['image', 'net', 'state', 'guest', 'export']) {
+    const r = lint('src/util/probe.ts', `import * as m from '../${layer}/probe.js';\nexport const x = m;\n`);
+    assert.equal(r.status, 1, `${layer}: ${r.stdout}`);
+    assert.match(r.stdout, /src\/util\/ sits below the resources/);
+  }
+  assert.equal(lint('src/net/probe.ts', "import * as m from '../state/db.js';\nexport const x = m;\n").status, 0, 'the resources may import each other');
+});
