@@ -99,7 +99,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--build-arg <name=value>', 'set a build argument (repeatable; NAME alone passes isola\'s own environment value)', collect, [])
     .option('--target <stage>', 'build the stage of this name (and what it needs), not the last one')
     .option('--no-cache', 'do every step again instead of using the build cache')
-    .option('--network <mode>', 'network of RUN steps: none, or bridge (isola0, no route beyond the host)', 'none')
+    .option('--network <mode>', 'network of RUN steps: none, or bridge (isola0, with NAT to the host\'s networks)', 'none')
     .option('-q, --quiet', 'print only the image digest')
     .action(async (contextArg: string, o: BuildFlags) => {
       if (o.network !== 'none' && o.network !== 'bridge') throw invalid(`unknown --network "${o.network}"`, 'use none or bridge');

@@ -125,7 +125,7 @@ export function addRunFlags(cmd: Command): Command {
     .option('--stop-signal <signal>', 'signal that stop sends first (default SIGTERM, or the image\'s STOPSIGNAL)')
     .option('--stop-timeout <seconds>', 'seconds stop waits before SIGKILL (default 10)')
     .option('--device <host[:container][:rwm]>', 'give the container a host device (containers only; repeatable)', collect, [])
-    .option('--log-opt <max-size=SIZE>', 'log file limit: started again, empty, when it reaches SIZE (repeatable)', collect, []);
+    .option('--log-opt <max-size=SIZE>', 'log file limit: past SIZE a container\'s log is started again empty, a vm\'s or hybrid\'s has its oldest half cut (checked every 250 ms) (repeatable)', collect, []);
 }
 
 /**
