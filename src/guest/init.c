@@ -3,10 +3,12 @@
  *
  * Boot: mount /proc /sys /dev, load the virtio modules listed in /isola/modules (dependency
  * order, written by setup.ts), mount /dev/vda (ext4) and switch root into it, configure each NIC
- * (found by its MAC, renamed eth0, eth1, ...; the default route through the first), put the
+ * (found by its MAC, renamed eth0, eth1, ...; the default route through the first), mount the
+ * shared folders (virtiofs, by tag) and tmpfs mounts the config lists, parents first, put the
  * instance's /etc/hostname, /etc/hosts and /etc/resolv.conf in /dev/.isola and bind-mount them
  * over the image's, then run the workload described in /isola/config (a cpio appended per
- * instance).
+ * instance; on a whole disk, the fw_cfg file read over the disk's own config), with the
+ * --ulimit values (records l) set by setrlimit on it and on every exec session.
  *
  * Host channels are virtio-serial ports, found by name under /sys/class/virtio-ports:
  *   isola.log     workload stdout/stderr as CRI log lines ("TIME stdout F text"), never kernel text
@@ -1575,9 +1577,12 @@ static void load_disk_modules(void) {
 
 /*
  * Under isola, a whole disk's VM gets the instance's config by fw_cfg (QEMU's firmware config
- * device, readable in sysfs once qemu_fw_cfg is loaded): the address always, the command and its
- * environment, working folder and user where the run gives them. It is read over the config the
- * disk's initramfs carries, so `isola run DISK-IMAGE cmd -e K=V -p ...` works as for any VM.
+ * device, readable in sysfs once qemu_fw_cfg is loaded), written at each start: the command and
+ * its environment, working folder and user where the run gives them; the hostname, the address
+ * and gateway (older configs) and the read-only flag; each NIC by its MAC; the /etc/hosts and
+ * resolv.conf files; the shared folders and tmpfs mounts; the --ulimit values. It is read over
+ * the config the disk's initramfs carries, so `isola run DISK-IMAGE cmd -e K=V -p ... -v ...`
+ * works as for any VM. (No terminal records: isola refuses -i and -t for a whole disk.)
  */
 #define FW_CFG_CONFIG "/sys/firmware/qemu_fw_cfg/by_name/opt/isola/config/raw"
 static int have_fw_cfg(void) { return access("/sys/firmware/qemu_fw_cfg/rev", F_OK) == 0; }
