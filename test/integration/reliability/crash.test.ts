@@ -16,10 +16,10 @@ import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
  * conmon, QEMU, jail or forwarder process, no virtiofsd, no network left listed, no file under
  * instances/, run/, tmp/ or the store's temp area, and (rm -v) no anonymous volume.
  *
- * The moments come from a seeded generator; a failure prints the seed to replay it:
- *   ISOLA_FAULT_SEED=<seed> node --test dist/test/integration/reliability/crash.test.js
+ * The moments come from a reproducible generator; a failure prints its random start to replay it:
+ *   ISOLA_FAULT_START=<start> node --test dist/test/integration/reliability/crash.test.js
  */
-const SEED = process.env.ISOLA_FAULT_SEED !== undefined ? Number(process.env.ISOLA_FAULT_SEED) : Math.floor(Math.random() * 2 ** 31);
+const START = process.env.ISOLA_FAULT_START !== undefined ? Number(process.env.ISOLA_FAULT_START) : Math.floor(Math.random() * 2 ** 31);
 
 interface Scenario {
   name: string;
@@ -37,7 +37,7 @@ describe('fault injection: a CLI killed at any moment leaks nothing', { timeout:
   let registry: TestRegistry;
   let tarball = '';
   let shares = '';
-  const rnd = seededRandom(SEED);
+  const rnd = seededRandom(START);
   const report: { scenario: string; signal: string; atMs: number; finished: boolean; leaks: string[] }[] = [];
   const cli = (args: string[], timeoutMs = 180_000) => isola(fx.root, args, { timeoutMs });
 
@@ -64,7 +64,7 @@ describe('fault injection: a CLI killed at any moment leaks nothing', { timeout:
     await registry?.stop();
     const killed = report.filter((r) => !r.finished).length;
     const leaks = report.flatMap((r) => r.leaks.map((l) => `${r.scenario} (${r.signal} at ${r.atMs} ms): ${l}`));
-    process.stdout.write(`# fault injection: seed ${SEED}, ${report.length} runs, ${killed} killed mid-verb, ${leaks.length} leaks\n`);
+    process.stdout.write(`# fault injection: start ${START}, ${report.length} runs, ${killed} killed mid-verb, ${leaks.length} leaks\n`);
     for (const s of [...new Set(report.map((r) => r.scenario))]) {
       const rs = report.filter((r) => r.scenario === s);
       process.stdout.write(`#   ${s}: ${rs.length} runs, ${rs.filter((r) => !r.finished).length} killed mid-verb\n`);
@@ -184,7 +184,7 @@ describe('fault injection: a CLI killed at any moment leaks nothing', { timeout:
         await recover();
         const leaks = await leftovers();
         report.push({ scenario: sc.name, signal, atMs, finished, leaks });
-        assert.deepEqual(leaks, [], `${sc.name}: ${signal} at ${atMs} ms (seed ${SEED}) left: ${leaks.join('; ')}`);
+        assert.deepEqual(leaks, [], `${sc.name}: ${signal} at ${atMs} ms (start ${START}) left: ${leaks.join('; ')}`);
       }
     });
   }
