@@ -609,11 +609,18 @@ export class Engine {
   /** Removes an instance; with `volumes`, also its anonymous volumes (rm -v), as Docker does. */
   async remove(ref: string, force: boolean, volumes = false): Promise<string> {
     await this.reconcile();
-    const found = this.find(ref);
+    let found = this.find(ref);
     if (found.state === 'creating') {
       throw new IsolaError('FAILED_PRECONDITION', `instance ${found.name} is being created by process ${found.owner?.pid ?? '?'}`, 'wait for it to finish, then remove it');
     }
-    if (found.state === 'running' && !force) throw new IsolaError('FAILED_PRECONDITION', `instance ${found.name} is running`, 'stop it first (isola stop), or use isola rm -f');
+    if (found.state === 'running' && !force) {
+      // Its exit may be being recorded right now (the monitor's exit command holds its lock, so
+      // reconcile left it alone): what the driver sees decides, once that record is written.
+      const seen = await this.driver(found.kind).observe(found.spec, found.data);
+      if (seen.state !== 'exited') throw new IsolaError('FAILED_PRECONDITION', `instance ${found.name} is running`, 'stop it first (isola stop), or use isola rm -f');
+      await this.recordExit(found, seen.exit);
+      found = this.find(ref);
+    }
     this.endRestarter(this.instances.markStoppedByUser(found.id));
     await this.locked(found, async () => {
       const rec = this.instances.get(found.id) ?? found;

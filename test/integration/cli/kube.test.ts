@@ -85,7 +85,7 @@ describe('isola kube', () => {
     assertEngineError(await cli('kube', 'generate', '--image', 'base', '--replicas', '0', '-o', out), /invalid --replicas/);
     assertEngineError(await cli('kube', 'generate', '--image', 'base', '--service-type', 'Ingress', '-o', out), /unknown --service-type/);
     assertEngineError(await cli('kube', 'generate', '--image', 'base', '--as', 'vm', '--containerdisk', 'r.example/d:1', '--validate', '-o', out), /KubeVirt's schema, which was not given/);
-    assertEngineError(await cli('kube', 'generate', '--image', 'base', '-v', 'nope', '-o', out), /invalid --volume/);
+    assertEngineError(await cli('kube', 'generate', '--image', 'base', '-v', 'nope', '-o', out), /the path inside the instance "nope" is not absolute/);
     assertEngineError(await cli('kube', 'generate', '--image', 'base', '--network', 'none', '-p', '80:80', '-o', out), /--publish needs a network/);
     assert.equal(fs.existsSync(out), false);
     assert.deepEqual(fs.readdirSync(fx.root).filter((n) => n.endsWith('.tmp')), []);
