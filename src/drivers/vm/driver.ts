@@ -476,6 +476,9 @@ export class VmDriver implements Driver<VmData> {
 
   async attach(spec: InstanceSpec, v: VmData, io: AttachIO): Promise<AttachSession> {
     if (!vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first; isola logs shows what it wrote');
+    if (v.wholeDisk) {
+      throw new IsolaError('INVALID_ARGUMENT', `VM ${spec.name} boots a whole disk, which has no terminal port to attach to`, 'watch its console with isola console -f, or reach it over the network');
+    }
     return openTerminal(socketPath(v, 'tty'), io, spec.name, ATTACH_TIMEOUT_MS);
   }
 
