@@ -18,7 +18,7 @@ import { allocatedBytes } from '../../util/fsx.js';
 import { findQemu, findQemuImg, probeAccelerator } from './accel.js';
 import { AgentConnection, request } from './agent.js';
 import { createOverlay, diskUsage, ensureBaseDisk, type DiskUsage } from './disk.js';
-import { MIN_MEMORY_MIB, attachCmdline, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from './launch.js';
+import { MIN_MEMORY_MIB, attachCmdline, minMemoryMiB, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from './launch.js';
 import { readK8sLog } from '../cri-log.js';
 import {
   EXIT_VM_KILLED, consoleTail, exitInfo, killQemu, launchJailed, orphanOf, qmpCommand, readStatus, socketPath, vmmAlive, waitGone, waitLaunched,
@@ -149,8 +149,9 @@ export class VmDriver implements Driver<VmData> {
     mustExist(spec.kernel, 'kernel', '--kernel');
     mustExist(spec.initrd, 'initrd', '--initrd');
     const mem = memoryMiB(spec.memoryBytes);
-    if (mem < MIN_MEMORY_MIB) {
-      throw new IsolaError('INVALID_ARGUMENT', `-m ${mem}m is below the ${MIN_MEMORY_MIB} MiB the guest kernel needs to boot`, `give the VM at least -m ${MIN_MEMORY_MIB}m`);
+    const min = minMemoryMiB(spec.kernel ? 'custom' : this.ctx.config.vm.kernel);
+    if (mem < min) {
+      throw new IsolaError('INVALID_ARGUMENT', `-m ${mem}m is below the ${min} MiB the guest kernel needs to boot`, `give the VM at least -m ${min}m`);
     }
     findQemu(this.ctx.config);
     if (!readGuestAssets(this.ctx.config.assets) && !(spec.kernel && spec.initrd)) {
@@ -735,7 +736,8 @@ export class VmDriver implements Driver<VmData> {
     const next = { ...v };
     if (change.memoryBytes !== undefined) {
       const mem = memoryMiB(change.memoryBytes);
-      if (mem < MIN_MEMORY_MIB) throw new IsolaError('INVALID_ARGUMENT', `-m ${mem}m is below the ${MIN_MEMORY_MIB} MiB the guest kernel needs to boot`, `give the VM at least -m ${MIN_MEMORY_MIB}m`);
+      const min = minMemoryMiB(v.guestKernel);
+      if (mem < min) throw new IsolaError('INVALID_ARGUMENT', `-m ${mem}m is below the ${min} MiB the guest kernel needs to boot`, `give the VM at least -m ${min}m`);
       next.memoryMiB = mem;
     }
     if (change.cpus !== undefined) next.cpus = vcpus(change.cpus);
