@@ -113,6 +113,36 @@ export async function buildInputs(): Promise<{ sourceVersion: string; compiler: 
   return { sourceVersion: m[1], compiler: gcc.split('\n')[0]?.trim() ?? 'gcc' };
 }
 
+/** A build folder untouched for this long was left by a setup that was killed (a build takes minutes). */
+export const STALE_BUILD_MS = 60 * 60 * 1000;
+
+/**
+ * Removes the unpacked source trees (about 1.4 GiB each) of builds that were killed before their
+ * `finally` ran: `.isola-build-*` folders not modified for STALE_BUILD_MS. A running build's
+ * folder is younger, and is left alone.
+ */
+export function removeStaleBuilds(kernelDir: string, now: number, log: (m: string) => void = () => undefined): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(kernelDir);
+  } catch {
+    return removed;
+  }
+  for (const n of names.filter((x) => x.startsWith('.isola-build-'))) {
+    const p = path.join(kernelDir, n);
+    try {
+      if (now - fs.statSync(p).mtimeMs < STALE_BUILD_MS) continue;
+      fs.rmSync(p, { recursive: true, force: true });
+      removed.push(p);
+      log(`removed ${p}, left by a kernel build that did not finish`);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return removed;
+}
+
 /** The cached build for `key`, or null. */
 export function readIsolaKernel(assets: string, key: string): IsolaKernel | null {
   const dir = kernelCacheDir(assets, key);
@@ -139,6 +169,7 @@ export async function ensureIsolaKernel(assets: string, fragmentFile: string, ca
 
   const dir = kernelCacheDir(assets, key);
   fs.mkdirSync(path.dirname(dir), { recursive: true });
+  removeStaleBuilds(path.dirname(dir), Date.now(), log);
   const tmp = fs.mkdtempSync(path.join(path.dirname(dir), '.isola-build-'));
   try {
     const started = Date.now();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { kernelCacheDir, kernelKey, lostOptions, parseKconfig, readIsolaKernel, fragmentPath } from '../../../src/guest/kernel-build.js';
+import { STALE_BUILD_MS, kernelCacheDir, kernelKey, lostOptions, parseKconfig, readIsolaKernel, fragmentPath, removeStaleBuilds } from '../../../src/guest/kernel-build.js';
 import { guestBoot, guestSourceDir, type GuestAssets } from '../../../src/guest/assets.js';
 import { isIsolaError } from '../../../src/core/errors.js';
 
@@ -69,4 +69,22 @@ test('guestBoot: the cloud kernel always, isola\'s only where it is built (one-l
   assert.equal(guestBoot(a, 'cloud').kernel, '/k/vmlinuz');
   assert.match(guestBoot(a, 'cloud').kernelVersion, /cloud/);
   assert.throws(() => guestBoot(a, 'isola'), (e: unknown) => isIsolaError(e) && /not built/.test(e.message) && /ISOLA_VM_KERNEL=cloud/.test(e.oneLine()));
+});
+
+test('a killed build\'s unpacked source is removed once stale; a running build\'s is kept', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-kstale-'));
+  try {
+    const old = path.join(dir, '.isola-build-old');
+    const fresh = path.join(dir, '.isola-build-new');
+    const kept = path.join(dir, 'isola-0123456789abcdef');
+    for (const d of [old, fresh, kept]) fs.mkdirSync(path.join(d, 'linux-source-6.1'), { recursive: true });
+    const now = Date.now();
+    const past = (now - STALE_BUILD_MS - 1000) / 1000;
+    fs.utimesSync(old, past, past);
+    fs.utimesSync(kept, past, past);
+    assert.deepEqual(removeStaleBuilds(dir, now), [old]);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['.isola-build-new', 'isola-0123456789abcdef']);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
