@@ -5,7 +5,7 @@ import { IsolaError } from '../core/errors.js';
 import { run } from '../util/exec.js';
 import { cpioArchive, type CpioEntry } from './cpio.js';
 import { LAYOUT, guestDir, guestSourceDir, manifestPath, readGuestAssets, type GuestAssets } from './assets.js';
-import { buildInputs, ensureIsolaKernel, fragmentPath, kernelKey } from './kernel-build.js';
+import { buildInputs, ensureIsolaKernel, fragmentPath, kernelKey, type IsolaKernel } from './kernel-build.js';
 
 /**
  * Idempotent guest setup, run by scripts/bootstrap.sh: fetches Debian's cloud kernel with
@@ -221,8 +221,16 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean; env?
     fs.renameSync(tmp, initramfs);
     log(`initramfs ${path.basename(initramfs)} (${Math.round(fs.statSync(initramfs).size / 1024)} KiB)`);
   }
-  // isola's own kernel: everything built in, so its initramfs is the init alone.
-  const ik = await ensureIsolaKernel(assets, fragmentPath(guestSourceDir()), opts.env ?? {}, log);
+  // isola's own kernel: everything built in, so its initramfs is the init alone. When it cannot
+  // be built, the rest is still set up (ISOLA_VM_KERNEL=cloud works) and setup fails at the end.
+  let ik: IsolaKernel | null = null;
+  let kernelError: unknown = null;
+  try {
+    ik = await ensureIsolaKernel(assets, fragmentPath(guestSourceDir()), opts.env ?? {}, log);
+  } catch (e) {
+    kernelError = e;
+    log(`isola's guest kernel was not built: ${e instanceof IsolaError ? e.oneLine() : (e as Error).message}`);
+  }
   const isolaInitramfs = path.join(guestDir(assets), `initramfs-isola-${hash.slice(0, 12)}.cpio`);
   if (!fs.existsSync(isolaInitramfs)) {
     const tmp = `${isolaInitramfs}.tmp`;
@@ -245,7 +253,7 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean; env?
     exitWatch,
     vfsLaunch,
     ttyRelay,
-    isolaKernel: { vmlinux: ik.vmlinux, release: ik.release, key: ik.key, initramfs: isolaInitramfs },
+    ...(ik ? { isolaKernel: { vmlinux: ik.vmlinux, release: ik.release, key: ik.key, initramfs: isolaInitramfs } } : {}),
   };
   const tmp = `${manifestPath(assets)}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(manifest, null, 2) + '\n');
@@ -256,6 +264,7 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean; env?
     const ours = ['init-', 'initramfs-', 'vmm-jail-', 'exit-watch-', 'vfs-launch-', 'tty-relay-'].some((prefix) => f.startsWith(prefix));
     if (ours && ![init, initramfs, isolaInitramfs, vmmJail, exitWatch, vfsLaunch, ttyRelay].includes(p)) fs.rmSync(p, { force: true });
   }
-  log(`ready (kernels ${ik.release} and ${k.version}, init ${hash.slice(0, 12)})`);
+  if (kernelError) throw kernelError;
+  log(`ready (kernels ${ik?.release} and ${k.version}, init ${hash.slice(0, 12)})`);
   return manifest;
 }

@@ -164,6 +164,10 @@ export class VmDriver implements Driver<VmData> {
     this.checkCreate(spec);
     const mem = memoryMiB(spec.memoryBytes);
     const assets = readGuestAssets(this.ctx.config.assets);
+    // The guest kernel (ISOLA_VM_KERNEL): isola's own unless --kernel names one or cloud is asked;
+    // refused here, before anything is made, when isola's is not built.
+    const choice = this.ctx.config.vm.kernel;
+    const boot = assets && !spec.kernel ? guestBoot(assets, choice) : null;
     const shares = planShares(spec);
     checkShares(this.ctx.config, assets?.vfsLaunch, shares);
     const accel = await probeAccelerator(this.ctx.config);
@@ -182,9 +186,6 @@ export class VmDriver implements Driver<VmData> {
     const initrd = path.join(spec.dir, 'initrd.cpio');
     handOver(uid, [], [{ path: overlay, mode: 0o600 }]);
 
-    // The guest kernel (ISOLA_VM_KERNEL): isola's own unless --kernel names one or cloud is asked.
-    const choice = this.ctx.config.vm.kernel;
-    const boot = assets && !spec.kernel ? guestBoot(assets, choice) : null;
     const v: VmData = {
       version: 2,
       accelerator: accel.accel,
