@@ -111,8 +111,11 @@ describe('isola --as vm (CLI, real QEMU)', () => {
     const st = await cli(['stats', '--no-stream', '--json', 'vm1']);
     assert.equal(st.code, 0, st.stderr);
 
-    const ins = JSON.parse((await cli(['inspect', 'vm1'])).stdout) as { Accelerator: string; Driver: { imageDiskBytes: number; baseDisk: string } }[];
+    const ins = JSON.parse((await cli(['inspect', 'vm1'])).stdout) as { Accelerator: string; GuestKernel: string; Driver: { imageDiskBytes: number; baseDisk: string; guestKernel: string } }[];
     assert.ok(ins[0]!.Driver.imageDiskBytes > 0);
+    // The default kernel is isola's own: inspect says so, with its release.
+    assert.match(ins[0]!.GuestKernel, /^6\.1\.\d+-isola \(isola's kernel [0-9a-f]{12}\)$/);
+    assert.equal(ins[0]!.Driver.guestKernel, 'isola');
     assert.ok(fs.existsSync(ins[0]!.Driver.baseDisk));
 
     const stop = await cli(['stop', '-t', '2', 'vm1']);
