@@ -160,6 +160,18 @@ async function main(): Promise<number> {
       }
     } else rows.push({ name: 'VM: time to exit / first output vs bare QEMU; VMM overhead', value: null, unit: '', target: '<= +20 %; <= 40 MiB', ok: null, note: 'src/bench/scenarios/vm.ts is not in this build yet' });
 
+    // ---- (d2) guest kernel rows (src/bench/scenarios/guest-kernel.ts) -------------------------
+    // isola's own kernel against Debian's cloud kernel (vm, first output, hybrid, idle RSS), in a
+    // bounded child like benchVm.
+    const kernelFile = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scenarios', 'guest-kernel.js');
+    log(`guest kernel rows (benchGuestKernel, at most ${VM_LIMIT_S} s)`);
+    const kr = await runBounded(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(`file://${kernelFile}`)}); process.stdout.write(JSON.stringify(await m.benchGuestKernel()));`], { ...env }, VM_LIMIT_S * 1000);
+    try {
+      rows.push(...(JSON.parse(kr.stdout) as BenchRow[]));
+    } catch {
+      rows.push({ name: 'guest kernel rows (benchGuestKernel)', value: null, unit: '', target: 'vm <= 1.0 s; first output <= 0.6 s; hybrid <= 1.5 x vm; idle RSS <= 100 MiB', ok: false, note: kr.timedOut ? `benchGuestKernel did not finish within ${VM_LIMIT_S} s (ended with its QEMU processes)` : `benchGuestKernel failed: ${kr.stderr.trim().split('\n').pop() ?? ''}` });
+    }
+
     // ---- (e) plan on 10,000 workloads ---------------------------------------------------------
     log('isola plan on 10,000 workloads');
     for (const r of await benchPlan()) rows.push({ name: r.name, value: r.value, unit: r.unit, target: r.target, ok: r.ok });

@@ -9,7 +9,14 @@ import { protocolOf } from '../net/publish.js';
 import { measureSecurity } from '../security/gather.js';
 import { renderProfile } from '../security/render.js';
 
-/** Docker-shaped inspect output, plus isola's kind, accelerator and disk usage. */
+/** The kernel a VM or hybrid instance booted, as its driver data records it (null for a container). */
+function guestKernelOf(r: InstanceRecord): string | null {
+  const d = r.data as { kernelVersion?: unknown; vm?: { kernelVersion?: unknown } };
+  const v = (d.vm ?? d).kernelVersion;
+  return typeof v === 'string' && v !== '' ? v : null;
+}
+
+/** Docker-shaped inspect output, plus isola's kind, accelerator, guest kernel and disk usage. */
 export function inspectDoc(r: InstanceRecord) {
   const s = r.spec;
   const life = lifeOf(r);
@@ -26,6 +33,8 @@ export function inspectDoc(r: InstanceRecord) {
     Name: r.name,
     Kind: r.kind,
     Accelerator: accelOf(r),
+    // VM and hybrid: the guest kernel the VM booted (its release, and isola's, Debian's cloud kernel or custom).
+    ...(guestKernelOf(r) ? { GuestKernel: guestKernelOf(r) } : {}),
     Created: r.createdAt,
     Image: r.imageRef,
     ImageDigest: r.imageDigest,

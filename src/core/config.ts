@@ -10,6 +10,8 @@ import { invalid } from './errors.js';
 
 export type Accelerator = 'kvm' | 'tcg';
 export type VmMachine = 'microvm' | 'q35';
+/** The guest kernel VMs boot: isola's own (built from linux-source-6.1) or Debian's cloud kernel. */
+export type VmKernel = 'isola' | 'cloud';
 
 export interface Config {
   /** The data root: state database, image store, instances, caches. */
@@ -22,6 +24,8 @@ export interface Config {
   accel?: Accelerator;
   vm: {
     machine: VmMachine;
+    /** Which guest kernel VMs and hybrid instances boot unless --kernel names one. */
+    kernel: VmKernel;
     /** How long a guest may take to start its workload; unset means 20 s under KVM, 60 s under TCG. */
     bootTimeoutMs?: number;
     /** Extra words for the guest kernel command line. */
@@ -75,6 +79,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'ISOLA_VIRTIOFSD', default: '/usr/lib/qemu/virtiofsd', doc: 'the virtiofsd that shares folders with VMs (`-v`, `--mount` with --as vm|hybrid): QEMU\'s C virtiofsd (qemu-system-common 7.x)' },
   { name: 'ISOLA_ACCEL', default: 'probed', doc: '`kvm` or `tcg`: skip the KVM boot probe and use this accelerator' },
   { name: 'ISOLA_VM_MACHINE', default: 'microvm', doc: '`microvm` or `q35` (PCI machine with SeaBIOS, slower)' },
+  { name: 'ISOLA_VM_KERNEL', default: 'isola', doc: '`isola` (isola\'s own minimal kernel, built by the bootstrap from linux-source-6.1, no modules) or `cloud` (Debian\'s cloud kernel and its modules); `--kernel PATH` overrides both' },
   { name: 'ISOLA_VM_BOOT_TIMEOUT_MS', default: '20000 (KVM), 60000 (TCG)', doc: 'how long a guest may take to start its workload' },
   { name: 'ISOLA_VM_CMDLINE', default: '(none)', doc: 'extra words for the guest kernel command line, space separated' },
   { name: 'ISOLA_UNPACK_MAX_BYTES', default: 'free space less 10 %', doc: 'the most bytes an image\'s layers may expand to when unpacked' },
@@ -142,6 +147,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ...(accel ? { accel } : {}),
     vm: {
       machine: oneOf(env, 'ISOLA_VM_MACHINE', ['microvm', 'q35'] as const) ?? 'microvm',
+      kernel: oneOf(env, 'ISOLA_VM_KERNEL', ['isola', 'cloud'] as const) ?? 'isola',
       ...(bootTimeoutMs ? { bootTimeoutMs } : {}),
       cmdline: (env.ISOLA_VM_CMDLINE ?? '').split(' ').filter(Boolean),
     },

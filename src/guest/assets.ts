@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { IsolaError } from '../core/errors.js';
 
 /**
  * Where the guest side lives once setup.ts has run: the kernel unpacked from Debian's package,
@@ -32,6 +33,43 @@ export interface GuestAssets {
   ttyRelay?: string;
   /** The host-side process that waits for a VM's QEMU to end and runs its exit command (exit-watch.c). */
   exitWatch: string;
+  /**
+   * isola's own guest kernel (src/guest/kernel/isola.config, built from linux-source-6.1 by
+   * kernel-build.ts) and its initramfs, which carries no modules: everything is built in.
+   * Absent in manifests written before it existed (setup adds it).
+   */
+  isolaKernel?: {
+    vmlinux: string;
+    /** uname -r of the guest, e.g. 6.1.192-isola. */
+    release: string;
+    /** The build's cache key (fragment, linux-source version, compiler version). */
+    key: string;
+    /** The shared initramfs for this kernel: init and nothing to load. */
+    initramfs: string;
+  };
+}
+
+/** Which kernel a VM boots (ISOLA_VM_KERNEL): isola's own, or Debian's cloud kernel. */
+export type GuestKernelChoice = 'isola' | 'cloud';
+
+/** What a VM boots: kernel, shared initramfs, and the version `inspect` and `isola host` show. */
+export interface GuestBoot {
+  kernel: string;
+  initramfs: string;
+  kernelVersion: string;
+}
+
+/**
+ * The kernel and initramfs for `choice`. isola's kernel is refused in one line when setup has
+ * not built it (it needs linux-source-6.1): the cloud kernel is the fallback.
+ */
+export function guestBoot(a: GuestAssets, choice: GuestKernelChoice): GuestBoot {
+  if (choice === 'cloud') return { kernel: a.kernel, initramfs: a.initramfs, kernelVersion: `${a.kernelVersion} (Debian's cloud kernel)` };
+  const k = a.isolaKernel;
+  if (!k || !fs.existsSync(k.vmlinux) || !fs.existsSync(k.initramfs)) {
+    throw new IsolaError('UNAVAILABLE', 'isola\'s guest kernel is not built here', 'run npm run bootstrap (it builds it from linux-source-6.1), or set ISOLA_VM_KERNEL=cloud');
+  }
+  return { kernel: k.vmlinux, initramfs: k.initramfs, kernelVersion: `${k.release} (isola's kernel ${k.key.slice(0, 12)})` };
 }
 
 export const LAYOUT = 2;

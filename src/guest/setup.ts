@@ -5,12 +5,16 @@ import { IsolaError } from '../core/errors.js';
 import { run } from '../util/exec.js';
 import { cpioArchive, type CpioEntry } from './cpio.js';
 import { LAYOUT, guestDir, guestSourceDir, manifestPath, readGuestAssets, type GuestAssets } from './assets.js';
+import { buildInputs, ensureIsolaKernel, fragmentPath, kernelKey, type IsolaKernel } from './kernel-build.js';
 
 /**
  * Idempotent guest setup, run by scripts/bootstrap.sh: fetches Debian's cloud kernel with
  * `apt-get download` (never installed into /boot), keeps vmlinuz and the few modules the guest
- * needs, builds the static init/agent from init.c, and packs the initramfs. A second run on a
- * ready host only reads the manifest and hashes init.c.
+ * needs, builds isola's own kernel from linux-source-6.1 (kernel-build.ts: once per config,
+ * cached), builds the static init/agent from init.c, and packs the two initramfs files (the
+ * cloud kernel's with its modules, isola's kernel's with none). A second run on a ready host
+ * only reads the manifest, hashes init.c and the kernel config, and asks dpkg and gcc their
+ * versions.
  */
 export const KERNEL_METAPACKAGE = 'linux-image-cloud-amd64';
 /** What the guest needs beyond the built-ins: the virtio transports, disk, net, serial ports. */
@@ -177,16 +181,28 @@ export function buildInitramfs(init: string, kernelDir: string, modules: string[
   return cpioArchive(entries);
 }
 
-export async function setupGuest(assets: string, opts: { refresh?: boolean } = {}): Promise<GuestAssets> {
+/** The cache key isola's kernel would have now (cheap: reads the fragment, dpkg and gcc --version). */
+async function wantedKernelKey(): Promise<string | null> {
+  try {
+    const { sourceVersion, compiler } = await buildInputs();
+    return kernelKey(fs.readFileSync(fragmentPath(guestSourceDir()), 'utf8'), sourceVersion, compiler);
+  } catch {
+    return null; // not buildable: ensureIsolaKernel says why
+  }
+}
+
+export async function setupGuest(assets: string, opts: { refresh?: boolean; env?: Readonly<Record<string, string | undefined>> } = {}): Promise<GuestAssets> {
   const hash = sourceHash();
+  const kernelKeyNow = await wantedKernelKey();
   const jailHash = sourceHash(NATIVE.jail);
   const watchHash = sourceHash(NATIVE.watch);
   const vfsHash = sourceHash(NATIVE.vfs);
   const relayHash = sourceHash(NATIVE.relay);
   const have = readGuestAssets(assets);
   if (have && have.initHash === hash && have.vmmJail.endsWith(jailHash.slice(0, 12)) && have.exitWatch.endsWith(watchHash.slice(0, 12))
-    && have.vfsLaunch?.endsWith(vfsHash.slice(0, 12)) && have.ttyRelay?.endsWith(relayHash.slice(0, 12)) && !opts.refresh) {
-    log(`ready (kernel ${have.kernelVersion}, init ${hash.slice(0, 12)})`);
+    && have.vfsLaunch?.endsWith(vfsHash.slice(0, 12)) && have.ttyRelay?.endsWith(relayHash.slice(0, 12))
+    && kernelKeyNow !== null && have.isolaKernel?.key === kernelKeyNow && !opts.refresh) {
+    log(`ready (kernels ${have.isolaKernel.release} and ${have.kernelVersion}, init ${hash.slice(0, 12)})`);
     return have;
   }
   fs.mkdirSync(guestDir(assets), { recursive: true });
@@ -205,6 +221,23 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
     fs.renameSync(tmp, initramfs);
     log(`initramfs ${path.basename(initramfs)} (${Math.round(fs.statSync(initramfs).size / 1024)} KiB)`);
   }
+  // isola's own kernel: everything built in, so its initramfs is the init alone. When it cannot
+  // be built, the rest is still set up (ISOLA_VM_KERNEL=cloud works) and setup fails at the end.
+  let ik: IsolaKernel | null = null;
+  let kernelError: unknown = null;
+  try {
+    ik = await ensureIsolaKernel(assets, fragmentPath(guestSourceDir()), opts.env ?? {}, log);
+  } catch (e) {
+    kernelError = e;
+    log(`isola's guest kernel was not built: ${e instanceof IsolaError ? e.oneLine() : (e as Error).message}`);
+  }
+  const isolaInitramfs = path.join(guestDir(assets), `initramfs-isola-${hash.slice(0, 12)}.cpio`);
+  if (!fs.existsSync(isolaInitramfs)) {
+    const tmp = `${isolaInitramfs}.tmp`;
+    fs.writeFileSync(tmp, buildInitramfs(init, k.dir, []));
+    fs.renameSync(tmp, isolaInitramfs);
+    log(`initramfs ${path.basename(isolaInitramfs)} (${Math.round(fs.statSync(isolaInitramfs).size / 1024)} KiB, no modules)`);
+  }
   const manifest: GuestAssets = {
     layout: LAYOUT,
     kernelVersion: k.version,
@@ -220,6 +253,7 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
     exitWatch,
     vfsLaunch,
     ttyRelay,
+    ...(ik ? { isolaKernel: { vmlinux: ik.vmlinux, release: ik.release, key: ik.key, initramfs: isolaInitramfs } } : {}),
   };
   const tmp = `${manifestPath(assets)}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(manifest, null, 2) + '\n');
@@ -228,8 +262,9 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean } = {
   for (const f of fs.readdirSync(guestDir(assets))) {
     const p = path.join(guestDir(assets), f);
     const ours = ['init-', 'initramfs-', 'vmm-jail-', 'exit-watch-', 'vfs-launch-', 'tty-relay-'].some((prefix) => f.startsWith(prefix));
-    if (ours && ![init, initramfs, vmmJail, exitWatch, vfsLaunch, ttyRelay].includes(p)) fs.rmSync(p, { force: true });
+    if (ours && ![init, initramfs, isolaInitramfs, vmmJail, exitWatch, vfsLaunch, ttyRelay].includes(p)) fs.rmSync(p, { force: true });
   }
-  log(`ready (kernel ${k.version}, init ${hash.slice(0, 12)})`);
+  if (kernelError) throw kernelError;
+  log(`ready (kernels ${ik?.release} and ${k.version}, init ${hash.slice(0, 12)})`);
   return manifest;
 }

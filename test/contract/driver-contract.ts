@@ -33,6 +33,11 @@ export interface ContractOptions {
   stopGraceSec?: number;
   /** The image every instance runs (default: the base image); `variant` names it in the suite's title. */
   image?: { variant: string; make: (fx: Fixture) => Promise<ResolvedImage> };
+  /**
+   * VM and hybrid: the guest kernel the suite boots (ISOLA_VM_KERNEL), named in its title, and
+   * what `uname -r` says in the guest under it: the suite checks that kernel is the one that ran.
+   */
+  kernel?: { choice: 'isola' | 'cloud'; release: RegExp };
 }
 
 export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void {
@@ -113,8 +118,11 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
 
   const text = (entries: LogEntry[], stream: 'stdout' | 'stderr') => entries.filter((e) => e.stream === stream).map((e) => e.text).join('\n');
 
-  describe(`driver contract: ${kind}${opts.image ? ` (${opts.image.variant})` : ''}`, () => {
+  const variants = [opts.image?.variant, opts.kernel ? `${opts.kernel.choice === 'isola' ? 'isola\'s' : 'Debian\'s cloud'} guest kernel` : undefined].filter(Boolean);
+  describe(`driver contract: ${kind}${variants.length ? ` (${variants.join(', ')})` : ''}`, () => {
     before(async () => {
+      // Read by loadConfig in the fixture, the engine and every isola CLI the tests start.
+      if (opts.kernel) process.env.ISOLA_VM_KERNEL = opts.kernel.choice;
       fx = await makeFixture();
       driver = fx.drivers.get(kind);
       const cap = await driver.probe();
@@ -141,6 +149,19 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
         assert.equal(text(logs, 'stderr'), 'to-err');
       });
     });
+
+    if (opts.kernel) {
+      const want = opts.kernel;
+      it('boots the guest kernel asked for', async () => {
+        await withInstance({ argv: ['uname', '-r'] }, async (spec, data) => {
+          assert.equal((await driver.wait(spec, data)).exitCode, 0);
+          assert.match(text(await collectLogs(spec, data), 'stdout'), want.release);
+          // A hybrid instance keeps its VM's data under vm.
+          const d = data as { guestKernel?: string; vm?: { guestKernel?: string } };
+          assert.equal((d.vm ?? d).guestKernel, want.choice);
+        });
+      });
+    }
 
     it('reports the workload exit status', async () => {
       await withInstance({ argv: ['sh', '-c', 'exit 7'] }, async (spec, data) => {

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { alternate } from '../alternate.js';
 import { median } from '../stats.js';
-import { readGuestAssets } from '../../guest/assets.js';
+import { guestBoot, readGuestAssets } from '../../guest/assets.js';
 import { loadConfig } from '../../core/config.js';
 import { cpioArchive } from '../../guest/cpio.js';
 import { encodeRecords } from '../../guest/records.js';
@@ -117,13 +117,14 @@ export async function benchVm(opts: { runs?: number; warmup?: number } = {}): Pr
       await cli(['rm', '-f', 'bench-idle'], env);
     }
 
-    // The floor: the same kernel, initramfs and root disk with nothing of isola around it.
+    // The floor: the same kernel (ISOLA_VM_KERNEL's), initramfs and root disk with nothing of isola around it.
+    const boot = guestBoot(assets, config.vm.kernel);
     const initrd = path.join(root, 'bare-initrd.cpio');
     fs.writeFileSync(initrd, Buffer.concat([
-      fs.readFileSync(assets.initramfs),
+      fs.readFileSync(boot.initramfs),
       cpioArchive([{ type: 'dir', name: 'isola' }, { type: 'file', name: 'isola/config', data: encodeRecords({ argv: ['echo', MARK], env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'], workdir: '/' }) }]),
     ]));
-    const bare = bareQemuArgs(facts, assets.kernel, initrd);
+    const bare = bareQemuArgs(facts, boot.kernel, initrd);
     const qemu = config.bin.qemu ?? 'qemu-system-x86_64';
 
     const results = await alternate<Timed>([
@@ -134,7 +135,7 @@ export async function benchVm(opts: { runs?: number; warmup?: number } = {}): Pr
     const bareRuns = results.get('bare') ?? [];
     const failed = [...isolaRuns, ...bareRuns].find((r) => r.code !== 0 || r.firstOutputMs === null);
     const accel = facts.accelerator === 'tcg' ? `tcg (emulated; KVM not used: ${facts.acceleratorReason.replace(/^KVM present but unusable: /, 'present but unusable, ').slice(0, 90)}...)` : 'kvm';
-    const ctx = `accelerator ${accel}; ${facts.memoryMiB} MiB, 1 vCPU, microvm + qboot; both arms without a NIC; median of ${runs} A/B rounds`;
+    const ctx = `accelerator ${accel}; guest kernel ${boot.kernelVersion}; ${facts.memoryMiB} MiB, 1 vCPU, microvm + qboot; both arms without a NIC; median of ${runs} A/B rounds`;
     const out: VmBenchResult[] = [];
     for (const [what, pick] of [['exit', (r: Timed) => r.exitMs], ['first output', (r: Timed) => r.firstOutputMs ?? NaN]] as const) {
       const a = median(isolaRuns.map(pick));

@@ -7,7 +7,7 @@ import type { AttachIO, AttachSession, Capability, ExecOptions, ExitInfo, Instan
 import type { Driver, DriverContext, StartAttach } from '../driver.js';
 import { IsolaError } from '../../core/errors.js';
 import type { Config } from '../../core/config.js';
-import { readGuestAssets } from '../../guest/assets.js';
+import { guestBoot, readGuestAssets } from '../../guest/assets.js';
 import { cpioArchive } from '../../guest/cpio.js';
 import { encodeRecords, type GuestRecords } from '../../guest/records.js';
 import { bridgeNetworks, ensureEtcFiles, readEtcFiles, type EtcFiles } from '../../net/etc-files.js';
@@ -18,7 +18,7 @@ import { allocatedBytes } from '../../util/fsx.js';
 import { findQemu, findQemuImg, probeAccelerator } from './accel.js';
 import { AgentConnection, request } from './agent.js';
 import { createOverlay, diskUsage, ensureBaseDisk, type DiskUsage } from './disk.js';
-import { MIN_MEMORY_MIB, attachCmdline, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from './launch.js';
+import { MIN_MEMORY_MIB, attachCmdline, minMemoryMiB, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from './launch.js';
 import { readK8sLog } from '../cri-log.js';
 import {
   EXIT_VM_KILLED, consoleTail, exitInfo, killQemu, launchJailed, orphanOf, qmpCommand, readStatus, socketPath, vmmAlive, waitGone, waitLaunched,
@@ -119,7 +119,13 @@ export class VmDriver implements Driver<VmData> {
     details.qemu = `${await qemuVersion(qemu)} (${qemu})`;
     details.machine = 'microvm, qboot firmware (bios-microvm.bin), virtio-mmio';
     const assets = readGuestAssets(this.ctx.config.assets);
-    details.guestKernel = assets ? `${assets.kernelVersion} (${assets.kernelPackage})` : 'not set up';
+    const choice = this.ctx.config.vm.kernel;
+    const booted = assets ? (choice === 'isola' ? assets.isolaKernel?.release ?? 'not built' : assets.kernelVersion) : 'not set up';
+    details.guestKernel = `${booted} (ISOLA_VM_KERNEL=${choice})`;
+    if (assets) {
+      details.isolaKernel = assets.isolaKernel ? `${assets.isolaKernel.release}, built from linux-source-6.1 (config ${assets.isolaKernel.key.slice(0, 12)}), no modules` : 'not built (npm run bootstrap builds it)';
+      details.cloudKernel = `${assets.kernelVersion} (${assets.kernelPackage})`;
+    }
     const v = await probeAccelerator(this.ctx.config);
     details.accelerator = v.accel;
     details.kvm = v.kvmUsable ? `usable (probe booted a guest in ${v.probeMs ?? '?'} ms)` : `not used: ${v.reason}`;
@@ -143,8 +149,9 @@ export class VmDriver implements Driver<VmData> {
     mustExist(spec.kernel, 'kernel', '--kernel');
     mustExist(spec.initrd, 'initrd', '--initrd');
     const mem = memoryMiB(spec.memoryBytes);
-    if (mem < MIN_MEMORY_MIB) {
-      throw new IsolaError('INVALID_ARGUMENT', `-m ${mem}m is below the ${MIN_MEMORY_MIB} MiB the guest kernel needs to boot`, `give the VM at least -m ${MIN_MEMORY_MIB}m`);
+    const min = minMemoryMiB(spec.kernel ? 'custom' : this.ctx.config.vm.kernel);
+    if (mem < min) {
+      throw new IsolaError('INVALID_ARGUMENT', `-m ${mem}m is below the ${min} MiB the guest kernel needs to boot`, `give the VM at least -m ${min}m`);
     }
     findQemu(this.ctx.config);
     if (!readGuestAssets(this.ctx.config.assets) && !(spec.kernel && spec.initrd)) {
@@ -157,6 +164,10 @@ export class VmDriver implements Driver<VmData> {
     this.checkCreate(spec);
     const mem = memoryMiB(spec.memoryBytes);
     const assets = readGuestAssets(this.ctx.config.assets);
+    // The guest kernel (ISOLA_VM_KERNEL): isola's own unless --kernel names one or cloud is asked;
+    // refused here, before anything is made, when isola's is not built.
+    const choice = this.ctx.config.vm.kernel;
+    const boot = assets && !spec.kernel ? guestBoot(assets, choice) : null;
     const shares = planShares(spec);
     checkShares(this.ctx.config, assets?.vfsLaunch, shares);
     const accel = await probeAccelerator(this.ctx.config);
@@ -183,8 +194,9 @@ export class VmDriver implements Driver<VmData> {
       machine: this.ctx.config.vm.machine,
       memoryMiB: mem,
       cpus: vcpus(spec.cpus),
-      kernel: spec.kernel ?? assets?.kernel ?? '',
-      kernelVersion: spec.kernel ? 'custom' : (assets?.kernelVersion ?? ''),
+      kernel: spec.kernel ?? boot?.kernel ?? '',
+      kernelVersion: spec.kernel ? 'custom' : (boot?.kernelVersion ?? ''),
+      guestKernel: spec.kernel ? 'custom' : choice,
       initrd,
       baseDisk,
       overlay,
@@ -370,7 +382,8 @@ export class VmDriver implements Driver<VmData> {
       return etc;
     }
     const assets = readGuestAssets(this.ctx.config.assets);
-    const baseInitrd = spec.initrd ?? assets?.initramfs ?? '';
+    // isola's kernel boots its own initramfs (no modules); older records and --kernel the cloud one.
+    const baseInitrd = spec.initrd ?? (assets && v.guestKernel === 'isola' ? guestBoot(assets, 'isola').initramfs : assets?.initramfs) ?? '';
     fs.rmSync(v.initrd, { force: true });
     fs.writeFileSync(v.initrd, Buffer.concat([
       fs.readFileSync(baseInitrd),
@@ -389,6 +402,12 @@ export class VmDriver implements Driver<VmData> {
     try {
       const assets = readGuestAssets(this.ctx.config.assets);
       if (!assets?.vmmJail) throw new IsolaError('UNAVAILABLE', 'the VMM jail (isola-vmm-jail) is not built', 'run npm run bootstrap once');
+      if (v.guestKernel === 'isola' || v.guestKernel === 'cloud') {
+        // The kernel as set up now: a changed fragment rebuilt isola's under a new path since create.
+        const b = guestBoot(assets, v.guestKernel);
+        v.kernel = b.kernel;
+        v.kernelVersion = b.kernelVersion;
+      }
       const etc = this.writeConfig(spec, v);
       const taps: string[] = [];
       for (const n of bridgeNetworks(spec)) {
@@ -721,7 +740,8 @@ export class VmDriver implements Driver<VmData> {
     const next = { ...v };
     if (change.memoryBytes !== undefined) {
       const mem = memoryMiB(change.memoryBytes);
-      if (mem < MIN_MEMORY_MIB) throw new IsolaError('INVALID_ARGUMENT', `-m ${mem}m is below the ${MIN_MEMORY_MIB} MiB the guest kernel needs to boot`, `give the VM at least -m ${MIN_MEMORY_MIB}m`);
+      const min = minMemoryMiB(v.guestKernel);
+      if (mem < min) throw new IsolaError('INVALID_ARGUMENT', `-m ${mem}m is below the ${min} MiB the guest kernel needs to boot`, `give the VM at least -m ${min}m`);
       next.memoryMiB = mem;
     }
     if (change.cpus !== undefined) next.cpus = vcpus(change.cpus);

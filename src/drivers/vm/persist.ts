@@ -18,7 +18,10 @@ export type VmData = {
   memoryMiB: number;
   cpus: number;
   kernel: string;
+  /** What `inspect` shows of the kernel: its release and which one (isola's, Debian's cloud kernel, custom). */
   kernelVersion: string;
+  /** Guest kernel: which one this VM boots (ISOLA_VM_KERNEL, or custom for --kernel); absent in older records (the cloud kernel). */
+  guestKernel?: 'isola' | 'cloud' | 'custom';
   /** The shared initramfs plus this instance's config, concatenated. */
   initrd: string;
   baseDisk: string;

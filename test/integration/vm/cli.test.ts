@@ -111,8 +111,11 @@ describe('isola --as vm (CLI, real QEMU)', () => {
     const st = await cli(['stats', '--no-stream', '--json', 'vm1']);
     assert.equal(st.code, 0, st.stderr);
 
-    const ins = JSON.parse((await cli(['inspect', 'vm1'])).stdout) as { Accelerator: string; Driver: { imageDiskBytes: number; baseDisk: string } }[];
+    const ins = JSON.parse((await cli(['inspect', 'vm1'])).stdout) as { Accelerator: string; GuestKernel: string; Driver: { imageDiskBytes: number; baseDisk: string; guestKernel: string } }[];
     assert.ok(ins[0]!.Driver.imageDiskBytes > 0);
+    // The default kernel is isola's own: inspect says so, with its release.
+    assert.match(ins[0]!.GuestKernel, /^6\.1\.\d+-isola \(isola's kernel [0-9a-f]{12}\)$/);
+    assert.equal(ins[0]!.Driver.guestKernel, 'isola');
     assert.ok(fs.existsSync(ins[0]!.Driver.baseDisk));
 
     const stop = await cli(['stop', '-t', '2', 'vm1']);
@@ -162,10 +165,13 @@ describe('isola --as vm (CLI, real QEMU)', () => {
       assert.deepEqual(leftovers(), []);
     });
 
-    test('-m below what the guest needs', T, async () => {
-      const r = await cli(['run', '--rm', '--as', 'vm', '-m', '64m', 'base', 'true']);
+    test('-m below what the guest needs (48 MiB on isola\'s kernel, 96 MiB on the cloud kernel)', T, async () => {
+      const r = await cli(['run', '--rm', '--as', 'vm', '-m', '32m', 'base', 'true'], { ISOLA_VM_KERNEL: 'isola' });
       assert.equal(r.code, 125);
-      assert.match(r.stderr, /^isola: -m 64m is below the \d+ MiB the guest kernel needs to boot; give the VM at least -m \d+m$/m);
+      assert.match(r.stderr, /^isola: -m 32m is below the 48 MiB the guest kernel needs to boot; give the VM at least -m 48m$/m);
+      const c = await cli(['run', '--rm', '--as', 'vm', '-m', '64m', 'base', 'true'], { ISOLA_VM_KERNEL: 'cloud' });
+      assert.equal(c.code, 125);
+      assert.match(c.stderr, /^isola: -m 64m is below the 96 MiB the guest kernel needs to boot; give the VM at least -m 96m$/m);
       assert.deepEqual(leftovers(), []);
     });
 
