@@ -51,7 +51,9 @@ export async function makeFixture(): Promise<Fixture> {
       // Anything a test left mounted under the root must go before the files do.
       const mounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(root));
       for (const m of mounts.reverse()) await runCmd('umount', ['-l', m]);
-      fs.rmSync(root, { recursive: true, force: true });
+      // A monitor's exit command (`isola _cleanup`) of the last instance may still be writing the
+      // state for a moment after the instance is gone: retry rather than fail on its files.
+      fs.rmSync(root, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
       await removeBridgeIfUnused(BRIDGE);
     },
   };
