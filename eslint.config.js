@@ -43,7 +43,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/engine/**/*.ts', 'src/cli/**/*.ts', 'src/bench/**/*.ts', 'src/advise/**/*.ts', 'src/security/**/*.ts'],
+    files: ['src/engine/**/*.ts', 'src/cli/**/*.ts', 'src/api/**/*.ts', 'src/bench/**/*.ts', 'src/advise/**/*.ts', 'src/security/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [CONCRETE_DRIVER] }] },
   },
   {
