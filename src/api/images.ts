@@ -1,6 +1,7 @@
 import type { Call, Router } from './router.js';
 import { IMAGE } from './router.js';
 import { ApiError, badRequest, toResponse } from './errors.js';
+import { isIsolaError } from '../core/errors.js';
 import { sendJson } from './http.js';
 import { BASE_REF, ensureBaseImage } from '../image/base.js';
 import { normalizeRef, parseReference, repoAndTag } from '../image/ref.js';
@@ -180,7 +181,14 @@ async function save(c: Call, names: string[]): Promise<void> {
 
 async function load(c: Call): Promise<void> {
   const { loadArchive } = await import('../image/archive/load.js');
-  const loaded = await loadArchive(c.api.engine.images(), c.req, 'the archive in the request');
+  let loaded: string[];
+  try {
+    loaded = await loadArchive(c.api.engine.images(), c.req, 'the archive in the request');
+  } catch (e) {
+    // A broken archive is the client's input, not the store's: 400.
+    if (isIsolaError(e, 'CORRUPT') || isIsolaError(e, 'UNSAFE')) throw badRequest(e.oneLine());
+    throw e;
+  }
   if (loaded.length === 0) throw badRequest('the archive held no image');
   c.res.writeHead(200, { 'Content-Type': 'application/json' });
   for (const n of loaded) c.res.write(`${JSON.stringify({ stream: `Loaded image: ${n}\n` })}\n`);

@@ -31,6 +31,8 @@ export interface ServeOptions {
   tokenFile?: string;
   /** Where one line per failed request goes. */
   log?: (line: string) => void;
+  /** Overrides of the limits (tests of slow clients). */
+  limits?: { headersTimeoutMs?: number; requestTimeoutMs?: number };
 }
 
 export interface RunningServer {
@@ -156,9 +158,12 @@ export async function startServer(engine: Engine, o: ServeOptions): Promise<Runn
     }
   };
 
+  // Node checks the header and request timeouts this often (its default is 30 s).
+  const checking = Math.min(1000, Math.max(50, Math.floor((o.limits?.headersTimeoutMs ?? HEADERS_TIMEOUT_MS) / 4)));
+  const httpOptions = { maxHeaderSize: 16 * 1024, connectionsCheckingInterval: checking };
   const configure = (s: http.Server, needsToken: boolean): void => {
-    s.headersTimeout = HEADERS_TIMEOUT_MS;
-    s.requestTimeout = REQUEST_TIMEOUT_MS;
+    s.headersTimeout = o.limits?.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+    s.requestTimeout = o.limits?.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
     s.keepAliveTimeout = 5_000;
     s.maxConnections = MAX_CONNECTIONS;
     s.on('request', (req: IncomingMessage, res: ServerResponse) => void handle(req, res, needsToken));
@@ -173,8 +178,12 @@ export async function startServer(engine: Engine, o: ServeOptions): Promise<Runn
       socket.on('error', () => undefined);
       void handle(req, res, needsToken, { socket, head });
     });
-    s.on('clientError', (_e, socket: Duplex) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{"message":"malformed request"}');
+    s.on('clientError', (e: NodeJS.ErrnoException, socket: Duplex) => {
+      if (!socket.writable) return void socket.destroy();
+      const [status, message] = e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? ['408 Request Timeout', 'the request did not come in time']
+        : e.code === 'HPE_HEADER_OVERFLOW' ? ['431 Request Header Fields Too Large', 'request headers over 16 KiB'] : ['400 Bad Request', 'malformed HTTP request'];
+      const body = JSON.stringify({ message });
+      socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
     });
   };
 
@@ -184,7 +193,7 @@ export async function startServer(engine: Engine, o: ServeOptions): Promise<Runn
     if (o.socket) {
       fs.mkdirSync(path.dirname(o.socket), { recursive: true, mode: 0o755 });
       await clearStaleSocket(o.socket);
-      const s = http.createServer({ maxHeaderSize: 16 * 1024 });
+      const s = http.createServer(httpOptions);
       configure(s, false);
       // Made private first, opened to the isola group once it is there: never world-writable.
       const umask = process.umask(0o177);
@@ -207,10 +216,10 @@ export async function startServer(engine: Engine, o: ServeOptions): Promise<Runn
       const port = Number(m?.[2]);
       const s = o.tlsCert && o.tlsKey
         ? https.createServer({
-          cert: fs.readFileSync(o.tlsCert), key: fs.readFileSync(o.tlsKey), minVersion: 'TLSv1.2', maxHeaderSize: 16 * 1024,
+          cert: fs.readFileSync(o.tlsCert), key: fs.readFileSync(o.tlsKey), minVersion: 'TLSv1.2', ...httpOptions,
           ...(o.tlsCa ? { ca: fs.readFileSync(o.tlsCa), requestCert: true, rejectUnauthorized: true } : {}),
         })
-        : http.createServer({ maxHeaderSize: 16 * 1024 });
+        : http.createServer(httpOptions);
       configure(s, true);
       await listen(s, port, host);
       const a = s.address() as net.AddressInfo;
