@@ -25,7 +25,11 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 /** The status and `{"message"}` of anything a handler threw. */
 export function toResponse(e: unknown): { status: number; message: string } {
   if (e instanceof ApiError) return { status: e.status, message: e.message };
-  if (e instanceof IsolaError) return { status: STATUS[e.code] ?? 500, message: e.oneLine() };
+  if (e instanceof IsolaError) {
+    // The docker CLI picks `run`'s exit status (127, 126) from these words in a start's error.
+    const prefix = e.code === 'COMMAND_NOT_FOUND' ? 'executable file not found: ' : e.code === 'CANNOT_INVOKE' ? 'permission denied: ' : '';
+    return { status: STATUS[e.code] ?? 500, message: `${prefix}${e.oneLine()}` };
+  }
   const err = e as Error;
   return { status: 500, message: `internal error: ${err?.message ?? String(e)}` };
 }

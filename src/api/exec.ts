@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { Writable, type Readable } from 'node:stream';
 import type { Call, Router } from './router.js';
 import { SEGMENT } from './router.js';
-import { ApiError, badRequest } from './errors.js';
+import { ApiError, badRequest, toResponse } from './errors.js';
+import { isIsolaError } from '../core/errors.js';
 import { framedWriter, hijackResponse, hijackSocket, parseJsonObject, readJson, sendEmpty, sendJson } from './http.js';
 import { findInstance } from './containers.js';
 import type { ClientTerminal, TerminalSize } from '../core/types.js';
@@ -130,8 +131,10 @@ async function start(c: Call): Promise<void> {
     stdin, stdout, stderr, ...(tty ? { tty: terminal } : {}),
   }).then((code) => {
     ex.exitCode = code;
-  }, () => {
-    ex.exitCode = 126;
+  }, (e: unknown) => {
+    // As Docker: 127 when the command is not found, 126 when it cannot be run; the reason on stderr.
+    ex.exitCode = isIsolaError(e, 'COMMAND_NOT_FOUND') ? 127 : 126;
+    stderr.write(`${toResponse(e).message}\n`);
   }).finally(() => {
     ex.running = false;
   });

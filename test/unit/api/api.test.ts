@@ -34,6 +34,9 @@ test('errors: isola\'s codes as the status codes Docker clients rely on', () => 
   assert.equal(toResponse(new IsolaError('INVALID_ARGUMENT', 'bad', 'fix')).message, 'bad; fix');
   assert.equal(toResponse(new IsolaError('UNAVAILABLE', 'x')).status, 500);
   assert.equal(toResponse(new Error('boom')).status, 500);
+  // The docker CLI reads `run`'s 127 and 126 from these words.
+  assert.match(toResponse(new IsolaError('COMMAND_NOT_FOUND', 'x')).message, /executable file not found/);
+  assert.match(toResponse(new IsolaError('CANNOT_INVOKE', 'x')).message, /permission denied/);
 });
 
 test('stream framing: 8 bytes (stream, 0, 0, 0, big-endian size), then the bytes', () => {
