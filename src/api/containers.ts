@@ -11,7 +11,8 @@ import { inspect, summary, dockerState } from './views.js';
 import { timeArgUs } from './system.js';
 import type { InstanceRecord } from '../state/instances.js';
 import { lifeOf } from '../state/instances.js';
-import type { AttachSession, Stats } from '../core/types.js';
+import type { AttachSession, ResourceUpdate, RestartPolicy, Stats } from '../core/types.js';
+import { parseRestartPolicy } from '../engine/restart-policy.js';
 import { attachIO, type AttachClient } from '../engine/attach.js';
 import { parseSignal } from '../cli/run-flags.js';
 import { isValidName } from '../engine/names.js';
@@ -435,6 +436,40 @@ async function archivePut(c: Call): Promise<void> {
   sendEmpty(c.res, 200);
 }
 
+/** POST /containers/{id}/update: memory, CPUs, pids and the restart policy, as `isola update`. */
+async function update(c: Call): Promise<void> {
+  const rec = findInstance(c, c.params[0] ?? '');
+  const body = await readJson(c.req);
+  const change: ResourceUpdate = {};
+  const num = (k: string): number | undefined => {
+    const v = body[k];
+    if (v === undefined || v === null || v === 0) return undefined;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw badRequest(`${k} must be a whole number, not negative`);
+    return v;
+  };
+  // Clients send every resource field, most of them zero: only a field set to something is refused.
+  const empty = (v: unknown): boolean => v === 0 || v === '' || v === null || v === false || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && v !== null && Object.keys(v).length === 0);
+  for (const [k, v] of Object.entries(body)) {
+    if (!['Memory', 'NanoCpus', 'PidsLimit', 'RestartPolicy'].includes(k) && !empty(v)) throw badRequest(`${k.slice(0, 40)} is not supported by isola update: it takes Memory, NanoCpus, PidsLimit and RestartPolicy`);
+  }
+  const memory = num('Memory');
+  if (memory) change.memoryBytes = memory;
+  const nano = num('NanoCpus');
+  if (nano) change.cpus = nano / 1e9;
+  const pids = typeof body.PidsLimit === 'number' && body.PidsLimit > 0 ? num('PidsLimit') : undefined;
+  if (pids) change.pidsLimit = pids;
+  let restart: RestartPolicy | undefined;
+  if (body.RestartPolicy !== undefined && body.RestartPolicy !== null) {
+    const rp = body.RestartPolicy as { Name?: unknown; MaximumRetryCount?: unknown };
+    if (typeof rp !== 'object' || (rp.Name !== undefined && typeof rp.Name !== 'string')) throw badRequest('RestartPolicy must be {"Name": ..., "MaximumRetryCount": N}');
+    const n = typeof rp.MaximumRetryCount === 'number' && rp.MaximumRetryCount > 0 ? rp.MaximumRetryCount : 0;
+    if (rp.Name) restart = parseRestartPolicy(rp.Name === 'on-failure' && n ? `on-failure:${n}` : rp.Name);
+  }
+  if (Object.keys(change).length === 0 && !restart) throw badRequest('nothing to update: give Memory, NanoCpus, PidsLimit or RestartPolicy');
+  await c.api.engine.update(rec.id, change, restart);
+  sendJson(c.res, 200, { Warnings: [] });
+}
+
 async function prune(c: Call): Promise<void> {
   // Not served: Docker's prune removes every stopped container, which a client rarely means here.
   await readBody(c.req);
@@ -463,5 +498,6 @@ export function register(r: Router): void {
     .add('HEAD', `${id}/archive`, archiveHead)
     .add('GET', `${id}/archive`, archiveGet)
     .add('PUT', `${id}/archive`, archivePut)
+    .add('POST', `${id}/update`, update)
     .add('DELETE', id, remove);
 }

@@ -108,6 +108,10 @@ test('docker run -d -p, ps, logs, exec, top, stats, cp, stop, rm', async () => {
   assert.equal(exit7.code, 7);
   const stdin = await ok(['exec', '-i', 'web', 'sh', '-c', 'tr a-z A-Z'], { input: 'piped in\n' });
   assert.equal(stdin.stdout, 'PIPED IN\n');
+  await ok(['update', '--memory', '128m', '--restart', 'on-failure:2', 'web']);
+  const upd = JSON.parse((await ok(['inspect', 'web'])).stdout) as { HostConfig: { Memory: number; RestartPolicy: { Name: string; MaximumRetryCount: number } } }[];
+  assert.equal(upd[0]?.HostConfig.Memory, 128 * 1024 * 1024);
+  assert.deepEqual(upd[0]?.HostConfig.RestartPolicy, { Name: 'on-failure', MaximumRetryCount: 2 });
   const top = await ok(['top', 'web']);
   assert.match(top.stdout, /httpd/);
   const stats = await ok(['stats', '--no-stream', 'web']);

@@ -74,7 +74,7 @@ const ROUTES: [string, string][] = [
   ['POST', '/containers/{x}/wait'], ['POST', '/containers/{x}/attach?stream=1&stdout=1'], ['POST', '/containers/{x}/resize?h=1&w=1'],
   ['GET', '/containers/{x}/logs?stdout=1'], ['GET', '/containers/{x}/top'], ['GET', '/containers/{x}/stats?stream=0'],
   ['HEAD', '/containers/{x}/archive?path=/'], ['GET', '/containers/{x}/archive?path=/'], ['PUT', '/containers/{x}/archive?path=/'],
-  ['DELETE', '/containers/{x}'], ['POST', '/containers/{x}/exec'], ['POST', '/exec/{x}/start'], ['GET', '/exec/{x}/json'], ['POST', '/exec/{x}/resize?h=1&w=1'],
+  ['DELETE', '/containers/{x}'], ['POST', '/containers/{x}/update'], ['POST', '/containers/{x}/exec'], ['POST', '/exec/{x}/start'], ['GET', '/exec/{x}/json'], ['POST', '/exec/{x}/resize?h=1&w=1'],
   ['GET', '/images/{x}/json'], ['POST', '/images/{x}/push'], ['POST', '/images/{x}/tag?repo=ok'], ['DELETE', '/images/{x}'], ['GET', '/images/{x}/get'],
   ['GET', '/images/get?names={x}'], ['POST', '/images/create?fromImage={x}'], ['POST', '/images/base/tag?repo={x}'],
   ['GET', '/volumes/{x}'], ['DELETE', '/volumes/{x}'], ['GET', '/networks/{x}'], ['DELETE', '/networks/{x}'],
