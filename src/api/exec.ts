@@ -144,7 +144,6 @@ async function start(c: Call): Promise<void> {
   }
   const type = tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream';
   const conn = c.upgrade ? hijackSocket(c.upgrade.socket, head, type) : hijackResponse(c.req, c.res, type);
-  c.upgrade?.socket.resume();
   await run(ex.attachStdin ? (conn.input as Readable) : null, ex.attachStdout ? framedWriter(conn.output, 1, tty) : sink(), ex.attachStderr ? framedWriter(conn.output, 2, tty) : sink());
   conn.end();
 }
