@@ -280,8 +280,10 @@ async function logs(c: Call): Promise<void> {
   c.res.writeHead(200, { 'Content-Type': tty ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream' });
   c.res.flushHeaders();
   const ac = new AbortController();
-  c.res.on('close', () => ac.abort());
-  c.api.closing.addEventListener('abort', () => ac.abort(), { once: true });
+  const abort = (): void => ac.abort();
+  c.res.on('close', abort);
+  c.api.closing.addEventListener('abort', abort, { once: true });
+  c.res.on('close', () => c.api.closing.removeEventListener('abort', abort));
   const out = framedWriter(c.res, 1, tty);
   const err = framedWriter(c.res, 2, tty);
   const buffered: { stderr: boolean; line: string }[] = [];
