@@ -25,11 +25,23 @@ async function resolveName(c: Call, text: string): Promise<{ refs: string[]; dig
     if (first) return { refs: hits.map((h) => h.ref), digest: first.digest };
   }
   parseReference(text); // 400 for what is not a reference
-  const ref = normalizeRef(text);
+  const ref = normalizeRef(localName(text));
   if (ref === BASE_REF) await ensureBaseImage(store);
-  const desc = store.findDescriptor(ref);
-  if (!desc) throw new ApiError(404, `No such image: ${ref}`);
-  return { refs: [ref], digest: desc.digest };
+  // A local name, or the name a Docker archive gave it (docker.io/library/NAME, shown as NAME).
+  const names = parseReference(ref).host === undefined ? [ref, normalizeRef(`docker.io/${ref.includes('/') ? '' : 'library/'}${ref}`)] : [ref];
+  for (const name of names) {
+    const desc = store.findDescriptor(name);
+    if (desc) return { refs: [name], digest: desc.digest };
+  }
+  throw new ApiError(404, `No such image: ${ref}`);
+}
+
+/**
+ * The docker CLI writes a name without a registry as Docker Hub's (`docker.io/library/NAME`);
+ * isola has no default registry, so that is the local NAME.
+ */
+export function localName(text: string): string {
+  return text.replace(/^(?:docker\.io|index\.docker\.io|registry-1\.docker\.io)\/(?:library\/)?/, '');
 }
 
 function grouped(list: ImageSummary[]): Map<string, ImageSummary[]> {
@@ -97,6 +109,9 @@ async function pull(c: Call): Promise<void> {
   if (c.query.str('fromSrc') !== undefined) throw badRequest('importing a root file system through the API is not supported: use isola import');
   const from = c.query.str('fromImage');
   if (!from) throw badRequest('fromImage is required');
+  if (localName(from) !== from || parseReference(from).host === undefined) {
+    throw new ApiError(404, `isola has no default registry, so ${localName(from)} is not pulled from Docker Hub: name the registry (HOST[:PORT]/NAME), or load or build the image`);
+  }
   const tag = c.query.str('tag');
   const r = parseReference(from);
   const text = tag && !r.tag && !r.digest ? (tag.startsWith('sha256:') ? `${from}@${tag}` : `${from}:${tag}`) : from;
@@ -140,7 +155,7 @@ async function tag(c: Call): Promise<void> {
   const repo = c.query.str('repo');
   if (!repo) throw badRequest('repo is required');
   const t = c.query.str('tag');
-  const target = t ? `${repo}:${t}` : repo;
+  const target = localName(t ? `${repo}:${t}` : repo);
   const parsed = parseReference(target);
   if (parsed.digest) throw badRequest(`cannot tag to a digest (${target})`);
   const store = c.api.engine.images();

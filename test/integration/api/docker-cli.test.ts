@@ -153,6 +153,16 @@ test('docker images, tag, push to a registry, rmi, pull, and run what was pulled
   assert.equal((await ok(['run', '--rm', ref, 'echo', 'pulled'])).stdout, 'pulled\n');
   const nope = await docker(['pull', `${reg.host}/isola/nope:1`]);
   assert.notEqual(nope.code, 0);
+  const hub = await docker(['pull', 'nginx']);
+  assert.equal(hub.code, 1);
+  assert.match(hub.stderr, /no default registry/);
+  // save and load through the API (the CLI writes the local name as docker.io/library/NAME)
+  await ok(['tag', 'base', 'saved:1']);
+  const tar = path.join(fx.root, 'saved.tar');
+  await ok(['save', '-o', tar, 'saved:1']);
+  await ok(['rmi', 'saved:1']);
+  assert.match((await ok(['load', '-i', tar])).stdout, /Loaded image: saved:1/);
+  assert.equal((await ok(['run', '--rm', 'saved:1', 'echo', 'loaded'])).stdout, 'loaded\n');
 });
 
 test('docker run --runtime vm: the same command in a VM', async () => {

@@ -200,6 +200,13 @@ test('images: list, inspect, tag and remove a tag', async () => {
   assert.equal(del.status, 200);
   assert.deepEqual(JSON.parse(del.text), [{ Untagged: 'copy:1' }]);
   assert.equal((await call('GET', '/images/copy:1/json')).status, 404);
+  // The docker CLI names a local image as Docker Hub's: isola has no default registry, so it is local.
+  assert.equal((await call('POST', '/images/base/tag?repo=docker.io%2Flibrary%2Fhub&tag=2')).status, 201);
+  assert.equal(JSON.parse((await call('GET', '/images/hub:2/json')).text).RepoTags[0], 'hub:2');
+  assert.equal((await call('DELETE', '/images/docker.io%2Flibrary%2Fhub:2')).status, 200);
+  const pull = await call('POST', '/images/create?fromImage=docker.io%2Flibrary%2Fnginx&tag=latest');
+  assert.equal(pull.status, 404);
+  assert.match(JSON.parse(pull.text).message, /no default registry, so nginx is not pulled/);
 });
 
 test('volumes: create, list, inspect, remove; a second remove is 404', async () => {
