@@ -124,7 +124,13 @@ test('docker run -d -p, ps, logs, exec, top, stats, cp, stop, rm', async () => {
   const out = path.join(fx.root, 'out.txt');
   await ok(['cp', 'web:/tmp/in.txt', out]);
   assert.equal(fs.readFileSync(out, 'utf8'), 'copied in\n');
+  // logs -f follows until the instance stops, then returns by itself
+  const following = docker(['logs', '-f', 'web'], { timeoutMs: 60_000 });
+  await sleep(1000);
   const stop = await ok(['stop', '-t', '2', 'web']);
+  const followed = await following;
+  assert.equal(followed.code, 0, followed.stderr);
+  assert.equal(followed.stdout, 'started\n');
   assert.equal(stop.stdout.trim(), 'web');
   const after = await ok(['ps', '-a', '--format', '{{.Names}} {{.Status}}']);
   assert.match(after.stdout, /^web Exited \(\d+\)/m);
