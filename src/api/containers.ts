@@ -20,7 +20,7 @@ import { isValidName } from '../engine/names.js';
 /** An instance's name or id (a prefix), as a path gives it; checked before it reaches anything. */
 export function instanceRef(text: string): string {
   const ref = text.startsWith('/') ? text.slice(1) : text;
-  if (!isValidName(ref)) throw badRequest(`invalid container name or id "${text.slice(0, 80)}"`);
+  if (!isValidName(ref) && !/^[a-f0-9]{64}$/.test(ref)) throw badRequest(`invalid container name or id "${text.slice(0, 80)}"`);
   return ref;
 }
 

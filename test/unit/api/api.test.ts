@@ -166,6 +166,7 @@ test('errors are {"message"} with Docker\'s status codes; nothing is made', asyn
     ['POST', '/containers/create', '{"Image":"no-such-image"}', 404, /no-such-image/],
     ['POST', '/containers/create?name=bad%20name', '{"Image":"base"}', 400, /invalid name/],
     ['GET', '/containers/nosuch/json', undefined, 404, /No such container: nosuch/],
+    ['GET', `/containers/${'a'.repeat(64)}/json`, undefined, 404, /No such container: a{64}/],
     ['GET', '/containers/..%2F..%2Fetc/json', undefined, 400, /invalid container name/],
     ['GET', '/containers/json?filters=%7Bx', undefined, 400, /invalid filters/],
     ['GET', '/containers/json?filters=%7B%22evil%22%3A%5B%5D%7D', undefined, 400, /invalid filter 'evil'/],
