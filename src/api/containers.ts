@@ -410,7 +410,8 @@ async function statFor(c: Call): Promise<{ rec: InstanceRecord; path: string; he
   const kind = await e.driver(rec.kind).statPath(rec.spec, rec.data, abs, false);
   if (kind === 'missing') throw new ApiError(404, `Could not find the file ${abs} in container ${rec.name}`);
   const name = abs.replace(/\/+$/, '').split('/').pop() || '/';
-  const mode = kind === 'dir' ? MODE_DIR | 0o755 : kind === 'symlink' ? MODE_SYMLINK | 0o777 : 0o644;
+  // Go's os.FileMode bits, added (JavaScript's | would make the directory bit a negative number).
+  const mode = kind === 'dir' ? MODE_DIR + 0o755 : kind === 'symlink' ? MODE_SYMLINK + 0o777 : 0o644;
   const stat = { name, size: 0, mode, mtime: new Date(0).toISOString(), linkTarget: '' };
   return { rec, path: abs, header: Buffer.from(JSON.stringify(stat)).toString('base64') };
 }
