@@ -84,6 +84,15 @@ test('docker run --rm: output, exit status, and nothing left', async () => {
 });
 
 test('docker run -d -p, ps, logs, exec, top, stats, cp, stop, rm', async () => {
+  try {
+    await webSession();
+  } finally {
+    await docker(['rm', '-f', 'web']); // after a failure: the later tests check for leftovers
+  }
+  assert.deepEqual(hostLeftovers(fx), []);
+});
+
+async function webSession(): Promise<void> {
   const port = await freePort();
   const id = (await ok(['run', '-d', '--name', 'web', '-p', `127.0.0.1:${port}:8080`, 'base', 'sh', '-c', 'echo started; echo to-stderr >&2; exec httpd -f -p 8080 -h /etc'])).stdout.trim();
   assert.match(id, /^[a-f0-9]{64}$/);
@@ -141,8 +150,7 @@ test('docker run -d -p, ps, logs, exec, top, stats, cp, stop, rm', async () => {
   const gone = await docker(['rm', 'web']);
   assert.equal(gone.code, 1);
   assert.match(gone.stderr, /No such container: web/);
-  assert.deepEqual(hostLeftovers(fx), []);
-});
+}
 
 test('docker images, tag, push to a registry, rmi, pull, and run what was pulled', async () => {
   const images = await ok(['images']);
