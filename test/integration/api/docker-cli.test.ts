@@ -153,6 +153,33 @@ async function webSession(): Promise<void> {
   assert.match(gone.stderr, /No such container: web/);
 }
 
+test('docker run -i passes stdin; pause, unpause, rename, restart, kill, wait', async () => {
+  const piped = await ok(['run', '-i', '--rm', 'base', 'sh', '-c', 'tr a-z A-Z; echo done >&2'], { input: 'piped in\n' });
+  assert.equal(piped.stdout, 'PIPED IN\n');
+  assert.equal(piped.stderr, 'done\n');
+  await ok(['run', '-d', '--name', 'life', 'base', 'sleep', '300']);
+  try {
+    await ok(['pause', 'life']);
+    assert.match((await ok(['ps', '--format', '{{.Names}} {{.Status}}'])).stdout, /^life Up .*\(Paused\)$/m);
+    await ok(['unpause', 'life']);
+    await ok(['rename', 'life', 'life2']);
+    await ok(['restart', '-t', '1', 'life2']);
+    assert.match((await ok(['ps', '--format', '{{.Names}} {{.Status}}'])).stdout, /^life2 Up /m);
+    const waiting = docker(['wait', 'life2']);
+    await sleep(500);
+    await ok(['kill', 'life2']);
+    const w = await waiting;
+    assert.equal(w.code, 0, w.stderr);
+    assert.equal(w.stdout.trim(), '137');
+    const again = await docker(['kill', 'life2']);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /is not running/);
+  } finally {
+    await docker(['rm', '-f', 'life', 'life2']);
+  }
+  assert.deepEqual(hostLeftovers(fx), []);
+});
+
 test('docker images, tag, push to a registry, rmi, pull, and run what was pulled', async () => {
   const images = await ok(['images']);
   assert.match(images.stdout, /^base\s+latest\s+/m);
@@ -180,9 +207,11 @@ test('docker images, tag, push to a registry, rmi, pull, and run what was pulled
   assert.equal((await ok(['run', '--rm', 'saved:1', 'echo', 'loaded'])).stdout, 'loaded\n');
 });
 
-test('docker run --runtime vm: the same command in a VM', async () => {
+test('docker run --runtime vm and hybrid: the same command in a VM, and in a container in a VM', async () => {
   const r = await ok(['run', '--runtime', 'vm', '--rm', 'base', 'sh', '-c', 'echo hi from $(uname -r)'], { timeoutMs: 180_000 });
   assert.match(r.stdout, /^hi from \S+-cloud-amd64\n$/);
+  const hybrid = await ok(['run', '--runtime', 'hybrid', '--rm', 'base', 'echo', 'hi from hybrid'], { timeoutMs: 180_000 });
+  assert.equal(hybrid.stdout, 'hi from hybrid\n');
   const bad = await docker(['run', '--runtime', 'kata', '--rm', 'base', 'true']);
   assert.equal(bad.code, 125);
   assert.match(bad.stderr, /unknown runtime specified kata/);
