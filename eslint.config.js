@@ -54,7 +54,7 @@ export default tseslint.config(
   },
   // One block per layer: a later block's no-restricted-imports would replace an earlier one's.
   {
-    files: ['src/cli/**/*.ts', 'src/bench/**/*.ts', 'src/advise/**/*.ts'],
+    files: ['src/cli/**/*.ts', 'src/api/**/*.ts', 'src/bench/**/*.ts', 'src/advise/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [CONCRETE_DRIVER] }] },
   },
   {

@@ -42,6 +42,7 @@ const modules: { verbs: string[]; load: Loader }[] = [
   { verbs: ['kube'], load: () => import('./kube.js') },
   { verbs: ['volume'], load: () => import('./volume.js') },
   { verbs: ['cp'], load: () => import('./cp.js') },
+  { verbs: ['serve'], load: () => import('./serve.js') },
 ];
 
 /** Registers the verb named first in argv, or every verb when there is no such verb. */

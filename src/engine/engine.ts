@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { fileURLToPath } from 'node:url';
 import type { Writable } from 'node:stream';
 import type { AttachSession, ExecOptions, ExitInfo, Kind, LogEntry, ProcessInfo, ResourceUpdate, RestartPolicy, Stats } from '../core/types.js';
@@ -61,8 +62,12 @@ export class Engine {
    * `spawn` hands it to a detached `isola _restart` (every short-lived command).
    */
   restartMode: 'self' | 'spawn' = 'spawn';
-  /** Instance locks this process holds: lifecycle steps nest (start records an exit, which settles). */
-  private readonly held = new Set<string>();
+  /**
+   * Instance locks the current call chain holds: lifecycle steps nest (start records an exit,
+   * which settles). Per async call chain, not per process: a long-lived process (isola serve)
+   * runs many requests at once, and one request's lock must exclude another's.
+   */
+  private readonly held = new AsyncLocalStorage<ReadonlySet<string>>();
 
   constructor(config: Config) {
     if (process.getuid?.() !== 0) {
@@ -471,15 +476,13 @@ export class Engine {
    * cleanup cannot undo a start that follows it. Re-entrant within this process.
    */
   async locked<T>(rec: InstanceRecord, fn: () => Promise<T>): Promise<T> {
-    if (this.held.has(rec.id) || !fs.existsSync(rec.spec.dir)) return fn();
-    this.held.add(rec.id);
+    const held = this.held.getStore();
+    if (held?.has(rec.id) || !fs.existsSync(rec.spec.dir)) return fn();
     try {
-      return await withLock(path.join(rec.spec.dir, 'lock'), fn);
+      return await this.held.run(new Set([...(held ?? []), rec.id]), () => withLock(path.join(rec.spec.dir, 'lock'), fn));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !fs.existsSync(rec.spec.dir)) throw notFound(`instance ${rec.name} was removed meanwhile`, 'list instances with isola ps --all');
       throw e;
-    } finally {
-      this.held.delete(rec.id);
     }
   }
 
@@ -503,7 +506,7 @@ export class Engine {
     const boot = currentBootId();
     for (const rec of this.instances.listUnsettled()) {
       // Someone is starting, stopping or settling it right now: theirs to finish.
-      if (!this.held.has(rec.id) && lockHeld(path.join(rec.spec.dir, 'lock'))) continue;
+      if (!this.held.getStore()?.has(rec.id) && lockHeld(path.join(rec.spec.dir, 'lock'))) continue;
       const driver = this.driver(rec.kind);
       if (rec.state === 'creating') {
         if (rec.owner && processAlive(rec.owner)) continue; // being created right now

@@ -57,6 +57,13 @@ export interface RunRequest {
   init?: boolean;
   devices?: DeviceMapping[];
   logMaxBytes?: number;
+
+  // ---- the Docker Engine API (isola serve) ----
+  /**
+   * Docker's StdinOnce: the first attached client's end of input closes the workload's stdin.
+   * Absent: a foreground run's -i (the CLI's rule); an API create says it explicitly.
+   */
+  stdinOnce?: boolean;
 }
 
 export function defaultRunRequest(image: string, command: string[] = []): RunRequest {

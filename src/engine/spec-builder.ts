@@ -89,7 +89,7 @@ export function buildSpec(p: Paths, callerEnv: Readonly<Record<string, string | 
     ...(mounts.length > 0 ? { mounts } : {}),
     ...(req.tty ? { tty: true } : {}),
     // A foreground -i is Docker's StdinOnce: the attached client's end is the workload's end of input.
-    ...(req.interactive ? { stdinOpen: true, stdinOnce: !req.detach } : {}),
+    ...(req.interactive ? { stdinOpen: true, stdinOnce: req.stdinOnce ?? !req.detach } : {}),
     ...lifecycleSpec(image, req),
   };
 }

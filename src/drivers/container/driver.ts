@@ -220,7 +220,8 @@ export class ContainerDriver implements Driver<ContainerData> {
   }
 
   async remove(spec: InstanceSpec, _data: ContainerData | null): Promise<void> {
-    fs.rmSync(spec.dir, { recursive: true, force: true });
+    // Retried: a process waiting for the instance lock may make its lock folder in it meanwhile.
+    fs.rmSync(spec.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
     fs.rmSync(spec.runDir, { recursive: true, force: true });
   }
 

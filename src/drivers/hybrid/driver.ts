@@ -146,7 +146,8 @@ export class HybridDriver implements Driver<HybridData> {
 
   async remove(spec: InstanceSpec, h: HybridData | null): Promise<void> {
     if (h) await this.vm.remove(this.vmSpec(spec, h), h.vm);
-    fs.rmSync(spec.dir, { recursive: true, force: true });
+    // Retried: a process waiting for the instance lock may make its lock folder in it meanwhile.
+    fs.rmSync(spec.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
     fs.rmSync(spec.runDir, { recursive: true, force: true });
   }
 

@@ -614,7 +614,8 @@ export class VmDriver implements Driver<VmData> {
 
   /** Everything of the instance lives in its dir and runDir; the shared base disk stays cached. */
   async remove(spec: InstanceSpec, _data: VmData | null): Promise<void> {
-    fs.rmSync(spec.dir, { recursive: true, force: true });
+    // Retried: a process waiting for the instance lock may make its lock folder in it meanwhile.
+    fs.rmSync(spec.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
     fs.rmSync(spec.runDir, { recursive: true, force: true });
   }
 
