@@ -10,6 +10,7 @@ import { ensureBaseImage } from '../../src/image/base.js';
 import type { InstanceSpec, Kind, ResolvedImage } from '../../src/core/types.js';
 import { BRIDGE, GATEWAY, PREFIX, macFor } from '../../src/net/names.js';
 import { newId } from '../../src/engine/names.js';
+import { findProcesses } from '../../src/engine/engine.js';
 import { removeBridgeIfUnused } from '../../src/net/bridge.js';
 import { loadConfig, type Config } from '../../src/core/config.js';
 import { Drivers } from '../../src/drivers/registry.js';
@@ -51,8 +52,15 @@ export async function makeFixture(): Promise<Fixture> {
       // Anything a test left mounted under the root must go before the files do.
       const mounts = fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(root));
       for (const m of mounts.reverse()) await runCmd('umount', ['-l', m]);
-      // A monitor's exit command (`isola _cleanup`) of the last instance may still be writing the
-      // state for a moment after the instance is gone: retry rather than fail on its files.
+      // A monitor's exit command (`isola _cleanup`) or a restarter of a removed instance may still
+      // write the state for a moment: they end with the data root, then its files go.
+      for (const pid of findProcesses(['--data-root', root])) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }
       fs.rmSync(root, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
       await removeBridgeIfUnused(BRIDGE);
     },
