@@ -2,14 +2,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { spawn } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { alternate } from '../alternate.js';
 import { median } from '../stats.js';
 import { guestBoot, readGuestAssets } from '../../guest/assets.js';
 import { loadConfig } from '../../core/config.js';
-import { cpioArchive } from '../../guest/cpio.js';
-import { encodeRecords } from '../../guest/records.js';
+import { timed as timedRun, writeEchoInitrd, type Timed } from './timed-run.js';
 import { runOk } from '../../util/exec.js';
 import { bareQemuArgs, type VmBenchResult } from './vm.js';
 
@@ -28,35 +26,8 @@ import { bareQemuArgs, type VmBenchResult } from './vm.js';
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const BIN = path.join(REPO, 'bin', 'isola.js');
 const MARK = 'isola-kernel-bench-output';
-
-interface Timed {
-  firstOutputMs: number | null;
-  exitMs: number;
-  code: number;
-  stderr: string;
-}
-
-function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Timed> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let stderr = '';
-    let firstOutputMs: number | null = null;
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (firstOutputMs === null && out.includes(MARK)) firstOutputMs = performance.now() - t0;
-    });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      child.stdin.destroy();
-      resolve({ firstOutputMs, exitMs: performance.now() - t0, code: code ?? 137, stderr });
-    });
-  });
-}
+/** Times a command against this scenario's mark. */
+const timed = (cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Timed> => timedRun(cmd, args, env, MARK);
 
 function residentMiB(pid: number): number | null {
   try {
@@ -96,10 +67,7 @@ export async function benchGuestKernel(opts: { runs?: number; warmup?: number; l
     const facts = ins.Driver;
     const cloud = guestBoot(assets, 'cloud');
     const initrd = path.join(root, 'bare-initrd.cpio');
-    fs.writeFileSync(initrd, Buffer.concat([
-      fs.readFileSync(cloud.initramfs),
-      cpioArchive([{ type: 'dir', name: 'isola' }, { type: 'file', name: 'isola/config', data: encodeRecords({ argv: ['echo', MARK], env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'], workdir: '/' }) }]),
-    ]));
+    writeEchoInitrd(cloud.initramfs, initrd, MARK);
     const bare = bareQemuArgs(facts, cloud.kernel, initrd);
     const qemu = config.bin.qemu ?? 'qemu-system-x86_64';
     const accel = facts.accelerator === 'tcg' ? 'TCG (emulated; KVM not usable here)' : 'KVM';

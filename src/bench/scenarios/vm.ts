@@ -2,14 +2,12 @@ import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { alternate } from '../alternate.js';
 import { median } from '../stats.js';
 import { guestBoot, readGuestAssets } from '../../guest/assets.js';
 import { loadConfig } from '../../core/config.js';
-import { cpioArchive } from '../../guest/cpio.js';
-import { encodeRecords } from '../../guest/records.js';
+import { timed as timedRun, writeEchoInitrd, type Timed } from './timed-run.js';
 import { kernelCmdline, tscKhzFromCpuinfo } from '../../guest/cmdline.js';
 import { runOk } from '../../util/exec.js';
 
@@ -35,38 +33,8 @@ export interface VmBenchResult {
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const BIN = path.join(REPO, 'bin', 'isola.js');
 const MARK = 'isola-vm-bench-output';
-
-interface Timed {
-  firstOutputMs: number | null;
-  exitMs: number;
-  code: number;
-  stderr: string;
-}
-
-/** Runs a command; times its first stdout chunk holding MARK and its exit. */
-function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Timed> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    // stdin stays an open pipe: QEMU's stdio chardev closes its port on EOF, and a guest
-    // writing to a closed virtio-serial port blocks.
-    const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let stderr = '';
-    let firstOutputMs: number | null = null;
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (firstOutputMs === null && out.includes(MARK)) firstOutputMs = performance.now() - t0;
-    });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      child.stdin.destroy();
-      resolve({ firstOutputMs, exitMs: performance.now() - t0, code: code ?? 137, stderr });
-    });
-  });
-}
+/** Times a command against this scenario's mark. */
+const timed = (cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<Timed> => timedRun(cmd, args, env, MARK);
 
 function cli(args: string[], env: NodeJS.ProcessEnv): Promise<Timed> {
   return timed(process.execPath, [BIN, ...args], env);
@@ -120,10 +88,7 @@ export async function benchVm(opts: { runs?: number; warmup?: number } = {}): Pr
     // The floor: the same kernel (ISOLA_VM_KERNEL's), initramfs and root disk with nothing of isola around it.
     const boot = guestBoot(assets, config.vm.kernel);
     const initrd = path.join(root, 'bare-initrd.cpio');
-    fs.writeFileSync(initrd, Buffer.concat([
-      fs.readFileSync(boot.initramfs),
-      cpioArchive([{ type: 'dir', name: 'isola' }, { type: 'file', name: 'isola/config', data: encodeRecords({ argv: ['echo', MARK], env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'], workdir: '/' }) }]),
-    ]));
+    writeEchoInitrd(boot.initramfs, initrd, MARK);
     const bare = bareQemuArgs(facts, boot.kernel, initrd);
     const qemu = config.bin.qemu ?? 'qemu-system-x86_64';
 
