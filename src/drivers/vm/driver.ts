@@ -171,15 +171,7 @@ export class VmDriver implements Driver<VmData> {
     const shares = planShares(spec);
     checkShares(this.ctx.config, assets?.vfsLaunch, shares);
     const accel = await probeAccelerator(this.ctx.config);
-    const uid = vmmId(spec.id);
-    const state = path.join(spec.dir, 'vm');
-    // QEMU runs as its own uid: it owns the folders it writes (state, runtime) and nothing else.
-    handOver(uid, [state, spec.runDir], []);
-    fs.mkdirSync(this.jailRoot(), { recursive: true, mode: 0o755 });
-    const files = launchFiles(state, spec.runDir);
-
-    const overlay = path.join(state, 'disk.qcow2');
-    if (!fs.existsSync(overlay)) await createOverlay(this.ctx.config, baseDisk, overlay);
+    const { uid, files, overlay } = await this.prepareFolders(spec, baseDisk);
 
     // The initrd with this instance's config is written at each start (its networks and /etc
     // files may have changed since); only QEMU's uid may read it: it holds the -e values.
@@ -247,13 +239,8 @@ export class VmDriver implements Driver<VmData> {
     findQemu(this.ctx.config);
     const base = await ensureWholeDisk(spec.image, this.ctx.cache, findQemuImg(this.ctx.config), this.ctx.config.unpack);
     const accel = await probeAccelerator(this.ctx.config);
-    const uid = vmmId(spec.id);
-    const state = path.join(spec.dir, 'vm');
-    handOver(uid, [state, spec.runDir], []);
-    fs.mkdirSync(this.jailRoot(), { recursive: true, mode: 0o755 });
-    const files = launchFiles(state, spec.runDir);
-    const overlay = path.join(state, 'disk.qcow2');
-    if (!fs.existsSync(overlay)) await createOverlay(this.ctx.config, base, overlay, 'qcow2');
+    const { uid, files, overlay } = await this.prepareFolders(spec, base, 'qcow2');
+    const state = path.dirname(overlay);
     const owned: { path: string; mode: number }[] = [{ path: overlay, mode: 0o600 }];
 
     // isola's init inside gets the instance's config by fw_cfg, written at each start (writeConfig).
@@ -292,6 +279,21 @@ export class VmDriver implements Driver<VmData> {
       wholeDisk: { firmware: facts.firmware, bus: facts.bus, agent: facts.agent, config, vars, firmwareLog: path.join(state, 'firmware.log') },
       ...(shares.length > 0 ? { shares } : {}),
     };
+  }
+
+  /**
+   * The instance's VM folders, handed to its QEMU uid (it owns what it writes, state and
+   * runtime, and nothing else), and its qcow2 overlay on `baseDisk`.
+   */
+  private async prepareFolders(spec: InstanceSpec, baseDisk: string, baseFormat: 'raw' | 'qcow2' = 'raw'): Promise<{ uid: number; files: ReturnType<typeof launchFiles>; overlay: string }> {
+    const uid = vmmId(spec.id);
+    const state = path.join(spec.dir, 'vm');
+    handOver(uid, [state, spec.runDir], []);
+    fs.mkdirSync(this.jailRoot(), { recursive: true, mode: 0o755 });
+    const files = launchFiles(state, spec.runDir);
+    const overlay = path.join(state, 'disk.qcow2');
+    if (!fs.existsSync(overlay)) await createOverlay(this.ctx.config, baseDisk, overlay, baseFormat);
+    return { uid, files, overlay };
   }
 
   /** QEMU's argv for a whole-disk VM, with the paths it sees inside its jail. */
