@@ -345,7 +345,8 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
     it('runs the workload on a terminal: input, window size, exit status, one stream in the log', async () => {
       const argv = ['sh', '-c', 'tty; stty size; echo to-err >&2; read line; echo "got $line"; exit 3'];
       await withAttached({ argv, tty: true, stdinOpen: true, stdinOnce: true }, { rows: 30, cols: 100 }, async (spec, data, c) => {
-        await c.waitFor(/30 100/, timeout / 2);
+        // Typed only once the workload waits for it: the terminal echoes input where it lands.
+        await c.waitFor(/to-err/, timeout / 2);
         c.input.write('hello\n');
         await c.session?.done;
         assert.match(c.text(), /^\/dev\/pts\/\d+\r\n30 100\r\nto-err\r\n/, 'the tty, its size and stderr, on one stream');
