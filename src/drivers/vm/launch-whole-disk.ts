@@ -1,4 +1,4 @@
-import { SANDBOX, optValue, type LaunchPlan } from './launch.js';
+import { SANDBOX, agentPorts, nicArgs, optValue, shareArgs, type LaunchPlan } from './launch.js';
 
 /**
  * QEMU's command line for a whole-disk VM: the classic PC (q35), its firmware (SeaBIOS, or OVMF
@@ -65,27 +65,12 @@ export function wholeDiskArgs(p: LaunchPlan, w: WholeDiskBoot): string[] {
   if (w.agent) {
     args.push(
       '-device', 'virtio-serial-pci,max_ports=8',
-      '-chardev', `file,id=log,path=${optValue(f.log)},append=on`,
-      '-device', 'virtserialport,chardev=log,name=isola.log',
-      '-chardev', `file,id=status,path=${optValue(f.status)},append=on`,
-      '-device', 'virtserialport,chardev=status,name=isola.status',
-      '-chardev', `socket,id=agent,path=${optValue(f.agent)},server=on,wait=off`,
-      '-device', 'virtserialport,chardev=agent,name=isola.agent',
-      '-chardev', `socket,id=ctl,path=${optValue(f.ctl)},server=on,wait=off`,
-      '-device', 'virtserialport,chardev=ctl,name=isola.ctl',
+      ...agentPorts(f),
     );
     if (w.config) args.push('-fw_cfg', `name=${FW_CFG_CONFIG},file=${optValue(w.config)}`);
   }
-  if (shares.length) {
-    args.push('-object', `memory-backend-memfd,id=mem,size=${p.memoryMiB}M,share=on`);
-    for (const [i, s] of shares.entries()) {
-      args.push('-chardev', `socket,id=vfs${i},path=${optValue(s.socket)}`, '-device', `vhost-user-fs-pci,chardev=vfs${i},tag=${s.tag}`);
-    }
-  }
+  if (shares.length) args.push(...shareArgs(shares, p.memoryMiB, 'vhost-user-fs-pci'));
   args.push('-qmp', `unix:${optValue(f.qmp)},server=on,wait=off`, '-pidfile', f.pidfile);
-  p.nets.forEach((n, i) => {
-    args.push('-netdev', `tap,id=net${i},fd=${3 + i},vhost=off`);
-    args.push('-device', `${w.bus === 'virtio' ? 'virtio-net-pci' : 'e1000e'},netdev=net${i},mac=${n.mac}`);
-  });
+  args.push(...nicArgs(p.nets, w.bus === 'virtio' ? 'virtio-net-pci' : 'e1000e'));
   return args;
 }

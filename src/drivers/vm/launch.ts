@@ -125,6 +125,23 @@ export function qemuArgs(p: LaunchPlan): string[] {
     '-blockdev', disk,
     '-device', `${dev('blk')},drive=root`,
     '-device', `${dev('serial')},max_ports=8`,
+    ...agentPorts(f),
+    ...(f.tty ? ['-chardev', `socket,id=tty,path=${optValue(f.tty)},server=on,wait=off`, '-device', 'virtserialport,chardev=tty,name=isola.tty'] : []),
+    '-qmp', `unix:${optValue(f.qmp)},server=on,wait=off`,
+    '-pidfile', f.pidfile,
+  ];
+  if (shared) {
+    // libvhost-user refuses legacy virtio, which microvm's virtio-mmio offers unless told not to.
+    if (p.machine === 'microvm') args.push('-global', 'virtio-mmio.force-legacy=false');
+    args.push(...shareArgs(shares, p.memoryMiB, p.machine === 'microvm' ? 'vhost-user-fs-device' : 'vhost-user-fs-pci'));
+  }
+  args.push(...nicArgs(p.nets, dev('net')));
+  return args;
+}
+
+/** isola's virtio-serial ports: the workload's log and status, the agent and the control channel. */
+export function agentPorts(f: LaunchPlan['files']): string[] {
+  return [
     '-chardev', `file,id=log,path=${optValue(f.log)},append=on`,
     '-device', 'virtserialport,chardev=log,name=isola.log',
     '-chardev', `file,id=status,path=${optValue(f.status)},append=on`,
@@ -133,24 +150,20 @@ export function qemuArgs(p: LaunchPlan): string[] {
     '-device', 'virtserialport,chardev=agent,name=isola.agent',
     '-chardev', `socket,id=ctl,path=${optValue(f.ctl)},server=on,wait=off`,
     '-device', 'virtserialport,chardev=ctl,name=isola.ctl',
-    ...(f.tty ? ['-chardev', `socket,id=tty,path=${optValue(f.tty)},server=on,wait=off`, '-device', 'virtserialport,chardev=tty,name=isola.tty'] : []),
-    '-qmp', `unix:${optValue(f.qmp)},server=on,wait=off`,
-    '-pidfile', f.pidfile,
   ];
-  if (shared) {
-    // virtiofsd reads and writes guest memory itself: the guest's RAM must be a shareable memfd.
-    // libvhost-user refuses legacy virtio, which microvm's virtio-mmio offers unless told not to.
-    args.push('-object', `memory-backend-memfd,id=mem,size=${p.memoryMiB}M,share=on`);
-    if (p.machine === 'microvm') args.push('-global', 'virtio-mmio.force-legacy=false');
-    for (const [i, s] of shares.entries()) {
-      args.push('-chardev', `socket,id=vfs${i},path=${optValue(s.socket)}`);
-      args.push('-device', `${p.machine === 'microvm' ? 'vhost-user-fs-device' : 'vhost-user-fs-pci'},chardev=vfs${i},tag=${s.tag}`);
-    }
-  }
-  p.nets.forEach((n, i) => {
-    // The jail opened the taps as root and passes them as fd 3, 4, ...: QEMU needs no /dev/net/tun.
-    args.push('-netdev', `tap,id=net${i},fd=${3 + i},vhost=off`);
-    args.push('-device', `${dev('net')},netdev=net${i},mac=${n.mac}`);
-  });
+}
+
+/**
+ * Shared folders: virtiofsd reads and writes guest memory itself, so the guest's RAM is a
+ * shareable memfd; one vhost-user-fs device per share, on its virtiofsd's socket.
+ */
+export function shareArgs(shares: readonly { tag: string; socket: string }[], memoryMiB: number, device: string): string[] {
+  const args = ['-object', `memory-backend-memfd,id=mem,size=${memoryMiB}M,share=on`];
+  for (const [i, s] of shares.entries()) args.push('-chardev', `socket,id=vfs${i},path=${optValue(s.socket)}`, '-device', `${device},chardev=vfs${i},tag=${s.tag}`);
   return args;
+}
+
+/** One NIC per network: the jail opened the taps as root and passes them as fd 3, 4, ... (QEMU needs no /dev/net/tun). */
+export function nicArgs(nets: readonly { mac: string }[], device: string): string[] {
+  return nets.flatMap((n, i) => ['-netdev', `tap,id=net${i},fd=${3 + i},vhost=off`, '-device', `${device},netdev=net${i},mac=${n.mac}`]);
 }
