@@ -1,4 +1,4 @@
-import type { Kind } from '../../core/types.js';
+import type { HealthSpec, Kind } from '../../core/types.js';
 import type { ImageFacts } from './image-facts.js';
 import type { KubePort, KubeSecurity, KubeVolume } from './model.js';
 import type { Warnings } from './warnings.js';
@@ -147,7 +147,7 @@ export function lifecycleSettings(l: LifecycleLike, subject: string, warnings: W
 }
 
 /** isola's resolved health check (milliseconds) in Docker's config form (nanoseconds), for probes. */
-export function healthConfigOf(h: { test: string[]; intervalMs: number; timeoutMs: number; startPeriodMs: number; startIntervalMs: number; retries: number }): NonNullable<ImageFacts['health']> {
+export function healthConfigOf(h: HealthSpec): NonNullable<ImageFacts['health']> {
   const ns = (ms: number) => ms * 1e6;
   return { Test: h.test, Interval: ns(h.intervalMs), Timeout: ns(h.timeoutMs), StartPeriod: ns(h.startPeriodMs), StartInterval: ns(h.startIntervalMs), Retries: h.retries };
 }

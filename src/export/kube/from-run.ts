@@ -1,6 +1,6 @@
 import { invalid } from '../../core/errors.js';
-import type { Kind } from '../../core/types.js';
-import { fromImageFacts, healthConfigOf, kernelWarnings, kubeCap, lifecycleSettings, networkSettings, pidsWarning, publishedPorts, registryWarning, runtimeClassOf, userOf } from './carry.js';
+import type { HealthSpec, Kind } from '../../core/types.js';
+import { fromImageFacts, healthConfigOf, kernelWarnings, kubeCap, lifecycleSettings, networkSettings, pidsWarning, publishedPorts, registryWarning, runtimeClassOf, userOf, type LifecycleLike } from './carry.js';
 import type { WorkloadOptions } from './from-instance.js';
 import type { ImageFacts } from './image-facts.js';
 import type { KubeWorkload } from './model.js';
@@ -11,7 +11,7 @@ import type { Warnings } from './warnings.js';
  * `isola kube generate --image IMAGE [run flags]`: the same flags as `isola run`, parsed by the
  * CLI into this shape (engine/request.ts's RunRequest fits it).
  */
-export interface ImageRunSettings {
+export interface ImageRunSettings extends LifecycleLike {
   image: string;
   kind: Kind;
   name?: string;
@@ -37,16 +37,8 @@ export interface ImageRunSettings {
   privileged: boolean;
   capAdd: string[];
   mounts?: readonly MountLike[];
-  restart?: { name: string; maxRetries: number };
-  stopSignal?: string;
-  stopTimeout?: number;
-  labels?: Record<string, string>;
-  ulimits?: { name: string; soft: number; hard: number }[];
-  init?: boolean;
-  devices?: { hostPath: string }[];
-  logMaxBytes?: number;
   /** The health check in force: the image's HEALTHCHECK with --health-* (resolved by the caller); null: --no-healthcheck. */
-  resolvedHealth?: { test: string[]; intervalMs: number; timeoutMs: number; startPeriodMs: number; startIntervalMs: number; retries: number } | null;
+  resolvedHealth?: HealthSpec | null;
   tty?: boolean;
   interactive?: boolean;
   capDrop: string[];
