@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { IsolaError } from '../../core/errors.js';
 
 /**
@@ -113,6 +114,20 @@ export class AgentConnection {
       listener(f);
       return true;
     };
+  }
+
+  /**
+   * Sends a client's input as `I` frames of 64 KiB. Back-pressure: when the socket's buffer is
+   * full, `from` pauses until it drains, so a large copy or a paste waits instead of queueing.
+   */
+  sendInput(d: Buffer | string, from: Readable): void {
+    const b = typeof d === 'string' ? Buffer.from(d) : d;
+    let room = true;
+    for (let i = 0; i < b.length; i += 65536) room = this.send('I', b.subarray(i, i + 65536)) && room;
+    if (!room) {
+      from.pause();
+      this.socket.once('drain', () => from.resume());
+    }
   }
 
   /** False when the socket's buffer is full (wait for its 'drain'). */

@@ -57,6 +57,10 @@ const finishedMarker = (v: VmData): string => `${v.files.status}.finished`;
 /** A whole-disk VM without isola's init: the guest reports nothing, so the host tells. */
 const ownOs = (v: VmData): WholeDiskData | null => (v.wholeDisk && !v.wholeDisk.agent ? v.wholeDisk : null);
 
+/** What a VM records once it runs: nothing yet (a fresh object each time: the argv is its own). */
+const notStarted = (): Pick<VmData, 'tap' | 'pid' | 'pidStartTime' | 'bootId' | 'startedAt' | 'qemuArgv'> =>
+  ({ tap: null, pid: null, pidStartTime: null, bootId: null, startedAt: null, qemuArgv: [] });
+
 function noAgent(spec: InstanceSpec, what: string): IsolaError {
   return new IsolaError('UNAVAILABLE', `VM ${spec.name} boots its own OS, without isola's init: ${what} needs it`,
     'reach the guest through its own services (ssh, a published port), or export the image with --boot isola to run a command under isola\'s init');
@@ -196,12 +200,7 @@ export class VmDriver implements Driver<VmData> {
       consoleLog: files.console,
       imageDiskBytes: allocatedBytes(baseDisk),
       vmmUid: uid,
-      tap: null,
-      pid: null,
-      pidStartTime: null,
-      bootId: null,
-      startedAt: null,
-      qemuArgv: [],
+      ...notStarted(),
       ...(shares.length > 0 ? { shares } : {}),
     };
     return v;
@@ -270,12 +269,7 @@ export class VmDriver implements Driver<VmData> {
       consoleLog: files.console,
       imageDiskBytes: allocatedBytes(base),
       vmmUid: uid,
-      tap: null,
-      pid: null,
-      pidStartTime: null,
-      bootId: null,
-      startedAt: null,
-      qemuArgv: [],
+      ...notStarted(),
       wholeDisk: { firmware: facts.firmware, bus: facts.bus, agent: facts.agent, config, vars, firmwareLog: path.join(state, 'firmware.log') },
       ...(shares.length > 0 ? { shares } : {}),
     };
@@ -808,16 +802,7 @@ function pumpStdin(c: AgentConnection, stdin: Readable | null): void {
     c.send('C');
     return;
   }
-  stdin.on('data', (d: Buffer | string) => {
-    const b = typeof d === 'string' ? Buffer.from(d) : d;
-    let room = true;
-    for (let i = 0; i < b.length; i += 65536) room = c.send('I', b.subarray(i, i + 65536)) && room;
-    // Back-pressure: a large copy into the guest waits for the socket instead of queueing in memory.
-    if (!room) {
-      stdin.pause();
-      c.socket.once('drain', () => stdin.resume());
-    }
-  });
+  stdin.on('data', (d: Buffer | string) => c.sendInput(d, stdin));
   stdin.on('end', () => c.send('C'));
   stdin.on('error', () => c.send('C'));
 }

@@ -57,16 +57,7 @@ function session(c: AgentConnection, io: AttachIO): AttachSession {
 /** Sends the client's input as `I` frames and its end as `C`; returns what stops it. */
 function pumpInput(c: AgentConnection, stdin: Readable | null): () => void {
   if (!stdin) return () => undefined;
-  const onData = (d: Buffer | string): void => {
-    const b = typeof d === 'string' ? Buffer.from(d) : d;
-    let room = true;
-    for (let i = 0; i < b.length; i += 65536) room = c.send('I', b.subarray(i, i + 65536)) && room;
-    // Back-pressure: pasted or piped input waits for the socket instead of queueing in memory.
-    if (!room) {
-      stdin.pause();
-      c.socket.once('drain', () => stdin.resume());
-    }
-  };
+  const onData = (d: Buffer | string): void => c.sendInput(d, stdin);
   const onEnd = (): void => {
     c.send('C');
   };
