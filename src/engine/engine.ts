@@ -611,7 +611,14 @@ export class Engine {
 
   /** Removes an instance; with `volumes`, also its anonymous volumes (rm -v), as Docker does. */
   async remove(ref: string, force: boolean, volumes = false): Promise<string> {
+    // An instance run with --rm removes itself once its exit is recorded, which may happen in
+    // this very call (reconcile) or in its exit command meanwhile: asked to remove what is
+    // already going, rm succeeds, as the user's intent is met.
+    const named = this.instances.find(ref);
+    const selfRemoved = (): string | null => (named?.autoRemove && !this.instances.get(named.id) ? named.id : null);
     await this.reconcile();
+    const settled = selfRemoved();
+    if (settled) return settled;
     let found = this.find(ref);
     if (found.state === 'creating') {
       throw new IsolaError('FAILED_PRECONDITION', `instance ${found.name} is being created by process ${found.owner?.pid ?? '?'}`, 'wait for it to finish, then remove it');
@@ -622,11 +629,13 @@ export class Engine {
       const seen = await this.driver(found.kind).observe(found.spec, found.data);
       if (seen.state !== 'exited') throw new IsolaError('FAILED_PRECONDITION', `instance ${found.name} is running`, 'stop it first (isola stop), or use isola rm -f');
       await this.recordExit(found, seen.exit);
+      if (selfRemoved()) return found.id;
       found = this.find(ref);
     }
     this.endRestarter(this.instances.markStoppedByUser(found.id));
     await this.locked(found, async () => {
-      const rec = this.instances.get(found.id) ?? found;
+      const rec = this.instances.get(found.id);
+      if (!rec) return; // removed while this call waited for its lock (its own --rm, or another rm)
       const driver = this.driver(rec.kind);
       if (rec.state === 'running') {
         await this.resumeIfPaused(rec);

@@ -1,6 +1,6 @@
 import { describe, test, before, after } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -122,6 +122,24 @@ describe('lifecycle through the CLI', () => {
     const starts = async () => (await cli('events', '--since', '1m', '--until', '0s', '--filter', 'container=pf2', '--format', '{{.Action}}')).stdout.split('\n').filter((a) => a === 'start').length;
     await until(async () => (await starts()) === 2 && (await inspect('pf2')).State.Status === 'exited', 10_000, 'pf2 ran again');
     assert.equal((await cli('rm', '-f', 'pf1', 'pf2')).code, 0);
+  });
+
+  test('rm -f of a --rm instance whose exit is being recorded meanwhile succeeds (it removed itself)', async () => {
+    const run = await cli('run', '-d', '--rm', '--name', 'rr1', '--network', 'none', 'base', 'sleep', '600');
+    assert.equal(run.code, 0, run.stderr);
+    const id = run.stdout.trim();
+    const pids = (pattern: string) => execFileSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).trim().split('\n').map(Number);
+    // Its monitor is killed (no exit command will run), then its workload: the end is recorded by
+    // the rm below, whose reconcile removes the instance itself (--rm) before rm gets to it.
+    const [monitor] = pids(`conmon.*${id}`);
+    assert.ok(monitor, 'the conmon of rr1');
+    process.kill(monitor, 'SIGKILL');
+    for (const p of pids('^sleep 600$')) if (fs.readFileSync(`/proc/${p}/cgroup`, 'utf8').includes(id)) process.kill(p, 'SIGKILL');
+    await sleep(300);
+    const rm = await cli('rm', '-f', 'rr1');
+    assert.equal(rm.code, 0, rm.stderr);
+    assert.equal(rm.stdout.trim(), 'rr1');
+    assert.ok(!(await listed()).some((r) => r.name === 'rr1'));
   });
 
   test('the image\'s HEALTHCHECK, STOPSIGNAL and LABELs apply; --no-healthcheck and flags override them', async () => {
