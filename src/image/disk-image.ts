@@ -63,7 +63,10 @@ export async function storeDiskImage(store: ImageStore, disk: string, ref: strin
     cwd: stage, file: tar, portable: false, noPax: true,
     onWriteEntry: (e) => {
       if (!e.stat) return;
-      Object.assign(e.stat, { uid: 107, gid: 107, mode: e.type === 'Directory' ? 0o40555 : 0o100440, mtime: new Date(0) });
+      // Every time fixed, atime and ctime too: node-tar writes them into the header (where the
+      // ustar prefix would be) when not portable, and portable would drop the uid KubeVirt needs.
+      const epoch = new Date(0);
+      Object.assign(e.stat, { uid: 107, gid: 107, mode: e.type === 'Directory' ? 0o40555 : 0o100440, mtime: epoch, atime: epoch, ctime: epoch });
     },
   }, ['disk']);
   try {

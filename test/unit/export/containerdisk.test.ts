@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -72,7 +73,9 @@ describe('isola kube containerdisk', () => {
     const stored = path.join(dir, 'stored.qcow2');
     fs.writeFileSync(stored, execFileSync('tar', ['-xOf', store.blobPath(manifest.layers[0]?.digest as string), 'disk/disk.qcow2'], { maxBuffer: 1 << 30 }));
     execFileSync(qemuImg, ['compare', '-f', 'qcow2', '-F', 'qcow2', disk, stored]);
-    // Same disk, same digest: a fixed timestamp and no host-specific fields.
+    // Same disk, same digest: fixed timestamps and no host-specific fields. A second later, so a
+    // time the build takes from the clock (the converted file's ctime, say) would differ.
+    await sleep(1100);
     const again = await build(disk, 'registry.example:5000/web-disk:2');
     assert.equal(again.digest, built.digest);
   });
