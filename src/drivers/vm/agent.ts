@@ -1,7 +1,10 @@
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { IsolaError } from '../../core/errors.js';
+import { IsolaError, isIsolaError } from '../../core/errors.js';
+
+/** How long one connection waits for the guest's handshake before a fresh one is tried. */
+const ATTEMPT_MS = 2500;
 
 /**
  * The host side of the guest agent's framing (see src/guest/init.c): 1 byte type, 4 bytes
@@ -63,7 +66,28 @@ export class AgentConnection {
     socket.on('error', end);
   }
 
-  static connect(socketPath: string, timeoutMs = 5000): Promise<AgentConnection> {
+  /**
+   * Connects and opens a session within `timeoutMs`. A handshake that gets no answer is tried
+   * again on a new connection: a client that connects in the instant the guest sees the last
+   * one go can be taken for that one's hang-up and never read, and a new connection is a new
+   * port-open event the guest cannot miss.
+   */
+  static async connect(socketPath: string, timeoutMs = 5000): Promise<AgentConnection> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const left = deadline - Date.now();
+      try {
+        return await AgentConnection.connectOnce(socketPath, Math.min(left, ATTEMPT_MS));
+      } catch (e) {
+        if (!isIsolaError(e, 'TIMEOUT') || deadline - Date.now() < 50) {
+          if (isIsolaError(e, 'TIMEOUT')) throw new IsolaError('TIMEOUT', `the VM's agent (${socketPath}) did not accept a connection within ${timeoutMs} ms`, 'check the VM is running (isola ps) and see isola console');
+          throw e;
+        }
+      }
+    }
+  }
+
+  private static connectOnce(socketPath: string, timeoutMs: number): Promise<AgentConnection> {
     return new Promise((resolve, reject) => {
       const s = net.connect(socketPath);
       const timer = setTimeout(() => {
