@@ -781,16 +781,25 @@ export class Engine {
    * the exit and cleans up one instance, and schedules the restart its policy asks for.
    */
   async cleanupInstance(id: string): Promise<void> {
-    const rec = this.instances.get(id);
-    if (!rec) return;
-    if (rec.state === 'exited') {
-      await this.settle(rec);
-      await this.considerRestart(this.instances.get(id) ?? rec);
-      return;
-    }
-    const seen = await this.driver(rec.kind).observe(rec.spec, rec.data);
-    if (seen.state !== 'exited') return;
-    await this.recordExit(rec, seen.exit);
+    const found = this.instances.get(id);
+    if (!found) return;
+    // Under the instance's lock, the record read again inside it: a restart may be starting the
+    // next run right now, its record still naming the last run's monitor (dead, its exit file
+    // already removed) and the last run's resources. This exit command belongs to the last run;
+    // looking after that start has finished, it sees the new run running and leaves it alone,
+    // instead of recording it as exited (255) or cleaning up what the new run uses.
+    const settled = await this.locked(found, async () => {
+      const rec = this.instances.get(id);
+      if (!rec) return false;
+      if (rec.state === 'exited') {
+        await this.settle(rec);
+        return true;
+      }
+      const seen = await this.driver(rec.kind).observe(rec.spec, rec.data);
+      if (seen.state === 'exited') await this.recordExit(rec, seen.exit);
+      return false;
+    });
+    if (settled) await this.considerRestart(this.instances.get(id) ?? found);
   }
 }
 

@@ -142,6 +142,21 @@ describe('lifecycle through the CLI', () => {
     assert.ok(!(await listed()).some((r) => r.name === 'rr1'));
   });
 
+  test('restart right after a stop: the last run\'s exit command never takes the new run for exited', async () => {
+    // The stopped run's exit command (conmon's, isola _cleanup) can come while the next run is
+    // starting, its record still naming the old monitor: it once recorded the new run as 255.
+    // Without the fix about half of these restarts ended so; five catch it almost surely.
+    for (let i = 0; i < 5; i++) {
+      assert.equal((await cli('run', '-d', '--init', '--name', `rs${i}`, '--network', 'none', '--health-cmd', 'true', '--health-interval', '1s', 'base', 'sleep', '600')).code, 0);
+      const r = await cli('restart', '-t', '1', `rs${i}`);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    await sleep(1500);
+    const states = (await listed()).filter((r) => r.name.startsWith('rs')).map((r) => `${r.name} ${r.state} ${r.status}`).sort();
+    assert.deepEqual(states.map((x) => x.split(' ').slice(0, 2).join(' ')), [0, 1, 2, 3, 4].map((i) => `rs${i} running`), states.join('; '));
+    assert.equal((await cli('rm', '-f', 'rs0', 'rs1', 'rs2', 'rs3', 'rs4')).code, 0);
+  });
+
   test('the image\'s HEALTHCHECK, STOPSIGNAL and LABELs apply; --no-healthcheck and flags override them', async () => {
     const ctxDir = path.join(fx.root, 'hc-context');
     fs.mkdirSync(ctxDir, { recursive: true });
