@@ -6,7 +6,7 @@ import type { Kind } from '../core/types.js';
 import { parseBytes, parseCpus } from '../core/units.js';
 import { parsePublish, protocolOf, type PortMapping } from '../net/publish.js';
 import type { MountRequest } from '../engine/mount-flags.js';
-import type { HealthFlags } from '../engine/health.js';
+import { resolveHealth, type HealthFlags } from '../engine/health.js';
 import { parseRestartPolicy } from '../engine/restart-policy.js';
 import { InterpolationError, interpolate, parseEnvText } from './interpolate.js';
 import { displayPath, type LoadedFile } from './load.js';
@@ -210,7 +210,7 @@ function serviceModel(file: LoadedFile, project: string, name: string, b: Raw, n
     volumes: volumeList(file, b.volumes, volumes, at('volumes'), fail),
     networks: networkList(b.networks, networks, at('networks'), fail),
     dependsOn: dependsList(b.depends_on, at('depends_on'), fail),
-    ...(b.healthcheck !== undefined ? { health: healthFlags(b.healthcheck) } : {}),
+    ...(b.healthcheck !== undefined ? { health: checkedHealth(healthFlags(b.healthcheck), at('healthcheck'), fail) } : {}),
     ...(typeof b.restart === 'string' ? { restart: restartText(b.restart, at('restart'), fail) } : {}),
     replicas,
     ...(memory !== undefined ? { memoryBytes: checked(() => parseBytes(String(memory), 'memory'), at('deploy', 'resources', 'limits', 'memory'), fail) } : {}),
@@ -231,6 +231,12 @@ function serviceModel(file: LoadedFile, project: string, name: string, b: Raw, n
     ...(b.extra_hosts !== undefined ? { extraHosts: Array.isArray(b.extra_hosts) ? b.extra_hosts.map(String) : Object.entries(b.extra_hosts as Raw).map(([h, ip]) => `${h}:${String(ip)}`) } : {}),
   };
   return svc;
+}
+
+/** The health flags, checked now as `run --health-*` would be at create. */
+function checkedHealth(flags: HealthFlags, at: (string | number)[], fail: Fail): HealthFlags {
+  checked(() => resolveHealth(undefined, flags), at, fail);
+  return flags;
 }
 
 /** restart: no, always, on-failure[:N] or unless-stopped, checked as --restart is. */
