@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
+import { resolvedFile } from '../compose/resolved.js';
 import { collect, printJson, withEngine, type CliContext } from './context.js';
 import { renderTable } from './table.js';
 import { ExitWith } from './exit-codes.js';
@@ -254,32 +255,6 @@ export function register(program: Command, ctx: CliContext): void {
 function pickServices(model: StackModel, names: readonly string[]): ServiceModel[] {
   for (const n of names) if (!model.services.some((s) => s.name === n)) throw invalid(`no such service "${n}" in ${model.file}`, `name one of: ${model.services.map((s) => s.name).join(', ')}`);
   return model.services.filter((s) => names.length === 0 || names.includes(s.name));
-}
-
-/** The file as isola runs it: Compose's own keys, with what isola resolved (kind, replicas, project names). */
-function resolvedFile(model: StackModel): unknown {
-  return {
-    name: model.project,
-    services: Object.fromEntries(model.services.map((s) => [s.name, {
-      image: s.image,
-      ...(s.build ? { build: { context: s.build.context, ...(s.build.dockerfile ? { dockerfile: s.build.dockerfile } : {}), ...(Object.keys(s.build.args).length ? { args: s.build.args } : {}), ...(s.build.target ? { target: s.build.target } : {}) } } : {}),
-      'x-isola-kind': s.kind,
-      ...(s.entrypoint ? { entrypoint: s.entrypoint } : {}),
-      ...(s.command ? { command: s.command } : {}),
-      ...(s.environment.length ? { environment: Object.fromEntries(s.environment.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])) } : {}),
-      ...(s.ports.length ? { ports: s.ports.map((p) => ({ target: p.instancePort, ...(p.hostPort ? { published: String(p.hostPort) } : {}), host_ip: p.hostIp, protocol: p.protocol ?? 'tcp' })) } : {}),
-      ...(s.volumes.length ? { volumes: s.volumes.map((v) => ({ type: v.type, ...('source' in v && v.source ? { source: v.source } : {}), target: v.target, ...(v.readOnly ? { read_only: true } : {}) })) } : {}),
-      networks: s.networks,
-      ...(s.dependsOn.length ? { depends_on: Object.fromEntries(s.dependsOn.map((d) => [d.service, { condition: d.condition, required: d.required }])) } : {}),
-      ...(s.health ? { healthcheck: s.health.none ? { disable: true } : { ...(s.health.cmd ? { test: ['CMD-SHELL', s.health.cmd] } : {}), ...(s.health.interval ? { interval: s.health.interval } : {}), ...(s.health.timeout ? { timeout: s.health.timeout } : {}), ...(s.health.retries ? { retries: Number(s.health.retries) } : {}), ...(s.health.startPeriod ? { start_period: s.health.startPeriod } : {}) } } : {}),
-      ...(s.restart ? { restart: s.restart } : {}),
-      deploy: { replicas: s.replicas, ...(s.memoryBytes || s.cpus || s.pidsLimit ? { resources: { limits: { ...(s.cpus ? { cpus: String(s.cpus) } : {}), ...(s.memoryBytes ? { memory: String(s.memoryBytes) } : {}), ...(s.pidsLimit ? { pids: s.pidsLimit } : {}) } } } : {}) },
-      ...(Object.keys(s.labels).length ? { labels: s.labels } : {}),
-      ...(s.profiles.length ? { profiles: s.profiles } : {}),
-    }])),
-    networks: Object.fromEntries(model.networks.map((n) => [n.key, { name: n.name, ...(n.external ? { external: true } : {}), ...(n.subnet ? { ipam: { config: [{ subnet: n.subnet }] } } : {}) }])),
-    ...(model.volumes.length ? { volumes: Object.fromEntries(model.volumes.map((v) => [v.key, { name: v.name, ...(v.external ? { external: true } : {}) }])) } : {}),
-  };
 }
 
 /** Builds with the Dockerfile builder (RUN steps as containers), pulls with the registry client. */

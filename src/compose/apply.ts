@@ -43,7 +43,7 @@ export interface ImageHooks {
 export async function ensureImages(engine: Engine, model: StackModel, hooks: ImageHooks, o: { build?: boolean; out: Writable }): Promise<Map<string, string>> {
   const digests = new Map<string, string>();
   for (const s of model.services) {
-    const present = normalizeRef(s.image) === BASE_REF || engine.images().list().some((i) => i.ref === normalizeRef(s.image));
+    const present = normalizeRef(s.image) === BASE_REF || stored(engine, s.image);
     if (s.build && (o.build || !present)) {
       o.out.write(`Building ${s.name} (${s.image})\n`);
       await hooks.build(s);
@@ -54,6 +54,16 @@ export async function ensureImages(engine: Engine, model: StackModel, hooks: Ima
     digests.set(s.name, (await engine.resolveImage(s.image)).digest);
   }
   return digests;
+}
+
+function stored(engine: Engine, ref: string): boolean {
+  try {
+    engine.images().resolve(ref);
+    return true;
+  } catch (e) {
+    if (isIsolaError(e, 'NOT_FOUND')) return false;
+    throw e;
+  }
 }
 
 /** The RunRequest of one replica: the service's model, its network, Compose's labels. */

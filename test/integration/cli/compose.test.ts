@@ -169,7 +169,7 @@ describe('isola compose', { timeout: 1_500_000 }, () => {
     }
   });
 
-  test('build and up --no-start of a stack whose image is built from a Dockerfile', async () => {
+  test('build, up --no-start, then up attached, of a stack whose image is built from a Dockerfile', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'compose-build-'));
     const project = `${P}b`;
     try {
@@ -181,7 +181,10 @@ describe('isola compose', { timeout: 1_500_000 }, () => {
       assert.match(ok(await compose(['build'], {}, f, project)).stdout, /Building app/);
       ok(await compose(['up', '--no-start'], {}, f, project));
       assert.deepEqual((await ps(true, project, f)).map((r) => [r.name, r.state]), [[`${project}-app-1`, 'created']]);
-      ok(await compose(['start'], {}, f, project));
+      // Attached (no -d): the replicas' output, prefixed, until they exit.
+      const attached = ok(await compose(['up'], {}, f, project));
+      assert.match(attached.stdout, /^app-1 \| built$/m);
+      assert.deepEqual((await ps(true, project, f)).map((r) => [r.state]), [['exited']]);
       ok(await compose(['down'], {}, f, project));
       assert.deepEqual(await ps(true, project, f), []);
     } finally {
