@@ -11,7 +11,7 @@ import { invalid } from '../core/errors.js';
 import type { Engine } from '../engine/engine.js';
 import { loadStack, type StackOptions } from '../compose/stack.js';
 import type { ServiceModel, StackModel } from '../compose/model.js';
-import { buildScratch, down, ensureImages, numberOf, selectInstances, serviceOf, stackInstances, up, type ImageHooks } from '../compose/apply.js';
+import { buildScratch, down, ensureImages, numberOf, selectInstances, serviceOf, stackInstances, stopReplica, up, waitFor, type ImageHooks } from '../compose/apply.js';
 import { parseScale } from '../compose/plan.js';
 import { prefixedLogs } from '../compose/logs.js';
 import { formatBytes } from '../core/units.js';
@@ -28,7 +28,7 @@ export function register(program: Command, ctx: CliContext): void {
     .command('compose')
     .description('run a stack of services from a Compose file: each service a container, a VM or hybrid (x-isola-kind)')
     .option('-f, --file <file>', 'the Compose file (default: compose.yaml, compose.yml, docker-compose.yaml or docker-compose.yml here)')
-    .option('-p, --project-name <name>', 'the project name (default: the file\'s name:, else $COMPOSE_PROJECT_NAME, else the folder\'s name)')
+    .option('-p, --project-name <name>', 'the project name (default: $COMPOSE_PROJECT_NAME, else the file\'s name:, else the folder\'s name)')
     .option('--profile <name>', 'enable the services of this profile (repeatable; also $COMPOSE_PROFILES)', collect, [])
     .enablePositionalOptions();
 
@@ -48,8 +48,9 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--no-start', 'create what is missing, start nothing')
     .option('--build', 'build the images of services with build: first, even when present')
     .option('--remove-orphans', 'remove instances of services the file no longer has')
-    .option('--wait-timeout <seconds>', 'how long to wait for a dependency\'s condition', '600')
-    .action(async (o: { detach?: boolean; scale: string[]; start: boolean; build?: boolean; removeOrphans?: boolean; waitTimeout: string }, cmd: Command) => {
+    .option('--wait', 'with -d: return once every service is running, and healthy where it has a healthcheck')
+    .option('--wait-timeout <seconds>', 'how long to wait for a dependency\'s condition (and --wait)', '600')
+    .action(async (o: { detach?: boolean; scale: string[]; start: boolean; build?: boolean; removeOrphans?: boolean; wait?: boolean; waitTimeout: string }, cmd: Command) => {
       const model = stackOf(cmd);
       const scale = parseScale(o.scale, model);
       const wait = Number(o.waitTimeout);
@@ -57,7 +58,13 @@ export function register(program: Command, ctx: CliContext): void {
       await withEngine(ctx, async (e) => {
         const digests = await ensureImages(e, model, imageHooks(ctx, e), { build: !!o.build, out: process.stdout });
         const recs = await up(e, model, digests, { scale, noStart: !o.start, removeOrphans: !!o.removeOrphans, out: process.stdout, waitMs: wait * 1000 });
-        if (o.detach || !o.start) return;
+        if (o.wait && o.start) {
+          for (const s of model.services) {
+            const healthy = recs.some((r) => serviceOf(r) === s.name && r.spec.health);
+            await waitFor(e, model.project, s.name, healthy ? 'service_healthy' : 'service_started', wait * 1000, process.stdout);
+          }
+        }
+        if (o.detach || o.wait || !o.start) return;
         // Attached: every replica's output until each exits, or Ctrl-C, which stops the stack (as Compose does).
         const ac = new AbortController();
         const stop = () => ac.abort();
@@ -168,11 +175,18 @@ export function register(program: Command, ctx: CliContext): void {
           // Start in dependency order, stop in reverse, as Compose does.
           const order = model.services.map((s) => s.name);
           const sorted = [...recs].sort((a, b) => order.indexOf(serviceOf(a)) - order.indexOf(serviceOf(b)));
-          for (const r of verb === 'stop' ? sorted.reverse() : sorted) {
-            if (verb === 'stop') await e.stop(r.id, t);
-            else if (verb === 'start') await e.startInstance(r.id);
-            else await e.restart(r.id, t);
-            process.stdout.write(`Instance ${r.name} ${verb === 'stop' ? 'Stopped' : verb === 'start' ? 'Started' : 'Restarted'}\n`);
+          // restart: every replica stopped (dependents first), then every one started (dependencies first).
+          if (verb !== 'start') {
+            for (const r of [...sorted].reverse()) {
+              await stopReplica(e, r.id, t);
+              if (verb === 'stop') process.stdout.write(`Instance ${r.name} Stopped\n`);
+            }
+          }
+          if (verb !== 'stop') {
+            for (const r of sorted) {
+              await e.startInstance(r.id);
+              process.stdout.write(`Instance ${r.name} ${verb === 'start' ? 'Started' : 'Restarted'}\n`);
+            }
           }
         });
       });

@@ -3,9 +3,10 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { IsolaError, invalid, isIsolaError } from '../core/errors.js';
-import type { Engine } from '../engine/engine.js';
+import { findProcesses, type Engine } from '../engine/engine.js';
 import type { InstanceRecord } from '../state/instances.js';
 import { lifeOf } from '../state/instances.js';
+import { processAlive } from '../util/process.js';
 import { defaultRunRequest, type RunRequest } from '../engine/request.js';
 import { parseRestartPolicy } from '../engine/restart-policy.js';
 import { normalizeRef } from '../image/ref.js';
@@ -203,7 +204,7 @@ async function apply(engine: Engine, model: StackModel, s: ServiceModel, a: Acti
       // Compose's way: the old one stopped and renamed aside, the new one made under the name;
       // the old one removed only once the whole up succeeded, else put back as it was.
       const wasRunning = a.old.running;
-      if (wasRunning) await engine.stop(a.old.id);
+      if (wasRunning) await stopReplica(engine, a.old.id);
       const aside = `${a.old.id.slice(0, 12)}_${name}`;
       await engine.rename(a.old.id, aside);
       undo.push(async () => {
@@ -252,6 +253,19 @@ function meets(r: InstanceRecord, condition: DependsCondition): boolean | string
       if (life.health?.status === 'unhealthy') return `${r.name} is unhealthy`;
       return life.health?.status === 'healthy';
   }
+}
+
+/**
+ * Stops a replica and waits (at most 10 s) until what its run left behind has ended: its health
+ * checker and the exit command its monitor runs (`isola _cleanup`). Started again while the old
+ * run's exit command still ran, a health-checked container was seen to exit 255 at once (restart).
+ */
+export async function stopReplica(engine: Engine, id: string, timeoutSec?: number): Promise<void> {
+  const rec = await engine.stop(id, timeoutSec);
+  const checker = lifeOf(rec).health?.checker ?? null;
+  const deadline = Date.now() + 10_000;
+  const busy = () => (checker !== null && processAlive(checker, { cmdlineIncludes: '_health' })) || findProcesses(['_cleanup', id]).length > 0;
+  while (busy() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
 }
 
 /** `compose down`: every instance of the project, then its networks; with `volumes`, its named volumes. */
