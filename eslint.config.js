@@ -1,5 +1,5 @@
 // Lint: typescript-eslint's recommended rules, plus the layering of docs/ARCHITECTURE.md:
-//   core  <  util  <  image, net, state, guest, export  <  drivers  <  engine, security  <  cli, bench, advise
+//   core  <  util  <  image, net, state, guest, export  <  drivers  <  engine, security, compose  <  cli, bench, advise
 // A layer imports only from the layers below it; each arrow of that line is one rule below,
 // except that the resources (image, net, state, guest, export) may import each other.
 // Import cycles are caught by a unit test (test/unit/architecture/cycles.test.ts), which also
@@ -28,7 +28,7 @@ const EDGES = {
   message: 'The engine and the security profile sit below the edges (cli, bench, advise, api); they must not import them.',
 };
 const ENGINE_AND_UP = {
-  group: ['**/engine/**', '**/cli/**', '**/bench/**', '**/advise/**', '**/security/**', '**/api/**'],
+  group: ['**/engine/**', '**/cli/**', '**/bench/**', '**/advise/**', '**/security/**', '**/api/**', '**/compose/**'],
   message: 'This layer sits below the engine; it must not import the engine or what is built on it.',
 };
 
@@ -58,7 +58,7 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [CONCRETE_DRIVER] }] },
   },
   {
-    files: ['src/engine/**/*.ts', 'src/security/**/*.ts'],
+    files: ['src/engine/**/*.ts', 'src/security/**/*.ts', 'src/compose/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [CONCRETE_DRIVER, EDGES] }] },
   },
   {

@@ -158,6 +158,13 @@ export interface InstanceSpec {
   init?: boolean;
   /** Host devices given to the workload (--device; containers only). */
   devices?: DeviceMapping[];
+
+  // ---- compose (stacks, docs/COMPOSE.md). Optional: other instances lack it. ----
+  /**
+   * More names the instance answers to on its user networks, besides its own (Docker's
+   * --network-alias): a compose service's name, shared by its replicas.
+   */
+  aliases?: string[];
   /** The workload's log file is started again empty when it would grow past this (--log-opt max-size). */
   logMaxBytes?: number;
 }

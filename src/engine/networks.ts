@@ -272,7 +272,9 @@ export class Networks {
       for (const e of this.repo.endpointsOn(id)) {
         if (e.instanceId === spec.id) continue;
         const r = this.ctx.instances.get(e.instanceId);
-        if (r) out.push({ name: r.name, ip: e.ip, network: n.networkName ?? id });
+        if (!r) continue;
+        out.push({ name: r.name, ip: e.ip, network: n.networkName ?? id });
+        for (const alias of r.spec.aliases ?? []) out.push({ name: alias, ip: e.ip, network: n.networkName ?? id });
       }
     }
     return out;

@@ -64,6 +64,10 @@ export interface RunRequest {
    * Absent: a foreground run's -i (the CLI's rule); an API create says it explicitly.
    */
   stdinOnce?: boolean;
+
+  // ---- compose (stacks, docs/COMPOSE.md) ----
+  /** More names on its user networks (Docker's --network-alias): a compose service's name. */
+  aliases?: string[];
 }
 
 export function defaultRunRequest(image: string, command: string[] = []): RunRequest {

@@ -72,6 +72,7 @@ export function buildSpec(p: Paths, callerEnv: Readonly<Record<string, string | 
     readOnly: req.readOnly,
     network,
     ...(req.extraHosts?.length ? { extraHosts: req.extraHosts } : {}),
+    ...(req.aliases?.length ? { aliases: req.aliases } : {}),
     ...(req.dns && (req.dns.servers.length || req.dns.search.length || req.dns.options.length) ? { dns: req.dns } : {}),
     security: {
       privileged: req.privileged,

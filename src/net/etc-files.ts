@@ -134,10 +134,11 @@ export function bridgeNetworks(spec: InstanceSpec): BridgeNetworkSpec[] {
 export function hostsFile(spec: InstanceSpec, peers: readonly Peer[]): string {
   const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];
   const nets = bridgeNetworks(spec);
-  const own = [...new Set([spec.hostname, spec.name])].join(' ');
+  const own = [...new Set([spec.hostname, spec.name, ...(spec.aliases ?? [])])].join(' ');
   if (nets[0]) lines.push(`${nets[0].ip}\t${own}`);
   for (const h of spec.extraHosts ?? []) lines.push(`${h.ip === 'host-gateway' ? (nets[0]?.gateway ?? '127.0.0.1') : h.ip}\t${h.host}`);
-  const seen = new Set<string>([spec.name]);
+  // A name shared by several (a compose service's replicas) answers with the first: its own, else the oldest peer's.
+  const seen = new Set<string>([spec.name, ...(spec.aliases ?? [])]);
   let network = '';
   for (const p of peers) {
     if (seen.has(p.name)) continue;

@@ -62,11 +62,20 @@ test('process.env is read in src/core/config.ts and nowhere else', () => {
 });
 
 test('the engine and the security profile do not import the edges', () => {
-  for (const layer of ['engine', 'security']) {
+  for (const layer of ['engine', 'security', 'compose']) {
     const r = lint(`src/${layer}/probe.ts`, "import { withEngine } from '../cli/context.js';\nexport const w = withEngine;\n");
     assert.equal(r.status, 1, `${layer}: ${r.stdout}`);
     assert.match(r.stdout, /sit below the edges/);
   }
+});
+
+test('compose is built on the engine, and nothing below the engine imports it', () => {
+  assert.equal(lint('src/compose/probe.ts', "import { Engine } from '../engine/engine.js';\nexport const E = Engine;\n").status, 0);
+  const concrete = lint('src/compose/probe.ts', "import { ContainerDriver } from '../drivers/container/driver.js';\nexport const d = ContainerDriver;\n");
+  assert.equal(concrete.status, 1, concrete.stdout);
+  const below = lint('src/net/probe.ts', "import { loadStack } from '../compose/stack.js';\nexport const l = loadStack;\n");
+  assert.equal(below.status, 1, below.stdout);
+  assert.match(below.stdout, /must not import the engine/);
 });
 
 test('drivers do not import the engine or what is built on it', () => {

@@ -55,6 +55,16 @@ test('/etc/hosts: localhost, the own address with hostname and name, --add-host 
   assert.deepEqual(hostsFile(spec({ network: { mode: 'none' } }), []).split('\n').filter(Boolean), ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback']);
 });
 
+test('aliases (a compose service\'s name): its own line carries them; a peer\'s alias answers with the first peer', () => {
+  const s = spec({ aliases: ['front'] });
+  const text = hostsFile(s, [{ name: 'p-db-1', ip: '10.78.0.3', network: 'app' }, { name: 'db', ip: '10.78.0.3', network: 'app' },
+    { name: 'p-db-2', ip: '10.78.0.4', network: 'app' }, { name: 'db', ip: '10.78.0.4', network: 'app' }, { name: 'front', ip: '10.78.0.5', network: 'app' }]);
+  assert.deepEqual(text.split('\n').filter(Boolean), [
+    '127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', '10.78.0.2\taaaaaaaaaaaa web front',
+    '# network app', '10.78.0.3\tp-db-1', '10.78.0.3\tdb', '10.78.0.4\tp-db-2',
+  ]);
+});
+
 test('bad --add-host, --dns, --dns-search and --dns-option are refused with the fix', () => {
   assert.deepEqual(parseAddHost('db:10.0.0.5'), { host: 'db', ip: '10.0.0.5' });
   assert.deepEqual(parseAddHost('db=10.0.0.5'), { host: 'db', ip: '10.0.0.5' });
