@@ -76,3 +76,14 @@ test('the HTML is self-contained: an SVG chart per metric with data, escaped tex
   assert.match(html, /one sample = /);
   assert.equal(chartSvg({ id: 'disk_image_bytes', unit: 'bytes', kinds: {} }, { emulated: false, accelerator: 'kvm' }), '');
 });
+
+test('charts: startup on a log scale; every chart names its unit, the accelerator for VM rows, and n per kind', () => {
+  const r = sample(true);
+  const startup = r.metrics.find((m) => m.id === 'startup_first_output_ms');
+  assert.ok(startup);
+  const svg = chartSvg(startup, r.context);
+  assert.match(svg, /data-scale="log"/);
+  assert.match(svg, /in milliseconds \(log scale\); VM rows: TCG \(emulated, not KVM\)/);
+  assert.match(svg, />container n=3</);
+  assert.match(svg, />vm: microVM \(TCG\) n=3</);
+});
