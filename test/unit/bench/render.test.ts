@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { renderTable } from '../../../src/bench/render-table.js';
 import { chartSvg, renderHtml } from '../../../src/bench/render-html.js';
 import { applyVerdicts } from '../../../src/bench/verdict.js';
-import { summarizeResult } from '../../../src/bench/summary.js';
+import { summarizeResult, whereStartupGoes } from '../../../src/bench/summary.js';
 import { summarize } from '../../../src/bench/stats.js';
 import { parseMeasured } from '../../../src/advise/measured.js';
 import type { CompareResult } from '../../../src/core/compare-result.js';
@@ -86,4 +86,10 @@ test('charts: startup on a log scale; every chart names its unit, the accelerato
   assert.match(svg, /in milliseconds \(log scale\); VM rows: TCG \(emulated, not KVM\)/);
   assert.match(svg, />container n=3</);
   assert.match(svg, />vm: microVM \(TCG\) n=3</);
+});
+
+test('where the full-OS VM\'s startup goes is computed from its milestones, not asserted', () => {
+  assert.match(whereStartupGoes(40_000, 5_000, 2_000), /^88 % of the full OS's start \(35\.0 s\) passes after its firmware handed over.*in 2000 ms in all.*more of the difference is the OS inside than the virtualization/);
+  assert.match(whereStartupGoes(3_000, 2_000, 2_500), /the OS inside is not what makes the difference here/);
+  assert.match(whereStartupGoes(3_000, undefined, 2_500), /cannot be split here/);
 });
