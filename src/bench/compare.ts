@@ -71,7 +71,7 @@ export interface Plan {
  */
 export function plan(quick: boolean, runs?: number): Plan {
   return quick
-    ? { runs: runs ?? 3, warmup: 1, parallel: 3, parallelRounds: 1, appRuns: runs ?? 3, osRuns: runs ?? 3, load: { threads: 1, connections: 4, durationS: 2 }, transfers: 3, receives: 3, osReceives: 1 }
+    ? { runs: runs ?? 3, warmup: 1, parallel: 2, parallelRounds: 1, appRuns: runs ?? 3, osRuns: runs ?? 3, load: { threads: 1, connections: 4, durationS: 2 }, transfers: 3, receives: 3, osReceives: 1 }
     : { runs: runs ?? 6, warmup: 1, parallel: 3, parallelRounds: 1, appRuns: runs ?? 4, osRuns: runs ?? 3, load: { threads: 1, connections: 4, durationS: 3 }, transfers: 3, receives: 3, osReceives: 1 };
 }
 

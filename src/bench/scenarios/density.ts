@@ -65,7 +65,7 @@ async function launchMany(ctx: ScenarioContext, kind: Kind, count: number, into:
  * extra instance between steps. Kinds are measured one after the other, never mixed.
  */
 export async function density(ctx: ScenarioContext): Promise<Metric> {
-  const maxN: Record<string, number> = ctx.quick ? { container: 8, vm: 3, hybrid: 3 } : { container: 16, vm: 4, hybrid: 4 };
+  const maxN: Record<string, number> = ctx.quick ? { container: 8, vm: 2, hybrid: 2 } : { container: 16, vm: 4, hybrid: 4 };
   const kinds: Metric['kinds'] = {};
   const notMeasured: Partial<Record<MeasuredKind, string>> = {};
   const extra: Record<string, unknown> = { budgetBytes: ctx.densityBudget, exampleServer: EXAMPLE_SERVER };
