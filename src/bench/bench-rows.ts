@@ -18,3 +18,19 @@ export function renderRows(rows: BenchRow[]): string {
   const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n') + '\n';
 }
+
+/** What one timed command of `npm run bench` returns. */
+export interface TimedRun {
+  code: number;
+  stderr: string;
+  ms: number;
+}
+
+/**
+ * The time of an arm's run, only when the command succeeded: a failed run (an exit status other
+ * than 0) is an error, never a fast sample.
+ */
+export function checkedMs(arm: string, r: TimedRun): number {
+  if (r.code !== 0) throw new Error(`${arm} exited with ${r.code}: ${r.stderr.trim().split('\n').pop() ?? ''}`);
+  return r.ms;
+}

@@ -21,6 +21,14 @@ export interface ExecResult {
   stderr: string;
 }
 
+export interface LaunchOptions {
+  tag: string;
+  memoryBytes?: number;
+  /** Another image than the lab's (its reference). */
+  image?: string;
+  mounts?: MountRequest[];
+}
+
 /**
  * The benchmarks' handle on instances: every instance it starts is tracked and removed again,
  * whatever happens (an error, Ctrl-C). Instances are driven through the Engine, so they are
@@ -28,7 +36,7 @@ export interface ExecResult {
  * names start with `cmp-<session>-` so a sweep finds any that slipped through.
  */
 export class Lab {
-  readonly session = randomBytes(3).toString('hex');
+  readonly session: string = randomBytes(3).toString('hex');
   private readonly tracked = new Map<string, InstanceRecord>();
   private counter = 0;
   private nativeRoot?: string;
@@ -37,17 +45,25 @@ export class Lab {
     readonly engine: Engine,
     readonly image: ResolvedImage,
     readonly signal: AbortSignal,
-  ) {}
+    /** Instance names start with cmp-<session>-; a receiving side shares its sender's session. */
+    session?: string,
+  ) {
+    if (session) this.session = session;
+  }
 
   name(tag: string): string {
     return `cmp-${this.session}-${tag}-${++this.counter}`;
   }
 
-  /** Creates an instance (prepared, not started) and tracks it. */
-  async create(kind: Kind, argv: string[], opts: { tag: string; memoryBytes?: number; mounts?: MountRequest[] }): Promise<InstanceRecord> {
+  /**
+   * Creates an instance (prepared, not started) and tracks it. `image` names another image than
+   * the lab's own (the application, or the full-OS VM's disk); an empty argv keeps the image's
+   * own command.
+   */
+  async create(kind: Kind, argv: string[], opts: LaunchOptions): Promise<InstanceRecord> {
     throwIfAborted(this.signal);
     const req = {
-      ...defaultRunRequest(this.image.ref, argv), kind, name: this.name(opts.tag),
+      ...defaultRunRequest(opts.image ?? this.image.ref, argv), kind, name: this.name(opts.tag),
       ...(opts.memoryBytes ? { memoryBytes: opts.memoryBytes } : {}), ...(opts.mounts ? { mounts: opts.mounts } : {}),
     };
     const rec = await this.engine.create(req);
@@ -61,7 +77,7 @@ export class Lab {
     return started;
   }
 
-  async launch(kind: Kind, argv: string[], opts: { tag: string; memoryBytes?: number; mounts?: MountRequest[] }): Promise<InstanceRecord> {
+  async launch(kind: Kind, argv: string[], opts: LaunchOptions): Promise<InstanceRecord> {
     return this.start(await this.create(kind, argv, opts));
   }
 

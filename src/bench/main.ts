@@ -3,7 +3,9 @@
  * hybrid's rows when that kind works here), measured in one run with alternating arms, printed as a table and written as
  * JSON; `--docs` also rewrites docs/BENCHMARKS.md from the figures just measured.
  *
- *   node dist/src/bench/main.js [--runs N] [--json FILE] [--docs]
+ *   node dist/src/bench/main.js [--runs N] [--json FILE] [--docs] [--no-stability]
+ *
+ * The stability check runs `isola compare --quick` twice and reports how far the medians moved.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,11 +19,13 @@ import { loadConfig, withRoot } from '../core/config.js';
 import { unpackImage } from '../image/unpack.js';
 import { run, type RunResult } from '../util/exec.js';
 import { alternate } from './alternate.js';
-import { renderRows, type BenchRow } from './bench-rows.js';
+import { checkedMs, renderRows, type BenchRow } from './bench-rows.js';
 import { hostFacts } from './context.js';
 import { instanceProcesses, pss } from './host-probe.js';
 import { median, pairRatios, summarize } from './stats.js';
 import { benchPlan } from './scenarios/plan.js';
+import { stabilityRows } from './stability.js';
+import type { CompareResult } from '../core/compare-result.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const BIN = path.join(REPO, 'bin', 'isola.js');
@@ -87,9 +91,9 @@ async function main(): Promise<number> {
     const podmanWhy = podmanWorks ? '' : `podman failed here: ${podmanProbe.stderr.trim().split('\n').pop() ?? ''}`;
     if (!podmanWorks) log(podmanWhy);
     const arms = [
-      { name: 'isola', run: async () => { const r = await isola(['run', '--rm', 'base', 'true']); if (r.code !== 0) throw new Error(r.stderr); return r.ms; } },
-      { name: 'runc', run: async () => { const r = await runc(); if (r.code !== 0) throw new Error(`runc run: ${r.stderr}`); return r.ms; } },
-      ...(podmanWorks ? [{ name: 'podman', run: async () => (await podman()).ms }] : []),
+      { name: 'isola', run: async () => checkedMs('isola run --rm', await isola(['run', '--rm', 'base', 'true'])) },
+      { name: 'runc', run: async () => checkedMs('runc run', await runc()) },
+      ...(podmanWorks ? [{ name: 'podman', run: async () => checkedMs('podman run --rm', await podman()) }] : []),
     ];
     log(`run --rm: ${runs} rounds of ${arms.map((a) => a.name).join(' / ')}, alternated, after 2 warm-up rounds`);
     const res = await alternate(arms, { warmup: 2, runs, onRound: (d, t) => log(`run --rm round ${d}/${t}`) });
@@ -204,6 +208,24 @@ async function main(): Promise<number> {
       }));
     } catch (e) {
       rows.push({ name: 'images: push/pull vs skopeo, build vs buildah', value: null, unit: '', target: '<= 1.2 x skopeo; rebuild < 1 s', ok: false, note: `failed: ${(e as Error).message}` });
+    }
+
+    // ---- (h) stability: isola compare --quick twice, how far the medians moved ---------------
+    if (!process.argv.includes('--no-stability')) {
+      const results: CompareResult[] = [];
+      for (const i of [1, 2]) {
+        log(`stability: isola compare --quick, run ${i}/2`);
+        const file = path.join(root, `compare-quick-${i}.json`);
+        const r = await isola(['compare', '--quick', '--json', file]);
+        if (r.code !== 0) {
+          rows.push({ name: 'compare --quick twice: medians moved', value: null, unit: '%', target: 'container <= 10 %, TCG <= 15 %', ok: false, note: `compare --quick run ${i} exited with ${r.code}: ${r.stderr.trim().split('\n').pop() ?? ''}` });
+          break;
+        }
+        results.push(JSON.parse(fs.readFileSync(file, 'utf8')) as CompareResult);
+        raw[`compareQuick${i}`] = { durationMs: results[results.length - 1]?.context.durationMs, wallMs: r.ms };
+      }
+      const [a, b] = results;
+      if (a && b) rows.push(...stabilityRows(a, b));
     }
   } finally {
     await isola(['rm', '-f', ...(await isola(['ps', '-a', '-q'])).stdout.split('\n').filter(Boolean)]).catch(() => undefined);

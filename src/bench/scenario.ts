@@ -16,8 +16,12 @@ export interface ScenarioContext {
   warmup: number;
   quick: boolean;
   progress: Progress;
-  /** One long-lived idle instance per kind, running the TCP echo server PROBE_ARGV. */
-  probes: Map<Kind, InstanceRecord>;
+  /**
+   * Several long-lived idle instances per kind (PROBES_PER_KIND), each running the TCP echo
+   * server PROBE_ARGV: memory reads each once, CPU, I/O and network rotate over them, so every
+   * interval rests on separate instances, not on repeated reads of one.
+   */
+  probes: Map<Kind, InstanceRecord[]>;
   /** Host path of the isola-bench helper; copied into each probe instance at HELPER_PATH. */
   helper: string | null;
   /** Why the helper is missing, when it is. */
@@ -26,6 +30,16 @@ export interface ScenarioContext {
   densityBudget: number;
   /** Per-kind memory facts other scenarios found (density reads what memory measured). */
   facts: Map<string, number>;
+}
+
+/** Probe instances per kind: enough for a verdict (MIN_SAMPLES), few enough for --quick. */
+export const PROBES_PER_KIND = 3;
+
+/** The probe of round `round` (warm-up rounds are negative): round by round over the instances. */
+export function probeFor<T>(list: readonly T[] | undefined, round: number): T | undefined {
+  if (!list || list.length === 0) return undefined;
+  const i = ((round % list.length) + list.length) % list.length;
+  return list[i];
 }
 
 /** The probe workload: an idle TCP echo server (busybox nc) on this port. */

@@ -1,29 +1,52 @@
-import type { CompareResult, MetricResult, Summary, VerdictStatus } from '../core/compare-result.js';
-import { CLAIMS, TOLERANCE, type Claim } from './claims.js';
+import { JUDGED_KINDS, type CompareResult, type JudgedKind, type MeasuredKind, type MetricResult, type NotComparableReason, type Summary, type VerdictStatus } from '../core/compare-result.js';
+import { CLAIMS, MIN_SAMPLES, TOLERANCE, type Claim } from './claims.js';
+import { EXAMPLE_SERVER } from './example-server.js';
 import { fmtValue } from './format.js';
 
 /**
  * Verdicts per claim, derived from the measurements only (pure functions: the tests feed them
  * synthetic samples). The measured quantity is an interval, the 95 % CI of the median; a claim
- * is a set of values S. The claim holds here when the whole interval lies in S, does not hold
- * when none of it does, and is not measurable when the interval straddles S's edge.
+ * is a set of values S. Four answers a reader can act on:
+ *
+ * - within: the whole interval lies in S (within the comparison's range);
+ * - better: all of it lies on the better side of S (better than the comparison says);
+ * - worse: all of it lies on the worse side (worse than it says);
+ * - not-comparable: with the reason: too few independent samples, an interval across S's bound,
+ *   a kind or reference not measured, or an emulated VM figure that cannot decide.
  *
  * A VM figure measured under TCG stands for a KVM figure that is at least as good (emulation
  * is never faster nor leaner than KVM), so its interval is stretched to the best end before the
- * test: such a figure can refute a claim that a VM is costly, or confirm that it is cheap, but
- * it can never confirm that a VM is as costly as claimed.
+ * test: such a figure can show that a VM does better than a claimed cost, or confirm that it is
+ * cheap, but it can never confirm that a VM is as costly as claimed, nor that it does worse.
  */
 export interface Verdict {
   status: VerdictStatus;
+  reason?: NotComparableReason;
   text: string;
 }
 
 type Interval = [number, number];
 
-const words: Record<VerdictStatus, string> = { holds: 'holds here', 'does-not-hold': 'does not hold here', 'not-measurable': 'not measurable here' };
-const say = (status: VerdictStatus, why: string): Verdict => ({ status, text: `${words[status]}: ${why}` });
+export const VERDICT_WORDS: Record<VerdictStatus, string> = {
+  within: 'within the comparison\'s range',
+  better: 'better than it says',
+  worse: 'worse than it says',
+  'not-comparable': 'not comparable here',
+};
 
-/** The claim as a set of values, [lo, hi]. */
+export const REASON_WORDS: Record<NotComparableReason, string> = {
+  tcg: 'emulated (TCG)',
+  'too-few-samples': 'too few runs',
+  straddles: 'the interval straddles the bound',
+  'not-measured': 'not measured',
+};
+
+const say = (status: VerdictStatus, why: string, reason?: NotComparableReason): Verdict => ({
+  status, ...(reason ? { reason } : {}),
+  text: status === 'not-comparable' && reason ? `${VERDICT_WORDS[status]} (${REASON_WORDS[reason]}): ${why}` : `${VERDICT_WORDS[status]}: ${why}`,
+});
+
+/** The claim as a set of values, [lo, hi]; relative claims need the reference's median. */
 export function claimSet(c: Claim, ref?: number): Interval | null {
   const s = c.shape;
   const tol = c.derive === 'density-sized' ? TOLERANCE : 0;
@@ -32,9 +55,11 @@ export function claimSet(c: Claim, ref?: number): Interval | null {
       return [s.lo * (1 - tol), s.hi * (1 + tol)];
     case 'below':
       return [-Infinity, s.hi];
-    case 'above-native':
+    case 'above-ref':
       return ref === undefined ? null : [ref, Infinity];
-    case 'near-native':
+    case 'below-ref':
+      return ref === undefined ? null : [-Infinity, ref];
+    case 'near-ref':
       return ref === undefined ? null : [-Infinity, ref * s.factor];
   }
 }
@@ -44,12 +69,29 @@ export interface Measured {
   median: number;
   ci: Interval;
   unit: string;
+  /** Independent samples behind the interval. */
+  n: number;
+  /** A size: the same every time it is read, so one sample decides. */
+  deterministic?: boolean;
 }
 
-export function judge(c: Claim, m: Measured, opts: { emulated: boolean; ref?: number }): Verdict {
+export interface JudgeOptions {
+  /** The judged figure is a VM's, measured under TCG. */
+  emulated: boolean;
+  /** The reference's median, for relative claims. */
+  ref?: number;
+  /** The reference is a VM figure measured under TCG: only an upper bound of KVM's. */
+  refEmulated?: boolean;
+}
+
+export function judge(c: Claim, m: Measured, opts: JudgeOptions): Verdict {
   const set = claimSet(c, opts.ref);
-  if (!set) return say('not-measurable', 'the reference it is compared with (native or container) was not measured');
+  if (!set) return say('not-comparable', `the ${c.shape.type === 'range' || c.shape.type === 'below' ? 'figure' : `reference it is compared with (${'ref' in c.shape ? c.shape.ref : ''})`} was not measured`, 'not-measured');
   const shown = fmtValue(m.median, m.unit);
+  const nText = `n=${m.n}`;
+  if (!m.deterministic && m.n < MIN_SAMPLES) {
+    return say('not-comparable', `${shown} from ${m.n} independent sample${m.n === 1 ? '' : 's'}; a verdict needs at least ${MIN_SAMPLES} (more --runs)`, 'too-few-samples');
+  }
   let [lo, hi] = m.ci[0] <= m.ci[1] ? m.ci : ([m.ci[1], m.ci[0]] as Interval);
   lo = Math.min(lo, m.median);
   hi = Math.max(hi, m.median);
@@ -58,42 +100,54 @@ export function judge(c: Claim, m: Measured, opts: { emulated: boolean; ref?: nu
     if (c.better === 'lower') lo = -Infinity;
     else hi = Infinity;
   }
-  const inside = lo >= set[0] && hi <= set[1];
-  const outside = hi < set[0] || lo > set[1];
-  const ci = `95 % CI ${fmtValue(m.ci[0], m.unit)} - ${fmtValue(m.ci[1], m.unit)}`;
-  if (inside) return say('holds', `${shown} (${ci})${tcg ? '; measured emulated (TCG), and KVM is at least as fast' : ''}`);
-  if (outside) {
-    const betterThanClaim = c.better === 'lower' ? hi < set[0] : lo > set[1];
-    const dir = betterThanClaim ? 'better than claimed' : 'worse than claimed';
-    return say('does-not-hold', `${shown}, ${dir} (${ci})${tcg ? '; even emulated (TCG), so KVM does at least as well' : ''}`);
+  const ci = m.deterministic || m.n <= 1 ? nText : `95 % CI ${fmtValue(m.ci[0], m.unit)} - ${fmtValue(m.ci[1], m.unit)}, ${nText}`;
+  const refTcg = !!opts.refEmulated && c.dependsOnAccelerator;
+  const betterSide = (): boolean => (c.better === 'lower' ? hi < set[0] : lo > set[1]);
+  const worseSide = (): boolean => (c.better === 'lower' ? lo > set[1] : hi < set[0]);
+  if (refTcg) {
+    // The reference stands for a KVM figure somewhere at or below it: only "worse" survives.
+    if (c.shape.type === 'below-ref' && lo > set[1]) return say('worse', `${shown}, above even the emulated reference (${ci})`);
+    return say('not-comparable', `${shown}; the VM figure it is compared with was measured emulated (TCG), and KVM's could be lower`, 'tcg');
   }
-  if (tcg) return say('not-measurable', `${shown} measured emulated (TCG): a TCG figure cannot confirm or refute a KVM claim here`);
-  return say('not-measurable', `${shown}, but its ${ci} straddles the claim's bound; more runs (--runs) may decide`);
+  const inside = lo >= set[0] && hi <= set[1];
+  if (inside) return say('within', `${shown} (${ci})${tcg ? '; measured emulated (TCG), and KVM is at least as good' : ''}`);
+  if (betterSide()) return say('better', `${shown} (${ci})${tcg ? '; even emulated (TCG), so KVM does at least as well' : ''}`);
+  if (worseSide()) return say('worse', `${shown} (${ci})`);
+  if (tcg) return say('not-comparable', `${shown} measured emulated (TCG): a TCG figure cannot confirm a KVM claim, nor show that KVM does worse`, 'tcg');
+  return say('not-comparable', `${shown}, but its ${ci} straddles the claim's bound; more runs (--runs) may decide`, 'straddles');
+}
+
+/** How many instances of the example's size fit in its 128 GiB, each with the measured marginal memory on top. */
+export function sizedCount(kind: JudgedKind, marginalBytes: number): number {
+  const size = kind === 'container' ? EXAMPLE_SERVER.containerBytes : EXAMPLE_SERVER.vmBytes;
+  return Math.floor(EXAMPLE_SERVER.memoryBytes / (size + Math.max(0, marginalBytes)));
 }
 
 /** The quantity the claim is about, from the metric's summary (and other metrics, for derived ones). */
-export function measuredFor(c: Claim, metric: MetricResult, kind: 'vm' | 'container', all: MetricResult[]): Measured | string {
+export function measuredFor(c: Claim, metric: MetricResult, kind: JudgedKind, all: MetricResult[]): Measured | string {
   const s: Summary | undefined = metric.kinds[kind];
   if (!s) return metric.notMeasured?.[kind] ?? `${kind} was not measured`;
+  const det = metric.deterministic ?? false;
   switch (c.derive) {
     case 'overhead-percent':
-      return { median: (s.median - 1) * 100, ci: [(s.ci95[0] - 1) * 100, (s.ci95[1] - 1) * 100], unit: 'percent' };
+      return { median: (s.median - 1) * 100, ci: [(s.ci95[0] - 1) * 100, (s.ci95[1] - 1) * 100], unit: 'percent', n: s.n };
     case 'disk-per-vm': {
       const root = all.find((m) => m.id === 'disk_rootdisk_bytes')?.kinds[kind];
       const v = s.median + (root?.median ?? 0);
-      return { median: v, ci: [v, v], unit: 'bytes' };
+      return { median: v, ci: [v, v], unit: 'bytes', n: s.n, deterministic: true };
     }
-    case 'density-sized': {
-      const ex = (metric.extra?.[kind] ?? {}) as { sizedOnExampleServer?: number };
-      if (typeof ex.sizedOnExampleServer !== 'number') return 'no extrapolation was made';
-      return { median: ex.sizedOnExampleServer, ci: [ex.sizedOnExampleServer, ex.sizedOnExampleServer], unit: 'count' };
-    }
+    case 'density-sized':
+      // The measured marginal memory per instance decides: the example's instance size plus it.
+      // More memory per instance is fewer instances, so the CI's ends swap.
+      return { median: sizedCount(kind, s.median), ci: [sizedCount(kind, s.ci95[1]), sizedCount(kind, s.ci95[0])], unit: 'count', n: s.n };
     default:
-      return { median: s.median, ci: s.ci95, unit: metric.unit };
+      return { median: s.median, ci: s.ci95, unit: metric.unit, n: s.n, ...(det ? { deterministic: true } : {}) };
   }
 }
 
-/** Adds claim, verdict and verdictStatus to every metric the common comparison makes a claim about. */
+const isVm = (k: MeasuredKind): boolean => k === 'vm' || k === 'vm-os' || k === 'hybrid';
+
+/** Adds claim, verdict, verdictStatus and verdictReason to every metric the common comparison makes a claim about. */
 export function applyVerdicts(result: CompareResult): CompareResult {
   const emulated = result.context.emulated;
   for (const metric of result.metrics) {
@@ -102,24 +156,34 @@ export function applyVerdicts(result: CompareResult): CompareResult {
     metric.claim = {};
     metric.verdict = {};
     metric.verdictStatus = {};
-    for (const kind of ['vm', 'container'] as const) {
-      const c = claims[kind];
+    metric.verdictReason = {};
+    for (const kind of JUDGED_KINDS) {
+      const c = kind === 'container' ? claims.container : claims.vm;
       if (!c) continue;
-      metric.claim[kind] = c.text;
       const skipped = result.context.kinds?.[kind];
+      // A kind that was neither measured nor listed (an older result, or vm-os not asked for) gets no row entry.
+      if (!skipped && !metric.kinds[kind] && !metric.notMeasured?.[kind]) continue;
+      metric.claim[kind] = c.text;
       let v: Verdict;
-      if (skipped && !skipped.measured) v = say('not-measurable', skipped.reason ?? `${kind} is not available here`);
+      if (skipped && !skipped.measured) v = say('not-comparable', skipped.reason ?? `${kind} is not available here`, 'not-measured');
       else {
         const m = measuredFor(c, metric, kind, result.metrics);
-        if (typeof m === 'string') v = say('not-measurable', m);
+        if (typeof m === 'string') v = say('not-comparable', m, 'not-measured');
         else {
-          const ref = c.shape.type === 'above-native' ? metric.kinds.container?.median : c.shape.type === 'near-native' ? metric.kinds.native?.median : undefined;
-          v = judge(c, m, { emulated: kind === 'vm' && emulated, ...(ref !== undefined ? { ref } : {}) });
+          const refKind = 'ref' in c.shape ? c.shape.ref : undefined;
+          const ref = refKind ? metric.kinds[refKind]?.median : undefined;
+          v = judge(c, m, {
+            emulated: isVm(kind) && emulated,
+            ...(ref !== undefined ? { ref } : {}),
+            ...(refKind && isVm(refKind) && emulated ? { refEmulated: true } : {}),
+          });
         }
       }
       metric.verdict[kind] = v.text;
       metric.verdictStatus[kind] = v.status;
+      if (v.reason) metric.verdictReason[kind] = v.reason;
     }
+    if (Object.keys(metric.verdictReason).length === 0) delete metric.verdictReason;
   }
   return result;
 }

@@ -6,6 +6,7 @@ import { allocatedBytes } from '../util/fsx.js';
 import { removeBridgeIfUnused } from '../net/bridge.js';
 import { BRIDGE } from '../net/names.js';
 import { lifeOf } from '../state/instances.js';
+import { sweepReceiveRoots } from '../bench/receive-root.js';
 
 export function register(program: Command, ctx: CliContext): void {
   const system = program.command('system').description('disk usage and housekeeping of the data root');
@@ -47,8 +48,10 @@ export function register(program: Command, ctx: CliContext): void {
         for (const r of exited) await e.remove(r.id, false);
         const caches = e.pruneCaches().length;
         const networks = await e.networks.prune();
+        // The other side of an interrupted compare's portability rows, when its compare is gone.
+        const recv = await sweepReceiveRoots(e);
         const bridge = await removeBridgeIfUnused(BRIDGE);
-        process.stdout.write(`removed ${exited.length} exited instance(s), ${caches} stale image cache(s), ${networks.length} unused network(s)${bridge ? `, bridge ${BRIDGE}` : ''}\n`);
+        process.stdout.write(`removed ${exited.length} exited instance(s), ${caches} stale image cache(s), ${networks.length} unused network(s)${recv ? `, ${recv} receiving data root(s) of an interrupted compare` : ''}${bridge ? `, bridge ${BRIDGE}` : ''}\n`);
       });
     });
 }

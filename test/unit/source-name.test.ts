@@ -62,7 +62,7 @@ test('advise and plan of examples/workloads.yaml, as text and JSON, with and wit
 function fullResult(): CompareResult {
   const s = (...xs: number[]) => summarize(xs);
   return applyVerdicts({
-    format: 'isola-compare', version: 2,
+    format: 'isola-compare', version: 3,
     context: {
       host: { cpu: 'Test CPU', cores: 4, memoryBytes: 16 * 1024 ** 3, kernel: 'Linux 6.1' }, accelerator: 'tcg', emulated: true,
       runtime: 'runc 1.1', qemu: '7.2', guestKernel: '6.1.0', image: 'base:latest', startedAt: '2025-01-01T00:00:00Z', quick: true,
@@ -72,6 +72,7 @@ function fullResult(): CompareResult {
     metrics: [
       { id: 'startup_first_output_ms', unit: 'ms', kinds: { container: s(90, 100, 110), vm: s(1800, 1900, 2000) } },
       { id: 'memory_overhead_bytes', unit: 'bytes', kinds: { container: s(6e5, 6.3e5, 6.6e5), vm: s(9e7, 1e8, 1.1e8) } },
+      { id: 'memory_host_cost_bytes', unit: 'bytes', kinds: { container: s(1e6, 1.1e6, 1.2e6), vm: s(1.9e8, 2e8, 2.1e8) } },
       { id: 'disk_image_bytes', unit: 'bytes', kinds: { container: s(2e6), vm: s(2e6) } },
       { id: 'disk_rootdisk_bytes', unit: 'bytes', kinds: { vm: s(6e7) } },
       { id: 'disk_instance_bytes', unit: 'bytes', kinds: { container: s(1e4), vm: s(2e5) } },

@@ -6,40 +6,44 @@ import { throwIfAborted } from '../alternate.js';
 import { footprints, meminfo } from '../host-probe.js';
 import { median, slope, summarize } from '../stats.js';
 import { MiB, type Metric, type ScenarioContext } from '../scenario.js';
+import { EXAMPLE_SERVER } from '../example-server.js';
 
 const GiB = 1024 * MiB;
 
-/**
- * The server and instance sizes of the common comparison's density example (docs/CLAIMS.md):
- * "128GB RAM and 32 CPU cores", VMs "with 4GB RAM each", containers "with 512MB each" (taken as GiB, MiB).
- */
-export const EXAMPLE_SERVER = { memoryBytes: 128 * GiB, cores: 32, vmBytes: 4 * GiB, containerBytes: 512 * MiB };
+export { EXAMPLE_SERVER };
 
 export interface DensityStep {
   n: number;
   totalBytes: number;
 }
 
-/** How many instances fit: idle ones by their marginal cost, sized ones as the density example sizes them. */
+/**
+ * How many instances fit, from the measured marginal memory per instance: idle ones on this host
+ * and on the example server, and sized ones as the density example sizes them (its instance size
+ * plus the measured marginal memory of one more instance, the isolation's own cost). `overhead`
+ * (the monitor's or VMM's part alone) is kept beside it for the reader.
+ */
 export function extrapolate(kind: MeasuredKind, marginal: number, overhead: number | undefined, hostBytes: number) {
   const size = kind === 'container' ? EXAMPLE_SERVER.containerBytes : EXAMPLE_SERVER.vmBytes;
+  const m = Math.max(1, marginal);
   return {
-    idleOnThisHost: Math.floor(hostBytes / marginal),
-    idleOnExampleServer: Math.floor(EXAMPLE_SERVER.memoryBytes / marginal),
-    // The example sizes every instance by its RAM; the isolation's own overhead comes on top.
-    sizedOnExampleServer: Math.floor(EXAMPLE_SERVER.memoryBytes / (size + (overhead ?? 0))),
+    idleOnThisHost: Math.floor(hostBytes / m),
+    sizedOnThisHost: Math.floor(hostBytes / (size + m)),
+    idleOnExampleServer: Math.floor(EXAMPLE_SERVER.memoryBytes / m),
+    sizedOnExampleServer: Math.floor(EXAMPLE_SERVER.memoryBytes / (size + m)),
     instanceSizeBytes: size,
+    marginalBytes: marginal,
     overheadBytes: overhead ?? 0,
   };
 }
 
 /** The density note on the extrapolation, as the compare report prints it. */
-export const EXTRAPOLATION_NOTE = `extrapolation: idle instances that fit in this host's RAM, and the common comparison's example server of ${EXAMPLE_SERVER.memoryBytes / GiB} GiB with 4 GiB VMs and 512 MiB containers (instance size + measured overhead each), against its claim of 25-30 VMs and 100-200 containers; CPU is not modelled (the comparison gives no CPU per instance)`;
+export const EXTRAPOLATION_NOTE = `the verdict uses the measured marginal memory per instance: on the common comparison's example server of ${EXAMPLE_SERVER.memoryBytes / GiB} GiB, instances of its size (4 GiB VMs, 512 MiB containers) each with the measured marginal memory on top, against its claim of 25-30 VMs and 100-200 containers; extra also gives this host's own ceiling (idle instances, and instances of the example's size, in its RAM); CPU is not modelled (the comparison gives no CPU per instance)`;
 
-/** Steps of N: 1, 2, 4, ... up to max. */
-export function steps(max: number): number[] {
+/** Steps of N: 1, 2, 4, ... up to max (containers), or 1, 2, 3, ... (VMs: few, so every step counts). */
+export function steps(max: number, linear = false): number[] {
   const out: number[] = [];
-  for (let n = 1; n <= max; n *= 2) out.push(n);
+  for (let n = 1; n <= max; n = linear ? n + 1 : n * 2) out.push(n);
   if (out[out.length - 1] !== max) out.push(max);
   return out;
 }
@@ -61,7 +65,7 @@ async function launchMany(ctx: ScenarioContext, kind: Kind, count: number, into:
  * extra instance between steps. Kinds are measured one after the other, never mixed.
  */
 export async function density(ctx: ScenarioContext): Promise<Metric> {
-  const maxN: Record<string, number> = ctx.quick ? { container: 4, vm: 2, hybrid: 2 } : { container: 16, vm: 4, hybrid: 4 };
+  const maxN: Record<string, number> = ctx.quick ? { container: 8, vm: 2, hybrid: 2 } : { container: 16, vm: 4, hybrid: 4 };
   const kinds: Metric['kinds'] = {};
   const notMeasured: Partial<Record<MeasuredKind, string>> = {};
   const extra: Record<string, unknown> = { budgetBytes: ctx.densityBudget, exampleServer: EXAMPLE_SERVER };
@@ -75,7 +79,7 @@ export async function density(ctx: ScenarioContext): Promise<Metric> {
     const live: InstanceRecord[] = [];
     const points: DensityStep[] = [];
     try {
-      for (const n of steps(maxN[kind] ?? 4)) {
+      for (const n of steps(maxN[kind] ?? 4, kind !== 'container')) {
         const perInstance = points.length ? (points[points.length - 1] as DensityStep).totalBytes / (points[points.length - 1] as DensityStep).n : (one ?? 0);
         if (perInstance * n > ctx.densityBudget) break;
         ctx.progress.step(`density: ${n} idle ${kind} instance(s)`);
@@ -114,6 +118,7 @@ export async function density(ctx: ScenarioContext): Promise<Metric> {
     unit: 'bytes',
     kinds,
     ...(Object.keys(notMeasured).length ? { notMeasured } : {}),
+    sample: 'the marginal memory between two consecutive steps of N idle instances',
     notes: [
       `idle instances (sleep) in steps of N up to ${Object.entries(maxN).filter(([k]) => ctx.kinds.includes(k as Kind)).map(([k, n]) => `${n} ${k}s`).join(', ')} within the budget of ${Math.round(ctx.densityBudget / MiB)} MiB; sample = marginal PSS per extra instance between steps`,
       EXTRAPOLATION_NOTE,

@@ -33,18 +33,18 @@ export async function ioShared(ctx: ScenarioContext): Promise<Metric[]> {
     ctx.progress.step(`shared-folder I/O: writing a ${mib} MiB test file in the host folder`);
     const w = await ctx.lab.run('native', undefined, [helper, 'write', file, String(mib)]);
     if (w.code !== 0 || !parseIo(w.stdout)) throw new Error(`cannot write the shared test file: ${(w.stderr || w.stdout).trim().slice(0, 200)}`);
-    for (const k of ctx.kinds.filter((x) => ctx.probes.has(x))) {
+    for (const k of ctx.kinds.filter((x) => ctx.probes.get(x)?.length)) {
       ctx.progress.step(`shared-folder I/O: starting a ${k} with the folder mounted`);
       instances.set(k, await ctx.lab.launch(k, ['sleep', '3600'], { tag: 'shared', mounts: [{ type: 'bind', source: host, target: SHARED_DIR, readOnly: true, createSource: false }] }));
     }
     const targets: Target[] = ['native', ...instances.keys()];
-    const r = await readRounds(ctx, { targets, instance: (t) => (t === 'native' ? undefined : instances.get(t)), helper, file, randCount, label: 'shared-folder I/O' }, {});
+    const r = await readRounds(ctx, { targets, instance: (t) => (t === 'native' ? undefined : instances.get(t as Kind)), helper, file, randCount, label: 'shared-folder I/O' }, {});
     const { seq, rand, raw } = ratios(r);
     const how = 'the folder is a bind mount in a container and a virtiofs share (QEMU 7.2\'s virtiofsd, cache=auto) in a VM and a hybrid; read-only';
     const extra = { fileMiB: mib, randomReads: randCount, direct: r.direct, raw };
     return [
-      { id: 'io_shared_seq_ratio', unit: 'ratio', kinds: seq, notes: [`sequential read of ${mib} MiB in 1 MiB blocks from a host folder mounted in the kind; sample = throughput in the kind / native throughput of the same round`, how, cacheNote(r)], extra },
-      { id: 'io_shared_rand_ratio', unit: 'ratio', kinds: rand, notes: [`${randCount} random 4 KiB reads, one in flight, from the same host folder; sample = IOPS in the kind / native IOPS of the same round`, how, cacheNote(r)] },
+      { id: 'io_shared_seq_ratio', unit: 'ratio', kinds: seq, sample: 'one round: a read in the one instance per kind with the folder mounted (rounds are not independent instances)', notes: [`sequential read of ${mib} MiB in 1 MiB blocks from a host folder mounted in the kind; sample = throughput in the kind / native throughput of the same round`, how, cacheNote(r)], extra },
+      { id: 'io_shared_rand_ratio', unit: 'ratio', kinds: rand, sample: 'one round: a read in the one instance per kind with the folder mounted (rounds are not independent instances)', notes: [`${randCount} random 4 KiB reads, one in flight, from the same host folder; sample = IOPS in the kind / native IOPS of the same round`, how, cacheNote(r)] },
     ];
   } finally {
     for (const rec of instances.values()) await ctx.lab.remove(rec);

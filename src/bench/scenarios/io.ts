@@ -5,7 +5,7 @@ import { alternate } from '../alternate.js';
 import type { Target } from '../lab.js';
 import { HELPER_PATH, parseIo } from '../probe-binary.js';
 import { pairRatios, summarize } from '../stats.js';
-import type { Metric, ScenarioContext } from '../scenario.js';
+import { probeFor, type Metric, type ScenarioContext } from '../scenario.js';
 
 const FILE = '/tmp/.isola-io.dat';
 
@@ -22,8 +22,8 @@ export function dropHostCaches(): boolean {
 /** What one read measurement needs: where each target runs the helper and reads the file. */
 export interface ReadSetup {
   targets: Target[];
-  /** The instance a target runs in (none for native). */
-  instance: (t: Target) => InstanceRecord | undefined;
+  /** The instance a target runs in at a round (none for native; warm-up rounds are negative). */
+  instance: (t: Target, round: number) => InstanceRecord | undefined;
   helper: string;
   file: string;
   randCount: number;
@@ -47,7 +47,7 @@ export async function readRounds(ctx: ScenarioContext, s: ReadSetup, direct: Rec
       name: t,
       run: async (round: number) => {
         ctx.progress.step(`${s.label}: ${t} run ${round < 0 ? 'warm-up' : `${round + 1}/${ctx.runs}`}`);
-        const rec = s.instance(t);
+        const rec = s.instance(t, round);
         dropped = dropHostCaches() && dropped;
         const q1 = await ctx.lab.run(t, rec, [s.helper, 'seqread', s.file]);
         dropped = dropHostCaches() && dropped;
@@ -93,22 +93,27 @@ export function cacheNote(r: ReadResult): string {
 export async function io(ctx: ScenarioContext): Promise<Metric[]> {
   const mib = ctx.quick ? 32 : 64;
   const randCount = ctx.quick ? 1000 : 2000;
-  const targets: Target[] = ['native', ...ctx.kinds.filter((k) => ctx.probes.has(k))];
+  const targets: Target[] = ['native', ...ctx.kinds.filter((k) => ctx.probes.get(k)?.length)];
   const direct: Record<string, boolean> = {};
+  // Every probe instance gets its own file: the rounds rotate over the instances.
+  const places = (t: Target): (InstanceRecord | undefined)[] => (t === 'native' ? [undefined] : (ctx.probes.get(t) ?? []));
   for (const t of targets) {
-    ctx.progress.step(`disk I/O: writing a ${mib} MiB test file in ${t}`);
-    const r = await ctx.lab.run(t, ctx.probes.get(t as never), [HELPER_PATH, 'write', FILE, String(mib)]);
-    const f = parseIo(r.stdout);
-    if (r.code !== 0 || !f) throw new Error(`cannot write the I/O test file in ${t}: ${(r.stderr || r.stdout).trim().slice(0, 200)}`);
-    direct[t] = f.direct;
+    for (const [i, rec] of places(t).entries()) {
+      ctx.progress.step(`disk I/O: writing a ${mib} MiB test file in ${t}${rec ? ` instance ${i + 1}` : ''}`);
+      const r = await ctx.lab.run(t, rec, [HELPER_PATH, 'write', FILE, String(mib)]);
+      const f = parseIo(r.stdout);
+      if (r.code !== 0 || !f) throw new Error(`cannot write the I/O test file in ${t}: ${(r.stderr || r.stdout).trim().slice(0, 200)}`);
+      direct[t] = (direct[t] ?? true) && f.direct;
+    }
   }
-  const r = await readRounds(ctx, { targets, instance: (t) => (t === 'native' ? undefined : ctx.probes.get(t)), helper: HELPER_PATH, file: FILE, randCount, label: 'disk I/O' }, direct);
-  for (const t of targets) await ctx.lab.run(t, ctx.probes.get(t as never), ['rm', '-f', FILE]).catch(() => undefined);
+  const r = await readRounds(ctx, { targets, instance: (t, round) => (t === 'native' ? undefined : probeFor(ctx.probes.get(t), round)), helper: HELPER_PATH, file: FILE, randCount, label: 'disk I/O' }, direct);
+  for (const t of targets) for (const rec of places(t)) await ctx.lab.run(t, rec, ['rm', '-f', FILE]).catch(() => undefined);
   const { seq, rand, raw } = ratios(r);
   const vmNote = 'a VM\'s O_DIRECT bypasses the guest page cache only; QEMU\'s drive uses its default cache mode (writeback, through the host page cache), which the host drop before each run empties';
   const extra = { fileMiB: mib, randomReads: randCount, direct: r.direct, raw };
+  const sample = 'one round: a read in one probe instance (rounds rotate over the instances) against the native read of the same round';
   return [
-    { id: 'io_seq_ratio', unit: 'ratio', kinds: seq, notes: [`sequential read of ${mib} MiB in 1 MiB blocks; sample = throughput in the kind / native throughput of the same round`, cacheNote(r), vmNote], extra },
-    { id: 'io_rand_ratio', unit: 'ratio', kinds: rand, notes: [`${randCount} random 4 KiB reads, one in flight; sample = IOPS in the kind / native IOPS of the same round`, cacheNote(r), vmNote] },
+    { id: 'io_seq_ratio', unit: 'ratio', kinds: seq, sample, notes: [`sequential read of ${mib} MiB in 1 MiB blocks; sample = throughput in the kind / native throughput of the same round`, cacheNote(r), vmNote], extra },
+    { id: 'io_rand_ratio', unit: 'ratio', kinds: rand, sample, notes: [`${randCount} random 4 KiB reads, one in flight; sample = IOPS in the kind / native IOPS of the same round`, cacheNote(r), vmNote] },
   ];
 }

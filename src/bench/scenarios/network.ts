@@ -4,7 +4,7 @@ import type { MeasuredKind } from '../../core/compare-result.js';
 import { alternate } from '../alternate.js';
 import type { Target } from '../lab.js';
 import { quantile, summarize } from '../stats.js';
-import { PROBE_ARGV, PROBE_PORT, type Metric, type ScenarioContext } from '../scenario.js';
+import { PROBE_ARGV, PROBE_PORT, probeFor, type Metric, type ScenarioContext } from '../scenario.js';
 
 
 /** One TCP connection, `count` one-byte request/response transactions, one in flight (netperf TCP_RR style). */
@@ -91,22 +91,25 @@ export async function network(ctx: ScenarioContext): Promise<Metric[]> {
   const nativePort = await freePort();
   const stopNative = await ctx.lab.spawnNative(PROBE_ARGV.map((a) => (a === String(PROBE_PORT) ? String(nativePort) : a)));
   try {
-    const endpoints = new Map<Target, { host: string; port: number }>([['native', { host: '127.0.0.1', port: nativePort }]]);
+    // Native: the echo server on loopback; each kind: its probe instances on isola's bridge, one per round in turn.
+    const endpoints = new Map<Target, { host: string; port: number }[]>([['native', [{ host: '127.0.0.1', port: nativePort }]]]);
     const notMeasured: Partial<Record<MeasuredKind, string>> = {};
     for (const k of ctx.kinds) {
-      const rec = ctx.probes.get(k);
-      if (rec?.ip) endpoints.set(k, { host: rec.ip, port: PROBE_PORT });
-      else notMeasured[k] = rec ? 'the instance has no address on isola\'s bridge' : 'no probe instance';
+      const recs = ctx.probes.get(k) ?? [];
+      const eps = recs.filter((r) => r.ip).map((r) => ({ host: r.ip as string, port: PROBE_PORT }));
+      if (eps.length) endpoints.set(k, eps);
+      else notMeasured[k] = recs.length ? 'the instance has no address on isola\'s bridge' : 'no probe instance';
     }
-    for (const [t, ep] of endpoints) {
+    for (const [t, eps] of endpoints) {
       ctx.progress.step(`network: waiting for the echo server in ${t}`);
-      await waitForEcho(ep.host, ep.port, 30_000);
+      for (const ep of eps) await waitForEcho(ep.host, ep.port, 30_000);
     }
     const res = await alternate(
-      [...endpoints].map(([t, ep]) => ({
+      [...endpoints].map(([t, eps]) => ({
         name: t,
         run: async (round: number) => {
           ctx.progress.step(`network: ${t} run ${round < 0 ? 'warm-up' : `${round + 1}/${ctx.runs}`} (${count} round trips)`);
+          const ep = probeFor(eps, round) as { host: string; port: number };
           const rtts = await withRetry(() => rrBatch(ep.host, ep.port, count, warm));
           return { p50: quantile(rtts, 0.5), p99: quantile(rtts, 0.99) };
         },
@@ -123,11 +126,12 @@ export async function network(ctx: ScenarioContext): Promise<Metric[]> {
     const notes = [
       `host to instance, one TCP connection per run, ${count} one-byte request/responses one in flight after ${warm} warm-up ones; busybox nc -ll -e cat as the echo server`,
       'paths: native = loopback on the host; container = veth on the isola0 bridge; VM = tap on the isola0 bridge + virtio-net (no NAT anywhere)',
-      'sample = the p50 (or p99) of one run; the client is Node.js on the host, the same for every path',
+      'sample = the p50 (or p99) of one run; runs rotate over the probe instances; the client is Node.js on the host, the same for every path',
     ];
+    const sample = 'one run of round trips to one probe instance (rounds rotate over the instances)';
     return [
-      { id: 'net_rtt_p50_us', unit: 'us', kinds: p50, ...nm, notes },
-      { id: 'net_rtt_p99_us', unit: 'us', kinds: p99, ...nm, notes },
+      { id: 'net_rtt_p50_us', unit: 'us', kinds: p50, ...nm, notes, sample },
+      { id: 'net_rtt_p99_us', unit: 'us', kinds: p99, ...nm, notes, sample },
     ];
   } finally {
     stopNative();

@@ -117,7 +117,7 @@ export async function benchVm(opts: { runs?: number; warmup?: number } = {}): Pr
       unit: 'MiB',
       target: '<= 40 MiB',
       ok: Number.isFinite(overhead) && overhead <= 40 * 2 ** 20,
-      note: `QEMU RSS ${rss === null ? '?' : round(rss / 2 ** 20)} MiB minus the resident guest RAM mapping (Firecracker's method); ${facts.accelerator === 'tcg' ? 'under TCG this includes the JIT translation cache (about 48 MiB here), which KVM does not have; ' : ''}${accel}; the Firecracker paper's figure for QEMU is about 131 MB`,
+      note: `QEMU RSS ${rss === null ? '?' : round(rss / 2 ** 20)} MiB minus the resident guest RAM mapping (Firecracker's method); ${facts.accelerator === 'tcg' ? 'under TCG this includes the JIT translation cache (not measured apart), which KVM does not have; ' : ''}${accel}; the Firecracker paper's figure for QEMU is about 131 MB`,
     });
     return out;
   } finally {

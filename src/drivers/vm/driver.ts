@@ -48,6 +48,16 @@ import { openTerminal } from './terminal.js';
  * and its stats are seen from the host (whole-disk.ts).
  */
 
+/**
+ * What a whole disk with its own OS is told by fw_cfg: its first network's address and gateway
+ * and its hostname (a hypervisor's job, as Ignition reads its config under QEMU), nothing else:
+ * no command, no environment. An OS that does not read fw_cfg ignores it.
+ */
+export function ownOsRecords(spec: InstanceSpec): GuestRecords {
+  const net = spec.network.mode === 'bridge' ? spec.network : null;
+  return { argv: [], env: [], hostname: spec.hostname, ...(net ? { ip: `${net.ip}/${net.prefixLength}`, gateway: net.gateway } : {}) };
+}
+
 function bootTimeoutMs(config: Config, accel: string): number {
   return config.vm.bootTimeoutMs ?? (accel === 'kvm' ? 20_000 : 60_000);
 }
@@ -242,8 +252,9 @@ export class VmDriver implements Driver<VmData> {
     const state = path.dirname(overlay);
     const owned: { path: string; mode: number }[] = [{ path: overlay, mode: 0o600 }];
 
-    // isola's init inside gets the instance's config by fw_cfg, written at each start (writeConfig).
-    const config = facts.agent ? path.join(spec.dir, 'config') : null;
+    // isola's init inside gets the instance's config by fw_cfg, written at each start (writeConfig);
+    // a disk with its own OS gets its address that way when it has one (ownOsRecords).
+    const config = facts.agent || spec.network.mode === 'bridge' ? path.join(spec.dir, 'config') : null;
     let vars: string | null = null;
     if (facts.firmware === 'uefi') {
       vars = path.join(state, 'vars.fd');
@@ -365,10 +376,18 @@ export class VmDriver implements Driver<VmData> {
   /**
    * The instance's config, written at each start, readable by this VM's QEMU only (it holds the
    * -e values): appended to the shared initramfs, or for a whole disk with isola's init the file
-   * QEMU passes by fw_cfg. A disk with its own OS is told nothing. Returns the /etc files sent.
+   * QEMU passes by fw_cfg. A disk with its own OS is told its address, gateway and hostname
+   * only, by fw_cfg too, for an OS that reads them. Returns the /etc files sent.
    */
   private writeConfig(spec: InstanceSpec, v: VmData): EtcFiles | null {
-    if (v.wholeDisk && !v.wholeDisk.agent) return null;
+    if (v.wholeDisk && !v.wholeDisk.agent) {
+      if (v.wholeDisk.config) {
+        fs.rmSync(v.wholeDisk.config, { force: true });
+        fs.writeFileSync(v.wholeDisk.config, encodeRecords(ownOsRecords(spec)), { mode: 0o600 });
+        handOver(v.vmmUid, [], [{ path: v.wholeDisk.config, mode: 0o400 }]);
+      }
+      return null;
+    }
     const { records, etc } = this.guestRecords(spec, v);
     const config = encodeRecords(records);
     if (v.wholeDisk?.config) {

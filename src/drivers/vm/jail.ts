@@ -75,7 +75,7 @@ export interface JailPlan {
   /** Absent for a whole-disk VM: its firmware boots the disk's own. */
   kernel: string | null;
   initrd: string | null;
-  /** A whole-disk VM's config for isola's init (passed by fw_cfg). */
+  /** A whole-disk VM's config by fw_cfg: all of it for isola's init, the address for its own OS. */
   config?: string | null;
   baseDisk: string;
   state: string;

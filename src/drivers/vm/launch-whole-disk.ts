@@ -11,13 +11,15 @@ import { SANDBOX, agentPorts, nicArgs, optValue, shareArgs, type LaunchPlan } fr
  *   (`"backing": null`), so a disk naming a backing file cannot make QEMU open it.
  * - With isola's init inside (`agent`), the same virtio-serial ports as every VM, and the
  *   instance's config (command, environment, address) by fw_cfg, which the init reads over the
- *   one baked into the disk's initramfs; shared folders over virtiofs as in every VM.
+ *   one baked into the disk's initramfs; shared folders over virtiofs as in every VM. With its
+ *   own OS, by fw_cfg too when it has an address: the address, gateway and hostname only (as
+ *   Ignition reads its config on QEMU).
  */
 export interface WholeDiskBoot {
   firmware: 'bios' | 'uefi';
   bus: 'virtio' | 'sata';
   agent: boolean;
-  /** The instance's config for isola's init (agent only), as QEMU sees the file. */
+  /** The instance's config (isola's init: all of it; own OS: address and hostname), as QEMU sees the file. */
   config: string | null;
   /** The firmware's debug log, as QEMU sees it. */
   firmwareLog: string;
@@ -67,9 +69,11 @@ export function wholeDiskArgs(p: LaunchPlan, w: WholeDiskBoot): string[] {
       '-device', 'virtio-serial-pci,max_ports=8',
       ...agentPorts(f),
     );
-    if (w.config) args.push('-fw_cfg', `name=${FW_CFG_CONFIG},file=${optValue(w.config)}`);
   }
   if (shares.length) args.push(...shareArgs(shares, p.memoryMiB, 'vhost-user-fs-pci'));
+  // With isola's init: the whole config. With its own OS: the address and hostname only, for an
+  // OS that reads them (isola compare's full-OS image does; any other ignores fw_cfg).
+  if (w.config) args.push('-fw_cfg', `name=${FW_CFG_CONFIG},file=${optValue(w.config)}`);
   args.push('-qmp', `unix:${optValue(f.qmp)},server=on,wait=off`, '-pidfile', f.pidfile);
   args.push(...nicArgs(p.nets, w.bus === 'virtio' ? 'virtio-net-pci' : 'e1000e'));
   return args;

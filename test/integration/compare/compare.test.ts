@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { BIN, hostLeftovers, isola, makeFixture, type Fixture } from '../../helpers/fixture.js';
+import { BIN, REPO, hostLeftovers, isola, makeFixture, type Fixture } from '../../helpers/fixture.js';
 import { parseMeasured } from '../../../src/advise/measured.js';
 
 /**
@@ -51,7 +51,9 @@ test('compare --quick --kinds container writes the table, JSON every reader acce
   const r = await isola(fx.root, ['compare', '--quick', '--kinds', 'container', '--runs', '2', '--json', json, '--html', html, '--density-budget', '256m'], { timeoutMs: 280_000 });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /startup: first output/);
-  assert.match(r.stdout, /verdict container/);
+  assert.match(r.stdout, /verdict: container/);
+  assert.match(r.stdout, /What this host showed:\n {2}Startup to the first output: a container /);
+  assert.doesNotMatch(r.stdout, /does not hold|holds here/);
   assert.match(r.stderr, /startup: container launch/, 'progress goes to stderr');
   const measured = parseMeasured(fs.readFileSync(json, 'utf8'), json);
   const byId = new Map(measured.result.metrics.map((m) => [m.id, m]));
@@ -63,17 +65,63 @@ test('compare --quick --kinds container writes the table, JSON every reader acce
   }
   assert.equal(byId.get('startup_first_output_ms')?.kinds.container?.n, 2);
   assert.ok(byId.get('startup_first_output_ms')?.verdict?.container);
+  // Two launches are too few for a verdict: not comparable, and it says why.
+  assert.equal(byId.get('startup_first_output_ms')?.verdictStatus?.container, 'not-comparable');
+  assert.equal(byId.get('startup_first_output_ms')?.verdictReason?.container, 'too-few-samples');
+  // Memory: one reading per separate probe instance, three per kind.
+  assert.equal(measured.result.context.probesPerKind, 3);
+  assert.equal(byId.get('memory_host_cost_bytes')?.kinds.container?.n, 3);
+  assert.equal(new Set((byId.get('memory_host_cost_bytes')?.extra as { instances?: { container?: string[] } } | undefined)?.instances?.container).size, 3);
+  assert.match(byId.get('memory_host_cost_bytes')?.sample ?? '', /one idle instance/);
+  // Portability: the image pushed to a registry on loopback and pulled into an empty data root.
+  for (const id of ['portability_artifact_bytes', 'portability_transfer_ms', 'portability_receive_start_ms'] as const) {
+    assert.ok(byId.get(id)?.kinds.container, `${id}: ${JSON.stringify(byId.get(id)?.notMeasured)}`);
+  }
+  assert.ok((measured.result.summary ?? []).some((x) => x.section === 'startup'));
   assert.equal(measured.result.context.kinds?.vm?.measured ?? false, false);
   assert.ok(measured.result.context.host.cores >= 1);
   assert.ok(fs.readFileSync(html, 'utf8').includes('<svg class="chart"'));
   // The claims are named by what they say, not by the document isola takes them from.
-  assert.equal(measured.result.version, 2);
+  assert.equal(measured.result.version, 3);
   const density = byId.get('density_marginal_bytes')?.extra as { exampleServer?: unknown; container?: { sizedOnExampleServer?: unknown } } | undefined;
   assert.ok(density?.exampleServer, 'density names the example server');
   assert.equal(typeof density?.container?.sizedOnExampleServer, 'number');
+  assert.equal(typeof (density?.container as { sizedOnThisHost?: unknown } | undefined)?.sizedOnThisHost, 'number', 'the host\'s own ceiling');
   assert.match(r.stdout, /claimed: VM\s+claimed: container/);
   const outputs: [string, string][] = [['table', r.stdout], ['progress', r.stderr], ['JSON', fs.readFileSync(json, 'utf8').replace(/"bootstrapSeed"/g, '')], ['HTML', fs.readFileSync(html, 'utf8')]];
   for (const [what, text] of outputs) assert.doesNotMatch(text, /seed/i, `the ${what} names the claims' source document`);
+  assert.deepEqual(await ids(fx.root), [], 'no instance left in isola ps -a');
+  assert.deepEqual(hostLeftovers(fx), []);
+  assert.deepEqual(liveProcessesFor(fx.root), []);
+});
+
+test('--image --http: the application as the workload, the load from wrk against the instance, app rows in the table, JSON and HTML', { timeout: 300_000 }, async () => {
+  fx ??= await makeFixture();
+  const built = await isola(fx.root, ['build', '-t', 'hello-web:1', path.join(REPO, 'examples', 'hello-web')], { timeoutMs: 120_000 });
+  assert.equal(built.code, 0, built.stderr);
+  const json = path.join(out, 'app.json');
+  const html = path.join(out, 'app.html');
+  const r = await isola(fx.root, ['compare', '--quick', '--kinds', 'container', '--runs', '3', '--image', 'hello-web:1', '--http', '8080/', '--json', json, '--html', html, '--density-budget', '256m'], { timeoutMs: 280_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const res = parseMeasured(fs.readFileSync(json, 'utf8'), json).result;
+  assert.equal(res.context.app?.image, 'hello-web:1');
+  assert.equal(res.context.app?.load?.tool, 'wrk');
+  assert.match(res.context.app?.load?.version ?? '', /\d/);
+  assert.equal(res.context.probeImage, 'base:latest');
+  const byId = new Map(res.metrics.map((m) => [m.id, m]));
+  for (const id of ['app_ready_ms', 'app_rps', 'app_latency_p50_ms', 'app_latency_p99_ms', 'app_memory_bytes'] as const) {
+    const m = byId.get(id);
+    assert.equal(m?.kinds.container?.n, 3, `${id}: ${JSON.stringify(m?.notMeasured)}`);
+    assert.ok((m?.kinds.container?.median ?? 0) > 0, id);
+  }
+  // The application's startup is judged against the comparison's startup claim.
+  assert.equal(byId.get('app_ready_ms')?.claim?.container, '< 1 s');
+  assert.ok(byId.get('app_ready_ms')?.verdictStatus?.container);
+  // The disk rows are the application's image.
+  assert.ok(byId.get('disk_image_bytes')?.kinds.container);
+  for (const label of ['app: start to first response', 'app: requests per second', 'app: latency p99 under load', 'app: host memory while serving']) assert.ok(r.stdout.includes(label), label);
+  assert.match(r.stdout, /workloads: the application hello-web:1 \(HTTP :8080\/, wrk /);
+  assert.match(fs.readFileSync(html, 'utf8'), /data-metric="app_rps"/);
   assert.deepEqual(await ids(fx.root), [], 'no instance left in isola ps -a');
   assert.deepEqual(hostLeftovers(fx), []);
   assert.deepEqual(liveProcessesFor(fx.root), []);
@@ -99,6 +147,12 @@ test('the HTML report renders its charts in a real headless browser with no cons
     assert.ok(dots > charts, 'charts have sample dots');
     const box = await page.locator('svg.chart').first().boundingBox();
     assert.ok(box && box.width > 100 && box.height > 20, 'the first chart has a visible size');
+    assert.ok(await page.locator('ul.summary li').count() >= 1, 'the summary of what this host showed is on top');
+    // Verdict colours follow the meaning: "not comparable" grey, never the red of "worse".
+    const nc = page.locator('td.verdict.not-comparable').first();
+    if (await nc.count()) assert.equal(await nc.evaluate((e) => getComputedStyle(e).color), 'rgb(102, 102, 102)');
+    const startupLog = await page.locator('svg.chart[data-metric="startup_first_output_ms"]').getAttribute('data-scale');
+    assert.equal(startupLog, 'log', 'startup on a log scale');
     assert.deepEqual(errors, []);
     assert.deepEqual(requests, [], 'the report needs no network');
   } finally {
@@ -113,7 +167,7 @@ test('Ctrl-C during compare removes every instance it started', { timeout: 180_0
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   // Wait until instances exist (the idle probe started and memory is being sampled), then interrupt.
   const deadline = Date.now() + 120_000;
-  while (!/memory: container sample|cpu: /.test(stderr) && Date.now() < deadline) await sleep(100);
+  while (!/memory: container instance|cpu: /.test(stderr) && Date.now() < deadline) await sleep(100);
   assert.ok((await ids(fx.root)).length >= 1, `compare had started an instance: ${stderr}`);
   child.kill('SIGINT');
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
@@ -133,6 +187,11 @@ test('bad input: one line naming the problem and the fix, nothing left running',
     { args: ['compare', '--json', '/nonexistent-dir/x.json'], re: /cannot write --json \/nonexistent-dir\/x.json: its folder does not exist; give a path/ },
     { args: ['compare', '--html', out], re: /--html .* is a directory/ },
     { args: ['compare', '--image', 'nosuch:1'], re: /nosuch/ },
+    { args: ['compare', '--http', '8080'], re: /--http needs the application's image; give --image IMG --http PORT\[\/PATH\]/ },
+    { args: ['compare', '--image', 'base', '--http', '80', '--tcp', '81'], re: /--http and --tcp were both given/ },
+    { args: ['compare', '--image', 'base', '--http', '0/x'], re: /invalid --http port "0"; give a port from 1 to 65535/ },
+    { args: ['compare', '--image', 'base', '--tcp', 'http'], re: /invalid --tcp port "http"/ },
+    { args: ['compare', '--image', 'nosuch:1', '--http', '8080'], re: /nosuch/ },
   ];
   for (const c of cases) {
     const r = await isola(fx.root, c.args, { timeoutMs: 60_000 });
@@ -172,6 +231,7 @@ test('--kinds naming a kind this host cannot run says why and measures the rest'
   assert.equal(res.context.kinds?.vm?.measured, false);
   const startup = res.metrics.find((m) => m.id === 'startup_first_output_ms');
   assert.ok(startup?.kinds.container);
-  assert.equal(startup?.verdictStatus?.vm, 'not-measurable');
+  assert.equal(startup?.verdictStatus?.vm, 'not-comparable');
+  assert.equal(startup?.verdictReason?.vm, 'not-measured');
   assert.deepEqual(await ids(fx.root), []);
 });

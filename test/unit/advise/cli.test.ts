@@ -85,7 +85,7 @@ test('bad input: one line naming the field, exit 125, no output', () => {
   failsWith(isola('plan', file('nohost.yaml', 'hosts: []\n')), /nohost\.yaml:1: hosts: empty list: zero hosts/);
   failsWith(isola('plan', file('whale.yaml', 'workloads:\n  - name: whale\n    memory: 1Ti\n    cpus: 1\n'), '--host', '128G/32'),
     /whale\.yaml:2: workload "whale" is larger than any host: as container .* more memory than host 128G\/32 offers/);
-  failsWith(isola('advise', EXAMPLE, '--measured', file('v3.json', JSON.stringify({ ...compareFixture(), version: 3 }))), /version is 3, this isola reads version 1 or 2/);
+  failsWith(isola('advise', EXAMPLE, '--measured', file("v4.json", JSON.stringify({ ...compareFixture(), version: 4 }))), /version is 4, this isola reads version 1 or 2 or 3/);
   failsWith(isola('advise', EXAMPLE, '--measured', file('other.json', '{"format": "something-else"}')), /format is "something-else"/);
   failsWith(isola('advise', join(dir, 'missing.yaml')), /does not exist/);
 });

@@ -31,7 +31,7 @@ export function compareFixture(overrides: Partial<CompareResult['context']> = {}
   const s = (median: number) => ({ n: 3, median, p10: median, p90: median, ci95: [median, median] as [number, number], samples: [median, median, median] });
   return {
     format: 'isola-compare',
-    version: 2,
+    version: 3,
     context: {
       host: { cpu: 'Test CPU', cores: 2, memoryBytes: 8 * 2 ** 30, kernel: '6.1.0' },
       accelerator: 'kvm',

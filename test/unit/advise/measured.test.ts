@@ -24,8 +24,9 @@ test('the wrong format, version or shape is a one-line error naming the field', 
   rejects('not json', /--measured r\.json: file is not JSON/);
   rejects([], /file is not a JSON object/);
   rejects({ ...compareFixture(), format: 'isola-bench' }, /format is "isola-bench", expected "isola-compare"/);
-  rejects({ ...compareFixture(), version: 3 }, /version is 3, this isola reads version 1 or 2/);
-  rejects({ ...compareFixture(), version: '2' }, /version is "2", this isola reads version 1 or 2/);
+  rejects({ ...compareFixture(), version: 4 }, /version is 4, this isola reads version 1 or 2 or 3/);
+  assert.equal(parseMeasured(JSON.stringify({ ...compareFixture(), version: 2 }), 'v2.json').result.metrics.length, 4);
+  rejects({ ...compareFixture(), version: '2' }, /version is "2", this isola reads version 1 or 2 or 3/);
   rejects({ ...compareFixture(), context: { ...compareFixture().context, emulated: 'no' } }, /context\.emulated must be true or false/);
   rejects({ ...compareFixture(), metrics: {} }, /metrics must be a list/);
   rejects({ ...compareFixture(), metrics: [{ id: 'startup_ready_ms', kinds: { vm: { median: 'fast' } } }] }, /metrics\[0\]\.kinds\.vm\.median must be a number/);

@@ -36,13 +36,17 @@ test('the image disk below the overlay may not open a backing file of its own', 
   assert.deepEqual(backing.file, { driver: 'file', filename: '/vm/base.img' });
 });
 
-test('isola\'s init gets the ports and its config by fw_cfg; a disk with its own OS gets neither', () => {
+test('isola\'s init gets the ports and its config by fw_cfg; a disk with its own OS gets no ports, and its address by fw_cfg only when it has one', () => {
   const withAgent = wholeDiskArgs(plan, boot());
   assert.deepEqual(after(withAgent, '-fw_cfg'), ['name=opt/isola/config,file=/vm/config']);
   assert.ok(after(withAgent, '-device').some((d) => d.startsWith('virtio-serial-pci')));
   const own = wholeDiskArgs(plan, boot({ agent: false, config: null }));
   assert.deepEqual(after(own, '-fw_cfg'), []);
   assert.ok(!after(own, '-device').some((d) => d.startsWith('virtio-serial') || d.startsWith('virtserialport')));
+  // Its own OS with an address: the address goes by fw_cfg, still without isola's ports.
+  const ownNet = wholeDiskArgs(plan, boot({ agent: false, config: '/vm/config' }));
+  assert.deepEqual(after(ownNet, '-fw_cfg'), ['name=opt/isola/config,file=/vm/config']);
+  assert.ok(!after(ownNet, '-device').some((d) => d.startsWith('virtio-serial') || d.startsWith('virtserialport')));
 });
 
 test('sata puts the disk on q35\'s AHCI and the NIC on e1000e; virtio uses virtio for both', () => {
