@@ -6,6 +6,8 @@ import { hostLeftovers, isola, makeFixture, type Fixture } from '../../helpers/f
 import { Engine } from '../../../src/engine/engine.js';
 import { measureSnapshotOps } from '../../../src/bench/snapshot-ops.js';
 import type { Kind } from '../../../src/core/types.js';
+import { openDb } from '../../../src/state/db.js';
+import { SnapshotRepo } from '../../../src/state/snapshots.js';
 
 /**
  * `isola snapshot` and `isola commit` through the real CLI (docs/SNAPSHOTS.md): for each kind, a
@@ -103,6 +105,29 @@ describe('snapshots and commit through the CLI', () => {
     assert.equal((await ok('exec', 'a', 'cat', '/data')).trim(), 'changed', 'the refused restore changed nothing');
     for (const verb of ['create', 'ls', 'restore', 'rm']) assert.match(await ok('snapshot', verb, '--help'), /Usage: isola snapshot/);
     await ok('rm', '-f', 'a', 'b');
+  });
+
+  test('system prune removes a snapshot whose maker died mid-way, and snapshot folders no record names', async () => {
+    await ok('create', '--network', 'none', '--name', 'p', 'base', 'true');
+    await ok('snapshot', 'create', 'p', 'kept');
+    const id = (JSON.parse(await ok('inspect', 'p')) as { Id: string }[])[0]?.Id ?? '';
+    const dir = path.join(fx.paths.instances, id, 'snapshots');
+    // What a `snapshot create` killed after its row and its first files leaves, and a folder
+    // from a crash before any row: made by hand, as no test can kill the CLI at that instant.
+    const db = openDb(fx.paths.db);
+    try {
+      new SnapshotRepo(db).begin({ id: 'c'.repeat(32), instanceId: id, name: 'cut', kind: 'container', createdAt: new Date().toISOString(), owner: { pid: 2 ** 22 + 1, startTime: 1, bootId: 'gone' } });
+    } finally {
+      db.close();
+    }
+    fs.mkdirSync(path.join(dir, 'c'.repeat(32), 'upper'), { recursive: true });
+    fs.mkdirSync(path.join(dir, 'd'.repeat(32), 'upper'), { recursive: true });
+    assert.deepEqual((await snapshots('p')).map((s) => [s.Name, s.State]), [['kept', 'ready'], ['cut', 'creating']]);
+    assert.match(await ok('system', 'prune'), /2 orphaned snapshot\(s\)/);
+    assert.deepEqual((await snapshots('p')).map((s) => s.Name), ['kept'], 'the ready snapshot stays');
+    assert.deepEqual(fs.readdirSync(dir).length, 1);
+    await ok('rm', 'p');
+    assert.ok(!fs.existsSync(dir));
   });
 
   test('commit: the writable layer becomes an image that runs again, with the changes and history asked for', async () => {
