@@ -81,6 +81,8 @@ describe('snapshots and commit through the CLI', () => {
         assert.ok((df.find((r) => r.type === 'snapshots')?.bytes ?? 0) > 0);
         assert.ok(fs.existsSync(path.join(fx.paths.instances, dir, 'snapshots')), 'a container\'s snapshots live in its folder');
       }
+      const events = (await ok('events', '--since', '10m', '--until', '0s', '--json', '-f', `container=${name}`)).trim().split('\n').map((l) => (JSON.parse(l) as { Action: string }).Action);
+      assert.deepEqual(events.filter((a) => a === 'snapshot' || a === 'restore'), ['snapshot', 'snapshot', 'restore', 'restore']);
       await ok('rm', name);
       assert.deepEqual(await snapshots(), [], 'rm removes the instance\'s snapshots');
       assert.deepEqual(hostLeftovers(fx), []);
@@ -105,6 +107,7 @@ describe('snapshots and commit through the CLI', () => {
     assert.equal((await ok('exec', 'a', 'cat', '/data')).trim(), 'changed', 'the refused restore changed nothing');
     for (const verb of ['create', 'ls', 'restore', 'rm']) assert.match(await ok('snapshot', verb, '--help'), /Usage: isola snapshot/);
     await ok('rm', '-f', 'a', 'b');
+    assert.deepEqual(hostLeftovers(fx), []);
   });
 
   test('system prune removes a snapshot whose maker died mid-way, and snapshot folders no record names', async () => {
