@@ -73,6 +73,11 @@ export async function commitInstanceImage(store: ImageStore, req: CommitRequest)
   }
   const config = await applyChanges({ ...parent.config.config, ...req.base }, req.changes);
   return store.withLease(async () => {
+    // The parent's layers go into the new manifest by digest: a concurrent rmi -f must not collect them meanwhile.
+    store.lease(parent.manifest.layers.map((l) => l.digest));
+    if (!parent.manifest.layers.every((l) => store.hasBlob(l.digest))) {
+      throw new IsolaError('FAILED_PRECONDITION', `the layers of the image this instance runs (${req.parentDigest.slice(0, 19)}) are no longer stored`, 'pull, load or build it again, then commit');
+    }
     const layer = await storeLayer(store, req.tarFile);
     const created = req.created ?? new Date().toISOString();
     const image: ImageConfig = {
