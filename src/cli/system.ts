@@ -7,21 +7,26 @@ import { removeBridgeIfUnused } from '../net/bridge.js';
 import { BRIDGE } from '../net/names.js';
 import { lifeOf } from '../state/instances.js';
 import { sweepReceiveRoots } from '../bench/receive-root.js';
+import { listSnapshots, pruneSnapshots } from '../engine/snapshots.js';
 
 export function register(program: Command, ctx: CliContext): void {
   const system = program.command('system').description('disk usage and housekeeping of the data root');
 
   system
     .command('df')
-    .description('disk space used by images, image caches (unpacked roots, VM root disks) and instances, in allocated bytes')
+    .description('disk space used by images, image caches (unpacked roots, VM root disks), instances and their snapshots, in allocated bytes')
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
       const rows = await withEngine(ctx, async (e) => {
         const instances = e.instances.list();
+        const snapshots = await listSnapshots(e);
+        // A snapshot lives in its instance's folder (a copy) or disk (a VM's): counted once, as a snapshot.
+        const kept = snapshots.reduce((a, s) => a + s.bytes, 0);
         return [
           { type: 'images', count: e.images().list().length, bytes: allocatedBytes(e.paths.images) },
           { type: 'image caches', count: e.cache.entries().length, bytes: allocatedBytes(e.paths.cache) },
-          { type: 'instances', count: instances.length, bytes: instances.reduce((a, r) => a + allocatedBytes(r.spec.dir), 0) },
+          { type: 'instances', count: instances.length, bytes: Math.max(0, instances.reduce((a, r) => a + allocatedBytes(r.spec.dir), 0) - kept) },
+          { type: 'snapshots', count: snapshots.length, bytes: kept },
         ];
       });
       if (o.json) return printJson(rows);
@@ -40,18 +45,19 @@ export function register(program: Command, ctx: CliContext): void {
 
   system
     .command('prune')
-    .description('remove exited instances, caches of images no longer stored, user networks no instance is on, and the isola0 bridge when nothing uses it')
+    .description('remove exited instances (with their snapshots), caches of images no longer stored, user networks no instance is on, snapshots whose making was cut short, and the isola0 bridge when nothing uses it')
     .action(async () => {
       await withEngine(ctx, async (e) => {
         // An instance waiting for its restart is not stopped: prune leaves it, as Docker's does.
         const exited = (await e.list(true)).filter((r) => (r.state === 'exited' && !lifeOf(r).restart) || r.state === 'dead');
         for (const r of exited) await e.remove(r.id, false);
         const caches = e.pruneCaches().length;
+        const snapshots = await pruneSnapshots(e);
         const networks = await e.networks.prune();
         // The other side of an interrupted compare's portability rows, when its compare is gone.
         const recv = await sweepReceiveRoots(e);
         const bridge = await removeBridgeIfUnused(BRIDGE);
-        process.stdout.write(`removed ${exited.length} exited instance(s), ${caches} stale image cache(s), ${networks.length} unused network(s)${recv ? `, ${recv} receiving data root(s) of an interrupted compare` : ''}${bridge ? `, bridge ${BRIDGE}` : ''}\n`);
+        process.stdout.write(`removed ${exited.length} exited instance(s), ${caches} stale image cache(s), ${networks.length} unused network(s), ${snapshots} orphaned snapshot(s)${recv ? `, ${recv} receiving data root(s) of an interrupted compare` : ''}${bridge ? `, bridge ${BRIDGE}` : ''}\n`);
       });
     });
 }

@@ -44,6 +44,8 @@ const modules: { verbs: string[]; load: Loader }[] = [
   { verbs: ['cp'], load: () => import('./cp.js') },
   { verbs: ['serve'], load: () => import('./serve.js') },
   { verbs: ['compose'], load: () => import('./compose.js') },
+  { verbs: ['commit'], load: () => import('./commit.js') },
+  { verbs: ['snapshot'], load: () => import('./snapshot.js') },
 ];
 
 /** Registers the verb named first in argv, or every verb when there is no such verb. */

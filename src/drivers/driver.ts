@@ -113,6 +113,27 @@ export interface Driver<D extends StoredData> {
    * and need nothing.
    */
   refreshEtc?(spec: InstanceSpec, data: D): Promise<void>;
+  // ---- snapshots (docs/SNAPSHOTS.md): optional; a kind without them is refused with the reason ----
+  /**
+   * Keeps the instance's disk or writable layer as it is now under `snap`. `now`: running, the
+   * workload runs, and the driver holds it still (freezer, QMP stop) while it copies, for a
+   * consistent state. Resolves with the bytes the snapshot holds.
+   */
+  snapshotCreate?(spec: InstanceSpec, data: D, snap: SnapshotRef, now: SnapshotWhile): Promise<{ bytes: number }>;
+  /** Puts the disk or writable layer back exactly as `snap` kept it. The instance is not running. */
+  snapshotRestore?(spec: InstanceSpec, data: D, snap: SnapshotRef): Promise<void>;
+  /** Deletes what `snap` holds (idempotent); `now` as for create. */
+  snapshotRemove?(spec: InstanceSpec, data: D, snap: SnapshotRef, now: SnapshotWhile): Promise<void>;
+}
+
+/** What the instance is doing while a snapshot is made or removed (paused: by the user, leave it so). */
+export type SnapshotWhile = 'stopped' | 'running' | 'paused';
+
+/** One snapshot as a driver sees it: its id names its files (under `dir`) or its qcow2 tag. */
+export interface SnapshotRef {
+  id: string;
+  /** `<instance dir>/snapshots/<id>`: the driver's to fill (removed with the instance). */
+  dir: string;
 }
 
 /** `start`'s request to connect a client before the workload's output is read. */

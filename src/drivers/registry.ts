@@ -20,20 +20,22 @@ interface Entry {
   hotplugsNetworks: boolean;
   /** Whether it implements the optional refreshEtc (the same test checks this). */
   refreshesEtc: boolean;
+  /** Whether it implements the optional snapshotCreate, snapshotRestore and snapshotRemove (the same test checks this). */
+  snapshots: boolean;
 }
 
 export const entries: Record<Kind, Entry> = {
   container: {
     load: (ctx) => import('./container/driver.js').then((m) => erase(new m.ContainerDriver(ctx))),
-    runsOnWorkloadKernel: false, exportsChanges: true, hotplugsNetworks: true, refreshesEtc: false,
+    runsOnWorkloadKernel: false, exportsChanges: true, hotplugsNetworks: true, refreshesEtc: false, snapshots: true,
   },
   vm: {
     load: (ctx) => import('./vm/driver.js').then((m) => erase(new m.VmDriver(ctx))),
-    runsOnWorkloadKernel: false, exportsChanges: false, hotplugsNetworks: false, refreshesEtc: true,
+    runsOnWorkloadKernel: false, exportsChanges: false, hotplugsNetworks: false, refreshesEtc: true, snapshots: true,
   },
   hybrid: {
     load: (ctx) => import('./hybrid/driver.js').then((m) => erase(new m.HybridDriver(ctx))),
-    runsOnWorkloadKernel: true, exportsChanges: false, hotplugsNetworks: false, refreshesEtc: true,
+    runsOnWorkloadKernel: true, exportsChanges: false, hotplugsNetworks: false, refreshesEtc: true, snapshots: true,
   },
 };
 
@@ -82,6 +84,14 @@ function erase<D extends StoredData>(d: Driver<D>): AnyDriver {
   if (detach) erased.detachNetwork = (s, data, n, first) => detach(s, need(data), n, first);
   const refresh = d.refreshEtc?.bind(d);
   if (refresh) erased.refreshEtc = (s, data) => refresh(s, need(data));
+  const snapCreate = d.snapshotCreate?.bind(d);
+  const snapRestore = d.snapshotRestore?.bind(d);
+  const snapRemove = d.snapshotRemove?.bind(d);
+  if (snapCreate && snapRestore && snapRemove) {
+    erased.snapshotCreate = (s, data, snap, now) => snapCreate(s, need(data), snap, now);
+    erased.snapshotRestore = (s, data, snap) => snapRestore(s, need(data), snap);
+    erased.snapshotRemove = (s, data, snap, now) => snapRemove(s, need(data), snap, now);
+  }
   return erased;
 }
 
@@ -149,6 +159,16 @@ function lazy(kind: Kind, entry: Entry, ctx: DriverContext): AnyDriver {
       if (!x.refreshEtc) throw new IsolaError('INTERNAL', `the ${kind} driver does not refresh /etc files`, 'report this bug');
       return x.refreshEtc(s, data);
     };
+  }
+  if (entry.snapshots) {
+    const loaded = async () => {
+      const x = await d();
+      if (!x.snapshotCreate || !x.snapshotRestore || !x.snapshotRemove) throw new IsolaError('INTERNAL', `the ${kind} driver does not keep snapshots`, 'report this bug');
+      return { create: x.snapshotCreate, restore: x.snapshotRestore, remove: x.snapshotRemove };
+    };
+    driver.snapshotCreate = async (s, data, snap, now) => (await loaded()).create(s, data, snap, now);
+    driver.snapshotRestore = async (s, data, snap) => (await loaded()).restore(s, data, snap);
+    driver.snapshotRemove = async (s, data, snap, now) => (await loaded()).remove(s, data, snap, now);
   }
   return driver;
 }

@@ -109,4 +109,18 @@ export const MIGRATIONS: string[] = [
      attributes_json TEXT NOT NULL DEFAULT '{}'
    );
    CREATE INDEX events_time ON events(time_us)`,
+  // Snapshots (`isola snapshot`, docs/SNAPSHOTS.md): one row per snapshot of an instance's disk or
+  // writable layer, removed with the instance. 'creating' rows name the process making them, so
+  // one whose maker died is found again and removed (system prune).
+  `CREATE TABLE snapshots (
+     id           TEXT PRIMARY KEY,
+     instance_id  TEXT NOT NULL REFERENCES instances(id) ON DELETE CASCADE,
+     name         TEXT NOT NULL,
+     kind         TEXT NOT NULL,
+     state        TEXT NOT NULL CHECK (state IN ('creating', 'ready')),
+     created_at   TEXT NOT NULL,
+     bytes        INTEGER NOT NULL DEFAULT 0,
+     owner_json   TEXT,
+     UNIQUE (instance_id, name)
+   )`,
 ];

@@ -19,6 +19,7 @@ import { etcFilesFor, readHostResolv, writeEtcFiles, type Peer } from '../../src
 import { Engine } from '../../src/engine/engine.js';
 import { defaultRunRequest, type RunRequest } from '../../src/engine/request.js';
 import { lifeOf, type InstanceRecord } from '../../src/state/instances.js';
+import { createSnapshot, listSnapshots, restoreSnapshot } from '../../src/engine/snapshots.js';
 
 /**
  * The one contract every Driver passes: the same lifecycle, output, exit status, exec, stats,
@@ -610,6 +611,23 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
         await engine.startInstance(id);
         await until(() => get(id).state === 'exited' && get(id).cleaned && lifeOf(get(id)).runSeq === 1, timeout, 'second run over');
         assert.deepEqual((await logText(id)).split('\n').map((l) => l.trim()), ['1', '2'], 'the file written by the first run was there for the second');
+      });
+    });
+
+    it('snapshot restore brings back the root file system exactly: a write, a snapshot, a change, a restore, a read', async () => {
+      // Each run prints /kept as it finds it, then adds a line and deletes /gone.
+      await withRunning(['sh', '-c', 'cat /kept /gone 2>/dev/null; echo x >> /kept; test -e /gone || echo g > /gone; [ -s /kept2 ] && rm /gone; echo y > /kept2; sync'], {}, async (id) => {
+        await until(() => get(id).state === 'exited' && get(id).cleaned, timeout, 'first run over');
+        await createSnapshot(engine, id, 'one');
+        await engine.startInstance(id);
+        await until(() => get(id).state === 'exited' && get(id).cleaned && lifeOf(get(id)).runSeq === 1, timeout, 'second run over');
+        await restoreSnapshot(engine, id, 'one');
+        await engine.startInstance(id);
+        await until(() => get(id).state === 'exited' && get(id).cleaned && lifeOf(get(id)).runSeq === 2, timeout, 'third run over');
+        // Run 2 and run 3 both found what run 1 left (/kept one line, /gone there): the restore
+        // undid run 2's line and its deletion of /gone.
+        assert.deepEqual((await logText(id)).split('\n').map((l) => l.trim()), ['x', 'g', 'x', 'g']);
+        assert.deepEqual((await listSnapshots(engine, id)).map((s) => [s.name, s.state]), [['one', 'ready']]);
       });
     });
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { AttachIO, AttachSession, BridgeNetworkSpec, Capability, ExecOptions, ExitInfo, InstanceSpec, Observed, ProcessInfo, ResourceUpdate, Stats, StoredData } from '../../core/types.js';
-import type { Driver, DriverContext, StartAttach } from '../driver.js';
+import type { Driver, DriverContext, SnapshotRef, SnapshotWhile, StartAttach } from '../driver.js';
 import { IsolaError } from '../../core/errors.js';
 import { run } from '../../util/exec.js';
 import { which } from '../../util/which.js';
@@ -26,6 +26,7 @@ import { conmonPath, exitInfo, filterRuncErrors, readExit, runtimeError, startCo
 import { cgroupFile, cgroupVersion, containerStats, oomKills, pssBytes } from './stats.js';
 import { readK8sLog } from '../cri-log.js';
 import { exportChanges } from './changes.js';
+import { keepUpper, restoreUpper } from './snapshot.js';
 import { kindOf, resolveInside, tarIn, tarOut } from './copy.js';
 import type { Readable, Writable } from 'node:stream';
 import type { PathKind } from '../../core/types.js';
@@ -341,6 +342,31 @@ export class ContainerDriver implements Driver<ContainerData> {
     } finally {
       fs.rmSync(staging, { recursive: true, force: true });
     }
+  }
+
+  // ---- snapshots: a copy of the upper directory (snapshot.ts) ----
+  async snapshotCreate(spec: InstanceSpec, data: ContainerData, snap: SnapshotRef, now: SnapshotWhile): Promise<{ bytes: number }> {
+    // Frozen while copied, so no file is caught half written (one the user paused stays paused).
+    if (now === 'running') await this.pause(spec, data);
+    try {
+      return { bytes: await keepUpper(filesOf(spec).upper, snap.dir) };
+    } finally {
+      if (now === 'running') await this.resume(spec, data);
+    }
+  }
+
+  async snapshotRestore(spec: InstanceSpec, _data: ContainerData, snap: SnapshotRef): Promise<void> {
+    const f = filesOf(spec);
+    // A created container has its overlay mounted already: taken down around the swap, so the
+    // overlay never sees its upper directory change under it.
+    const mounted = isMounted(f.rootfs);
+    if (mounted) await unmount(f.rootfs);
+    await restoreUpper(f.upper, f.work, snap.dir);
+    if (mounted) await mountOverlay(await ensureUnpacked(spec.image, this.ctx.cache, this.ctx.config.unpack), f.upper, f.work, f.rootfs);
+  }
+
+  async snapshotRemove(_spec: InstanceSpec, _data: ContainerData, snap: SnapshotRef): Promise<void> {
+    fs.rmSync(snap.dir, { recursive: true, force: true });
   }
 
   /** The container's root as the host sees it, with its mounts; the container paused while fn runs. */

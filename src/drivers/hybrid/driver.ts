@@ -5,7 +5,7 @@ import { collectOutput } from '../../util/collect.js';
 import type { AttachIO, AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, ProcessInfo, ResourceUpdate, Stats, StoredData } from '../../core/types.js';
 import { CPU_PERIOD, serializeOci } from '../container/launch.js';
 import { formatBytes } from '../../core/units.js';
-import type { Driver, DriverContext, StartAttach } from '../driver.js';
+import type { Driver, DriverContext, SnapshotRef, SnapshotWhile, StartAttach } from '../driver.js';
 import { IsolaError } from '../../core/errors.js';
 import { effectiveCaps } from '../../core/caps.js';
 import { VmDriver } from '../vm/driver.js';
@@ -175,6 +175,19 @@ export class HybridDriver implements Driver<HybridData> {
     const err = filter.error();
     if (err) throw err;
     return code;
+  }
+
+  // ---- snapshots: the guest's disk holds the container's root too, so the VM's own way serves ----
+  snapshotCreate(spec: InstanceSpec, h: HybridData, snap: SnapshotRef, now: SnapshotWhile): Promise<{ bytes: number }> {
+    return this.vm.snapshotCreate(this.vmSpec(spec, h), h.vm, snap, now);
+  }
+
+  snapshotRestore(spec: InstanceSpec, h: HybridData, snap: SnapshotRef): Promise<void> {
+    return this.vm.snapshotRestore(this.vmSpec(spec, h), h.vm, snap);
+  }
+
+  snapshotRemove(spec: InstanceSpec, h: HybridData, snap: SnapshotRef, now: SnapshotWhile): Promise<void> {
+    return this.vm.snapshotRemove(this.vmSpec(spec, h), h.vm, snap, now);
   }
 
   pause(spec: InstanceSpec, h: HybridData): Promise<void> {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import type { AttachIO, AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, PathKind, ProcessInfo, ResourceUpdate, Stats, StoredData } from '../../core/types.js';
-import type { Driver, DriverContext, StartAttach } from '../driver.js';
+import type { Driver, DriverContext, SnapshotRef, SnapshotWhile, StartAttach } from '../driver.js';
 import { IsolaError } from '../../core/errors.js';
 import type { Config } from '../../core/config.js';
 import { guestBoot, readGuestAssets } from '../../guest/assets.js';
@@ -27,6 +27,7 @@ import { endWatcher, parseProcessList, startWatcher } from './watch.js';
 import { IN_JAIL, handOver, jailArgv, launchFiles, vmmCgroupPath, vmmId, VMM_MEMORY_MARGIN, VMM_PIDS } from './jail.js';
 import { createCgroup, removeCgroup } from '../../util/cgroup.js';
 import { decodeVmData, type VmData, type WholeDiskData } from './persist.js';
+import { createVmSnapshot, removeVmSnapshot, restoreVmSnapshot } from './snapshot.js';
 import { hostOverhead, parseGuestStats } from './stats.js';
 import { diskImageFacts, type DiskImageFacts } from '../../image/disk-image.js';
 import { OVMF_CODE, OVMF_VARS, wholeDiskArgs, type WholeDiskBoot } from './launch-whole-disk.js';
@@ -739,6 +740,19 @@ export class VmDriver implements Driver<VmData> {
     await qmpCommand(socketPath(v, 'qmp'), 'cont').catch((e: Error) => {
       throw new IsolaError('UNAVAILABLE', `QEMU did not resume VM ${spec.name}: ${e.message}`, 'see isola console');
     });
+  }
+
+  // ---- snapshots: qcow2 internal snapshots of the overlay (snapshot.ts) ----
+  snapshotCreate(spec: InstanceSpec, v: VmData, snap: SnapshotRef, now: SnapshotWhile): Promise<{ bytes: number }> {
+    return createVmSnapshot(this.ctx.config, spec, v, snap.id, now);
+  }
+
+  snapshotRestore(spec: InstanceSpec, v: VmData, snap: SnapshotRef): Promise<void> {
+    return restoreVmSnapshot(this.ctx.config, spec, v, snap.id);
+  }
+
+  snapshotRemove(spec: InstanceSpec, v: VmData, snap: SnapshotRef, now: SnapshotWhile): Promise<void> {
+    return removeVmSnapshot(this.ctx.config, spec, v, snap.id, now);
   }
 
   /**

@@ -230,3 +230,18 @@ test('the CLI sees what docker made, and docker sees what the CLI made', async (
   await ok(['volume', 'rm', 'shared']);
   assert.doesNotMatch((await ok(['volume', 'ls'])).stdout, /shared/);
 });
+
+test('docker commit: a container\'s changes become an image that docker runs again', async () => {
+  await ok(['run', '-d', '--name', 'tocommit', 'base', 'sleep', '100000']);
+  await ok(['exec', 'tocommit', 'sh', '-c', 'echo committed by docker > /note']);
+  const id = (await ok(['commit', '-m', 'via the API', '-c', 'CMD ["cat", "/note"]', '-c', 'ENV VIA=api', 'tocommit', 'dcommit:1'])).stdout.trim();
+  assert.match(id, /^sha256:[0-9a-f]{64}$/);
+  assert.equal((await ok(['run', '--rm', 'dcommit:1'])).stdout, 'committed by docker\n');
+  assert.equal((await ok(['run', '--rm', 'dcommit:1', 'sh', '-c', 'echo $VIA'])).stdout, 'api\n');
+  const bad = await docker(['commit', '-c', 'RUN true', 'tocommit', 'dcommit:2']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /RUN cannot be applied by commit/);
+  await ok(['rm', '-f', 'tocommit']);
+  await ok(['rmi', 'dcommit:1']);
+  assert.deepEqual(hostLeftovers(fx), []);
+});

@@ -22,6 +22,10 @@ test('every kind has a driver, loaded lazily, whose optional methods the registr
     assert.equal(typeof drivers.get(kind).attachNetwork === 'function', entries[kind].hotplugsNetworks);
     assert.equal(typeof real.refreshEtc === 'function', entries[kind].refreshesEtc, `${kind}: refreshesEtc`);
     assert.equal(typeof drivers.get(kind).refreshEtc === 'function', entries[kind].refreshesEtc);
+    for (const m of ['snapshotCreate', 'snapshotRestore', 'snapshotRemove'] as const) {
+      assert.equal(typeof real[m] === 'function', entries[kind].snapshots, `${kind}: snapshots (${m})`);
+      assert.equal(typeof drivers.get(kind)[m] === 'function', entries[kind].snapshots);
+    }
   }
 });
 
