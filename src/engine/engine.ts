@@ -32,6 +32,7 @@ import { ensureBridge } from '../net/bridge.js';
 import { bridgeNetworks } from '../net/etc-files.js';
 import { DEFAULT_NETWORK } from '../net/names.js';
 import { Networks } from './networks.js';
+import { placeInMachine } from './placement.js';
 import { VolumeRepo } from '../state/volumes.js';
 import { Volumes, anonymousVolumes } from './volumes.js';
 import { applyPlan, planMounts } from './mounts.js';
@@ -156,7 +157,8 @@ export class Engine {
     if (req.name !== undefined && !isValidName(req.name)) {
       throw invalid(`invalid name "${req.name}"`, 'use letters, digits, _ . and -, starting with a letter or digit');
     }
-    const target = req.network === 'none' ? null : this.networks.resolve(req.network);
+    const placedIn = req.machine !== undefined ? await placeInMachine(this, req) : undefined;
+    const target = req.network === 'none' || placedIn ? null : this.networks.resolve(req.network);
     if ((req.publish.length > 0 || req.publishAll) && target === null) throw invalid('--publish needs a network, but --network none was given', 'drop -p/-P or use --network bridge');
     checkDistinct(req.publish);
     if (req.autoRemove && req.restart && req.restart.name !== 'no') throw invalid('--restart and --rm conflict: an instance that removes itself when it exits cannot be restarted', 'drop one of them');
@@ -190,6 +192,7 @@ export class Engine {
       for (const v of plan.volumes) if (this.volumes.repoEnsure(v.name, v.anonymous)) madeVolumes.push(v.name);
       for (const m of plan.mounts) if (m.type === 'volume' && m.volume) m.source = this.volumes.materialize(m.volume);
       const spec = buildSpec(this.paths, this.config.env, id, name, image, req, target, usedIps, cleanup, plan.mounts);
+      if (placedIn) spec.machine = placedIn;
       return {
         id, name, kind: req.kind, imageRef: image.ref, imageDigest: image.digest, state: 'creating',
         createdAt: new Date().toISOString(), startedAt: null, finishedAt: null, exitCode: null, oomKilled: false,

@@ -64,6 +64,10 @@ export interface RunRequest {
    * Absent: a foreground run's -i (the CLI's rule); an API create says it explicitly.
    */
   stdinOnce?: boolean;
+
+  // ---- machines (docs/MACHINES.md) ----
+  /** `--machine NAME`: place the container in this machine's guest (kind hybrid), not a VM of its own. */
+  machine?: string;
 }
 
 export function defaultRunRequest(image: string, command: string[] = []): RunRequest {
