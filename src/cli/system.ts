@@ -4,6 +4,7 @@ import { renderTable } from './table.js';
 import { formatBytes } from '../core/units.js';
 import { allocatedBytes } from '../util/fsx.js';
 import { removeBridgeIfUnused } from '../net/bridge.js';
+import { Machines } from '../engine/machines.js';
 import { BRIDGE } from '../net/names.js';
 import { lifeOf } from '../state/instances.js';
 
@@ -45,10 +46,12 @@ export function register(program: Command, ctx: CliContext): void {
         // An instance waiting for its restart is not stopped: prune leaves it, as Docker's does.
         const exited = (await e.list(true)).filter((r) => (r.state === 'exited' && !lifeOf(r).restart) || r.state === 'dead');
         for (const r of exited) await e.remove(r.id, false);
+        // Machines: a half-made one (its creator died) goes with what it made; a dead one's tap and shares go.
+        const machines = await new Machines(e).reconcile();
         const caches = e.pruneCaches().length;
         const networks = await e.networks.prune();
         const bridge = await removeBridgeIfUnused(BRIDGE);
-        process.stdout.write(`removed ${exited.length} exited instance(s), ${caches} stale image cache(s), ${networks.length} unused network(s)${bridge ? `, bridge ${BRIDGE}` : ''}\n`);
+        process.stdout.write(`removed ${exited.length} exited instance(s), ${caches} stale image cache(s), ${networks.length} unused network(s)${bridge ? `, bridge ${BRIDGE}` : ''}${machines.length ? `, settled machine(s) ${machines.join(', ')}` : ''}\n`);
       });
     });
 }

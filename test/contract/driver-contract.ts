@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import type { AttachSession, BridgeNetworkSpec, InstanceSpec, Kind, LogEntry, ResolvedImage, StoredData, TerminalSize } from '../../src/core/types.js';
+import type { PlacedIn, AttachSession, BridgeNetworkSpec, InstanceSpec, Kind, LogEntry, ResolvedImage, StoredData, TerminalSize } from '../../src/core/types.js';
 import type { AnyDriver } from '../../src/drivers/driver.js';
 import { isIsolaError } from '../../src/core/errors.js';
 import { extractInto } from '../../src/image/unpack.js';
@@ -19,6 +19,7 @@ import { etcFilesFor, readHostResolv, writeEtcFiles, type Peer } from '../../src
 import { Engine } from '../../src/engine/engine.js';
 import { defaultRunRequest, type RunRequest } from '../../src/engine/request.js';
 import { lifeOf, type InstanceRecord } from '../../src/state/instances.js';
+import { Machines } from '../../src/engine/machines.js';
 
 /**
  * The one contract every Driver passes: the same lifecycle, output, exit status, exec, stats,
@@ -38,6 +39,11 @@ export interface ContractOptions {
    * what `uname -r` says in the guest under it: the suite checks that kernel is the one that ran.
    */
   kernel?: { choice: 'isola' | 'cloud'; release: RegExp };
+  /**
+   * hybrid only: every instance is placed in one machine (`run --machine`) the suite creates
+   * first, instead of a VM of its own; the instance's address is the machine's.
+   */
+  machine?: boolean;
 }
 
 export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void {
@@ -49,6 +55,9 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
   let engine: Engine;
   const made: string[] = [];
   let outside: Outside;
+  let machines: Machines | undefined;
+  let placedIn: (PlacedIn & { network: BridgeNetworkSpec }) | undefined;
+  const placed = (): Partial<InstanceSpec> => (placedIn ? { machine: { id: placedIn.id, name: placedIn.name, ip: placedIn.ip }, network: placedIn.network } : {});
   // A user network of the suite's own: a bridge on a free /24, as `isola network create` makes one.
   const userNet = nextFreeSubnet(hostRoutes().map((r) => r.dest));
   const userBridge = `isolabr-c${process.pid.toString(16)}`.slice(0, 15);
@@ -68,7 +77,7 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
    */
   async function withInstance<T>(over: Partial<InstanceSpec> | ((id: string) => Partial<InstanceSpec>), fn: (spec: InstanceSpec, data: StoredData) => Promise<T>, peers: Peer[] = []): Promise<T> {
     const base = specFor(fx, driver.kind, image ? { image } : {});
-    const spec = { ...base, ...(typeof over === 'function' ? over(base.id) : over) };
+    const spec = { ...base, ...placed(), ...(typeof over === 'function' ? over(base.id) : over) };
     made.push(spec.id);
     ensureDirs(spec);
     if (peers.length) writeEtcFiles(spec, etcFilesFor(spec, peers, readHostResolv()));
@@ -90,7 +99,7 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
    */
   async function withAttached<T>(over: Partial<InstanceSpec>, size: TerminalSize | null,
     fn: (spec: InstanceSpec, data: StoredData, io: Client) => Promise<T>): Promise<T> {
-    const spec = specFor(fx, driver.kind, { ...(image ? { image } : {}), ...over });
+    const spec = specFor(fx, driver.kind, { ...(image ? { image } : {}), ...placed(), ...over });
     made.push(spec.id);
     ensureDirs(spec);
     let data: StoredData | null = null;
@@ -132,8 +141,16 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
       await ensureBridge({ bridge: userBridge, gateway: intToIp(userNet.base + 1), prefixLength: 24 });
       assert.equal(cidrText(userNet).endsWith('/24'), true);
       engine = new Engine(fx.config);
+      if (opts.machine) {
+        machines = new Machines(engine);
+        const v = await machines.create({ name: `contract-${process.pid}`, memoryBytes: 768 * 1024 * 1024 });
+        const m = machines.find(v.name);
+        assert.equal(m.spec.network.mode, 'bridge');
+        placedIn = { id: m.id, name: m.name, ip: m.ip, network: m.spec.network as BridgeNetworkSpec };
+      }
     });
     after(async () => {
+      if (placedIn) await machines?.remove(placedIn.id, true).catch(() => undefined);
       engine?.close();
       await removeBridge({ bridge: userBridge, gateway: intToIp(userNet.base + 1), prefixLength: 24 }, { force: true });
       await outside?.stop();
@@ -487,7 +504,7 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
         spec = s;
       });
       assert.ok(spec);
-      assert.deepEqual(hostLeftovers(fx, [userBridge]), []);
+      assert.deepEqual(hostLeftovers(fx, [userBridge, ...(placedIn ? [placedIn.id] : [])]), []);
       assert.equal(fs.existsSync(spec.dir), false);
       assert.equal(fs.existsSync(spec.runDir), false);
     });
@@ -497,7 +514,7 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
 
     /** A detached instance run by the engine (its exit command, watcher and checker are real); always removed. */
     async function withRunning(argv: string[], over: Partial<RunRequest>, fn: (id: string) => Promise<void>): Promise<void> {
-      const req: RunRequest = { ...defaultRunRequest('base', argv), kind, network: 'none', detach: true, ...over };
+      const req: RunRequest = { ...defaultRunRequest('base', argv), kind, network: placedIn ? 'bridge' : 'none', detach: true, ...(placedIn ? { machine: placedIn.name } : {}), ...over };
       const { rec } = await engine.run(req, new PassThrough(), new PassThrough());
       try {
         await fn(rec.id);
@@ -624,7 +641,7 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
     });
 
     test('no instance of this suite is left on the host', () => {
-      assert.deepEqual(hostLeftovers(fx, [userBridge]), []);
+      assert.deepEqual(hostLeftovers(fx, [userBridge, ...(placedIn ? [placedIn.id] : [])]), []);
     });
   });
 }
