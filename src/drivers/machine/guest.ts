@@ -32,7 +32,9 @@ R="${MACHINE_GUEST.runc} --root ${MACHINE_GUEST.runcRoot}"
 mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
 mkdir -p ${MACHINE_GUEST.runcRoot} ${MACHINE_GUEST.bundles} ${MACHINE_GUEST.layers} /sys/fs/cgroup
 mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup 2>/dev/null || mount -t cgroup2 cgroup2 /sys/fs/cgroup
-# Containers of an earlier boot left upper layers: they start again on them (isola start).
+# Containers of an earlier boot left upper layers: they start again on them (isola start);
+# those of containers removed meanwhile (their shared folder is gone) go.
+for w in $(ls ${MACHINE_GUEST.layers}); do [ -d "${MACHINE_GUEST.shared}/$w" ] || rm -rf "${MACHINE_GUEST.layers}/$w"; done
 stopall() {
   for c in $(ls ${MACHINE_GUEST.runcRoot}); do $R kill "$c" TERM 2>/dev/null; done
   i=0
