@@ -6,12 +6,11 @@ import type { RunRequest } from './request.js';
 /**
  * `run --machine NAME`: where the container goes, or why it cannot, before anything is made. The
  * machine must exist and run, the kind is hybrid (a container inside a VM), and the container
- * shares the machine's network: it takes no network of its own and publishes no port yet.
+ * shares the machine's network: it takes no network of its own; -p publishes to the machine's address.
  */
 export async function placeInMachine(engine: MachineEngine, req: RunRequest): Promise<PlacedIn> {
   if (req.kind !== 'hybrid') throw invalid(`--machine places a container inside a machine's VM, which is the hybrid kind, not --as ${req.kind}`, 'drop --as, or use --as hybrid');
   if (req.network !== 'bridge') throw invalid(`--network ${req.network} is not available with --machine: the container uses its machine's network`, 'drop --network');
-  if (req.publish.length > 0 || req.publishAll) throw invalid('-p/-P are not available with --machine yet: the container shares its machine\'s address, which isola does not publish', 'reach it at the machine\'s address (isola machine inspect NAME), or run it without --machine');
   if (req.restart && req.restart.name !== 'no') throw invalid(`--restart ${req.restart.name} is not available with --machine yet: the container's monitor runs in the guest, where no host process learns of its exit to restart it`, 'drop --restart, or run it without --machine');
   return new Machines(engine).placement(req.machine ?? '', req.memoryBytes);
 }

@@ -14,8 +14,8 @@ export interface MachineSharing {
 /**
  * The sharing of a container in a machine, as isola builds it: the guest kernel and the machine's
  * network with the machine's other containers; its own namespaces, cgroup, root layer and
- * limits; nothing with the host's kernel or with the containers of other machines (their own
- * VMs, their own addresses), unless a port is published.
+ * limits; no kernel, files or processes with the host or with the containers of other machines
+ * (their own VMs). Machines are addresses on isola0 like any instance: not filtered apart.
  */
 export function machineSharing(p: PlacedIn, neighbours: string[]): MachineSharing {
   return {
@@ -29,7 +29,10 @@ export function machineSharing(p: PlacedIn, neighbours: string[]): MachineSharin
       'the image\'s unpacked layers (read-only, one virtiofs share per machine)',
     ],
     own: ['pid, mount, ipc, uts and cgroup namespaces', `cgroup /isola/<id> in the guest (its limits)`, 'its root file system\'s writable layer (overlay upper on the machine\'s disk)', 'its capabilities, seccomp filter and no-new-privileges, as a host container'],
-    notShared: ['the host\'s kernel (another kernel: the machine\'s VM)', 'the containers of other machines (other VMs, other addresses; reachable only through published ports)'],
+    notShared: [
+      'the host\'s kernel (another kernel: the machine\'s VM)',
+      'kernel, files and processes with the containers of other machines (other VMs); on the network they are other addresses on isola0, reachable as any instance is (no filter between machines yet)',
+    ],
   };
 }
 
