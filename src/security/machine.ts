@@ -15,7 +15,7 @@ export interface MachineSharing {
  * The sharing of a container in a machine, as isola builds it: the guest kernel and the machine's
  * network with the machine's other containers; its own namespaces, cgroup, root layer and
  * limits; no kernel, files or processes with the host or with the containers of other machines
- * (their own VMs). Machines are addresses on isola0 like any instance: not filtered apart.
+ * (their own VMs), nor the network: frames between machines' taps are dropped.
  */
 export function machineSharing(p: PlacedIn, neighbours: string[]): MachineSharing {
   return {
@@ -31,7 +31,7 @@ export function machineSharing(p: PlacedIn, neighbours: string[]): MachineSharin
     own: ['pid, mount, ipc, uts and cgroup namespaces', `cgroup /isola/<id> in the guest (its limits)`, 'its root file system\'s writable layer (overlay upper on the machine\'s disk)', 'its capabilities, seccomp filter and no-new-privileges, as a host container'],
     notShared: [
       'the host\'s kernel (another kernel: the machine\'s VM)',
-      'kernel, files and processes with the containers of other machines (other VMs); on the network they are other addresses on isola0, reachable as any instance is (no filter between machines yet)',
+      'anything with the containers of other machines: other VMs (kernel, files, processes), and on isola0 frames between two machines\' taps are dropped (nftables, table bridge isola-machines); they reach each other only through published ports',
     ],
   };
 }

@@ -9,6 +9,8 @@ import type { VmData } from '../vm/persist.js';
 import { guestSystem } from '../hybrid/disk.js';
 import { conmonPath } from '../container/monitor.js';
 import { collectOutput, type Collected } from '../../util/collect.js';
+import { fenceMachine, unfenceMachine } from '../../net/machine-filter.js';
+import { tapName } from '../../net/names.js';
 import { buildMachineDisk, machineSystem, MACHINE_GUEST } from './guest.js';
 
 /** How long start waits for the machine's workload to say it is ready, past the VM's own boot. */
@@ -54,6 +56,13 @@ export class VmMachineHost implements MachineHost {
 
   async start(spec: InstanceSpec, data: StoredData, checkpoint: (data: StoredData) => void): Promise<StoredData> {
     const v = await this.vm.start(spec, machineVm(this.vm, data), (d) => checkpoint(d));
+    // Its tap joins the set that keeps machines apart on the bridge, before any container runs.
+    try {
+      await fenceMachine(tapName(spec.id));
+    } catch (e) {
+      await this.vm.cleanup(spec, v);
+      throw e;
+    }
     // The VM is up once its init runs the workload; the workload is ready once /run and cgroups are.
     const deadline = Date.now() + READY_TIMEOUT_MS;
     for (;;) {
@@ -76,8 +85,9 @@ export class VmMachineHost implements MachineHost {
     return this.vm.stop(spec, machineVm(this.vm, data), timeoutSec + 5);
   }
 
-  cleanup(spec: InstanceSpec, data: StoredData | null): Promise<void> {
-    return this.vm.cleanup(spec, data ? this.vm.decode(data) : null);
+  async cleanup(spec: InstanceSpec, data: StoredData | null): Promise<void> {
+    await this.vm.cleanup(spec, data ? this.vm.decode(data) : null);
+    await unfenceMachine(tapName(spec.id));
   }
 
   remove(spec: InstanceSpec, data: StoredData | null): Promise<void> {
