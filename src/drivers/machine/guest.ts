@@ -61,7 +61,7 @@ R="${MACHINE_GUEST.runc} --root ${MACHINE_GUEST.runcRoot}"
 d=${MACHINE_GUEST.shared}/$id; b=${MACHINE_GUEST.bundles}/$id; w=${MACHINE_GUEST.layers}/$id
 [ -d "$lower" ] || { echo "the image root $2 is not in the machine's image share" >&2; exit 125; }
 $R delete -f "$id" >/dev/null 2>&1
-mkdir -p "$b/rootfs" "$w/upper" "$w/work" "$d/exit"
+mkdir -p "$b/rootfs" "$b/sock" "$w/upper" "$w/work" "$d/exit"
 rm -f "$d/exit/$id" "$b/pid" "$b/sync"
 grep -q " $b/rootfs " /proc/mounts || mount -t overlay overlay -o "lowerdir=$lower,upperdir=$w/upper,workdir=$w/work" "$b/rootfs" || exit 125
 cp "$d/config.json" "$b/config.json"
@@ -69,7 +69,11 @@ _OCI_SYNCPIPE=3 ${MACHINE_GUEST.conmon} --api-version 1 -c "$id" -u "$id" -n "$n
   -p "$b/pid" --conmon-pidfile "$b/conmon.pid" --exit-dir "$d/exit" -l "k8s-file:$d/ctr.log" --log-level error \\
   --socket-dir-path "$b/sock" --runtime-arg "--root=${MACHINE_GUEST.runcRoot}" $4 </dev/null >/dev/null 2>"$b/conmon.err" 3>"$b/sync"
 i=0
-while [ $i -lt 600 ] && ! grep -q '}' "$b/sync" 2>/dev/null; do sleep 0.05; i=$((i+1)); done
+# Until conmon reports on the sync file; a conmon that died without a word ends the wait.
+while [ $i -lt 600 ] && ! grep -q '}' "$b/sync" 2>/dev/null; do
+  [ -s "$b/conmon.pid" ] && ! kill -0 "$(cat "$b/conmon.pid")" 2>/dev/null && ! grep -q '}' "$b/sync" && break
+  sleep 0.05; i=$((i+1))
+done
 if ! grep -q '"data": *[1-9]' "$b/sync" 2>/dev/null; then
   msg=$(sed -n 's/.*"message": *"\\(.*\\)".*/\\1/p' "$b/sync")
   [ -n "$msg" ] || msg="conmon did not report the container: $(cat "$b/conmon.err" 2>/dev/null)"
