@@ -4,6 +4,8 @@ import { ago, renderTable } from './table.js';
 import { formatBytes, parseBytes, parseCpus } from '../core/units.js';
 import { invalid } from '../core/errors.js';
 import { Machines, MACHINE_DEFAULTS, type MachineView } from '../engine/machines.js';
+import { watchMachine } from '../engine/machine-watch.js';
+import type { InstanceRecord } from '../state/instances.js';
 
 function text(v: MachineView): string {
   return [
@@ -22,6 +24,24 @@ function text(v: MachineView): string {
 }
 
 export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('_machine-watch', { hidden: true })
+    .description('internal: a running machine\'s exit relay (records its containers\' exits as they happen)')
+    .option('--data-root <dir>')
+    .argument('<id>')
+    .action(async (id: string, o: { dataRoot?: string }) => {
+      await withEngine(ctx, async (e) => {
+        const machines = new Machines(e);
+        const host = await e.drivers.machines();
+        const running = async () => {
+          const m = machines.repo.get(id);
+          return m !== undefined && (await host.observe(m.spec, m.data)).state === 'running';
+        };
+        const observeRunning = async (r: InstanceRecord) => (await e.driver(r.kind).observe(r.spec, r.data)).state === 'running';
+        await watchMachine({ instances: e.instances, observeRunning, cleanupInstance: (i) => e.cleanupInstance(i) }, machines.repo, id, running);
+      }, o.dataRoot);
+    });
+
   const machine = program.command('machine').description('machines: long-lived VMs that host many containers (run --machine NAME); docs/MACHINES.md');
 
   machine

@@ -17,6 +17,9 @@ import type { InstanceRepo } from '../state/instances.js';
 import type { Paths } from '../core/paths.js';
 import type { CacheLayout } from '../core/cache-layout.js';
 import type { Drivers } from '../drivers/registry.js';
+import type { Config } from '../core/config.js';
+import { spawnMachineWatcher, stopMachineWatcher } from './machine-watch.js';
+import type { ProcessRef } from '../util/process.js';
 
 /** What machines need of the engine (passed in, so this file does not import it). */
 export interface MachineEngine {
@@ -25,10 +28,14 @@ export interface MachineEngine {
   cache: CacheLayout;
   drivers: Drivers;
   instances: InstanceRepo;
+  config: Config;
   stop(ref: string, timeoutSec?: number): Promise<unknown>;
   remove(ref: string, force: boolean): Promise<string>;
   reconcile(): Promise<void>;
 }
+
+/** The exit relay recorded with a running machine's data. */
+const watcherOf = (m: MachineRecord): ProcessRef | null => ((m.data as { watcher?: ProcessRef | null }).watcher ?? null);
 
 /** What `machine create` asks for. */
 export interface MachineRequest {
@@ -149,6 +156,9 @@ export class Machines {
     try {
       const data = await host.start(m.spec, m.data, (d) => this.repo.setData(m.id, d));
       this.repo.setData(m.id, data, 'running');
+      // Its exit relay: records its containers' exits as they happen (conmon is in the guest).
+      const watcher = spawnMachineWatcher(this.engine.config, this.engine.paths.root, m.id);
+      this.repo.setData(m.id, { ...data, watcher });
     } catch (e) {
       await host.cleanup(m.spec, this.repo.get(m.id)?.data ?? m.data).catch(() => undefined);
       this.repo.setState(m.id, 'stopped');
@@ -166,6 +176,7 @@ export class Machines {
     }
     if ((await host.observe(m.spec, m.data)).state === 'running') await host.stop(m.spec, m.data, timeoutSec);
     await host.cleanup(m.spec, m.data);
+    stopMachineWatcher(watcherOf(m));
     this.repo.setState(m.id, 'stopped');
     // Containers the machine took down with it (a container that ignored the stop): their exits.
     await this.engine.reconcile();
@@ -186,6 +197,7 @@ export class Machines {
       await host.stop(m.spec, m.data, 0).catch(() => undefined);
     }
     await host.cleanup(m.spec, m.data);
+    stopMachineWatcher(watcherOf(this.repo.get(m.id) ?? m));
     await host.remove(m.spec, m.data);
     fs.rmSync(m.spec.runDir, { recursive: true, force: true });
     this.repo.delete(m.id);
@@ -212,6 +224,7 @@ export class Machines {
       const o = await this.observeSafe(host, m);
       if (m.state === 'running' && o.state !== 'running') {
         await host.cleanup(m.spec, m.data).catch(() => undefined);
+        stopMachineWatcher(watcherOf(m));
         this.repo.setState(m.id, 'stopped');
         fixed.push(m.name);
       }

@@ -11,6 +11,5 @@ import type { RunRequest } from './request.js';
 export async function placeInMachine(engine: MachineEngine, req: RunRequest): Promise<PlacedIn> {
   if (req.kind !== 'hybrid') throw invalid(`--machine places a container inside a machine's VM, which is the hybrid kind, not --as ${req.kind}`, 'drop --as, or use --as hybrid');
   if (req.network !== 'bridge') throw invalid(`--network ${req.network} is not available with --machine: the container uses its machine's network`, 'drop --network');
-  if (req.restart && req.restart.name !== 'no') throw invalid(`--restart ${req.restart.name} is not available with --machine yet: the container's monitor runs in the guest, where no host process learns of its exit to restart it`, 'drop --restart, or run it without --machine');
   return new Machines(engine).placement(req.machine ?? '', req.memoryBytes);
 }

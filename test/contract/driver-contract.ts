@@ -127,7 +127,7 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
 
   const text = (entries: LogEntry[], stream: 'stdout' | 'stderr') => entries.filter((e) => e.stream === stream).map((e) => e.text).join('\n');
 
-  const variants = [opts.image?.variant, opts.kernel ? `${opts.kernel.choice === 'isola' ? 'isola\'s' : 'Debian\'s cloud'} guest kernel` : undefined].filter(Boolean);
+  const variants = [opts.machine ? 'containers placed in one machine' : undefined, opts.image?.variant, opts.kernel ? `${opts.kernel.choice === 'isola' ? 'isola\'s' : 'Debian\'s cloud'} guest kernel` : undefined].filter(Boolean);
   describe(`driver contract: ${kind}${variants.length ? ` (${variants.join(', ')})` : ''}`, () => {
     before(async () => {
       // Read by loadConfig in the fixture, the engine and every isola CLI the tests start.

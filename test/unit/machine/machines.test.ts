@@ -72,7 +72,7 @@ test('machine names are unique, found by name or id prefix, and records keep the
   }
 });
 
-test('run --machine is refused in one line for an unknown or stopped machine, too much memory, another kind, --restart, --network', async () => {
+test('run --machine is refused in one line for an unknown or stopped machine, too much memory, another kind, --network', async () => {
   const s = setup();
   try {
     const engine = { db: s.db, instances: s.instances, reconcile: async () => undefined, drivers: { machines: async () => ({ observe: async () => ({ state: 'running', pid: 1 }), cleanup: async () => undefined }) } } as unknown as MachineEngine;
@@ -85,7 +85,6 @@ test('run --machine is refused in one line for an unknown or stopped machine, to
     assert.equal(await code({}), 'ok');
     assert.match(await code({ memoryBytes: 1024 * 1024 * 1024 }), /^INVALID_ARGUMENT: -m 1.00GiB is more than machine prod has for its containers \(416.0MiB of its 512.0MiB\)/);
     assert.match(await code({ kind: 'vm' }), /^INVALID_ARGUMENT: --machine places a container inside a machine's VM/);
-    assert.match(await code({ restart: { name: 'always', maxRetries: 0 } }), /^INVALID_ARGUMENT: --restart always is not available with --machine yet/);
     assert.match(await code({ network: 'none' }), /^INVALID_ARGUMENT: --network none is not available with --machine/);
   } finally {
     s.close();
