@@ -31,7 +31,7 @@ export function machineSharing(p: PlacedIn, neighbours: string[]): MachineSharin
     own: ['pid, mount, ipc, uts and cgroup namespaces', `cgroup /isola/<id> in the guest (its limits)`, 'its root file system\'s writable layer (overlay upper on the machine\'s disk)', 'its capabilities, seccomp filter and no-new-privileges, as a host container'],
     notShared: [
       'the host\'s kernel (another kernel: the machine\'s VM)',
-      'anything with the containers of other machines: other VMs (kernel, files, processes), and on isola0 frames between two machines\' taps are dropped (nftables, table bridge isola-machines); they reach each other only through published ports',
+      'anything with the containers of other machines: other VMs (kernel, files, processes), and on isola0 frames between two machines\' taps are dropped (nftables, table bridge isola-machines); a published port is reached through the host',
     ],
   };
 }
