@@ -197,6 +197,19 @@ async function main(): Promise<number> {
       for (const k of kinds) rows.push({ name: `\`isola run --rm --as ${k} base true\` (${k === 'container' ? 'no accelerator' : accel === 'tcg' ? 'TCG, emulated' : accel})`, value: Math.round(median(hr.get(k) ?? [])), unit: 'ms', target: '-', ok: null, ...(k === 'hybrid' ? { ratio: `hybrid/vm ${median(pairRatios(hr.get('hybrid') ?? [], hr.get('vm') ?? [])).toFixed(2)}` } : {}) });
     } else rows.push({ name: 'hybrid rows', value: null, unit: '', target: '-', ok: null, note: 'the hybrid kind is not available here' });
 
+    // ---- (h) machines: 1st, 2nd, 10th container in one machine vs hybrids vs containers ----
+    // In a bounded child of its own, like benchVm: a hung guest ends with its QEMU processes.
+    if (hybridOk) {
+      const machineFile = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scenarios', 'machine.js');
+      log(`machine rows (benchMachine, at most ${VM_LIMIT_S * 2} s)`);
+      const mr = await runBounded(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(`file://${machineFile}`)}); process.stdout.write(JSON.stringify(await m.benchMachine()));`], { ...env }, VM_LIMIT_S * 2000);
+      try {
+        rows.push(...(JSON.parse(mr.stdout) as BenchRow[]));
+      } catch {
+        rows.push({ name: 'machine rows (benchMachine)', value: null, unit: '', target: '-', ok: false, note: mr.timedOut ? `benchMachine did not finish within ${VM_LIMIT_S * 2} s` : `benchMachine failed: ${mr.stderr.trim().split('\n').pop() ?? ''}` });
+      }
+    }
+
     // ---- (g) images in and out: push and pull against skopeo, build against buildah -------
     log('images: push/pull vs skopeo copy, build vs buildah bud');
     try {

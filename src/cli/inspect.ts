@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { machineSharing } from '../security/machine.js';
 import { printJson, withEngine, type CliContext } from './context.js';
 import { lifeOf, type InstanceRecord } from '../state/instances.js';
 import { formatRestartPolicy } from '../engine/restart-policy.js';
@@ -32,6 +33,8 @@ export function inspectDoc(r: InstanceRecord) {
     Id: r.id,
     Name: r.name,
     Kind: r.kind,
+    // A container placed in a machine (run --machine): the machine it lives in.
+    ...(r.spec.machine ? { Machine: { Id: r.spec.machine.id, Name: r.spec.machine.name, IP: r.spec.machine.ip } } : {}),
     Accelerator: accelOf(r),
     // VM and hybrid: the guest kernel the VM booted (its release, and isola's, Debian's cloud kernel or custom).
     ...(guestKernelOf(r) ? { GuestKernel: guestKernelOf(r) } : {}),
@@ -115,7 +118,10 @@ export function register(program: Command, ctx: CliContext): void {
           const out = [];
           for (const ref of refs) {
             const rec = e.find(ref);
-            out.push(await measureSecurity(e.driver(rec.kind), rec));
+            const profile = await measureSecurity(e.driver(rec.kind), rec);
+            const m = rec.spec.machine;
+            if (m) profile.machine = machineSharing(m, e.instances.list().filter((r) => r.spec.machine?.id === m.id && r.id !== rec.id).map((r) => r.name));
+            out.push(profile);
           }
           return out;
         });

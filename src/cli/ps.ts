@@ -45,12 +45,18 @@ export function networkNames(r: InstanceRecord): string[] {
   return nets.length ? nets.map((n) => n.networkName ?? 'bridge') : ['none'];
 }
 
+/** The kind as ps shows it: a container placed in a machine names it (hybrid@prod). */
+export const kindText = (r: InstanceRecord): string => (r.spec.machine ? `${r.kind}@${r.spec.machine.name}` : r.kind);
+/** Its address: a container placed in a machine has the machine's. */
+export const ipOf = (r: InstanceRecord): string | null => r.ip ?? r.spec.machine?.ip ?? null;
+
 export function psJson(r: InstanceRecord) {
   const life = lifeOf(r);
   return {
     id: r.id,
     name: r.name,
     kind: r.kind,
+    machine: r.spec.machine?.name ?? null,
     accelerator: accelOf(r),
     image: r.imageRef,
     command: r.spec.argv,
@@ -58,7 +64,7 @@ export function psJson(r: InstanceRecord) {
     status: statusText(r),
     exitCode: r.exitCode,
     oomKilled: r.oomKilled,
-    ip: r.ip,
+    ip: ipOf(r),
     ports: r.ports.map(mappingText),
     networks: networkNames(r),
     createdAt: r.createdAt,
@@ -145,11 +151,11 @@ function safeNormalize(ref: string): string | null {
 // ---- --format -----------------------------------------------------------------------------
 
 /** The placeholders `ps --format` knows: Docker's (less .Size, .Mounts, .LocalVolumes) and isola's own. */
-export const PS_FIELDS = ['ID', 'Names', 'Image', 'Command', 'CreatedAt', 'RunningFor', 'Ports', 'State', 'Status', 'Labels', 'Label', 'Networks', 'Kind', 'Accelerator', 'IP', 'RestartCount', 'Health'] as const;
+export const PS_FIELDS = ['ID', 'Names', 'Image', 'Command', 'CreatedAt', 'RunningFor', 'Ports', 'State', 'Status', 'Labels', 'Label', 'Networks', 'Kind', 'Machine', 'Accelerator', 'IP', 'RestartCount', 'Health'] as const;
 
 export const PS_HEADERS: Record<string, string> = {
   ID: 'CONTAINER ID', Names: 'NAMES', Image: 'IMAGE', Command: 'COMMAND', CreatedAt: 'CREATED AT', RunningFor: 'CREATED', Ports: 'PORTS',
-  State: 'STATE', Status: 'STATUS', Labels: 'LABELS', Label: 'LABEL', Networks: 'NETWORKS', Kind: 'KIND', Accelerator: 'ACCEL', IP: 'IP',
+  State: 'STATE', Status: 'STATUS', Labels: 'LABELS', Label: 'LABEL', Networks: 'NETWORKS', Kind: 'KIND', Machine: 'MACHINE', Accelerator: 'ACCEL', IP: 'IP',
   RestartCount: 'RESTARTS', Health: 'HEALTH',
 };
 
@@ -176,9 +182,10 @@ export function psRow(r: InstanceRecord): Row {
     Labels: Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(','),
     Label: (k: string) => labels[k] ?? '',
     Networks: networkNames(r).join(','),
-    Kind: r.kind,
+    Kind: kindText(r),
+    Machine: r.spec.machine?.name ?? '',
     Accelerator: accelOf(r),
-    IP: r.ip ?? '',
+    IP: ipOf(r) ?? '',
     RestartCount: lifeOf(r).restartCount,
     Health: r.spec.health ? (lifeOf(r).health?.status ?? 'starting') : '',
   };
@@ -211,7 +218,7 @@ export function register(program: Command, ctx: CliContext): void {
       process.stdout.write(
         renderTable(
           ['INSTANCE ID', 'IMAGE', 'KIND', 'ACCEL', 'COMMAND', 'CREATED', 'STATUS', 'IP', 'PORTS', 'NAME'],
-          recs.map((r) => [r.id.slice(0, 12), r.imageRef, r.kind, accelOf(r), shortCommand(r), ago(r.createdAt), statusText(r), r.ip ?? '-', r.ports.map(mappingText).join(', ') || '-', r.name]),
+          recs.map((r) => [r.id.slice(0, 12), r.imageRef, kindText(r), accelOf(r), shortCommand(r), ago(r.createdAt), statusText(r), ipOf(r) ?? '-', r.ports.map(mappingText).join(', ') || '-', r.name]),
         ),
       );
     });

@@ -16,6 +16,8 @@ import { resolveHealth, type HealthFlags } from '../engine/health.js';
 import { parseDevice, parseLabels, parseLogOpts, parseSignal, parseStopTimeout, parseUlimit, readEnvFiles } from './run-flags.js';
 
 interface RunFlags {
+  /** --machine NAME: place the container in a machine (docs/MACHINES.md); implies --as hybrid. */
+  machine?: string;
   detach?: boolean;
   rm?: boolean;
   name?: string;
@@ -76,6 +78,7 @@ interface RunFlags {
 export function addRunFlags(cmd: Command): Command {
   return cmd
     .option('--as <kind>', `isolation kind: ${KINDS.join(', ')}`, 'container')
+    .option('--machine <name>', 'place the container in this machine (isola machine create), beside its other containers; implies --as hybrid')
     .option('--name <name>', 'assign a name to the instance')
     .option('-e, --env <KEY=VALUE>', 'set an environment variable (repeatable)', collect, [])
     .option('-p, --publish <[ip:][host:]port[/tcp|udp]>', 'publish an instance port on the host (repeatable; kernel forwarding, nftables DNAT; no host port: a free one)', collect, [])
@@ -197,8 +200,11 @@ export function toRunRequest(image: string, command: string[], f: RunFlags & { r
     ...(f.mount ?? []).map((m) => parseMountFlag(m, cwd)),
     ...(f.tmpfs ?? []).map((t) => parseTmpfsFlag(t)),
   ];
+  // A container in a machine is a container inside a VM: the hybrid kind, placed.
+  if (f.machine !== undefined && f.as === 'container') f.as = 'hybrid';
   const life = lifecycleRequest(f, f.as as Kind);
   return {
+    ...(f.machine !== undefined ? { machine: f.machine } : {}),
     image,
     command,
     kind: f.as as Kind,

@@ -4,6 +4,7 @@ import { renderTable } from './table.js';
 import { formatBytes } from '../core/units.js';
 import { allocatedBytes } from '../util/fsx.js';
 import { removeBridgeIfUnused } from '../net/bridge.js';
+import { Machines } from '../engine/machines.js';
 import { BRIDGE } from '../net/names.js';
 import { lifeOf } from '../state/instances.js';
 import { sweepReceiveRoots } from '../bench/receive-root.js';
@@ -51,13 +52,15 @@ export function register(program: Command, ctx: CliContext): void {
         // An instance waiting for its restart is not stopped: prune leaves it, as Docker's does.
         const exited = (await e.list(true)).filter((r) => (r.state === 'exited' && !lifeOf(r).restart) || r.state === 'dead');
         for (const r of exited) await e.remove(r.id, false);
+        // Machines: a half-made one (its creator died) goes with what it made; a dead one's tap and shares go.
+        const machines = await new Machines(e).reconcile();
         const caches = e.pruneCaches().length;
         const snapshots = await pruneSnapshots(e);
         const networks = await e.networks.prune();
         // The other side of an interrupted compare's portability rows, when its compare is gone.
         const recv = await sweepReceiveRoots(e);
         const bridge = await removeBridgeIfUnused(BRIDGE);
-        process.stdout.write(`removed ${exited.length} exited instance(s), ${caches} stale image cache(s), ${networks.length} unused network(s), ${snapshots} orphaned snapshot(s)${recv ? `, ${recv} receiving data root(s) of an interrupted compare` : ''}${bridge ? `, bridge ${BRIDGE}` : ''}\n`);
+        process.stdout.write(`removed ${exited.length} exited instance(s), ${caches} stale image cache(s), ${networks.length} unused network(s), ${snapshots} orphaned snapshot(s)${recv ? `, ${recv} receiving data root(s) of an interrupted compare` : ''}${bridge ? `, bridge ${BRIDGE}` : ''}${machines.length ? `, settled machine(s) ${machines.join(', ')}` : ''}\n`);
       });
     });
 }

@@ -41,6 +41,7 @@ const modules: { verbs: string[]; load: Loader }[] = [
   { verbs: ['compare'], load: () => import('./compare.js') },
   { verbs: ['kube'], load: () => import('./kube.js') },
   { verbs: ['volume'], load: () => import('./volume.js') },
+  { verbs: ['machine', '_machine-watch'], load: () => import('./machine.js') },
   { verbs: ['cp'], load: () => import('./cp.js') },
   { verbs: ['serve'], load: () => import('./serve.js') },
   { verbs: ['compose'], load: () => import('./compose.js') },

@@ -167,6 +167,20 @@ export interface InstanceSpec {
   aliases?: string[];
   /** The workload's log file is started again empty when it would grow past this (--log-opt max-size). */
   logMaxBytes?: number;
+
+  // ---- machines: containers placed in a long-lived VM (`run --machine`, docs/MACHINES.md).
+  // Optional: instances made before, and every instance not placed in a machine, lack it. ----
+  /** The machine (`isola machine`) whose guest runs this container (kind hybrid): its id and name. */
+  machine?: PlacedIn;
+}
+
+/** Where a container placed in a machine lives. */
+export interface PlacedIn {
+  /** The machine's id (64 hex characters). */
+  id: string;
+  name: string;
+  /** The machine's address: the container shares the machine's network. */
+  ip: string;
 }
 
 // ---- lifecycle vocabulary ----

@@ -9,6 +9,7 @@ import type { Config } from '../core/config.js';
 import { IsolaError } from '../core/errors.js';
 import { KINDS, type Kind, type StoredData } from '../core/types.js';
 import { driverContext, type AnyDriver, type Driver, type DriverContext } from './driver.js';
+import type { MachineHost } from './machine-host.js';
 
 interface Entry {
   load: (ctx: DriverContext) => Promise<AnyDriver>;
@@ -34,7 +35,7 @@ export const entries: Record<Kind, Entry> = {
     runsOnWorkloadKernel: false, exportsChanges: false, hotplugsNetworks: false, refreshesEtc: true, snapshots: true,
   },
   hybrid: {
-    load: (ctx) => import('./hybrid/driver.js').then((m) => erase(new m.HybridDriver(ctx))),
+    load: (ctx) => import('./machine/dispatch.js').then((m) => erase(new m.HybridKind(ctx))),
     runsOnWorkloadKernel: true, exportsChanges: false, hotplugsNetworks: false, refreshesEtc: true, snapshots: true,
   },
 };
@@ -176,10 +177,19 @@ function lazy(kind: Kind, entry: Entry, ctx: DriverContext): AnyDriver {
 /** The drivers of one configuration (one data root). */
 export class Drivers {
   private readonly byKind: Record<Kind, AnyDriver>;
+  private readonly ctx: DriverContext;
+  private machineHost: Promise<MachineHost> | undefined;
 
   constructor(config: Config) {
     const ctx = driverContext(config);
+    this.ctx = ctx;
     this.byKind = { container: lazy('container', entries.container, ctx), vm: lazy('vm', entries.vm, ctx), hybrid: lazy('hybrid', entries.hybrid, ctx) };
+  }
+
+  /** Machines (`isola machine`), on the VM driver; loaded on first use. */
+  machines(): Promise<MachineHost> {
+    this.machineHost ??= import('./machine/host.js').then((m) => new m.VmMachineHost(this.ctx));
+    return this.machineHost;
   }
 
   get(kind: Kind): AnyDriver {

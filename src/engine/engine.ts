@@ -32,6 +32,7 @@ import { ensureBridge } from '../net/bridge.js';
 import { bridgeNetworks } from '../net/etc-files.js';
 import { DEFAULT_NETWORK } from '../net/names.js';
 import { Networks } from './networks.js';
+import { placeInMachine } from './placement.js';
 import { VolumeRepo } from '../state/volumes.js';
 import { Volumes, anonymousVolumes } from './volumes.js';
 import { applyPlan, planMounts } from './mounts.js';
@@ -156,8 +157,9 @@ export class Engine {
     if (req.name !== undefined && !isValidName(req.name)) {
       throw invalid(`invalid name "${req.name}"`, 'use letters, digits, _ . and -, starting with a letter or digit');
     }
-    const target = req.network === 'none' ? null : this.networks.resolve(req.network);
-    if ((req.publish.length > 0 || req.publishAll) && target === null) throw invalid('--publish needs a network, but --network none was given', 'drop -p/-P or use --network bridge');
+    const placedIn = req.machine !== undefined ? await placeInMachine(this, req) : undefined;
+    const target = req.network === 'none' || placedIn ? null : this.networks.resolve(req.network);
+    if ((req.publish.length > 0 || req.publishAll) && target === null && !placedIn) throw invalid('--publish needs a network, but --network none was given', 'drop -p/-P or use --network bridge');
     checkDistinct(req.publish);
     if (req.autoRemove && req.restart && req.restart.name !== 'no') throw invalid('--restart and --rm conflict: an instance that removes itself when it exits cannot be restarted', 'drop one of them');
     for (const m of req.publish) await assertPortFree(m);
@@ -190,6 +192,7 @@ export class Engine {
       for (const v of plan.volumes) if (this.volumes.repoEnsure(v.name, v.anonymous)) madeVolumes.push(v.name);
       for (const m of plan.mounts) if (m.type === 'volume' && m.volume) m.source = this.volumes.materialize(m.volume);
       const spec = buildSpec(this.paths, this.config.env, id, name, image, req, target, usedIps, cleanup, plan.mounts);
+      if (placedIn) spec.machine = placedIn;
       return {
         id, name, kind: req.kind, imageRef: image.ref, imageDigest: image.digest, state: 'creating',
         createdAt: new Date().toISOString(), startedAt: null, finishedAt: null, exitCode: null, oomKilled: false,
@@ -229,8 +232,10 @@ export class Engine {
         // Every network's bridge and rules (a reboot or a flushed firewall took them), then the
         // published ports, before the workload can be reached.
         for (const n of bridgeNetworks(rec.spec)) await ensureBridge(n);
-        if (rec.ports.length > 0 && rec.spec.network.mode === 'bridge') {
-          rec.ports = await publishPorts(rec.id, rec.ports, rec.spec.network.ip);
+        // A container placed in a machine is reached at the machine's address.
+        const reachAt = rec.spec.network.mode === 'bridge' ? rec.spec.network.ip : rec.spec.machine?.ip;
+        if (rec.ports.length > 0 && reachAt) {
+          rec.ports = await publishPorts(rec.id, rec.ports, reachAt);
           this.instances.setPorts(rec.id, rec.ports);
         }
         rec.data = await driver.start(rec.spec, rec.data, (data) => this.instances.setData(rec.id, data), attach);

@@ -68,6 +68,9 @@ export interface RunRequest {
   // ---- compose (stacks, docs/COMPOSE.md) ----
   /** More names on its user networks (Docker's --network-alias): a compose service's name. */
   aliases?: string[];
+  // ---- machines (docs/MACHINES.md) ----
+  /** `--machine NAME`: place the container in this machine's guest (kind hybrid), not a VM of its own. */
+  machine?: string;
 }
 
 export function defaultRunRequest(image: string, command: string[] = []): RunRequest {

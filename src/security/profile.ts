@@ -2,6 +2,7 @@ import type { Kind } from '../core/types.js';
 import type { CheckItem } from './checklist.js';
 import type { IsolationLevel } from './level.js';
 import type { WorkloadFacts } from './workload.js';
+import type { MachineSharing } from './machine.js';
 
 /** The security profile of one running instance: measured facts, the checklist, the level. */
 export interface SecurityProfile {
@@ -25,4 +26,7 @@ export interface SecurityProfile {
   workload: WorkloadFacts;
   checklist: CheckItem[];
   level: IsolationLevel;
+  // ---- machines: a container placed in a machine (run --machine) ----
+  /** What it shares with the machine's other containers, and what it does not. Absent: not placed. */
+  machine?: MachineSharing;
 }

@@ -1,4 +1,5 @@
 import type { SecurityProfile } from './profile.js';
+import { renderMachineSharing } from './machine.js';
 
 const mib = (b: number | null) => (b === null ? 'none' : `${Math.round(b / 1048576)} MiB`);
 const mark = { pass: 'PASS', fail: 'FAIL', 'n/a': 'N/A ' } as const;
@@ -31,6 +32,7 @@ export function renderProfile(p: SecurityProfile): string {
     '',
     'Checklist (CIS Docker Benchmark, container runtime)',
     ...p.checklist.map((c) => `  ${mark[c.status]}  ${c.cis.padEnd(18)} ${c.title}: ${c.reason}`),
+    ...(p.machine ? renderMachineSharing(p.machine) : []),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { machineIps } from './machines.js';
 import type { InstanceSpec, Kind, StoredData } from '../core/types.js';
 import { IsolaError } from '../core/errors.js';
 import type { Forwarder, PortMapping } from '../net/publish.js';
@@ -159,7 +160,7 @@ export class InstanceRepo {
    */
   insert(make: (usedIps: (networkId: string) => string[]) => InstanceRecord): InstanceRecord {
     return this.db.transaction(() => {
-      const used = (networkId: string) => (this.db.prepare('SELECT ip FROM endpoints WHERE network_id = ?').all(networkId) as { ip: string }[]).map((r) => r.ip);
+      const used = (networkId: string) => [...(this.db.prepare('SELECT ip FROM endpoints WHERE network_id = ?').all(networkId) as { ip: string }[]).map((r) => r.ip), ...machineIps(this.db, networkId)];
       const rec = make(used);
       const clash = this.db.prepare('SELECT id FROM instances WHERE name = ?').get(rec.name);
       if (clash) throw new IsolaError('ALREADY_EXISTS', `the name "${rec.name}" is already in use`, 'remove that instance (isola rm) or choose another --name');

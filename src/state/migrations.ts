@@ -123,4 +123,19 @@ export const MIGRATIONS: string[] = [
      owner_json   TEXT,
      UNIQUE (instance_id, name)
    )`,
+  // Machines (`isola machine`): long-lived VMs that host many containers. A machine takes an
+  // address on a network as an instance does; the allocators read both tables. owner_json is the
+  // process that is creating it (a record left 'creating' by a dead owner is removed by reconcile).
+  `CREATE TABLE machines (
+     id          TEXT PRIMARY KEY,
+     name        TEXT NOT NULL UNIQUE,
+     state       TEXT NOT NULL CHECK (state IN ('creating', 'stopped', 'running')),
+     created_at  TEXT NOT NULL,
+     network_id  TEXT NOT NULL,
+     ip          TEXT NOT NULL,
+     spec_json   TEXT NOT NULL,
+     driver_json TEXT NOT NULL DEFAULT '{}',
+     owner_json  TEXT,
+     UNIQUE (network_id, ip)
+   )`,
 ];

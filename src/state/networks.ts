@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { machineIps } from './machines.js';
 import { IsolaError } from '../core/errors.js';
 import type { ProcessRef } from '../util/process.js';
 
@@ -119,7 +120,7 @@ export class NetworkRepo {
       if (this.db.prepare('SELECT 1 FROM endpoints WHERE instance_id = ? AND network_id = ?').get(instanceId, networkId)) {
         throw new IsolaError('ALREADY_EXISTS', 'the instance is already connected to that network', 'nothing to do');
       }
-      const used = (this.db.prepare('SELECT ip FROM endpoints WHERE network_id = ?').all(networkId) as { ip: string }[]).map((r) => r.ip);
+      const used = [...(this.db.prepare('SELECT ip FROM endpoints WHERE network_id = ?').all(networkId) as { ip: string }[]).map((r) => r.ip), ...machineIps(this.db, networkId)];
       const ifnames = (this.db.prepare('SELECT ifname FROM endpoints WHERE instance_id = ?').all(instanceId) as { ifname: string }[]).map((r) => r.ifname);
       const e = make(used, ifnames);
       this.db.prepare('INSERT INTO endpoints (instance_id, network_id, ip, ifname) VALUES (?, ?, ?, ?)').run(e.instanceId, e.networkId, e.ip, e.ifname);

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import type { AttachSession, BridgeNetworkSpec, InstanceSpec, Kind, LogEntry, ResolvedImage, StoredData, TerminalSize } from '../../src/core/types.js';
+import type { PlacedIn, AttachSession, BridgeNetworkSpec, InstanceSpec, Kind, LogEntry, ResolvedImage, StoredData, TerminalSize } from '../../src/core/types.js';
 import type { AnyDriver } from '../../src/drivers/driver.js';
 import { isIsolaError } from '../../src/core/errors.js';
 import { extractInto } from '../../src/image/unpack.js';
@@ -20,6 +20,7 @@ import { Engine } from '../../src/engine/engine.js';
 import { defaultRunRequest, type RunRequest } from '../../src/engine/request.js';
 import { lifeOf, type InstanceRecord } from '../../src/state/instances.js';
 import { createSnapshot, listSnapshots, restoreSnapshot } from '../../src/engine/snapshots.js';
+import { Machines } from '../../src/engine/machines.js';
 
 /**
  * The one contract every Driver passes: the same lifecycle, output, exit status, exec, stats,
@@ -39,6 +40,11 @@ export interface ContractOptions {
    * what `uname -r` says in the guest under it: the suite checks that kernel is the one that ran.
    */
   kernel?: { choice: 'isola' | 'cloud'; release: RegExp };
+  /**
+   * hybrid only: every instance is placed in one machine (`run --machine`) the suite creates
+   * first, instead of a VM of its own; the instance's address is the machine's.
+   */
+  machine?: boolean;
 }
 
 export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void {
@@ -50,6 +56,9 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
   let engine: Engine;
   const made: string[] = [];
   let outside: Outside;
+  let machines: Machines | undefined;
+  let placedIn: (PlacedIn & { network: BridgeNetworkSpec }) | undefined;
+  const placed = (): Partial<InstanceSpec> => (placedIn ? { machine: { id: placedIn.id, name: placedIn.name, ip: placedIn.ip }, network: placedIn.network } : {});
   // A user network of the suite's own: a bridge on a free /24, as `isola network create` makes one.
   const userNet = nextFreeSubnet(hostRoutes().map((r) => r.dest));
   const userBridge = `isolabr-c${process.pid.toString(16)}`.slice(0, 15);
@@ -69,7 +78,7 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
    */
   async function withInstance<T>(over: Partial<InstanceSpec> | ((id: string) => Partial<InstanceSpec>), fn: (spec: InstanceSpec, data: StoredData) => Promise<T>, peers: Peer[] = []): Promise<T> {
     const base = specFor(fx, driver.kind, image ? { image } : {});
-    const spec = { ...base, ...(typeof over === 'function' ? over(base.id) : over) };
+    const spec = { ...base, ...placed(), ...(typeof over === 'function' ? over(base.id) : over) };
     made.push(spec.id);
     ensureDirs(spec);
     if (peers.length) writeEtcFiles(spec, etcFilesFor(spec, peers, readHostResolv()));
@@ -91,7 +100,7 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
    */
   async function withAttached<T>(over: Partial<InstanceSpec>, size: TerminalSize | null,
     fn: (spec: InstanceSpec, data: StoredData, io: Client) => Promise<T>): Promise<T> {
-    const spec = specFor(fx, driver.kind, { ...(image ? { image } : {}), ...over });
+    const spec = specFor(fx, driver.kind, { ...(image ? { image } : {}), ...placed(), ...over });
     made.push(spec.id);
     ensureDirs(spec);
     let data: StoredData | null = null;
@@ -119,7 +128,7 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
 
   const text = (entries: LogEntry[], stream: 'stdout' | 'stderr') => entries.filter((e) => e.stream === stream).map((e) => e.text).join('\n');
 
-  const variants = [opts.image?.variant, opts.kernel ? `${opts.kernel.choice === 'isola' ? 'isola\'s' : 'Debian\'s cloud'} guest kernel` : undefined].filter(Boolean);
+  const variants = [opts.machine ? 'containers placed in one machine' : undefined, opts.image?.variant, opts.kernel ? `${opts.kernel.choice === 'isola' ? 'isola\'s' : 'Debian\'s cloud'} guest kernel` : undefined].filter(Boolean);
   describe(`driver contract: ${kind}${variants.length ? ` (${variants.join(', ')})` : ''}`, () => {
     before(async () => {
       // Read by loadConfig in the fixture, the engine and every isola CLI the tests start.
@@ -133,8 +142,16 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
       await ensureBridge({ bridge: userBridge, gateway: intToIp(userNet.base + 1), prefixLength: 24 });
       assert.equal(cidrText(userNet).endsWith('/24'), true);
       engine = new Engine(fx.config);
+      if (opts.machine) {
+        machines = new Machines(engine);
+        const v = await machines.create({ name: `contract-${process.pid}`, memoryBytes: 768 * 1024 * 1024 });
+        const m = machines.find(v.name);
+        assert.equal(m.spec.network.mode, 'bridge');
+        placedIn = { id: m.id, name: m.name, ip: m.ip, network: m.spec.network as BridgeNetworkSpec };
+      }
     });
     after(async () => {
+      if (placedIn) await machines?.remove(placedIn.id, true).catch(() => undefined);
       engine?.close();
       await removeBridge({ bridge: userBridge, gateway: intToIp(userNet.base + 1), prefixLength: 24 }, { force: true });
       await outside?.stop();
@@ -488,7 +505,7 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
         spec = s;
       });
       assert.ok(spec);
-      assert.deepEqual(hostLeftovers(fx, [userBridge]), []);
+      assert.deepEqual(hostLeftovers(fx, [userBridge, ...(placedIn ? [placedIn.id] : [])]), []);
       assert.equal(fs.existsSync(spec.dir), false);
       assert.equal(fs.existsSync(spec.runDir), false);
     });
@@ -498,7 +515,7 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
 
     /** A detached instance run by the engine (its exit command, watcher and checker are real); always removed. */
     async function withRunning(argv: string[], over: Partial<RunRequest>, fn: (id: string) => Promise<void>): Promise<void> {
-      const req: RunRequest = { ...defaultRunRequest('base', argv), kind, network: 'none', detach: true, ...over };
+      const req: RunRequest = { ...defaultRunRequest('base', argv), kind, network: placedIn ? 'bridge' : 'none', detach: true, ...(placedIn ? { machine: placedIn.name } : {}), ...over };
       const { rec } = await engine.run(req, new PassThrough(), new PassThrough());
       try {
         await fn(rec.id);
@@ -642,7 +659,7 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
     });
 
     test('no instance of this suite is left on the host', () => {
-      assert.deepEqual(hostLeftovers(fx, [userBridge]), []);
+      assert.deepEqual(hostLeftovers(fx, [userBridge, ...(placedIn ? [placedIn.id] : [])]), []);
     });
   });
 }

@@ -179,6 +179,16 @@ export function hostObjects(root: string): string[] {
  * published port (its comment names the instance) and each user network's elements. The table
  * itself and the default network's elements live as long as isola0, which is shared.
  */
+/** Machine taps in the table that keeps machines apart (src/net/machine-filter.ts). */
+function machineFenceObjects(): string[] {
+  try {
+    const j = JSON.parse(execFileSync('nft', ['-j', 'list', 'set', 'bridge', 'isola-machines', 'taps'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })) as { nftables?: { set?: { elem?: string[] } }[] };
+    return (j.nftables?.flatMap((o) => o.set?.elem ?? []) ?? []).map((t) => `nft machine tap ${t}`);
+  } catch {
+    return [];
+  }
+}
+
 export function nftObjects(): string[] {
   let json: string;
   try {
@@ -188,6 +198,7 @@ export function nftObjects(): string[] {
   }
   const t = parseTable(json);
   return [
+    ...machineFenceObjects(),
     ...t.publish.map((p) => `nft published ${p.protocol} ${p.hostIp}:${p.hostPort} for ${p.instanceId}`),
     ...t.own.filter((o) => o.bridge !== BRIDGE).map((o) => `nft network ${o.bridge} ${o.subnet}`),
     ...t.subnets.filter((s) => s !== '10.77.0.0/16' && !t.own.some((o) => o.subnet === s)).map((s) => `nft subnet ${s}`),

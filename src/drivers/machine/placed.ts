@@ -1,0 +1,350 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Readable, Writable } from 'node:stream';
+import type { AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, PathKind, ProcessInfo, Stats, StoredData } from '../../core/types.js';
+import { IsolaError } from '../../core/errors.js';
+import { effectiveCaps } from '../../core/caps.js';
+import { openDb, type Db } from '../../state/db.js';
+import { MachineRepo, type MachineRecord } from '../../state/machines.js';
+import { processAlive } from '../../util/process.js';
+import type { DriverContext } from '../driver.js';
+import { VmDriver } from '../vm/driver.js';
+import type { VmData } from '../vm/persist.js';
+import { serializeOci } from '../container/launch.js';
+import { ensureUnpacked } from '../container/rootfs.js';
+import { resolveUser } from '../container/user.js';
+import { DEFAULT_SECCOMP, loadSeccompProfile, toOciSeccomp } from '../container/seccomp.js';
+import { filterRuncErrors, runtimeError } from '../container/monitor.js';
+import { readK8sLog } from '../cri-log.js';
+import { guestConfig } from '../hybrid/launch.js';
+import { guestRun, machineVm } from './host.js';
+import { MACHINE_GUEST } from './guest.js';
+
+/** What a container placed in a machine remembers; the machine itself is found by spec.machine. */
+export type PlacedData = {
+  placed: 1;
+  /** The image unpacked on the host (the shared cache), which the machine's image share serves. */
+  rootfs: string;
+  /** When it was last started, and the machine's boot it was started in (a new boot ends it). */
+  startedAt: string | null;
+  machineStartedAt: string | null;
+  /** Where ps, inspect and console look in every kind: the machine's VMM. */
+  pid?: number | null;
+  consoleLog?: string;
+  accelerator?: string;
+};
+
+export function decodePlacedData(d: StoredData): PlacedData | null {
+  if (d.placed !== 1 || typeof d.rootfs !== 'string') return null;
+  const s = (x: unknown) => (typeof x === 'string' ? x : null);
+  return { placed: 1, rootfs: d.rootfs, startedAt: s(d.startedAt), machineStartedAt: s(d.machineStartedAt),
+    ...(typeof d.pid === 'number' ? { pid: d.pid } : {}), ...(typeof d.consoleLog === 'string' ? { consoleLog: d.consoleLog } : {}), ...(typeof d.accelerator === 'string' ? { accelerator: d.accelerator } : {}) };
+}
+
+/** The host folder a container's config, CRI log and exit file live in: inside the machine's share. */
+export function containerShare(machine: MachineRecord, id: string): string {
+  return path.join(machine.spec.dir, 'c', id);
+}
+
+const R = (...args: string[]) => [MACHINE_GUEST.runc, '--root', MACHINE_GUEST.runcRoot, ...args];
+
+/**
+ * Containers placed in a machine (`run --machine`, kind hybrid): each under runc in the
+ * machine's guest, with its own pid, mount, ipc, uts and cgroup namespaces and cgroup
+ * (/isola/<id> in the guest), its overlay on the image root the machine shares once for all its
+ * containers, and conmon in the guest writing its CRI log and exit file into the folder the host
+ * shares with the machine, so logs and exit statuses are read on the host as for a container.
+ * Its network is the machine's (as a pod's).
+ */
+export class PlacedDriver {
+  readonly kind = 'hybrid' as const;
+  private readonly vm: VmDriver;
+  private db: Db | null = null;
+
+  constructor(private readonly ctx: DriverContext) {
+    this.vm = new VmDriver(ctx);
+  }
+
+  decode(stored: StoredData): PlacedData | null {
+    return decodePlacedData(stored);
+  }
+
+  probe(): Promise<Capability> {
+    return this.vm.probe();
+  }
+
+  private machine(spec: InstanceSpec): MachineRecord {
+    if (!spec.machine) throw new IsolaError('INTERNAL', `instance ${spec.name} is not placed in a machine`, 'report this bug');
+    this.db ??= openDb(this.ctx.paths.db);
+    const m = new MachineRepo(this.db).get(spec.machine.id);
+    if (!m) throw new IsolaError('NOT_FOUND', `machine ${spec.machine.name} of instance ${spec.name} no longer exists`, 'remove the instance with isola rm -f');
+    return m;
+  }
+
+  /** The machine and its VM when it runs (and `boot`, when given, is the boot it runs in); else null. */
+  private running(spec: InstanceSpec, boot?: string | null): { m: MachineRecord; v: VmData } | null {
+    let m: MachineRecord;
+    try {
+      m = this.machine(spec);
+    } catch {
+      return null;
+    }
+    const v = this.vm.decode(m.data);
+    if (!v || v.startedAt === null || !v.pid || !processAlive({ pid: v.pid, startTime: v.pidStartTime ?? 0, bootId: v.bootId ?? '' })) return null;
+    if (boot !== undefined && boot !== null && v.startedAt !== boot) return null;
+    return { m, v };
+  }
+
+  private mustRun(spec: InstanceSpec, p: PlacedData): { m: MachineRecord; v: VmData } {
+    const r = this.running(spec, p.machineStartedAt);
+    if (!r || !p.startedAt || this.exitOf(spec)) throw new IsolaError('FAILED_PRECONDITION', `instance ${spec.name} is not running`, 'start it first (isola start)');
+    return r;
+  }
+
+  private exitFile(spec: InstanceSpec): string | null {
+    try {
+      return path.join(containerShare(this.machine(spec), spec.id), 'exit', spec.id);
+    } catch {
+      return null;
+    }
+  }
+
+  private exitOf(spec: InstanceSpec): ExitInfo | null {
+    const f = this.exitFile(spec);
+    if (!f) return null;
+    try {
+      const text = fs.readFileSync(f, 'utf8').trim();
+      if (text === '') return null;
+      return { exitCode: Number(text), oomKilled: false, finishedAt: fs.statSync(f).mtime.toISOString() };
+    } catch {
+      return null;
+    }
+  }
+
+  async create(spec: InstanceSpec): Promise<PlacedData> {
+    const m = this.machine(spec);
+    if (spec.runtime && spec.runtime !== 'runc') throw new IsolaError('INVALID_ARGUMENT', `--runtime ${spec.runtime} is not available in a machine`, 'a machine\'s guest runs runc; leave --runtime out');
+    if (spec.devices?.length) throw new IsolaError('INVALID_ARGUMENT', '--device is not available with --machine: the container runs inside a VM, which cannot reach the host\'s devices', 'drop --device');
+    if (spec.tty || spec.stdinOpen) throw new IsolaError('INVALID_ARGUMENT', '-i and -t are not available with --machine yet: the container\'s monitor runs in the guest, out of reach of a host terminal', 'run it detached (-d) and use isola exec / isola logs');
+    if ((spec.mounts ?? []).some((x) => x.type !== 'tmpfs')) throw new IsolaError('INVALID_ARGUMENT', '-v and --mount of host folders or volumes are not available with --machine yet: a machine\'s shared folders are fixed when it boots', 'use --tmpfs, or --as hybrid for a container of its own VM');
+    const rootfs = await ensureUnpacked(spec.image, this.ctx.cache, this.ctx.config.unpack);
+    const user = resolveUser(rootfs, spec.user);
+    const caps = effectiveCaps(spec.security.capAdd, spec.security.capDrop, spec.security.privileged);
+    const seccomp = spec.security.privileged || spec.security.seccomp === 'unconfined'
+      ? null
+      : toOciSeccomp(loadSeccompProfile(spec.security.seccomp === 'default' ? DEFAULT_SECCOMP : spec.security.seccomp), caps);
+    const config = guestConfig({ spec, ...user, seccomp });
+    (config.root as { path: string }).path = `${MACHINE_GUEST.bundles}/${spec.id}/rootfs`;
+    (config.linux as { cgroupsPath: string }).cgroupsPath = `/isola/${spec.id}`;
+    const text = serializeOci(config, 2);
+    const share = containerShare(m, spec.id);
+    fs.mkdirSync(path.join(share, 'exit'), { recursive: true });
+    fs.writeFileSync(path.join(share, 'config.json'), text, { mode: 0o600 }); // it holds the -e values
+    // The host's copy: what the runtime was given, for inspect --security (as the hybrid keeps it).
+    fs.mkdirSync(path.join(spec.dir, 'bundle'), { recursive: true });
+    fs.writeFileSync(path.join(spec.dir, 'bundle', 'config.json'), text, { mode: 0o600 });
+    return { placed: 1, rootfs, startedAt: null, machineStartedAt: null };
+  }
+
+  async start(spec: InstanceSpec, p: PlacedData, checkpoint?: (data: PlacedData) => void, attach?: unknown): Promise<PlacedData> {
+    if (attach) throw new IsolaError('INVALID_ARGUMENT', 'a container in a machine takes no terminal or stdin from the client', 'run it detached (-d)');
+    const r = this.running(spec);
+    if (!r) throw new IsolaError('FAILED_PRECONDITION', `machine ${spec.machine?.name ?? '?'} is not running`, `start it first: isola machine start ${spec.machine?.name ?? 'NAME'}`);
+    const next: PlacedData = { ...p, startedAt: null, machineStartedAt: r.v.startedAt, pid: r.v.pid, consoleLog: r.v.consoleLog, accelerator: r.v.accelerator };
+    checkpoint?.(next); // cleanup then knows the boot to clean in, were this process to die now
+    const exitFile = this.exitFile(spec);
+    if (exitFile) fs.rmSync(exitFile, { force: true });
+    const hex = path.basename(p.rootfs);
+    const extra = spec.logMaxBytes ? `--log-size-max ${spec.logMaxBytes}` : '';
+    const out = await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', MACHINE_GUEST.start, spec.id, hex, spec.name, extra]);
+    if (out.code !== 0) {
+      await this.cleanup(spec, next).catch(() => undefined);
+      const msg = out.stderr.trim().split('\n').pop() ?? `status ${out.code}`;
+      const e = runtimeError(msg);
+      throw e.code === 'COMMAND_NOT_FOUND' || e.code === 'CANNOT_INVOKE' ? e : new IsolaError('INTERNAL', `the container could not start in machine ${spec.machine?.name ?? ''}: ${msg}`, 'see the machine\'s console (isola machine inspect)');
+    }
+    return { ...next, startedAt: new Date().toISOString() };
+  }
+
+  attach(spec: InstanceSpec): Promise<AttachSession> {
+    return Promise.reject(new IsolaError('INVALID_ARGUMENT', `isola attach is not available for ${spec.name}: its monitor runs in the machine's guest`, 'use isola logs -f and isola exec'));
+  }
+
+  async observe(spec: InstanceSpec, p: PlacedData): Promise<Observed> {
+    if (p.startedAt === null && p.machineStartedAt === null) return { state: 'created' };
+    const exit = this.exitOf(spec);
+    if (exit) return { state: 'exited', exit };
+    const r = this.running(spec, p.machineStartedAt);
+    if (r && p.startedAt) return { state: 'running', pid: r.v.pid ?? 0 };
+    if (r && !p.startedAt) return { state: 'created' }; // starting
+    // The machine stopped or booted again without the container writing its exit: killed with it.
+    return { state: 'exited', exit: { exitCode: 137, oomKilled: false, finishedAt: new Date().toISOString() } };
+  }
+
+  async wait(spec: InstanceSpec, p: PlacedData): Promise<ExitInfo> {
+    for (;;) {
+      const o = await this.observe(spec, p);
+      if (o.state === 'exited') return o.exit;
+      await sleep(50);
+    }
+  }
+
+  private async runc(spec: InstanceSpec, r: { m: MachineRecord; v: VmData }, args: string[]): Promise<{ code: number; stderr: string; stdout: string }> {
+    return guestRun(this.vm, r.m.spec, r.v, R(...args));
+  }
+
+  async stop(spec: InstanceSpec, p: PlacedData, timeoutSec: number): Promise<void> {
+    const r = this.running(spec, p.machineStartedAt);
+    if (!r || this.exitOf(spec)) return;
+    await this.runc(spec, r, ['kill', spec.id, (spec.stopSignal ?? 'TERM').replace(/^SIG/, '')]);
+    const until = (ms: number) => this.exitWithin(spec, p, ms);
+    if (await until(timeoutSec * 1000)) return;
+    await this.runc(spec, r, ['kill', spec.id, 'KILL']);
+    await until(5000);
+  }
+
+  private async exitWithin(spec: InstanceSpec, p: PlacedData, ms: number): Promise<boolean> {
+    const end = Date.now() + ms;
+    for (;;) {
+      if ((await this.observe(spec, p)).state === 'exited') return true;
+      if (Date.now() > end) return false;
+      await sleep(50);
+    }
+  }
+
+  async kill(spec: InstanceSpec, p: PlacedData, signal: string): Promise<void> {
+    const r = this.mustRun(spec, p);
+    const res = await this.runc(spec, r, ['kill', spec.id, signal.replace(/^SIG/, '')]);
+    if (res.code !== 0) throw new IsolaError('FAILED_PRECONDITION', `runc kill in machine ${r.m.name} failed: ${res.stderr.trim().split('\n').pop() ?? ''}`, 'check the signal name, and that the instance runs');
+  }
+
+  /** In the guest: the runc container and its bundle (the upper layer stays, for a restart). */
+  async cleanup(spec: InstanceSpec, p: PlacedData | null): Promise<void> {
+    if (!spec.machine) return;
+    const r = this.running(spec, p?.machineStartedAt ?? undefined);
+    if (!r) return;
+    const b = `${MACHINE_GUEST.bundles}/${spec.id}`;
+    await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', '-c', `${R('delete', '-f', spec.id).join(' ')} >/dev/null 2>&1; umount ${b}/rootfs 2>/dev/null; rm -rf ${b}; exit 0`]).catch(() => undefined);
+  }
+
+  /** Its upper layer in the guest (a stopped machine drops it at its next boot), its folder in the share, its own folders. */
+  async remove(spec: InstanceSpec, _p: PlacedData | null): Promise<void> {
+    if (spec.machine) {
+      const r = this.running(spec);
+      if (r) await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', '-c', `rm -rf ${MACHINE_GUEST.layers}/${spec.id}`]).catch(() => undefined);
+      try {
+        fs.rmSync(containerShare(this.machine(spec), spec.id), { recursive: true, force: true });
+      } catch {
+        /* the machine is gone, and its folder with it */
+      }
+    }
+    fs.rmSync(spec.dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
+    fs.rmSync(spec.runDir, { recursive: true, force: true });
+  }
+
+  async exec(spec: InstanceSpec, p: PlacedData, argv: string[], opts: ExecOptions): Promise<number> {
+    const r = this.mustRun(spec, p);
+    const args = R('exec', ...(opts.tty ? ['--tty'] : []), '--cwd', opts.workdir || spec.workdir || '/');
+    const pidFile = opts.signal ? `${MACHINE_GUEST.bundles}/${spec.id}/exec-${process.pid}-${Math.random().toString(36).slice(2)}.pid` : null;
+    if (pidFile) args.push('--pid-file', pidFile);
+    for (const e of opts.env ?? []) args.push('--env', e);
+    if (opts.user) {
+      const u = resolveUser(p.rootfs, opts.user);
+      args.push('--user', `${u.uid}:${u.gid}`);
+    }
+    args.push(spec.id, ...argv);
+    const filter = filterRuncErrors(opts.tty ? opts.stdout : opts.stderr, `in machine ${r.m.name}`);
+    const code = await this.vm.exec(r.m.spec, r.v, args, opts.tty ? { ...opts, stdout: filter.sink } : { ...opts, stderr: filter.sink });
+    if (pidFile) {
+      const kill = opts.signal?.aborted ? `[ -f ${pidFile} ] && kill -9 "$(cat ${pidFile})" 2>/dev/null; ` : '';
+      await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', '-c', `${kill}rm -f ${pidFile}`]).catch(() => undefined);
+    }
+    const err = filter.error();
+    if (err) throw err;
+    return code;
+  }
+
+  logs(spec: InstanceSpec, p: PlacedData, opts: { follow: boolean; signal?: AbortSignal }): AsyncIterable<LogEntry> {
+    const file = path.join(containerShare(this.machine(spec), spec.id), 'ctr.log');
+    return readK8sLog(file, opts.follow, () => this.exitOf(spec) !== null || this.running(spec, p.machineStartedAt) === null, opts.signal);
+  }
+
+  async stats(spec: InstanceSpec, p: PlacedData): Promise<Stats> {
+    const r = this.mustRun(spec, p);
+    const cg = `/sys/fs/cgroup/isola/${spec.id}`;
+    const out = await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', '-c', `cat ${cg}/memory.current ${cg}/memory.max ${cg}/pids.current; grep usage_usec ${cg}/cpu.stat`]);
+    const [mem, max, pids, cpu] = out.stdout.trim().split('\n');
+    return {
+      time: new Date().toISOString(),
+      cpuNanos: Number(/(\d+)/.exec(cpu ?? '')?.[1] ?? 0) * 1000,
+      memoryBytes: Number(mem ?? 0),
+      memoryLimitBytes: max && max !== 'max' ? Number(max) : null,
+      pids: pids ? Number(pids) : null,
+      netRxBytes: null,
+      netTxBytes: null,
+      hostOverheadBytes: null,
+    };
+  }
+
+  async pause(spec: InstanceSpec, p: PlacedData): Promise<void> {
+    const r = this.mustRun(spec, p);
+    const res = await this.runc(spec, r, ['pause', spec.id]);
+    if (res.code !== 0) throw new IsolaError('INTERNAL', `runc pause in machine ${r.m.name} failed: ${res.stderr.trim()}`, 'see isola machine inspect');
+  }
+
+  async resume(spec: InstanceSpec, p: PlacedData): Promise<void> {
+    const r = this.mustRun(spec, p);
+    const res = await this.runc(spec, r, ['resume', spec.id]);
+    if (res.code !== 0) throw new IsolaError('INTERNAL', `runc resume in machine ${r.m.name} failed: ${res.stderr.trim()}`, 'see isola machine inspect');
+  }
+
+  update(spec: InstanceSpec): Promise<PlacedData> {
+    return Promise.reject(new IsolaError('FAILED_PRECONDITION', `isola update is not available for ${spec.name}, a container in machine ${spec.machine?.name ?? ''}`, 'remove it and run it again with the new limits'));
+  }
+
+  async top(spec: InstanceSpec, p: PlacedData): Promise<ProcessInfo[]> {
+    const r = this.mustRun(spec, p);
+    const all = await this.vm.guestProcesses(r.m.spec, r.v);
+    const cg = `/isola/${spec.id}`;
+    return all.filter((x) => x.cgroup === cg || x.cgroup.startsWith(`${cg}/`)).map((x) => x.info);
+  }
+
+  /** The container's root as its init process sees it (its mounts included), for isola cp. */
+  private async containerRoot(spec: InstanceSpec, p: PlacedData): Promise<{ root: string; m: MachineRecord; v: VmData }> {
+    const r = this.mustRun(spec, p);
+    const out = await this.runc(spec, r, ['state', spec.id]);
+    const pid = /"pid":\s*(\d+)/.exec(out.stdout)?.[1];
+    if (!pid || pid === '0') throw new IsolaError('FAILED_PRECONDITION', `the container of ${spec.name} is not running in machine ${r.m.name}`, 'start it first');
+    return { root: `/proc/${pid}/root`, ...r };
+  }
+
+  async statPath(spec: InstanceSpec, p: PlacedData, at: string, follow: boolean): Promise<PathKind> {
+    const c = await this.containerRoot(spec, p);
+    return this.vm.statPath(c.m.spec, c.v, at, follow, c.root);
+  }
+
+  async copyOut(spec: InstanceSpec, p: PlacedData, at: string, out: Writable, opts: { follow: boolean }): Promise<void> {
+    const c = await this.containerRoot(spec, p);
+    return this.vm.copyOut(c.m.spec, c.v, at, out, opts, c.root);
+  }
+
+  async copyIn(spec: InstanceSpec, p: PlacedData, dir: string, input: Readable, opts: { owner?: { uid: number; gid: number } } = {}): Promise<void> {
+    const c = await this.containerRoot(spec, p);
+    return this.vm.copyIn(c.m.spec, c.v, dir, input, opts, c.root);
+  }
+
+  async runOnWorkloadKernel(spec: InstanceSpec, p: PlacedData, script: string): Promise<string> {
+    const r = this.mustRun(spec, p);
+    const find = `P=$(${R('state', spec.id).join(' ')} | sed -n 's/^ *"pid": *\\([0-9]*\\).*/\\1/p'); exec /bin/sh -c "$1" sh "$P"`;
+    return (await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', '-c', find, 'sh', script])).stdout;
+  }
+
+  /** Its /etc files are the machine's own, bound in by runc: nothing to refresh. */
+  async refreshEtc(): Promise<void> {}
+
+  /** The machine's VM, for the engine's memory check and inspect. */
+  machineVm(spec: InstanceSpec): VmData {
+    return machineVm(this.vm, this.machine(spec).data);
+  }
+}

@@ -1,0 +1,125 @@
+import { describe, test, before, after } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { hostLeftovers, isola, makeFixture, type Fixture } from '../../helpers/fixture.js';
+
+/**
+ * `isola machine` and `run --machine` end to end through the real CLI (TCG here): the picture of
+ * the common comparison, a "prod" machine with two containers and a "dev" machine with one; what
+ * they share and what they do not; every bad input in one line with nothing made; a machine whose
+ * QEMU is killed settled by the next command; rm -f leaving nothing on the host.
+ */
+const T = { timeout: 240_000 };
+
+const qemuOf = (id: string): number[] => fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+  try {
+    return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(`isola-${id}`);
+  } catch {
+    return false;
+  }
+}).map(Number);
+
+describe('isola machine (CLI, real QEMU)', () => {
+  let fx: Fixture;
+  const cli = (args: string[]) => isola(fx.root, args, { timeoutMs: 200_000 });
+  const ok = async (args: string[]) => {
+    const r = await cli(args);
+    assert.equal(r.code, 0, `isola ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout.trim();
+  };
+  const refused = async (args: string[], message: RegExp) => {
+    const r = await cli(args);
+    assert.equal(r.code, 125, `isola ${args.join(' ')} is refused: ${r.stdout}${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
+    assert.match(r.stderr, message);
+  };
+  const inspect = async (name: string) => (JSON.parse(await ok(['machine', 'inspect', '--json', name])) as { id: string; ip: string; state: string; containers: { name: string; state: string }[] }[])[0];
+
+  before(async () => {
+    fx = await makeFixture();
+  });
+  after(async () => {
+    await cli(['machine', 'rm', '-f', 'prod']);
+    await cli(['machine', 'rm', '-f', 'dev']);
+    await fx?.dispose();
+  });
+
+  test('prod and dev machines, several containers each: own namespaces, one kernel per machine, logs, exec, exit status, ps', T, async () => {
+    await ok(['machine', 'create', 'prod', '-m', '512m', '--cpus', '1']);
+    await ok(['machine', 'create', 'dev', '-m', '256m', '--cpus', '1', '--disk', '512m']);
+    await refused(['machine', 'create', 'dev'], /machine "dev" already exists/);
+    await ok(['run', '-d', '--machine', 'prod', '--name', 'db', 'base', 'sh', '-c', 'echo db up; exec sleep 600']);
+    await ok(['run', '-d', '--machine', 'prod', '--name', 'api', '-p', '18089:8000', 'base', 'httpd', '-f', '-p', '8000', '-h', '/etc']);
+    await ok(['run', '-d', '--machine', 'dev', '--name', 'debug', 'base', 'sleep', '600']);
+    const ps = await ok(['ps']);
+    assert.match(ps, /hybrid@prod.*\bdb\b/);
+    assert.match(ps, /hybrid@prod.*\bapi\b/);
+    assert.match(ps, /hybrid@dev.*\bdebug\b/);
+    assert.equal(await ok(['logs', 'db']), 'db up');
+    // Own pid namespace: each sees only its own processes; one kernel per machine, another per machine.
+    assert.equal(await ok(['exec', 'db', 'sh', '-c', 'ps -o comm | grep -c sleep']), '1');
+    const boot = async (n: string) => ok(['exec', n, 'cat', '/proc/sys/kernel/random/boot_id']);
+    assert.equal(await boot('db'), await boot('api'), 'containers of one machine share its kernel');
+    assert.notEqual(await boot('db'), await boot('debug'), 'another machine is another kernel');
+    assert.notEqual(await boot('db'), fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), 'not the host\'s');
+    assert.equal(await ok(['exec', 'db', 'sh', '-c', 'exit 4']).catch(() => 'x'), 'x');
+    const r = await cli(['run', '--rm', '--machine', 'prod', 'base', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
+    assert.deepEqual([r.code, r.stdout.trim(), r.stderr.trim()], [3, 'out', 'err']);
+    const prod = await inspect('prod');
+    const dev = await inspect('dev');
+    assert.equal(prod?.state, 'running');
+    assert.deepEqual(prod?.containers.map((c) => c.name).sort(), ['api', 'db']);
+    // The machine's address is reachable from the host and plain instances; dev's container does
+    // not reach prod's address (machines are apart on isola0); the published port is reachable.
+    const page = await ok(['run', '--rm', 'base', 'wget', '-q', '-O', '-', `http://${prod?.ip ?? ''}:8000/hostname`]);
+    assert.ok(page.length > 0, 'a plain container reaches the machine');
+    // From dev's container: a plain instance answers (the probe works from there), prod does not.
+    const get = (ip: string) => cli(['exec', 'debug', 'sh', '-c', `printf 'GET /hostname HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${ip} 8000`]);
+    await ok(['run', '-d', '--name', 'web', 'base', 'httpd', '-f', '-p', '8000', '-h', '/etc']);
+    const webIp = (JSON.parse(await ok(['ps', '--json'])) as { name: string; ip: string }[]).find((x) => x.name === 'web')?.ip ?? '';
+    let plain = await get(webIp);
+    for (let i = 0; i < 20 && !/HTTP\/1/.test(plain.stdout); i++) plain = await get(webIp);
+    assert.match(plain.stdout, /HTTP\/1\.[01] 200/, `dev's container reaches a plain instance: ${plain.stderr}`);
+    const direct = await get(prod?.ip ?? '');
+    assert.doesNotMatch(direct.stdout, /HTTP\/1/, 'dev\'s container does not reach prod\'s address');
+    await ok(['rm', '-f', 'web']);
+    // The published port, from the host.
+    const res = await fetch('http://127.0.0.1:18089/hostname');
+    assert.equal(res.status, 200);
+    assert.ok(dev?.ip && dev.ip !== prod?.ip);
+    const sec = await ok(['inspect', '--security', 'api']);
+    assert.match(sec, /Machine prod .*other containers in it: db/);
+  });
+
+  test('bad input: one line, exit 125, nothing made', T, async () => {
+    const before = (await ok(['ps', '-a', '-q'])).split('\n').length;
+    await refused(['run', '--machine', 'nope', 'base', 'true'], /no such machine: nope/);
+    await refused(['run', '--machine', 'prod', '-m', '1g', 'base', 'true'], /-m 1\.00GiB is more than machine prod has/);
+    await refused(['run', '--machine', 'prod', '--as', 'vm', 'base', 'true'], /hybrid kind, not --as vm/);
+    await refused(['run', '--machine', 'prod', '-v', '/tmp:/x', 'base', 'true'], /-v and --mount of host folders/);
+    await refused(['run', '--machine', 'prod', '-t', 'base', 'true'], /-i and -t are not available with --machine/);
+    await refused(['machine', 'rm', 'prod'], /machine prod still has 2 container\(s\)/);
+    await refused(['machine', 'create', 'tiny', '-m', '64m'], /too small for a machine/);
+    await refused(['machine', 'inspect', 'nope'], /no such machine: nope/);
+    assert.equal((await ok(['ps', '-a', '-q'])).split('\n').length, before);
+    await ok(['machine', 'stop', 'dev']);
+    await refused(['run', '--machine', 'dev', 'base', 'true'], /machine dev is not running/);
+    assert.match(await ok(['ps', '-a']), /Exited.*debug/);
+  });
+
+  test('a machine whose QEMU is killed is settled by the next command; rm -f leaves nothing', T, async () => {
+    const prod = await inspect('prod');
+    for (const pid of qemuOf(prod?.id ?? '')) process.kill(pid, 'SIGKILL');
+    await sleep(500);
+    assert.equal((await inspect('prod'))?.state, 'stopped');
+    assert.match(await ok(['ps', '-a']), /Exited \(137\).*\bdb\b/);
+    await ok(['system', 'prune']);
+    await ok(['machine', 'rm', '-f', 'prod', 'dev']);
+    assert.equal(await ok(['machine', 'ls', '-q']), '');
+    assert.equal(await ok(['ps', '-a', '-q']), '');
+    assert.deepEqual(hostLeftovers(fx), []);
+    assert.deepEqual(fs.readdirSync(path.join(fx.root, 'machines')), []);
+  });
+});
