@@ -349,7 +349,12 @@ function dockerStats(rec: InstanceRecord, now: Sample, pre: Sample | null): Reco
     cpu_stats: cpu(now),
     precpu_stats: cpu(pre),
     memory_stats: { usage: s.memoryBytes, limit: s.memoryLimitBytes ?? os.totalmem(), stats: {} },
-    blkio_stats: { io_service_bytes_recursive: null },
+    // The CLI sums the entries by op; isola has one total per direction, not per device.
+    blkio_stats: {
+      io_service_bytes_recursive: s.blockReadBytes != null || s.blockWriteBytes != null
+        ? [{ major: 0, minor: 0, op: 'read', value: s.blockReadBytes ?? 0 }, { major: 0, minor: 0, op: 'write', value: s.blockWriteBytes ?? 0 }]
+        : null,
+    },
     num_procs: 0,
     ...(s.netRxBytes !== null || s.netTxBytes !== null ? { networks: { eth0: { rx_bytes: s.netRxBytes ?? 0, tx_bytes: s.netTxBytes ?? 0, rx_packets: 0, tx_packets: 0, rx_errors: 0, tx_errors: 0, rx_dropped: 0, tx_dropped: 0 } } } : {}),
     // isola's own: what the isolation itself costs on the host (monitor, VMM).

@@ -17,6 +17,7 @@ import * as exec from './exec.js';
 import * as images from './images.js';
 import * as volumes from './volumes.js';
 import * as networks from './networks.js';
+import * as metrics from './metrics.js';
 
 export const DEFAULT_SOCKET = '/run/isola/isola.sock';
 
@@ -48,7 +49,7 @@ const MAX_CONNECTIONS = 512;
 
 export function buildRouter(): Router {
   const r = new Router();
-  for (const m of [system, containers, exec, images, volumes, networks]) m.register(r);
+  for (const m of [system, containers, exec, images, volumes, networks, metrics]) m.register(r);
   return r;
 }
 
