@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Call, Router } from './router.js';
 import { SEGMENT } from './router.js';
 import { ApiError, badRequest } from './errors.js';
-import { framedWriter, hijackResponse, hijackSocket, readBody, readJson, sendEmpty, sendJson, type Hijacked } from './http.js';
+import { framedWriter, hijackResponse, hijackSocket, readJson, sendEmpty, sendJson, type Hijacked } from './http.js';
 import { toRunRequest } from './create-request.js';
 import { inspect, summary, dockerState } from './views.js';
 import { timeArgUs } from './system.js';
@@ -478,17 +478,10 @@ async function update(c: Call): Promise<void> {
   sendJson(c.res, 200, { Warnings: [] });
 }
 
-async function prune(c: Call): Promise<void> {
-  // Not served: Docker's prune removes every stopped container, which a client rarely means here.
-  await readBody(c.req);
-  throw new ApiError(501, 'container prune is not served by isola serve: use isola system prune');
-}
-
 export function register(r: Router): void {
   const id = `/containers/${SEGMENT}`;
   r.add('GET', '/containers/json', list)
     .add('POST', '/containers/create', create)
-    .add('POST', '/containers/prune', prune)
     .add('GET', `${id}/json`, inspectOne)
     .add('POST', `${id}/start`, start)
     .add('POST', `${id}/stop`, stop)

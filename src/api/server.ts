@@ -19,6 +19,7 @@ import * as volumes from './volumes.js';
 import * as networks from './networks.js';
 import * as metrics from './metrics.js';
 import * as dashboard from './dashboard.js';
+import * as prune from './prune.js';
 import { BrowserSessions, checkBrowserRequest } from './browser.js';
 
 export const DEFAULT_SOCKET = '/run/isola/isola.sock';
@@ -51,7 +52,7 @@ const MAX_CONNECTIONS = 512;
 
 export function buildRouter(): Router {
   const r = new Router();
-  for (const m of [system, containers, exec, images, volumes, networks, metrics, dashboard]) m.register(r);
+  for (const m of [system, containers, exec, images, volumes, networks, metrics, dashboard, prune]) m.register(r);
   return r;
 }
 
