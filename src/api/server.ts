@@ -20,6 +20,8 @@ import * as networks from './networks.js';
 import * as metrics from './metrics.js';
 import * as dashboard from './dashboard.js';
 import * as prune from './prune.js';
+import * as build from './build.js';
+import * as changes from './changes.js';
 import { BrowserSessions, checkBrowserRequest } from './browser.js';
 
 export const DEFAULT_SOCKET = '/run/isola/isola.sock';
@@ -52,7 +54,7 @@ const MAX_CONNECTIONS = 512;
 
 export function buildRouter(): Router {
   const r = new Router();
-  for (const m of [system, containers, exec, images, volumes, networks, metrics, dashboard, prune]) m.register(r);
+  for (const m of [system, containers, exec, images, volumes, networks, metrics, dashboard, prune, build, changes]) m.register(r);
   return r;
 }
 
