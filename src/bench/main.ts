@@ -205,6 +205,16 @@ async function main(): Promise<number> {
     } catch (e) {
       rows.push({ name: 'images: push/pull vs skopeo, build vs buildah', value: null, unit: '', target: '<= 1.2 x skopeo; rebuild < 1 s', ok: false, note: `failed: ${(e as Error).message}` });
     }
+
+    // ---- (h) isola serve under load: 200 running, docker ps p99, 50 concurrent cycles, vs dockerd
+    try {
+      const { benchApiLoad } = await import('./scenarios/api-load.js');
+      const r = await benchApiLoad({ runs: Math.max(runs, 100), log });
+      rows.push(...r.rows);
+      raw.apiLoad = r.raw;
+    } catch (e) {
+      rows.push({ name: '`docker ps` through isola serve with 200 running, p99', value: null, unit: 'ms', target: '< 50 ms', ok: false, note: `failed: ${(e as Error).message}` });
+    }
   } finally {
     await isola(['rm', '-f', ...(await isola(['ps', '-a', '-q'])).stdout.split('\n').filter(Boolean)]).catch(() => undefined);
     await sh('podman', ['rmi', '-f', PODMAN_IMAGE]).catch(() => undefined);
