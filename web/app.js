@@ -174,6 +174,8 @@ function select(id, name) {
   $('#detail-h').textContent = name;
   $('#detail-h').focus();
   $('#logs').textContent = '';
+  $('#security').hidden = true;
+  $('#security').textContent = '';
   for (const tr of document.querySelectorAll('#instances tbody tr')) tr.classList.toggle('selected', tr.dataset.id === id);
   void followLogs(id);
   void sampleStats();
@@ -279,6 +281,19 @@ function append(pre, text) {
   if (pre.textContent.length > 200_000) pre.textContent = pre.textContent.slice(-100_000);
   if (atEnd) pre.scrollTop = pre.scrollHeight;
 }
+
+$('#measure').addEventListener('click', async () => {
+  const id = state.selected;
+  const pre = $('#security');
+  pre.hidden = false;
+  pre.textContent = 'measuring (probes run inside the instance)...';
+  try {
+    const r = await getJson(`/dashboard/security/${id}`);
+    if (id === state.selected) pre.textContent = r.text;
+  } catch (e) {
+    if (id === state.selected) pre.textContent = `not measured: ${e.message}`;
+  }
+});
 
 // ---- images -------------------------------------------------------------------------------
 

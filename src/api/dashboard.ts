@@ -3,9 +3,13 @@ import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import type { Router, Call } from './router.js';
+import { SEGMENT } from './router.js';
 import { ApiError, badRequest } from './errors.js';
 import { readJson, sendJson } from './http.js';
 import { clearedCookie, sessionCookie } from './browser.js';
+import { findInstance } from './containers.js';
+import { measureSecurity } from '../security/gather.js';
+import { renderProfile } from '../security/render.js';
 
 /**
  * The dashboard (docs/API.md#the-dashboard): static files from web/ (no CDN, nothing fetched
@@ -79,10 +83,21 @@ function logout(c: Call): void {
   sendJson(c.res, 200, {});
 }
 
+/** GET /dashboard/security/{id}: the measured security profile of a running instance (isola inspect --security), as JSON and as the CLI's text. */
+async function security(c: Call): Promise<void> {
+  const e = c.api.engine;
+  await e.reconcile();
+  const rec = findInstance(c, c.params[0] ?? '');
+  if (rec.state !== 'running') throw new ApiError(409, `instance ${rec.name} is not running: its isolation is measured from inside it`);
+  const profile = await measureSecurity(e.driver(rec.kind), rec);
+  sendJson(c.res, 200, { profile, text: renderProfile(profile) });
+}
+
 export function register(r: Router): void {
   r.add('GET', '/dashboard/?', (c) => file({ ...c, params: [''] }))
     .add('GET', '/dashboard/(app\\.js|app\\.css)', file)
     .add('GET', '/dashboard/session', session)
     .add('POST', '/dashboard/login', login)
-    .add('POST', '/dashboard/logout', logout);
+    .add('POST', '/dashboard/logout', logout)
+    .add('GET', `/dashboard/security/${SEGMENT}`, security);
 }

@@ -13,7 +13,8 @@ import { freePort } from '../../helpers/registry.js';
 /**
  * The dashboard in real headless Chromium (Debian's, driven by playwright-core) against the real
  * `isola serve` on loopback TCP with a bearer token: log in with the token, the page lists a
- * container and a VM started from the CLI, logs stream, a chart updates, a click stops the
+ * container and a VM started from the CLI, logs stream, a chart updates, the measured security
+ * profile shows, a click stops the
  * container and the CLI sees it stopped, the keyboard starts it again; no console error, no
  * request elsewhere; a screenshot is not blank; a phone-sized screen has no sideways scrolling.
  * Then CSRF: a page of another origin on the same host, with the session cookie in the browser,
@@ -123,6 +124,10 @@ test('the dashboard lists the CLI\'s instances, streams logs, updates a chart, s
   const points = async (id: string) => Number(await page.locator(id).getAttribute('data-points'));
   const p0 = await waitFor('a chart point', async () => (await points('#mem-chart')) || undefined);
   await waitFor('the chart to update', async () => (await points('#mem-chart')) > p0 && (await points('#cpu-chart')) >= 1);
+
+  // The measured security profile, as isola inspect --security prints it.
+  await page.getByRole('button', { name: 'Measure the isolation' }).click();
+  await waitFor('the security profile', async () => /seccomp\s+filter/.test((await page.locator('#security').textContent()) ?? ''), 60_000);
 
   const shot = await page.screenshot({ fullPage: true });
   assert.ok(pngVariety(shot) > 20, 'the screenshot is not blank');
