@@ -129,6 +129,8 @@ async function build(c: Call): Promise<void> {
     });
     if (r.unusedBuildArgs.length > 0) say(`[Warning] One or more build-args [${r.unusedBuildArgs.join(' ')}] were not consumed\n`);
     line({ aux: { ID: r.digest } });
+    // Quiet: the id alone, as a stream line (what the docker CLI prints for -q).
+    if (quiet) line({ stream: `${r.digest}\n` });
     say(`Successfully built ${r.digest.slice(7, 19)}\n`);
     for (const t of r.tags) say(`Successfully tagged ${t}\n`);
     c.res.end();
