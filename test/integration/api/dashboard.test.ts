@@ -186,7 +186,7 @@ test('CSRF: another origin on the same host cannot stop an instance with the bro
     return true;
   }, origin);
   assert.ok(fetched);
-  await evilPage.evaluate(() => (document.getElementById('f') as HTMLFormElement).submit());
+  await Promise.all([evilPage.waitForURL(`${origin}/**`), evilPage.evaluate(() => (document.getElementById('f') as HTMLFormElement).submit())]);
   await evilPage.waitForLoadState();
   assert.match(await evilPage.content(), /cross-origin request refused/);
   await sleep(1000);

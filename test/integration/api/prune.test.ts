@@ -41,7 +41,9 @@ test('container prune removes the exited and the never started, keeps the runnin
   const exited = (await ok(['inspect', '-f', '{{.Id}}', 'p-exited'])).trim();
   const created = (await ok(['create', '--name', 'p-created', 'base', 'true'])).trim();
   await ok(['run', '--name', 'p-kept', '--label', 'keep=1', 'base', 'true']);
-  await ok(['run', '-d', '--name', 'p-running', 'base', 'sleep', '300']);
+  await ok(['network', 'create', 'p-unused']);
+  await ok(['network', 'create', 'p-used']);
+  await ok(['run', '-d', '--name', 'p-running', '--network', 'p-used', 'base', 'sleep', '300']);
   const out = await ok(['container', 'prune', '-f', '--filter', 'label!=keep']);
   assert.match(out, /^Deleted Containers:\n/);
   assert.deepEqual(out.split('\n').filter((l) => /^[a-f0-9]{64}$/.test(l)).sort(), [exited, created].sort());
@@ -49,9 +51,6 @@ test('container prune removes the exited and the never started, keeps the runnin
   assert.ok(space && (space[2] !== 'B' || Number(space[1]) > 0), `the 300 kB file was measured: ${out}`);
   assert.deepEqual((await ok(['ps', '-a', '--format', '{{.Names}}'])).split('\n').filter(Boolean).sort(), ['p-kept', 'p-running']);
 
-  await ok(['network', 'create', 'p-unused']);
-  await ok(['network', 'create', 'p-used']);
-  await ok(['network', 'connect', 'p-used', 'p-running']);
   const nets = await ok(['network', 'prune', '-f']);
   assert.equal(nets, 'Deleted Networks:\np-unused\n\n');
   await ok(['rm', '-f', 'p-running', 'p-kept']);
