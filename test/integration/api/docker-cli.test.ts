@@ -219,7 +219,7 @@ test('docker build: a tar context through POST /build, a RUN step, a cached rebu
   const again = await ok(['build', '-q', '-t', 'built:1', '--build-arg', 'WHO=api', ctx]);
   assert.match(again.stdout, /^sha256:[a-f0-9]{64}\n$/);
   fs.writeFileSync(path.join(ctx, 'Dockerfile.bad'), 'FROM base\nRUN echo failing; exit 3\n');
-  const bad = await docker(['build', '-f', 'Dockerfile.bad', ctx]);
+  const bad = await docker(['build', '-f', path.join(ctx, 'Dockerfile.bad'), ctx]);
   assert.equal(bad.code, 1, bad.stdout + bad.stderr);
   assert.match(bad.stdout + bad.stderr, /failing/);
   assert.match(bad.stderr, /exit (code|status):? 3|returned a non-zero code: 3|exited with 3/);
