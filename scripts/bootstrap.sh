@@ -30,7 +30,8 @@ fi
 #   docker.io curl openssl python3   registry interop tests: a private dockerd (pinged with curl),
 #                             the test registry's TLS CA and its htpasswd (bcrypt via python3's crypt)
 #   debootstrap               tests build on a real Debian image (minbase + python3), made once and cached
-#   chromium                  the HTML report is checked in a real headless browser
+#   chromium                  the HTML report and isola serve's dashboard are checked in a real headless browser
+#   prometheus                promtool checks isola serve's /metrics, and a real Prometheus scrapes it
 #   seabios ovmf              whole-disk VMs' firmware: BIOS (SeaBIOS) and UEFI (OVMF)
 #   syslinux syslinux-common mtools dosfstools fdisk grub-efi-amd64-bin
 #                             isola export: the boot partition (FAT, made and filled without
@@ -43,7 +44,7 @@ fi
 PKGS=(runc crun conmon tini podman qemu-system-x86 qemu-utils busybox-static e2fsprogs cpio kmod zstd attr
       gcc libc6-dev iproute2 iptables nftables socat wrk golang-github-containers-common skopeo umoci docker-registry
       docker.io curl openssl python3 debootstrap chromium seabios ovmf syslinux syslinux-common mtools
-      dosfstools fdisk grub-efi-amd64-bin libxml2-utils linux-source-6.1 make flex bison bc libelf-dev libssl-dev)
+      dosfstools fdisk grub-efi-amd64-bin libxml2-utils linux-source-6.1 make flex bison bc libelf-dev libssl-dev prometheus)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

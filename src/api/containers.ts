@@ -5,13 +5,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Call, Router } from './router.js';
 import { SEGMENT } from './router.js';
 import { ApiError, badRequest } from './errors.js';
-import { framedWriter, hijackResponse, hijackSocket, readBody, readJson, sendEmpty, sendJson, type Hijacked } from './http.js';
+import { framedWriter, hijackResponse, hijackSocket, readJson, sendEmpty, sendJson, type Hijacked } from './http.js';
 import { toRunRequest } from './create-request.js';
 import { inspect, summary, dockerState } from './views.js';
 import { timeArgUs } from './system.js';
 import type { InstanceRecord } from '../state/instances.js';
 import { lifeOf } from '../state/instances.js';
-import type { AttachSession, ResourceUpdate, RestartPolicy, Stats } from '../core/types.js';
+import type { AttachSession, LogEntry, ResourceUpdate, RestartPolicy, Stats } from '../core/types.js';
 import { parseRestartPolicy } from '../engine/restart-policy.js';
 import { attachIO, type AttachClient } from '../engine/attach.js';
 import { parseSignal } from '../cli/run-flags.js';
@@ -269,8 +269,9 @@ async function logs(c: Call): Promise<void> {
   const wantErr = c.query.bool('stderr');
   if (!wantOut && !wantErr) throw badRequest('Bad parameters: you must choose at least one stream');
   const tailText = c.query.str('tail') ?? 'all';
-  if (tailText !== 'all' && !/^\d{1,9}$/.test(tailText)) throw badRequest(`invalid tail "${tailText.slice(0, 20)}": use all or a number of lines`);
-  const tail = tailText === 'all' ? Infinity : Number(tailText);
+  if (tailText !== 'all' && !/^-?\d{1,9}$/.test(tailText)) throw badRequest(`invalid tail "${tailText.slice(0, 20)}": use all or a number of lines`);
+  // A negative number is all, as Docker reads it (testcontainers sends -1).
+  const tail = tailText === 'all' || tailText.startsWith('-') ? Infinity : Number(tailText);
   const sinceUs = timeArgUs(c.query.str('since'), 'since') ?? -Infinity;
   const untilParam = timeArgUs(c.query.str('until'), 'until');
   const untilUs = untilParam ?? Infinity;
@@ -286,26 +287,50 @@ async function logs(c: Call): Promise<void> {
   c.res.on('close', () => c.api.closing.removeEventListener('abort', abort));
   const out = framedWriter(c.res, 1, tty);
   const err = framedWriter(c.res, 2, tty);
-  const buffered: { stderr: boolean; line: string }[] = [];
   const emit = (stderr: boolean, line: string) => (stderr ? err : out).write(line);
+  /** The entry as a line to send, or null when filtered out; 'end' past `until`. */
+  const lineOf = (entry: LogEntry): { stderr: boolean; line: string } | null | 'end' => {
+    const stderr = entry.stream === 'stderr';
+    if (stderr ? !wantErr : !wantOut) return null;
+    const t = Date.parse(entry.time) * 1000;
+    if (Number.isFinite(t) && t < sinceUs) return null;
+    if (Number.isFinite(t) && t > untilUs) return 'end';
+    return { stderr, line: `${timestamps ? `${entry.time} ` : ''}${entry.text}${entry.partial ? '' : '\n'}` };
+  };
   try {
-    for await (const entry of e.logs(rec, follow, ac.signal)) {
-      const stderr = entry.stream === 'stderr';
-      if (stderr ? !wantErr : !wantOut) continue;
-      const t = Date.parse(entry.time) * 1000;
-      if (Number.isFinite(t) && t < sinceUs) continue;
-      if (Number.isFinite(t) && t > untilUs) break;
-      const line = `${timestamps ? `${entry.time} ` : ''}${entry.text}${entry.partial ? '' : '\n'}`;
-      if (!Number.isFinite(tail)) emit(stderr, line);
-      else {
-        buffered.push({ stderr, line });
+    // tail: the last lines of what is there now, then (follow) what comes after them. The
+    // second read skips the entries the first one counted (logs only grow).
+    let skip = 0;
+    let ended = false;
+    if (Number.isFinite(tail)) {
+      const buffered: { stderr: boolean; line: string }[] = [];
+      for await (const entry of e.logs(rec, false, ac.signal)) {
+        skip++;
+        const l = lineOf(entry);
+        if (l === 'end') {
+          ended = true;
+          break;
+        }
+        if (!l) continue;
+        buffered.push(l);
         if (buffered.length > tail) buffered.shift();
+      }
+      for (const b of buffered) emit(b.stderr, b.line);
+    }
+    if (!ended && (follow || !Number.isFinite(tail))) {
+      for await (const entry of e.logs(rec, follow, ac.signal)) {
+        if (skip > 0) {
+          skip--;
+          continue;
+        }
+        const l = lineOf(entry);
+        if (l === 'end') break;
+        if (l) emit(l.stderr, l.line);
       }
     }
   } catch (x) {
     if (!ac.signal.aborted) throw x;
   }
-  for (const b of buffered) emit(b.stderr, b.line);
   await new Promise<void>((r) => out.end(() => err.end(() => r())));
   c.res.end();
 }
@@ -349,7 +374,12 @@ function dockerStats(rec: InstanceRecord, now: Sample, pre: Sample | null): Reco
     cpu_stats: cpu(now),
     precpu_stats: cpu(pre),
     memory_stats: { usage: s.memoryBytes, limit: s.memoryLimitBytes ?? os.totalmem(), stats: {} },
-    blkio_stats: { io_service_bytes_recursive: null },
+    // The CLI sums the entries by op; isola has one total per direction, not per device.
+    blkio_stats: {
+      io_service_bytes_recursive: s.blockReadBytes != null || s.blockWriteBytes != null
+        ? [{ major: 0, minor: 0, op: 'read', value: s.blockReadBytes ?? 0 }, { major: 0, minor: 0, op: 'write', value: s.blockWriteBytes ?? 0 }]
+        : null,
+    },
     num_procs: 0,
     ...(s.netRxBytes !== null || s.netTxBytes !== null ? { networks: { eth0: { rx_bytes: s.netRxBytes ?? 0, tx_bytes: s.netTxBytes ?? 0, rx_packets: 0, tx_packets: 0, rx_errors: 0, tx_errors: 0, rx_dropped: 0, tx_dropped: 0 } } } : {}),
     // isola's own: what the isolation itself costs on the host (monitor, VMM).
@@ -473,17 +503,10 @@ async function update(c: Call): Promise<void> {
   sendJson(c.res, 200, { Warnings: [] });
 }
 
-async function prune(c: Call): Promise<void> {
-  // Not served: Docker's prune removes every stopped container, which a client rarely means here.
-  await readBody(c.req);
-  throw new ApiError(501, 'container prune is not served by isola serve: use isola system prune');
-}
-
 export function register(r: Router): void {
   const id = `/containers/${SEGMENT}`;
   r.add('GET', '/containers/json', list)
     .add('POST', '/containers/create', create)
-    .add('POST', '/containers/prune', prune)
     .add('GET', `${id}/json`, inspectOne)
     .add('POST', `${id}/start`, start)
     .add('POST', `${id}/stop`, stop)

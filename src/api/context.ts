@@ -1,6 +1,7 @@
 import type { Engine } from '../engine/engine.js';
 import type { Hijacked } from './http.js';
 import type { TerminalSize } from '../core/types.js';
+import type { BrowserSessions } from './browser.js';
 
 /** A client attached to a created container before its start (`docker run` attaches, then starts). */
 export interface PendingAttach {
@@ -19,6 +20,8 @@ export interface ApiContext {
   pendingAttach: Map<string, PendingAttach[]>;
   /** Resolved when the server shuts down: long streams (logs -f, events, stats) end then. */
   closing: AbortSignal;
+  /** Dashboard sessions, for the browser's cookie and CSRF token. */
+  browser: BrowserSessions;
 }
 
 /** An exec instance: created by one request, started by another, inspected for its exit status. */

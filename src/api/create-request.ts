@@ -113,7 +113,9 @@ function ports(v: unknown): PortMapping[] {
     for (const b of bindings.length === 0 ? [{}] : bindings) {
       const o = obj(b, `HostConfig.PortBindings["${key}"]`);
       const ip = str(o.HostIp, 'HostIp') ?? '';
-      const hostPort = str(o.HostPort, 'HostPort') ?? '';
+      // "0" is Docker's "any free port", as an empty one is (testcontainers sends it).
+      const given = str(o.HostPort, 'HostPort') ?? '';
+      const hostPort = given === '0' ? '' : given;
       if (ip.includes(':') || hostPort.includes(':')) throw badRequest(`invalid binding ${ip}:${hostPort} for ${key}: isola publishes on IPv4 addresses`);
       out.push(...parsePublish(`${ip ? `${ip}:` : ''}${hostPort ? `${hostPort}:` : ip ? ':' : ''}${port}/${proto}`));
     }

@@ -9,6 +9,7 @@ import { isBuildCacheRef } from '../image/build/cache.js';
 import { HOST_PLATFORM, parsePlatform } from '../image/platform.js';
 import { which } from '../util/which.js';
 import type { ImageSummary } from '../image/store.js';
+import { historyRows } from '../cli/history.js';
 
 /**
  * An image as a path or query names it: a reference (checked by the reference grammar before
@@ -79,6 +80,16 @@ async function inspect(c: Call): Promise<void> {
     Config: { ...config.config, Env: config.config?.Env ?? [], Cmd: config.config?.Cmd ?? null, Entrypoint: config.config?.Entrypoint ?? null, Labels: config.config?.Labels ?? null },
     Size: size, VirtualSize: size, RootFS: { Type: 'layers', Layers: config.rootfs.diff_ids }, Metadata: { LastTagTime: '0001-01-01T00:00:00Z' },
   });
+}
+
+/** GET /images/{name}/history: as `docker history` reads it, newest first; the newest row carries the image id and tags. */
+async function history(c: Call): Promise<void> {
+  const { refs } = await resolveName(c, c.params[0] ?? '');
+  const rows = historyRows(c.api.engine.images(), refs[0] ?? '');
+  sendJson(c.res, 200, rows.map((r, i) => ({
+    Id: r.id ?? '<missing>', Created: r.created ? Math.floor(Date.parse(r.created) / 1000) : 0, CreatedBy: r.createdBy,
+    Tags: i === 0 ? refs.filter((x) => !x.includes('@')) : null, Size: r.size, Comment: r.comment,
+  })));
 }
 
 /** A JSON progress stream whose header waits for the first line, so an early failure is a plain error status. */
@@ -216,6 +227,7 @@ export function register(r: Router): void {
     .add('GET', '/images/get', (c) => save(c, c.query.all('names')))
     .add('POST', '/images/load', load)
     .add('GET', `/images/${IMAGE}/json`, inspect)
+    .add('GET', `/images/${IMAGE}/history`, history)
     .add('GET', `/images/${IMAGE}/get`, (c) => save(c, [c.params[0] ?? '']))
     .add('POST', `/images/${IMAGE}/push`, push)
     .add('POST', `/images/${IMAGE}/tag`, tag)

@@ -17,6 +17,8 @@ export interface Call {
   api: ApiContext;
   /** The API version the client asked for (its /vX.Y/ prefix), or API_VERSION. */
   version: string;
+  /** The listener authenticated the client by itself (unix socket, mutual TLS): no token is asked. */
+  trusted: boolean;
   /** Set when the client asked to take the connection over (`Upgrade: tcp`: attach, exec start). */
   upgrade?: { socket: Duplex; head: Buffer };
 }

@@ -18,6 +18,12 @@ import * as images from './images.js';
 import * as volumes from './volumes.js';
 import * as networks from './networks.js';
 import * as commit from './commit.js';
+import * as metrics from './metrics.js';
+import * as dashboard from './dashboard.js';
+import * as prune from './prune.js';
+import * as build from './build.js';
+import * as changes from './changes.js';
+import { BrowserSessions, checkBrowserRequest } from './browser.js';
 
 export const DEFAULT_SOCKET = '/run/isola/isola.sock';
 
@@ -49,7 +55,7 @@ const MAX_CONNECTIONS = 512;
 
 export function buildRouter(): Router {
   const r = new Router();
-  for (const m of [system, containers, exec, images, volumes, networks, commit]) m.register(r);
+  for (const m of [system, containers, exec, images, volumes, networks, commit, metrics, dashboard, prune, build, changes]) m.register(r);
   return r;
 }
 
@@ -134,12 +140,11 @@ export async function startServer(engine: Engine, o: ServeOptions): Promise<Runn
   const token = o.tokenFile ? readToken(o.tokenFile) : null;
   const router = buildRouter();
   const closing = new AbortController();
-  const api: ApiContext = { engine, execs: new Map(), pendingAttach: new Map(), closing: closing.signal };
+  const api: ApiContext = { engine, execs: new Map(), pendingAttach: new Map(), closing: closing.signal, browser: new BrowserSessions(token) };
   const log = o.log ?? ((): void => undefined);
 
   const handle = async (req: IncomingMessage, res: ServerResponse, needsToken: boolean, upgrade?: { socket: Duplex; head: Buffer }): Promise<void> => {
     try {
-      if (needsToken && token && !tokenOk(req, token)) throw new ApiError(401, 'a valid bearer token is required (Authorization: Bearer ...)');
       let url: URL;
       try {
         url = new URL(req.url ?? '/', 'http://isola');
@@ -147,8 +152,14 @@ export async function startServer(engine: Engine, o: ServeOptions): Promise<Runn
         throw new ApiError(400, 'invalid request URL');
       }
       const { version, path: p } = splitVersion(url.pathname);
+      // The token, or a dashboard session opened with it; the dashboard's page and login are open.
+      const trusted = !needsToken || !token;
+      if (!trusted && token && !tokenOk(req, token) && !api.browser.of(req) && !dashboard.publicPath(p)) {
+        throw new ApiError(401, 'a valid bearer token is required (Authorization: Bearer ...)');
+      }
+      checkBrowserRequest(req, api.browser, p === '/dashboard/login');
       const { handler, params } = router.match(req.method ?? 'GET', p);
-      const call: Call = { req, res, params, query: new Query(url.searchParams), api, version, ...(upgrade ? { upgrade } : {}) };
+      const call: Call = { req, res, params, query: new Query(url.searchParams), api, version, trusted, ...(upgrade ? { upgrade } : {}) };
       await handler(call);
     } catch (e) {
       const { status, message } = toResponse(e);

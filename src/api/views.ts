@@ -69,8 +69,9 @@ function statusText(rec: InstanceRecord, now = Date.now()): string {
   }
 }
 
+/** Docker's Command in a list: the arguments with a space in them single-quoted, as dockerd writes it. */
 function command(rec: InstanceRecord): string {
-  return rec.spec.argv.join(' ');
+  return rec.spec.argv.map((a, i) => (i > 0 && a.includes(' ') ? `'${a}'` : a)).join(' ');
 }
 
 function networks(rec: InstanceRecord): Record<string, unknown> {

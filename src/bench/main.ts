@@ -197,7 +197,7 @@ async function main(): Promise<number> {
       for (const k of kinds) rows.push({ name: `\`isola run --rm --as ${k} base true\` (${k === 'container' ? 'no accelerator' : accel === 'tcg' ? 'TCG, emulated' : accel})`, value: Math.round(median(hr.get(k) ?? [])), unit: 'ms', target: '-', ok: null, ...(k === 'hybrid' ? { ratio: `hybrid/vm ${median(pairRatios(hr.get('hybrid') ?? [], hr.get('vm') ?? [])).toFixed(2)}` } : {}) });
     } else rows.push({ name: 'hybrid rows', value: null, unit: '', target: '-', ok: null, note: 'the hybrid kind is not available here' });
 
-    // ---- (h) machines: 1st, 2nd, 10th container in one machine vs hybrids vs containers ----
+    // ---- (f2) machines: 1st, 2nd, 10th container in one machine vs hybrids vs containers ----
     // In a bounded child of its own, like benchVm: a hung guest ends with its QEMU processes.
     if (hybridOk) {
       const machineFile = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scenarios', 'machine.js');
@@ -239,6 +239,16 @@ async function main(): Promise<number> {
       }
       const [a, b] = results;
       if (a && b) rows.push(...stabilityRows(a, b));
+    }
+
+    // ---- (i) isola serve under load: 200 running, docker ps p99, 50 concurrent cycles, vs dockerd
+    try {
+      const { benchApiLoad } = await import('./scenarios/api-load.js');
+      const r = await benchApiLoad({ runs: Math.max(runs, 100), log });
+      rows.push(...r.rows);
+      raw.apiLoad = r.raw;
+    } catch (e) {
+      rows.push({ name: '`docker ps` through isola serve with 200 running, p99', value: null, unit: 'ms', target: '< 50 ms', ok: false, note: `failed: ${(e as Error).message}` });
     }
   } finally {
     await isola(['rm', '-f', ...(await isola(['ps', '-a', '-q'])).stdout.split('\n').filter(Boolean)]).catch(() => undefined);

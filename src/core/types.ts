@@ -299,6 +299,11 @@ export interface Stats {
   netTxBytes: number | null;
   /** Host memory the isolation itself costs (monitor, VMM), where the driver can tell. */
   hostOverheadBytes: number | null;
+  // ---- block I/O (isola serve's /metrics, docker stats) ----
+  /** Bytes read from block devices since start (a container's cgroup io.stat; a VM's disks as QEMU counts them); absent or null when unknown. */
+  blockReadBytes?: number | null;
+  /** Bytes written to block devices since start, counted as blockReadBytes is. */
+  blockWriteBytes?: number | null;
 }
 
 export interface ExecOptions {

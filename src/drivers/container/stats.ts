@@ -44,6 +44,34 @@ function netBytes(veth: string | null): { rx: number | null; tx: number | null }
   };
 }
 
+/**
+ * Bytes read and written on block devices by the cgroup: v2's io.stat (one line per device,
+ * `rbytes=` and `wbytes=`), v1's blkio.throttle.io_service_bytes (`MAJ:MIN Read|Write N`).
+ */
+export function parseBlockIo(text: string, v2: boolean): { read: number; write: number } {
+  let read = 0;
+  let write = 0;
+  for (const line of text.split('\n')) {
+    if (v2) {
+      read += Number(/\brbytes=(\d+)/.exec(line)?.[1] ?? 0);
+      write += Number(/\bwbytes=(\d+)/.exec(line)?.[1] ?? 0);
+    } else {
+      const m = /^\d+:\d+ (Read|Write) (\d+)$/.exec(line.trim());
+      if (m?.[1] === 'Read') read += Number(m[2]);
+      if (m?.[1] === 'Write') write += Number(m[2]);
+    }
+  }
+  return { read, write };
+}
+
+function blockIo(cgroupsPath: string, v2: boolean): { read: number; write: number } | null {
+  try {
+    return parseBlockIo(fs.readFileSync(cgroupFile(cgroupsPath, 'blkio', v2 ? 'io.stat' : 'blkio.throttle.io_service_bytes'), 'utf8'), v2);
+  } catch {
+    return null;
+  }
+}
+
 export function containerStats(cgroupsPath: string, veth: string | null, monitorBytes: number | null): Stats {
   const v2 = cgroupVersion() === 2;
   const cpu = v2
@@ -54,6 +82,7 @@ export function containerStats(cgroupsPath: string, veth: string | null, monitor
   if (limit !== null && limit >= 2 ** 62) limit = null; // v1 reports "unlimited" as a huge number
   const pids = readNum(cgroupFile(cgroupsPath, 'pids', 'pids.current'));
   const net = netBytes(veth);
+  const io = blockIo(cgroupsPath, v2);
   return {
     time: new Date().toISOString(),
     cpuNanos: cpu,
@@ -63,6 +92,8 @@ export function containerStats(cgroupsPath: string, veth: string | null, monitor
     netRxBytes: net.rx,
     netTxBytes: net.tx,
     hostOverheadBytes: monitorBytes,
+    blockReadBytes: io?.read ?? null,
+    blockWriteBytes: io?.write ?? null,
   };
 }
 

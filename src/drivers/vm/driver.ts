@@ -28,7 +28,7 @@ import { IN_JAIL, handOver, jailArgv, launchFiles, vmmCgroupPath, vmmId, VMM_MEM
 import { createCgroup, removeCgroup } from '../../util/cgroup.js';
 import { decodeVmData, type VmData, type WholeDiskData } from './persist.js';
 import { createVmSnapshot, removeVmSnapshot, restoreVmSnapshot } from './snapshot.js';
-import { hostOverhead, parseGuestStats } from './stats.js';
+import { blockBytes, hostOverhead, parseGuestStats } from './stats.js';
 import { diskImageFacts, type DiskImageFacts } from '../../image/disk-image.js';
 import { OVMF_CODE, OVMF_VARS, wholeDiskArgs, type WholeDiskBoot } from './launch-whole-disk.js';
 import {
@@ -807,12 +807,15 @@ export class VmDriver implements Driver<VmData> {
 
   async stats(spec: InstanceSpec, v: VmData): Promise<Stats> {
     if (!vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
-    if (ownOs(v)) return { time: new Date().toISOString(), ...hostSideStats(v) };
+    const io = await qmpCommand(socketPath(v, 'qmp'), 'query-blockstats').then(blockBytes, () => null);
+    const block = { blockReadBytes: io?.read ?? null, blockWriteBytes: io?.write ?? null };
+    if (ownOs(v)) return { time: new Date().toISOString(), ...hostSideStats(v), ...block };
     const f = await request(socketPath(v, 'ctl'), 'S', '', 10_000);
     return {
       time: new Date().toISOString(),
       ...parseGuestStats(f.payload.toString('utf8')),
       hostOverheadBytes: hostOverhead(v.pid, v.memoryMiB * 1024 * 1024),
+      ...block,
     };
   }
 }

@@ -90,3 +90,18 @@ export function hostOverhead(pid: number | null, guestBytes: number): number | n
     return null;
   }
 }
+
+/**
+ * Bytes the guest read from and wrote to its disks, as QEMU's `query-blockstats` counts them
+ * (the sum over its block devices); shared folders (virtiofs) are not block devices.
+ */
+export function blockBytes(answer: unknown): { read: number; write: number } | null {
+  if (!Array.isArray(answer)) return null;
+  let read = 0;
+  let write = 0;
+  for (const dev of answer as { stats?: { rd_bytes?: unknown; wr_bytes?: unknown } }[]) {
+    read += typeof dev.stats?.rd_bytes === 'number' ? dev.stats.rd_bytes : 0;
+    write += typeof dev.stats?.wr_bytes === 'number' ? dev.stats.wr_bytes : 0;
+  }
+  return { read, write };
+}

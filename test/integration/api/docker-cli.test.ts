@@ -22,7 +22,7 @@ let serveLog = '';
 
 async function docker(args: string[], opts: { timeoutMs?: number; input?: string } = {}) {
   return runCmd(DOCKER, args, {
-    env: { PATH: process.env.PATH, HOME: fx.root, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: path.join(fx.root, 'docker-cli') },
+    env: { PATH: process.env.PATH, HOME: fx.root, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: path.join(fx.root, 'docker-cli'), DOCKER_BUILDKIT: '0' },
     timeoutMs: opts.timeoutMs ?? 120_000, ...(opts.input !== undefined ? { input: opts.input } : {}),
   });
 }
@@ -205,6 +205,26 @@ test('docker images, tag, push to a registry, rmi, pull, and run what was pulled
   await ok(['rmi', 'saved:1']);
   assert.match((await ok(['load', '-i', tar])).stdout, /Loaded image: saved:1/);
   assert.equal((await ok(['run', '--rm', 'saved:1', 'echo', 'loaded'])).stdout, 'loaded\n');
+});
+
+test('docker build: a tar context through POST /build, a RUN step, a cached rebuild, and a failing step', async () => {
+  const ctx = path.join(fx.root, 'build-ctx');
+  fs.mkdirSync(ctx);
+  fs.writeFileSync(path.join(ctx, 'Dockerfile'), 'FROM base\nARG WHO=nobody\nCOPY greeting.txt /greeting.txt\nRUN echo "built for $WHO" > /built\nCMD ["sh", "-c", "cat /greeting.txt /built"]\n');
+  fs.writeFileSync(path.join(ctx, 'greeting.txt'), 'hello from the context\n');
+  const b = await ok(['build', '-t', 'built:1', '--build-arg', 'WHO=api', ctx], { timeoutMs: 180_000 });
+  assert.match(b.stdout, /Successfully built [a-f0-9]{12}\n/);
+  assert.match(b.stdout, /Successfully tagged built:1\n/);
+  assert.equal((await ok(['run', '--rm', 'built:1'])).stdout, 'hello from the context\nbuilt for api\n');
+  const again = await ok(['build', '-q', '-t', 'built:1', '--build-arg', 'WHO=api', ctx]);
+  assert.match(again.stdout, /^sha256:[a-f0-9]{64}\n$/);
+  fs.writeFileSync(path.join(ctx, 'Dockerfile.bad'), 'FROM base\nRUN echo failing; exit 3\n');
+  const bad = await docker(['build', '-f', path.join(ctx, 'Dockerfile.bad'), ctx]);
+  assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+  assert.match(bad.stdout + bad.stderr, /failing/);
+  assert.match(bad.stderr, /exit (code|status):? 3|returned a non-zero code: 3|exited with 3/);
+  await ok(['rmi', 'built:1']);
+  assert.deepEqual(hostLeftovers(fx), []);
 });
 
 test('docker run --runtime vm and hybrid: the same command in a VM, and in a container in a VM', async () => {

@@ -78,6 +78,7 @@ const ROUTES: [string, string][] = [
   ['GET', '/images/{x}/json'], ['POST', '/images/{x}/push'], ['POST', '/images/{x}/tag?repo=ok'], ['DELETE', '/images/{x}'], ['GET', '/images/{x}/get'],
   ['GET', '/images/get?names={x}'], ['POST', '/images/create?fromImage={x}'], ['POST', '/images/base/tag?repo={x}'],
   ['GET', '/volumes/{x}'], ['DELETE', '/volumes/{x}'], ['GET', '/networks/{x}'], ['DELETE', '/networks/{x}'],
+  ['GET', '/images/{x}/history'], ['GET', '/containers/{x}/changes'],
 ];
 
 const BODIES: (string | Buffer)[] = [
@@ -151,6 +152,14 @@ test('huge and truncated bodies, bad query values, bad filters', async () => {
   }
   for (const q of ['since=yesterday', 'until=%00', 'filters=%7B%22nope%22%3A%5B%5D%7D']) assert.equal((await call('GET', `/events?${q}`)).status, 400, q);
   assert.equal((await call('GET', '/v1.2x/info')).status, 404);
+  for (const q of ['version=2', 'dockerfile=..%2F..%2Fetc%2Fpasswd', 'dockerfile=%2Fetc%2Fpasswd', 'remote=http%3A%2F%2Fx', 'networkmode=host', 'platform=linux%2Fs390x', 'buildargs=%5B1%5D', 'buildargs=%7B%22a%20b%22%3A%22x%22%7D', 't=NOT..VALID']) {
+    const r = await call('POST', `/build?${q}`, '');
+    assert.equal(r.status, 400, `build ${q}: ${r.text}`);
+  }
+  for (const [t, f] of [['containers', '{"nope":[]}'], ['containers', '{"until":["yesterday"]}'], ['images', '{"dangling":["maybe"]}'], ['volumes', '{"until":["1"]}'], ['networks', '{"label":["a"]}'], ['images', '[1]']]) {
+    const r = await call('POST', `/${t}/prune?filters=${encodeURIComponent(f as string)}`, '');
+    assert.equal(r.status, 400, `${t} prune ${f}: ${r.text}`);
+  }
   assert.equal(snapshot(), before);
 });
 

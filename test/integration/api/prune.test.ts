@@ -1,0 +1,59 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BIN, hostLeftovers, makeFixture, runCmd, type Fixture } from '../../helpers/fixture.js';
+
+/** `docker container prune` and `docker network prune` (the 28.x CLI) against `isola serve`: what is stopped or unused goes, the rest stays. */
+const DOCKER = '/usr/local/bin/docker';
+let fx: Fixture;
+let serve: ChildProcess;
+let sock: string;
+let serveLog = '';
+
+async function ok(args: string[]) {
+  const r = await runCmd(DOCKER, args, { env: { PATH: process.env.PATH, HOME: fx.root, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: path.join(fx.root, 'docker-cli') }, timeoutMs: 120_000 });
+  assert.equal(r.code, 0, `docker ${args.join(' ')}: exit ${r.code}\n${r.stdout}${r.stderr}\nserver: ${serveLog.slice(-1500)}`);
+  return r.stdout;
+}
+
+before(async () => {
+  fx = await makeFixture();
+  sock = path.join(fx.root, 'api.sock');
+  serve = spawn(process.execPath, ['--', BIN, 'serve', '--socket', sock], { env: { ...process.env, ISOLA_ROOT: fx.root }, stdio: ['ignore', 'ignore', 'pipe'] });
+  serve.stderr?.on('data', (d: Buffer) => (serveLog += d.toString()));
+  for (let i = 0; i < 100 && !fs.existsSync(sock); i++) await sleep(100);
+  assert.ok(fs.existsSync(sock), `isola serve did not listen: ${serveLog}`);
+});
+
+after(async () => {
+  if (serve && serve.exitCode === null) {
+    serve.kill('SIGTERM');
+    await new Promise((r) => serve.once('exit', r));
+  }
+  await fx?.dispose();
+});
+
+test('container prune removes the exited and the never started, keeps the running and the labelled-out; network prune the unused user networks', async () => {
+  await ok(['run', '--name', 'p-exited', 'base', 'sh', '-c', 'head -c 300000 /dev/zero > /big']);
+  const exited = (await ok(['inspect', '-f', '{{.Id}}', 'p-exited'])).trim();
+  const created = (await ok(['create', '--name', 'p-created', 'base', 'true'])).trim();
+  await ok(['run', '--name', 'p-kept', '--label', 'keep=1', 'base', 'true']);
+  await ok(['network', 'create', 'p-unused']);
+  await ok(['network', 'create', 'p-used']);
+  await ok(['run', '-d', '--name', 'p-running', '--network', 'p-used', 'base', 'sleep', '300']);
+  const out = await ok(['container', 'prune', '-f', '--filter', 'label!=keep']);
+  assert.match(out, /^Deleted Containers:\n/);
+  assert.deepEqual(out.split('\n').filter((l) => /^[a-f0-9]{64}$/.test(l)).sort(), [exited, created].sort());
+  const space = /Total reclaimed space: ([\d.]+)([kMG]?B)/.exec(out);
+  assert.ok(space && (space[2] !== 'B' || Number(space[1]) > 0), `the 300 kB file was measured: ${out}`);
+  assert.deepEqual((await ok(['ps', '-a', '--format', '{{.Names}}'])).split('\n').filter(Boolean).sort(), ['p-kept', 'p-running']);
+
+  const nets = await ok(['network', 'prune', '-f']);
+  assert.equal(nets, 'Deleted Networks:\np-unused\n\n');
+  await ok(['rm', '-f', 'p-running', 'p-kept']);
+  await ok(['network', 'rm', 'p-used']);
+  assert.deepEqual(hostLeftovers(fx), []);
+});
