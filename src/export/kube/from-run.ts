@@ -44,6 +44,8 @@ export interface ImageRunSettings extends LifecycleLike {
   capDrop: string[];
   seccomp: string;
   noNewPrivileges: boolean;
+  /** What messages call it (a Compose file's "service db"); default "image IMAGE". */
+  origin?: string;
 }
 
 /** The name a workload gets from its image when --name is not given: nginx from registry/library/nginx:1. */
@@ -70,7 +72,7 @@ export function workloadFromRun(
   req: ImageRunSettings, facts: ImageFacts | undefined, opts: WorkloadOptions,
   callerEnv: Readonly<Record<string, string | undefined>>, warnings: Warnings,
 ): KubeWorkload {
-  const subject = `image ${req.image}`;
+  const subject = req.origin ?? `image ${req.image}`;
   if (!facts) warnings.add(subject, 'not stored here: its HEALTHCHECK, VOLUMEs and EXPOSEd ports are not read (isola pull it first to carry them over)');
   // Docker's rule, in Kubernetes' words: --entrypoint replaces ENTRYPOINT and drops CMD (a
   // container `command` without `args` does both); a command replaces CMD (`args`).
