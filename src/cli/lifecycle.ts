@@ -117,15 +117,16 @@ export function register(program: Command, ctx: CliContext): void {
     .command('_cleanup', { hidden: true })
     .description('internal: run by the monitor when an instance exits')
     .option('--data-root <dir>')
+    .option('--run <n>', 'the run of the instance this exit command was started for')
     .argument('<id>')
-    .action(async (id: string, o: { dataRoot?: string }) => {
+    .action(async (id: string, o: { dataRoot?: string; run?: string }) => {
       // The data root may be gone by the time a monitor reports (a test removed it): then there
       // is nothing to record, and opening the engine would create an empty root again.
       if (!fs.existsSync(pathsFor(o.dataRoot ?? ctx.config.root).db)) throw new ExitWith(0);
       await withEngine(ctx, async (e) => {
         // This process outlives nothing: it may wait here for a restart's back-off and do it.
         e.restartMode = 'self';
-        await e.cleanupInstance(id);
+        await e.cleanupInstance(id, o.run !== undefined ? Number(o.run) : undefined);
         await e.keepRestarting(id);
       }, o.dataRoot);
       throw new ExitWith(0);
@@ -135,8 +136,9 @@ export function register(program: Command, ctx: CliContext): void {
     .command('_restart', { hidden: true })
     .description('internal: waits for a pending restart\'s back-off and does it')
     .option('--data-root <dir>')
+    .option('--run <n>', 'the run of the instance this exit command was started for')
     .argument('<id>')
-    .action(async (id: string, o: { dataRoot?: string }) => {
+    .action(async (id: string, o: { dataRoot?: string; run?: string }) => {
       if (!fs.existsSync(pathsFor(o.dataRoot ?? ctx.config.root).db)) throw new ExitWith(0);
       await withEngine(ctx, async (e) => {
         e.restartMode = 'self';

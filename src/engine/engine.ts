@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { fileURLToPath } from 'node:url';
 import type { Writable } from 'node:stream';
-import type { AttachSession, ExecOptions, ExitInfo, Kind, LogEntry, ProcessInfo, ResourceUpdate, RestartPolicy, Stats } from '../core/types.js';
+import type { AttachSession, ExecOptions, ExitInfo, InstanceSpec, Kind, LogEntry, ProcessInfo, ResourceUpdate, RestartPolicy, Stats } from '../core/types.js';
 import type { AnyDriver, StartAttach } from '../drivers/driver.js';
 import { Drivers } from '../drivers/registry.js';
 import { IsolaError, invalid, notFound } from '../core/errors.js';
@@ -238,7 +238,7 @@ export class Engine {
           rec.ports = await publishPorts(rec.id, rec.ports, reachAt);
           this.instances.setPorts(rec.id, rec.ports);
         }
-        rec.data = await driver.start(rec.spec, rec.data, (data) => this.instances.setData(rec.id, data), attach);
+        rec.data = await driver.start(forThisRun(rec.spec, lifeOf(rec).runSeq), rec.data, (data) => this.instances.setData(rec.id, data), attach);
       } catch (e) {
         if (rec.ports.length > 0) await unpublishPorts(rec.id).catch(() => undefined);
         // A workload that cannot start is an exit, as Docker records it (126/127).
@@ -785,27 +785,34 @@ export class Engine {
    * Called by the monitor's exit command (conmon's, or a VM's exit watcher), and by hand: records
    * the exit and cleans up one instance, and schedules the restart its policy asks for.
    */
-  async cleanupInstance(id: string): Promise<void> {
-    const found = this.instances.get(id);
-    if (!found) return;
-    // Under the instance's lock, the record read again inside it: a restart may be starting the
-    // next run right now, its record still naming the last run's monitor (dead, its exit file
-    // already removed) and the last run's resources. This exit command belongs to the last run;
-    // looking after that start has finished, it sees the new run running and leaves it alone,
-    // instead of recording it as exited (255) or cleaning up what the new run uses.
-    const settled = await this.locked(found, async () => {
-      const rec = this.instances.get(id);
-      if (!rec) return false;
-      if (rec.state === 'exited') {
-        await this.settle(rec);
-        return true;
-      }
-      const seen = await this.driver(rec.kind).observe(rec.spec, rec.data);
-      if (seen.state === 'exited') await this.recordExit(rec, seen.exit);
-      return false;
-    });
-    if (settled) await this.considerRestart(this.instances.get(id) ?? found);
+  async cleanupInstance(id: string, runSeq?: number): Promise<void> {
+    const rec = this.instances.get(id);
+    if (!rec) return;
+    // The exit command names the run it was started for: a restart may already have begun the
+    // next run, whose record still names the last run's monitor (dead, its exit file removed)
+    // until its start is recorded. That next run is not this command's to look at: the last one
+    // was recorded and settled before it began (stop, start and the restart policy settle first).
+    if (runSeq !== undefined && lifeOf(rec).runSeq !== runSeq) return;
+    if (rec.state === 'exited') {
+      await this.settle(rec);
+      await this.considerRestart(this.instances.get(id) ?? rec);
+      return;
+    }
+    const seen = await this.driver(rec.kind).observe(rec.spec, rec.data);
+    if (seen.state !== 'exited') return;
+    await this.recordExit(rec, seen.exit);
   }
+
+}
+
+/**
+ * The spec a run starts with: its exit command names the run (`_cleanup --run N ID`), so a late
+ * exit command of an earlier run never takes a newer run for its own.
+ */
+function forThisRun(spec: InstanceSpec, runSeq: number): InstanceSpec {
+  const c = spec.cleanupCommand;
+  if (c.length < 2 || !c.includes('_cleanup')) return spec;
+  return { ...spec, cleanupCommand: [...c.slice(0, -1), '--run', String(runSeq), ...c.slice(-1)] };
 }
 
 /** Seconds `stop` waits before SIGKILL when neither -t nor --stop-timeout says. */

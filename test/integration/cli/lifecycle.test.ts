@@ -146,13 +146,15 @@ describe('lifecycle through the CLI', () => {
     // The stopped run's exit command (conmon's, isola _cleanup) can come while the next run is
     // starting, its record still naming the old monitor: it once recorded the new run as 255.
     // Without the fix about half of these restarts ended so; five catch it almost surely.
+    const states: string[] = [];
     for (let i = 0; i < 5; i++) {
       assert.equal((await cli('run', '-d', '--init', '--name', `rs${i}`, '--network', 'none', '--health-cmd', 'true', '--health-interval', '1s', 'base', 'sleep', '600')).code, 0);
       const r = await cli('restart', '-t', '1', `rs${i}`);
       assert.equal(r.code, 0, r.stderr);
+      await sleep(1500);
+      const me = (await listed()).find((x) => x.name === `rs${i}`);
+      states.push(`rs${i} ${me?.state ?? 'gone'} ${me?.status ?? ''}`);
     }
-    await sleep(1500);
-    const states = (await listed()).filter((r) => r.name.startsWith('rs')).map((r) => `${r.name} ${r.state} ${r.status}`).sort();
     assert.deepEqual(states.map((x) => x.split(' ').slice(0, 2).join(' ')), [0, 1, 2, 3, 4].map((i) => `rs${i} running`), states.join('; '));
     assert.equal((await cli('rm', '-f', 'rs0', 'rs1', 'rs2', 'rs3', 'rs4')).code, 0);
   });
