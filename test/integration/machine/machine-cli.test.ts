@@ -109,6 +109,40 @@ describe('isola machine (CLI, real QEMU)', () => {
     assert.match(await ok(['ps', '-a']), /Exited.*debug/);
   });
 
+  test('compose: x-isola-machine places a service in prod beside its containers; a stopped machine is refused with nothing made', T, async () => {
+    const dir = path.join(fx.root, 'mstack');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'compose.yaml');
+    fs.writeFileSync(file, [
+      'services:',
+      '  cache:',
+      '    image: base',
+      '    x-isola-machine: prod',
+      '    command: httpd -f -p 8001 -h /etc',
+      '    ports: ["18090:8001"]',
+      '  front:',
+      '    image: base',
+      '    command: sleep 600',
+      '',
+    ].join('\n'));
+    const compose = (...args: string[]) => ['compose', '-f', file, '-p', 'mstack', ...args];
+    await ok(compose('up', '-d'));
+    assert.deepEqual((await inspect('prod'))?.containers.map((c) => c.name).sort(), ['api', 'db', 'mstack-cache-1'], 'placed beside prod\'s own containers');
+    assert.equal(await ok(compose('exec', 'cache', 'cat', '/proc/sys/kernel/random/boot_id')), await ok(['exec', 'db', 'cat', '/proc/sys/kernel/random/boot_id']), 'prod\'s kernel');
+    assert.notEqual(await ok(compose('exec', 'front', 'cat', '/proc/sys/kernel/random/boot_id')), await ok(['exec', 'db', 'cat', '/proc/sys/kernel/random/boot_id']), 'front is a plain container');
+    let res = await fetch('http://127.0.0.1:18090/hostname').catch(() => null);
+    for (let i = 0; i < 20 && res?.status !== 200; i++) res = await new Promise((r) => setTimeout(r, 250)).then(() => fetch('http://127.0.0.1:18090/hostname').catch(() => null));
+    assert.equal(res?.status, 200, 'its published port, through the machine');
+    // dev is stopped (the test before): a service placed there is refused, and nothing is made.
+    const other = path.join(dir, 'dev.yaml');
+    fs.writeFileSync(other, 'services:\n  tool:\n    image: base\n    x-isola-machine: dev\n    command: sleep 600\n');
+    const before = await ok(['ps', '-a', '-q']);
+    await refused(['compose', '-f', other, '-p', 'dstack', 'up', '-d'], /machine dev is not running/);
+    assert.equal(await ok(['ps', '-a', '-q']), before);
+    await ok(compose('down'));
+    assert.deepEqual((await inspect('prod'))?.containers.map((c) => c.name).sort(), ['api', 'db']);
+  });
+
   test('a machine whose QEMU is killed is settled by the next command; rm -f leaves nothing', T, async () => {
     const prod = await inspect('prod');
     for (const pid of qemuOf(prod?.id ?? '')) process.kill(pid, 'SIGKILL');
