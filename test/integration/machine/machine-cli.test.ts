@@ -100,6 +100,7 @@ describe('isola machine (CLI, real QEMU)', () => {
     await refused(['run', '--machine', 'prod', '--as', 'vm', 'base', 'true'], /hybrid kind, not --as vm/);
     await refused(['run', '--machine', 'prod', '-v', '/tmp:/x', 'base', 'true'], /-v and --mount of host folders/);
     await refused(['run', '--machine', 'prod', '-t', 'base', 'true'], /-i and -t are not available with --machine/);
+    await refused(['snapshot', 'create', 'db', 'one'], /snapshots are not available for db, a container in machine prod/);
     await refused(['machine', 'rm', 'prod'], /machine prod still has 2 container\(s\)/);
     await refused(['machine', 'create', 'tiny', '-m', '64m'], /too small for a machine/);
     await refused(['machine', 'inspect', 'nope'], /no such machine: nope/);
