@@ -81,6 +81,7 @@ function carryWarnings(s: ServiceModel, subject: string, warnings: Warnings): vo
   }
   if (s.build) warnings.add(subject, `build: not carried over: a cluster pulls its images; build it (isola compose build), then isola tag and isola push ${s.image} to a registry the cluster can pull from, and name that image in image:`);
   if (!onlyDefaultNetwork(s)) warnings.add(subject, `networks ${s.networks.join(', ')}: every pod shares the cluster network; the separation between the stack's networks is not carried over (a NetworkPolicy per network would be needed)`);
+  if (s.machine) warnings.add(subject, `x-isola-machine ${s.machine}: here its containers share that machine's VM; in a cluster each pod is a Kata VM of its own (runtimeClassName: kata)`);
   if (s.profiles.length) warnings.add(subject, `profiles ${s.profiles.join(', ')}: written because enabled; a cluster has no profiles`);
 }
 

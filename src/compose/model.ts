@@ -74,6 +74,8 @@ export interface ServiceModel {
   capAdd?: string[];
   capDrop?: string[];
   extraHosts?: string[];
+  /** x-isola-machine: the machine (isola machine create) whose VM hosts this service's containers. */
+  machine?: string;
 }
 
 export interface StackModel {
@@ -92,7 +94,7 @@ const TOP_KEYS = new Set(['name', 'version', 'services', 'networks', 'volumes'])
  * refused with its location rather than ignored: a stack must not silently run differently.
  */
 export const SERVICE_KEYS = new Set(['image', 'build', 'command', 'entrypoint', 'environment', 'env_file', 'ports', 'expose', 'volumes', 'networks',
-  'depends_on', 'healthcheck', 'restart', 'deploy', 'labels', 'profiles', 'runtime', 'x-isola-kind', 'working_dir', 'user', 'hostname',
+  'depends_on', 'healthcheck', 'restart', 'deploy', 'labels', 'profiles', 'runtime', 'x-isola-kind', 'x-isola-machine', 'working_dir', 'user', 'hostname',
   'stop_signal', 'stop_grace_period', 'read_only', 'init', 'privileged', 'cap_add', 'cap_drop', 'extra_hosts', 'mem_limit', 'cpus', 'pids_limit', 'scale']);
 const DEPLOY_KEYS = new Set(['replicas', 'resources']);
 const KINDS: readonly Kind[] = ['container', 'vm', 'hybrid'];
@@ -183,7 +185,9 @@ function serviceModel(file: LoadedFile, project: string, name: string, b: Raw, n
   for (const k of Object.keys(b)) {
     if (!SERVICE_KEYS.has(k) && !k.startsWith('x-')) throw fail(at(k), 'is not supported by isola compose', 'remove it (docs/COMPOSE.md lists the service keys isola compose applies)', true);
   }
-  const kind = serviceKind(b, at, fail);
+  let kind = serviceKind(b, at, fail);
+  const machine = machineOf(b, kind, at, fail);
+  if (machine) kind = 'hybrid';
   if (b.image === undefined && b.build === undefined) throw fail(at(), 'has neither image nor build', 'give the image to run (image: NAME) or how to build it (build: FOLDER)', true);
   const build = b.build === undefined ? undefined : buildModel_(file, b.build, at('build'), fail);
   const image = typeof b.image === 'string' ? b.image : `${project}-${name}`;
@@ -228,9 +232,25 @@ function serviceModel(file: LoadedFile, project: string, name: string, b: Raw, n
     ...(b.privileged !== undefined ? { privileged: b.privileged === true || b.privileged === 'true' } : {}),
     ...(Array.isArray(b.cap_add) ? { capAdd: b.cap_add.map(String) } : {}),
     ...(Array.isArray(b.cap_drop) ? { capDrop: b.cap_drop.map(String) } : {}),
+    ...(machine ? { machine } : {}),
     ...(b.extra_hosts !== undefined ? { extraHosts: Array.isArray(b.extra_hosts) ? b.extra_hosts.map(String) : Object.entries(b.extra_hosts as Raw).map(([h, ip]) => `${h}:${String(ip)}`) } : {}),
   };
   return svc;
+}
+
+/**
+ * x-isola-machine: NAME places the service's containers in that machine's VM (as run --machine),
+ * so a stack can put its database and API in a "prod" machine and a tool in a "dev" one. What a
+ * placed container cannot have is refused here, with its place in the file.
+ */
+function machineOf(b: Raw, kind: Kind, at: (...p: (string | number)[]) => (string | number)[], fail: Fail): string | undefined {
+  const m = b['x-isola-machine'];
+  if (m === undefined || m === null) return undefined;
+  if (typeof m !== 'string' || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(m)) throw fail(at('x-isola-machine'), 'must name a machine (letters, digits, _ . and -)', 'give the name of a machine from isola machine ls');
+  if (kind === 'vm') throw fail(at('x-isola-machine'), 'places containers in a machine, while the kind is vm', 'drop x-isola-kind: vm (a service in a machine is a container inside its VM), or drop x-isola-machine');
+  if (b.volumes !== undefined) throw fail(at('volumes'), `cannot be mounted into containers in machine ${m}: folders and volumes do not reach a machine yet`, 'drop volumes: from this service, or run it without x-isola-machine');
+  if (b.networks !== undefined) throw fail(at('networks'), `do not apply to containers in machine ${m}: they share the machine's address`, 'drop networks: from this service (reach it at the machine\'s address, on the ports it publishes)');
+  return m;
 }
 
 /** The health flags, checked now as `run --health-*` would be at create. */

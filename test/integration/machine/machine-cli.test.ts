@@ -100,6 +100,7 @@ describe('isola machine (CLI, real QEMU)', () => {
     await refused(['run', '--machine', 'prod', '--as', 'vm', 'base', 'true'], /hybrid kind, not --as vm/);
     await refused(['run', '--machine', 'prod', '-v', '/tmp:/x', 'base', 'true'], /-v and --mount of host folders/);
     await refused(['run', '--machine', 'prod', '-t', 'base', 'true'], /-i and -t are not available with --machine/);
+    await refused(['snapshot', 'create', 'db', 'one'], /snapshots are not available for db, a container in machine prod/);
     await refused(['machine', 'rm', 'prod'], /machine prod still has 2 container\(s\)/);
     await refused(['machine', 'create', 'tiny', '-m', '64m'], /too small for a machine/);
     await refused(['machine', 'inspect', 'nope'], /no such machine: nope/);
@@ -107,6 +108,40 @@ describe('isola machine (CLI, real QEMU)', () => {
     await ok(['machine', 'stop', 'dev']);
     await refused(['run', '--machine', 'dev', 'base', 'true'], /machine dev is not running/);
     assert.match(await ok(['ps', '-a']), /Exited.*debug/);
+  });
+
+  test('compose: x-isola-machine places a service in prod beside its containers; a stopped machine is refused with nothing made', T, async () => {
+    const dir = path.join(fx.root, 'mstack');
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'compose.yaml');
+    fs.writeFileSync(file, [
+      'services:',
+      '  cache:',
+      '    image: base',
+      '    x-isola-machine: prod',
+      '    command: httpd -f -p 8001 -h /etc',
+      '    ports: ["18090:8001"]',
+      '  front:',
+      '    image: base',
+      '    command: sleep 600',
+      '',
+    ].join('\n'));
+    const compose = (...args: string[]) => ['compose', '-f', file, '-p', 'mstack', ...args];
+    await ok(compose('up', '-d'));
+    assert.deepEqual((await inspect('prod'))?.containers.map((c) => c.name).sort(), ['api', 'db', 'mstack-cache-1'], 'placed beside prod\'s own containers');
+    assert.equal(await ok(compose('exec', 'cache', 'cat', '/proc/sys/kernel/random/boot_id')), await ok(['exec', 'db', 'cat', '/proc/sys/kernel/random/boot_id']), 'prod\'s kernel');
+    assert.notEqual(await ok(compose('exec', 'front', 'cat', '/proc/sys/kernel/random/boot_id')), await ok(['exec', 'db', 'cat', '/proc/sys/kernel/random/boot_id']), 'front is a plain container');
+    let res = await fetch('http://127.0.0.1:18090/hostname').catch(() => null);
+    for (let i = 0; i < 20 && res?.status !== 200; i++) res = await new Promise((r) => setTimeout(r, 250)).then(() => fetch('http://127.0.0.1:18090/hostname').catch(() => null));
+    assert.equal(res?.status, 200, 'its published port, through the machine');
+    // dev is stopped (the test before): a service placed there is refused, and nothing is made.
+    const other = path.join(dir, 'dev.yaml');
+    fs.writeFileSync(other, 'services:\n  tool:\n    image: base\n    x-isola-machine: dev\n    command: sleep 600\n');
+    const before = await ok(['ps', '-a', '-q']);
+    await refused(['compose', '-f', other, '-p', 'dstack', 'up', '-d'], /machine dev is not running/);
+    assert.equal(await ok(['ps', '-a', '-q']), before);
+    await ok(compose('down'));
+    assert.deepEqual((await inspect('prod'))?.containers.map((c) => c.name).sort(), ['api', 'db']);
   });
 
   test('a machine whose QEMU is killed is settled by the next command; rm -f leaves nothing', T, async () => {
