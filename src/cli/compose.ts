@@ -15,6 +15,7 @@ import { buildScratch, down, ensureImages, numberOf, selectInstances, serviceOf,
 import { parseScale } from '../compose/plan.js';
 import { prefixedLogs } from '../compose/logs.js';
 import { formatBytes } from '../core/units.js';
+import { parseParallelism, registerRollout } from './compose-rollout.js';
 
 interface Globals {
   file?: string;
@@ -49,15 +50,17 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--build', 'build the images of services with build: first, even when present')
     .option('--remove-orphans', 'remove instances of services the file no longer has')
     .option('--wait', 'with -d: return once every service is running, and healthy where it has a healthcheck')
-    .option('--wait-timeout <seconds>', 'how long to wait for a dependency\'s condition (and --wait)', '600')
-    .action(async (o: { detach?: boolean; scale: string[]; start: boolean; build?: boolean; removeOrphans?: boolean; wait?: boolean; waitTimeout: string }, cmd: Command) => {
+    .option('--wait-timeout <seconds>', 'how long to wait for a dependency\'s condition (and --wait, and a new replica of a rolling update)', '600')
+    .option('--parallelism <n>', 'a changed service\'s running replicas are replaced N at a time (rolling update)', '1')
+    .action(async (o: { detach?: boolean; scale: string[]; start: boolean; build?: boolean; removeOrphans?: boolean; wait?: boolean; waitTimeout: string; parallelism: string }, cmd: Command) => {
       const model = stackOf(cmd);
+      const parallelism = parseParallelism(o.parallelism);
       const scale = parseScale(o.scale, model);
       const wait = Number(o.waitTimeout);
       if (!Number.isFinite(wait) || wait <= 0) throw invalid(`invalid --wait-timeout "${o.waitTimeout}"`, 'give seconds, e.g. --wait-timeout 120');
       await withEngine(ctx, async (e) => {
         const digests = await ensureImages(e, model, imageHooks(ctx, e), { build: !!o.build, out: process.stdout });
-        const recs = await up(e, model, digests, { scale, noStart: !o.start, removeOrphans: !!o.removeOrphans, out: process.stdout, waitMs: wait * 1000 });
+        const recs = await up(e, model, digests, { scale, noStart: !o.start, removeOrphans: !!o.removeOrphans, out: process.stdout, waitMs: wait * 1000, parallelism });
         if (o.wait && o.start) {
           for (const s of model.services) {
             const healthy = recs.some((r) => serviceOf(r) === s.name && r.spec.health);
@@ -264,6 +267,8 @@ export function register(program: Command, ctx: CliContext): void {
       process.stdout.write(renderTable(['INSTANCE', 'SERVICE', 'IMAGE', 'IMAGE ID', 'SIZE'],
         rows.map((r) => [r.instance, r.service, r.image, r.digest.replace('sha256:', '').slice(0, 12), r.size === null ? '-' : formatBytes(r.size)])));
     });
+
+  registerRollout(compose, ctx, stackOf);
 }
 
 function pickServices(model: StackModel, names: readonly string[]): ServiceModel[] {
