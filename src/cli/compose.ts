@@ -6,7 +6,9 @@ import { collect, printJson, withEngine, type CliContext } from './context.js';
 import { renderTable } from './table.js';
 import { ExitWith } from './exit-codes.js';
 import { psJson, statusText } from './ps.js';
-import { mappingText } from '../net/publish.js';
+import { mappingText, type PortMapping } from '../net/publish.js';
+import { frontPorts, runningTargets, syncFront } from '../compose/front.js';
+import type { InstanceRecord } from '../state/instances.js';
 import { invalid } from '../core/errors.js';
 import type { Engine } from '../engine/engine.js';
 import { loadStack, type StackOptions } from '../compose/stack.js';
@@ -109,11 +111,16 @@ export function register(program: Command, ctx: CliContext): void {
         await e.reconcile();
         return selectInstances(e, model, services).filter((r) => o.all || r.state === 'running');
       });
-      if (o.json) return printJson(recs.map((r) => ({ ...psJson(r), project: model.project, service: serviceOf(r), replica: numberOf(r) })));
+      // A running replica also shows its service's fixed ports, which reach it (front.ts).
+      const portsOf = (r: InstanceRecord): PortMapping[] => {
+        const svc = model.services.find((s) => s.name === serviceOf(r));
+        return [...(svc && r.state === 'running' ? frontPorts(svc) : []), ...r.ports];
+      };
+      if (o.json) return printJson(recs.map((r) => ({ ...psJson(r), ports: portsOf(r).map(mappingText), project: model.project, service: serviceOf(r), replica: numberOf(r) })));
       if (o.services) return void process.stdout.write([...new Set(recs.map(serviceOf))].map((s) => `${s}\n`).join(''));
       if (o.quiet) return void process.stdout.write(recs.map((r) => `${r.id}\n`).join(''));
       process.stdout.write(renderTable(['NAME', 'SERVICE', 'KIND', 'IMAGE', 'STATUS', 'PORTS'],
-        recs.map((r) => [r.name, serviceOf(r), r.kind, r.imageRef, statusText(r), r.ports.map(mappingText).join(', ')])));
+        recs.map((r) => [r.name, serviceOf(r), r.kind, r.imageRef, statusText(r), portsOf(r).map(mappingText).join(', ')])));
     });
 
   compose
@@ -190,6 +197,10 @@ export function register(program: Command, ctx: CliContext): void {
               await e.startInstance(r.id);
               process.stdout.write(`Instance ${r.name} ${verb === 'start' ? 'Started' : 'Restarted'}\n`);
             }
+          }
+          // The services' fixed ports follow their running replicas (none: the port is closed).
+          for (const s of model.services.filter((x) => frontPorts(x).length > 0 && sorted.some((r) => serviceOf(r) === x.name))) {
+            await syncFront(model.project, s, runningTargets(e, model.project, s.name));
           }
         });
       });

@@ -14,6 +14,7 @@ import { BASE_REF } from '../image/base.js';
 import type { DependsCondition, ServiceModel, StackModel } from './model.js';
 import { LABEL, configHash, instanceName, planUp, startOrder, type Action, type Existing } from './plan.js';
 import { RevisionRepo } from '../state/revisions.js';
+import { frontPorts, reachOf, runningTargets, syncFront } from './front.js';
 import { planRollout, runRollout, RolloutFailure, type RolloutOps } from './rollout.js';
 
 /** The stack's instances, from the labels: every kind, every state. */
@@ -159,8 +160,12 @@ export async function up(engine: Engine, model: StackModel, digests: ReadonlyMap
       }
       // Running replicas of a changed service are rolled (docs/COMPOSE.md); the rest as planned.
       const rolled = o.noStart ? [] : mine.filter((a): a is Extract<Action, { type: 'recreate' }> => a.type === 'recreate' && a.old.running);
+      // The service's fixed ports (front.ts): put back as they were on failure, then pointed at its replicas now.
+      const front = !o.noStart && frontPorts(s).length > 0 && (o.only === undefined || o.only === s.name);
+      if (front) undo.push(async () => void (await syncFront(model.project, s, runningTargets(engine, model.project, s.name)).catch(() => undefined)));
       for (const a of mine.filter((x) => !rolled.includes(x as Extract<Action, { type: 'recreate' }>))) await apply(engine, model, s, a, hashes.get(s.name) ?? '', o, undo, commit);
       if (rolled.length > 0) await roll(engine, model, s, rolled, hashes.get(s.name) ?? '', o, undo, commit);
+      if (front) await syncFront(model.project, s, runningTargets(engine, model.project, s.name));
     }
   } catch (e) {
     for (const u of undo.reverse()) await u().catch(() => undefined);
@@ -184,7 +189,8 @@ export async function up(engine: Engine, model: StackModel, digests: ReadonlyMap
 
 /** Makes (and unless noStart, starts) replica n of a service under its name; resolves with its record. */
 async function makeReplica(engine: Engine, model: StackModel, s: ServiceModel, n: number, hash: string, noStart: boolean): Promise<InstanceRecord> {
-  const rec = await engine.create(requestFor(model, s, n, hash));
+  // Fixed host ports are the service's (front.ts), not a replica's.
+  const rec = await engine.create({ ...requestFor(model, s, n, hash), publish: s.ports.filter((p) => p.hostPort === 0) });
   try {
     for (const key of s.networks.slice(1)) {
       const net = model.networks.find((x) => x.key === key);
@@ -205,6 +211,9 @@ async function makeReplica(engine: Engine, model: StackModel, s: ServiceModel, n
  */
 async function roll(engine: Engine, model: StackModel, s: ServiceModel, actions: readonly Extract<Action, { type: 'recreate' }>[], hash: string, o: UpOptions, undo: (() => Promise<void>)[], commit: (() => Promise<void>)[]): Promise<void> {
   const olds = new Map(actions.map((a) => [a.number, a.old]));
+  // Old replicas still serving the service's fixed ports, until their new one is ready.
+  const serving = new Set(actions.map((a) => a.number));
+  const front = frontPorts(s).length > 0;
   const news = new Map<number, string>();
   const name = (n: number) => instanceName(model.project, s.name, n);
   const oldOf = (n: number): Existing => {
@@ -221,6 +230,14 @@ async function roll(engine: Engine, model: StackModel, s: ServiceModel, actions:
     },
     waitReady: (n) => waitReady(engine, news.get(n) ?? '', n, o.waitMs ?? 600_000),
     stopOld: async (n) => {
+      if (front) {
+        // The port moves off the old replica (one nft transaction) before it stops; requests it
+        // is serving are given a moment to end.
+        serving.delete(n);
+        const olderIps = [...serving].map((m) => engine.instances.list().find((r) => r.id === oldOf(m).id)).filter((r) => r !== undefined).map((r) => reachOf(r)).filter((ip): ip is string => ip !== undefined);
+        await syncFront(model.project, s, [...runningTargets(engine, model.project, s.name), ...olderIps]);
+        await new Promise((res) => setTimeout(res, DRAIN_MS));
+      }
       await stopReplica(engine, oldOf(n).id);
       o.out.write(`Instance ${oldOf(n).name} Stopped (replaced)\n`);
     },
@@ -248,6 +265,9 @@ async function roll(engine: Engine, model: StackModel, s: ServiceModel, actions:
   for (const a of actions) o.out.write(`Instance ${name(a.number)} Updated\n`);
 }
 
+/** How long an old replica keeps serving the connections it has after the port moved off it. */
+const DRAIN_MS = 500;
+
 /** Until a new replica is ready: healthy when it has a healthcheck, else running. A RolloutFailure when it never will be. */
 async function waitReady(engine: Engine, id: string, n: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -271,13 +291,8 @@ async function waitReady(engine: Engine, id: string, n: number, timeoutMs: numbe
 async function apply(engine: Engine, model: StackModel, s: ServiceModel, a: Action, hash: string, o: UpOptions, undo: (() => Promise<void>)[], commit: (() => Promise<void>)[]): Promise<void> {
   const name = instanceName(model.project, s.name, a.number);
   const make = async () => {
-    const rec = await engine.create(requestFor(model, s, a.number, hash));
+    const rec = await makeReplica(engine, model, s, a.number, hash, o.noStart);
     undo.push(async () => void (await engine.remove(rec.id, true).catch(() => undefined)));
-    for (const key of s.networks.slice(1)) {
-      const net = model.networks.find((x) => x.key === key);
-      if (net) await engine.networks.connect(net.name, engine.find(rec.id));
-    }
-    if (!o.noStart) await engine.start(engine.find(rec.id));
     return rec;
   };
   switch (a.type) {
@@ -372,6 +387,7 @@ export async function stopReplica(engine: Engine, id: string, timeoutSec?: numbe
 /** `compose down`: every instance of the project, then its networks; with `volumes`, its named volumes. */
 export async function down(engine: Engine, model: StackModel, o: { volumes: boolean; out: Writable }): Promise<void> {
   await engine.reconcile();
+  for (const s of model.services.filter((x) => frontPorts(x).length > 0)) await syncFront(model.project, s, []);
   const recs = stackInstances(engine, model.project);
   // Dependents first: the reverse of the start order, orphans first of all.
   const order = startOrder(model.services).map((s) => s.name).reverse();
