@@ -235,7 +235,7 @@ async function roll(engine: Engine, model: StackModel, s: ServiceModel, actions:
         // is serving are given a moment to end.
         serving.delete(n);
         const olderIps = [...serving].map((m) => engine.instances.list().find((r) => r.id === oldOf(m).id)).filter((r) => r !== undefined).map((r) => reachOf(r)).filter((ip): ip is string => ip !== undefined);
-        await syncFront(model.project, s, [...runningTargets(engine, model.project, s.name), ...olderIps]);
+        await syncFront(model.project, s, [...new Set([...runningTargets(engine, model.project, s.name), ...olderIps])]);
         await new Promise((res) => setTimeout(res, DRAIN_MS));
       }
       await stopReplica(engine, oldOf(n).id);
