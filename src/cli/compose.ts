@@ -6,7 +6,9 @@ import { collect, printJson, withEngine, type CliContext } from './context.js';
 import { renderTable } from './table.js';
 import { ExitWith } from './exit-codes.js';
 import { psJson, statusText } from './ps.js';
-import { mappingText } from '../net/publish.js';
+import { mappingText, type PortMapping } from '../net/publish.js';
+import { frontPorts, runningTargets, syncFront } from '../compose/front.js';
+import type { InstanceRecord } from '../state/instances.js';
 import { invalid } from '../core/errors.js';
 import type { Engine } from '../engine/engine.js';
 import { loadStack, type StackOptions } from '../compose/stack.js';
@@ -15,6 +17,7 @@ import { buildScratch, down, ensureImages, numberOf, selectInstances, serviceOf,
 import { parseScale } from '../compose/plan.js';
 import { prefixedLogs } from '../compose/logs.js';
 import { formatBytes } from '../core/units.js';
+import { parseParallelism, registerRollout } from './compose-rollout.js';
 
 interface Globals {
   file?: string;
@@ -49,15 +52,17 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--build', 'build the images of services with build: first, even when present')
     .option('--remove-orphans', 'remove instances of services the file no longer has')
     .option('--wait', 'with -d: return once every service is running, and healthy where it has a healthcheck')
-    .option('--wait-timeout <seconds>', 'how long to wait for a dependency\'s condition (and --wait)', '600')
-    .action(async (o: { detach?: boolean; scale: string[]; start: boolean; build?: boolean; removeOrphans?: boolean; wait?: boolean; waitTimeout: string }, cmd: Command) => {
+    .option('--wait-timeout <seconds>', 'how long to wait for a dependency\'s condition (and --wait, and a new replica of a rolling update)', '600')
+    .option('--parallelism <n>', 'a changed service\'s running replicas are replaced N at a time (rolling update)', '1')
+    .action(async (o: { detach?: boolean; scale: string[]; start: boolean; build?: boolean; removeOrphans?: boolean; wait?: boolean; waitTimeout: string; parallelism: string }, cmd: Command) => {
       const model = stackOf(cmd);
+      const parallelism = parseParallelism(o.parallelism);
       const scale = parseScale(o.scale, model);
       const wait = Number(o.waitTimeout);
       if (!Number.isFinite(wait) || wait <= 0) throw invalid(`invalid --wait-timeout "${o.waitTimeout}"`, 'give seconds, e.g. --wait-timeout 120');
       await withEngine(ctx, async (e) => {
         const digests = await ensureImages(e, model, imageHooks(ctx, e), { build: !!o.build, out: process.stdout });
-        const recs = await up(e, model, digests, { scale, noStart: !o.start, removeOrphans: !!o.removeOrphans, out: process.stdout, waitMs: wait * 1000 });
+        const recs = await up(e, model, digests, { scale, noStart: !o.start, removeOrphans: !!o.removeOrphans, out: process.stdout, waitMs: wait * 1000, parallelism });
         if (o.wait && o.start) {
           for (const s of model.services) {
             const healthy = recs.some((r) => serviceOf(r) === s.name && r.spec.health);
@@ -106,11 +111,16 @@ export function register(program: Command, ctx: CliContext): void {
         await e.reconcile();
         return selectInstances(e, model, services).filter((r) => o.all || r.state === 'running');
       });
-      if (o.json) return printJson(recs.map((r) => ({ ...psJson(r), project: model.project, service: serviceOf(r), replica: numberOf(r) })));
+      // A running replica also shows its service's fixed ports, which reach it (front.ts).
+      const portsOf = (r: InstanceRecord): PortMapping[] => {
+        const svc = model.services.find((s) => s.name === serviceOf(r));
+        return [...(svc && r.state === 'running' ? frontPorts(svc) : []), ...r.ports];
+      };
+      if (o.json) return printJson(recs.map((r) => ({ ...psJson(r), ports: portsOf(r).map(mappingText), project: model.project, service: serviceOf(r), replica: numberOf(r) })));
       if (o.services) return void process.stdout.write([...new Set(recs.map(serviceOf))].map((s) => `${s}\n`).join(''));
       if (o.quiet) return void process.stdout.write(recs.map((r) => `${r.id}\n`).join(''));
       process.stdout.write(renderTable(['NAME', 'SERVICE', 'KIND', 'IMAGE', 'STATUS', 'PORTS'],
-        recs.map((r) => [r.name, serviceOf(r), r.kind, r.imageRef, statusText(r), r.ports.map(mappingText).join(', ')])));
+        recs.map((r) => [r.name, serviceOf(r), r.kind, r.imageRef, statusText(r), portsOf(r).map(mappingText).join(', ')])));
     });
 
   compose
@@ -188,6 +198,10 @@ export function register(program: Command, ctx: CliContext): void {
               process.stdout.write(`Instance ${r.name} ${verb === 'start' ? 'Started' : 'Restarted'}\n`);
             }
           }
+          // The services' fixed ports follow their running replicas (none: the port is closed).
+          for (const s of model.services.filter((x) => frontPorts(x).length > 0 && sorted.some((r) => serviceOf(r) === x.name))) {
+            await syncFront(model.project, s, runningTargets(e, model.project, s.name));
+          }
         });
       });
   }
@@ -264,6 +278,8 @@ export function register(program: Command, ctx: CliContext): void {
       process.stdout.write(renderTable(['INSTANCE', 'SERVICE', 'IMAGE', 'IMAGE ID', 'SIZE'],
         rows.map((r) => [r.instance, r.service, r.image, r.digest.replace('sha256:', '').slice(0, 12), r.size === null ? '-' : formatBytes(r.size)])));
     });
+
+  registerRollout(compose, ctx, stackOf);
 }
 
 function pickServices(model: StackModel, names: readonly string[]): ServiceModel[] {

@@ -13,6 +13,9 @@ import { normalizeRef } from '../image/ref.js';
 import { BASE_REF } from '../image/base.js';
 import type { DependsCondition, ServiceModel, StackModel } from './model.js';
 import { LABEL, configHash, instanceName, planUp, startOrder, type Action, type Existing } from './plan.js';
+import { RevisionRepo } from '../state/revisions.js';
+import { frontPorts, reachOf, runningTargets, syncFront } from './front.js';
+import { planRollout, runRollout, RolloutFailure, type RolloutOps } from './rollout.js';
 
 /** The stack's instances, from the labels: every kind, every state. */
 export function stackInstances(engine: Engine, project: string): InstanceRecord[] {
@@ -119,8 +122,12 @@ export interface UpOptions {
   noStart: boolean;
   removeOrphans: boolean;
   out: Writable;
-  /** How long to wait for a dependency's condition (ms). */
+  /** How long to wait for a dependency's condition, and for a new replica of a rollout to be ready (ms). */
   waitMs?: number;
+  /** Replicas a rolling update replaces at a time (default 1). */
+  parallelism?: number;
+  /** Only this service (compose rollback): the others are neither touched nor reported. */
+  only?: string;
 }
 
 /**
@@ -131,7 +138,9 @@ export interface UpOptions {
 export async function up(engine: Engine, model: StackModel, digests: ReadonlyMap<string, string>, o: UpOptions): Promise<InstanceRecord[]> {
   await engine.reconcile();
   const hashes = new Map(model.services.map((s) => [s.name, configHash(s, digests.get(s.name) ?? '')]));
-  const { actions, orphans } = planUp(model, hashes, o.scale, existing(stackInstances(engine, model.project)), o.noStart);
+  const planned = planUp(model, hashes, o.scale, existing(stackInstances(engine, model.project)), o.noStart);
+  const actions = o.only === undefined ? planned.actions : planned.actions.filter((a) => a.service === o.only);
+  const orphans = o.only === undefined ? planned.orphans : [];
   // Everything the stack needs from outside it, checked before anything is made.
   for (const n of model.networks.filter((x) => x.external)) engine.networks.resolve(n.name);
   for (const v of model.volumes.filter((x) => x.external)) engine.volumes.inspect(v.name);
@@ -149,13 +158,24 @@ export async function up(engine: Engine, model: StackModel, digests: ReadonlyMap
       if (!o.noStart && mine.some((a) => a.type !== 'keep' && a.type !== 'remove')) {
         for (const d of s.dependsOn) await waitFor(engine, model.project, d.service, d.condition, o.waitMs ?? 600_000, o.out);
       }
-      for (const a of mine) await apply(engine, model, s, a, hashes.get(s.name) ?? '', o, undo, commit);
+      // Running replicas of a changed service are rolled (docs/COMPOSE.md); the rest as planned.
+      const rolled = o.noStart ? [] : mine.filter((a): a is Extract<Action, { type: 'recreate' }> => a.type === 'recreate' && a.old.running);
+      // The service's fixed ports (front.ts): put back as they were on failure, then pointed at its replicas now.
+      const front = !o.noStart && frontPorts(s).length > 0 && (o.only === undefined || o.only === s.name);
+      if (front) undo.push(async () => void (await syncFront(model.project, s, runningTargets(engine, model.project, s.name)).catch(() => undefined)));
+      for (const a of mine.filter((x) => !rolled.includes(x as Extract<Action, { type: 'recreate' }>))) await apply(engine, model, s, a, hashes.get(s.name) ?? '', o, undo, commit);
+      if (rolled.length > 0) await roll(engine, model, s, rolled, hashes.get(s.name) ?? '', o, undo, commit);
+      if (front) await syncFront(model.project, s, runningTargets(engine, model.project, s.name));
     }
   } catch (e) {
     for (const u of undo.reverse()) await u().catch(() => undefined);
     throw e;
   }
   for (const c of commit) await c();
+  const revisions = new RevisionRepo(engine.db);
+  for (const s of model.services.filter((x) => o.only === undefined || x.name === o.only)) {
+    revisions.record({ project: model.project, service: s.name, imageRef: s.image, imageDigest: digests.get(s.name) ?? '', configHash: hashes.get(s.name) ?? '', serviceJson: JSON.stringify(s) });
+  }
   for (const orphan of orphans) {
     if (o.removeOrphans) {
       await engine.remove(orphan.id, true);
@@ -167,16 +187,112 @@ export async function up(engine: Engine, model: StackModel, digests: ReadonlyMap
   return stackInstances(engine, model.project);
 }
 
-async function apply(engine: Engine, model: StackModel, s: ServiceModel, a: Action, hash: string, o: UpOptions, undo: (() => Promise<void>)[], commit: (() => Promise<void>)[]): Promise<void> {
-  const name = instanceName(model.project, s.name, a.number);
-  const make = async () => {
-    const rec = await engine.create(requestFor(model, s, a.number, hash));
-    undo.push(async () => void (await engine.remove(rec.id, true).catch(() => undefined)));
+/** Makes (and unless noStart, starts) replica n of a service under its name; resolves with its record. */
+async function makeReplica(engine: Engine, model: StackModel, s: ServiceModel, n: number, hash: string, noStart: boolean): Promise<InstanceRecord> {
+  // Fixed host ports are the service's (front.ts), not a replica's.
+  const rec = await engine.create({ ...requestFor(model, s, n, hash), publish: s.ports.filter((p) => p.hostPort === 0) });
+  try {
     for (const key of s.networks.slice(1)) {
       const net = model.networks.find((x) => x.key === key);
       if (net) await engine.networks.connect(net.name, engine.find(rec.id));
     }
-    if (!o.noStart) await engine.start(engine.find(rec.id));
+    if (!noStart) await engine.start(engine.find(rec.id));
+  } catch (e) {
+    await engine.remove(rec.id, true).catch(() => undefined);
+    throw e;
+  }
+  return rec;
+}
+
+/**
+ * The rolling update of one service's running replicas (rollout.ts): new replica up and ready
+ * before an old one stops. A new replica that fails ends it: the service is put back as it was
+ * and the up fails with one line naming the replica.
+ */
+async function roll(engine: Engine, model: StackModel, s: ServiceModel, actions: readonly Extract<Action, { type: 'recreate' }>[], hash: string, o: UpOptions, undo: (() => Promise<void>)[], commit: (() => Promise<void>)[]): Promise<void> {
+  const olds = new Map(actions.map((a) => [a.number, a.old]));
+  // Old replicas still serving the service's fixed ports, until their new one is ready.
+  const serving = new Set(actions.map((a) => a.number));
+  const front = frontPorts(s).length > 0;
+  const news = new Map<number, string>();
+  const name = (n: number) => instanceName(model.project, s.name, n);
+  const oldOf = (n: number): Existing => {
+    const old = olds.get(n);
+    if (!old) throw new Error(`no old replica ${n}`);
+    return old;
+  };
+  const ops: RolloutOps = {
+    asideOld: async (n) => engine.rename(oldOf(n).id, `${oldOf(n).id.slice(0, 12)}_${name(n)}`),
+    startNew: async (n) => {
+      const rec = await makeReplica(engine, model, s, n, hash, false);
+      news.set(n, rec.id);
+      o.out.write(`Instance ${name(n)} Started (new revision)\n`);
+    },
+    waitReady: (n) => waitReady(engine, news.get(n) ?? '', n, o.waitMs ?? 600_000),
+    stopOld: async (n) => {
+      if (front) {
+        // The port moves off the old replica (one nft transaction) before it stops; requests it
+        // is serving are given a moment to end.
+        serving.delete(n);
+        const olderIps = [...serving].map((m) => engine.instances.list().find((r) => r.id === oldOf(m).id)).filter((r) => r !== undefined).map((r) => reachOf(r)).filter((ip): ip is string => ip !== undefined);
+        await syncFront(model.project, s, [...new Set([...runningTargets(engine, model.project, s.name), ...olderIps])]);
+        await new Promise((res) => setTimeout(res, DRAIN_MS));
+      }
+      await stopReplica(engine, oldOf(n).id);
+      o.out.write(`Instance ${oldOf(n).name} Stopped (replaced)\n`);
+    },
+    removeNew: async (n) => {
+      const id = news.get(n);
+      if (id) await engine.remove(id, true);
+    },
+    restoreOld: async (n, stopped) => {
+      await engine.rename(oldOf(n).id, name(n));
+      if (stopped) await engine.startInstance(oldOf(n).id);
+    },
+    removeOld: async (n) => void (await engine.remove(oldOf(n).id, true)),
+  };
+  o.out.write(`Service ${s.name} Rolling ${actions.length} replica(s), ${o.parallelism ?? 1} at a time\n`);
+  try {
+    const done = await runRollout(planRollout(actions.map((a) => a.number), [], o.parallelism ?? 1), ops);
+    undo.push(...done.undo);
+    commit.push(...done.commit);
+  } catch (e) {
+    if (e instanceof RolloutFailure) {
+      throw new IsolaError('FAILED_PRECONDITION', `rollout of service ${s.name} failed: new replica ${s.name}-${e.replica} ${e.reason}; service ${s.name} was rolled back to its previous revision`, `fix the image or the healthcheck of ${s.name}, then run isola compose up again`);
+    }
+    throw e;
+  }
+  for (const a of actions) o.out.write(`Instance ${name(a.number)} Updated\n`);
+}
+
+/** How long an old replica keeps serving the connections it has after the port moved off it. */
+const DRAIN_MS = 500;
+
+/** Until a new replica is ready: healthy when it has a healthcheck, else running. A RolloutFailure when it never will be. */
+async function waitReady(engine: Engine, id: string, n: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await engine.reconcile();
+    const r = engine.instances.list().find((x) => x.id === id);
+    if (!r) throw new RolloutFailure(n, 'was removed');
+    const life = lifeOf(r);
+    if (r.state === 'exited' || r.state === 'created') throw new RolloutFailure(n, `exited (status ${String(r.exitCode)}) before it was ready`);
+    if (r.spec.health) {
+      if (life.health?.status === 'unhealthy') throw new RolloutFailure(n, 'became unhealthy');
+      if (life.health?.status === 'healthy' && r.state === 'running') return;
+    } else if (r.state === 'running') {
+      return;
+    }
+    if (Date.now() > deadline) throw new RolloutFailure(n, `was not ready in ${Math.round(timeoutMs / 1000)} s`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
+async function apply(engine: Engine, model: StackModel, s: ServiceModel, a: Action, hash: string, o: UpOptions, undo: (() => Promise<void>)[], commit: (() => Promise<void>)[]): Promise<void> {
+  const name = instanceName(model.project, s.name, a.number);
+  const make = async () => {
+    const rec = await makeReplica(engine, model, s, a.number, hash, o.noStart);
+    undo.push(async () => void (await engine.remove(rec.id, true).catch(() => undefined)));
     return rec;
   };
   switch (a.type) {
@@ -271,6 +387,7 @@ export async function stopReplica(engine: Engine, id: string, timeoutSec?: numbe
 /** `compose down`: every instance of the project, then its networks; with `volumes`, its named volumes. */
 export async function down(engine: Engine, model: StackModel, o: { volumes: boolean; out: Writable }): Promise<void> {
   await engine.reconcile();
+  for (const s of model.services.filter((x) => frontPorts(x).length > 0)) await syncFront(model.project, s, []);
   const recs = stackInstances(engine, model.project);
   // Dependents first: the reverse of the start order, orphans first of all.
   const order = startOrder(model.services).map((s) => s.name).reverse();

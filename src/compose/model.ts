@@ -194,10 +194,7 @@ function serviceModel(file: LoadedFile, project: string, name: string, b: Raw, n
   const environment = [...envFiles(file, b.env_file, at('env_file'), fail), ...envList(b.environment, file.vars)];
   const ports = portList(b.ports, at('ports'), fail);
   const replicas = replicaCount(b, at, fail);
-  if (replicas > 1) {
-    const fixed = ports.find((p) => p.hostPort !== 0);
-    if (fixed) throw fail(at('ports'), `publishes the fixed host port ${fixed.hostPort} while it has ${replicas} replicas, and only one can bind it`, 'publish the instance port alone (e.g. "80") so each replica gets a free host port, or run one replica');
-  }
+  // A fixed host port with several replicas is fine: the service publishes it, spread over them (front.ts).
   const limits = isRecord(b.deploy) && isRecord(b.deploy.resources) && isRecord(b.deploy.resources.limits) ? b.deploy.resources.limits : {};
   const memory = limits.memory ?? b.mem_limit;
   const cpus = limits.cpus ?? b.cpus;

@@ -122,10 +122,8 @@ export function parseScale(items: readonly string[], model: StackModel): Map<str
     if (!m?.[1] || m[2] === undefined) throw invalid(`invalid --scale "${item}"`, 'write --scale SERVICE=N, N a whole number');
     const svc = model.services.find((s) => s.name === m[1]);
     if (!svc) throw invalid(`--scale ${item}: no such service "${m[1]}" in ${model.file}`, `scale one of: ${model.services.map((s) => s.name).join(', ')}`);
-    const n = Number(m[2]);
-    const fixed = svc.ports.find((p) => p.hostPort !== 0);
-    if (n > 1 && fixed) throw invalid(`--scale ${item}: service ${svc.name} publishes the fixed host port ${fixed.hostPort}, which only one replica can bind`, 'publish the instance port alone (e.g. "80") so each replica gets a free host port');
-    out.set(svc.name, n);
+    // A fixed host port is the service's, spread over its replicas (front.ts): any number may share it.
+    out.set(svc.name, Number(m[2]));
   }
   return out;
 }

@@ -225,3 +225,33 @@ export async function deletePublishRules(instanceId: string, state?: TableState)
   if (mine.length > 0) await nftOk(mine.map((p) => `delete rule ip ${TABLE} publish handle ${p.handle}`).join('\n'), 'removing a published port');
   return mine.length;
 }
+
+/** A DNAT rule spread over several targets (a Compose service's published port: one per ready replica). */
+export interface BalancedRule {
+  protocol: 'tcp' | 'udp';
+  hostIp: string;
+  hostPort: number;
+  targetIps: readonly string[];
+  targetPort: number;
+}
+
+/** The nft command of a balanced rule: new connections go round-robin over the targets (numgen). */
+export function balancedRuleCommand(owner: string, r: BalancedRule): string {
+  const dst = r.hostIp === '0.0.0.0' ? '' : `ip daddr ${r.hostIp} `;
+  const first = r.targetIps[0] ?? '0.0.0.0';
+  const to = r.targetIps.length === 1 ? `${first}:${r.targetPort}` : `numgen inc mod ${r.targetIps.length} map { ${r.targetIps.map((ip, i) => `${i} : ${ip}`).join(', ')} } : ${r.targetPort}`;
+  // The comment has the shape of an instance's (its owner a 64-hex key), naming the first target.
+  return `add rule ip ${TABLE} publish ${dst}${r.protocol} dport ${r.hostPort} dnat to ${to} comment "${publishComment({ instanceId: owner, protocol: r.protocol, hostIp: r.hostIp, hostPort: r.hostPort, targetIp: first, targetPort: r.targetPort })}"`;
+}
+
+/**
+ * Replaces every DNAT rule of one owner by `rules` in ONE nft transaction: a connection sees
+ * either the old targets or the new ones, never no rule. Idempotent.
+ */
+export async function replaceOwnedRules(owner: string, rules: readonly BalancedRule[], state: TableState): Promise<void> {
+  const cmds = [
+    ...state.publish.filter((p) => p.instanceId === owner).map((p) => `delete rule ip ${TABLE} publish handle ${p.handle}`),
+    ...rules.filter((r) => r.targetIps.length > 0).map((r) => balancedRuleCommand(owner, r)),
+  ];
+  if (cmds.length > 0) await nftOk(cmds.join('\n'), 'a service\'s published port');
+}

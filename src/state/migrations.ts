@@ -138,4 +138,18 @@ export const MIGRATIONS: string[] = [
      owner_json  TEXT,
      UNIQUE (network_id, ip)
    )`,
+  // Compose revisions (`isola compose up`, `compose rollback`, docs/COMPOSE.md): what each service
+  // of a stack was made from, one row per change (its image digest, config hash and the service as
+  // resolved), so a rollback knows the previous revision. Rows outlive the instances on purpose.
+  `CREATE TABLE compose_revisions (
+     project       TEXT NOT NULL,
+     service       TEXT NOT NULL,
+     seq           INTEGER NOT NULL,
+     created_at    TEXT NOT NULL,
+     image_ref     TEXT NOT NULL,
+     image_digest  TEXT NOT NULL,
+     config_hash   TEXT NOT NULL,
+     service_json  TEXT NOT NULL,
+     PRIMARY KEY (project, service, seq)
+   )`,
 ];

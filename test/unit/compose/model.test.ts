@@ -100,10 +100,15 @@ test('networks: the default one per stack, declared ones, undeclared ones refuse
   refused(() => model('services:\n  a: {image: base, volumes: ["nope:/x"]}\n'), /uses the volume "nope", which the top-level volumes section does not declare/);
 });
 
-test('bad input: unsupported keys, a fixed host port with replicas, no image, a missing env_file', () => {
+test('a fixed host port with several replicas is the service\'s: accepted', () => {
+  const s = model('services:\n  a: {image: base, ports: ["80:80"], deploy: {replicas: 2}}\n').services[0];
+  assert.equal(s?.replicas, 2);
+  assert.equal(s?.ports[0]?.hostPort, 80);
+});
+
+test('bad input: unsupported keys, no image, a missing env_file', () => {
   refused(() => model('services:\n  a: {image: base, sysctls: {x: 1}}\n'), /compose\.yaml:2:20: services\.a\.sysctls is not supported by isola compose/);
   refused(() => model('services:\n  a: {image: base, deploy: {mode: global}}\n'), /services\.a\.deploy\.mode is not supported/);
-  refused(() => model('services:\n  a: {image: base, ports: ["80:80"], deploy: {replicas: 2}}\n'), /publishes the fixed host port 80 while it has 2 replicas/);
   refused(() => model('services:\n  a: {command: x}\n'), /services\.a has neither image nor build/);
   refused(() => model('services:\n  a: {image: base, env_file: nope.env}\n'), /names .*nope\.env, which does not exist/);
   refused(() => model('services:\n  a: {image: base, command: "sh -c \'x"}\n'), /unclosed ' quote/);

@@ -1,0 +1,54 @@
+import { createHash } from 'node:crypto';
+import type { Engine } from '../engine/engine.js';
+import type { InstanceRecord } from '../state/instances.js';
+import { withNetLock } from '../net/bridge.js';
+import { readTable, replaceOwnedRules } from '../net/nft.js';
+import { assertPortFree, protocolOf, type PortMapping } from '../net/publish.js';
+import { LABEL, instanceName } from './plan.js';
+import type { ServiceModel } from './model.js';
+
+/**
+ * A Compose service's fixed published ports ("8080:80") belong to the service, not to a replica
+ * (docs/COMPOSE.md, "Published ports of a service"): one DNAT rule per port in isola's nftables
+ * table, spread round-robin over the service's ready replicas and owned by a key of the service.
+ * A rolling update moves it from an old replica to the new one in one nft transaction, so a
+ * client of the port is always served; and several replicas can share one fixed port.
+ */
+export const frontKey = (project: string, service: string): string => createHash('sha256').update(`isola compose front\0${project}\0${service}`).digest('hex');
+
+/** The service's ports with a fixed host port: published by the service. */
+export const frontPorts = (s: ServiceModel): PortMapping[] => s.ports.filter((p) => p.hostPort !== 0);
+
+/** Where an instance is reached (its address on its first network, or its machine's). */
+export function reachOf(r: InstanceRecord): string | undefined {
+  return r.spec.network.mode === 'bridge' ? r.spec.network.ip : r.spec.machine?.ip;
+}
+
+/** The addresses of the service's running replicas (those under their own names), in replica order. */
+export function runningTargets(engine: Engine, project: string, service: string, except: ReadonlySet<string> = new Set()): string[] {
+  const numLabel = LABEL.number;
+  return engine.instances.list()
+    .filter((r) => r.spec.labels?.[LABEL.project] === project && r.spec.labels[LABEL.service] === service && r.state === 'running' && !except.has(r.id))
+    .filter((r) => r.name === instanceName(project, service, Number(r.spec.labels?.[numLabel] ?? 0)))
+    .sort((a, b) => Number(a.spec.labels?.[numLabel] ?? 0) - Number(b.spec.labels?.[numLabel] ?? 0))
+    .map(reachOf)
+    .filter((ip): ip is string => ip !== undefined);
+}
+
+/**
+ * Points the service's fixed ports at `targets` (none: the rules go). The first time a port is
+ * published it is checked free (no other instance's rule, nothing of the host listening).
+ */
+export async function syncFront(project: string, s: ServiceModel, targets: readonly string[]): Promise<void> {
+  const key = frontKey(project, s.name);
+  await withNetLock(async () => {
+    const st = await readTable();
+    const ports = targets.length > 0 ? frontPorts(s) : [];
+    const others = st.publish.filter((p) => p.instanceId !== key);
+    for (const p of ports) {
+      if (!st.publish.some((x) => x.instanceId === key && x.hostPort === p.hostPort && x.protocol === protocolOf(p))) await assertPortFree(p, others);
+    }
+    if (!st.exists && ports.length === 0) return;
+    await replaceOwnedRules(key, ports.map((p) => ({ protocol: protocolOf(p), hostIp: p.hostIp, hostPort: p.hostPort, targetIps: targets, targetPort: p.instancePort })), st);
+  });
+}
