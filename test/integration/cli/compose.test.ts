@@ -106,14 +106,16 @@ describe('isola compose', { timeout: 1_500_000 }, () => {
     assert.deepEqual(ids(scaled, 'db'), ids(before, 'db'));
     // The environment changes the database's configuration (interpolation): db alone is recreated, web-3 goes (replicas: 2).
     const r = ok(await compose(['up', '-d'], { DB_GREETING: 'changed' }));
-    assert.match(r.stdout, /Instance .*-db-1 Recreated/);
+    // A changed service is rolled (a new replica, healthy, then the old one goes): docs/COMPOSE.md.
+    assert.match(r.stdout, /Service db Rolling 1 replica\(s\)/);
+    assert.match(r.stdout, /Instance .*-db-1 Updated/);
     const after = await ps();
     assert.notDeepEqual(ids(after, 'db'), ids(before, 'db'));
     assert.deepEqual(ids(after, 'web'), ids(before, 'web'));
     assert.equal(ok(await compose(['exec', 'db', 'cat', '/data/www/index.html'])).stdout, 'changed\n');
     // The same again: nothing to do.
     const same = ok(await compose(['up', '-d'], { DB_GREETING: 'changed' }));
-    assert.doesNotMatch(same.stdout, /Recreated|Created|Removed/);
+    assert.doesNotMatch(same.stdout, /Rolling|Updated|Recreated|Created|Removed/);
   });
 
   test('stop, start, restart, images, config, pull', async () => {
