@@ -3,6 +3,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { run, type RunResult } from '../../util/exec.js';
+import { removeCgroup } from '../../util/cgroup.js';
 
 /**
  * A private dockerd (Debian's docker.io) for one benchmark: its own data root, exec root and
@@ -16,21 +17,6 @@ export interface PeerDockerd {
 }
 
 const CLIENT = fs.existsSync('/usr/local/bin/docker') ? '/usr/local/bin/docker' : 'docker';
-
-function rmdirTree(dir: string): void {
-  let entries: fs.Dirent[];
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return;
-  }
-  for (const e of entries) if (e.isDirectory()) rmdirTree(path.join(dir, e.name));
-  try {
-    fs.rmdirSync(dir);
-  } catch {
-    /* still in use: named by the caller's checks */
-  }
-}
 
 export async function startDockerd(env: NodeJS.ProcessEnv): Promise<PeerDockerd> {
   const b = fs.mkdtempSync('/tmp/ibd-');
@@ -54,8 +40,7 @@ export async function startDockerd(env: NodeJS.ProcessEnv): Promise<PeerDockerd>
     }
     const mounts = fs.readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(b)).sort().reverse();
     for (const m of mounts) await run('umount', ['-l', m]);
-    for (const ctl of fs.readdirSync('/sys/fs/cgroup')) rmdirTree(path.join('/sys/fs/cgroup', ctl, 'isola-bench-dockerd'));
-    rmdirTree('/sys/fs/cgroup/isola-bench-dockerd');
+    removeCgroup('/isola-bench-dockerd');
     fs.rmSync(b, { recursive: true, force: true });
   };
   const deadline = Date.now() + 30_000;

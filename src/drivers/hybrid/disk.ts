@@ -25,6 +25,27 @@ export interface GuestSystem {
   tini: string | null;
 }
 
+/** Copies a host file into a guest tree at `dest` (its folders made), with `mode`. */
+export function putFile(tree: string, src: string, dest: string, mode = 0o755): void {
+  const to = path.join(tree, dest);
+  fs.mkdirSync(path.dirname(to), { recursive: true });
+  fs.copyFileSync(src, to);
+  fs.chmodSync(to, mode);
+}
+
+/**
+ * What runs runc in a guest, into its tree: busybox with the applets the guest's scripts use,
+ * runc, the libraries given (at their host paths), and tini when the host has it. The hybrid's
+ * root disk and a machine's disk both start so.
+ */
+export function putRuncTools(tree: string, sys: GuestSystem, o: { applets: readonly string[]; libs: Iterable<string>; runcAt: string; tiniAt: string }): void {
+  putFile(tree, sys.busybox, '/bin/busybox');
+  for (const a of o.applets) fs.symlinkSync('busybox', path.join(tree, 'bin', a));
+  putFile(tree, sys.runc, o.runcAt);
+  for (const lib of o.libs) putFile(tree, lib, lib);
+  if (sys.tini) putFile(tree, sys.tini, o.tiniAt);
+}
+
 /** The host programs that make up the guest system, or why they cannot. */
 export async function guestSystem(config: Config): Promise<GuestSystem> {
   const runc = runtimeBinary('runc', config);
@@ -60,17 +81,7 @@ export function ensureHybridDisk(image: ResolvedImage, cache: CacheLayout, sys: 
   const disk = cache.hybridDisk(image.digest, systemDigest(sys));
   return buildExt4Once(cache, 'hybrid-disk', disk, 'isola-hybrid', `the hybrid root disk of ${image.ref}`, async (tree) => {
     await unpackImage(image, path.join(tree, GUEST.rootfs), limits);
-    const put = (src: string, dest: string, mode = 0o755) => {
-      const to = path.join(tree, dest);
-      fs.mkdirSync(path.dirname(to), { recursive: true });
-      fs.copyFileSync(src, to);
-      fs.chmodSync(to, mode);
-    };
-    put(sys.busybox, '/bin/busybox');
-    for (const a of APPLETS) fs.symlinkSync('busybox', path.join(tree, 'bin', a));
-    put(sys.runc, GUEST.runc);
-    for (const lib of sys.libs) put(lib, lib);
-    if (sys.tini) put(sys.tini, GUEST.tini);
+    putRuncTools(tree, sys, { applets: APPLETS, libs: sys.libs, runcAt: GUEST.runc, tiniAt: GUEST.tini });
     fs.writeFileSync(path.join(tree, GUEST.start), START_SCRIPT, { mode: 0o755 });
     for (const d of ['proc', 'sys', 'dev', 'run', 'tmp']) fs.mkdirSync(path.join(tree, d), { recursive: true });
   });

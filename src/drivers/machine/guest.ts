@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { run } from '../../util/exec.js';
 import { makeExt4 } from '../../guest/ext4.js';
-import type { GuestSystem } from '../hybrid/disk.js';
+import { putFile, putRuncTools, type GuestSystem } from '../hybrid/disk.js';
 
 /** Paths inside a machine's guest. */
 export const MACHINE_GUEST = {
@@ -113,18 +113,8 @@ export async function buildMachineDisk(sys: MachineSystem, scratch: string, disk
   const tree = path.join(scratch, 'tree');
   fs.rmSync(tree, { recursive: true, force: true });
   try {
-    const put = (src: string, dest: string, mode = 0o755) => {
-      const to = path.join(tree, dest);
-      fs.mkdirSync(path.dirname(to), { recursive: true });
-      fs.copyFileSync(src, to);
-      fs.chmodSync(to, mode);
-    };
-    put(sys.busybox, '/bin/busybox');
-    for (const a of APPLETS) fs.symlinkSync('busybox', path.join(tree, 'bin', a));
-    put(sys.runc, MACHINE_GUEST.runc);
-    put(sys.conmon, MACHINE_GUEST.conmon);
-    for (const lib of new Set([...sys.libs, ...sys.conmonLibs])) put(lib, lib);
-    if (sys.tini) put(sys.tini, MACHINE_GUEST.tini);
+    putRuncTools(tree, sys, { applets: APPLETS, libs: new Set([...sys.libs, ...sys.conmonLibs]), runcAt: MACHINE_GUEST.runc, tiniAt: MACHINE_GUEST.tini });
+    putFile(tree, sys.conmon, MACHINE_GUEST.conmon);
     fs.writeFileSync(path.join(tree, MACHINE_GUEST.main), MACHINE_SCRIPT, { mode: 0o755 });
     fs.writeFileSync(path.join(tree, MACHINE_GUEST.start), CONTAINER_START_SCRIPT, { mode: 0o755 });
     for (const d of ['proc', 'sys', 'dev', 'run', 'tmp', 'etc', MACHINE_GUEST.images, MACHINE_GUEST.shared, MACHINE_GUEST.layers]) fs.mkdirSync(path.join(tree, d), { recursive: true });
