@@ -140,6 +140,16 @@ const KEEPERS = /isola\.js _(health|restart) /;
  * the data root, every isola network namespace, network device and cgroup (v1 hierarchies and
  * v2), and every monitor, VMM or forwarder process that names the data root or an isola VM.
  */
+function parentCmdline(pid: string): string {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ppid = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+    return fs.readFileSync(`/proc/${ppid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return '';
+  }
+}
+
 export function hostObjects(root: string): string[] {
   const out: string[] = [];
   for (const l of fs.readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
@@ -169,7 +179,11 @@ export function hostObjects(root: string): string[] {
       continue;
     }
     const named = cmd.includes(root) || /-name isola-[0-9a-f]{64}/.test(cmd);
-    if ((MONITORS.test(cmd.split(' ')[0] ?? '') || KEEPERS.test(cmd)) && named) out.push(`process ${pid} ${cmd.slice(0, 160)}`);
+    if (!(MONITORS.test(cmd.split(' ')[0] ?? '') || KEEPERS.test(cmd)) || !named) continue;
+    // A health probe (`runc exec` started by a living instance's _health keeper) comes and goes
+    // every interval; it belongs to its keeper, which is listed, so it is no object of its own.
+    if (/ exec /.test(cmd) && KEEPERS.test(parentCmdline(pid))) continue;
+    out.push(`process ${pid} ${cmd.slice(0, 160)}`);
   }
   return out.sort();
 }
