@@ -1,4 +1,4 @@
-import type { Dispatcher } from 'undici';
+import type { HttpResponse } from './http.js';
 import { IsolaError } from '../../core/errors.js';
 import type { Challenge } from './challenge.js';
 import type { Credentials } from './credentials.js';
@@ -66,7 +66,7 @@ export class Authorizer {
     const headers: Record<string, string> = {};
     const basic = this.basic();
     if (basic) headers.authorization = basic;
-    const res: Dispatcher.ResponseData = await this.transport.send({ method: 'GET', url: url.toString(), headers });
+    const res: HttpResponse = await this.transport.send({ method: 'GET', url: url.toString(), headers });
     const body = await res.body.text();
     if (res.statusCode !== 200) {
       throw httpError({ status: res.statusCode, body, headers: res.headers, what: `a token (${scopes.join(' ') || 'login'})`, host: this.transport.host, hadCredentials: this.creds !== undefined });

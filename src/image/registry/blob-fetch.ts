@@ -123,7 +123,7 @@ async function download(client: RegistryClient, repository: string, desc: Descri
   report({ id, status: 'Downloading', current: start, total: desc.size });
   let last = 0;
   const out = fs.createWriteStream(partial, { flags: start > 0 ? 'a' : 'w' });
-  await pipeline(res.body, verifier(hash, start, desc.size, (n) => {
+  await pipeline(res.body.stream, verifier(hash, start, desc.size, (n) => {
     const now = Date.now();
     if (now - last >= 100) {
       last = now;

@@ -33,7 +33,9 @@ function withUrlParam(url: string, key: string, value: string): string {
 /** A file range as a stream that reports how far it got. */
 function fileRange(file: string, start: number, end: number, onBytes: (n: number) => void): Readable {
   let n = start;
-  return fs.createReadStream(file, { start, end }).pipe(new Transform({
+  // 1 MiB reads instead of the default 64 KiB: a 100 MiB layer is 100 reads and socket writes
+  // rather than 1,600, which was a tenth of a push's CPU time in a profile.
+  return fs.createReadStream(file, { start, end, highWaterMark: 1 << 20 }).pipe(new Transform({
     transform(chunk: Buffer, _enc, cb) {
       n += chunk.length;
       onBytes(n);

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
+import type { HttpResponse } from './http.js';
 import { IsolaError } from '../../core/errors.js';
 import { Authorizer } from './auth.js';
 import { parseChallenges } from './challenge.js';
@@ -41,7 +41,7 @@ export class RegistryClient {
     this.auth = new Authorizer(this.transport, opts.credentials);
   }
 
-  async call(o: CallOptions): Promise<Dispatcher.ResponseData> {
+  async call(o: CallOptions): Promise<HttpResponse> {
     for (let attempt = 0; ; attempt++) {
       const authz = await this.auth.header(o.scopes);
       const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...o.headers };
@@ -64,7 +64,7 @@ export class RegistryClient {
     }
   }
 
-  private async follow(o: CallOptions, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
+  private async follow(o: CallOptions, headers: Record<string, string>): Promise<HttpResponse> {
     let url = o.url;
     const origin = await this.transport.origin();
     for (let hop = 0; ; hop++) {

@@ -54,7 +54,7 @@ const UNTRUSTED = new Set([
   'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE',
 ]);
 
-/** The code of a network error, looking through undici's wrappers. */
+/** The code of a network error, looking through wrapped causes (an abort's, a TLS socket's). */
 export function errorCode(e: unknown): string {
   let cur = e as { code?: unknown; cause?: unknown } | undefined;
   for (let i = 0; cur && i < 4; i++, cur = cur.cause as typeof cur) {

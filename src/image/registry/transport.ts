@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import tls from 'node:tls';
-import { Agent, request, type Dispatcher } from 'undici';
 import { IsolaError } from '../../core/errors.js';
 import { isCertificateError, networkError } from './errors.js';
+import { httpRequest, makeAgents, type Agents, type HttpResponse } from './http.js';
 
 /** How to reach one registry: `--insecure` and `--tls-ca` of the CLI. */
 export interface TransportOptions {
@@ -48,31 +48,30 @@ export interface Request {
   signal?: AbortSignal;
 }
 
+/** undici's former defaults, kept: a registry silent this long is not coming back. */
+const IDLE_TIMEOUT_MS = 60_000;
+const PROBE_TIMEOUT_MS = 10_000;
+
 /**
- * One registry's connections: an undici Agent (keep-alive, TLS verified against the system
- * CA store plus --tls-ca) and the scheme, found once. HTTPS always comes first; plain HTTP is
+ * One registry's connections: keep-alive agents (TLS verified against the system CA store plus
+ * --tls-ca) and the scheme, found once. HTTPS comes first, except on loopback; plain HTTP is
  * used only for --insecure and loopback registries, and only when the server does not speak
  * TLS at all: a certificate problem is never a reason to fall back.
  */
 export class Transport {
-  private readonly agent: Agent;
+  private readonly agents: Agents;
   private base?: Promise<string>;
 
   constructor(readonly host: string, private readonly opts: TransportOptions = {}) {
-    const ca = [...systemCertificates()];
+    let extra: string | undefined;
     if (opts.tlsCa) {
       try {
-        ca.push(fs.readFileSync(opts.tlsCa, 'utf8'));
+        extra = fs.readFileSync(opts.tlsCa, 'utf8');
       } catch (e) {
         throw new IsolaError('INVALID_ARGUMENT', `cannot read --tls-ca ${opts.tlsCa}: ${(e as Error).message}`, 'give the path of the registry\'s CA certificate (PEM)');
       }
     }
-    this.agent = new Agent({
-      connect: { ca, rejectUnauthorized: !opts.insecure },
-      headersTimeout: 60_000,
-      bodyTimeout: 60_000,
-      connections: 8,
-    });
+    this.agents = makeAgents({ ca: () => [...systemCertificates(), ...(extra ? [extra] : [])], rejectUnauthorized: !opts.insecure });
   }
 
   /** `https://host` or, for an insecure or loopback registry that has no TLS, `http://host`. */
@@ -81,11 +80,20 @@ export class Transport {
     return this.base;
   }
 
+  private request(url: string, o: { method: string; headers?: Record<string, string>; body?: Buffer | NodeJS.ReadableStream | undefined; signal?: AbortSignal | undefined }, idleTimeoutMs = IDLE_TIMEOUT_MS): Promise<HttpResponse> {
+    const agent = url.startsWith('https:') ? this.agents.https() : this.agents.http;
+    return httpRequest(url, agent, { method: o.method, headers: o.headers ?? {}, body: o.body, signal: o.signal, idleTimeoutMs });
+  }
+
   private async probe(): Promise<string> {
     const https = `https://${this.host}`;
     if (!this.opts.insecure && !isLoopback(this.host)) return https;
+    // On loopback nobody is in between, and most registries there are plain HTTP: ask in plain
+    // HTTP first, which spares a TLS handshake. A TLS server answers that with 400 ("client
+    // sent an HTTP request to an HTTPS server") or hangs up; then HTTPS it is.
+    if (isLoopback(this.host) && (await this.speaksPlainHttp())) return `http://${this.host}`;
     try {
-      const res = await request(`${https}/v2/`, { method: 'GET', dispatcher: this.agent, headersTimeout: 10_000 });
+      const res = await this.request(`${https}/v2/`, { method: 'GET' }, PROBE_TIMEOUT_MS);
       await res.body.dump();
       return https;
     } catch (e) {
@@ -94,16 +102,20 @@ export class Transport {
     }
   }
 
-  async send(req: Request): Promise<Dispatcher.ResponseData> {
+  private async speaksPlainHttp(): Promise<boolean> {
+    try {
+      const res = await this.request(`http://${this.host}/v2/`, { method: 'GET' }, PROBE_TIMEOUT_MS);
+      const body = res.statusCode === 400 ? await res.body.text() : (await res.body.dump(), '');
+      return !(res.statusCode === 400 && /https|tls|ssl/i.test(body));
+    } catch {
+      return false;
+    }
+  }
+
+  async send(req: Request): Promise<HttpResponse> {
     const url = req.url.startsWith('http://') || req.url.startsWith('https://') ? req.url : `${await this.origin()}${req.url}`;
     try {
-      return await request(url, {
-        method: req.method,
-        headers: req.headers ?? {},
-        body: req.body as Buffer | undefined,
-        dispatcher: this.agent,
-        signal: req.signal,
-      });
+      return await this.request(url, { method: req.method, headers: req.headers, body: req.body, signal: req.signal });
     } catch (e) {
       if (req.signal?.aborted) throw req.signal.reason;
       throw networkError(e, this.host);
@@ -111,6 +123,6 @@ export class Transport {
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    this.agents.destroy();
   }
 }
