@@ -14,6 +14,7 @@ import { findProcesses } from '../../src/engine/engine.js';
 import { removeBridgeIfUnused } from '../../src/net/bridge.js';
 import { loadConfig, type Config } from '../../src/core/config.js';
 import { Drivers } from '../../src/drivers/registry.js';
+import { holdSuiteLock } from './suite-lock.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const BIN = path.join(REPO, 'bin', 'isola.js');
@@ -33,6 +34,8 @@ export interface Fixture {
 }
 
 export async function makeFixture(): Promise<Fixture> {
+  // A fixture starts instances on the host's shared bridge: one such file at a time.
+  await holdSuiteLock();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-test-'));
   const baseline = new Set(hostObjects(root));
   const paths = pathsFor(root);
