@@ -5,6 +5,7 @@ import { pathsFor } from '../core/paths.js';
 import { withEngine, type CliContext } from './context.js';
 import { invalid } from '../core/errors.js';
 import { ExitWith } from './exit-codes.js';
+import { eachRef } from './each-ref.js';
 
 export function register(program: Command, ctx: CliContext): void {
   const seconds = (text: string | undefined): number | undefined => {
@@ -22,10 +23,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (refs: string[], o: { time?: string }) => {
       const t = seconds(o.time);
       await withEngine(ctx, async (e) => {
-        for (const ref of refs) {
-          await e.stop(ref, t);
-          process.stdout.write(`${ref}\n`);
-        }
+        await eachRef(refs, (ref) => e.stop(ref, t));
       });
     });
 
@@ -37,10 +35,7 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (refs: string[], o: { time?: string }) => {
       const t = seconds(o.time);
       await withEngine(ctx, async (e) => {
-        for (const ref of refs) {
-          await e.restart(ref, t);
-          process.stdout.write(`${ref}\n`);
-        }
+        await eachRef(refs, (ref) => e.restart(ref, t));
       });
     });
 
@@ -51,10 +46,7 @@ export function register(program: Command, ctx: CliContext): void {
       .argument('<instance...>')
       .action(async (refs: string[]) => {
         await withEngine(ctx, async (e) => {
-          for (const ref of refs) {
-            await (verb === 'pause' ? e.pause(ref) : e.unpause(ref));
-            process.stdout.write(`${ref}\n`);
-          }
+          await eachRef(refs, (ref) => (verb === 'pause' ? e.pause(ref) : e.unpause(ref)));
         });
       });
   }
@@ -75,10 +67,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<instance...>')
     .action(async (refs: string[], o: { signal: string }) => {
       await withEngine(ctx, async (e) => {
-        for (const ref of refs) {
-          await e.kill(ref, o.signal);
-          process.stdout.write(`${ref}\n`);
-        }
+        await eachRef(refs, (ref) => e.kill(ref, o.signal));
       });
     });
 
@@ -90,10 +79,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<instance...>')
     .action(async (refs: string[], o: { force?: boolean; volumes?: boolean }) => {
       await withEngine(ctx, async (e) => {
-        for (const ref of refs) {
-          await e.remove(ref, !!o.force, !!o.volumes);
-          process.stdout.write(`${ref}\n`);
-        }
+        await eachRef(refs, (ref) => e.remove(ref, !!o.force, !!o.volumes));
       });
     });
 

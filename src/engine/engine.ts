@@ -510,26 +510,14 @@ export class Engine {
     await this.networks.reconcile();
     const boot = currentBootId();
     for (const rec of this.instances.listUnsettled()) {
-      // Someone is starting, stopping or settling it right now: theirs to finish.
-      if (!this.held.getStore()?.has(rec.id) && lockHeld(path.join(rec.spec.dir, 'lock'))) continue;
-      const driver = this.driver(rec.kind);
-      if (rec.state === 'creating') {
-        if (rec.owner && processAlive(rec.owner)) continue; // being created right now
-        await driver.cleanup(rec.spec, null).catch(() => undefined);
-        this.instances.markDead(rec.id);
-        continue;
+      try {
+        await this.reconcileOne(rec, boot);
+      } catch (e) {
+        // Removed by another process while this one looked (an `rm` elsewhere deletes the lock
+        // folder with the instance's folder, so it no longer looks busy): nothing left to do.
+        if (!this.instances.get(rec.id)) continue;
+        throw e;
       }
-      if (rec.state === 'running' && rec.bootId !== null && rec.bootId !== boot) {
-        if (this.instances.markExited(rec.id, 255, false, new Date().toISOString(), lifeOf(rec).runSeq)) this.event(rec, 'die', { exitCode: '255' });
-        await this.settle(this.instances.get(rec.id) ?? rec);
-        continue;
-      }
-      const seen = rec.state === 'exited' ? null : await driver.observe(rec.spec, rec.data);
-      if (seen?.state === 'running' && rec.state === 'created') {
-        if (this.instances.markRunning(rec.id, rec.data, rec.startedAt ?? new Date().toISOString(), boot)) this.event(rec, 'start');
-      }
-      if (seen?.state === 'exited') await this.recordExit(rec, seen.exit);
-      else if (rec.state === 'exited') await this.settle(rec);
     }
     // Restarts the policy asks for that nobody is doing: an exit recorded by a process that died
     // before it scheduled the restart, or a waiting restarter that was killed. Instances of an
@@ -540,6 +528,29 @@ export class Engine {
       if (!p) await this.considerRestart(rec);
       else if (p.owner ? !processAlive(p.owner) : Date.now() - Date.parse(p.since) > ORPHANED_RESTART_MS) this.spawnRestarter(rec.id);
     }
+  }
+
+  private async reconcileOne(rec: InstanceRecord, boot: string): Promise<void> {
+    // Someone is starting, stopping or settling it right now: theirs to finish.
+    if (!this.held.getStore()?.has(rec.id) && lockHeld(path.join(rec.spec.dir, 'lock'))) return;
+    const driver = this.driver(rec.kind);
+    if (rec.state === 'creating') {
+      if (rec.owner && processAlive(rec.owner)) return; // being created right now
+      await driver.cleanup(rec.spec, null).catch(() => undefined);
+      this.instances.markDead(rec.id);
+      return;
+    }
+    if (rec.state === 'running' && rec.bootId !== null && rec.bootId !== boot) {
+      if (this.instances.markExited(rec.id, 255, false, new Date().toISOString(), lifeOf(rec).runSeq)) this.event(rec, 'die', { exitCode: '255' });
+      await this.settle(this.instances.get(rec.id) ?? rec);
+      return;
+    }
+    const seen = rec.state === 'exited' ? null : await driver.observe(rec.spec, rec.data);
+    if (seen?.state === 'running' && rec.state === 'created') {
+      if (this.instances.markRunning(rec.id, rec.data, rec.startedAt ?? new Date().toISOString(), boot)) this.event(rec, 'start');
+    }
+    if (seen?.state === 'exited') await this.recordExit(rec, seen.exit);
+    else if (rec.state === 'exited') await this.settle(rec);
   }
 
   /** Running and created instances and those waiting to restart; with `all`, every one. */

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BIN, hostLeftovers, isola, makeFixture, type Fixture } from '../../helpers/fixture.js';
+import { Engine } from '../../../src/engine/engine.js';
 
 /**
  * The lifecycle surface through the real CLI (docs/LIFECYCLE.md): bad input refused in one line
@@ -157,6 +158,39 @@ describe('lifecycle through the CLI', () => {
     }
     assert.deepEqual(states.map((x) => x.split(' ').slice(0, 2).join(' ')), [0, 1, 2, 3, 4].map((i) => `rs${i} running`), states.join('; '));
     assert.equal((await cli('rm', '-f', 'rs0', 'rs1', 'rs2', 'rs3', 'rs4')).code, 0);
+  });
+
+  test('rm of several instances goes on past one that fails, as Docker does: the others are removed, each error is a line, the status is not 0', async () => {
+    for (const n of ['many1', 'many2']) assert.equal((await cli('run', '-d', '--name', n, '--network', 'none', 'base', 'sleep', '600')).code, 0);
+    const r = await cli('rm', '-f', 'many1', 'no-such-instance', 'many2');
+    assert.equal(r.code, 125, r.stderr);
+    assert.equal(r.stdout, 'many1\nmany2\n');
+    assert.deepEqual(r.stderr.trim().split('\n').map((l) => l.replace(/:.*/, '')), ['isola']);
+    assert.match(r.stderr, /no-such-instance/);
+    assert.deepEqual((await listed()).filter((x) => x.name.startsWith('many')), []);
+  });
+
+  test('a reconcile that meets an instance another process is removing leaves it to them instead of failing', async () => {
+    // What two `rm -f` of disjoint batches met here (one in three runs of 2 x 50): the other rm
+    // deletes the instance's folder, lock included, so it no longer looks busy; this process's
+    // reconcile then took the instance for exited and failed on its vanished folder.
+    const id = (await cli('run', '-d', '--name', 'racy', '--network', 'none', 'base', 'sleep', '600')).stdout.trim();
+    const a = new Engine(fx.config);
+    const b = new Engine(fx.config);
+    try {
+      const driver = b.driver('container');
+      const observe = driver.observe.bind(driver);
+      driver.observe = async (spec, data) => {
+        if (spec.id !== id) return observe(spec, data);
+        await a.remove(id, true); // the other process, right between the lock check and the exit record
+        throw Object.assign(new Error(`ENOENT: no such file or directory, mkdir '${spec.dir}/lock'`), { code: 'ENOENT' });
+      };
+      await b.reconcile();
+      assert.equal(b.instances.get(id), undefined);
+    } finally {
+      a.close();
+      b.close();
+    }
   });
 
   test('the image\'s HEALTHCHECK, STOPSIGNAL and LABELs apply; --no-healthcheck and flags override them', async () => {
