@@ -514,8 +514,9 @@ export class Engine {
         await this.reconcileOne(rec, boot);
       } catch (e) {
         // Removed by another process while this one looked (an `rm` elsewhere deletes the lock
-        // folder with the instance's folder, so it no longer looks busy): nothing left to do.
-        if (!this.instances.get(rec.id)) continue;
+        // folder with the instance's folder, so it no longer looks busy, then the record): its
+        // folder or its record gone, it is theirs to finish.
+        if (!this.instances.get(rec.id) || !fs.existsSync(rec.spec.dir)) continue;
         throw e;
       }
     }

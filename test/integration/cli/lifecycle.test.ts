@@ -182,10 +182,17 @@ describe('lifecycle through the CLI', () => {
       const observe = driver.observe.bind(driver);
       driver.observe = async (spec, data) => {
         if (spec.id !== id) return observe(spec, data);
-        await a.remove(id, true); // the other process, right between the lock check and the exit record
+        // The other process, right between this one's lock check and its exit record: it has
+        // deleted the folder (lock included) and not yet the record. (Moved aside here, and put
+        // back below, so that the other process can finish for real.)
+        fs.renameSync(spec.dir, aside);
         throw Object.assign(new Error(`ENOENT: no such file or directory, mkdir '${spec.dir}/lock'`), { code: 'ENOENT' });
       };
+      const dir = b.instances.get(id)?.spec.dir ?? '';
+      const aside = `${dir}.aside`;
       await b.reconcile();
+      fs.renameSync(aside, dir);
+      await a.remove(id, true); // what the other process goes on to do
       assert.equal(b.instances.get(id), undefined);
     } finally {
       a.close();
