@@ -55,8 +55,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# npm packages: reinstall only when the lockfile changed since the last install.
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm packages: reinstall only when the lockfile changed since the last install. A node_modules
+# that is a link to another checkout's folder (a git worktree sharing one install) is left alone:
+# npm ci would empty the folder it links to under that checkout's feet, and a fresh worktree's
+# lockfile is always newer than the install it shares.
+if [ -L node_modules ]; then
+  echo "bootstrap: node_modules links to $(readlink -f node_modules): left as it is (run npm ci there when the lockfile changed)"
+elif [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "bootstrap: installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error
 fi

@@ -221,13 +221,14 @@ export async function runCompare(o: CompareOptions): Promise<CompareResult> {
     };
 
     // ---- probes: several idle instances per kind ------------------------------------------
+    // A kind's instances start at once (nothing is timed here; memory is read once they settled).
     for (const kind of usable) {
-      const list: InstanceRecord[] = [];
+      o.progress.step(`starting ${PROBES_PER_KIND} idle ${kind} instances at once (echo server) for memory, CPU, I/O and network`);
+      const started = await Promise.allSettled(Array.from({ length: PROBES_PER_KIND }, () => lab.launch(kind, PROBE_ARGV, { tag: 'probe' })));
+      const list = started.filter((r): r is PromiseFulfilledResult<InstanceRecord> => r.status === 'fulfilled').map((r) => r.value);
       probes.set(kind, list);
-      for (let i = 0; i < PROBES_PER_KIND; i++) {
-        o.progress.step(`starting idle ${kind} instance ${i + 1}/${PROBES_PER_KIND} (echo server) for memory, CPU, I/O and network`);
-        list.push(await lab.launch(kind, PROBE_ARGV, { tag: 'probe' }));
-      }
+      const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     }
     await attempt('memory', ['memory_overhead_bytes', 'memory_host_cost_bytes'], () => memory(ctx), usable);
     const costs = usable.map((k) => [k, ctx.facts.get(`hostCost.${k}`)] as const).filter((x): x is readonly [Kind, number] => x[1] !== undefined);

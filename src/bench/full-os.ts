@@ -33,8 +33,10 @@ export const OS_PACKAGES: readonly string[] = ['systemd', 'systemd-sysv', 'udev'
 export const OS_MEMORY_MIB = 512;
 /** The console line the OS prints when it starts the workload's service. */
 export const OS_MARKER = 'isola-first-output';
+/** The console line the OS prints when the workload's service ends (with systemd's result). */
+export const OS_EXITED = 'isola-workload-exited';
 /** Bumped whenever the units or the layer change, so a cached disk is made again. */
-const LAYOUT = 1;
+const LAYOUT = 2;
 
 export const OS_DESCRIPTION = `Debian 12 (${DEBIAN_SUITE}) minbase + ${OS_PACKAGES.join(', ')}`;
 
@@ -79,6 +81,28 @@ export function resolveUser(tree: string, user: string): { uid: number; gid: num
     gid = gr.id;
   }
   return { uid: pw.id, gid };
+}
+
+/**
+ * The OS's /etc/passwd and /etc/group with the workload's uid and gid added when the OS lacks
+ * them (undefined when it has both). systemd looks User= and Group= up in the OS's own database
+ * before it enters RootDirectory=, and refuses a number it cannot find (status 217/USER), so the
+ * image's numeric user needs an entry there too.
+ */
+export function osAccounts(passwd: string, group: string, uid: number, gid: number): { passwd: string; group: string } | undefined {
+  const ids = (text: string) => new Set(text.split('\n').map((l) => l.split(':')[2]).filter((x): x is string => !!x && /^\d+$/.test(x)).map(Number));
+  const names = (text: string) => new Set(text.split('\n').map((l) => l.split(':')[0]).filter(Boolean));
+  const haveUid = ids(passwd).has(uid);
+  const haveGid = ids(group).has(gid);
+  if (haveUid && haveGid) return undefined;
+  const free = (taken: Set<string | undefined>) => {
+    for (let i = 0; ; i++) if (!taken.has(i ? `isola-app${i}` : 'isola-app')) return i ? `isola-app${i}` : 'isola-app';
+  };
+  const nl = (t: string) => (t === '' || t.endsWith('\n') ? t : `${t}\n`);
+  return {
+    passwd: haveUid ? passwd : `${nl(passwd)}${free(names(passwd))}:x:${uid}:${gid}:isola compare workload:/srv/app:/usr/sbin/nologin\n`,
+    group: haveGid ? group : `${nl(group)}${free(names(group))}:x:${gid}:\n`,
+  };
 }
 
 /** argv[0] as an absolute path inside the tree, found on the image's PATH (links followed inside the tree). */
@@ -134,6 +158,9 @@ export function osUnits(w: OsWorkload): Record<string, string> {
     'StandardOutput=journal+console',
     'StandardError=journal+console',
     'Restart=no',
+    // Run by systemd outside the chroot ("+"), when the workload ends: its result on the console,
+    // so a workload that fails is seen at once instead of at the end of the wait for its answer.
+    `ExecStopPost=+/bin/sh -c 'echo "${OS_EXITED}: $$SERVICE_RESULT $$EXIT_CODE $$EXIT_STATUS"'`,
     '',
     '[Install]',
     'WantedBy=multi-user.target',
@@ -268,7 +295,9 @@ export async function fullOsImage(o: FullOsOptions): Promise<FullOsImage> {
     const { uid, gid } = resolveUser(app, c.user);
     const workload: OsWorkload = { argv: [resolveCommand(app, argv[0] as string, env), ...argv.slice(1)], env, workdir: c.workingDir || '/', uid, gid, name: `${o.image.ref}: ${argv.join(' ')}` };
     const units = osUnits(workload);
-    for (const [rel, text] of Object.entries(units)) {
+    const accounts = osAccounts(await tarFile(built.tarball, 'etc/passwd'), await tarFile(built.tarball, 'etc/group'), uid, gid);
+    const files: Record<string, string> = { ...units, ...(accounts ? { 'etc/passwd': accounts.passwd, 'etc/group': accounts.group } : {}) };
+    for (const [rel, text] of Object.entries(files)) {
       fs.mkdirSync(path.join(tree, path.dirname(rel)), { recursive: true, mode: 0o755 });
       fs.writeFileSync(path.join(tree, rel), text, { mode: rel.includes('/sbin/') ? 0o755 : 0o644 });
     }
@@ -282,7 +311,7 @@ export async function fullOsImage(o: FullOsOptions): Promise<FullOsImage> {
     if (t.code !== 0) throw new IsolaError('INTERNAL', `tar could not pack the workload layer: ${t.stderr.trim()}`, 'check free space under the data root');
     fs.rmSync(tree, { recursive: true, force: true });
 
-    const key = createHash('sha256').update(JSON.stringify({ osKey, os: osImage.digest, image: o.image.digest, units, layout: LAYOUT })).digest('hex').slice(0, 16);
+    const key = createHash('sha256').update(JSON.stringify({ osKey, os: osImage.digest, image: o.image.digest, files, layout: LAYOUT })).digest('hex').slice(0, 16);
     const ref = `isola-compare-vm-os:${key}`;
     let diskBuildMs = 0;
     let kernel: string | undefined;
@@ -291,6 +320,7 @@ export async function fullOsImage(o: FullOsOptions): Promise<FullOsImage> {
       const r = await exportOs(engine, osImage, layerTar, workload, path.join(scratch, 'disk.qcow2'), 'qcow2', path.join(scratch, 'export'), o.step);
       kernel = r.kernel;
       o.step(`storing the full-OS disk as ${ref}`);
+      fs.mkdirSync(path.join(scratch, 'import'), { recursive: true, mode: 0o700 });
       await importVm(engine.images(), path.join(scratch, 'disk.qcow2'), ref, {
         scratch: path.join(scratch, 'import'), qemuImg: qemuImgPath(engine), firmware: 'bios', bus: 'virtio', cpus: 1, memoryMiB: OS_MEMORY_MIB,
         history: `isola compare: ${OS_DESCRIPTION}, running ${workload.name}`,
@@ -304,6 +334,12 @@ export async function fullOsImage(o: FullOsOptions): Promise<FullOsImage> {
     dispose();
     throw e;
   }
+}
+
+/** One file of a tarball as text ("" when it is not there). */
+async function tarFile(tarball: string, rel: string): Promise<string> {
+  const r = await run('tar', ['-xOf', tarball, `./${rel}`]);
+  return r.code === 0 ? r.stdout : '';
 }
 
 /** The OS's kernel version, read once from the tarball's /boot and kept beside it. */

@@ -3,9 +3,10 @@
  * hybrid's rows when that kind works here), measured in one run with alternating arms, printed as a table and written as
  * JSON; `--docs` also rewrites docs/BENCHMARKS.md from the figures just measured.
  *
- *   node dist/src/bench/main.js [--runs N] [--json FILE] [--docs] [--no-stability]
+ *   node dist/src/bench/main.js [--runs N] [--json FILE] [--docs] [--no-stability | --only-stability]
  *
- * The stability check runs `isola compare --quick` twice and reports how far the medians moved.
+ * The stability check runs `isola compare --quick` twice and reports how far the medians moved and
+ * the slower wall time against its budget; --only-stability runs nothing else.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,7 +25,7 @@ import { hostFacts } from './context.js';
 import { instanceProcesses, pss } from './host-probe.js';
 import { median, pairRatios, summarize } from './stats.js';
 import { benchPlan } from './scenarios/plan.js';
-import { stabilityRows } from './stability.js';
+import { compareQuickTwice } from './stability.js';
 import type { CompareResult } from '../core/compare-result.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -58,6 +59,11 @@ async function main(): Promise<number> {
   const log = (s: string) => process.stderr.write(`[bench ${((Date.now() - t0) / 1000).toFixed(0)} s] ${s}\n`);
   let bundle = '';
   try {
+    if (process.argv.includes('--only-stability')) {
+      const s = await compareQuickTwice(isola, root, log, (f) => JSON.parse(fs.readFileSync(f, 'utf8')) as CompareResult);
+      rows.push(...s.rows);
+      Object.assign(raw, s.raw);
+    } else {
     // ---- (a) isola run --rm base true vs runc run (floor) vs podman run --rm (peer) -------------
     log('preparing the base image, a runc bundle and a podman rootfs');
     const first = await isola(['run', '--rm', 'base', 'true']);
@@ -236,24 +242,12 @@ async function main(): Promise<number> {
       rows.push({ name: 'images: push/pull vs skopeo, build vs buildah', value: null, unit: '', target: '<= 1.2 x skopeo; rebuild < 1 s', ok: false, note: `failed: ${(e as Error).message}` });
     }
 
-    // ---- (h) stability: isola compare --quick twice, how far the medians moved ---------------
+    // ---- (h) stability: isola compare --quick twice, how far the medians moved, its wall time ----
     if (!process.argv.includes('--no-stability')) {
-      const results: CompareResult[] = [];
-      for (const i of [1, 2]) {
-        log(`stability: isola compare --quick, run ${i}/2`);
-        const file = path.join(root, `compare-quick-${i}.json`);
-        const r = await isola(['compare', '--quick', '--json', file]);
-        if (r.code !== 0) {
-          rows.push({ name: 'compare --quick twice: medians moved', value: null, unit: '%', target: 'container <= 10 %, TCG <= 15 %', ok: false, note: `compare --quick run ${i} exited with ${r.code}: ${r.stderr.trim().split('\n').pop() ?? ''}` });
-          break;
-        }
-        results.push(JSON.parse(fs.readFileSync(file, 'utf8')) as CompareResult);
-        raw[`compareQuick${i}`] = { durationMs: results[results.length - 1]?.context.durationMs, wallMs: r.ms };
-      }
-      const [a, b] = results;
-      if (a && b) rows.push(...stabilityRows(a, b));
+      const s = await compareQuickTwice(isola, root, log, (f) => JSON.parse(fs.readFileSync(f, 'utf8')) as CompareResult);
+      rows.push(...s.rows);
+      Object.assign(raw, s.raw);
     }
-
     // ---- (i) isola serve under load: 200 running, docker ps p99, 50 concurrent cycles, vs dockerd
     try {
       const { benchApiLoad } = await import('./scenarios/api-load.js');
@@ -263,6 +257,7 @@ async function main(): Promise<number> {
     } catch (e) {
       rows.push({ name: '`docker ps` through isola serve with 200 running, p99', value: null, unit: 'ms', target: '< 50 ms', ok: false, note: `failed: ${(e as Error).message}` });
     }
+    } // end of the sections --only-stability skips
   } finally {
     await isola(['rm', '-f', ...(await isola(['ps', '-a', '-q'])).stdout.split('\n').filter(Boolean)]).catch(() => undefined);
     await sh('podman', ['rmi', '-f', PODMAN_IMAGE]).catch(() => undefined);

@@ -117,7 +117,7 @@ export function renderHtml(r: CompareResult): string {
   const metrics = sortedMetrics(r);
   const cols = shownKinds(r);
   const judged = judgedColumns(r);
-  const rows = metrics.map((m) => `<tr><td>${esc(labelOf(m.id))}</td>${cols.map((k) => `<td>${esc(m.kinds[k] ? cell(m.kinds[k], m.unit) : m.notMeasured?.[k] ? 'not measured' : '-')}</td>`).join('')}<td>${esc(m.claim?.vm ?? m.claim?.['vm-os'] ?? '')}</td><td>${esc(m.claim?.container ?? '')}</td>${judged.map((k) => verdictCell(m, k)).join('')}</tr>`).join('\n');
+  const rows = metrics.map((m) => `<tr data-metric="${m.id}"><td>${esc(labelOf(m.id))}</td>${cols.map((k) => `<td data-kind="${k}">${esc(m.kinds[k] ? cell(m.kinds[k], m.unit) : m.notMeasured?.[k] ? 'not measured' : '-')}</td>`).join('')}<td>${esc(m.claim?.vm ?? m.claim?.['vm-os'] ?? '')}</td><td>${esc(m.claim?.container ?? '')}</td>${judged.map((k) => verdictCell(m, k)).join('')}</tr>`).join('\n');
   const sections = metrics.map((m) => {
     const nm = Object.entries(m.notMeasured ?? {}).map(([k, why]) => `<li>${esc(kindLabel(k as MeasuredKind))} not measured: ${esc(why)}</li>`).join('');
     const notes = [...(m.sample ? [`one sample = ${m.sample}; n counts them`] : []), ...(m.notes ?? [])].map((n) => `<li>${esc(n)}</li>`).join('');
@@ -146,7 +146,7 @@ ${c.emulated ? '<p class="emulated">VM figures were measured under <b>TCG (emula
 <ul class="summary">${summary}</ul>
 <p>Claimed: the figures of the common VM-vs-container comparison (its performance table, density example and portability comparison); docs/CLAIMS.md lists each claim and where it comes from. Verdicts, coloured by what they mean for the kind judged: ${legend}.</p>
 <ul>${kindsInfo}</ul>
-<table><tr><th>metric</th>${cols.map((k) => `<th>${esc(kindHeader(r, k))}</th>`).join('')}<th>claimed: VM</th><th>claimed: container</th>${judged.map((k) => `<th>verdict: ${esc(kindLabel(k))}</th>`).join('')}</tr>
+<table class="metrics"><tr><th>metric</th>${cols.map((k) => `<th data-kind="${k}">${esc(kindHeader(r, k))}</th>`).join('')}<th>claimed: VM</th><th>claimed: container</th>${judged.map((k) => `<th>verdict: ${esc(kindLabel(k))}</th>`).join('')}</tr>
 ${rows}</table>
 <p><small>Cells: median (p10-p90) and n, the number of independent samples (instances or launches, as each section says). Charts: dots are the raw samples, the pale bar p10-p90, the thin bar the 95 % bootstrap CI of the median, the black tick the median; a shaded band is the claimed range where it is in the chart's unit. Startup charts are on a log scale with both claimed bands.</small></p>
 ${cost ? `<section id="vm-cost"><h2>Where the full-OS VM's cost comes from</h2>${cost}</section>` : ''}

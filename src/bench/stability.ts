@@ -66,3 +66,48 @@ export function stabilityRows(a: CompareResult, b: CompareResult): BenchRow[] {
   }
   return rows;
 }
+
+/** The time budget of `compare --quick` (issue's budget: 90 s on this project's 2-core test host). */
+export const QUICK_BUDGET_MS = 90_000;
+
+/** The budget row: the slower of the two wall times of `compare --quick` (the whole command, as a user waits for it). */
+export function quickBudgetRow(wallMs: readonly number[]): BenchRow {
+  const name = 'compare --quick: wall time, slower of 2 runs';
+  const target = `< ${QUICK_BUDGET_MS / 1000} s`;
+  if (wallMs.length === 0) return { name, value: null, unit: 's', target, ok: null, note: 'no run finished' };
+  const worst = Math.max(...wallMs);
+  return { name, value: Number((worst / 1000).toFixed(1)), unit: 's', target, ratio: `runs: ${wallMs.map((w) => `${(w / 1000).toFixed(1)} s`).join(', ')}`, ok: worst < QUICK_BUDGET_MS };
+}
+
+/**
+ * `npm run bench`'s stability check: `isola compare --quick` twice through the CLI (in the bench's
+ * own data root), how far each median moved, and the slower wall time against the budget.
+ */
+export async function compareQuickTwice(
+  isola: (args: string[]) => Promise<{ code: number; stderr: string; ms: number }>,
+  dir: string,
+  log: (s: string) => void,
+  readJson: (file: string) => CompareResult,
+): Promise<{ rows: BenchRow[]; raw: Record<string, unknown> }> {
+  const rows: BenchRow[] = [];
+  const raw: Record<string, unknown> = {};
+  const results: CompareResult[] = [];
+  const walls: number[] = [];
+  for (const i of [1, 2]) {
+    log(`stability: isola compare --quick, run ${i}/2`);
+    const file = `${dir}/compare-quick-${i}.json`;
+    const r = await isola(['compare', '--quick', '--json', file]);
+    if (r.code !== 0) {
+      rows.push({ name: 'compare --quick twice: medians moved', value: null, unit: '%', target: 'container <= 10 %, TCG <= 15 %', ok: false, note: `compare --quick run ${i} exited with ${r.code}: ${r.stderr.trim().split('\n').pop() ?? ''}` });
+      break;
+    }
+    const res = readJson(file);
+    results.push(res);
+    walls.push(r.ms);
+    raw[`compareQuick${i}`] = { durationMs: res.context.durationMs, wallMs: r.ms };
+  }
+  const [a, b] = results;
+  if (a && b) rows.push(...stabilityRows(a, b));
+  rows.push(quickBudgetRow(walls));
+  return { rows, raw };
+}

@@ -155,17 +155,18 @@ export function explainVmCost(r: CompareResult): VmCostBreakdown | undefined {
   const text: string[] = [];
   const emu = r.context.emulated ? ' (both emulated here: TCG stretches every phase, the OS\'s most, as it runs the most guest code)' : '';
   const kernelToInit = startup.initMs !== undefined && startup.kernelMs !== undefined ? startup.initMs - startup.kernelMs : undefined;
-  text.push(`Startup: the full-OS VM reached its workload after ${ms(startup.workloadMs)}, isola's microVM after ${ms(startup.microVmWorkloadMs)}, on the same QEMU${emu}. `
+  const noMicroVm = 'isola\'s microVM was not measured in this run (add vm to --kinds to compare them)';
+  text.push(`Startup: the full-OS VM reached its workload after ${ms(startup.workloadMs)}, ${startup.microVmWorkloadMs !== undefined ? `isola's microVM after ${ms(startup.microVmWorkloadMs)}, on the same QEMU${emu}` : `${noMicroVm}${r.context.emulated ? ' (emulated here: TCG stretches every phase)' : ''}`}. `
     + `In the full OS, firmware (SeaBIOS) and QEMU's start took ${ms(startup.firmwareMs)}; the bootloader (syslinux) loading the kernel and initramfs until the kernel's first line ${startup.kernelMs !== undefined && startup.firmwareMs !== undefined ? ms(startup.kernelMs - startup.firmwareMs) : '?'}; `
     + `the kernel and the initramfs finding the root disk until systemd started ${ms(kernelToInit)}; systemd bringing up udev, D-Bus, journald, getty and the other units until the workload's service ${startup.initMs !== undefined ? ms(os.median - startup.initMs) : '?'}`
     + `${startup.appMs !== undefined ? `; the application then answered at ${ms(startup.appMs)}` : ''}. `
     + `${whereStartupGoes(os.median, startup.firmwareMs, startup.microVmWorkloadMs)}`);
   if (memory.vmOsVmmBytes !== undefined || memory.vmOsGuestBytes !== undefined) {
     text.push(`Memory per idle VM: the full OS costs the host ${fmtBytes((memory.vmOsVmmBytes ?? 0) + (memory.vmOsGuestBytes ?? 0))}: ${fmtBytes(memory.vmOsVmmBytes ?? NaN)} for QEMU itself (the virtualization${r.context.emulated ? '; under TCG this includes its translation cache' : ''}) and ${fmtBytes(memory.vmOsGuestBytes ?? NaN)} of guest pages its firmware, kernel, systemd and services touched. `
-      + `isola's microVM costs ${fmtBytes((memory.microVmVmmBytes ?? NaN) + (memory.microVmGuestBytes ?? 0))}: ${fmtBytes(memory.microVmVmmBytes ?? NaN)} for QEMU and ${fmtBytes(memory.microVmGuestBytes ?? NaN)} of guest pages. The guest RAM a VM is given (the comparison's 4 GB) is only paid as the guest touches it.`);
+      + `${memory.microVmVmmBytes !== undefined && memory.microVmGuestBytes !== undefined ? `isola's microVM costs ${fmtBytes(memory.microVmVmmBytes + memory.microVmGuestBytes)}: ${fmtBytes(memory.microVmVmmBytes)} for QEMU and ${fmtBytes(memory.microVmGuestBytes)} of guest pages.` : `${noMicroVm}.`} The guest RAM a VM is given (the comparison's 4 GB) is only paid as the guest touches it.`);
   }
   if (disk.vmOsDiskBytes) {
-    text.push(`Disk: the full-OS VM's disk holds a whole system (kernel, systemd, libraries, package database) besides the workload: ${fmtBytes(disk.vmOsDiskBytes)} allocated, against ${fmtBytes(disk.microVmRootBytes ?? NaN)} for the microVM's root disk with the image alone (it boots a kernel shared by every VM). The comparison's 10-100 GB is a general-purpose install with room to grow; isola's disk is sparse, so free space costs nothing until written.`);
+    text.push(`Disk: the full-OS VM's disk holds a whole system (kernel, systemd, libraries, package database) besides the workload: ${fmtBytes(disk.vmOsDiskBytes)} allocated, ${disk.microVmRootBytes !== undefined ? `against ${fmtBytes(disk.microVmRootBytes)} for the microVM's root disk with the image alone (it boots a kernel shared by every VM)` : `while ${noMicroVm}`}. The comparison's 10-100 GB is a general-purpose install with room to grow; isola's disk is sparse, so free space costs nothing until written.`);
   }
   return { startup, memory, disk, text };
 }

@@ -35,7 +35,7 @@ export async function startDockerd(env: NodeJS.ProcessEnv): Promise<PeerDockerd>
       for (let i = 0; i < ids.length; i += 50) await docker(['rm', '-f', ...ids.slice(i, i + 50)]);
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
-      await Promise.race([exited, sleep(20_000)]);
+      await Promise.race([exited, sleep(20_000, undefined, { ref: false })]); // unref'd: a stopped dockerd does not keep the process 20 s
       if (child.exitCode === null) child.kill('SIGKILL');
     }
     const mounts = fs.readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(b)).sort().reverse();

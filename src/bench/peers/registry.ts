@@ -118,7 +118,7 @@ export async function startRegistry(opts: { tls?: boolean; auth?: { user: string
         if (proc.exitCode === null) {
           const exited = new Promise((r) => proc.once('exit', r));
           proc.kill('SIGTERM');
-          await Promise.race([exited, sleep(5000)]);
+          await Promise.race([exited, sleep(5000, undefined, { ref: false })]); // unref'd: a stopped registry does not keep the process 5 s
           if (proc.exitCode === null) proc.kill('SIGKILL');
         }
         fs.rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MeasuredKind } from '../../core/compare-result.js';
 import { throwIfAborted } from '../alternate.js';
-import { OS_MARKER } from '../full-os.js';
+import { OS_EXITED, OS_MARKER } from '../full-os.js';
 import type { Lab } from '../lab.js';
 import { waitAnswer, type AppProbe, type LoadSpec } from '../load.js';
 import { summarize } from '../stats.js';
@@ -63,30 +63,62 @@ export async function osLaunch(lab: Lab, o: OsLaunchOptions): Promise<OsLaunch> 
     let kernelMs: number | null = null;
     let initMs: number | null = null;
     let workloadMs: number | null = null;
-    const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(), o.timeoutMs);
-    const stop = () => ac.abort();
+    let exited: string | undefined;
+    // The console is followed until the instance is measured: its milestones, then (while the
+    // application is awaited) the line the OS prints if the workload's service ends.
+    const follow = new AbortController();
+    const timer = setTimeout(() => follow.abort(), o.timeoutMs);
+    const stop = () => follow.abort();
     lab.signal.addEventListener('abort', stop);
-    try {
-      for await (const e of lab.engine.logs(started, true, ac.signal)) {
-        const now = performance.now() - t0;
-        if (kernelMs === null && /Linux version \d/.test(e.text)) kernelMs = now;
-        if (initMs === null && /Welcome to /.test(e.text)) initMs = now;
-        if (e.text.includes(OS_MARKER)) {
-          workloadMs = now;
-          break;
+    let markerSeen!: () => void;
+    const marker = new Promise<void>((resolve) => (markerSeen = resolve));
+    const following = (async () => {
+      try {
+        for await (const e of lab.engine.logs(started, true, follow.signal)) {
+          const now = performance.now() - t0;
+          if (kernelMs === null && /Linux version \d/.test(e.text)) kernelMs = now;
+          if (initMs === null && /Welcome to /.test(e.text)) initMs = now;
+          if (workloadMs === null && e.text.includes(OS_MARKER)) {
+            workloadMs = now;
+            markerSeen();
+            if (!o.app) break;
+          }
+          if (e.text.includes(OS_EXITED)) {
+            exited = e.text.slice(e.text.indexOf(OS_EXITED) + OS_EXITED.length).replace(/^[:\s]+/, '').trim();
+            follow.abort();
+            break;
+          }
         }
+      } catch (e) {
+        if (!follow.signal.aborted) throw e;
+      } finally {
+        markerSeen();
+      }
+    })();
+    const failed = () => new Error(`the full-OS VM's workload ended (systemd: ${exited || 'no result'}) before it ${workloadMs === null ? 'was seen to start' : 'answered'}; isola logs of a VM booted from ${o.image} shows its console`);
+    let appReady = 0;
+    try {
+      await marker;
+      throwIfAborted(lab.signal);
+      if (workloadMs === null) throw exited !== undefined ? failed() : new Error(`the full-OS VM did not start its workload within ${o.timeoutMs / 1000} s (see isola logs of a VM booted from ${o.image})`);
+      if (o.app) {
+        // The answer, unless the workload ends first (then its result, at once).
+        await waitAnswer(rec.ip as string, o.app.probe, Date.now() + o.timeoutMs, follow.signal).catch((e: unknown) => {
+          throwIfAborted(lab.signal);
+          if (exited !== undefined) throw failed();
+          if (follow.signal.aborted) throw new Error(`${rec.ip as string}:${o.app?.probe.port} did not answer within ${o.timeoutMs / 1000} s of the boot`);
+          throw e;
+        });
+        appReady = performance.now() - t0;
       }
     } finally {
+      follow.abort();
       clearTimeout(timer);
       lab.signal.removeEventListener('abort', stop);
+      await following.catch(() => undefined);
     }
-    throwIfAborted(lab.signal);
-    if (workloadMs === null) throw new Error(`the full-OS VM did not start its workload within ${o.timeoutMs / 1000} s (see isola logs of a VM booted from ${o.image})`);
     let app: AppSample | undefined;
     if (o.app) {
-      await waitAnswer(rec.ip as string, o.app.probe, Date.now() + o.timeoutMs, lab.signal);
-      const appReady = performance.now() - t0;
       await sleep(o.settleMs);
       const memory = await readMemory(lab.engine, started);
       const served = await serveAndMeasure(started, o.app);

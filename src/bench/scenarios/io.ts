@@ -91,8 +91,8 @@ export function cacheNote(r: ReadResult): string {
  * before every run; the helper reports whether O_DIRECT was accepted.
  */
 export async function io(ctx: ScenarioContext): Promise<Metric[]> {
-  const mib = ctx.quick ? 32 : 64;
-  const randCount = ctx.quick ? 1000 : 2000;
+  const mib = ctx.quick ? 16 : 64;
+  const randCount = ctx.quick ? 500 : 2000;
   const targets: Target[] = ['native', ...ctx.kinds.filter((k) => ctx.probes.get(k)?.length)];
   const direct: Record<string, boolean> = {};
   // Every probe instance gets its own file: the rounds rotate over the instances.

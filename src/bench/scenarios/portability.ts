@@ -213,6 +213,7 @@ export async function portability(o: PortabilityOptions): Promise<Metric[]> {
           try {
             const lab2 = new Lab(e2, o.image, signal, o.lab.session);
             const scratch = path.join(e2.paths.tmp, 'import');
+            fs.mkdirSync(scratch, { recursive: true, mode: 0o700 });
             const t1 = performance.now();
             await importVm(e2.images(), target, 'received-vm:1', { scratch, qemuImg: qemuImgPath(o.engine), firmware: 'bios', bus: 'virtio', memoryMiB: OS_MEMORY_MIB });
             await startThere(lab2, 'vm', 'received-vm:1', o.app, o.readyTimeoutMs('vm-os'), !o.app);
