@@ -84,6 +84,7 @@ async function begin() {
   $('#app').hidden = false;
   $('#logout').hidden = false;
   await refresh();
+  void showCompare();
   state.timers.push(setInterval(() => void refresh(), POLL_MS));
   state.timers.push(setInterval(() => void sampleStats(), POLL_MS));
 }
@@ -174,6 +175,8 @@ function select(id, name) {
   $('#detail-h').textContent = name;
   $('#detail-h').focus();
   $('#logs').textContent = '';
+  $('#console').textContent = '';
+  $('#console-box').hidden = true;
   $('#security').hidden = true;
   $('#security').textContent = '';
   for (const tr of document.querySelectorAll('#instances tbody tr')) tr.classList.toggle('selected', tr.dataset.id === id);
@@ -245,7 +248,12 @@ async function followLogs(id) {
   const pre = $('#logs');
   let tty = false;
   try {
-    tty = Boolean((await getJson(`/containers/${id}/json`)).Config?.Tty);
+    const info = await getJson(`/containers/${id}/json`);
+    tty = Boolean(info.Config?.Tty);
+    const kind = info.HostConfig?.Runtime;
+    const vm = kind === 'vm' || kind === 'hybrid';
+    $('#logs-h').textContent = vm ? `Logs (the workload's output from the ${kind === 'vm' ? 'VM' : 'container in the VM'}; a VM that boots its own OS: its serial console)` : 'Logs';
+    if (vm && state.selected === id) void followConsole(id, abort);
     const r = await fetch(`/containers/${id}/logs?stdout=1&stderr=1&follow=1&tail=200`, { signal: abort.signal, credentials: 'same-origin' });
     if (!r.ok) throw new Error((await r.json()).message);
     const reader = r.body.getReader();
@@ -272,6 +280,26 @@ async function followLogs(id) {
     if (state.selected === id) append(pre, '\n[the instance stopped: logs end here]\n');
   } catch (e) {
     if (!abort.signal.aborted) append(pre, `\n[logs: ${e.message}]\n`);
+  }
+}
+
+/** A VM's serial console (GET /dashboard/console/ID, plain text, streamed while it runs). */
+async function followConsole(id, abort) {
+  const pre = $('#console');
+  $('#console-box').hidden = false;
+  try {
+    const r = await fetch(`/dashboard/console/${id}?follow=1`, { signal: abort.signal, credentials: 'same-origin' });
+    if (!r.ok) throw new Error((await r.json()).message);
+    const reader = r.body.getReader();
+    const decoder = new TextDecoder();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      append(pre, decoder.decode(value, { stream: true }));
+    }
+    if (state.selected === id) append(pre, '\n[the VM stopped: its console ends here]\n');
+  } catch (e) {
+    if (!abort.signal.aborted) append(pre, `\n[console: ${e.message}]\n`);
   }
 }
 
@@ -330,3 +358,44 @@ async function showHistory(id, name) {
 }
 
 begin().catch((e) => status(`not connected: ${e.message}`));
+
+// ---- the latest isola compare report, and isola plan of an inventory ------------------------
+
+async function showCompare() {
+  try {
+    const r = await getJson('/dashboard/compare');
+    if (!r.report) {
+      $('#compare-meta').textContent = `No comparison yet: isola compare keeps its latest report in ${r.path}.`;
+      $('#compare').hidden = true;
+      return;
+    }
+    $('#compare-meta').textContent = `isola compare, ${new Date(r.report.when).toLocaleString()} (VMs: ${r.report.accelerator}); plans below use its figures.`;
+    $('#compare').textContent = r.report.text;
+    $('#compare').hidden = false;
+  } catch (e) {
+    $('#compare-meta').textContent = `The latest comparison could not be read: ${e.message}`;
+  }
+}
+
+$('#inventory-file').addEventListener('change', async () => {
+  const f = $('#inventory-file').files[0];
+  if (f) $('#inventory').value = await f.text();
+});
+
+$('#plan-form').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  $('#plan-error').textContent = '';
+  $('#plan').hidden = true;
+  try {
+    const r = await (await api('POST', '/dashboard/plan', { inventory: $('#inventory').value })).json();
+    if (r.error) {
+      $('#plan-error').textContent = `Plan failed: ${r.error}`;
+      return;
+    }
+    $('#plan').textContent = r.text;
+    $('#plan').hidden = false;
+    $('#plan').focus();
+  } catch (e) {
+    $('#plan-error').textContent = `Plan failed: ${e.message}`;
+  }
+});

@@ -23,6 +23,9 @@ import * as dashboard from './dashboard.js';
 import * as prune from './prune.js';
 import * as build from './build.js';
 import * as changes from './changes.js';
+import * as exportFs from './export.js';
+import * as vmConsole from './console.js';
+import * as advise from './advise.js';
 import { BrowserSessions, checkBrowserRequest } from './browser.js';
 
 export const DEFAULT_SOCKET = '/run/isola/isola.sock';
@@ -55,7 +58,7 @@ const MAX_CONNECTIONS = 512;
 
 export function buildRouter(): Router {
   const r = new Router();
-  for (const m of [system, containers, exec, images, volumes, networks, commit, metrics, dashboard, prune, build, changes]) m.register(r);
+  for (const m of [system, containers, exec, images, volumes, networks, commit, metrics, dashboard, prune, build, changes, exportFs, vmConsole, advise]) m.register(r);
   return r;
 }
 

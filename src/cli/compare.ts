@@ -11,6 +11,7 @@ import type { AppProbe } from '../bench/load.js';
 import { Progress } from '../bench/progress.js';
 import { renderHtml } from '../bench/render-html.js';
 import { renderTable } from '../bench/render-table.js';
+import { saveLatestReport } from '../bench/latest-report.js';
 
 interface CompareFlags {
   image?: string;
@@ -105,6 +106,7 @@ export function register(program: Command, ctx: CliContext): void {
           quick: !!flags.quick, densityBudget, progress, signal: ac.signal,
         }));
         process.stdout.write(renderTable(result, { color: !!process.stdout.isTTY }));
+        saveLatestReport(ctx.config.root, result); // for isola serve's dashboard
         if (flags.json) {
           fs.writeFileSync(flags.json, `${JSON.stringify(result, null, 2)}\n`);
           progress.note(`wrote ${flags.json}`);

@@ -38,13 +38,14 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<image-or-instance>')
     .argument('[command...]', 'the command the disk runs at boot (default: the image\'s entrypoint and command; with --boot isola)')
     .requiredOption('-o, --output <file>', 'the disk or OVA to write')
-    .option('--format <format>', 'qcow2, vmdk, vdi, raw or ova', 'qcow2')
+    .option('--format <format>', 'qcow2, vmdk, vdi, raw or ova; or tar: an instance\'s files (docker export)', 'qcow2')
     .option('--cpus <n>', 'vCPUs the OVA descriptor asks for (default 1)')
     .option('-m, --memory <size>', 'memory the OVA descriptor asks for (default 512m)')
     .option('--free <size>', 'free space in the root file system beyond the image\'s files', '1g')
     .option('--boot <what>', 'isola (isola\'s kernel and init run the image\'s command), os (the image\'s own kernel and init: a full OS) or auto (os when the image has a kernel)', 'auto')
     .passThroughOptions()
     .action(async (ref: string, command: string[], o: ExportFlags) => {
+      if (o.format === 'tar') return exportTar(ctx, ref, command, o);
       const { exportDisk, parseFormat, parseBoot } = await import('../export/disk/export.js');
       const format = parseFormat(o.format);
       const boot = parseBoot(o.boot);
@@ -115,6 +116,42 @@ export function register(program: Command, ctx: CliContext): void {
         }
       });
     });
+}
+
+/**
+ * `isola export --format tar INSTANCE -o FILE|-`: the instance's root file system as a tar, as
+ * `docker export` writes it (engine/export-fs.ts); the file appears only whole.
+ */
+async function exportTar(ctx: CliContext, ref: string, command: string[], o: ExportFlags): Promise<void> {
+  if (command.length > 0) throw invalid('--format tar writes an instance\'s files, it runs no command', `leave out ${command.join(' ').slice(0, 60)}`);
+  if (o.cpus || o.memory || o.boot !== 'auto' || o.free !== '1g') throw invalid('--cpus, -m, --boot and --free are for disks, not --format tar', 'leave them out');
+  if (!o.output) throw invalid('no output file', 'give -o FILE, or -o - for stdout');
+  const toStdout = o.output === '-';
+  const out = path.resolve(o.output);
+  if (!toStdout && !fs.existsSync(path.dirname(out))) throw invalid(`the folder of ${o.output} does not exist`, 'create it first, or write elsewhere');
+  const { exportFilesystem } = await import('../engine/export-fs.js');
+  await withEngine(ctx, async (e) => {
+    await e.reconcile();
+    if (!e.instances.find(ref)) throw new IsolaError('NOT_FOUND', `no instance "${ref}"`, 'isola export --format tar takes an instance (isola ps -a); an image\'s files: isola save IMAGE');
+    if (toStdout) {
+      await exportFilesystem(e, ref, () => process.stdout);
+      return;
+    }
+    const part = `${out}.part-${process.pid}`;
+    let file: fs.WriteStream | null = null;
+    const open = (): fs.WriteStream => (file = fs.createWriteStream(part, { mode: 0o644 }));
+    try {
+      await exportFilesystem(e, ref, open);
+      const f = file ?? open();
+      await new Promise<void>((resolve, reject) => f.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      fs.renameSync(part, out);
+    } catch (err) {
+      const f = file as fs.WriteStream | null;
+      if (f && !f.closed) await new Promise<void>((resolve) => f.once('close', () => resolve()).destroy());
+      fs.rmSync(part, { force: true });
+      throw err;
+    }
+  });
 }
 
 /** import-vm's (and run --disk's) flags, checked before any work. */

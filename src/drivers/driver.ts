@@ -86,6 +86,11 @@ export interface Driver<D extends StoredData> {
    * `tarFile` (for `isola build` and `isola commit`). Works on a stopped instance too.
    */
   exportChanges?(spec: InstanceSpec, data: D, tarFile: string): Promise<void>;
+  /**
+   * Optional (`docker export`): the instance's whole root file system as a tar on `out`, running
+   * or stopped. Without it the kind's files are not readable from the host, and export is refused.
+   */
+  exportFs?(spec: InstanceSpec, data: D, out: Writable): Promise<void>;
   // ---- isola cp: a tar stream in and out of a running instance, paths resolved inside it ----
   /** What `path` (absolute, inside the instance) is; `follow` follows it when it is a symlink. */
   statPath(spec: InstanceSpec, data: D, path: string, follow: boolean): Promise<PathKind>;

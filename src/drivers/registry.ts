@@ -15,7 +15,7 @@ interface Entry {
   load: (ctx: DriverContext) => Promise<AnyDriver>;
   /** Whether the driver implements the optional runOnWorkloadKernel (a unit test checks this). */
   runsOnWorkloadKernel: boolean;
-  /** Whether it implements the optional exportChanges (the same test checks this). */
+  /** Whether it implements the optional exportChanges and exportFs: its files are readable from the host (the same test checks this). */
   exportsChanges: boolean;
   /** Whether it implements the optional attachNetwork and detachNetwork (the same test checks this). */
   hotplugsNetworks: boolean;
@@ -79,6 +79,8 @@ function erase<D extends StoredData>(d: Driver<D>): AnyDriver {
   if (run) erased.runOnWorkloadKernel = (s, data, script) => run(s, need(data), script);
   const exportChanges = d.exportChanges?.bind(d);
   if (exportChanges) erased.exportChanges = (s, data, tarFile) => exportChanges(s, need(data), tarFile);
+  const exportFs = d.exportFs?.bind(d);
+  if (exportFs) erased.exportFs = (s, data, out) => exportFs(s, need(data), out);
   const attach = d.attachNetwork?.bind(d);
   if (attach) erased.attachNetwork = (s, data, n) => attach(s, need(data), n);
   const detach = d.detachNetwork?.bind(d);
@@ -139,6 +141,11 @@ function lazy(kind: Kind, entry: Entry, ctx: DriverContext): AnyDriver {
       const x = await d();
       if (!x.exportChanges) throw new IsolaError('INTERNAL', `the ${kind} driver does not export changes`, 'report this bug');
       return x.exportChanges(s, data, tarFile);
+    };
+    driver.exportFs = async (s, data, out) => {
+      const x = await d();
+      if (!x.exportFs) throw new IsolaError('INTERNAL', `the ${kind} driver does not export its files`, 'report this bug');
+      return x.exportFs(s, data, out);
     };
   }
   if (entry.hotplugsNetworks) {

@@ -26,6 +26,7 @@ import { conmonPath, exitInfo, filterRuncErrors, readExit, runtimeError, startCo
 import { cgroupFile, cgroupVersion, containerStats, oomKills, pssBytes } from './stats.js';
 import { readK8sLog } from '../cri-log.js';
 import { exportChanges } from './changes.js';
+import { exportRootfs } from './export-fs.js';
 import { keepUpper, restoreUpper } from './snapshot.js';
 import { kindOf, resolveInside, tarIn, tarOut } from './copy.js';
 import type { Readable, Writable } from 'node:stream';
@@ -342,6 +343,12 @@ export class ContainerDriver implements Driver<ContainerData> {
     } finally {
       fs.rmSync(staging, { recursive: true, force: true });
     }
+  }
+
+  /** The image's root with the container's changes, as a tar (export-fs.ts). */
+  async exportFs(spec: InstanceSpec, _data: ContainerData, out: Writable): Promise<void> {
+    const lower = await ensureUnpacked(spec.image, this.ctx.cache, this.ctx.config.unpack);
+    await exportRootfs(lower, filesOf(spec).upper, path.join(spec.dir, `export-${process.pid}-${Date.now()}`), out, [INIT_PATH.slice(1)]);
   }
 
   // ---- snapshots: a copy of the upper directory (snapshot.ts) ----

@@ -9,12 +9,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { BIN, hostLeftovers, isola, makeFixture, type Fixture } from '../../helpers/fixture.js';
 import { freePort } from '../../helpers/registry.js';
+import { compareFixture, ROOT } from '../../unit/advise/fixtures.js';
+import { saveLatestReport } from '../../../src/bench/latest-report.js';
+import { renderTable } from '../../../src/bench/render-table.js';
 
 /**
  * The dashboard in real headless Chromium (Debian's, driven by playwright-core) against the real
  * `isola serve` on loopback TCP with a bearer token: log in with the token, the page lists a
  * container and a VM started from the CLI, logs stream, a chart updates, the measured security
- * profile shows, a click stops the
+ * profile shows, the VM's serial console streams (read-only, the reason shown), a click stops the
  * container and the CLI sees it stopped, the keyboard starts it again; no console error, no
  * request elsewhere; a screenshot is not blank; a phone-sized screen has no sideways scrolling.
  * Then CSRF: a page of another origin on the same host, with the session cookie in the browser,
@@ -135,6 +138,24 @@ test('the dashboard lists the CLI\'s instances, streams logs, updates a chart, s
   // The VM's logs stream too.
   await page.getByRole('button', { name: 'Details of dash-vm' }).click();
   await waitFor('the VM\'s log lines', async () => ((await page.locator('#logs').textContent())?.match(/tick \d+/g)?.length ?? 0) >= 2, 60_000);
+  assert.match((await page.locator('#logs-h').textContent()) ?? '', /the workload's output from the VM/);
+  // Its serial console, live, read-only with the reason shown; the same text isola console prints.
+  await waitFor('the VM\'s console', async () => /isola-init: userspace at/.test((await page.locator('#console').textContent()) ?? ''), 60_000);
+  assert.ok(await page.getByText('Read-only: QEMU writes the VM\'s serial console to a file').isVisible());
+  const cliConsole = (await isola(fx.root, ['console', 'dash-vm'])).stdout;
+  assert.ok(cliConsole.startsWith(((await page.locator('#console').textContent()) ?? '').slice(0, 200)), 'the page shows what isola console prints');
+  // A container has none: the box is hidden, and the route says why in one line.
+  await page.getByRole('button', { name: 'Details of dash-c' }).click();
+  await waitFor('the console box to hide', async () => await page.locator('#console-box').isHidden());
+  const none = await new Promise<[number, string]>((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/dashboard/console/dash-c', headers: { Authorization: `Bearer ${TOKEN}` } }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve([res.statusCode ?? 0, body]));
+    }).on('error', reject);
+  });
+  assert.equal(none[0], 409);
+  assert.match(none[1], /^\{"message":"dash-c is a container and has no serial console[^\n]*\}\n?$/);
 
   // A click stops it, and the CLI sees it stopped.
   await page.getByRole('button', { name: 'Stop dash-c' }).click();
@@ -200,6 +221,43 @@ test('CSRF: another origin on the same host cannot stop an instance with the bro
   });
   assert.equal(rebound, 403);
   await ctx.close();
+});
+
+test('the latest compare report shows, and a plan of an inventory (a file, from the keyboard) is isola plan\'s; a bad one is one line', async () => {
+  const report = compareFixture();
+  const latest = saveLatestReport(fx.root, report);
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await login(page);
+  await page.locator('#compare:not([hidden])').waitFor();
+  assert.equal(await page.locator('#compare').textContent(), renderTable(report, { color: false }), 'the table isola compare prints');
+
+  const inventory = path.join(ROOT, 'examples', 'workloads.yaml');
+  await page.locator('#inventory-file').setInputFiles(inventory);
+  await waitFor('the file in the text area', async () => (await page.locator('#inventory').inputValue()).includes('payments-api'));
+  // The keyboard alone: from the text area, Tab to Plan, Enter.
+  await page.locator('#inventory').focus();
+  await page.keyboard.press('Tab');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'plan-run');
+  await page.keyboard.press('Enter');
+  await page.locator('#plan:not([hidden])').waitFor();
+  const cli = await isola(fx.root, ['plan', inventory, '--measured', latest]);
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.equal(await page.locator('#plan').textContent(), cli.stdout, 'the same text as isola plan --measured with the latest report');
+
+  await page.locator('#inventory').fill('workloads: 5\n');
+  await page.getByRole('button', { name: 'Plan' }).click();
+  await waitFor('the error', async () => (await page.locator('#plan-error').textContent()) || undefined);
+  const err = (await page.locator('#plan-error').textContent()) ?? '';
+  assert.match(err, /^Plan failed: \S.*$/);
+  assert.ok(!err.includes('\n'), 'one line');
+  assert.ok(await page.locator('#plan').isHidden());
+  assert.deepEqual(errors, [], 'no console errors');
+  await page.close();
 });
 
 test('nothing left on the host once the instances are removed', async () => {

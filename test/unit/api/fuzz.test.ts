@@ -78,7 +78,8 @@ const ROUTES: [string, string][] = [
   ['GET', '/images/{x}/json'], ['POST', '/images/{x}/push'], ['POST', '/images/{x}/tag?repo=ok'], ['DELETE', '/images/{x}'], ['GET', '/images/{x}/get'],
   ['GET', '/images/get?names={x}'], ['POST', '/images/create?fromImage={x}'], ['POST', '/images/base/tag?repo={x}'],
   ['GET', '/volumes/{x}'], ['DELETE', '/volumes/{x}'], ['GET', '/networks/{x}'], ['DELETE', '/networks/{x}'],
-  ['GET', '/images/{x}/history'], ['GET', '/containers/{x}/changes'],
+  ['GET', '/images/{x}/history'], ['GET', '/containers/{x}/changes'], ['GET', '/containers/{x}/export'],
+  ['POST', '/dashboard/plan'],
 ];
 
 const BODIES: (string | Buffer)[] = [

@@ -17,6 +17,8 @@ test('every kind has a driver, loaded lazily, whose optional methods the registr
     assert.equal(typeof drivers.get(kind).runOnWorkloadKernel === 'function', entries[kind].runsOnWorkloadKernel);
     assert.equal(typeof real.exportChanges === 'function', entries[kind].exportsChanges, `${kind}: exportsChanges`);
     assert.equal(typeof drivers.get(kind).exportChanges === 'function', entries[kind].exportsChanges);
+    assert.equal(typeof real.exportFs === 'function', entries[kind].exportsChanges, `${kind}: exportFs`);
+    assert.equal(typeof drivers.get(kind).exportFs === 'function', entries[kind].exportsChanges);
     assert.equal(typeof real.attachNetwork === 'function', entries[kind].hotplugsNetworks, `${kind}: hotplugsNetworks`);
     assert.equal(typeof real.detachNetwork === 'function', entries[kind].hotplugsNetworks, `${kind}: hotplugsNetworks`);
     assert.equal(typeof drivers.get(kind).attachNetwork === 'function', entries[kind].hotplugsNetworks);
