@@ -49,13 +49,30 @@ export function containerShare(machine: MachineRecord, id: string): string {
 
 const R = (...args: string[]) => [MACHINE_GUEST.runc, '--root', MACHINE_GUEST.runcRoot, ...args];
 
+/** The guest's end of a container's veth pair (15 characters at most). */
+export function vethInGuest(id: string): string {
+  return `c${id.slice(0, 12)}`;
+}
+
+/**
+ * What the start script is told of the container's network: `-` (it shares the machine's, as
+ * containers placed before they had their own), `none` (its own namespace, loopback only), or
+ * its veth's name in the guest, its address/prefix, the gateway and its MAC.
+ */
+export function placedNetArgs(spec: InstanceSpec): string[] {
+  if (!spec.machine?.netns) return ['-'];
+  const n = spec.network;
+  return n.mode === 'bridge' ? [vethInGuest(spec.id), `${n.ip}/${n.prefixLength}`, n.gateway, n.mac] : ['none'];
+}
+
 /**
  * Containers placed in a machine (`run --machine`, kind hybrid): each under runc in the
  * machine's guest, with its own pid, mount, ipc, uts and cgroup namespaces and cgroup
  * (/isola/<id> in the guest), its overlay on the image root the machine shares once for all its
  * containers, and conmon in the guest writing its CRI log and exit file into the folder the host
  * shares with the machine, so logs and exit statuses are read on the host as for a container.
- * Its network is the machine's (as a pod's).
+ * Its network namespace is its own: an address on isola0 the machine routes to it (see
+ * CONTAINER_START_SCRIPT), or loopback only.
  */
 export class PlacedDriver {
   readonly kind = 'hybrid' as const;
@@ -137,6 +154,8 @@ export class PlacedDriver {
     const config = guestConfig({ spec, ...user, seccomp });
     (config.root as { path: string }).path = `${MACHINE_GUEST.bundles}/${spec.id}/rootfs`;
     (config.linux as { cgroupsPath: string }).cgroupsPath = `/isola/${spec.id}`;
+    // guestConfig leaves the network namespace out (a hybrid container has the VM's NIC); here it has its own.
+    if (spec.machine?.netns) (config.linux as { namespaces: { type: string }[] }).namespaces.push({ type: 'network' });
     const text = serializeOci(config, 2);
     const share = containerShare(m, spec.id);
     fs.mkdirSync(path.join(share, 'exit'), { recursive: true });
@@ -157,7 +176,7 @@ export class PlacedDriver {
     if (exitFile) fs.rmSync(exitFile, { force: true });
     const hex = path.basename(p.rootfs);
     const extra = spec.logMaxBytes ? `--log-size-max ${spec.logMaxBytes}` : '';
-    const out = await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', MACHINE_GUEST.start, spec.id, hex, spec.name, extra]);
+    const out = await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', MACHINE_GUEST.start, spec.id, hex, spec.name, extra, ...placedNetArgs(spec)]);
     if (out.code !== 0) {
       await this.cleanup(spec, next).catch(() => undefined);
       const msg = out.stderr.trim().split('\n').pop() ?? `status ${out.code}`;
@@ -225,7 +244,9 @@ export class PlacedDriver {
     const r = this.running(spec, p?.machineStartedAt ?? undefined);
     if (!r) return;
     const b = `${MACHINE_GUEST.bundles}/${spec.id}`;
-    await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', '-c', `${R('delete', '-f', spec.id).join(' ')} >/dev/null 2>&1; umount ${b}/rootfs 2>/dev/null; rm -rf ${b}; exit 0`]).catch(() => undefined);
+    // The veth pair goes with the container's namespace; one left by a start that failed half-way goes here.
+    const veth = spec.machine.netns ? `ip link del ${vethInGuest(spec.id)} 2>/dev/null; ` : '';
+    await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', '-c', `${R('delete', '-f', spec.id).join(' ')} >/dev/null 2>&1; ${veth}umount ${b}/rootfs 2>/dev/null; rm -rf ${b}; exit 0`]).catch(() => undefined);
   }
 
   /** Its upper layer in the guest (a stopped machine drops it at its next boot), its folder in the share, its own folders. */
