@@ -18,6 +18,8 @@ export const MACHINE_GUEST = {
   images: '/.isola/images',
   /** The machine's container folder on the host, shared read-write: each container's config, log and exit file. */
   shared: '/.isola/m',
+  /** The machine's volume folder on the host (volumes.ts): each container's host folders, bound there while it runs. */
+  volumes: '/.isola/v',
   /** Per container in the guest: its bundle (/run, a tmpfs) and its overlay's upper layer (on the machine's disk). */
   bundles: '/run/isola',
   layers: '/var/lib/isola',
@@ -146,7 +148,7 @@ export async function buildMachineDisk(sys: MachineSystem, scratch: string, disk
     putFile(tree, sys.conmon, MACHINE_GUEST.conmon);
     fs.writeFileSync(path.join(tree, MACHINE_GUEST.main), MACHINE_SCRIPT, { mode: 0o755 });
     fs.writeFileSync(path.join(tree, MACHINE_GUEST.start), CONTAINER_START_SCRIPT, { mode: 0o755 });
-    for (const d of ['proc', 'sys', 'dev', 'run', 'tmp', 'etc', MACHINE_GUEST.images, MACHINE_GUEST.shared, MACHINE_GUEST.layers]) fs.mkdirSync(path.join(tree, d), { recursive: true });
+    for (const d of ['proc', 'sys', 'dev', 'run', 'tmp', 'etc', MACHINE_GUEST.images, MACHINE_GUEST.shared, MACHINE_GUEST.volumes, MACHINE_GUEST.layers]) fs.mkdirSync(path.join(tree, d), { recursive: true });
     await makeExt4(tree, disk, 'isola-machine', 'the machine disk', freeBytes);
   } finally {
     fs.rmSync(tree, { recursive: true, force: true });
