@@ -179,8 +179,15 @@ export interface PlacedIn {
   /** The machine's id (64 hex characters). */
   id: string;
   name: string;
-  /** The machine's address: the container shares the machine's network. */
+  /** The machine's address (the container's own, before containers had their own network). */
   ip: string;
+  // ---- machines: per-container network (optional: containers placed before lack it) ----
+  /**
+   * The container has its own network namespace in the guest: with its own address on isola0
+   * (spec.network, routed by the machine through a veth pair, proxy ARP on the machine's NIC),
+   * or only loopback (--network none). Absent: it shares the machine's network and address.
+   */
+  netns?: true;
 }
 
 // ---- lifecycle vocabulary ----

@@ -158,8 +158,8 @@ export class Engine {
       throw invalid(`invalid name "${req.name}"`, 'use letters, digits, _ . and -, starting with a letter or digit');
     }
     const placedIn = req.machine !== undefined ? await placeInMachine(this, req) : undefined;
-    const target = req.network === 'none' || placedIn ? null : this.networks.resolve(req.network);
-    if ((req.publish.length > 0 || req.publishAll) && target === null && !placedIn) throw invalid('--publish needs a network, but --network none was given', 'drop -p/-P or use --network bridge');
+    const target = req.network === 'none' ? null : this.networks.resolve(req.network);
+    if ((req.publish.length > 0 || req.publishAll) && target === null) throw invalid('--publish needs a network, but --network none was given', 'drop -p/-P or use --network bridge');
     checkDistinct(req.publish);
     if (req.autoRemove && req.restart && req.restart.name !== 'no') throw invalid('--restart and --rm conflict: an instance that removes itself when it exits cannot be restarted', 'drop one of them');
     for (const m of req.publish) await assertPortFree(m);
@@ -232,8 +232,8 @@ export class Engine {
         // Every network's bridge and rules (a reboot or a flushed firewall took them), then the
         // published ports, before the workload can be reached.
         for (const n of bridgeNetworks(rec.spec)) await ensureBridge(n);
-        // A container placed in a machine is reached at the machine's address.
-        const reachAt = rec.spec.network.mode === 'bridge' ? rec.spec.network.ip : rec.spec.machine?.ip;
+        // A container placed in a machine before containers had their own address: the machine's.
+        const reachAt = rec.spec.network.mode === 'bridge' ? rec.spec.network.ip : rec.spec.machine?.netns ? undefined : rec.spec.machine?.ip;
         if (rec.ports.length > 0 && reachAt) {
           rec.ports = await publishPorts(rec.id, rec.ports, reachAt);
           this.instances.setPorts(rec.id, rec.ports);

@@ -43,6 +43,9 @@ export async function watchMachine(engine: WatchEngine, machines: MachineRepo, m
     const up = m !== undefined && m.state === 'running' && (await machineRunning());
     for (const r of engine.instances.list()) {
       if (r.spec.machine?.id !== machineId || r.state !== 'running') continue;
+      // A foreground run without an exit command records its own exit (and removes a --rm
+      // instance itself): the relay acting too raced it, which then found the instance gone.
+      if (r.spec.cleanupCommand.length === 0) continue;
       if (!(await engine.observeRunning(r).catch(() => true))) await engine.cleanupInstance(r.id).catch(() => undefined);
     }
     if (!up) return;

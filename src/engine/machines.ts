@@ -109,10 +109,12 @@ export class Machines {
       memoryBytes: req.memoryBytes, cpus: req.cpus, readOnly: false, network,
       security: { privileged: false, capAdd: [], capDrop: [], seccomp: 'default', noNewPrivileges: true },
       runtime: 'runc', dir, runDir: path.join(this.engine.paths.run, 'm', id.slice(0, 12)), cleanupCommand: [],
-      // The image roots isola unpacks (read-only) and the machine's container folder (configs, logs, exit files).
+      // The image roots isola unpacks (read-only), the machine's container folder (configs, logs,
+      // exit files) and its volume folder (its containers' host folders, bound there while they run).
       mounts: [
         { type: 'bind', source: this.engine.cache.folder('rootfs'), target: '/.isola/images', readOnly: true, propagation: 'rprivate' },
         { type: 'bind', source: path.join(dir, 'c'), target: '/.isola/m', readOnly: false, propagation: 'rprivate' },
+        { type: 'bind', source: path.join(dir, 'v'), target: '/.isola/v', readOnly: false, propagation: 'rprivate' },
       ],
     };
   }
@@ -133,6 +135,7 @@ export class Machines {
       privateDir(path.dirname(rec.spec.dir));
       privateDir(rec.spec.dir);
       fs.mkdirSync(path.join(rec.spec.dir, 'c'), { recursive: true, mode: 0o700 });
+      fs.mkdirSync(path.join(rec.spec.dir, 'v'), { recursive: true, mode: 0o700 });
       fs.mkdirSync(this.engine.cache.folder('rootfs'), { recursive: true });
       fs.mkdirSync(rec.spec.runDir, { recursive: true, mode: 0o700 });
       rec.data = await host.create(rec.spec, want.diskBytes);

@@ -12,23 +12,28 @@ export interface MachineSharing {
 }
 
 /**
- * The sharing of a container in a machine, as isola builds it: the guest kernel and the machine's
- * network with the machine's other containers; its own namespaces, cgroup, root layer and
- * limits; no kernel, files or processes with the host or with the containers of other machines
- * (their own VMs), nor the network: frames between machines' taps are dropped.
+ * The sharing of a container in a machine, as isola builds it: the guest kernel with the
+ * machine's other containers; its own namespaces (network included: its own address, `ownIp`,
+ * routed by the machine, or loopback only; containers placed before that share the machine's),
+ * cgroup, root layer and limits; no kernel, files or processes with the host or with the
+ * containers of other machines (their own VMs), nor the network: frames between machines' taps
+ * are dropped.
  */
-export function machineSharing(p: PlacedIn, neighbours: string[]): MachineSharing {
+export function machineSharing(p: PlacedIn, neighbours: string[], ownIp: string | null = null): MachineSharing {
+  const net = p.netns
+    ? { own: [`network namespace${ownIp ? `, address ${ownIp} on isola0 (routed by the machine through a veth pair, proxy ARP on its NIC)` : ' with loopback only (--network none)'}`], shared: [] }
+    : { own: [], shared: [`the machine's network namespace and address ${p.ip} (its ports, its loopback)`] };
   return {
     machine: p.name,
     address: p.ip,
     neighbours,
     shared: [
       `the guest kernel of machine ${p.name} (one kernel for its ${neighbours.length + 1} container(s))`,
-      `the machine's network namespace and address ${p.ip} (its ports, its loopback)`,
+      ...net.shared,
       'the machine\'s /etc/hosts and /etc/resolv.conf (read-only)',
       'the image\'s unpacked layers (read-only, one virtiofs share per machine)',
     ],
-    own: ['pid, mount, ipc, uts and cgroup namespaces', `cgroup /isola/<id> in the guest (its limits)`, 'its root file system\'s writable layer (overlay upper on the machine\'s disk)', 'its capabilities, seccomp filter and no-new-privileges, as a host container'],
+    own: ['pid, mount, ipc, uts and cgroup namespaces', ...net.own, `cgroup /isola/<id> in the guest (its limits)`, 'its root file system\'s writable layer (overlay upper on the machine\'s disk)', 'its capabilities, seccomp filter and no-new-privileges, as a host container'],
     notShared: [
       'the host\'s kernel (another kernel: the machine\'s VM)',
       'anything with the containers of other machines: other VMs (kernel, files, processes), and on isola0 frames between two machines\' taps are dropped (nftables, table bridge isola-machines); a published port is reached through the host',

@@ -42,7 +42,7 @@ export interface ContractOptions {
   kernel?: { choice: 'isola' | 'cloud'; release: RegExp };
   /**
    * hybrid only: every instance is placed in one machine (`run --machine`) the suite creates
-   * first, instead of a VM of its own; the instance's address is the machine's.
+   * first, instead of a VM of its own; the instance has its own address, which the machine routes.
    */
   machine?: boolean;
 }
@@ -58,7 +58,8 @@ export function runDriverContract(kind: Kind, opts: ContractOptions = {}): void 
   let outside: Outside;
   let machines: Machines | undefined;
   let placedIn: (PlacedIn & { network: BridgeNetworkSpec }) | undefined;
-  const placed = (): Partial<InstanceSpec> => (placedIn ? { machine: { id: placedIn.id, name: placedIn.name, ip: placedIn.ip }, network: placedIn.network } : {});
+  // A placed container has a network namespace of its own in the guest, with its own address on isola0.
+  const placed = (): Partial<InstanceSpec> => (placedIn ? { machine: { id: placedIn.id, name: placedIn.name, ip: placedIn.ip, netns: true } } : {});
   // A user network of the suite's own: a bridge on a free /24, as `isola network create` makes one.
   const userNet = nextFreeSubnet(hostRoutes().map((r) => r.dest));
   const userBridge = `isolabr-c${process.pid.toString(16)}`.slice(0, 15);

@@ -11,20 +11,22 @@ export const MACHINE_GUEST = {
   tini: '/.isola/tini',
   /** The machine's workload: prepares /run and cgroups, then waits; on SIGTERM it stops every container. */
   main: '/.isola/machine',
-  /** Starts one container: `ctr-start ID IMAGE-HEX NAME`. */
+  /** Starts one container: `ctr-start ID IMAGE-HEX NAME CONMON-ARGS NET` (NET: `-`, `none` or `VETH ADDR/PREFIX GATEWAY MAC`). */
   start: '/.isola/ctr-start',
   runcRoot: '/run/runc',
   /** isola's unpacked image roots, shared read-only from the host once per machine (virtiofs). */
   images: '/.isola/images',
   /** The machine's container folder on the host, shared read-write: each container's config, log and exit file. */
   shared: '/.isola/m',
+  /** The machine's volume folder on the host (volumes.ts): each container's host folders, bound there while it runs. */
+  volumes: '/.isola/v',
   /** Per container in the guest: its bundle (/run, a tmpfs) and its overlay's upper layer (on the machine's disk). */
   bundles: '/run/isola',
   layers: '/var/lib/isola',
 } as const;
 
 /** busybox applets the machine's scripts, exec and the security profile use. */
-const APPLETS = ['sh', 'mount', 'umount', 'mkdir', 'rm', 'cp', 'cat', 'grep', 'sed', 'sleep', 'ls', 'uname', 'readlink', 'head', 'kill', 'echo', 'printf', 'ps', 'setsid', 'test', '['];
+const APPLETS = ['sh', 'mount', 'umount', 'mkdir', 'rm', 'cp', 'cat', 'grep', 'sed', 'sleep', 'ls', 'uname', 'readlink', 'head', 'kill', 'echo', 'printf', 'ps', 'setsid', 'test', '[', 'ip', 'nsenter'];
 
 export const MACHINE_SCRIPT = `#!/bin/sh
 set -u
@@ -32,6 +34,12 @@ R="${MACHINE_GUEST.runc} --root ${MACHINE_GUEST.runcRoot}"
 mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
 mkdir -p ${MACHINE_GUEST.runcRoot} ${MACHINE_GUEST.bundles} ${MACHINE_GUEST.layers} /sys/fs/cgroup
 mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup 2>/dev/null || mount -t cgroup2 cgroup2 /sys/fs/cgroup
+# Containers' addresses are on isola0 too: the machine forwards between its NIC and their veths
+# and answers ARP for them on eth0 (and for isola0's addresses on their veths), at once.
+echo 0 > /proc/sys/net/ipv4/neigh/default/proxy_delay
+echo 0 > /proc/sys/net/ipv4/neigh/eth0/proxy_delay 2>/dev/null
+echo 1 > /proc/sys/net/ipv4/conf/all/proxy_arp
+echo 1 > /proc/sys/net/ipv4/ip_forward
 # Containers of an earlier boot left upper layers: they start again on them (isola start);
 # those of containers removed meanwhile (their shared folder is gone) go.
 for w in $(ls ${MACHINE_GUEST.layers}); do [ -d "${MACHINE_GUEST.shared}/$w" ] || rm -rf "${MACHINE_GUEST.layers}/$w"; done
@@ -52,11 +60,19 @@ while :; do sleep 3600 & wait $!; done
  * One container's start, run through the agent: its overlay (the image's unpacked root, shared
  * from the host, under an upper layer on the machine's disk), its config from the shared folder,
  * conmon (the same monitor as a host container: CRI log and exit file, both in the shared folder
- * the host reads), then runc start. Errors of runc create come back on stderr, as runc said them.
+ * the host reads), its network (see below), then runc start. Errors of runc create come back on
+ * stderr, as runc said them.
+ *
+ * Its network: runc made its network namespace (only loopback). With an address, a veth pair:
+ * one end moved into it as eth0 with the container's address, MAC and the default route via
+ * isola0's gateway; the other end stays in the guest with a /32 route to the address. Proxy ARP
+ * (set at the machine's boot) makes the machine answer for the address on isola0 and for isola0's
+ * addresses on the veth, so the host, other instances and the machine's other containers reach
+ * it as any instance. The pair goes with the namespace when the container ends.
  */
 export const CONTAINER_START_SCRIPT = `#!/bin/sh
 set -u
-id=$1; lower=${MACHINE_GUEST.images}/$2; name=$3
+id=$1; lower=${MACHINE_GUEST.images}/$2; name=$3; net=$5
 R="${MACHINE_GUEST.runc} --root ${MACHINE_GUEST.runcRoot}"
 d=${MACHINE_GUEST.shared}/$id; b=${MACHINE_GUEST.bundles}/$id; w=${MACHINE_GUEST.layers}/$id
 [ -d "$lower" ] || { echo "the image root $2 is not in the machine's image share" >&2; exit 125; }
@@ -79,6 +95,21 @@ if ! grep -q '"data": *[1-9]' "$b/sync" 2>/dev/null; then
   [ -n "$msg" ] || msg="conmon did not report the container: $(cat "$b/conmon.err" 2>/dev/null)"
   echo "$msg" >&2
   exit 125
+fi
+if [ "$net" != - ] && [ "$net" != none ]; then
+  addr=$6; gw=$7; mac=$8; pid=$(cat "$b/pid")
+  ip link del "$net" 2>/dev/null
+  if ! ip link add "$net" type veth 2>"$b/net.err"; then
+    echo "the machine's kernel cannot make the container's network (veth): $(cat "$b/net.err"); isola's own guest kernel can (ISOLA_VM_KERNEL=isola)" >&2
+    $R delete -f "$id" >/dev/null 2>&1; exit 125
+  fi
+  peer=$(ip link show | sed -n "s/^[0-9]*: \\([^@:]*\\)@$net:.*/\\1/p")
+  if ! { [ -n "$peer" ] && ip link set "$peer" netns "$pid" &&
+    nsenter -t "$pid" -n sh -c "ip link set $peer name eth0 && ip link set eth0 address $mac && ip addr add $addr dev eth0 && ip link set lo up && ip link set eth0 up && ip route add default via $gw" &&
+    ip link set "$net" up && ip route add "\${addr%/*}" dev "$net"; } 2>"$b/net.err"; then
+    echo "the container's network could not be made in the machine: $(cat "$b/net.err")" >&2
+    ip link del "$net" 2>/dev/null; $R delete -f "$id" >/dev/null 2>&1; exit 125
+  fi
 fi
 exec $R start "$id"
 `;
@@ -117,7 +148,7 @@ export async function buildMachineDisk(sys: MachineSystem, scratch: string, disk
     putFile(tree, sys.conmon, MACHINE_GUEST.conmon);
     fs.writeFileSync(path.join(tree, MACHINE_GUEST.main), MACHINE_SCRIPT, { mode: 0o755 });
     fs.writeFileSync(path.join(tree, MACHINE_GUEST.start), CONTAINER_START_SCRIPT, { mode: 0o755 });
-    for (const d of ['proc', 'sys', 'dev', 'run', 'tmp', 'etc', MACHINE_GUEST.images, MACHINE_GUEST.shared, MACHINE_GUEST.layers]) fs.mkdirSync(path.join(tree, d), { recursive: true });
+    for (const d of ['proc', 'sys', 'dev', 'run', 'tmp', 'etc', MACHINE_GUEST.images, MACHINE_GUEST.shared, MACHINE_GUEST.volumes, MACHINE_GUEST.layers]) fs.mkdirSync(path.join(tree, d), { recursive: true });
     await makeExt4(tree, disk, 'isola-machine', 'the machine disk', freeBytes);
   } finally {
     fs.rmSync(tree, { recursive: true, force: true });

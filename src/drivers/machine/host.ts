@@ -12,6 +12,10 @@ import { collectOutput, type Collected } from '../../util/collect.js';
 import { fenceMachine, unfenceMachine } from '../../net/machine-filter.js';
 import { tapName } from '../../net/names.js';
 import { buildMachineDisk, machineSystem, MACHINE_GUEST } from './guest.js';
+import { mountsUnder, shareVolumeRoot, unshareVolumeRoot } from './volumes.js';
+
+/** Whether the machine shares a volume folder (machines made before volumes reached them do not). */
+export const sharesVolumes = (spec: InstanceSpec): boolean => (spec.mounts ?? []).some((m) => m.target === MACHINE_GUEST.volumes);
 
 /** How long start waits for the machine's workload to say it is ready, past the VM's own boot. */
 const READY_TIMEOUT_MS = 30_000;
@@ -55,6 +59,8 @@ export class VmMachineHost implements MachineHost {
   }
 
   async start(spec: InstanceSpec, data: StoredData, checkpoint: (data: StoredData) => void): Promise<StoredData> {
+    // Its volume folder a shared mount point before virtiofsd starts, so later binds reach it.
+    if (sharesVolumes(spec)) await shareVolumeRoot(spec.dir);
     const v = await this.vm.start(spec, machineVm(this.vm, data), (d) => checkpoint(d));
     // Its tap joins the set that keeps machines apart on the bridge, before any container runs.
     try {
@@ -88,9 +94,14 @@ export class VmMachineHost implements MachineHost {
   async cleanup(spec: InstanceSpec, data: StoredData | null): Promise<void> {
     await this.vm.cleanup(spec, data ? this.vm.decode(data) : null);
     await unfenceMachine(tapName(spec.id));
+    await unshareVolumeRoot(spec.dir);
   }
 
-  remove(spec: InstanceSpec, data: StoredData | null): Promise<void> {
+  async remove(spec: InstanceSpec, data: StoredData | null): Promise<void> {
+    // Its folder is deleted recursively: never while a host folder is still bound in it.
+    await unshareVolumeRoot(spec.dir);
+    const left = mountsUnder(spec.dir);
+    if (left.length > 0) throw new IsolaError('FAILED_PRECONDITION', `machine ${spec.name} still has host folders mounted in its folder: ${left.join(', ')}`, `unmount them (umount -l PATH), then isola machine rm -f ${spec.name} again`);
     return this.vm.remove(spec, data ? this.vm.decode(data) : null);
   }
 

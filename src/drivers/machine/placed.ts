@@ -17,9 +17,10 @@ import { resolveUser } from '../container/user.js';
 import { DEFAULT_SECCOMP, loadSeccompProfile, toOciSeccomp } from '../container/seccomp.js';
 import { filterRuncErrors, runtimeError } from '../container/monitor.js';
 import { readK8sLog } from '../cri-log.js';
-import { guestConfig } from '../hybrid/launch.js';
-import { guestRun, machineVm } from './host.js';
+import { guestConfig, GUEST_SHARES } from '../hybrid/launch.js';
+import { guestRun, machineVm, sharesVolumes } from './host.js';
 import { MACHINE_GUEST } from './guest.js';
+import { mountVolumes, unmountVolumes } from './volumes.js';
 
 /** What a container placed in a machine remembers; the machine itself is found by spec.machine. */
 export type PlacedData = {
@@ -49,13 +50,30 @@ export function containerShare(machine: MachineRecord, id: string): string {
 
 const R = (...args: string[]) => [MACHINE_GUEST.runc, '--root', MACHINE_GUEST.runcRoot, ...args];
 
+/** The guest's end of a container's veth pair (15 characters at most). */
+export function vethInGuest(id: string): string {
+  return `c${id.slice(0, 12)}`;
+}
+
+/**
+ * What the start script is told of the container's network: `-` (it shares the machine's, as
+ * containers placed before they had their own), `none` (its own namespace, loopback only), or
+ * its veth's name in the guest, its address/prefix, the gateway and its MAC.
+ */
+export function placedNetArgs(spec: InstanceSpec): string[] {
+  if (!spec.machine?.netns) return ['-'];
+  const n = spec.network;
+  return n.mode === 'bridge' ? [vethInGuest(spec.id), `${n.ip}/${n.prefixLength}`, n.gateway, n.mac] : ['none'];
+}
+
 /**
  * Containers placed in a machine (`run --machine`, kind hybrid): each under runc in the
  * machine's guest, with its own pid, mount, ipc, uts and cgroup namespaces and cgroup
  * (/isola/<id> in the guest), its overlay on the image root the machine shares once for all its
  * containers, and conmon in the guest writing its CRI log and exit file into the folder the host
  * shares with the machine, so logs and exit statuses are read on the host as for a container.
- * Its network is the machine's (as a pod's).
+ * Its network namespace is its own: an address on isola0 the machine routes to it (see
+ * CONTAINER_START_SCRIPT), or loopback only.
  */
 export class PlacedDriver {
   readonly kind = 'hybrid' as const;
@@ -127,7 +145,9 @@ export class PlacedDriver {
     if (spec.runtime && spec.runtime !== 'runc') throw new IsolaError('INVALID_ARGUMENT', `--runtime ${spec.runtime} is not available in a machine`, 'a machine\'s guest runs runc; leave --runtime out');
     if (spec.devices?.length) throw new IsolaError('INVALID_ARGUMENT', '--device is not available with --machine: the container runs inside a VM, which cannot reach the host\'s devices', 'drop --device');
     if (spec.tty || spec.stdinOpen) throw new IsolaError('INVALID_ARGUMENT', '-i and -t are not available with --machine yet: the container\'s monitor runs in the guest, out of reach of a host terminal', 'run it detached (-d) and use isola exec / isola logs');
-    if ((spec.mounts ?? []).some((x) => x.type !== 'tmpfs')) throw new IsolaError('INVALID_ARGUMENT', '-v and --mount of host folders or volumes are not available with --machine yet: a machine\'s shared folders are fixed when it boots', 'use --tmpfs, or --as hybrid for a container of its own VM');
+    if ((spec.mounts ?? []).some((x) => x.type !== 'tmpfs') && !sharesVolumes(m.spec)) {
+      throw new IsolaError('INVALID_ARGUMENT', `machine ${m.name} was made before volumes reached machines: it shares no volume folder, so -v and --mount of host folders or volumes are refused`, `recreate the machine (isola machine rm -f ${m.name}; isola machine create ${m.name}), or use --tmpfs`);
+    }
     const rootfs = await ensureUnpacked(spec.image, this.ctx.cache, this.ctx.config.unpack);
     const user = resolveUser(rootfs, spec.user);
     const caps = effectiveCaps(spec.security.capAdd, spec.security.capDrop, spec.security.privileged);
@@ -137,6 +157,12 @@ export class PlacedDriver {
     const config = guestConfig({ spec, ...user, seccomp });
     (config.root as { path: string }).path = `${MACHINE_GUEST.bundles}/${spec.id}/rootfs`;
     (config.linux as { cgroupsPath: string }).cgroupsPath = `/isola/${spec.id}`;
+    // guestConfig leaves the network namespace out (a hybrid container has the VM's NIC); here it has its own.
+    if (spec.machine?.netns) (config.linux as { namespaces: { type: string }[] }).namespaces.push({ type: 'network' });
+    // Its host folders: bound on the host under the machine's volume folder when it starts (volumes.ts).
+    for (const mt of config.mounts as { source?: string }[]) {
+      if (mt.source?.startsWith(`${GUEST_SHARES}/`)) mt.source = `${MACHINE_GUEST.volumes}/${spec.id}/${mt.source.slice(GUEST_SHARES.length + 1)}`;
+    }
     const text = serializeOci(config, 2);
     const share = containerShare(m, spec.id);
     fs.mkdirSync(path.join(share, 'exit'), { recursive: true });
@@ -155,9 +181,10 @@ export class PlacedDriver {
     checkpoint?.(next); // cleanup then knows the boot to clean in, were this process to die now
     const exitFile = this.exitFile(spec);
     if (exitFile) fs.rmSync(exitFile, { force: true });
+    await mountVolumes(r.m.spec.dir, spec);
     const hex = path.basename(p.rootfs);
     const extra = spec.logMaxBytes ? `--log-size-max ${spec.logMaxBytes}` : '';
-    const out = await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', MACHINE_GUEST.start, spec.id, hex, spec.name, extra]);
+    const out = await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', MACHINE_GUEST.start, spec.id, hex, spec.name, extra, ...placedNetArgs(spec)]);
     if (out.code !== 0) {
       await this.cleanup(spec, next).catch(() => undefined);
       const msg = out.stderr.trim().split('\n').pop() ?? `status ${out.code}`;
@@ -223,14 +250,30 @@ export class PlacedDriver {
   async cleanup(spec: InstanceSpec, p: PlacedData | null): Promise<void> {
     if (!spec.machine) return;
     const r = this.running(spec, p?.machineStartedAt ?? undefined);
-    if (!r) return;
+    if (!r) return this.unbind(spec);
     const b = `${MACHINE_GUEST.bundles}/${spec.id}`;
-    await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', '-c', `${R('delete', '-f', spec.id).join(' ')} >/dev/null 2>&1; umount ${b}/rootfs 2>/dev/null; rm -rf ${b}; exit 0`]).catch(() => undefined);
+    // The veth pair goes with the container's namespace; one left by a start that failed half-way goes here.
+    const veth = spec.machine.netns ? `ip link del ${vethInGuest(spec.id)} 2>/dev/null; ` : '';
+    await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', '-c', `${R('delete', '-f', spec.id).join(' ')} >/dev/null 2>&1; ${veth}umount ${b}/rootfs 2>/dev/null; rm -rf ${b}; exit 0`]).catch(() => undefined);
+    await this.unbind(spec);
+  }
+
+  /** Its host folders' binds under the machine's volume folder (made at start). */
+  private async unbind(spec: InstanceSpec): Promise<void> {
+    if (!(spec.mounts ?? []).some((x) => x.type !== 'tmpfs')) return;
+    let dir: string;
+    try {
+      dir = this.machine(spec).spec.dir;
+    } catch {
+      return; // the machine is gone, and its binds with its cleanup
+    }
+    await unmountVolumes(dir, spec.id);
   }
 
   /** Its upper layer in the guest (a stopped machine drops it at its next boot), its folder in the share, its own folders. */
   async remove(spec: InstanceSpec, _p: PlacedData | null): Promise<void> {
     if (spec.machine) {
+      await this.unbind(spec);
       const r = this.running(spec);
       if (r) await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', '-c', `rm -rf ${MACHINE_GUEST.layers}/${spec.id}`]).catch(() => undefined);
       try {

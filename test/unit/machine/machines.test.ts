@@ -10,7 +10,8 @@ import { NetworkRepo } from '../../../src/state/networks.js';
 import { nextFreeIp } from '../../../src/net/ipam.js';
 import { isIsolaError } from '../../../src/core/errors.js';
 import { CONTAINER_START_SCRIPT, MACHINE_SCRIPT } from '../../../src/drivers/machine/guest.js';
-import { decodePlacedData } from '../../../src/drivers/machine/placed.js';
+import { decodePlacedData, placedNetArgs, vethInGuest } from '../../../src/drivers/machine/placed.js';
+import type { InstanceSpec } from '../../../src/core/types.js';
 import { placeInMachine } from '../../../src/engine/placement.js';
 import { defaultRunRequest } from '../../../src/engine/request.js';
 import type { MachineEngine } from '../../../src/engine/machines.js';
@@ -83,9 +84,11 @@ test('run --machine is refused in one line for an unknown or stopped machine, to
     assert.match(await code({}), /^FAILED_PRECONDITION: machine prod is not running/);
     s.machines.setState('f'.repeat(64), 'running');
     assert.equal(await code({}), 'ok');
+    assert.equal((await placeInMachine(engine, req({}))).netns, true, 'a network namespace of its own');
+    assert.equal(await code({ network: 'none' }), 'ok');
     assert.match(await code({ memoryBytes: 1024 * 1024 * 1024 }), /^INVALID_ARGUMENT: -m 1.00GiB is more than machine prod has for its containers \(416.0MiB of its 512.0MiB\)/);
     assert.match(await code({ kind: 'vm' }), /^INVALID_ARGUMENT: --machine places a container inside a machine's VM/);
-    assert.match(await code({ network: 'none' }), /^INVALID_ARGUMENT: --network none is not available with --machine/);
+    assert.match(await code({ network: 'backend' }), /^INVALID_ARGUMENT: --network backend is not available with --machine: .*default network/);
   } finally {
     s.close();
   }
@@ -98,4 +101,20 @@ test('the guest scripts stop every container on SIGTERM and start one under conm
   assert.match(CONTAINER_START_SCRIPT, /mount -t overlay overlay -o "lowerdir=\$lower/);
   assert.equal(decodePlacedData({ placed: 1, rootfs: '/r', startedAt: null, machineStartedAt: 't' })?.machineStartedAt, 't');
   assert.equal(decodePlacedData({ hybrid: 1 }), null);
+});
+
+test('a placed container\'s network: its own address on isola0 through a veth, loopback only, or (placed before) the machine\'s', () => {
+  const id = 'ab'.repeat(32);
+  const placed = { id: 'f'.repeat(64), name: 'prod', ip: '10.77.0.20', netns: true as const };
+  const bridge = { mode: 'bridge' as const, bridge: 'isola0', ip: '10.77.0.21', prefixLength: 16, gateway: '10.77.0.1', mac: '02:00:00:00:00:01' };
+  const spec = (over: object) => ({ id, machine: placed, network: bridge, ...over }) as unknown as InstanceSpec;
+  assert.deepEqual(placedNetArgs(spec({})), ['cabababababab', '10.77.0.21/16', '10.77.0.1', '02:00:00:00:00:01']);
+  assert.ok(vethInGuest(id).length <= 15, 'an interface name fits IFNAMSIZ');
+  assert.deepEqual(placedNetArgs(spec({ network: { mode: 'none' } })), ['none']);
+  assert.deepEqual(placedNetArgs(spec({ machine: { ...placed, netns: undefined }, network: { mode: 'none' } })), ['-']);
+  // The machine routes and answers ARP for its containers; the start script moves a veth end in.
+  assert.match(MACHINE_SCRIPT, /conf\/all\/proxy_arp/);
+  assert.match(MACHINE_SCRIPT, /ipv4\/ip_forward/);
+  assert.match(CONTAINER_START_SCRIPT, /ip link set "\$peer" netns "\$pid"/);
+  assert.match(CONTAINER_START_SCRIPT, /ip route add "\$\{addr%\/\*\}" dev "\$net"/);
 });
