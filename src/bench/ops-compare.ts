@@ -13,6 +13,7 @@ import { Lab } from './lab.js';
 import type { Progress } from './progress.js';
 import { opsRuns, type OpsTimes } from './scenarios/ops.js';
 import { measureSnapshotOps, type SnapshotOpTimes } from './snapshot-ops.js';
+import { fmtValue } from './format.js';
 import { summarize } from './stats.js';
 import { applyVerdicts } from './verdict.js';
 
@@ -126,5 +127,21 @@ export async function runOpsCompare(o: OpsOptions): Promise<CompareResult> {
   context.warmup = 0;
   context.bootstrapSeed = 1;
   context.durationMs = Date.now() - t0;
-  return applyVerdicts({ format: COMPARE_FORMAT, version: COMPARE_VERSION, context, metrics: opsMetrics(times, snaps) });
+  const result = applyVerdicts({ format: COMPARE_FORMAT, version: COMPARE_VERSION, context, metrics: opsMetrics(times, snaps) });
+  const text = opsSummary(result);
+  if (text) result.summary = [{ section: 'ops', text }];
+  return result;
+}
+
+/** One sentence per report: each operation's median per kind measured, emulated VMs said so. */
+export function opsSummary(r: CompareResult): string | null {
+  const parts: string[] = [];
+  const label: Partial<Record<MetricId, string>> = { ops_scale_ms: 'scale out', ops_update_ms: 'rolling update', ops_rollback_ms: 'rollback', ops_snapshot_ms: 'snapshot', ops_restore_ms: 'restore' };
+  for (const m of r.metrics) {
+    const cells = Object.entries(m.kinds).map(([k, v]) => `${k} ${fmtValue(v.median, m.unit)}${r.context.emulated && k !== 'container' && k !== 'native' ? ' (TCG)' : ''}`);
+    if (cells.length) parts.push(`${label[m.id] ?? m.id}: ${cells.join(', ')}`);
+  }
+  if (!parts.length) return null;
+  const n = Object.entries(r.context.ops?.perKind ?? {}).map(([k, p]) => `${k} ${p?.replicas ?? '?'}`).join(', ');
+  return `Operations (medians; replicas: ${n}): ${parts.join('; ')}.`;
 }

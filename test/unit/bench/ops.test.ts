@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { opsMetrics, opsPlan } from '../../../src/bench/ops-compare.js';
+import { opsMetrics, opsPlan, opsSummary } from '../../../src/bench/ops-compare.js';
 import { opsComposeText, type OpsTimes } from '../../../src/bench/scenarios/ops.js';
 import type { SnapshotOpTimes } from '../../../src/bench/snapshot-ops.js';
 import { summarize } from '../../../src/bench/stats.js';
@@ -77,6 +77,7 @@ test('update, rollback and snapshot rows carry the comparison\'s words and no ve
   assert.match(text, /operations: rolling update of N replicas .*In-place updates +Replace with new image/);
   assert.match(text, /operations: a compose service of base, ready when running; container 5 replicas x 3 runs, vm 5 replicas x 3 runs/);
   assert.match(text, /vm: microVM \(tcg, EMULATED\)/);
+  assert.equal(opsSummary(r), 'Operations (medians; replicas: container 5, vm 5): scale out: container 2.0 ms, vm 5.0 ms (TCG); rolling update: container 2.0 ms, vm 5.0 ms (TCG); rollback: container 2.0 ms, vm 5.0 ms (TCG); snapshot: container 2.0 ms, vm 5.0 ms (TCG); restore: container 2.0 ms, vm 5.0 ms (TCG).');
 });
 
 test('opsPlan: 5 replicas; 3 runs, 2 for VM kinds under TCG; --runs and --replicas win', () => {
