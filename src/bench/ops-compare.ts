@@ -11,7 +11,7 @@ import { probeKinds } from './compare.js';
 import { buildContext } from './context.js';
 import { Lab } from './lab.js';
 import type { Progress } from './progress.js';
-import { opsRuns, type OpsTimes } from './scenarios/ops.js';
+import { IDLE_ARGV, opsRuns, type OpsTimes } from './scenarios/ops.js';
 import { measureSnapshotOps, type SnapshotOpTimes } from './snapshot-ops.js';
 import { fmtValue } from './format.js';
 import { summarize } from './stats.js';
@@ -103,7 +103,7 @@ export async function runOpsCompare(o: OpsOptions): Promise<CompareResult> {
       throwIfAborted(o.signal);
       try {
         o.progress.step(`operations, ${kind}: snapshot and restore, ${p.runs} runs`);
-        const rec = await lab.launch(kind, ['sleep', '86400'], { tag: 'snap' });
+        const rec = await lab.launch(kind, [...IDLE_ARGV], { tag: 'snap' });
         const w = await lab.exec(rec, ['sh', '-c', 'echo state > /var/tmp/ops && sync']);
         if (w.code !== 0) throw new IsolaError('INTERNAL', `cannot write in the ${kind}: ${w.stderr.trim()}`);
         await o.engine.stop(rec.id);

@@ -36,13 +36,20 @@ export interface OpsTimes {
   rollbackMs: number[];
 }
 
+/**
+ * The replicas' workload: idle, and ending at once on SIGTERM. A bare `sleep` as the first process
+ * ignores SIGTERM, so every stop would wait out the 10 s grace period and the timings would be
+ * that wait.
+ */
+export const IDLE_ARGV: readonly string[] = ['sh', '-c', 'trap "exit 0" TERM; sleep 86400 & wait'];
+
 /** The compose file of the measured stack: one service, `kind`, the image's sleep, a revision variable. */
 export function opsComposeText(image: string, kind: Kind, revision: number): string {
   return [
     'services:',
     '  web:',
     `    image: ${JSON.stringify(image)}`,
-    '    command: ["sleep", "86400"]',
+    `    command: ${JSON.stringify(IDLE_ARGV)}`,
     `    x-isola-kind: ${kind}`,
     '    environment:',
     `      REVISION: "${revision}"`,

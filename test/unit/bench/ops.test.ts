@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { opsMetrics, opsPlan, opsSummary } from '../../../src/bench/ops-compare.js';
-import { opsComposeText, type OpsTimes } from '../../../src/bench/scenarios/ops.js';
+import { IDLE_ARGV, opsComposeText, type OpsTimes } from '../../../src/bench/scenarios/ops.js';
 import type { SnapshotOpTimes } from '../../../src/bench/snapshot-ops.js';
 import { summarize } from '../../../src/bench/stats.js';
 import { applyVerdicts } from '../../../src/bench/verdict.js';
@@ -98,7 +98,7 @@ test('the measured stack is a valid compose file of the kind asked for, and its 
     for (const kind of ['container', 'vm', 'hybrid'] as const) {
       const s = load(kind, 1).services[0];
       assert.equal(s?.kind, kind);
-      assert.deepEqual(s?.command, ['sleep', '86400']);
+      assert.deepEqual(s?.command, [...IDLE_ARGV]);
     }
     assert.notDeepEqual(load('vm', 1).services[0]?.environment, load('vm', 2).services[0]?.environment);
   } finally {
