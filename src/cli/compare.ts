@@ -78,7 +78,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--kinds <list>', `comma-separated kinds to measure (default: every kind this host can run; vm-os not under --quick): ${ARMS.join(',')}`)
     .option('--runs <n>', 'counted runs per metric (default 6, --quick 3); also the application instances and full-OS boots per kind')
     .option('--quick', 'a fast first look (about 90 s): the base image, fewer runs, smaller files, no full-OS VM (said so in the output)')
-    .option('--ops', 'the operations table instead: per kind, scale a compose service 1 -> 5 replicas, a rolling update, a rollback, a snapshot and a restore (default 3 runs; 2 for VM kinds under TCG)')
+    .option('--ops', 'the operations table instead: per kind, scale a compose service 1 -> 5 replicas, a rolling update, a rollback, a snapshot and a restore (3 runs per kind unless --runs)')
     .option('--replicas <n>', 'with --ops: the replicas a service is scaled to, updated and rolled back (default 5, as in the common comparison\'s --scale web=5)')
     .option('--json <file>', 'write every raw sample and the context as JSON (docs/COMPARE-FORMAT.md)')
     .option('--html <file>', 'write a self-contained HTML report with a chart per metric')

@@ -80,11 +80,10 @@ test('update, rollback and snapshot rows carry the comparison\'s words and no ve
   assert.equal(opsSummary(r), 'Operations (medians; replicas: container 5, vm 5): scale out: container 2.0 ms, vm 5.0 ms (TCG); rolling update: container 2.0 ms, vm 5.0 ms (TCG); rollback: container 2.0 ms, vm 5.0 ms (TCG); snapshot: container 2.0 ms, vm 5.0 ms (TCG); restore: container 2.0 ms, vm 5.0 ms (TCG).');
 });
 
-test('opsPlan: 5 replicas; 3 runs, 2 for VM kinds under TCG; --runs and --replicas win', () => {
-  assert.deepEqual(opsPlan('container', {}, true), { replicas: 5, runs: 3 });
-  assert.deepEqual(opsPlan('vm', {}, true), { replicas: 5, runs: 2 });
-  assert.deepEqual(opsPlan('hybrid', {}, false), { replicas: 5, runs: 3 });
-  assert.deepEqual(opsPlan('vm', { runs: 4, replicas: 2 }, true), { replicas: 2, runs: 4 });
+test('opsPlan: 5 replicas and 3 runs for every kind; --runs and --replicas win', () => {
+  assert.deepEqual(opsPlan('container', {}), { replicas: 5, runs: 3 });
+  assert.deepEqual(opsPlan('vm', {}), { replicas: 5, runs: 3 });
+  assert.deepEqual(opsPlan('vm', { runs: 4, replicas: 2 }), { replicas: 2, runs: 4 });
 });
 
 test('the measured stack is a valid compose file of the kind asked for, and its revision changes its config', () => {
