@@ -100,6 +100,25 @@ export const CLAIMS: Partial<Record<MetricId, { vm?: Claim; container?: Claim }>
     // Its reference is a VM's time: emulated, it is only an upper bound of KVM's.
     container: { text: 'pull anywhere, faster than a VM import', shape: { type: 'below-ref', ref: 'vm-os' }, better: 'lower', dependsOnAccelerator: true },
   },
+  // Its operations table: "Scaling Out | Minutes | Seconds". Minutes for a VM is a minute or more,
+  // seconds for a container under a minute; the time until every new replica runs.
+  ops_scale_ms: {
+    vm: { text: 'Minutes', shape: { type: 'range', lo: 60_000, hi: 3_600_000 }, better: 'lower', dependsOnAccelerator: true },
+    container: { text: 'Seconds', shape: { type: 'below', hi: 60_000 }, better: 'lower', dependsOnAccelerator: false },
+  },
+};
+
+/**
+ * The rest of the operations table says how, not how long: its words stand next to the measured
+ * rows (claimed columns) with no verdict, since no figure could confirm or refute them. isola
+ * does the same for every kind (a rolling update by a new revision, a rollback to the previous
+ * one, snapshots of either), which the rows' notes say.
+ */
+export const WORDS: Partial<Record<MetricId, { vm?: string; container?: string }>> = {
+  ops_update_ms: { vm: 'In-place updates', container: 'Replace with new image' },
+  ops_rollback_ms: { vm: 'From snapshots', container: 'Pull previous image version' },
+  ops_snapshot_ms: { vm: 'From snapshots (rollback)' },
+  ops_restore_ms: { vm: 'From snapshots (rollback)' },
 };
 
 /** Ranges the comparison writes with "≈" (the density example) get this relative tolerance at both ends. */

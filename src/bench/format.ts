@@ -58,6 +58,11 @@ export const METRIC_LABELS: [MetricId, string, Section][] = [
   ['portability_artifact_bytes', 'portability: artefact shipped', 'portability'],
   ['portability_transfer_ms', 'portability: push or copy', 'portability'],
   ['portability_receive_start_ms', 'portability: pull or import, and start', 'portability'],
+  ['ops_scale_ms', 'operations: scale out 1 -> N replicas', 'ops'],
+  ['ops_update_ms', 'operations: rolling update of N replicas', 'ops'],
+  ['ops_rollback_ms', 'operations: roll back to the previous revision', 'ops'],
+  ['ops_snapshot_ms', 'operations: snapshot (stopped instance)', 'ops'],
+  ['ops_restore_ms', 'operations: restore that snapshot', 'ops'],
 ];
 
 export const labelOf = (id: MetricId): string => METRIC_LABELS.find(([m]) => m === id)?.[1] ?? id;

@@ -62,8 +62,9 @@ export function contextLines(r: CompareResult): string[] {
   if (c.app) w.push(`the application ${c.app.image} (${c.app.probe === 'http' ? `HTTP :${c.app.port}${c.app.path ?? ''}` : `TCP :${c.app.port}`}${c.app.load ? `, ${c.app.load.tool} ${c.app.load.version}: ${c.app.load.threads} thread, ${c.app.load.connections} connections, ${c.app.load.durationS} s` : ''}; ${c.app.runs} instances per kind)`);
   if (c.probeImage) w.push(`the probes in ${c.probeImage} (${c.probesPerKind ?? 1} idle instances per kind)`);
   if (c.fullOs) w.push(`the full-OS VM: ${c.fullOs.os}${c.fullOs.kernel ? `, kernel ${c.fullOs.kernel}` : ''}, ${c.fullOs.memoryMiB} MiB, ${c.fullOs.firmware}; ${c.fullOs.runs} boots${c.fullOs.osBuildMs ? `; the OS was built once in this run (${(c.fullOs.osBuildMs / 1000).toFixed(0)} s)` : ''}`);
+  if (c.ops) w.push(`operations: a compose service of ${c.ops.image}, ready when ${c.ops.ready}; ${Object.entries(c.ops.perKind).map(([k, p]) => `${k} ${p?.replicas ?? '?'} replicas x ${p?.runs ?? '?'} runs`).join(', ')}`);
   if (w.length) lines.push(`workloads: ${w.join('; ')}`);
-  lines.push(`${c.quick ? 'QUICK pass: ' : ''}${c.runs ?? '?'} counted runs per probe metric after ${c.warmup ?? '?'} warm-up, kinds alternated; cells: median (p10-p90) n=independent samples${c.durationMs ? `; took ${(c.durationMs / 1000).toFixed(0)} s` : ''}`);
+  lines.push(`${c.quick ? 'QUICK pass: ' : ''}${c.runs ?? '?'} counted runs per probe metric after ${c.warmup ?? '?'} warm-up, ${c.ops ? 'kinds one after the other' : 'kinds alternated'}; cells: median (p10-p90) n=independent samples${c.durationMs ? `; took ${(c.durationMs / 1000).toFixed(0)} s` : ''}`);
   lines.push('claimed: the figures of the common VM-vs-container comparison (docs/CLAIMS.md); verdict: within its range, better than it says, worse than it says, or n/c (not comparable here, with the reason)');
   for (const [k, v] of Object.entries(c.kinds ?? {})) if (!v.measured) lines.push(`${k} not measured: ${v.reason ?? ''}`);
   return lines;

@@ -1,5 +1,5 @@
 import { JUDGED_KINDS, type CompareResult, type JudgedKind, type MeasuredKind, type MetricResult, type NotComparableReason, type Summary, type VerdictStatus } from '../core/compare-result.js';
-import { CLAIMS, MIN_SAMPLES, TOLERANCE, type Claim } from './claims.js';
+import { CLAIMS, MIN_SAMPLES, TOLERANCE, WORDS, type Claim } from './claims.js';
 import { EXAMPLE_SERVER } from './example-server.js';
 import { fmtValue } from './format.js';
 
@@ -151,6 +151,15 @@ const isVm = (k: MeasuredKind): boolean => k === 'vm' || k === 'vm-os' || k === 
 export function applyVerdicts(result: CompareResult): CompareResult {
   const emulated = result.context.emulated;
   for (const metric of result.metrics) {
+    const words = WORDS[metric.id];
+    if (words) {
+      // How, not how long: the comparison's words beside the figures, no verdict.
+      metric.claim = {};
+      for (const kind of JUDGED_KINDS) {
+        const w = kind === 'container' ? words.container : words.vm;
+        if (w && (metric.kinds[kind] || metric.notMeasured?.[kind])) metric.claim[kind] = w;
+      }
+    }
     const claims = CLAIMS[metric.id];
     if (!claims) continue;
     metric.claim = {};

@@ -7,6 +7,7 @@ import { IsolaError, invalid } from '../core/errors.js';
 import { parseBytes } from '../core/units.js';
 import { Aborted } from '../bench/alternate.js';
 import { ARMS, runCompare, type Arm } from '../bench/compare.js';
+import { runOpsCompare } from '../bench/ops-compare.js';
 import type { AppProbe } from '../bench/load.js';
 import { Progress } from '../bench/progress.js';
 import { renderHtml } from '../bench/render-html.js';
@@ -20,6 +21,8 @@ interface CompareFlags {
   kinds?: string;
   runs?: string;
   quick?: boolean;
+  ops?: boolean;
+  replicas?: string;
   json?: string;
   html?: string;
   densityBudget: string;
@@ -76,6 +79,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--kinds <list>', `comma-separated kinds to measure (default: every kind this host can run; vm-os not under --quick): ${ARMS.join(',')}`)
     .option('--runs <n>', 'counted runs per metric (default 6, --quick 3); also the application instances and full-OS boots per kind')
     .option('--quick', 'a fast first look (about 90 s): the base image, fewer runs, smaller files, no full-OS VM (said so in the output)')
+    .option('--ops', 'the operations table instead: per kind, scale a compose service 1 -> 5 replicas, a rolling update, a rollback, a snapshot and a restore (3 runs per kind unless --runs)')
+    .option('--replicas <n>', 'with --ops: the replicas a service is scaled to, updated and rolled back (default 5, as in the common comparison\'s --scale web=5)')
     .option('--json <file>', 'write every raw sample and the context as JSON (docs/COMPARE-FORMAT.md)')
     .option('--html <file>', 'write a self-contained HTML report with a chart per metric')
     .option('--density-budget <size>', 'host memory the density test may fill with idle instances', '1g')
@@ -87,6 +92,16 @@ export function register(program: Command, ctx: CliContext): void {
       if (flags.runs !== undefined) {
         runs = Number(flags.runs);
         if (!Number.isInteger(runs) || runs < 2 || runs > 1000) throw invalid(`invalid --runs "${flags.runs}"`, 'use a whole number from 2 to 1000');
+      }
+      if (flags.ops) {
+        const other = flags.quick ? '--quick' : app ? `--${app.kind}` : flags.image !== undefined ? '--image' : undefined;
+        if (other) throw invalid(`--ops cannot be combined with ${other}`, 'run isola compare --ops alone (with --kinds, --runs, --json, --html), and the other measurements in a separate compare');
+      }
+      let replicas: number | undefined;
+      if (flags.replicas !== undefined) {
+        if (!flags.ops) throw invalid('--replicas needs --ops', 'add --ops, or leave --replicas out');
+        replicas = Number(flags.replicas);
+        if (!/^\d+$/.test(flags.replicas) || replicas < 2 || replicas > 50) throw invalid(`invalid --replicas "${flags.replicas}"`, 'use a whole number from 2 to 50');
       }
       const densityBudget = parseBytes(flags.densityBudget, '--density-budget');
       if (flags.json) checkWritable(flags.json, '--json');
@@ -101,7 +116,7 @@ export function register(program: Command, ctx: CliContext): void {
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        const result = await withEngine(ctx, (engine) => runCompare({
+        const result = await withEngine(ctx, (engine) => flags.ops ? runOpsCompare({ engine, ...(kinds ? { kinds } : {}), ...(runs ? { runs } : {}), ...(replicas ? { replicas } : {}), progress, signal: ac.signal }) : runCompare({
           engine, ...(flags.image !== undefined ? { image: flags.image } : {}), ...(kinds ? { kinds } : {}), ...(runs ? { runs } : {}), ...(app ? { app } : {}),
           quick: !!flags.quick, densityBudget, progress, signal: ac.signal,
         }));

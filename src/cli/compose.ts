@@ -18,6 +18,7 @@ import { parseScale } from '../compose/plan.js';
 import { prefixedLogs } from '../compose/logs.js';
 import { formatBytes } from '../core/units.js';
 import { parseParallelism, registerRollout } from './compose-rollout.js';
+import { recoverIfIdle, recoverRollouts, withRolloutLock } from '../compose/recover.js';
 
 interface Globals {
   file?: string;
@@ -62,7 +63,11 @@ export function register(program: Command, ctx: CliContext): void {
       if (!Number.isFinite(wait) || wait <= 0) throw invalid(`invalid --wait-timeout "${o.waitTimeout}"`, 'give seconds, e.g. --wait-timeout 120');
       await withEngine(ctx, async (e) => {
         const digests = await ensureImages(e, model, imageHooks(ctx, e), { build: !!o.build, out: process.stdout });
-        const recs = await up(e, model, digests, { scale, noStart: !o.start, removeOrphans: !!o.removeOrphans, out: process.stdout, waitMs: wait * 1000, parallelism });
+        // One rollout per stack at a time; what a killed one left is finished or undone first.
+        const recs = await withRolloutLock(e, model.project, async () => {
+          await recoverRollouts(e, model.project, process.stdout);
+          return up(e, model, digests, { scale, noStart: !o.start, removeOrphans: !!o.removeOrphans, out: process.stdout, waitMs: wait * 1000, parallelism });
+        });
         if (o.wait && o.start) {
           for (const s of model.services) {
             const healthy = recs.some((r) => serviceOf(r) === s.name && r.spec.health);
@@ -109,6 +114,7 @@ export function register(program: Command, ctx: CliContext): void {
       const model = stackOf(cmd);
       const recs = await withEngine(ctx, async (e) => {
         await e.reconcile();
+        await recoverIfIdle(e, model.project, process.stderr, model);
         return selectInstances(e, model, services).filter((r) => o.all || r.state === 'running');
       });
       // A running replica also shows its service's fixed ports, which reach it (front.ts).
@@ -200,7 +206,7 @@ export function register(program: Command, ctx: CliContext): void {
           }
           // The services' fixed ports follow their running replicas (none: the port is closed).
           for (const s of model.services.filter((x) => frontPorts(x).length > 0 && sorted.some((r) => serviceOf(r) === x.name))) {
-            await syncFront(model.project, s, runningTargets(e, model.project, s.name));
+            await syncFront(e, model.project, s, runningTargets(e, model.project, s.name));
           }
         });
       });

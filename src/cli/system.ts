@@ -9,6 +9,8 @@ import { BRIDGE } from '../net/names.js';
 import { lifeOf } from '../state/instances.js';
 import { sweepReceiveRoots } from '../bench/receive-root.js';
 import { listSnapshots, pruneSnapshots } from '../engine/snapshots.js';
+import { projectsWithAside, recoverIfIdle, rolloutInProgress } from '../compose/recover.js';
+import { pruneFronts } from '../compose/front.js';
 
 export function register(program: Command, ctx: CliContext): void {
   const system = program.command('system').description('disk usage and housekeeping of the data root');
@@ -49,6 +51,8 @@ export function register(program: Command, ctx: CliContext): void {
     .description('remove exited instances (with their snapshots), caches of images no longer stored, user networks no instance is on, snapshots whose making was cut short, and the isola0 bridge when nothing uses it')
     .action(async () => {
       await withEngine(ctx, async (e) => {
+        // A compose rollout a killed CLI left half-way: each replica finished or put back (compose/recover.ts).
+        for (const project of projectsWithAside(e)) await recoverIfIdle(e, project, process.stdout);
         // An instance waiting for its restart is not stopped: prune leaves it, as Docker's does.
         const exited = (await e.list(true)).filter((r) => (r.state === 'exited' && !lifeOf(r).restart) || r.state === 'dead');
         for (const r of exited) await e.remove(r.id, false);
@@ -59,8 +63,10 @@ export function register(program: Command, ctx: CliContext): void {
         const networks = await e.networks.prune();
         // The other side of an interrupted compare's portability rows, when its compare is gone.
         const recv = await sweepReceiveRoots(e);
+        // A service's published port (one DNAT rule) whose service has no running replica left here.
+        const fronts = await pruneFronts(e, (project) => rolloutInProgress(e, project));
         const bridge = await removeBridgeIfUnused(BRIDGE);
-        process.stdout.write(`removed ${exited.length} exited instance(s), ${caches} stale image cache(s), ${networks.length} unused network(s), ${snapshots} orphaned snapshot(s)${recv ? `, ${recv} receiving data root(s) of an interrupted compare` : ''}${bridge ? `, bridge ${BRIDGE}` : ''}${machines.length ? `, settled machine(s) ${machines.join(', ')}` : ''}\n`);
+        process.stdout.write(`removed ${exited.length} exited instance(s), ${caches} stale image cache(s), ${networks.length} unused network(s), ${snapshots} orphaned snapshot(s)${recv ? `, ${recv} receiving data root(s) of an interrupted compare` : ''}${fronts.length ? `, the published ports of service(s) ${fronts.join(', ')}` : ''}${bridge ? `, bridge ${BRIDGE}` : ''}${machines.length ? `, settled machine(s) ${machines.join(', ')}` : ''}\n`);
       });
     });
 }

@@ -162,10 +162,10 @@ export async function up(engine: Engine, model: StackModel, digests: ReadonlyMap
       const rolled = o.noStart ? [] : mine.filter((a): a is Extract<Action, { type: 'recreate' }> => a.type === 'recreate' && a.old.running);
       // The service's fixed ports (front.ts): put back as they were on failure, then pointed at its replicas now.
       const front = !o.noStart && frontPorts(s).length > 0 && (o.only === undefined || o.only === s.name);
-      if (front) undo.push(async () => void (await syncFront(model.project, s, runningTargets(engine, model.project, s.name)).catch(() => undefined)));
+      if (front) undo.push(async () => void (await syncFront(engine, model.project, s, runningTargets(engine, model.project, s.name)).catch(() => undefined)));
       for (const a of mine.filter((x) => !rolled.includes(x as Extract<Action, { type: 'recreate' }>))) await apply(engine, model, s, a, hashes.get(s.name) ?? '', o, undo, commit);
       if (rolled.length > 0) await roll(engine, model, s, rolled, hashes.get(s.name) ?? '', o, undo, commit);
-      if (front) await syncFront(model.project, s, runningTargets(engine, model.project, s.name));
+      if (front) await syncFront(engine, model.project, s, runningTargets(engine, model.project, s.name));
     }
   } catch (e) {
     for (const u of undo.reverse()) await u().catch(() => undefined);
@@ -235,7 +235,7 @@ async function roll(engine: Engine, model: StackModel, s: ServiceModel, actions:
         // is serving are given a moment to end.
         serving.delete(n);
         const olderIps = [...serving].map((m) => engine.instances.list().find((r) => r.id === oldOf(m).id)).filter((r) => r !== undefined).map((r) => reachOf(r)).filter((ip): ip is string => ip !== undefined);
-        await syncFront(model.project, s, [...new Set([...runningTargets(engine, model.project, s.name), ...olderIps])]);
+        await syncFront(engine, model.project, s, [...new Set([...runningTargets(engine, model.project, s.name), ...olderIps])]);
         await new Promise((res) => setTimeout(res, DRAIN_MS));
       }
       await stopReplica(engine, oldOf(n).id);
@@ -387,7 +387,7 @@ export async function stopReplica(engine: Engine, id: string, timeoutSec?: numbe
 /** `compose down`: every instance of the project, then its networks; with `volumes`, its named volumes. */
 export async function down(engine: Engine, model: StackModel, o: { volumes: boolean; out: Writable }): Promise<void> {
   await engine.reconcile();
-  for (const s of model.services.filter((x) => frontPorts(x).length > 0)) await syncFront(model.project, s, []);
+  for (const s of model.services.filter((x) => frontPorts(x).length > 0)) await syncFront(engine, model.project, s, []);
   const recs = stackInstances(engine, model.project);
   // Dependents first: the reverse of the start order, orphans first of all.
   const order = startOrder(model.services).map((s) => s.name).reverse();

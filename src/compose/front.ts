@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Engine } from '../engine/engine.js';
 import type { InstanceRecord } from '../state/instances.js';
 import { withNetLock } from '../net/bridge.js';
-import { readTable, replaceOwnedRules } from '../net/nft.js';
+import { readTable, replaceOwnedRules, type TableState } from '../net/nft.js';
 import { assertPortFree, protocolOf, type PortMapping } from '../net/publish.js';
 import { LABEL, instanceName } from './plan.js';
 import type { ServiceModel } from './model.js';
@@ -36,19 +38,68 @@ export function runningTargets(engine: Engine, project: string, service: string,
 }
 
 /**
+ * The nftables table is the host's, shared by every data root; a data root knows its own
+ * services' rules by a record each, `run/compose-fronts/<key>` ({project, service}), written
+ * before the rule is and removed after it is gone, so `system prune` can remove a rule a killed
+ * CLI left for a service that no longer has a running replica here (pruneFronts).
+ */
+const frontsDir = (engine: Engine): string => path.join(engine.paths.run, 'compose-fronts');
+
+/**
  * Points the service's fixed ports at `targets` (none: the rules go). The first time a port is
  * published it is checked free (no other instance's rule, nothing of the host listening).
  */
-export async function syncFront(project: string, s: ServiceModel, targets: readonly string[]): Promise<void> {
+export async function syncFront(engine: Engine, project: string, s: ServiceModel, targets: readonly string[]): Promise<void> {
   const key = frontKey(project, s.name);
+  const record = path.join(frontsDir(engine), key);
   await withNetLock(async () => {
     const st = await readTable();
     const ports = targets.length > 0 ? frontPorts(s) : [];
+    if (ports.length > 0) {
+      fs.mkdirSync(frontsDir(engine), { recursive: true });
+      fs.writeFileSync(record, `${JSON.stringify({ project, service: s.name })}\n`);
+    }
     const others = st.publish.filter((p) => p.instanceId !== key);
     for (const p of ports) {
       if (!st.publish.some((x) => x.instanceId === key && x.hostPort === p.hostPort && x.protocol === protocolOf(p))) await assertPortFree(p, others);
     }
-    if (!st.exists && ports.length === 0) return;
-    await replaceOwnedRules(key, ports.map((p) => ({ protocol: protocolOf(p), hostIp: p.hostIp, hostPort: p.hostPort, targetIps: targets, targetPort: p.instancePort })), st);
+    if (ports.length > 0 || st.publish.some((p) => p.instanceId === key)) {
+      await replaceOwnedRules(key, ports.map((p) => ({ protocol: protocolOf(p), hostIp: p.hostIp, hostPort: p.hostPort, targetIps: targets, targetPort: p.instancePort })), st);
+    }
+    if (ports.length === 0) fs.rmSync(record, { force: true });
   });
+}
+
+/**
+ * `system prune`: the published-port rules of this data root's services that have no running
+ * replica (a CLI killed between removing the replicas and the rule, or replicas removed by hand),
+ * removed with their records; a service a live rollout holds is left to it. Resolves with
+ * "project/service" of each.
+ */
+export async function pruneFronts(engine: Engine, busy: (project: string) => boolean): Promise<string[]> {
+  let names: string[];
+  try {
+    names = fs.readdirSync(frontsDir(engine));
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const key of names) {
+    const record = path.join(frontsDir(engine), key);
+    let owner: { project: string; service: string };
+    try {
+      owner = JSON.parse(fs.readFileSync(record, 'utf8')) as { project: string; service: string };
+    } catch {
+      continue;
+    }
+    if (frontKey(owner.project, owner.service) !== key || busy(owner.project)) continue;
+    if (runningTargets(engine, owner.project, owner.service).length > 0) continue;
+    await withNetLock(async () => {
+      const st: TableState = await readTable();
+      if (st.publish.some((p) => p.instanceId === key)) await replaceOwnedRules(key, [], st);
+      fs.rmSync(record, { force: true });
+    });
+    removed.push(`${owner.project}/${owner.service}`);
+  }
+  return removed;
 }

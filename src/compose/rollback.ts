@@ -4,6 +4,7 @@ import type { Engine } from '../engine/engine.js';
 import { RevisionRepo, type RevisionRecord } from '../state/revisions.js';
 import { numberOf, serviceOf, stackInstances, up } from './apply.js';
 import type { ServiceModel, StackModel } from './model.js';
+import { recoverRollouts, withRolloutLock } from './recover.js';
 
 /** A service's revisions, oldest first; one line when the file has no such service and none were kept. */
 export function revisionsOf(engine: Engine, model: StackModel, service: string): RevisionRecord[] {
@@ -20,6 +21,13 @@ export function revisionsOf(engine: Engine, model: StackModel, service: string):
  * Refused in one line, with nothing touched, when there is no previous revision or its image is gone.
  */
 export async function rollback(engine: Engine, model: StackModel, service: string, o: { parallelism: number; waitMs: number; out: Writable }): Promise<RevisionRecord> {
+  return withRolloutLock(engine, model.project, async () => {
+    await recoverRollouts(engine, model.project, o.out);
+    return rollbackLocked(engine, model, service, o);
+  });
+}
+
+async function rollbackLocked(engine: Engine, model: StackModel, service: string, o: { parallelism: number; waitMs: number; out: Writable }): Promise<RevisionRecord> {
   await engine.reconcile();
   const revs = revisionsOf(engine, model, service);
   const prev = revs[revs.length - 2];

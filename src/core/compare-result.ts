@@ -61,10 +61,16 @@ export type MetricId =
   // ---- since version 3: what each kind ships, and moving it ----
   | 'portability_artifact_bytes' // the artefact as shipped: the image's blobs, or the VM's OVA
   | 'portability_transfer_ms' // pushing the image to a registry, or copying the OVA, over loopback
-  | 'portability_receive_start_ms'; // pull (or import) on the other side and start to the workload
+  | 'portability_receive_start_ms' // pull (or import) on the other side and start to the workload
+  // ---- operations (compare --ops), additive within version 3: readers skip ids they do not know ----
+  | 'ops_scale_ms' // a compose service scaled from 1 to N replicas, until every replica runs
+  | 'ops_update_ms' // a rolling update of its N replicas (each new one ready before an old one stops)
+  | 'ops_rollback_ms' // compose rollback to the previous revision, rolled the same way
+  | 'ops_snapshot_ms' // isola snapshot create of one stopped instance
+  | 'ops_restore_ms'; // isola snapshot restore of that snapshot
 
 /** Which part of the report a metric belongs to (the summary speaks section by section). */
-export type Section = 'startup' | 'memory' | 'disk' | 'cpu' | 'network' | 'io' | 'density' | 'app' | 'portability';
+export type Section = 'startup' | 'memory' | 'disk' | 'cpu' | 'network' | 'io' | 'density' | 'app' | 'portability' | 'ops';
 
 export interface MetricResult {
   id: MetricId;
@@ -144,6 +150,17 @@ export interface CompareContext {
   app?: AppContext;
   /** The full-OS VM arm (vm-os): what its disk holds and how it was made. */
   fullOs?: FullOsContext;
+  // ---- compare --ops (additive within version 3) ----
+  /** The operations table: replicas and counted runs per kind (VMs may get fewer, said here). */
+  ops?: OpsContext;
+}
+
+/** What `compare --ops` measured per kind: a compose service of `replicas` replicas, `runs` times. */
+export interface OpsContext {
+  image: string;
+  perKind: Partial<Record<MeasuredKind, { replicas: number; runs: number }>>;
+  /** When a replica counts as ready (no healthcheck: running). */
+  ready: string;
 }
 
 export interface AppContext {

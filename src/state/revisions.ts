@@ -57,4 +57,9 @@ export class RevisionRepo {
     });
     return tx();
   }
+
+  /** Forgets every revision of a project (a stack compare --ops made and took down again). */
+  forget(project: string): void {
+    this.db.prepare('DELETE FROM compose_revisions WHERE project = ?').run(project);
+  }
 }
