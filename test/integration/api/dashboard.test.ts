@@ -4,10 +4,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import http from 'node:http';
 import zlib from 'node:zlib';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { BIN, hostLeftovers, isola, makeFixture, type Fixture } from '../../helpers/fixture.js';
+import { hostLeftovers, isola, makeFixture, type Fixture } from '../../helpers/fixture.js';
+import { startServe, type Served } from '../../helpers/serve.js';
 import { freePort } from '../../helpers/registry.js';
 import { compareFixture, ROOT } from '../../unit/advise/fixtures.js';
 import { saveLatestReport } from '../../../src/bench/latest-report.js';
@@ -26,10 +26,9 @@ import { renderTable } from '../../../src/bench/render-table.js';
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'dashboard-test-token-0123456789abcdef';
 let fx: Fixture;
-let serve: ChildProcess;
+let served: Served;
 let port: number;
 let origin: string;
-let serveLog = '';
 let browser: Browser;
 let evil: http.Server | null = null;
 
@@ -75,10 +74,7 @@ before(async () => {
   origin = `http://127.0.0.1:${port}`;
   const tokenFile = path.join(fx.root, 'token');
   fs.writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-  serve = spawn(process.execPath, ['--', BIN, 'serve', '--socket', path.join(fx.root, 'api.sock'), '--tcp', `127.0.0.1:${port}`, '--token-file', tokenFile],
-    { env: { ...process.env, ISOLA_ROOT: fx.root }, stdio: ['ignore', 'ignore', 'pipe'] });
-  serve.stderr?.on('data', (d: Buffer) => (serveLog += d.toString()));
-  await waitFor('isola serve', async () => /listening/.test(serveLog), 10_000);
+  served = await startServe(fx.root, ['--tcp', `127.0.0.1:${port}`, '--token-file', tokenFile]);
   const c = await isola(fx.root, ['run', '-d', '--name', 'dash-c', '--health-cmd', 'true', '--health-interval', '1s', 'base', 'sh', '-c', TICKER]);
   assert.equal(c.code, 0, c.stderr);
   const v = await isola(fx.root, ['run', '-d', '--as', 'vm', '--name', 'dash-vm', 'base', 'sh', '-c', TICKER], { timeoutMs: 180_000 });
@@ -90,10 +86,7 @@ after(async () => {
   await browser?.close();
   evil?.close();
   await isola(fx.root, ['rm', '-f', 'dash-c', 'dash-vm']).catch(() => undefined);
-  if (serve && serve.exitCode === null) {
-    serve.kill('SIGTERM');
-    await new Promise((r) => serve.once('exit', r));
-  }
+  await served?.stop();
   await fx?.dispose();
 });
 

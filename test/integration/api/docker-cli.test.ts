@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import http from 'node:http';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BIN, hostLeftovers, makeFixture, runCmd, type Fixture } from '../../helpers/fixture.js';
+import { startServe, type Served } from '../../helpers/serve.js';
 import { freePort, startRegistry, type TestRegistry } from '../../helpers/registry.js';
 
 /**
@@ -16,9 +16,8 @@ import { freePort, startRegistry, type TestRegistry } from '../../helpers/regist
 const DOCKER = '/usr/local/bin/docker';
 let fx: Fixture;
 let reg: TestRegistry;
-let serve: ChildProcess;
+let served: Served;
 let sock: string;
-let serveLog = '';
 
 async function docker(args: string[], opts: { timeoutMs?: number; input?: string } = {}) {
   return runCmd(DOCKER, args, {
@@ -29,7 +28,7 @@ async function docker(args: string[], opts: { timeoutMs?: number; input?: string
 
 async function ok(args: string[], opts: { timeoutMs?: number; input?: string } = {}) {
   const r = await docker(args, opts);
-  assert.equal(r.code, 0, `docker ${args.join(' ')}: exit ${r.code}\n${r.stdout}\n${r.stderr}\nserver: ${serveLog.slice(-2000)}`);
+  assert.equal(r.code, 0, `docker ${args.join(' ')}: exit ${r.code}\n${r.stdout}\n${r.stderr}\nserver: ${served.log().slice(-2000)}`);
   return r;
 }
 
@@ -45,18 +44,12 @@ function get(port: number, p: string): Promise<string> {
 
 before(async () => {
   [fx, reg] = await Promise.all([makeFixture(), startRegistry()]);
-  sock = path.join(fx.root, 'api.sock');
-  serve = spawn(process.execPath, ['--', BIN, 'serve', '--socket', sock], { env: { ...process.env, ISOLA_ROOT: fx.root }, stdio: ['ignore', 'ignore', 'pipe'] });
-  serve.stderr?.on('data', (d: Buffer) => (serveLog += d.toString()));
-  for (let i = 0; i < 100 && !fs.existsSync(sock); i++) await sleep(100);
-  assert.ok(fs.existsSync(sock), `isola serve did not listen: ${serveLog}`);
+  served = await startServe(fx.root);
+  sock = served.sock;
 });
 
 after(async () => {
-  if (serve && serve.exitCode === null) {
-    serve.kill('SIGTERM');
-    await new Promise((r) => serve.once('exit', r));
-  }
+  await served?.stop();
   await reg?.stop();
   await fx?.dispose();
 });

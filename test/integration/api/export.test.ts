@@ -2,9 +2,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BIN, hostLeftovers, isola, makeFixture, runCmd, type Fixture } from '../../helpers/fixture.js';
+import { startServe, type Served } from '../../helpers/serve.js';
 
 /**
  * `docker export` (GET /containers/{id}/export) with the real docker CLI against `isola serve`:
@@ -13,9 +13,8 @@ import { BIN, hostLeftovers, isola, makeFixture, runCmd, type Fixture } from '..
  */
 const DOCKER = '/usr/local/bin/docker';
 let fx: Fixture;
-let serve: ChildProcess;
+let served: Served;
 let sock: string;
-let serveLog = '';
 
 async function docker(args: string[], timeoutMs = 120_000) {
   return runCmd(DOCKER, args, {
@@ -26,7 +25,7 @@ async function docker(args: string[], timeoutMs = 120_000) {
 
 async function ok(args: string[]) {
   const r = await docker(args);
-  assert.equal(r.code, 0, `docker ${args.join(' ')}: exit ${r.code}\n${r.stdout}\n${r.stderr}\nserver: ${serveLog.slice(-2000)}`);
+  assert.equal(r.code, 0, `docker ${args.join(' ')}: exit ${r.code}\n${r.stdout}\n${r.stderr}\nserver: ${served.log().slice(-2000)}`);
   return r;
 }
 
@@ -49,18 +48,12 @@ function mounts(): string[] {
 
 before(async () => {
   fx = await makeFixture();
-  sock = path.join(fx.root, 'api.sock');
-  serve = spawn(process.execPath, ['--', BIN, 'serve', '--socket', sock], { env: { ...process.env, ISOLA_ROOT: fx.root }, stdio: ['ignore', 'ignore', 'pipe'] });
-  serve.stderr?.on('data', (d: Buffer) => (serveLog += d.toString()));
-  for (let i = 0; i < 100 && !fs.existsSync(sock); i++) await sleep(100);
-  assert.ok(fs.existsSync(sock), `isola serve did not listen: ${serveLog}`);
+  served = await startServe(fx.root);
+  sock = served.sock;
 });
 
 after(async () => {
-  if (serve && serve.exitCode === null) {
-    serve.kill('SIGTERM');
-    await new Promise((r) => serve.once('exit', r));
-  }
+  await served?.stop();
   await fx?.dispose();
 });
 

@@ -5,7 +5,8 @@ import path from 'node:path';
 import http from 'node:http';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BIN, hostLeftovers, isola, makeFixture, runCmd, type Fixture } from '../../helpers/fixture.js';
+import { hostLeftovers, isola, makeFixture, runCmd, type Fixture } from '../../helpers/fixture.js';
+import { startServe, type Served } from '../../helpers/serve.js';
 import { freePort } from '../../helpers/registry.js';
 
 /**
@@ -14,11 +15,10 @@ import { freePort } from '../../helpers/registry.js';
  * a real Prometheus on loopback that scrapes the server over TCP (bearer token) and answers queries.
  */
 let fx: Fixture;
-let serve: ChildProcess;
+let served: Served;
 let sock: string;
 let port: number;
 let tokenFile: string;
-let serveLog = '';
 const children: ChildProcess[] = [];
 
 function getText(opts: http.RequestOptions): Promise<{ status: number; type: string; body: string }> {
@@ -74,17 +74,13 @@ before(async () => {
   port = await freePort();
   tokenFile = path.join(fx.root, 'token');
   fs.writeFileSync(tokenFile, 'metrics-test-token-0123456789abcdef\n', { mode: 0o600 });
-  serve = spawn(process.execPath, ['--', BIN, 'serve', '--socket', sock, '--tcp', `127.0.0.1:${port}`, '--token-file', tokenFile],
-    { env: { ...process.env, ISOLA_ROOT: fx.root }, stdio: ['ignore', 'ignore', 'pipe'] });
-  serve.stderr?.on('data', (d: Buffer) => (serveLog += d.toString()));
-  for (let i = 0; i < 100 && !/listening/.test(serveLog); i++) await sleep(100);
-  assert.match(serveLog, /listening/, `isola serve did not listen: ${serveLog}`);
+  served = await startServe(fx.root, ['--tcp', `127.0.0.1:${port}`, '--token-file', tokenFile]);
 });
 
 after(async () => {
   for (const c of children) await stopChild(c);
   await isola(fx.root, ['rm', '-f', 'm-c', 'm-vm']).catch(() => undefined);
-  if (serve) await stopChild(serve);
+  await served?.stop();
   await fx?.dispose();
 });
 

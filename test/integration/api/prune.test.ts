@@ -1,38 +1,29 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { BIN, hostLeftovers, makeFixture, runCmd, type Fixture } from '../../helpers/fixture.js';
+import { hostLeftovers, makeFixture, runCmd, type Fixture } from '../../helpers/fixture.js';
+import { startServe, type Served } from '../../helpers/serve.js';
 
 /** `docker container prune` and `docker network prune` (the 28.x CLI) against `isola serve`: what is stopped or unused goes, the rest stays. */
 const DOCKER = '/usr/local/bin/docker';
 let fx: Fixture;
-let serve: ChildProcess;
+let served: Served;
 let sock: string;
-let serveLog = '';
 
 async function ok(args: string[]) {
   const r = await runCmd(DOCKER, args, { env: { PATH: process.env.PATH, HOME: fx.root, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: path.join(fx.root, 'docker-cli') }, timeoutMs: 120_000 });
-  assert.equal(r.code, 0, `docker ${args.join(' ')}: exit ${r.code}\n${r.stdout}${r.stderr}\nserver: ${serveLog.slice(-1500)}`);
+  assert.equal(r.code, 0, `docker ${args.join(' ')}: exit ${r.code}\n${r.stdout}${r.stderr}\nserver: ${served.log().slice(-1500)}`);
   return r.stdout;
 }
 
 before(async () => {
   fx = await makeFixture();
-  sock = path.join(fx.root, 'api.sock');
-  serve = spawn(process.execPath, ['--', BIN, 'serve', '--socket', sock], { env: { ...process.env, ISOLA_ROOT: fx.root }, stdio: ['ignore', 'ignore', 'pipe'] });
-  serve.stderr?.on('data', (d: Buffer) => (serveLog += d.toString()));
-  for (let i = 0; i < 100 && !fs.existsSync(sock); i++) await sleep(100);
-  assert.ok(fs.existsSync(sock), `isola serve did not listen: ${serveLog}`);
+  served = await startServe(fx.root);
+  sock = served.sock;
 });
 
 after(async () => {
-  if (serve && serve.exitCode === null) {
-    serve.kill('SIGTERM');
-    await new Promise((r) => serve.once('exit', r));
-  }
+  await served?.stop();
   await fx?.dispose();
 });
 

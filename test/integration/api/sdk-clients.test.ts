@@ -1,13 +1,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import http from 'node:http';
 import { PassThrough } from 'node:stream';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Docker from 'dockerode';
-import { BIN, hostLeftovers, isola, makeFixture, type Fixture } from '../../helpers/fixture.js';
+import { hostLeftovers, isola, makeFixture, type Fixture } from '../../helpers/fixture.js';
+import { startServe, type Served } from '../../helpers/serve.js';
 import { freePort } from '../../helpers/registry.js';
 
 /**
@@ -19,9 +17,8 @@ import { freePort } from '../../helpers/registry.js';
  * its mapped port and stops it.
  */
 let fx: Fixture;
-let serve: ChildProcess;
+let served: Served;
 let sock: string;
-let serveLog = '';
 let docker: Docker;
 
 const WEB = 'echo ready; exec httpd -f -p 8080 -h /etc';
@@ -47,20 +44,14 @@ async function poll(port: number, p: string): Promise<string> {
 
 before(async () => {
   fx = await makeFixture();
-  sock = path.join(fx.root, 'api.sock');
-  serve = spawn(process.execPath, ['--', BIN, 'serve', '--socket', sock], { env: { ...process.env, ISOLA_ROOT: fx.root }, stdio: ['ignore', 'ignore', 'pipe'] });
-  serve.stderr?.on('data', (d: Buffer) => (serveLog += d.toString()));
-  for (let i = 0; i < 100 && !fs.existsSync(sock); i++) await sleep(100);
-  assert.ok(fs.existsSync(sock), `isola serve did not listen: ${serveLog}`);
+  served = await startServe(fx.root);
+  sock = served.sock;
   docker = new Docker({ socketPath: sock });
 });
 
 after(async () => {
   await isola(fx.root, ['rm', '-f', 'sdk-web']).catch(() => undefined);
-  if (serve && serve.exitCode === null) {
-    serve.kill('SIGTERM');
-    await new Promise((r) => serve.once('exit', r));
-  }
+  await served?.stop();
   await fx?.dispose();
 });
 

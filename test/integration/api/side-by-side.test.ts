@@ -2,9 +2,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { BIN, hostLeftovers, isola, makeFixture, runCmd, type CliResult, type Fixture } from '../../helpers/fixture.js';
+import { hostLeftovers, isola, makeFixture, runCmd, type CliResult, type Fixture } from '../../helpers/fixture.js';
+import { startServe, type Served } from '../../helpers/serve.js';
 import { startDockerd, type Dockerd } from '../../helpers/peers.js';
 
 /**
@@ -17,9 +16,8 @@ import { startDockerd, type Dockerd } from '../../helpers/peers.js';
 const DOCKER = '/usr/local/bin/docker';
 let fx: Fixture;
 let dockerd: Dockerd;
-let serve: ChildProcess;
+let served: Served;
 let sock: string;
-let serveLog = '';
 
 interface Step {
   args: string[];
@@ -88,11 +86,8 @@ function docker(host: string, args: string[], input?: string): Promise<CliResult
 
 before(async () => {
   [fx, dockerd] = await Promise.all([makeFixture(), startDockerd()]);
-  sock = path.join(fx.root, 'api.sock');
-  serve = spawn(process.execPath, ['--', BIN, 'serve', '--socket', sock], { env: { ...process.env, ISOLA_ROOT: fx.root }, stdio: ['ignore', 'ignore', 'pipe'] });
-  serve.stderr?.on('data', (d: Buffer) => (serveLog += d.toString()));
-  for (let i = 0; i < 100 && !fs.existsSync(sock); i++) await sleep(100);
-  assert.ok(fs.existsSync(sock), `isola serve did not listen: ${serveLog}`);
+  served = await startServe(fx.root);
+  sock = served.sock;
   const tar = path.join(fx.root, 'base.tar');
   const saved = await isola(fx.root, ['save', '-o', tar, 'base']);
   assert.equal(saved.code, 0, saved.stderr);
@@ -102,10 +97,7 @@ before(async () => {
 
 after(async () => {
   await docker(`unix://${sock}`, ['rm', '-f', 'sbs', 'sbs2']).catch(() => undefined);
-  if (serve && serve.exitCode === null) {
-    serve.kill('SIGTERM');
-    await new Promise((r) => serve.once('exit', r));
-  }
+  await served?.stop();
   await Promise.all([fx?.dispose(), dockerd?.stop()]);
 });
 
@@ -127,7 +119,7 @@ test('the same docker CLI script against isola serve and a real dockerd: the sam
       assert.deepEqual({ isola: i.code, dockerd: d.code }, step.differs, `${what}: the known difference changed`);
       continue;
     }
-    assert.equal(i.code, d.code, `${what}: exit ${i.code} (isola) vs ${d.code} (dockerd)\nisola: ${i.stdout}${i.stderr}\ndockerd: ${d.stdout}${d.stderr}\nserver: ${serveLog.slice(-1500)}`);
+    assert.equal(i.code, d.code, `${what}: exit ${i.code} (isola) vs ${d.code} (dockerd)\nisola: ${i.stdout}${i.stderr}\ndockerd: ${d.stdout}${d.stderr}\nserver: ${served.log().slice(-1500)}`);
     const same = step.same ?? 'stdout';
     if (same !== 'status') assert.equal(i.stdout, d.stdout, `${what}: stdout differs`);
     if (same === 'both') assert.equal(i.stderr, d.stderr, `${what}: stderr differs`);
