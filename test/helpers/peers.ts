@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { runCmd, type CliResult } from './fixture.js';
+import { startDockerd as startPeerDockerd, type PeerDockerd } from '../../src/bench/peers/dockerd.js';
 
 /** Runs a peer command and fails with its own words when it does not exit 0. */
 export async function must(p: Promise<CliResult>, what: string): Promise<CliResult> {
@@ -71,55 +70,11 @@ export function rmdirTree(dir: string): void {
 }
 
 /**
- * A private dockerd for one test file: its own data root, exec root and socket under a short
- * temp folder, no bridge, no iptables, no IP forwarding, its cgroups under isola-test-dockerd.
- * It leaves /etc/docker/key.json, /run/docker and /run/containerd on the host, as any dockerd does.
+ * A private dockerd for one test file (the bench's, src/bench/peers/dockerd.ts), its cgroups
+ * under isola-test-dockerd.
  */
-export interface Dockerd {
-  dir: string;
-  docker(args: string[]): Promise<CliResult>;
-  stop(): Promise<void>;
-}
+export type Dockerd = PeerDockerd;
 
-const DOCKER_CLIENT = fs.existsSync('/usr/local/bin/docker') ? '/usr/local/bin/docker' : 'docker';
-
-export async function startDockerd(): Promise<Dockerd> {
-  const b = fs.mkdtempSync('/tmp/idk-');
-  fs.writeFileSync(path.join(b, 'daemon.json'), '{}');
-  fs.mkdirSync(path.join(b, 'client'));
-  const sock = path.join(b, 'docker.sock');
-  const child = spawn('dockerd', [
-    '--config-file', path.join(b, 'daemon.json'), '--bridge=none', '--iptables=false', '--ip6tables=false', '--ip-masq=false',
-    '--ip-forward=false', '--userland-proxy=false', '--cgroup-parent=/isola-test-dockerd', '--data-root', path.join(b, 'data'),
-    '--exec-root', path.join(b, 'exec'), '--pidfile', path.join(b, 'dockerd.pid'), '-H', `unix://${sock}`,
-  ], { stdio: ['ignore', 'ignore', fs.openSync(path.join(b, 'dockerd.log'), 'a')] });
-  const docker = (args: string[]) => runCmd(DOCKER_CLIENT, ['-H', `unix://${sock}`, ...args], { env: { ...process.env, DOCKER_CONFIG: path.join(b, 'client') }, timeoutMs: 120_000 });
-  const stop = async () => {
-    if (child.exitCode === null) {
-      const ids = (await docker(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
-      if (ids.length > 0) await docker(['rm', '-f', ...ids]);
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(15_000)]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
-    const mounts = fs.readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(b)).sort().reverse();
-    for (const m of mounts) await runCmd('umount', ['-l', m]);
-    for (const ctl of fs.readdirSync('/sys/fs/cgroup')) {
-      rmdirTree(path.join('/sys/fs/cgroup', ctl, 'isola-test-dockerd'));
-    }
-    fs.rmSync(b, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    const r = await runCmd('curl', ['-s', '--unix-socket', sock, 'http://d/_ping'], { timeoutMs: 2000 });
-    if (r.stdout === 'OK') break;
-    if (child.exitCode !== null || Date.now() > deadline) {
-      const log = fs.existsSync(path.join(b, 'dockerd.log')) ? fs.readFileSync(path.join(b, 'dockerd.log'), 'utf8').slice(-2000) : '';
-      await stop();
-      throw new Error(`the private dockerd did not start: ${log}`);
-    }
-    await sleep(100);
-  }
-  return { dir: b, docker, stop };
+export function startDockerd(): Promise<Dockerd> {
+  return startPeerDockerd(process.env, { cgroupParent: '/isola-test-dockerd' });
 }

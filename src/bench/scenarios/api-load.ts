@@ -86,7 +86,7 @@ export async function benchApiLoad(o: { runs: number; log: (s: string) => void }
     for (let i = 0; i < 100 && !fs.existsSync(sock); i++) await sleep(100);
     if (!fs.existsSync(sock)) throw new Error(`isola serve did not listen: ${serveLog}`);
     try {
-      dockerd = await startDockerd(config.env);
+      dockerd = await startDockerd(config.env, { clientEnv: { DOCKER_BUILDKIT: '0' } });
       const tar = path.join(root, 'base.tar');
       const saved = await run(process.execPath, ['--', BIN, 'save', '-o', tar, 'base'], { env });
       if (saved.code !== 0) throw new Error(`isola save: ${saved.stderr.trim()}`);
