@@ -19,7 +19,7 @@ import { formatBytes } from '../../core/units.js';
 import { decodeContainerData, filesOf, runtimeRootOf, type ContainerData } from './persist.js';
 import { ensureUnpacked, isMounted, mountOverlay, unmount } from './rootfs.js';
 import { resolveUser } from './user.js';
-import { DEFAULT_SECCOMP, loadSeccompProfile, toOciSeccomp } from './seccomp.js';
+import { seccompFor } from './seccomp.js';
 import { effectiveCaps, processBoundingCaps } from '../../core/caps.js';
 import { chooseRuntime, probeRuntime, runtimeBinary, RUNTIMES } from './runtime.js';
 import { conmonPath, exitInfo, filterRuncErrors, readExit, runtimeError, startConmon, waitForExitFile } from './monitor.js';
@@ -87,9 +87,7 @@ export class ContainerDriver implements Driver<ContainerData> {
       const etcFiles = { hostname: path.join(f.etc, 'hostname'), hosts: path.join(f.etc, 'hosts'), resolv: path.join(f.etc, 'resolv.conf') };
       const boundingCaps = processBoundingCaps();
       const caps = effectiveCaps(spec.security.capAdd, spec.security.capDrop, spec.security.privileged, boundingCaps);
-      const seccomp = spec.security.privileged || spec.security.seccomp === 'unconfined'
-        ? null
-        : toOciSeccomp(loadSeccompProfile(spec.security.seccomp === 'default' ? DEFAULT_SECCOMP : spec.security.seccomp), caps);
+      const seccomp = seccompFor(spec.security, caps);
       await mountOverlay(lower, f.upper, f.work, f.rootfs);
       data.netns = await createNetns(spec.id, spec.network, spec.moreNetworks ?? []);
       const config = ociConfig({

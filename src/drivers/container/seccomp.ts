@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { IsolaError } from '../../core/errors.js';
+import type { InstanceSpec } from '../../core/types.js';
 
 /** The default profile: containers-common's, the one Podman and CRI-O apply (Docker's lineage). */
 export const DEFAULT_SECCOMP = '/usr/share/containers/seccomp.json';
@@ -84,4 +85,13 @@ export function loadSeccompProfile(file: string): DockerProfile {
 /** How many syscall names a profile's rules name (for the security profile). */
 export function countFilteredSyscalls(p: OciSeccomp): number {
   return p.syscalls.reduce((a, s) => a + s.names.length, 0);
+}
+
+/**
+ * The seccomp section an instance's security settings ask for, with the rules its capabilities
+ * open: none when privileged or unconfined, else Docker's default profile or the one named.
+ */
+export function seccompFor(security: InstanceSpec['security'], caps: string[]): OciSeccomp | null {
+  if (security.privileged || security.seccomp === 'unconfined') return null;
+  return toOciSeccomp(loadSeccompProfile(security.seccomp === 'default' ? DEFAULT_SECCOMP : security.seccomp), caps);
 }

@@ -7,14 +7,12 @@ import { CPU_PERIOD, serializeOci } from '../container/launch.js';
 import { formatBytes } from '../../core/units.js';
 import type { Driver, DriverContext, SnapshotRef, SnapshotWhile, StartAttach } from '../driver.js';
 import { IsolaError } from '../../core/errors.js';
-import { effectiveCaps } from '../../core/caps.js';
 import { VmDriver } from '../vm/driver.js';
 import { ensureUnpacked } from '../container/rootfs.js';
 import { resolveUser } from '../container/user.js';
-import { DEFAULT_SECCOMP, loadSeccompProfile, toOciSeccomp } from '../container/seccomp.js';
 import { probeRuntime } from '../container/runtime.js';
 import { ensureHybridDisk, guestSystem } from './disk.js';
-import { GUEST_OVERHEAD_BYTES, guestConfig, vmSpecOf } from './launch.js';
+import { GUEST_OVERHEAD_BYTES, guestConfigOf, vmSpecOf } from './launch.js';
 import { CONTAINER_ID, GUEST, decodeHybridData, withVm, type HybridData } from './persist.js';
 import { containerState, waitContainerStarted } from './monitor.js';
 import type { Readable, Writable } from 'node:stream';
@@ -88,12 +86,7 @@ export class HybridDriver implements Driver<HybridData> {
    * a copy of that config.json: what the runtime was given, for inspect --security.
    */
   private guestVmSpec(spec: InstanceSpec, rootfs: string, vmMemoryBytes: number): InstanceSpec {
-    const user = resolveUser(rootfs, spec.user);
-    const caps = effectiveCaps(spec.security.capAdd, spec.security.capDrop, spec.security.privileged);
-    const seccomp = spec.security.privileged || spec.security.seccomp === 'unconfined'
-      ? null
-      : toOciSeccomp(loadSeccompProfile(spec.security.seccomp === 'default' ? DEFAULT_SECCOMP : spec.security.seccomp), caps);
-    const config = guestConfig({ spec, ...user, seccomp });
+    const config = guestConfigOf(spec, rootfs);
     const bundle = path.join(spec.dir, 'bundle');
     fs.mkdirSync(bundle, { recursive: true });
     fs.writeFileSync(HybridDriver.bundleConfig(spec), serializeOci(config, 2), { mode: 0o600 }); // it holds the -e values

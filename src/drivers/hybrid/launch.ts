@@ -1,6 +1,8 @@
 import type { InstanceSpec, MountSpec } from '../../core/types.js';
 import { ociConfig } from '../container/launch.js';
-import type { OciSeccomp } from '../container/seccomp.js';
+import { seccompFor, type OciSeccomp } from '../container/seccomp.js';
+import { resolveUser } from '../container/user.js';
+import { effectiveCaps } from '../../core/caps.js';
 import { CONTAINER_ID, GUEST } from './persist.js';
 
 /** RAM the guest needs besides the container's own limit: its kernel, init, runc while it starts the container. */
@@ -67,6 +69,12 @@ export function guestConfig(g: GuestConfigInputs): Record<string, unknown> {
   const linux = config.linux as { namespaces: { type: string }[] };
   linux.namespaces = linux.namespaces.filter((n) => n.type !== 'network');
   return config;
+}
+
+/** guestConfig for an instance whose image is unpacked at `rootfs`: its user, capabilities and seccomp resolved as the container kind resolves them. */
+export function guestConfigOf(spec: InstanceSpec, rootfs: string): Record<string, unknown> {
+  const caps = effectiveCaps(spec.security.capAdd, spec.security.capDrop, spec.security.privileged);
+  return guestConfig({ spec, ...resolveUser(rootfs, spec.user), seccomp: seccompFor(spec.security, caps) });
 }
 
 /** Where the guest mounts the instance's shared folders (its init does, before the start script). */

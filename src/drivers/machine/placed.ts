@@ -4,7 +4,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable, Writable } from 'node:stream';
 import type { AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, PathKind, ProcessInfo, Stats, StoredData } from '../../core/types.js';
 import { IsolaError } from '../../core/errors.js';
-import { effectiveCaps } from '../../core/caps.js';
 import { openDb, type Db } from '../../state/db.js';
 import { MachineRepo, type MachineRecord } from '../../state/machines.js';
 import { processAlive } from '../../util/process.js';
@@ -14,10 +13,9 @@ import type { VmData } from '../vm/persist.js';
 import { serializeOci } from '../container/launch.js';
 import { ensureUnpacked } from '../container/rootfs.js';
 import { resolveUser } from '../container/user.js';
-import { DEFAULT_SECCOMP, loadSeccompProfile, toOciSeccomp } from '../container/seccomp.js';
 import { filterRuncErrors, runtimeError } from '../container/monitor.js';
 import { readK8sLog } from '../cri-log.js';
-import { guestConfig, GUEST_SHARES } from '../hybrid/launch.js';
+import { guestConfigOf, GUEST_SHARES } from '../hybrid/launch.js';
 import { guestRun, machineVm, sharesVolumes } from './host.js';
 import { MACHINE_GUEST } from './guest.js';
 import { mountVolumes, unmountVolumes } from './volumes.js';
@@ -149,12 +147,7 @@ export class PlacedDriver {
       throw new IsolaError('INVALID_ARGUMENT', `machine ${m.name} was made before volumes reached machines: it shares no volume folder, so -v and --mount of host folders or volumes are refused`, `recreate the machine (isola machine rm -f ${m.name}; isola machine create ${m.name}), or use --tmpfs`);
     }
     const rootfs = await ensureUnpacked(spec.image, this.ctx.cache, this.ctx.config.unpack);
-    const user = resolveUser(rootfs, spec.user);
-    const caps = effectiveCaps(spec.security.capAdd, spec.security.capDrop, spec.security.privileged);
-    const seccomp = spec.security.privileged || spec.security.seccomp === 'unconfined'
-      ? null
-      : toOciSeccomp(loadSeccompProfile(spec.security.seccomp === 'default' ? DEFAULT_SECCOMP : spec.security.seccomp), caps);
-    const config = guestConfig({ spec, ...user, seccomp });
+    const config = guestConfigOf(spec, rootfs);
     (config.root as { path: string }).path = `${MACHINE_GUEST.bundles}/${spec.id}/rootfs`;
     (config.linux as { cgroupsPath: string }).cgroupsPath = `/isola/${spec.id}`;
     // guestConfig leaves the network namespace out (a hybrid container has the VM's NIC); here it has its own.
