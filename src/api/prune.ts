@@ -30,6 +30,11 @@ function untilMs(f: Map<string, string[]>): number {
   return us === undefined ? Infinity : us / 1000;
 }
 
+/** A prune races the CLI and other clients: what was started, taken or removed meanwhile is skipped. */
+function changedMeanwhile(err: unknown): boolean {
+  return err instanceof IsolaError && (err.code === 'FAILED_PRECONDITION' || err.code === 'NOT_FOUND');
+}
+
 async function containers(c: Call): Promise<void> {
   await readBody(c.req);
   const f = c.query.filters(['until', 'label', 'label!']);
@@ -45,7 +50,7 @@ async function containers(c: Call): Promise<void> {
     try {
       await e.remove(r.id, false);
     } catch (err) {
-      if (err instanceof IsolaError && (err.code === 'FAILED_PRECONDITION' || err.code === 'NOT_FOUND')) continue; // started or removed meanwhile
+      if (changedMeanwhile(err)) continue; // started or removed meanwhile
       throw err;
     }
     deleted.push(r.id);
@@ -63,8 +68,9 @@ async function images(c: Call): Promise<void> {
   const before = untilMs(f);
   const e = c.api.engine;
   const store = e.images();
-  const used = new Set(e.instances.list().map((r) => r.imageRef));
-  const usedDigests = new Set(e.instances.list().map((r) => r.imageDigest));
+  const recs = e.instances.list();
+  const used = new Set(recs.map((r) => r.imageRef));
+  const usedDigests = new Set(recs.map((r) => r.imageDigest));
   const bytesBefore = allocatedBytes(e.paths.images);
   const out: Record<string, string>[] = [];
   // isola names every image; its untagged ones, Docker's dangling, are the build cache's steps.
@@ -94,7 +100,7 @@ async function volumes(c: Call): Promise<void> {
     try {
       e.volumes.remove(v.name);
     } catch (err) {
-      if (err instanceof IsolaError && (err.code === 'FAILED_PRECONDITION' || err.code === 'NOT_FOUND')) continue; // taken meanwhile
+      if (changedMeanwhile(err)) continue; // taken meanwhile
       throw err;
     }
     deleted.push(v.name);
@@ -115,7 +121,7 @@ async function networks(c: Call): Promise<void> {
     try {
       deleted.push((await e.networks.remove(n.id)).name);
     } catch (err) {
-      if (!(err instanceof IsolaError && (err.code === 'FAILED_PRECONDITION' || err.code === 'NOT_FOUND'))) throw err; // joined or removed meanwhile
+      if (!changedMeanwhile(err)) throw err; // joined or removed meanwhile
     }
   }
   sendJson(c.res, 200, { NetworksDeleted: deleted });
