@@ -1,11 +1,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { hostLeftovers, isola, makeFixture, nftObjects, type CliResult, type Fixture } from '../../helpers/fixture.js';
 import { frontKey } from '../../../src/compose/front.js';
+import { freePort } from '../../helpers/registry.js';
 
 /**
  * `system prune` and a service's published port (one DNAT rule the service owns, not a replica):
@@ -23,14 +23,6 @@ after(async () => {
 function ok(r: CliResult): CliResult {
   assert.equal(r.code, 0, `exit ${r.code}: ${r.stderr}${r.stdout}`);
   return r;
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
 }
 
 test('system prune removes the published-port rule of a service with no replica left, and keeps a live one', { timeout: 300_000 }, async () => {

@@ -5,6 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { hostLeftovers, isola, makeFixture, type CliResult, type Fixture } from '../../helpers/fixture.js';
+import { freePort } from '../../helpers/registry.js';
 
 /**
  * Rolling updates of a Compose service (docs/COMPOSE.md, "Update and rollback"), against real
@@ -41,14 +42,6 @@ function get(port: number): Promise<string> {
     s.on('error', reject);
     s.setTimeout(5_000, () => s.destroy(new Error('timeout')));
   });
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
 }
 
 let PORT = 0;
