@@ -92,7 +92,10 @@ export function readGuestAssets(assets: string): GuestAssets | null {
     const m = JSON.parse(fs.readFileSync(manifestPath(assets), 'utf8')) as GuestAssets;
     if (m.layout !== LAYOUT) return null;
     if (![m.kernel, m.initramfs, m.init, m.vmmJail, m.exitWatch].every((f) => typeof f === 'string' && fs.existsSync(f))) return null;
-    if (m.ttyRelay !== undefined && !fs.existsSync(m.ttyRelay)) return null;
+    // Optional parts too: a manifest naming a file that is gone (a moved or half-deleted assets
+    // folder) must read as not ready, so setup rebuilds it instead of every VM failing later.
+    const optional = [m.ttyRelay, m.vfsLaunch, m.isolaKernel?.vmlinux, m.isolaKernel?.initramfs];
+    if (optional.some((f) => f !== undefined && !fs.existsSync(f))) return null;
     return m;
   } catch {
     return null;

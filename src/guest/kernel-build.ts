@@ -148,8 +148,11 @@ export function readIsolaKernel(assets: string, key: string): IsolaKernel | null
   const dir = kernelCacheDir(assets, key);
   try {
     const k = JSON.parse(fs.readFileSync(path.join(dir, 'kernel.json'), 'utf8')) as IsolaKernel;
-    if (k.key !== key || !fs.existsSync(k.vmlinux)) return null;
-    return k;
+    // The files are named from the folder they are in, not from the absolute paths stored when
+    // they were built: an assets folder copied or moved elsewhere keeps its kernel.
+    const found = { ...k, vmlinux: path.join(dir, 'vmlinux'), config: path.join(dir, 'config') };
+    if (found.key !== key || !fs.existsSync(found.vmlinux)) return null;
+    return found;
   } catch {
     return null;
   }

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { STALE_BUILD_MS, kernelCacheDir, kernelKey, lostOptions, parseKconfig, readIsolaKernel, fragmentPath, removeStaleBuilds } from '../../../src/guest/kernel-build.js';
-import { guestBoot, guestSourceDir, type GuestAssets } from '../../../src/guest/assets.js';
+import { LAYOUT, guestBoot, guestSourceDir, manifestPath, readGuestAssets, type GuestAssets } from '../../../src/guest/assets.js';
 import { isIsolaError } from '../../../src/core/errors.js';
 
 test('parseKconfig reads set options, unset options, and skips comments', () => {
@@ -59,6 +59,47 @@ test('the cache key changes with each input, and a cached build is found by it a
     assert.equal(readIsolaKernel(assets, k)?.release, '6.1.192-isola');
     // Another key's build is not taken for this one.
     assert.equal(readIsolaKernel(assets, kernelKey('x', 'y', 'z')), null);
+  } finally {
+    fs.rmSync(assets, { recursive: true, force: true });
+  }
+});
+
+test('a kernel cache copied to another assets folder is found there, by its own folder', () => {
+  const k = kernelKey('CONFIG_A=y\n', '6.1.192-3', 'gcc 12.2.0');
+  const first = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-kcache-a-'));
+  const second = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-kcache-b-'));
+  try {
+    const dir = kernelCacheDir(first, k);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'vmlinux'), 'ELF');
+    fs.writeFileSync(path.join(dir, 'kernel.json'), JSON.stringify({ vmlinux: path.join(dir, 'vmlinux'), config: path.join(dir, 'config'), release: '6.1.192-isola', key: k, sourceVersion: '6.1.192-3', compiler: 'gcc' }));
+    fs.cpSync(first, second, { recursive: true });
+    fs.rmSync(first, { recursive: true, force: true });
+    // kernel.json still names the first folder, which is gone.
+    assert.equal(readIsolaKernel(second, k)?.vmlinux, path.join(kernelCacheDir(second, k), 'vmlinux'));
+  } finally {
+    fs.rmSync(first, { recursive: true, force: true });
+    fs.rmSync(second, { recursive: true, force: true });
+  }
+});
+
+test('a guest manifest naming a file that is gone is not ready, isola\'s kernel included', () => {
+  const assets = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-manifest-'));
+  try {
+    const file = (name: string): string => { const f = path.join(assets, name); fs.writeFileSync(f, 'x'); return f; };
+    const m = {
+      layout: LAYOUT, kernelVersion: '6.1.0-57-cloud-amd64', kernelPackage: 'linux-image', kernel: file('vmlinuz'), initramfs: file('initramfs.cpio'),
+      init: file('init'), initHash: 'h', modules: [], kernelDir: assets, diskModules: [], vmmJail: file('jail'), vfsLaunch: file('vfs'), ttyRelay: file('relay'), exitWatch: file('watch'),
+      isolaKernel: { vmlinux: file('vmlinux'), release: '6.1.192-isola', key: 'k', initramfs: file('initramfs-isola.cpio') },
+    };
+    fs.mkdirSync(path.dirname(manifestPath(assets)), { recursive: true });
+    fs.writeFileSync(manifestPath(assets), JSON.stringify(m));
+    assert.ok(readGuestAssets(assets));
+    for (const gone of ['vmlinux', 'vfs']) {
+      fs.rmSync(path.join(assets, gone));
+      assert.equal(readGuestAssets(assets), null, `${gone} removed`);
+      file(gone);
+    }
   } finally {
     fs.rmSync(assets, { recursive: true, force: true });
   }
