@@ -5,7 +5,7 @@ import path from 'node:path';
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BIN, hostLeftovers, makeFixture, runCmd, type Fixture } from '../../helpers/fixture.js';
-import { startServe, type Served } from '../../helpers/serve.js';
+import { dockerCli, startServe, type DockerCli, type Served } from '../../helpers/serve.js';
 import { freePort, startRegistry, type TestRegistry } from '../../helpers/registry.js';
 
 /**
@@ -13,24 +13,12 @@ import { freePort, startRegistry, type TestRegistry } from '../../helpers/regist
  * session of what people type, each step's exit status and output checked. The server is the
  * real verb in its own process; the instances it starts are the real kinds.
  */
-const DOCKER = '/usr/local/bin/docker';
 let fx: Fixture;
 let reg: TestRegistry;
 let served: Served;
-let sock: string;
-
-async function docker(args: string[], opts: { timeoutMs?: number; input?: string } = {}) {
-  return runCmd(DOCKER, args, {
-    env: { PATH: process.env.PATH, HOME: fx.root, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: path.join(fx.root, 'docker-cli'), DOCKER_BUILDKIT: '0' },
-    timeoutMs: opts.timeoutMs ?? 120_000, ...(opts.input !== undefined ? { input: opts.input } : {}),
-  });
-}
-
-async function ok(args: string[], opts: { timeoutMs?: number; input?: string } = {}) {
-  const r = await docker(args, opts);
-  assert.equal(r.code, 0, `docker ${args.join(' ')}: exit ${r.code}\n${r.stdout}\n${r.stderr}\nserver: ${served.log().slice(-2000)}`);
-  return r;
-}
+let cli: DockerCli;
+const docker = (args: string[], opts?: { timeoutMs?: number; input?: string }) => cli.run(args, opts);
+const ok = (args: string[], opts?: { timeoutMs?: number; input?: string }) => cli.ok(args, opts);
 
 function get(port: number, p: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -45,7 +33,7 @@ function get(port: number, p: string): Promise<string> {
 before(async () => {
   [fx, reg] = await Promise.all([makeFixture(), startRegistry()]);
   served = await startServe(fx.root);
-  sock = served.sock;
+  cli = dockerCli(fx.root, served);
 });
 
 after(async () => {

@@ -4,30 +4,19 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BIN, hostLeftovers, isola, makeFixture, runCmd, type Fixture } from '../../helpers/fixture.js';
-import { startServe, type Served } from '../../helpers/serve.js';
+import { DOCKER, dockerCli, startServe, type DockerCli, type Served } from '../../helpers/serve.js';
 
 /**
  * `docker export` (GET /containers/{id}/export) with the real docker CLI against `isola serve`:
  * the tar holds the image's files with the container's changes (a new file, a deleted one, no
  * overlay markers), running and stopped; a VM is refused in one line; nothing is left mounted.
  */
-const DOCKER = '/usr/local/bin/docker';
 let fx: Fixture;
 let served: Served;
 let sock: string;
-
-async function docker(args: string[], timeoutMs = 120_000) {
-  return runCmd(DOCKER, args, {
-    env: { PATH: process.env.PATH, HOME: fx.root, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: path.join(fx.root, 'docker-cli') },
-    timeoutMs,
-  });
-}
-
-async function ok(args: string[]) {
-  const r = await docker(args);
-  assert.equal(r.code, 0, `docker ${args.join(' ')}: exit ${r.code}\n${r.stdout}\n${r.stderr}\nserver: ${served.log().slice(-2000)}`);
-  return r;
-}
+let cli: DockerCli;
+const docker = (args: string[], timeoutMs = 120_000) => cli.run(args, { timeoutMs });
+const ok = (args: string[]) => cli.ok(args);
 
 /** The names in a tar file, as GNU tar lists them. */
 async function names(file: string): Promise<string[]> {
@@ -50,6 +39,7 @@ before(async () => {
   fx = await makeFixture();
   served = await startServe(fx.root);
   sock = served.sock;
+  cli = dockerCli(fx.root, served);
 });
 
 after(async () => {

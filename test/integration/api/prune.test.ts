@@ -1,25 +1,18 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { hostLeftovers, makeFixture, runCmd, type Fixture } from '../../helpers/fixture.js';
-import { startServe, type Served } from '../../helpers/serve.js';
+import { hostLeftovers, makeFixture, type Fixture } from '../../helpers/fixture.js';
+import { dockerCli, startServe, type DockerCli, type Served } from '../../helpers/serve.js';
 
 /** `docker container prune` and `docker network prune` (the 28.x CLI) against `isola serve`: what is stopped or unused goes, the rest stays. */
-const DOCKER = '/usr/local/bin/docker';
 let fx: Fixture;
 let served: Served;
-let sock: string;
-
-async function ok(args: string[]) {
-  const r = await runCmd(DOCKER, args, { env: { PATH: process.env.PATH, HOME: fx.root, DOCKER_HOST: `unix://${sock}`, DOCKER_CONFIG: path.join(fx.root, 'docker-cli') }, timeoutMs: 120_000 });
-  assert.equal(r.code, 0, `docker ${args.join(' ')}: exit ${r.code}\n${r.stdout}${r.stderr}\nserver: ${served.log().slice(-1500)}`);
-  return r.stdout;
-}
+let cli: DockerCli;
+const ok = async (args: string[]) => (await cli.ok(args)).stdout;
 
 before(async () => {
   fx = await makeFixture();
   served = await startServe(fx.root);
-  sock = served.sock;
+  cli = dockerCli(fx.root, served);
 });
 
 after(async () => {
