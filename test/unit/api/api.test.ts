@@ -1,16 +1,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import http from 'node:http';
 import { splitVersion, Router, API_VERSION } from '../../../src/api/router.js';
 import { toRunRequest } from '../../../src/api/create-request.js';
 import { toResponse, ApiError } from '../../../src/api/errors.js';
-import { checkTcpOptions, startServer, type RunningServer } from '../../../src/api/server.js';
+import { checkTcpOptions } from '../../../src/api/server.js';
 import { frame } from '../../../src/api/http.js';
 import { IsolaError, isIsolaError } from '../../../src/core/errors.js';
 import { Engine } from '../../../src/engine/engine.js';
-import { makeFixture, type Fixture } from '../../helpers/fixture.js';
+import { startInProcessApi, type InProcessApi } from '../../helpers/api-server.js';
 
 test('API versions: /vX.Y/ prefixes are taken off; too new and too old are 400 with Docker\'s words', () => {
   assert.deepEqual(splitVersion('/v1.41/containers/json'), { version: '1.41', path: '/containers/json' });
@@ -109,21 +108,15 @@ test('TCP is refused without mutual TLS or a token, and a token travels in clear
 
 // ---- a live server over a data root with the base image and no instance --------------------
 
-let fx: Fixture;
-let engine: Engine;
-let server: RunningServer;
+let api: InProcessApi;
 let sock: string;
 
 before(async () => {
-  fx = await makeFixture();
-  engine = new Engine(fx.config);
-  sock = path.join(fx.root, 'api.sock');
-  server = await startServer(engine, { socket: sock });
+  api = await startInProcessApi();
+  sock = api.sock;
 });
 after(async () => {
-  await server?.close();
-  engine?.close();
-  await fx?.dispose();
+  await api?.dispose();
 });
 
 function call(method: string, p: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
@@ -182,7 +175,7 @@ test('errors are {"message"} with Docker\'s status codes; nothing is made', asyn
     assert.equal(r.status, status, `${m} ${p}: ${r.text}`);
     assert.match((JSON.parse(r.text) as { message: string }).message, re, `${m} ${p}`);
   }
-  assert.deepEqual(engine.instances.list(), []);
+  assert.deepEqual(api.engine.instances.list(), []);
 });
 
 test('a body over the limit is 413 before it is all read', async () => {
@@ -221,13 +214,13 @@ test('volumes: create, list, inspect, remove; a second remove is 404', async () 
 });
 
 test('the CLI and the server share one state: what one makes, the other sees', async () => {
-  engine.volumes.create('from-cli', {});
+  api.engine.volumes.create('from-cli', {});
   const l = JSON.parse((await call('GET', '/volumes')).text) as { Volumes: { Name: string }[] };
   assert.ok(l.Volumes.some((v) => v.Name === 'from-cli'));
-  const other = new Engine(fx.config);
+  const other = new Engine(api.fx.config);
   try {
     assert.equal((await call('POST', '/volumes/create', '{"Name":"from-api"}')).status, 201);
-    assert.ok(other.volumes.list().some((v) => v.name === 'from-api'), 'a second engine (another process) reads it from SQLite');
+    assert.ok(other.volumes.list().some((v) => v.name === 'from-api'), 'a second api.engine (another process) reads it from SQLite');
   } finally {
     other.close();
   }

@@ -3,29 +3,23 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import http from 'node:http';
-import { startServer, type RunningServer } from '../../../src/api/server.js';
-import { Engine } from '../../../src/engine/engine.js';
-import { makeFixture, type Fixture } from '../../helpers/fixture.js';
+import { startInProcessApi, type InProcessApi } from '../../helpers/api-server.js';
 
 /** The dashboard's files and sessions on a TCP listener with a bearer token (no instance is started). */
 const TOKEN = 'unit-dashboard-token-0123456789';
-let fx: Fixture;
-let engine: Engine;
-let server: RunningServer;
+let api: InProcessApi;
 let port: number;
 
 before(async () => {
-  fx = await makeFixture();
-  engine = new Engine(fx.config);
-  const tokenFile = path.join(fx.root, 'token');
-  fs.writeFileSync(tokenFile, TOKEN);
-  server = await startServer(engine, { socket: null, tcp: '127.0.0.1:0', tokenFile });
-  port = Number(/:(\d+)$/.exec(server.addresses[0] ?? '')?.[1]);
+  api = await startInProcessApi((root) => {
+    const tokenFile = path.join(root, 'token');
+    fs.writeFileSync(tokenFile, TOKEN);
+    return { socket: null, tcp: '127.0.0.1:0', tokenFile };
+  });
+  port = Number(/:(\d+)$/.exec(api.server.addresses[0] ?? '')?.[1]);
 });
 after(async () => {
-  await server?.close();
-  engine?.close();
-  await fx?.dispose();
+  await api?.dispose();
 });
 
 function call(method: string, p: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {

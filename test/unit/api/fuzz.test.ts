@@ -2,33 +2,24 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import http from 'node:http';
-import { startServer, type RunningServer } from '../../../src/api/server.js';
-import { Engine } from '../../../src/engine/engine.js';
-import { makeFixture, type Fixture } from '../../helpers/fixture.js';
+import { startInProcessApi, type InProcessApi } from '../../helpers/api-server.js';
 
 /**
  * Malformed input at every route: broken and truncated JSON, huge bodies, unknown fields, wrong
  * types, hostile names and paths, slow clients. Every answer is a 4xx (or an empty 2xx list),
  * never a 5xx or a crash; nothing is created; the server answers /_ping afterwards.
  */
-let fx: Fixture;
-let engine: Engine;
-let server: RunningServer;
+let api: InProcessApi;
 let sock: string;
 const errors: string[] = [];
 
 before(async () => {
-  fx = await makeFixture();
-  engine = new Engine(fx.config);
-  sock = path.join(fx.root, 'api.sock');
-  server = await startServer(engine, { socket: sock, log: (l) => errors.push(l), limits: { headersTimeoutMs: 400, requestTimeoutMs: 800 } });
+  api = await startInProcessApi(() => ({ log: (l) => errors.push(l), limits: { headersTimeoutMs: 400, requestTimeoutMs: 800 } }));
+  sock = api.sock;
 });
 after(async () => {
-  await server?.close();
-  engine?.close();
-  await fx?.dispose();
+  await api?.dispose();
 });
 
 interface Reply {
@@ -101,11 +92,11 @@ function acceptable(method: string, r: Reply, what: string): void {
 
 function snapshot(): string {
   return JSON.stringify({
-    instances: engine.instances.list().map((r) => r.id),
-    volumes: engine.volumes.list().map((v) => v.name),
-    networks: engine.networks.list().map((n) => n.id),
-    images: engine.images().list().map((i) => i.ref),
-    dirs: fs.readdirSync(fx.paths.instances),
+    instances: api.engine.instances.list().map((r) => r.id),
+    volumes: api.engine.volumes.list().map((v) => v.name),
+    networks: api.engine.networks.list().map((n) => n.id),
+    images: api.engine.images().list().map((i) => i.ref),
+    dirs: fs.readdirSync(api.fx.paths.instances),
   });
 }
 
@@ -177,5 +168,5 @@ test('malformed HTTP and slow clients are cut off; the server keeps answering', 
   assert.doesNotMatch(slowBody, /^HTTP\/1\.1 201/);
   const ping = await call('GET', '/_ping');
   assert.equal(ping.status, 200);
-  assert.deepEqual(engine.volumes.list(), []);
+  assert.deepEqual(api.engine.volumes.list(), []);
 });

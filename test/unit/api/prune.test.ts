@@ -3,26 +3,18 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import http from 'node:http';
-import { startServer, type RunningServer } from '../../../src/api/server.js';
-import { Engine } from '../../../src/engine/engine.js';
-import { makeFixture, type Fixture } from '../../helpers/fixture.js';
+import { startInProcessApi, type InProcessApi } from '../../helpers/api-server.js';
 
 /** The prune endpoints over volumes and images (nothing on the host; containers and networks: test/integration/api/prune.test.ts). */
-let fx: Fixture;
-let engine: Engine;
-let server: RunningServer;
+let api: InProcessApi;
 let sock: string;
 
 before(async () => {
-  fx = await makeFixture();
-  engine = new Engine(fx.config);
-  sock = path.join(fx.root, 'api.sock');
-  server = await startServer(engine, { socket: sock });
+  api = await startInProcessApi();
+  sock = api.sock;
 });
 after(async () => {
-  await server?.close();
-  engine?.close();
-  await fx?.dispose();
+  await api?.dispose();
 });
 
 function call(method: string, p: string, body = ''): Promise<{ status: number; json: Record<string, unknown> }> {
@@ -42,23 +34,23 @@ const filters = (f: Record<string, string[]>) => `filters=${encodeURIComponent(J
 test('volume prune: anonymous volumes by default, named ones with all=true, label filters; the space is measured', async () => {
   // An anonymous volume, as -v /path makes it.
   const anon = { name: 'a'.repeat(64) };
-  engine.volumes.repoEnsure(anon.name, true);
-  engine.volumes.materialize(anon.name);
-  engine.volumes.create('keep-me', { team: 'a' });
-  engine.volumes.create('drop-me', { team: 'b' });
-  fs.writeFileSync(path.join(engine.volumes.inspect('drop-me').mountpoint, 'f'), Buffer.alloc(64 * 1024, 1));
+  api.engine.volumes.repoEnsure(anon.name, true);
+  api.engine.volumes.materialize(anon.name);
+  api.engine.volumes.create('keep-me', { team: 'a' });
+  api.engine.volumes.create('drop-me', { team: 'b' });
+  fs.writeFileSync(path.join(api.engine.volumes.inspect('drop-me').mountpoint, 'f'), Buffer.alloc(64 * 1024, 1));
   const first = await call('POST', '/volumes/prune');
   assert.equal(first.status, 200);
   assert.deepEqual(first.json.VolumesDeleted, [anon.name]);
   const labelled = await call('POST', `/volumes/prune?${filters({ all: ['true'], label: ['team=b'] })}`);
   assert.deepEqual(labelled.json.VolumesDeleted, ['drop-me']);
   assert.ok((labelled.json.SpaceReclaimed as number) >= 64 * 1024, 'the 64 KiB file');
-  assert.deepEqual(engine.volumes.list().map((v) => v.name), ['keep-me']);
-  engine.volumes.remove('keep-me');
+  assert.deepEqual(api.engine.volumes.list().map((v) => v.name), ['keep-me']);
+  api.engine.volumes.remove('keep-me');
 });
 
 test('image prune: only the build cache\'s steps (isola\'s untagged images) by default; every unused image with dangling=false', async () => {
-  const store = engine.images();
+  const store = api.engine.images();
   await call('GET', '/images/base/json'); // made on first use
   const digest = store.list().find((i) => i.ref === 'base:latest')?.digest ?? '';
   const desc = store.findDescriptor('base:latest');
