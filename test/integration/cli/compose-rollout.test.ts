@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { hostLeftovers, isola, makeFixture, type CliResult, type Fixture } from '../../helpers/fixture.js';
 import { freePort } from '../../helpers/registry.js';
+import { assertEngineError } from '../../helpers/engine-error.js';
 
 /**
  * Rolling updates of a Compose service (docs/COMPOSE.md, "Update and rollback"), against real
@@ -22,13 +23,6 @@ const compose = (args: string[]) => isola(fx.root, ['compose', '-f', FILE, '-p',
 function ok(r: CliResult): CliResult {
   assert.equal(r.code, 0, `exit ${r.code}: ${r.stderr}${r.stdout}`);
   return r;
-}
-
-function oneLine(r: CliResult, pattern: RegExp): void {
-  assert.equal(r.code, 125, `exit status: ${r.stderr}${r.stdout}`);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line: ${r.stderr}`);
-  assert.match(lines[0] ?? '', pattern);
 }
 
 /** One HTTP/1.0 GET on loopback, a fresh connection each time: the body, or an error. */
@@ -93,7 +87,7 @@ describe('isola compose: rolling update and rollback', { timeout: 900_000 }, () 
     assert.deepEqual(rows.map((r) => [r.replica, r.state, r.image]), [[1, 'running', 'app:v1'], [2, 'running', 'app:v1']]);
     assert.ok(rows.every((r) => r.ports.includes(`127.0.0.1:${PORT}->80/tcp`)), JSON.stringify(rows.map((r) => r.ports)));
     assert.equal(await get(PORT), 'app v1\n');
-    oneLine(await compose(['rollback', 'web']), /service web has no previous revision/);
+    assertEngineError(await compose(['rollback', 'web']), /service web has no previous revision/);
     assert.equal((await revisions()).length, 1);
   });
 
@@ -140,7 +134,7 @@ describe('isola compose: rolling update and rollback', { timeout: 900_000 }, () 
     const hostBefore = hostLeftovers(fx).sort();
     writeFile('app:v2', 'exit 1');
     const r = await compose(['up', '-d', '--parallelism', '2']);
-    oneLine(r, new RegExp(`new replica web-[12] became unhealthy; service web was rolled back to its previous revision`));
+    assertEngineError(r, new RegExp(`new replica web-[12] became unhealthy; service web was rolled back to its previous revision`));
     const after = await ps();
     assert.deepEqual(after.map((x) => [x.id, x.state, x.image]), before.map((x) => [x.id, 'running', 'app:v2']), 'the same replicas, running again');
     assert.equal(await get(PORT), 'app v2\n');

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { hostLeftovers, isola, makeFixture, REPO, type CliResult, type Fixture } from '../../helpers/fixture.js';
+import { assertEngineError } from '../../helpers/engine-error.js';
 
 /**
  * `isola compose` against real instances: the example stack (db as a VM, web as containers)
@@ -27,14 +28,6 @@ async function ps(all = true, project = P, file = FILE): Promise<PsRow[]> {
 function ok(r: CliResult): CliResult {
   assert.equal(r.code, 0, `exit ${r.code}: ${r.stderr}${r.stdout}`);
   return r;
-}
-
-function oneLine(r: CliResult, pattern: RegExp): void {
-  assert.equal(r.code, 125, `exit status: ${r.stderr}`);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line: ${r.stderr}`);
-  assert.match(lines[0] ?? '', /^isola: /);
-  assert.match(lines[0] ?? '', pattern);
 }
 
 function httpGet(port: number, urlPath: string): Promise<string> {
@@ -94,7 +87,7 @@ describe('isola compose', { timeout: 1_500_000 }, () => {
     assert.match(e.stdout, /^in /);
     const vm = ok(await compose(['exec', 'db', 'cat', '/data/www/index.html']));
     assert.equal(vm.stdout, 'hello from the database\n');
-    oneLine(await compose(['exec', '--index', '9', 'web', 'true']), /service web has no replica 9/);
+    assertEngineError(await compose(['exec', '--index', '9', 'web', 'true']), /service web has no replica 9/);
   });
 
   test('up --scale, then up after an edit: only what changed is recreated', async () => {
@@ -136,7 +129,7 @@ describe('isola compose', { timeout: 1_500_000 }, () => {
 
   test('bad input leaves the running stack as it was: unknown --scale service, a schema failure, a cycle, a port conflict', async () => {
     const before = await ps();
-    oneLine(await compose(['up', '-d', '--scale', 'nope=2']), /--scale nope=2: no such service "nope"/);
+    assertEngineError(await compose(['up', '-d', '--scale', 'nope=2']), /--scale nope=2: no such service "nope"/);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'compose-bad-'));
     try {
       const bad = (text: string) => {
@@ -144,10 +137,10 @@ describe('isola compose', { timeout: 1_500_000 }, () => {
         fs.writeFileSync(f, text);
         return compose(['up', '-d'], {}, f);
       };
-      oneLine(await bad('services:\n  db:\n    image: base\n    imagee: x\n'), /compose\.yaml:4:5: services\.db\.imagee is not allowed here .*rule #\/definitions\/service\/additionalProperties/);
-      oneLine(await bad('services:\n  db: {image: base, depends_on: [web]}\n  web: {image: base, depends_on: [db]}\n'), /depends_on has a cycle: db -> web -> db/);
-      oneLine(await bad('services:\n  db: {image: base, ports: ["18080:80"]}\n  web: {image: base, ports: ["18080:81"]}\n'), /services db and web both publish host port 18080\/tcp/);
-      oneLine(await bad('services:\n  db: {image: base, runtime: vm, x-isola-kind: container}\n'), /runtime says vm while x-isola-kind says container/);
+      assertEngineError(await bad('services:\n  db:\n    image: base\n    imagee: x\n'), /compose\.yaml:4:5: services\.db\.imagee is not allowed here .*rule #\/definitions\/service\/additionalProperties/);
+      assertEngineError(await bad('services:\n  db: {image: base, depends_on: [web]}\n  web: {image: base, depends_on: [db]}\n'), /depends_on has a cycle: db -> web -> db/);
+      assertEngineError(await bad('services:\n  db: {image: base, ports: ["18080:80"]}\n  web: {image: base, ports: ["18080:81"]}\n'), /services db and web both publish host port 18080\/tcp/);
+      assertEngineError(await bad('services:\n  db: {image: base, runtime: vm, x-isola-kind: container}\n'), /runtime says vm while x-isola-kind says container/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -164,7 +157,7 @@ describe('isola compose', { timeout: 1_500_000 }, () => {
       const f = path.join(dir, 'compose.yaml');
       fs.writeFileSync(f, `services:\n  first: {image: base, command: sleep 600}\n  second: {image: base, command: sleep 600, depends_on: [first], ports: ["${taken}:80"]}\n`);
       const r = await compose(['up', '-d'], {}, f, `${P}f`);
-      oneLine(r, new RegExp(`${taken}`));
+      assertEngineError(r, new RegExp(`${taken}`));
       assert.deepEqual(await ps(true, `${P}f`, f), [], 'first was removed again');
       const nets = JSON.parse(ok(await isola(fx.root, ['network', 'ls', '--json'])).stdout) as { Name: string }[];
       assert.ok(!nets.some((n) => n.Name === `${P}f_default`), 'its network too');

@@ -7,19 +7,10 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { hostLeftovers, isola, makeFixture, nftObjects, runCmd, type Fixture } from '../../helpers/fixture.js';
 import { rawTar } from '../../helpers/raw-tar.js';
+import { assertEngineError } from '../../helpers/engine-error.js';
 
 let fx: Fixture;
 const cli = (...args: string[]) => isola(fx.root, args);
-
-/** Every error is one line on stderr, names the problem and the fix, and exits 125. */
-function assertEngineError(r: { code: number; stderr: string }, pattern: RegExp): void {
-  assert.equal(r.code, 125, `exit status: ${r.stderr}`);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line: ${r.stderr}`);
-  assert.match(lines[0] ?? '', /^isola: /);
-  assert.match(lines[0] ?? '', pattern);
-  assert.match(lines[0] ?? '', /; /, 'the line carries a fix after the problem');
-}
 
 async function assertNothingLeft(): Promise<void> {
   const ps = JSON.parse((await cli('ps', '-a', '--json')).stdout) as { id: string }[];

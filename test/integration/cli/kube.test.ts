@@ -7,20 +7,12 @@ import { REPO, hostLeftovers, isola, makeFixture, type Fixture } from '../../hel
 import { startRegistry, type TestRegistry } from '../../helpers/registry.js';
 import { KUBEVIRT_SCHEMA_FILE, schemaProblems, yamlObjects } from '../../helpers/kube-schemas.js';
 import { which } from '../../../src/util/which.js';
+import { assertEngineError } from '../../helpers/engine-error.js';
 
 let fx: Fixture;
 const cli = (...args: string[]) => isola(fx.root, args);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
-
-/** Every error is one line on stderr, names the problem and the fix, and exits 125. */
-function assertEngineError(r: { code: number; stderr: string }, pattern: RegExp): void {
-  assert.equal(r.code, 125, `exit status: ${r.stderr}`);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line: ${r.stderr}`);
-  assert.match(lines[0] ?? '', /^isola: [^\n]+; [^\n]+$/);
-  assert.match(lines[0] ?? '', pattern);
-}
 
 describe('isola kube', () => {
   before(async () => {

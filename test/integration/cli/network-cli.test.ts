@@ -9,6 +9,7 @@ import { hostLeftovers, isola, makeFixture, nftObjects, runCmd, type Fixture } f
 import { startOutside, type Outside } from '../../helpers/outside.js';
 import { hostRoutes } from '../../../src/net/routes.js';
 import { cidrText } from '../../../src/net/ipam.js';
+import { assertEngineError } from '../../helpers/engine-error.js';
 
 /**
  * The network verbs and flags through the real CLI: user networks, published ports (DNAT) from
@@ -18,15 +19,6 @@ import { cidrText } from '../../../src/net/ipam.js';
 let fx: Fixture;
 let outside: Outside;
 const cli = (...args: string[]) => isola(fx.root, args);
-
-function assertEngineError(r: { code: number; stderr: string }, pattern: RegExp): void {
-  assert.equal(r.code, 125, `exit status: ${r.stderr}`);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line: ${r.stderr}`);
-  assert.match(lines[0] ?? '', /^isola: /);
-  assert.match(lines[0] ?? '', pattern);
-  assert.match(lines[0] ?? '', /; /, 'the line carries a fix after the problem');
-}
 
 async function networks(): Promise<string[]> {
   return (JSON.parse((await cli('network', 'ls', '--json')).stdout) as { Name: string }[]).map((n) => n.Name);

@@ -8,6 +8,7 @@ import { measureSnapshotOps } from '../../../src/bench/snapshot-ops.js';
 import type { Kind } from '../../../src/core/types.js';
 import { openDb } from '../../../src/state/db.js';
 import { SnapshotRepo } from '../../../src/state/snapshots.js';
+import { assertEngineError } from '../../helpers/engine-error.js';
 
 /**
  * `isola snapshot` and `isola commit` through the real CLI (docs/SNAPSHOTS.md): for each kind, a
@@ -22,14 +23,6 @@ async function ok(...args: string[]): Promise<string> {
   const r = await cli(...args);
   assert.equal(r.code, 0, `isola ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
-}
-
-function assertEngineError(r: { code: number; stderr: string }, pattern: RegExp): void {
-  assert.equal(r.code, 125, `exit status: ${r.stderr}`);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line: ${r.stderr}`);
-  assert.match(lines[0] ?? '', /^isola: .*; /);
-  assert.match(lines[0] ?? '', pattern);
 }
 
 interface Snap { Name: string; Instance: string; Kind: string; State: string; SizeBytes: number }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BIN, hostLeftovers, isola, makeFixture, runCmd, type Fixture } from '../../helpers/fixture.js';
+import { assertEngineError } from '../../helpers/engine-error.js';
 
 /**
  * Volumes, shared folders and isola cp through the real CLI: what Docker users type, the
@@ -12,15 +13,6 @@ import { BIN, hostLeftovers, isola, makeFixture, runCmd, type Fixture } from '..
 let fx: Fixture;
 let host: string;
 const cli = (...args: string[]) => isola(fx.root, args, { timeoutMs: 180_000 });
-
-function assertEngineError(r: { code: number; stderr: string }, pattern: RegExp): void {
-  assert.equal(r.code, 125, `exit status: ${r.stderr}`);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line: ${r.stderr}`);
-  assert.match(lines[0] ?? '', /^isola: /);
-  assert.match(lines[0] ?? '', pattern);
-  assert.match(lines[0] ?? '', /; /, 'the line carries a fix after the problem');
-}
 
 async function volumes(): Promise<{ Name: string; Anonymous: boolean; UsedBy: string[] }[]> {
   return JSON.parse((await cli('volume', 'ls', '--json')).stdout) as { Name: string; Anonymous: boolean; UsedBy: string[] }[];
