@@ -18,7 +18,7 @@ import { parseScale } from '../compose/plan.js';
 import { prefixedLogs } from '../compose/logs.js';
 import { formatBytes } from '../core/units.js';
 import { parseParallelism, registerRollout } from './compose-rollout.js';
-import { recoverIfIdle, recoverRollouts, withRolloutLock } from '../compose/recover.js';
+import { recoverIfIdle, recoverRollouts, rolloutInProgress, withRolloutLock } from '../compose/recover.js';
 
 interface Globals {
   file?: string;
@@ -99,7 +99,12 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-v, --volumes', 'also remove the named volumes the file declares and the instances\' anonymous volumes')
     .action(async (o: { volumes?: boolean }, cmd: Command) => {
       const model = stackOf(cmd);
-      await withEngine(ctx, (e) => down(e, model, { volumes: !!o.volumes, out: process.stdout }));
+      await withEngine(ctx, async (e) => {
+        // A rollout running meanwhile would start new replicas after down removed the old ones
+        // (and leave them): down waits for it under the same lock, and says why it waits.
+        if (rolloutInProgress(e, model.project)) process.stderr.write(`waiting for the rollout of stack ${model.project} in progress to finish\n`);
+        await withRolloutLock(e, model.project, () => down(e, model, { volumes: !!o.volumes, out: process.stdout }));
+      });
     });
 
   compose

@@ -7,6 +7,8 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { hostLeftovers, isola, makeFixture, REPO, type CliResult, type Fixture } from '../../helpers/fixture.js';
 import { assertEngineError } from '../../helpers/engine-error.js';
+import { withLock } from '../../../src/util/lock.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * `isola compose` against real instances: the example stack (db as a VM, web as containers)
@@ -190,8 +192,16 @@ describe('isola compose', { timeout: 1_500_000 }, () => {
     }
   });
 
-  test('down -v: instances, network and named volume gone; nothing left on the host', async () => {
-    const r = ok(await compose(['down', '-v']));
+  test('down -v waits for a rollout in progress; then instances, network and named volume gone; nothing left on the host', async () => {
+    // This process holds the stack's rollout lock as a `compose up` replacing replicas would.
+    let downing: Promise<CliResult> | undefined;
+    await withLock(path.join(fx.paths.run, `compose-rollout-${P}`), async () => {
+      downing = compose(['down', '-v']);
+      await sleep(3000);
+      assert.ok((await ps()).length > 0, 'down removed replicas while a rollout held the stack');
+    });
+    const r = ok(await (downing as Promise<CliResult>));
+    assert.match(r.stderr, /waiting for the rollout of stack .* to finish/);
     assert.match(r.stdout, new RegExp(`Volume ${P}_dbdata Removed`));
     assert.deepEqual(await ps(), []);
     const vols = ok(await isola(fx.root, ['volume', 'ls', '-q'])).stdout.trim();
