@@ -63,10 +63,11 @@ export function register(program: Command, ctx: CliContext): void {
         const networks = await e.networks.prune();
         // The other side of an interrupted compare's portability rows, when its compare is gone.
         const recv = await sweepReceiveRoots(e);
-        // A service's published port (one DNAT rule) whose service has no running replica left here.
+        // A service's published port (one DNAT rule): gone with its last running replica here, or
+        // pointed again at the replicas that run (one removed by hand, a rollout recovered above).
         const fronts = await pruneFronts(e, (project) => rolloutInProgress(e, project));
         const bridge = await removeBridgeIfUnused(BRIDGE);
-        process.stdout.write(`removed ${exited.length} exited instance(s), ${caches} stale image cache(s), ${networks.length} unused network(s), ${snapshots} orphaned snapshot(s)${recv ? `, ${recv} receiving data root(s) of an interrupted compare` : ''}${fronts.length ? `, the published ports of service(s) ${fronts.join(', ')}` : ''}${bridge ? `, bridge ${BRIDGE}` : ''}${machines.length ? `, settled machine(s) ${machines.join(', ')}` : ''}\n`);
+        process.stdout.write(`removed ${exited.length} exited instance(s), ${caches} stale image cache(s), ${networks.length} unused network(s), ${snapshots} orphaned snapshot(s)${recv ? `, ${recv} receiving data root(s) of an interrupted compare` : ''}${fronts.removed.length ? `, the published ports of service(s) ${fronts.removed.join(', ')}` : ''}${fronts.repointed.length ? `, the published ports of service(s) ${fronts.repointed.join(', ')} pointed at their running replicas` : ''}${bridge ? `, bridge ${BRIDGE}` : ''}${machines.length ? `, settled machine(s) ${machines.join(', ')}` : ''}\n`);
       });
     });
 }

@@ -71,19 +71,21 @@ export async function syncFront(engine: Engine, project: string, s: ServiceModel
 }
 
 /**
- * `system prune`: the published-port rules of this data root's services that have no running
- * replica (a CLI killed between removing the replicas and the rule, or replicas removed by hand),
- * removed with their records; a service a live rollout holds is left to it. Resolves with
- * "project/service" of each.
+ * `system prune`: the published-port rules of this data root's services. A service with no
+ * running replica (a CLI killed between removing the replicas and the rule, or replicas removed
+ * by hand) loses its rules and their record; one whose rules send to other addresses than its
+ * running replicas (one removed by hand, a rollout recovered by prune) has them pointed at those
+ * replicas, ports kept. A service a live rollout holds is left to it. Resolves with
+ * "project/service" of each, in `removed` or `repointed`.
  */
-export async function pruneFronts(engine: Engine, busy: (project: string) => boolean): Promise<string[]> {
+export async function pruneFronts(engine: Engine, busy: (project: string) => boolean): Promise<{ removed: string[]; repointed: string[] }> {
+  const done = { removed: [] as string[], repointed: [] as string[] };
   let names: string[];
   try {
     names = fs.readdirSync(frontsDir(engine));
   } catch {
-    return [];
+    return done;
   }
-  const removed: string[] = [];
   for (const key of names) {
     const record = path.join(frontsDir(engine), key);
     let owner: { project: string; service: string };
@@ -93,13 +95,22 @@ export async function pruneFronts(engine: Engine, busy: (project: string) => boo
       continue;
     }
     if (frontKey(owner.project, owner.service) !== key || busy(owner.project)) continue;
-    if (runningTargets(engine, owner.project, owner.service).length > 0) continue;
+    const name = `${owner.project}/${owner.service}`;
     await withNetLock(async () => {
       const st: TableState = await readTable();
-      if (st.publish.some((p) => p.instanceId === key)) await replaceOwnedRules(key, [], st);
-      fs.rmSync(record, { force: true });
+      const rules = st.publish.filter((p) => p.instanceId === key);
+      const targets = runningTargets(engine, owner.project, owner.service);
+      if (targets.length === 0) {
+        if (rules.length > 0) await replaceOwnedRules(key, [], st);
+        fs.rmSync(record, { force: true });
+        done.removed.push(name);
+        return;
+      }
+      const same = (ips: readonly string[]) => [...ips].sort().join(' ') === [...targets].sort().join(' ');
+      if (rules.every((r) => same(r.targetIps))) return;
+      await replaceOwnedRules(key, rules.map((r) => ({ protocol: r.protocol, hostIp: r.hostIp, hostPort: r.hostPort, targetIps: targets, targetPort: r.targetPort })), st);
+      done.repointed.push(name);
     });
-    removed.push(`${owner.project}/${owner.service}`);
   }
-  return removed;
+  return done;
 }

@@ -100,12 +100,24 @@ export interface TableState {
   exists: boolean;
   subnets: string[];
   own: NetworkRules[];
-  publish: (PublishRule & { handle: number })[];
+  /** `targetIps`: every address the rule sends to (a service's rule spreads over several). */
+  publish: (PublishRule & { handle: number; targetIps: string[] })[];
 }
 
 interface NftObject {
   set?: { name: string; elem?: unknown[] };
-  rule?: { chain: string; handle: number; comment?: string };
+  rule?: { chain: string; handle: number; comment?: string; expr?: unknown[] };
+}
+
+/** The addresses of a rule's `dnat to`: one address, or the values of a `numgen ... map`. */
+function dnatTargets(expr: readonly unknown[] | undefined): string[] {
+  for (const x of expr ?? []) {
+    const addr = (x as { dnat?: { addr?: unknown } }).dnat?.addr;
+    if (typeof addr === 'string') return [addr];
+    const set = (addr as { map?: { data?: { set?: unknown[] } } } | undefined)?.map?.data?.set;
+    if (Array.isArray(set)) return set.map((pair) => (Array.isArray(pair) ? pair[1] : undefined)).filter((ip): ip is string => typeof ip === 'string');
+  }
+  return [];
 }
 
 function elemText(e: unknown): string | null {
@@ -133,7 +145,7 @@ export function parseTable(json: string): TableState {
     }
     if (o.rule?.chain === 'publish' && o.rule.comment) {
       const p = parsePublishComment(o.rule.comment);
-      if (p) st.publish.push({ ...p, handle: o.rule.handle });
+      if (p) st.publish.push({ ...p, handle: o.rule.handle, targetIps: dnatTargets(o.rule.expr) });
     }
   }
   return st;

@@ -36,10 +36,15 @@ test('a DNAT rule names its instance and mapping in its comment, and reads back 
     { table: { family: 'ip', name: 'isola' } },
     { set: { name: 'subnets', elem: [{ prefix: { addr: '10.77.0.0', len: 16 } }, { prefix: { addr: '10.78.0.0', len: 24 } }] } },
     { set: { name: 'own', elem: [{ concat: ['isola0', { prefix: { addr: '10.77.0.0', len: 16 } }] }] } },
-    { rule: { chain: 'publish', handle: 9, comment: publishComment(rule) } },
+    { rule: { chain: 'publish', handle: 9, comment: publishComment(rule), expr: [{ dnat: { addr: '10.78.0.2', port: 53 } }] } },
     { rule: { chain: 'publish', handle: 10, comment: 'not ours' } },
+    // A service's rule, spread over its replicas (nft -j's form of `numgen inc mod 2 map { ... }`).
+    { rule: { chain: 'publish', handle: 11, comment: publishComment({ ...rule, instanceId: 'd'.repeat(64) }), expr: [{ match: {} }, { dnat: { addr: { map: { key: { numgen: { mode: 'inc', mod: 2, offset: 0 } }, data: { set: [[0, '10.78.0.2'], [1, '10.78.0.3']] } } }, port: 53 } }] } },
   ] });
-  assert.deepEqual(parseTable(json), { exists: true, subnets: ['10.77.0.0/16', '10.78.0.0/24'], own: [{ bridge: 'isola0', subnet: '10.77.0.0/16' }], publish: [{ ...rule, handle: 9 }] });
+  assert.deepEqual(parseTable(json), { exists: true, subnets: ['10.77.0.0/16', '10.78.0.0/24'], own: [{ bridge: 'isola0', subnet: '10.77.0.0/16' }], publish: [
+    { ...rule, handle: 9, targetIps: ['10.78.0.2'] },
+    { ...rule, instanceId: 'd'.repeat(64), handle: 11, targetIps: ['10.78.0.2', '10.78.0.3'] },
+  ] });
 });
 
 test('the table and a DNAT rule are what nftables accepts (nft --check, nothing applied)', { skip: !which('nft', ['/usr/sbin', '/sbin']) || process.getuid?.() !== 0 ? 'needs nft and root' : false }, () => {
