@@ -177,9 +177,13 @@ export function applyVerdicts(result: CompareResult): CompareResult {
       if (skipped && !skipped.measured) v = say('not-comparable', skipped.reason ?? `${kind} is not available here`, 'not-measured');
       else {
         const m = measuredFor(c, metric, kind, result.metrics);
+        const refKind = 'ref' in c.shape ? c.shape.ref : undefined;
+        const shared = metric.sharedWith?.[kind];
         if (typeof m === 'string') v = say('not-comparable', m, 'not-measured');
-        else {
-          const refKind = 'ref' in c.shape ? c.shape.ref : undefined;
+        else if (shared !== undefined && shared === refKind) {
+          // The claim compares this kind's artefact with the reference's, and they are one artefact.
+          v = say('better', `${fmtValue(m.median, m.unit)}: the same artefact as the ${shared}'s (isola's microVM boots the OCI image), so nothing larger or slower to move`);
+        } else {
           const ref = refKind ? metric.kinds[refKind]?.median : undefined;
           v = judge(c, m, {
             emulated: isVm(kind) && emulated,

@@ -100,6 +100,12 @@ export interface MetricResult {
   sample?: string;
   /** True when a figure is the same every time it is read (sizes): one sample is enough. */
   deterministic?: boolean;
+  /**
+   * Additive within version 3: a kind whose figure IS another kind's measurement, not one of its
+   * own (isola's microVM ships the container's OCI image, so the portability rows' size and push
+   * are the same artefact's). Its verdict says so instead of comparing the figure with itself.
+   */
+  sharedWith?: Partial<Record<MeasuredKind, MeasuredKind>>;
 }
 
 /**

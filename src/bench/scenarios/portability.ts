@@ -231,10 +231,12 @@ export async function portability(o: PortabilityOptions): Promise<Metric[]> {
     await registry?.stop();
   }
   const nm = Object.keys(notMeasured).length ? { notMeasured } : {};
+  // The microVM's size and push are the container's: one image, measured once (when both ran).
+  const shared = imageKinds.includes('vm') && imageKinds.includes('container') ? { sharedWith: { vm: 'container' as const } } : {};
   const started = o.app ? `until it answers (${o.app.kind === 'http' ? `GET :${o.app.port}${o.app.path}` : `TCP :${o.app.port}`})` : 'until its first output';
   return [
-    { id: 'portability_artifact_bytes', unit: 'bytes', kinds: size, ...nm, deterministic: true, sample: 'the artefact, read once', extra, notes: ['container and isola\'s microVM: the OCI image as a registry stores it (manifest, config and compressed layers; the microVM boots the same image); full-OS VM: the OVA isola export writes (OVF 1.1, stream-optimized VMDK, SHA-256 manifest) with the OS, the workload and 256 MiB of free space in its file system'] },
-    { id: 'portability_transfer_ms', unit: 'ms', kinds: transfer, ...nm, sample: 'one push (to a new repository) or one copy', notes: ['container and microVM: isola push to Debian\'s docker-registry on 127.0.0.1 (a new repository each time, so every blob moves); full-OS VM: the OVA copied over a TCP connection on 127.0.0.1 (socat to socat); the export that makes the OVA is in extra (exportMs), not in this row'] },
+    { id: 'portability_artifact_bytes', unit: 'bytes', kinds: size, ...nm, ...shared, deterministic: true, sample: 'the artefact, read once', extra, notes: ['container and isola\'s microVM: the OCI image as a registry stores it (manifest, config and compressed layers; the microVM boots the same image); full-OS VM: the OVA isola export writes (OVF 1.1, stream-optimized VMDK, SHA-256 manifest) with the OS, the workload and 256 MiB of free space in its file system'] },
+    { id: 'portability_transfer_ms', unit: 'ms', kinds: transfer, ...nm, ...shared, sample: 'one push (to a new repository) or one copy', notes: ['container and microVM: isola push to Debian\'s docker-registry on 127.0.0.1 (a new repository each time, so every blob moves); full-OS VM: the OVA copied over a TCP connection on 127.0.0.1 (socat to socat); the export that makes the OVA is in extra (exportMs), not in this row'] },
     { id: 'portability_receive_start_ms', unit: 'ms', kinds: receive, ...nm, sample: 'one receive into an empty data root and one start', notes: [`the other side is an empty data root on this host: container and microVM: isola pull, then a new instance ${started}; full-OS VM: isola import-vm of the OVA (VMDK converted to qcow2), then a boot ${started}`] },
   ];
 }

@@ -139,3 +139,18 @@ test('the full-OS VM is judged against the VM claims beside isola\'s microVM', (
   assert.equal(r.metrics[0]?.verdictStatus?.['vm-os'], 'within');
   assert.equal(r.metrics[0]?.claim?.['vm-os'], '30 s - 5 min');
 });
+
+test('portability: isola\'s microVM ships the container\'s image, so its size and push are judged as that, not compared with themselves', () => {
+  const pushes = summarize([28, 29, 35]);
+  const shared: MetricResult = { id: 'portability_transfer_ms', unit: 'ms', kinds: { container: pushes, vm: pushes, 'vm-os': summarize([212, 213, 256]) }, sharedWith: { vm: 'container' } };
+  const size: MetricResult = { id: 'portability_artifact_bytes', unit: 'bytes', deterministic: true, kinds: { container: summarize([MiB]), vm: summarize([MiB]), 'vm-os': summarize([144 * MiB]) }, sharedWith: { vm: 'container' } };
+  const r = applyVerdicts(result([shared, size], true));
+  for (const metric of r.metrics) {
+    assert.equal(metric.verdictStatus?.vm, 'better', metric.id);
+    assert.match(metric.verdict?.vm ?? '', /the same artefact as the container's/);
+    assert.equal(metric.verdictStatus?.container, 'within', metric.id);
+  }
+  // Without the mark, the same figures compare the image with itself: neither larger nor slower.
+  const unmarked = applyVerdicts(result([{ ...shared, sharedWith: undefined }, { ...size, sharedWith: undefined }], true));
+  assert.notEqual(unmarked.metrics[0]?.verdictStatus?.vm, 'better');
+});
