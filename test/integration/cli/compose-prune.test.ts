@@ -16,9 +16,16 @@ import { freePort } from '../../helpers/registry.js';
  */
 let fx: Fixture | undefined;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'compose-prune-'));
+const P = `pr${process.pid}`;
+const file = path.join(dir, 'compose.yaml');
+const compose = (args: string[]) => isola(fx?.root ?? '', ['compose', '-f', file, '-p', P, ...args], { timeoutMs: 120_000 });
 
 after(async () => {
-  if (fx) await fx.dispose();
+  // After a failure too: what the stack still has (replicas, its network, its rule) goes first.
+  if (fx) {
+    await compose(['down']).catch(() => undefined);
+    await fx.dispose();
+  }
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -30,10 +37,7 @@ function ok(r: CliResult): CliResult {
 test('system prune points a service\'s published-port rule at its running replicas, and removes it with the last one', { timeout: 300_000 }, async () => {
   fx = await makeFixture();
   const port = await freePort();
-  const P = `pr${process.pid}`;
-  const file = path.join(dir, 'compose.yaml');
   fs.writeFileSync(file, `services:\n  web:\n    image: base\n    command: ["sleep", "86400"]\n    ports: ["127.0.0.1:${port}:80"]\n    deploy: {replicas: 2}\n`);
-  const compose = (args: string[]) => isola(fx?.root ?? '', ['compose', '-f', file, '-p', P, ...args], { timeoutMs: 120_000 });
   const key = frontKey(P, 'web');
   const rules = () => nftObjects().filter((o) => o.includes(key));
   // The rule's own text, with every address it sends to.
