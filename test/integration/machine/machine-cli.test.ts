@@ -7,7 +7,8 @@ import { hostLeftovers, isola, makeFixture, type Fixture } from '../../helpers/f
 
 /**
  * `isola machine` and `run --machine` end to end through the real CLI (TCG here): the picture of
- * the common comparison, a "prod" machine with two containers and a "dev" machine with one; what
+ * the common comparison (the README's commands), a "prod" machine and a "dev" machine with two
+ * containers each; what
  * they share and what they do not; every bad input in one line with nothing made; a machine whose
  * QEMU is killed settled by the next command; rm -f leaving nothing on the host.
  */
@@ -51,18 +52,23 @@ describe('isola machine (CLI, real QEMU)', () => {
     await ok(['machine', 'create', 'prod', '-m', '512m', '--cpus', '1']);
     await ok(['machine', 'create', 'dev', '-m', '256m', '--cpus', '1', '--disk', '512m']);
     await refused(['machine', 'create', 'dev'], /machine "dev" already exists/);
-    await ok(['run', '-d', '--machine', 'prod', '--name', 'db', 'base', 'sh', '-c', 'echo db up; exec sleep 600']);
+    await ok(['run', '-d', '--machine', 'prod', '--name', 'db', 'base', 'sh', '-c', 'echo db up; sleep infinity']);
     await ok(['run', '-d', '--machine', 'prod', '--name', 'api', '-p', '18089:8000', 'base', 'httpd', '-f', '-p', '8000', '-h', '/etc']);
-    await ok(['run', '-d', '--machine', 'dev', '--name', 'debug', 'base', 'sleep', '600']);
+    await ok(['run', '-d', '--machine', 'dev', '--name', 'debug', 'base', 'sleep', 'infinity']);
+    await ok(['run', '-d', '--machine', 'dev', '--name', 'shell', 'base', 'sh', '-c', 'echo dev up; sleep infinity']);
     const ps = await ok(['ps']);
     assert.match(ps, /hybrid@prod.*\bdb\b/);
     assert.match(ps, /hybrid@prod.*\bapi\b/);
     assert.match(ps, /hybrid@dev.*\bdebug\b/);
+    assert.match(ps, /hybrid@dev.*\bshell\b/);
     assert.equal(await ok(['logs', 'db']), 'db up');
-    // Own pid namespace: each sees only its own processes; one kernel per machine, another per machine.
-    assert.equal(await ok(['exec', 'db', 'sh', '-c', 'ps -o comm | grep -c sleep']), '1');
+    assert.equal(await ok(['logs', 'shell']), 'dev up');
+    // Own pid namespace: each sees only its own processes (db, debug and shell each run one sleep);
+    // one kernel per machine, shared by its containers, another per machine.
+    for (const n of ['db', 'debug', 'shell']) assert.equal(await ok(['exec', n, 'sh', '-c', 'ps -o comm | grep -c sleep']), '1', `${n} sees only its own sleep`);
     const boot = async (n: string) => ok(['exec', n, 'cat', '/proc/sys/kernel/random/boot_id']);
     assert.equal(await boot('db'), await boot('api'), 'containers of one machine share its kernel');
+    assert.equal(await boot('debug'), await boot('shell'), 'so do dev\'s');
     assert.notEqual(await boot('db'), await boot('debug'), 'another machine is another kernel');
     assert.notEqual(await boot('db'), fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), 'not the host\'s');
     assert.equal(await ok(['exec', 'db', 'sh', '-c', 'exit 4']).catch(() => 'x'), 'x');
@@ -72,6 +78,9 @@ describe('isola machine (CLI, real QEMU)', () => {
     const dev = await inspect('dev');
     assert.equal(prod?.state, 'running');
     assert.deepEqual(prod?.containers.map((c) => c.name).sort(), ['api', 'db']);
+    assert.deepEqual(dev?.containers.map((c) => c.name).sort(), ['debug', 'shell']);
+    const ls = JSON.parse(await ok(['machine', 'ls', '--json'])) as { name: string; state: string; containers: unknown[] }[];
+    assert.deepEqual(ls.map((m) => [m.name, m.state, m.containers.length]).sort(), [['dev', 'running', 2], ['prod', 'running', 2]]);
     // A container's own address is reachable from the host and plain instances; dev's container
     // does not reach it (machines are apart on isola0); the published port is reachable.
     const apiIp = await ipOf('api');
@@ -155,9 +164,11 @@ describe('isola machine (CLI, real QEMU)', () => {
     await refused(['machine', 'create', 'tiny', '-m', '64m'], /too small for a machine/);
     await refused(['machine', 'inspect', 'nope'], /no such machine: nope/);
     assert.equal((await ok(['ps', '-a', '-q'])).split('\n').length, before);
-    await ok(['machine', 'stop', 'dev']);
+    await ok(['machine', 'stop', '-t', '2', 'dev']); // its two sleeps ignore TERM (pid 1): 2 s each, then KILL
     await refused(['run', '--machine', 'dev', 'base', 'true'], /machine dev is not running/);
-    assert.match(await ok(['ps', '-a']), /Exited.*debug/);
+    const all = await ok(['ps', '-a']);
+    assert.match(all, /Exited.*\bdebug\b/);
+    assert.match(all, /Exited.*\bshell\b/);
   });
 
   test('compose: x-isola-machine places a service in prod beside its containers; a stopped machine is refused with nothing made', T, async () => {
