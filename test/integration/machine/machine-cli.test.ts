@@ -130,6 +130,13 @@ describe('isola machine (CLI, real QEMU)', () => {
       // busybox wget inside a placed container (Debian's busybox 1.35 crashes on wget -T anywhere: docs/MACHINES.md).
       assert.equal(await ok(['exec', 'w1', 'wget', '-q', '-O', '-', `http://${ip2}:8080/who`]), 'two');
       assert.match(await ok(['exec', 'w1', 'ip', '-o', 'addr', 'show', 'eth0']), new RegExp(`inet ${ip1.replace(/\./g, '\\.')}/`));
+      // Its own /etc files: its name and address, --hostname, --add-host, --dns* (not the machine's).
+      const etc = await ok(['run', '--rm', '--machine', 'prod', '--name', 'named', '--hostname', 'hn', '--add-host', 'added:198.18.0.9', '--dns', '10.77.0.1', '--dns-search', 'm.test', '--dns-option', 'ndots:2',
+        'base', 'sh', '-c', 'hostname; cat /etc/hostname; grep -v "^#" /etc/hosts /etc/resolv.conf; ip -o -4 addr show eth0']);
+      const own = /inet (\S+)\//.exec(etc)?.[1] ?? '?';
+      for (const line of ['hn', `/etc/hosts:${own}\thn named`, '/etc/hosts:198.18.0.9\tadded', '/etc/resolv.conf:nameserver 10.77.0.1', '/etc/resolv.conf:search m.test', '/etc/resolv.conf:options ndots:2']) {
+        assert.ok(etc.split('\n').includes(line), `${JSON.stringify(line)} in ${etc}`);
+      }
       assert.equal(await ok(['run', '--rm', '--machine', 'prod', '--network', 'none', 'base', 'sh', '-c', 'ls /sys/class/net | grep -v sit']), 'lo');
       await refused(['run', '--machine', 'prod', '--network', 'nope', 'base', 'true'], /--network nope is not available with --machine/);
     } finally {
