@@ -72,6 +72,13 @@ describe('isola machine (CLI, real QEMU)', () => {
     assert.notEqual(await boot('db'), await boot('debug'), 'another machine is another kernel');
     assert.notEqual(await boot('db'), fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), 'not the host\'s');
     assert.equal(await ok(['exec', 'db', 'sh', '-c', 'exit 4']).catch(() => 'x'), 'x');
+    // Two commands into one machine at once: the second waits for the machine's agent (one
+    // client at a time), instead of failing with "cannot reach the VM's agent".
+    const both = await Promise.all([cli(['exec', 'db', 'sh', '-c', 'sleep 8; echo first']), (async () => {
+      await sleep(1000);
+      return cli(['exec', 'api', 'echo', 'second']);
+    })()]);
+    assert.deepEqual(both.map((x) => [x.code, x.stdout.trim(), x.stderr.trim()]), [[0, 'first', ''], [0, 'second', '']]);
     const r = await cli(['run', '--rm', '--machine', 'prod', 'base', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
     assert.deepEqual([r.code, r.stdout.trim(), r.stderr.trim()], [3, 'out', 'err']);
     const prod = await inspect('prod');
@@ -166,6 +173,8 @@ describe('isola machine (CLI, real QEMU)', () => {
     await refused(['run', '--machine', 'prod', '-m', '1g', 'base', 'true'], /-m 1\.00GiB is more than machine prod has/);
     await refused(['run', '--machine', 'prod', '--as', 'vm', 'base', 'true'], /hybrid kind, not --as vm/);
     await refused(['run', '--machine', 'prod', '-t', 'base', 'true'], /-i and -t are not available with --machine/);
+    await refused(['run', '--machine', 'prod', '-i', 'base', 'true'], /-i and -t are not available with --machine/);
+    await refused(['attach', 'db'], /isola attach is not available for db: its monitor runs in the machine's guest/);
     await refused(['snapshot', 'create', 'db', 'one'], /snapshots are not available for db, a container in machine prod/);
     await refused(['machine', 'rm', 'prod'], /machine prod still has 2 container\(s\)/);
     await refused(['machine', 'create', 'tiny', '-m', '64m'], /too small for a machine/);
