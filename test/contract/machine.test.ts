@@ -3,8 +3,8 @@ import { runDriverContract } from './driver-contract.js';
 // The fourth kind: containers placed in one machine (`run --machine`), a long-lived VM on
 // isola's guest kernel (TCG here) whose guest runs each under conmon and runc, in a network
 // namespace of its own. The suite creates the machine once; every instance is a container in it.
-const noUserNetworks = 'a container in a machine has a network namespace and an address of its own on the default network (routed by the machine) or none, and its own /etc files; user networks (names of their instances in /etc/hosts) and network connect are not built for it yet';
-const noTerminal = 'the workload\'s monitor (conmon) runs in the guest, out of reach of a host client: run -i, run -t and attach are refused with --machine (exec on a terminal works: runc exec --tty over the agent)';
+const noUserNetworks = 'a container in a machine has a network namespace, an address of its own on the default network (routed by the machine) or none, and its own /etc files; user networks and network connect are not built for it: the machine has one NIC, on isola0, fixed at boot, so a user network would need the host to route that network\'s subnet to the machine (proxy ARP on the network\'s bridge, its isolation rules kept)';
+const noTerminal = 'the workload\'s monitor (conmon) runs in the guest, and the one way in, the machine\'s agent port, serves one client at a time: a client attached for a session\'s life would hold every other command of the machine (exec, stop, start of its other containers), so run -i, run -t and attach are refused with --machine (exec on a terminal works: runc exec --tty over the agent, for the exec\'s life)';
 const noSnapshots = 'a container in a machine keeps its files on the machine\'s disk beside other containers\': a disk snapshot would take them all, so isola snapshot is refused with --machine (isola cp copies files out)';
 runDriverContract('hybrid', {
   machine: true,
