@@ -14,15 +14,16 @@ export interface MachineSharing {
 /**
  * The sharing of a container in a machine, as isola builds it: the guest kernel with the
  * machine's other containers; its own namespaces (network included: its own address, `ownIp`,
- * routed by the machine, or loopback only; containers placed before that share the machine's),
+ * routed by the machine, or loopback only, and its own /etc files; containers placed before that
+ * share the machine's),
  * cgroup, root layer and limits; no kernel, files or processes with the host or with the
  * containers of other machines (their own VMs), nor the network: frames between machines' taps
  * are dropped.
  */
 export function machineSharing(p: PlacedIn, neighbours: string[], ownIp: string | null = null): MachineSharing {
   const net = p.netns
-    ? { own: [`network namespace${ownIp ? `, address ${ownIp} on isola0 (routed by the machine through a veth pair, proxy ARP on its NIC)` : ' with loopback only (--network none)'}`], shared: [] }
-    : { own: [], shared: [`the machine's network namespace and address ${p.ip} (its ports, its loopback)`] };
+    ? { own: [`network namespace${ownIp ? `, address ${ownIp} on isola0 (routed by the machine through a veth pair, proxy ARP on its NIC)` : ' with loopback only (--network none)'}`, '/etc/hostname, /etc/hosts and /etc/resolv.conf (read-only: its name, --add-host, --dns)'], shared: [] }
+    : { own: [], shared: [`the machine's network namespace and address ${p.ip} (its ports, its loopback)`, 'the machine\'s /etc/hosts and /etc/resolv.conf (read-only)'] };
   return {
     machine: p.name,
     address: p.ip,
@@ -30,7 +31,6 @@ export function machineSharing(p: PlacedIn, neighbours: string[], ownIp: string 
     shared: [
       `the guest kernel of machine ${p.name} (one kernel for its ${neighbours.length + 1} container(s))`,
       ...net.shared,
-      'the machine\'s /etc/hosts and /etc/resolv.conf (read-only)',
       'the image\'s unpacked layers (read-only, one virtiofs share per machine)',
     ],
     own: ['pid, mount, ipc, uts and cgroup namespaces', ...net.own, `cgroup /isola/<id> in the guest (its limits)`, 'its root file system\'s writable layer (overlay upper on the machine\'s disk)', 'its capabilities, seccomp filter and no-new-privileges, as a host container'],

@@ -115,7 +115,7 @@ export class HybridKind implements Driver<Data> {
   }
 
   refreshEtc(spec: InstanceSpec, d: Data): Promise<void> {
-    return placed(d) ? this.inMachine.refreshEtc() : this.own.refreshEtc(spec, d);
+    return placed(d) ? this.inMachine.refreshEtc(spec) : this.own.refreshEtc(spec, d);
   }
 
   // A placed container's writable layer is a folder on its machine's disk, which other

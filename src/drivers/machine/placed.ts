@@ -16,9 +16,10 @@ import { resolveUser } from '../container/user.js';
 import { filterRuncErrors, runtimeError } from '../container/monitor.js';
 import { readK8sLog } from '../cri-log.js';
 import { guestConfigOf, GUEST_SHARES } from '../hybrid/launch.js';
-import { guestRun, machineVm, sharesVolumes } from './host.js';
+import { guestRun, machineVm, sharesVolumes, withAgent } from './host.js';
 import { MACHINE_GUEST } from './guest.js';
 import { mountVolumes, unmountVolumes } from './volumes.js';
+import { ensureEtcFiles, type EtcFiles } from '../../net/etc-files.js';
 
 /** What a container placed in a machine remembers; the machine itself is found by spec.machine. */
 export type PlacedData = {
@@ -62,6 +63,45 @@ export function placedNetArgs(spec: InstanceSpec): string[] {
   if (!spec.machine?.netns) return ['-'];
   const n = spec.network;
   return n.mode === 'bridge' ? [vethInGuest(spec.id), `${n.ip}/${n.prefixLength}`, n.gateway, n.mac] : ['none'];
+}
+
+/** The file names of an instance's /etc files, in its folder and in its machine share's `etc/`. */
+const ETC_NAMES = [['hostname', 'hostname'], ['hosts', 'hosts'], ['resolv', 'resolv.conf']] as const;
+
+/**
+ * A container with its own network namespace reads its own /etc/hostname, hosts and resolv.conf
+ * (its name and address, --add-host, --dns*), the ones the engine writes in its instance folder
+ * (net/etc-files.ts, as for every kind): copied into its folder of the machine's share, which
+ * runc in the guest binds read-only over the image's. Written in place (same inodes), so a bind
+ * of a running container sees a rewrite; unchanged files are left alone.
+ */
+export function copyEtcToShare(files: EtcFiles, share: string): void {
+  const dir = path.join(share, 'etc');
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [key, name] of ETC_NAMES) {
+    const file = path.join(dir, name);
+    let old: string | null = null;
+    try {
+      old = fs.readFileSync(file, 'utf8');
+    } catch {
+      /* new */
+    }
+    if (old !== files[key]) fs.writeFileSync(file, files[key], { mode: 0o644 });
+  }
+}
+
+/** The config's binds of /etc/hostname, hosts and resolv.conf pointed at the container's copies in the guest. */
+export function pointEtcMounts(config: Record<string, unknown>, id: string): void {
+  const at = new Map<string, string>(ETC_NAMES.map(([, name]) => [`/etc/${name}`, `${MACHINE_GUEST.shared}/${id}/etc/${name}`]));
+  let n = 0;
+  for (const mt of config.mounts as { destination: string; source?: string }[]) {
+    const src = at.get(mt.destination);
+    if (src && mt.source === mt.destination) {
+      mt.source = src;
+      n++;
+    }
+  }
+  if (n !== at.size) throw new IsolaError('INTERNAL', `the in-guest config binds ${n} of the ${at.size} /etc files of ${id} from the guest`, 'report this bug');
 }
 
 /**
@@ -151,7 +191,11 @@ export class PlacedDriver {
     (config.root as { path: string }).path = `${MACHINE_GUEST.bundles}/${spec.id}/rootfs`;
     (config.linux as { cgroupsPath: string }).cgroupsPath = `/isola/${spec.id}`;
     // guestConfig leaves the network namespace out (a hybrid container has the VM's NIC); here it has its own.
-    if (spec.machine?.netns) (config.linux as { namespaces: { type: string }[] }).namespaces.push({ type: 'network' });
+    // guestConfig binds the guest's /etc files (a hybrid's VM is its own); with its own namespace, its own files.
+    if (spec.machine?.netns) {
+      (config.linux as { namespaces: { type: string }[] }).namespaces.push({ type: 'network' });
+      pointEtcMounts(config, spec.id);
+    }
     // Its host folders: bound on the host under the machine's volume folder when it starts (volumes.ts).
     for (const mt of config.mounts as { source?: string }[]) {
       if (mt.source?.startsWith(`${GUEST_SHARES}/`)) mt.source = `${MACHINE_GUEST.volumes}/${spec.id}/${mt.source.slice(GUEST_SHARES.length + 1)}`;
@@ -159,6 +203,7 @@ export class PlacedDriver {
     const text = serializeOci(config, 2);
     const share = containerShare(m, spec.id);
     fs.mkdirSync(path.join(share, 'exit'), { recursive: true });
+    if (spec.machine?.netns) copyEtcToShare(ensureEtcFiles(spec), share);
     fs.writeFileSync(path.join(share, 'config.json'), text, { mode: 0o600 }); // it holds the -e values
     // The host's copy: what the runtime was given, for inspect --security (as the hybrid keeps it).
     fs.mkdirSync(path.join(spec.dir, 'bundle'), { recursive: true });
@@ -175,6 +220,7 @@ export class PlacedDriver {
     const exitFile = this.exitFile(spec);
     if (exitFile) fs.rmSync(exitFile, { force: true });
     await mountVolumes(r.m.spec.dir, spec);
+    if (spec.machine?.netns) copyEtcToShare(ensureEtcFiles(spec), containerShare(r.m, spec.id)); // as they are now
     const hex = path.basename(p.rootfs);
     const extra = spec.logMaxBytes ? `--log-size-max ${spec.logMaxBytes}` : '';
     const out = await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', MACHINE_GUEST.start, spec.id, hex, spec.name, extra, ...placedNetArgs(spec)]);
@@ -291,7 +337,7 @@ export class PlacedDriver {
     }
     args.push(spec.id, ...argv);
     const filter = filterRuncErrors(opts.tty ? opts.stdout : opts.stderr, `in machine ${r.m.name}`);
-    const code = await this.vm.exec(r.m.spec, r.v, args, opts.tty ? { ...opts, stdout: filter.sink } : { ...opts, stderr: filter.sink });
+    const code = await withAgent(r.m.spec, () => this.vm.exec(r.m.spec, r.v, args, opts.tty ? { ...opts, stdout: filter.sink } : { ...opts, stderr: filter.sink }));
     if (pidFile) {
       const kill = opts.signal?.aborted ? `[ -f ${pidFile} ] && kill -9 "$(cat ${pidFile})" 2>/dev/null; ` : '';
       await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', '-c', `${kill}rm -f ${pidFile}`]).catch(() => undefined);
@@ -341,7 +387,7 @@ export class PlacedDriver {
 
   async top(spec: InstanceSpec, p: PlacedData): Promise<ProcessInfo[]> {
     const r = this.mustRun(spec, p);
-    const all = await this.vm.guestProcesses(r.m.spec, r.v);
+    const all = await withAgent(r.m.spec, () => this.vm.guestProcesses(r.m.spec, r.v));
     const cg = `/isola/${spec.id}`;
     return all.filter((x) => x.cgroup === cg || x.cgroup.startsWith(`${cg}/`)).map((x) => x.info);
   }
@@ -357,17 +403,17 @@ export class PlacedDriver {
 
   async statPath(spec: InstanceSpec, p: PlacedData, at: string, follow: boolean): Promise<PathKind> {
     const c = await this.containerRoot(spec, p);
-    return this.vm.statPath(c.m.spec, c.v, at, follow, c.root);
+    return withAgent(c.m.spec, () => this.vm.statPath(c.m.spec, c.v, at, follow, c.root));
   }
 
   async copyOut(spec: InstanceSpec, p: PlacedData, at: string, out: Writable, opts: { follow: boolean }): Promise<void> {
     const c = await this.containerRoot(spec, p);
-    return this.vm.copyOut(c.m.spec, c.v, at, out, opts, c.root);
+    return withAgent(c.m.spec, () => this.vm.copyOut(c.m.spec, c.v, at, out, opts, c.root));
   }
 
   async copyIn(spec: InstanceSpec, p: PlacedData, dir: string, input: Readable, opts: { owner?: { uid: number; gid: number } } = {}): Promise<void> {
     const c = await this.containerRoot(spec, p);
-    return this.vm.copyIn(c.m.spec, c.v, dir, input, opts, c.root);
+    return withAgent(c.m.spec, () => this.vm.copyIn(c.m.spec, c.v, dir, input, opts, c.root));
   }
 
   async runOnWorkloadKernel(spec: InstanceSpec, p: PlacedData, script: string): Promise<string> {
@@ -376,8 +422,19 @@ export class PlacedDriver {
     return (await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', '-c', find, 'sh', script])).stdout;
   }
 
-  /** Its /etc files are the machine's own, bound in by runc: nothing to refresh. */
-  async refreshEtc(): Promise<void> {}
+  /**
+   * Its /etc files as the instance folder has them now (the engine rewrote them). A container
+   * placed before it had its own network namespace reads the machine's: nothing to refresh.
+   */
+  async refreshEtc(spec: InstanceSpec): Promise<void> {
+    if (!spec.machine?.netns) return;
+    const files = ensureEtcFiles(spec);
+    try {
+      copyEtcToShare(files, containerShare(this.machine(spec), spec.id));
+    } catch {
+      /* its machine is gone: nothing reads them */
+    }
+  }
 
   /** The machine's VM, for the engine's memory check and inspect. */
   machineVm(spec: InstanceSpec): VmData {

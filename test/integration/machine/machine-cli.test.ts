@@ -7,7 +7,8 @@ import { hostLeftovers, isola, makeFixture, type Fixture } from '../../helpers/f
 
 /**
  * `isola machine` and `run --machine` end to end through the real CLI (TCG here): the picture of
- * the common comparison, a "prod" machine with two containers and a "dev" machine with one; what
+ * the common comparison (the README's commands), a "prod" machine and a "dev" machine with two
+ * containers each; what
  * they share and what they do not; every bad input in one line with nothing made; a machine whose
  * QEMU is killed settled by the next command; rm -f leaving nothing on the host.
  */
@@ -51,27 +52,42 @@ describe('isola machine (CLI, real QEMU)', () => {
     await ok(['machine', 'create', 'prod', '-m', '512m', '--cpus', '1']);
     await ok(['machine', 'create', 'dev', '-m', '256m', '--cpus', '1', '--disk', '512m']);
     await refused(['machine', 'create', 'dev'], /machine "dev" already exists/);
-    await ok(['run', '-d', '--machine', 'prod', '--name', 'db', 'base', 'sh', '-c', 'echo db up; exec sleep 600']);
+    await ok(['run', '-d', '--machine', 'prod', '--name', 'db', 'base', 'sh', '-c', 'echo db up; sleep infinity']);
     await ok(['run', '-d', '--machine', 'prod', '--name', 'api', '-p', '18089:8000', 'base', 'httpd', '-f', '-p', '8000', '-h', '/etc']);
-    await ok(['run', '-d', '--machine', 'dev', '--name', 'debug', 'base', 'sleep', '600']);
+    await ok(['run', '-d', '--machine', 'dev', '--name', 'debug', 'base', 'sleep', 'infinity']);
+    await ok(['run', '-d', '--machine', 'dev', '--name', 'shell', 'base', 'sh', '-c', 'echo dev up; sleep infinity']);
     const ps = await ok(['ps']);
     assert.match(ps, /hybrid@prod.*\bdb\b/);
     assert.match(ps, /hybrid@prod.*\bapi\b/);
     assert.match(ps, /hybrid@dev.*\bdebug\b/);
+    assert.match(ps, /hybrid@dev.*\bshell\b/);
     assert.equal(await ok(['logs', 'db']), 'db up');
-    // Own pid namespace: each sees only its own processes; one kernel per machine, another per machine.
-    assert.equal(await ok(['exec', 'db', 'sh', '-c', 'ps -o comm | grep -c sleep']), '1');
+    assert.equal(await ok(['logs', 'shell']), 'dev up');
+    // Own pid namespace: each sees only its own processes (db, debug and shell each run one sleep);
+    // one kernel per machine, shared by its containers, another per machine.
+    for (const n of ['db', 'debug', 'shell']) assert.equal(await ok(['exec', n, 'sh', '-c', 'ps -o comm | grep -c sleep']), '1', `${n} sees only its own sleep`);
     const boot = async (n: string) => ok(['exec', n, 'cat', '/proc/sys/kernel/random/boot_id']);
     assert.equal(await boot('db'), await boot('api'), 'containers of one machine share its kernel');
+    assert.equal(await boot('debug'), await boot('shell'), 'so do dev\'s');
     assert.notEqual(await boot('db'), await boot('debug'), 'another machine is another kernel');
     assert.notEqual(await boot('db'), fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), 'not the host\'s');
     assert.equal(await ok(['exec', 'db', 'sh', '-c', 'exit 4']).catch(() => 'x'), 'x');
+    // Two commands into one machine at once: the second waits for the machine's agent (one
+    // client at a time), instead of failing with "cannot reach the VM's agent".
+    const both = await Promise.all([cli(['exec', 'db', 'sh', '-c', 'sleep 8; echo first']), (async () => {
+      await sleep(1000);
+      return cli(['exec', 'api', 'echo', 'second']);
+    })()]);
+    assert.deepEqual(both.map((x) => [x.code, x.stdout.trim(), x.stderr.trim()]), [[0, 'first', ''], [0, 'second', '']]);
     const r = await cli(['run', '--rm', '--machine', 'prod', 'base', 'sh', '-c', 'echo out; echo err >&2; exit 3']);
     assert.deepEqual([r.code, r.stdout.trim(), r.stderr.trim()], [3, 'out', 'err']);
     const prod = await inspect('prod');
     const dev = await inspect('dev');
     assert.equal(prod?.state, 'running');
     assert.deepEqual(prod?.containers.map((c) => c.name).sort(), ['api', 'db']);
+    assert.deepEqual(dev?.containers.map((c) => c.name).sort(), ['debug', 'shell']);
+    const ls = JSON.parse(await ok(['machine', 'ls', '--json'])) as { name: string; state: string; containers: unknown[] }[];
+    assert.deepEqual(ls.map((m) => [m.name, m.state, m.containers.length]).sort(), [['dev', 'running', 2], ['prod', 'running', 2]]);
     // A container's own address is reachable from the host and plain instances; dev's container
     // does not reach it (machines are apart on isola0); the published port is reachable.
     const apiIp = await ipOf('api');
@@ -121,6 +137,13 @@ describe('isola machine (CLI, real QEMU)', () => {
       // busybox wget inside a placed container (Debian's busybox 1.35 crashes on wget -T anywhere: docs/MACHINES.md).
       assert.equal(await ok(['exec', 'w1', 'wget', '-q', '-O', '-', `http://${ip2}:8080/who`]), 'two');
       assert.match(await ok(['exec', 'w1', 'ip', '-o', 'addr', 'show', 'eth0']), new RegExp(`inet ${ip1.replace(/\./g, '\\.')}/`));
+      // Its own /etc files: its name and address, --hostname, --add-host, --dns* (not the machine's).
+      const etc = await ok(['run', '--rm', '--machine', 'prod', '--name', 'named', '--hostname', 'hn', '--add-host', 'added:198.18.0.9', '--dns', '10.77.0.1', '--dns-search', 'm.test', '--dns-option', 'ndots:2',
+        'base', 'sh', '-c', 'hostname; cat /etc/hostname; grep -v "^#" /etc/hosts /etc/resolv.conf; ip -o -4 addr show eth0']);
+      const own = /inet (\S+)\//.exec(etc)?.[1] ?? '?';
+      for (const line of ['hn', `/etc/hosts:${own}\thn named`, '/etc/hosts:198.18.0.9\tadded', '/etc/resolv.conf:nameserver 10.77.0.1', '/etc/resolv.conf:search m.test', '/etc/resolv.conf:options ndots:2']) {
+        assert.ok(etc.split('\n').includes(line), `${JSON.stringify(line)} in ${etc}`);
+      }
       assert.equal(await ok(['run', '--rm', '--machine', 'prod', '--network', 'none', 'base', 'sh', '-c', 'ls /sys/class/net | grep -v sit']), 'lo');
       await refused(['run', '--machine', 'prod', '--network', 'nope', 'base', 'true'], /--network nope is not available with --machine/);
     } finally {
@@ -150,14 +173,18 @@ describe('isola machine (CLI, real QEMU)', () => {
     await refused(['run', '--machine', 'prod', '-m', '1g', 'base', 'true'], /-m 1\.00GiB is more than machine prod has/);
     await refused(['run', '--machine', 'prod', '--as', 'vm', 'base', 'true'], /hybrid kind, not --as vm/);
     await refused(['run', '--machine', 'prod', '-t', 'base', 'true'], /-i and -t are not available with --machine/);
+    await refused(['run', '--machine', 'prod', '-i', 'base', 'true'], /-i and -t are not available with --machine/);
+    await refused(['attach', 'db'], /isola attach is not available for db: its monitor runs in the machine's guest/);
     await refused(['snapshot', 'create', 'db', 'one'], /snapshots are not available for db, a container in machine prod/);
     await refused(['machine', 'rm', 'prod'], /machine prod still has 2 container\(s\)/);
     await refused(['machine', 'create', 'tiny', '-m', '64m'], /too small for a machine/);
     await refused(['machine', 'inspect', 'nope'], /no such machine: nope/);
     assert.equal((await ok(['ps', '-a', '-q'])).split('\n').length, before);
-    await ok(['machine', 'stop', 'dev']);
+    await ok(['machine', 'stop', '-t', '2', 'dev']); // its two sleeps ignore TERM (pid 1): 2 s each, then KILL
     await refused(['run', '--machine', 'dev', 'base', 'true'], /machine dev is not running/);
-    assert.match(await ok(['ps', '-a']), /Exited.*debug/);
+    const all = await ok(['ps', '-a']);
+    assert.match(all, /Exited.*\bdebug\b/);
+    assert.match(all, /Exited.*\bshell\b/);
   });
 
   test('compose: x-isola-machine places a service in prod beside its containers; a stopped machine is refused with nothing made', T, async () => {

@@ -10,7 +10,7 @@ import { NetworkRepo } from '../../../src/state/networks.js';
 import { nextFreeIp } from '../../../src/net/ipam.js';
 import { isIsolaError } from '../../../src/core/errors.js';
 import { CONTAINER_START_SCRIPT, MACHINE_SCRIPT } from '../../../src/drivers/machine/guest.js';
-import { decodePlacedData, placedNetArgs, vethInGuest } from '../../../src/drivers/machine/placed.js';
+import { copyEtcToShare, decodePlacedData, placedNetArgs, pointEtcMounts, vethInGuest } from '../../../src/drivers/machine/placed.js';
 import type { InstanceSpec } from '../../../src/core/types.js';
 import { placeInMachine } from '../../../src/engine/placement.js';
 import { defaultRunRequest } from '../../../src/engine/request.js';
@@ -117,4 +117,28 @@ test('a placed container\'s network: its own address on isola0 through a veth, l
   assert.match(MACHINE_SCRIPT, /ipv4\/ip_forward/);
   assert.match(CONTAINER_START_SCRIPT, /ip link set "\$peer" netns "\$pid"/);
   assert.match(CONTAINER_START_SCRIPT, /ip route add "\$\{addr%\/\*\}" dev "\$net"/);
+});
+
+test('a placed container\'s own /etc files: its binds point at its copies in the machine share, copied in place', () => {
+  const id = 'cd'.repeat(32);
+  const config = { mounts: [
+    { destination: '/proc', source: 'proc' },
+    { destination: '/etc/hostname', source: '/etc/hostname' }, { destination: '/etc/hosts', source: '/etc/hosts' }, { destination: '/etc/resolv.conf', source: '/etc/resolv.conf' },
+  ] };
+  pointEtcMounts(config, id);
+  assert.deepEqual(config.mounts.map((m) => m.source), ['proc', `/.isola/m/${id}/etc/hostname`, `/.isola/m/${id}/etc/hosts`, `/.isola/m/${id}/etc/resolv.conf`]);
+  // A config without the three binds is a bug, never a container silently reading the machine's files.
+  assert.throws(() => pointEtcMounts({ mounts: [{ destination: '/etc/hosts', source: '/etc/hosts' }] }, id), /binds 1 of the 3/);
+  const share = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-share-'));
+  try {
+    copyEtcToShare({ hostname: 'h\n', hosts: '10.77.0.9\th n\n', resolv: 'nameserver 10.0.0.2\n' }, share);
+    const hosts = path.join(share, 'etc', 'hosts');
+    const ino = fs.statSync(hosts).ino;
+    copyEtcToShare({ hostname: 'h\n', hosts: '10.77.0.9\th n\n10.1.1.1\tpeer\n', resolv: 'nameserver 10.0.0.2\n' }, share);
+    assert.equal(fs.readFileSync(hosts, 'utf8'), '10.77.0.9\th n\n10.1.1.1\tpeer\n');
+    assert.equal(fs.statSync(hosts).ino, ino, 'rewritten in place: a running container\'s bind sees it');
+    assert.deepEqual(fs.readdirSync(path.join(share, 'etc')).sort(), ['hostname', 'hosts', 'resolv.conf']);
+  } finally {
+    fs.rmSync(share, { recursive: true, force: true });
+  }
 });
