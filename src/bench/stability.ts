@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { CompareResult, MeasuredKind, MetricId, Summary } from '../core/compare-result.js';
 import type { BenchRow } from './bench-rows.js';
 import { labelOf } from './format.js';
@@ -123,4 +125,22 @@ export async function compareQuickTwice(
   }
   rows.push(quickBudgetRow(walls));
   return { rows, raw };
+}
+
+/**
+ * Keeps the two runs' JSON next to the bench's own (`results.json` -> `results.compare-quick-1.json`),
+ * so that a reader can check every sample behind a move; the bench's data root is removed at the end.
+ */
+export function keepRuns(dir: string, jsonOut: string): string[] {
+  const kept: string[] = [];
+  const base = jsonOut.replace(/\.json$/, '');
+  for (const i of [1, 2]) {
+    const from = path.join(dir, `compare-quick-${i}.json`);
+    if (!fs.existsSync(from)) continue;
+    const to = `${base}.compare-quick-${i}.json`;
+    fs.mkdirSync(path.dirname(to), { recursive: true });
+    fs.copyFileSync(from, to);
+    kept.push(to);
+  }
+  return kept;
 }
