@@ -62,7 +62,7 @@ static int pin_process(pid_t pid, int cpu) {
   char dir[64];
   snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
   DIR *d = opendir(dir);
-  if (!d) return pin_one(pid, cpu);
+  if (!d) return pin_one(pid, cpu); /* gone: ESRCH */
   struct dirent *e;
   int rc = 0;
   while ((e = readdir(d)) != NULL) {
@@ -76,7 +76,8 @@ static int pin_process(pid_t pid, int cpu) {
 int main(int argc, char **argv) {
   if (argc >= 4 && strcmp(argv[1], "pin") == 0) {
     int cpu = atoi(argv[2]);
-    for (int i = 3; i < argc; i++) if (pin_process((pid_t)atoi(argv[i]), cpu) != 0) { fprintf(stderr, "pin %s to cpu %d: %s\n", argv[i], cpu, strerror(errno)); return 1; }
+    /* A process that ended since it was listed (a connection's cat) is skipped. */
+    for (int i = 3; i < argc; i++) if (pin_process((pid_t)atoi(argv[i]), cpu) != 0 && errno != ESRCH) { fprintf(stderr, "pin %s to cpu %d: %s\n", argv[i], cpu, strerror(errno)); return 1; }
     return 0;
   }
   if (argc == 7 && strcmp(argv[1], "rr") == 0) {

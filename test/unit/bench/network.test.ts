@@ -67,6 +67,14 @@ test('isola-bench rr times one-byte round trips against a real echo server, pinn
       const p = await run(helper, ['pin', '0', String(child.pid)]);
       assert.equal(p.code, 0, p.stderr);
       assert.match(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'), /^Cpus_allowed_list:\s+0$/m);
+      // A process that ended since it was listed is skipped, the others still placed.
+      const gone = spawn('true', [], { stdio: 'ignore' });
+      await new Promise((r) => gone.on('close', r));
+      const g = await run(helper, ['pin', '1', String(gone.pid), String(child.pid)]);
+      if (os.availableParallelism() > 1) {
+        assert.equal(g.code, 0, g.stderr);
+        assert.match(fs.readFileSync(`/proc/${child.pid}/status`, 'utf8'), /^Cpus_allowed_list:\s+1$/m);
+      }
       const bad = await run(helper, ['pin', '4096', String(child.pid)]);
       assert.notEqual(bad.code, 0);
       assert.match(bad.stderr, /^pin \d+ to cpu 4096: /);
