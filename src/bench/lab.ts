@@ -139,19 +139,20 @@ export class Lab {
     });
   }
 
-  /** Starts a long-lived native process in the chroot (the network echo server); returns a stop function. */
-  async spawnNative(argv: string[]): Promise<() => void> {
+  /** Starts a long-lived native process in the chroot (the network echo server); its pid (chroot and env exec it, so the pid is the program's) and a stop function. */
+  async spawnNative(argv: string[]): Promise<{ pid: number | undefined; stop: () => void }> {
     const root = await this.nativeTree();
     const env = this.image.config.env.length ? this.image.config.env : ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'];
     const child = spawn('chroot', [root, 'env', '-i', ...env, ...argv], { stdio: 'ignore', detached: false });
     child.on('error', () => undefined);
-    return () => {
+    const stop = () => {
       try {
         child.kill('SIGKILL');
       } catch {
         /* gone */
       }
     };
+    return { pid: child.pid, stop };
   }
 
   /** Runs argv in the target: natively in the chroot, or inside the given instance. */

@@ -25,7 +25,7 @@ import { hostFacts } from './context.js';
 import { instanceProcesses, pss } from './host-probe.js';
 import { median, pairRatios, summarize } from './stats.js';
 import { benchPlan } from './scenarios/plan.js';
-import { compareQuickTwice } from './stability.js';
+import { compareQuickTwice, keepRuns } from './stability.js';
 import type { CompareResult } from '../core/compare-result.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -62,7 +62,7 @@ async function main(): Promise<number> {
     if (process.argv.includes('--only-stability')) {
       const s = await compareQuickTwice(isola, root, log, (f) => JSON.parse(fs.readFileSync(f, 'utf8')) as CompareResult);
       rows.push(...s.rows);
-      Object.assign(raw, s.raw);
+      Object.assign(raw, s.raw, { compareQuickJson: keepRuns(root, jsonOut) });
     } else {
     // ---- (a) isola run --rm base true vs runc run (floor) vs podman run --rm (peer) -------------
     log('preparing the base image, a runc bundle and a podman rootfs');
@@ -246,7 +246,7 @@ async function main(): Promise<number> {
     if (!process.argv.includes('--no-stability')) {
       const s = await compareQuickTwice(isola, root, log, (f) => JSON.parse(fs.readFileSync(f, 'utf8')) as CompareResult);
       rows.push(...s.rows);
-      Object.assign(raw, s.raw);
+      Object.assign(raw, s.raw, { compareQuickJson: keepRuns(root, jsonOut) });
     }
     // ---- (i) isola serve under load: 200 running, docker ps p99, 50 concurrent cycles, vs dockerd
     try {

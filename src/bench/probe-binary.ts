@@ -10,11 +10,19 @@ import { IsolaError } from '../core/errors.js';
  * It times a child program with CLOCK_MONOTONIC inside the instance (so exec's own cost is
  * not counted), and does direct (O_DIRECT) sequential 1 MiB and random 4 KiB reads. Busybox
  * alone cannot do random 4 KiB reads without a process per read, nor time in nanoseconds.
+ * On the host it is also the network rows' client (`rr`: one-byte round trips on one TCP
+ * connection, blocking, on a given CPU) and puts the echo server's processes on that CPU (`pin`).
  */
 const SOURCE = String.raw`
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +50,76 @@ static int open_maybe_direct(const char *f, int flags, int *direct) {
 static uint64_t rng = 88172645463325252ULL;
 static uint64_t xorshift(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng; }
 
+static int pin_one(pid_t tid, int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return sched_setaffinity(tid, sizeof set, &set);
+}
+
+/* Every thread of a process onto one CPU (threads started later inherit from their creator). */
+static int pin_process(pid_t pid, int cpu) {
+  char dir[64];
+  snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+  DIR *d = opendir(dir);
+  if (!d) return pin_one(pid, cpu); /* gone: ESRCH */
+  struct dirent *e;
+  int rc = 0;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] == '.') continue;
+    if (pin_one((pid_t)atoi(e->d_name), cpu) != 0 && errno != ESRCH) rc = -1;
+  }
+  closedir(d);
+  return rc;
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 4 && strcmp(argv[1], "pin") == 0) {
+    int cpu = atoi(argv[2]);
+    /* A process that ended since it was listed (a connection's cat) is skipped. */
+    for (int i = 3; i < argc; i++) if (pin_process((pid_t)atoi(argv[i]), cpu) != 0 && errno != ESRCH) { fprintf(stderr, "pin %s to cpu %d: %s\n", argv[i], cpu, strerror(errno)); return 1; }
+    return 0;
+  }
+  if (argc == 7 && strcmp(argv[1], "rr") == 0) {
+    /* rr HOST PORT COUNT WARM CPU: one TCP connection, one-byte request/responses one in flight,
+       the client on CPU (-1: anywhere); prints each counted round trip in ns. */
+    int cpu = atoi(argv[6]);
+    if (cpu >= 0 && pin_one(0, cpu) != 0) { perror("sched_setaffinity"); return 1; }
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)atoi(argv[3]));
+    if (inet_pton(AF_INET, argv[2], &a.sin_addr) != 1) { fprintf(stderr, "bad address %s\n", argv[2]); return 2; }
+    long count = atol(argv[4]), warm = atol(argv[5]);
+    int fd = -1;
+    for (int i = 0; ; i++) {
+      fd = socket(AF_INET, SOCK_STREAM, 0);
+      if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) break;
+      int err = errno;
+      close(fd);
+      /* busybox nc -ll re-listens after each connection: a connect in that gap is refused. */
+      if (err != ECONNREFUSED || i >= 200) { errno = err; perror("connect"); return 1; }
+      usleep(10000);
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int64_t *rtt = calloc((size_t)count, sizeof *rtt);
+    if (!rtt) return 2;
+    char c = 'x';
+    for (long i = 0; i < warm + count; i++) {
+      int64_t t0 = now_ns();
+      if (write(fd, &c, 1) != 1) { perror("write"); return 1; }
+      ssize_t n;
+      do n = read(fd, &c, 1); while (n < 0 && errno == EINTR);
+      if (n != 1) { fprintf(stderr, "read: %s\n", n == 0 ? "the echo server closed the connection" : strerror(errno)); return 1; }
+      if (i >= warm) rtt[i - warm] = now_ns() - t0;
+    }
+    close(fd);
+    printf("rtt_ns=");
+    for (long i = 0; i < count; i++) printf(i ? ",%lld" : "%lld", (long long)rtt[i]);
+    printf("\n");
+    return 0;
+  }
   if (argc >= 3 && strcmp(argv[1], "time") == 0) {
     int64_t t0 = now_ns();
     pid_t p = fork();
@@ -101,7 +178,7 @@ int main(int argc, char **argv) {
     printf("direct=%d bytes=%ld ns=%lld\n", direct, count * 4096, (long long)(t1 - t0));
     return 0;
   }
-  fprintf(stderr, "usage: isola-bench time PROG ARGS... | write FILE MIB | seqread FILE | randread FILE COUNT SEED\n");
+  fprintf(stderr, "usage: isola-bench time PROG ARGS... | write FILE MIB | seqread FILE | randread FILE COUNT SEED | rr HOST PORT COUNT WARM CPU | pin CPU PID...\n");
   return 2;
 }
 `;
@@ -140,6 +217,14 @@ export interface IoFigure {
 export function parseIo(stdout: string): IoFigure | null {
   const m = /direct=(\d) bytes=(\d+) ns=(\d+)/.exec(stdout);
   return m ? { direct: m[1] === '1', bytes: Number(m[2]), ns: Number(m[3]) } : null;
+}
+
+/** The round trips `isola-bench rr` printed, in microseconds; null when the line is missing or malformed. */
+export function parseRtts(stdout: string): number[] | null {
+  const m = /^rtt_ns=([\d,]+)$/m.exec(stdout);
+  if (!m) return null;
+  const xs = (m[1] as string).split(',').filter(Boolean).map((x) => Number(x) / 1000);
+  return xs.length && xs.every((x) => Number.isFinite(x)) ? xs : null;
 }
 
 export function parseTime(stdout: string): { ns: number; status: number } | null {

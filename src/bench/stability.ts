@@ -1,4 +1,6 @@
-import type { CompareResult, MeasuredKind, MetricId } from '../core/compare-result.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { CompareResult, MeasuredKind, MetricId, Summary } from '../core/compare-result.js';
 import type { BenchRow } from './bench-rows.js';
 import { labelOf } from './format.js';
 import { median } from './stats.js';
@@ -18,6 +20,8 @@ export interface Move {
   /** |second - first| / |first|. */
   moved: number;
   emulated: boolean;
+  /** Each run's p10-p90 of the samples and their number: the spread a reader judges the move against. */
+  spread: [{ p10: number; p90: number; n: number }, { p10: number; p90: number; n: number }];
 }
 
 const VMISH: readonly MeasuredKind[] = ['vm', 'hybrid', 'vm-os'];
@@ -28,16 +32,24 @@ export function medianMoves(a: CompareResult, b: CompareResult): Move[] {
   for (const ma of a.metrics) {
     const mb = b.metrics.find((m) => m.id === ma.id);
     if (!mb) continue;
-    for (const [k, sa] of Object.entries(ma.kinds) as [MeasuredKind, { median: number }][]) {
+    for (const [k, sa] of Object.entries(ma.kinds) as [MeasuredKind, Summary][]) {
       const sb = mb.kinds[k];
       if (!sb || !Number.isFinite(sa.median) || !Number.isFinite(sb.median) || sa.median === 0) continue;
-      out.push({ metric: ma.id, kind: k, first: sa.median, second: sb.median, moved: Math.abs(sb.median - sa.median) / Math.abs(sa.median), emulated: a.context.emulated && VMISH.includes(k) });
+      const spread = (x: Summary) => ({ p10: x.p10, p90: x.p90, n: x.n });
+      out.push({ metric: ma.id, kind: k, first: sa.median, second: sb.median, moved: Math.abs(sb.median - sa.median) / Math.abs(sa.median), emulated: a.context.emulated && VMISH.includes(k), spread: [spread(sa), spread(sb)] });
     }
   }
   return out;
 }
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)} %`;
+const fig = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(0) : x.toPrecision(3));
+
+/** One row past the target, with both medians and both runs' p10-p90 (n): "network RTT p99 vm 46.9 % (120 -> 176; p10-p90 110-130 n=6, 150-190 n=6)". */
+export function describeMove(m: Move): string {
+  const [a, b] = m.spread;
+  return `${labelOf(m.metric)} ${m.kind} ${pct(m.moved)} (${fig(m.first)} -> ${fig(m.second)}; p10-p90 ${fig(a.p10)}-${fig(a.p90)} n=${a.n}, ${fig(b.p10)}-${fig(b.p90)} n=${b.n})`;
+}
 
 /** Two rows: the direct kinds' medians (container, native) and the emulated ones, each with its spread and the rows past the target. */
 export function stabilityRows(a: CompareResult, b: CompareResult): BenchRow[] {
@@ -61,7 +73,7 @@ export function stabilityRows(a: CompareResult, b: CompareResult): BenchRow[] {
       target: `each <= ${pct(target)}`,
       ratio: `max ${pct(worst.moved)} (${labelOf(worst.metric)}, ${worst.kind})`,
       ok: past.length === 0,
-      note: `${group.length} rows; ${past.length ? `past the target: ${past.slice(0, 6).map((m) => `${labelOf(m.metric)} ${m.kind} ${pct(m.moved)}`).join(', ')}${past.length > 6 ? `, and ${past.length - 6} more` : ''}` : 'every row within the target'}`,
+      note: `${group.length} rows; ${past.length ? `past the target: ${past.slice(0, 6).map(describeMove).join(', ')}${past.length > 6 ? `, and ${past.length - 6} more` : ''}` : 'every row within the target'}`,
     });
   }
   return rows;
@@ -107,7 +119,28 @@ export async function compareQuickTwice(
     raw[`compareQuick${i}`] = { durationMs: res.context.durationMs, wallMs: r.ms };
   }
   const [a, b] = results;
-  if (a && b) rows.push(...stabilityRows(a, b));
+  if (a && b) {
+    rows.push(...stabilityRows(a, b));
+    raw.medianMoves = medianMoves(a, b);
+  }
   rows.push(quickBudgetRow(walls));
   return { rows, raw };
+}
+
+/**
+ * Keeps the two runs' JSON next to the bench's own (`results.json` -> `results.compare-quick-1.json`),
+ * so that a reader can check every sample behind a move; the bench's data root is removed at the end.
+ */
+export function keepRuns(dir: string, jsonOut: string): string[] {
+  const kept: string[] = [];
+  const base = jsonOut.replace(/\.json$/, '');
+  for (const i of [1, 2]) {
+    const from = path.join(dir, `compare-quick-${i}.json`);
+    if (!fs.existsSync(from)) continue;
+    const to = `${base}.compare-quick-${i}.json`;
+    fs.mkdirSync(path.dirname(to), { recursive: true });
+    fs.copyFileSync(from, to);
+    kept.push(to);
+  }
+  return kept;
 }

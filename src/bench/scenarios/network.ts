@@ -1,9 +1,13 @@
 import net from 'node:net';
+import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MeasuredKind } from '../../core/compare-result.js';
 import { alternate } from '../alternate.js';
 import type { Target } from '../lab.js';
+import { instanceProcesses } from '../host-probe.js';
+import { parseRtts } from '../probe-binary.js';
 import { quantile, summarize } from '../stats.js';
+import { run } from '../../util/exec.js';
 import { PROBE_ARGV, PROBE_PORT, probeFor, type Metric, type ScenarioContext } from '../scenario.js';
 
 
@@ -44,18 +48,6 @@ export function rrBatch(host: string, port: number, count: number, warm: number,
   });
 }
 
-/** busybox nc -ll re-listens after each connection; a connect in that gap is refused: try again. */
-async function withRetry<T>(fn: () => Promise<T>, attempts = 20): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (i >= attempts || (e as NodeJS.ErrnoException).code !== 'ECONNREFUSED') throw e;
-      await sleep(25);
-    }
-  }
-}
-
 async function waitForEcho(host: string, port: number, deadlineMs: number): Promise<void> {
   const end = Date.now() + deadlineMs;
   for (;;) {
@@ -79,24 +71,60 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** Round trips per connection and connections per target: enough trips that p99 is not one outlier, enough connections for an interval. */
+export function networkPlan(quick: boolean, runs: number): { count: number; warm: number; rounds: number } {
+  return { count: quick ? 1000 : 2000, warm: 50, rounds: runs * 2 };
+}
+
+/** The CPU of round `round` (warm-up rounds are negative): round by round over the CPUs, so every target gets each CPU alike. */
+export function cpuForRound(round: number, cpus: number): number {
+  const n = Math.max(1, Math.floor(cpus));
+  return ((round % n) + n) % n;
+}
+
+/** Puts every thread of these host processes on one CPU (isola-bench pin); throws with the helper's reason. */
+async function pin(helper: string, cpu: number, pids: readonly number[]): Promise<void> {
+  if (pids.length === 0) throw new Error('no host process of the echo server to place on a CPU');
+  const r = await run(helper, ['pin', String(cpu), ...pids.map(String)], { timeoutMs: 10_000 });
+  if (r.code !== 0) throw new Error(`cannot place the echo server on CPU ${cpu}: ${(r.stderr || r.stdout).trim().split('\n')[0] ?? ''}`);
+}
+
+/** One connection of `count` round trips by isola-bench rr on the host, the client on `cpu`; the round trips in microseconds. */
+async function rrOnCpu(helper: string, host: string, port: number, count: number, warm: number, cpu: number): Promise<number[]> {
+  const r = await run(helper, ['rr', host, String(port), String(count), String(warm), String(cpu)], { timeoutMs: 60_000 });
+  const rtts = r.code === 0 ? parseRtts(r.stdout) : null;
+  if (!rtts) throw new Error(`round trips to ${host}:${port} failed: ${(r.stderr || r.stdout).trim().split('\n')[0] ?? `exit ${r.code}`}`);
+  return rtts;
+}
+
 /**
  * Network latency from the host to each instance over its real path (container: veth on
  * isola's bridge; VM: tap on the same bridge and virtio-net), against the same busybox echo
- * server run natively on loopback. Each run is one connection with a bounded number of
- * transactions to an address isola created; per run we keep p50 and p99.
+ * server run natively on loopback. Each run is one TCP connection from isola-bench rr (a static
+ * C client: blocking one-byte write and read, no event loop) with `count` transactions after
+ * `warm` uncounted ones; per run we keep p50 and p99.
+ *
+ * The client and every host process of the echo server's side (the native nc, a container's
+ * processes, a VM's QEMU threads) are put on the same CPU for the run, round by round over the
+ * CPUs. Left to the scheduler, the figure followed where it placed the echo process: on this
+ * 2-vCPU host (itself a VM) a wake-up on the other, idle vCPU costs about 25 us more than on the
+ * same one, so a run came out at about 15 us or about 45 us, and the median of 3 runs doubled
+ * from one compare to the next.
  */
 export async function network(ctx: ScenarioContext): Promise<Metric[]> {
-  const count = ctx.quick ? 200 : 500;
-  const warm = 20;
+  const { count, warm, rounds } = networkPlan(ctx.quick, ctx.runs);
+  const helper = ctx.helper;
+  if (!helper) throw new Error(`no benchmark helper (${ctx.helperMissing ?? 'it could not be built'}): the round trips are timed by it`);
+  const cpus = os.availableParallelism();
   const nativePort = await freePort();
-  const stopNative = await ctx.lab.spawnNative(PROBE_ARGV.map((a) => (a === String(PROBE_PORT) ? String(nativePort) : a)));
+  const native = await ctx.lab.spawnNative(PROBE_ARGV.map((a) => (a === String(PROBE_PORT) ? String(nativePort) : a)));
   try {
     // Native: the echo server on loopback; each kind: its probe instances on isola's bridge, one per round in turn.
-    const endpoints = new Map<Target, { host: string; port: number }[]>([['native', [{ host: '127.0.0.1', port: nativePort }]]]);
+    const endpoints = new Map<Target, { host: string; port: number; pids: () => number[] }[]>([['native', [{ host: '127.0.0.1', port: nativePort, pids: () => (native.pid ? [native.pid] : []) }]]]);
     const notMeasured: Partial<Record<MeasuredKind, string>> = {};
     for (const k of ctx.kinds) {
       const recs = ctx.probes.get(k) ?? [];
-      const eps = recs.filter((r) => r.ip).map((r) => ({ host: r.ip as string, port: PROBE_PORT }));
+      const eps = recs.filter((r) => r.ip).map((r) => ({ host: r.ip as string, port: PROBE_PORT, pids: () => instanceProcesses([r.id]).get(r.id) ?? [] }));
       if (eps.length) endpoints.set(k, eps);
       else notMeasured[k] = recs.length ? 'the instance has no address on isola\'s bridge' : 'no probe instance';
     }
@@ -108,13 +136,15 @@ export async function network(ctx: ScenarioContext): Promise<Metric[]> {
       [...endpoints].map(([t, eps]) => ({
         name: t,
         run: async (round: number) => {
-          ctx.progress.step(`network: ${t} run ${round < 0 ? 'warm-up' : `${round + 1}/${ctx.runs}`} (${count} round trips)`);
-          const ep = probeFor(eps, round) as { host: string; port: number };
-          const rtts = await withRetry(() => rrBatch(ep.host, ep.port, count, warm));
-          return { p50: quantile(rtts, 0.5), p99: quantile(rtts, 0.99) };
+          const cpu = cpuForRound(round, cpus);
+          ctx.progress.step(`network: ${t} run ${round < 0 ? 'warm-up' : `${round + 1}/${rounds}`} (${count} round trips on CPU ${cpu})`);
+          const ep = probeFor(eps, round) as (typeof eps)[number];
+          await pin(helper, cpu, ep.pids());
+          const rtts = await rrOnCpu(helper, ep.host, ep.port, count, warm, cpu);
+          return { p50: quantile(rtts, 0.5), p99: quantile(rtts, 0.99), cpu };
         },
       })),
-      { warmup: ctx.warmup, runs: ctx.runs, signal: ctx.lab.signal },
+      { warmup: ctx.warmup, runs: rounds, signal: ctx.lab.signal },
     );
     const p50: Metric['kinds'] = {};
     const p99: Metric['kinds'] = {};
@@ -124,16 +154,18 @@ export async function network(ctx: ScenarioContext): Promise<Metric[]> {
     }
     const nm = Object.keys(notMeasured).length ? { notMeasured } : {};
     const notes = [
-      `host to instance, one TCP connection per run, ${count} one-byte request/responses one in flight after ${warm} warm-up ones; busybox nc -ll -e cat as the echo server`,
+      `host to instance, one TCP connection per run, ${count} one-byte request/responses one in flight after ${warm} warm-up ones, timed by isola-bench rr (static C, blocking write and read); busybox nc -ll -e cat as the echo server`,
+      `the client and the echo server's host processes (native nc; the container's processes; the VM's QEMU threads) on one CPU per run, runs alternating over the host's ${cpus} CPUs: left to the scheduler, a wake-up across CPUs of this host made a run's figure bimodal`,
       'paths: native = loopback on the host; container = veth on the isola0 bridge; VM = tap on the isola0 bridge + virtio-net (no NAT anywhere)',
-      'sample = the p50 (or p99) of one run; runs rotate over the probe instances; the client is Node.js on the host, the same for every path',
+      `sample = the p50 (or p99) of one run; ${rounds} runs per path, rotating over the probe instances`,
     ];
-    const sample = 'one run of round trips to one probe instance (rounds rotate over the instances)';
+    const sample = 'one connection of round trips to one probe instance (runs rotate over the instances and the CPUs)';
+    const extra = { roundTripsPerRun: count, warmUpPerRun: warm, cpus, cpuOfRun: Object.fromEntries([...res].map(([t, xs]) => [t, xs.map((x) => x.cpu)])) };
     return [
-      { id: 'net_rtt_p50_us', unit: 'us', kinds: p50, ...nm, notes, sample },
+      { id: 'net_rtt_p50_us', unit: 'us', kinds: p50, ...nm, notes, sample, extra },
       { id: 'net_rtt_p99_us', unit: 'us', kinds: p99, ...nm, notes, sample },
     ];
   } finally {
-    stopNative();
+    native.stop();
   }
 }

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compareQuickTwice, quickBudgetRow, QUICK_BUDGET_MS } from '../../../src/bench/stability.js';
+import { compareQuickTwice, keepRuns, quickBudgetRow, QUICK_BUDGET_MS } from '../../../src/bench/stability.js';
 import { explainVmCost } from '../../../src/bench/summary.js';
 import type { CompareResult } from '../../../src/core/compare-result.js';
 
@@ -64,4 +65,19 @@ test('the full-OS VM\'s cost, phase by phase, from a real default run; without t
   const t2 = (without?.text ?? []).join('\n');
   assert.match(t2, /isola's microVM was not measured in this run \(add vm to --kinds/);
   assert.doesNotMatch(t2, /NaN|\?/);
+});
+
+test('keepRuns copies both compare --quick JSON files next to the bench\'s JSON; a missing run is skipped', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-keep-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'compare-quick-1.json'), '{"run":1}');
+    const kept = keepRuns(dir, path.join(dir, 'out', 'results.json'));
+    assert.deepEqual(kept, [path.join(dir, 'out', 'results.compare-quick-1.json')]);
+    assert.equal(fs.readFileSync(kept[0] as string, 'utf8'), '{"run":1}');
+    fs.writeFileSync(path.join(dir, 'compare-quick-2.json'), '{"run":2}');
+    assert.equal(keepRuns(dir, path.join(dir, 'b.json')).length, 2);
+    assert.equal(fs.readFileSync(path.join(dir, 'b.compare-quick-2.json'), 'utf8'), '{"run":2}');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

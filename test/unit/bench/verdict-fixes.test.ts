@@ -87,14 +87,15 @@ function run(container: number[], vm: number[]): CompareResult {
 }
 
 test('stability: how far each median moved between two compare --quick runs, container rows against 10 %, TCG rows against 15 %', () => {
-  const a = run([100, 100, 100], [2000, 2000, 2000]);
-  const b = run([108, 108, 108], [2400, 2400, 2400]);
+  const a = run([100, 100, 100], [1900, 2000, 2100]);
+  const b = run([108, 108, 108], [2300, 2400, 2500]);
   const moves = medianMoves(a, b);
   assert.deepEqual(moves.map((x) => [x.kind, Number(x.moved.toFixed(2)), x.emulated]), [['container', 0.08, false], ['vm', 0.2, true]]);
   const [direct, emulated] = stabilityRows(a, b);
   assert.equal(direct?.ok, true);
   assert.equal(direct?.value, 8);
   assert.equal(emulated?.ok, false);
-  assert.match(emulated?.note ?? '', /past the target: startup: first output vm 20\.0 %/);
+  assert.match(emulated?.note ?? '', /past the target: startup: first output vm 20\.0 % \(2000 -> 2400; p10-p90 1920-2080 n=3, 2320-2480 n=3\)/);
+  assert.deepEqual(moves[1]?.spread, [{ p10: 1920, p90: 2080, n: 3 }, { p10: 2320, p90: 2480, n: 3 }]);
   assert.match(emulated?.ratio ?? '', /max 20\.0 %/);
 });
