@@ -15,23 +15,19 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Drivers } from '../drivers/registry.js';
 import type { Kind } from '../core/types.js';
-import { Engine } from '../engine/engine.js';
 import { loadConfig, withRoot } from '../core/config.js';
-import { unpackImage } from '../image/unpack.js';
 import { run, type RunResult } from '../util/exec.js';
 import { alternate } from './alternate.js';
-import { checkedMs, renderRows, type BenchRow } from './bench-rows.js';
+import { renderRows, type BenchRow } from './bench-rows.js';
 import { hostFacts } from './context.js';
 import { instanceProcesses, pss } from './host-probe.js';
-import { median, pairRatios, summarize } from './stats.js';
+import { median, pairRatios } from './stats.js';
 import { benchPlan } from './scenarios/plan.js';
 import { compareQuickTwice, keepRuns } from './stability.js';
 import type { CompareResult } from '../core/compare-result.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const BIN = path.join(REPO, 'bin', 'isola.js');
-/** The base image's rootfs, imported into podman's own storage for the peer arm; removed at the end. */
-const PODMAN_IMAGE = 'localhost/isola-bench-peer:1';
 
 const config = loadConfig();
 
@@ -57,65 +53,24 @@ async function main(): Promise<number> {
   const raw: Record<string, unknown> = {};
   const t0 = Date.now();
   const log = (s: string) => process.stderr.write(`[bench ${((Date.now() - t0) / 1000).toFixed(0)} s] ${s}\n`);
-  let bundle = '';
   try {
     if (process.argv.includes('--only-stability')) {
       const s = await compareQuickTwice(isola, root, log, (f) => JSON.parse(fs.readFileSync(f, 'utf8')) as CompareResult);
       rows.push(...s.rows);
       Object.assign(raw, s.raw, { compareQuickJson: keepRuns(root, jsonOut) });
     } else {
-    // ---- (a) isola run --rm base true vs runc run (floor) vs podman run --rm (peer) -------------
-    log('preparing the base image, a runc bundle and a podman rootfs');
-    const first = await isola(['run', '--rm', 'base', 'true']);
-    if (first.code !== 0) throw new Error(`isola run failed: ${first.stderr.trim()}`);
-    const engine = new Engine(withRoot(config, root));
-    const image = await engine.resolveImage('base');
-    engine.close();
-    bundle = path.join(root, 'bench-bundle');
-    const rootfs = path.join(bundle, 'rootfs');
-    fs.mkdirSync(rootfs, { recursive: true });
-    await unpackImage(image, rootfs);
-    await sh('runc', ['spec', '--bundle', bundle]);
-    const cfg = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as { process: { terminal: boolean; args: string[]; env: string[] }; root: { readonly: boolean } };
-    cfg.process.terminal = false;
-    cfg.process.args = ['true'];
-    cfg.process.env = image.config.env.length ? image.config.env : cfg.process.env;
-    cfg.root.readonly = false;
-    fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(cfg));
-    const runcRoot = path.join(root, 'runc-state');
-    let n = 0;
-    const runc = () => sh('runc', ['--root', runcRoot, 'run', '--bundle', bundle, `isola-bench-${process.pid}-${n++}`]);
-    // Podman's defaults fail here: crun refuses hybrid cgroups, and its default RLIMIT_NPROC and
-    // RLIMIT_NOFILE exceed this host's hard limits, so: runc, and limits the host allows. Podman
-    // 4.3 ignores --ulimit with --rootfs, so the same rootfs is imported as a local image instead.
-    const podmanTar = path.join(root, 'podman-rootfs.tar');
-    await sh('tar', ['-C', rootfs, '-cf', podmanTar, '.']);
-    const imported = await sh('podman', ['import', '-q', podmanTar, PODMAN_IMAGE]).catch((e: Error) => ({ code: 127, stderr: e.message, stdout: '', ms: 0 }));
-    const podman = () => sh('podman', ['--runtime', 'runc', 'run', '--rm', '--network', 'bridge', '--ulimit', 'nofile=20000:20000', '--ulimit', 'nproc=4096:4096', PODMAN_IMAGE, 'true']);
-    const podmanProbe = imported.code !== 0 ? imported : await podman().catch((e: Error) => ({ code: 127, stderr: e.message, stdout: '', ms: 0 }));
-    const podmanWorks = podmanProbe.code === 0;
-    const podmanWhy = podmanWorks ? '' : `podman failed here: ${podmanProbe.stderr.trim().split('\n').pop() ?? ''}`;
-    if (!podmanWorks) log(podmanWhy);
-    const arms = [
-      { name: 'isola', run: async () => checkedMs('isola run --rm', await isola(['run', '--rm', 'base', 'true'])) },
-      { name: 'runc', run: async () => checkedMs('runc run', await runc()) },
-      ...(podmanWorks ? [{ name: 'podman', run: async () => checkedMs('podman run --rm', await podman()) }] : []),
-    ];
-    log(`run --rm: ${runs} rounds of ${arms.map((a) => a.name).join(' / ')}, alternated, after 2 warm-up rounds`);
-    const res = await alternate(arms, { warmup: 2, runs, onRound: (d, t) => log(`run --rm round ${d}/${t}`) });
-    const isolaMs = res.get('isola') ?? [];
-    const runcMs = res.get('runc') ?? [];
-    const podmanMs = res.get('podman') ?? [];
-    raw.runRm = { isolaMs, runcMs, podmanMs };
-    const added = median(isolaMs.map((v, i) => v - (runcMs[i] ?? NaN)));
-    rows.push({ name: '`isola run --rm base true`, wall time median', value: Math.round(median(isolaMs)), unit: 'ms', target: '-', ok: null, note: `n=${isolaMs.length}, p10-p90 ${summarize(isolaMs).p10.toFixed(0)}-${summarize(isolaMs).p90.toFixed(0)} ms` });
-    rows.push({ name: '`runc run` of an equivalent bundle (floor)', value: Math.round(median(runcMs)), unit: 'ms', target: '-', ok: null });
-    rows.push({ name: 'isola minus runc, pair by pair (median)', value: Math.round(added), unit: 'ms', target: '<= 60 ms', ratio: `isola/runc ${median(pairRatios(isolaMs, runcMs)).toFixed(2)}`, ok: added <= 60 });
-    if (podmanWorks) {
-      const r = median(pairRatios(isolaMs, podmanMs));
-      rows.push({ name: '`podman run --rm` of the same rootfs, imported (peer)', value: Math.round(median(podmanMs)), unit: 'ms', target: '-', ok: null });
-      rows.push({ name: 'isola / podman, pair by pair (median)', value: Number(r.toFixed(2)), unit: 'x', target: '<= 0.5', ratio: `isola/podman ${r.toFixed(2)}`, ok: r <= 0.5 });
-    } else rows.push({ name: '`podman run --rm` of the same rootfs (peer)', value: null, unit: 'ms', target: 'isola <= half of it', ok: null, note: podmanWhy });
+    // ---- (a) the container start path: isola run --rm (both networks) vs runc run (floor), podman
+    // run --rm (both networks), docker run --rm (private dockerd), isola --version vs node -e 0
+    // (src/bench/scenarios/container-start.ts, runnable alone) ---------------------------------
+    log('container start: isola run --rm vs runc, podman and docker, alternated');
+    try {
+      const { benchContainerStart } = await import('./scenarios/container-start.js');
+      const r = await benchContainerStart({ runs, log });
+      rows.push(...r.rows);
+      raw.containerStart = { samples: r.raw, skipped: r.skipped };
+    } catch (e) {
+      rows.push({ name: '`isola run --rm base true` vs podman, runc and docker', value: null, unit: 'ms', target: '<= podman; <= runc + 60 ms', ok: false, note: `failed: ${(e as Error).message}` });
+    }
 
     // ---- (b) memory of an idle detached container beyond its workload ----------------------
     log('idle container memory');
@@ -260,7 +215,6 @@ async function main(): Promise<number> {
     } // end of the sections --only-stability skips
   } finally {
     await isola(['rm', '-f', ...(await isola(['ps', '-a', '-q'])).stdout.split('\n').filter(Boolean)]).catch(() => undefined);
-    await sh('podman', ['rmi', '-f', PODMAN_IMAGE]).catch(() => undefined);
     fs.rmSync(root, { recursive: true, force: true });
   }
 

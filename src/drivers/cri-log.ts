@@ -28,21 +28,23 @@ function sizeOf(file: string): number {
 }
 
 /**
- * A sleep that the log folder's change events cut short (the log may not exist yet), so the
- * first output reaches the terminal as soon as conmon writes it; the timeout is the backstop.
+ * A sleep that change events in the log's folder cut short (the log may not exist yet), so the
+ * first output reaches the terminal as soon as conmon writes it; so do those of the folders in
+ * `alsoWatch` (where the writer's exit status appears: the end of a follow is seen when it is
+ * written, not up to one nap later). The timeout is the backstop.
  */
 class Waker {
   private wake: (() => void) | null = null;
-  private readonly watcher: fs.FSWatcher | null;
+  private readonly watchers: fs.FSWatcher[] = [];
 
-  constructor(dir: string) {
-    let w: fs.FSWatcher | null;
-    try {
-      w = fs.watch(dir, () => this.wake?.());
-    } catch {
-      w = null; // the timeout alone still works
+  constructor(dirs: readonly string[]) {
+    for (const dir of dirs) {
+      try {
+        this.watchers.push(fs.watch(dir, () => this.wake?.()));
+      } catch {
+        /* a folder that does not exist (yet): the timeout alone still works */
+      }
     }
-    this.watcher = w;
   }
 
   nap(ms: number): Promise<void> {
@@ -58,19 +60,21 @@ class Waker {
   }
 
   close(): void {
-    this.watcher?.close();
+    for (const w of this.watchers) w.close();
   }
 }
 
 /**
  * Reads a k8s-file log from the start; with `follow`, keeps reading as it grows until
- * `finished()` says the writer is gone and the file has been drained.
+ * `finished()` says the writer is gone and the file has been drained. `exitDirs`: folders whose
+ * changes may make `finished()` true (the exit status file's), watched so that the follow ends
+ * as soon as the writer's exit is recorded.
  */
-export async function* readK8sLog(file: string, follow: boolean, finished: () => boolean, signal?: AbortSignal): AsyncIterable<LogEntry> {
+export async function* readK8sLog(file: string, follow: boolean, finished: () => boolean, signal?: AbortSignal, exitDirs: readonly string[] = []): AsyncIterable<LogEntry> {
   let pos = 0;
   let rest = '';
   const decoder = new StringDecoder('utf8');
-  const waker = follow ? new Waker(path.dirname(file)) : null;
+  const waker = follow ? new Waker([path.dirname(file), ...exitDirs]) : null;
   try {
     for (;;) {
       // Started again, empty, by a size limit (--log-opt max-size): read it from the top.

@@ -25,13 +25,12 @@ import { chooseRuntime, probeRuntime, runtimeBinary, RUNTIMES } from './runtime.
 import { conmonPath, exitInfo, filterRuncErrors, readExit, runtimeError, startConmon, waitForExitFile } from './monitor.js';
 import { cgroupFile, cgroupVersion, containerStats, oomKills, pssBytes } from './stats.js';
 import { readK8sLog } from '../cri-log.js';
-import { exportChanges } from './changes.js';
-import { exportRootfs } from './export-fs.js';
-import { keepUpper, restoreUpper } from './snapshot.js';
-import { kindOf, resolveInside, tarIn, tarOut } from './copy.js';
 import type { Readable, Writable } from 'node:stream';
 import type { PathKind } from '../../core/types.js';
-import { attachConmon, execOnTerminal, execSessionDir, ttyRelayPath } from './attach.js';
+// Loaded where used, not at start: the modules of attach, copy, diff, export and snapshot are
+// not on the path of `run` (each is a few more files to load before a container can start).
+const attachMod = () => import('./attach.js');
+const copyMod = () => import('./copy.js');
 
 
 /**
@@ -107,7 +106,8 @@ export class ContainerDriver implements Driver<ContainerData> {
   }
 
   async start(spec: InstanceSpec, data: ContainerData, checkpoint?: (data: ContainerData) => void, attach?: StartAttach): Promise<ContainerData> {
-    const relay = attach ? ttyRelayPath(this.ctx.config) : null; // refused before anything starts
+    const attachLib = attach ? await attachMod() : null;
+    const relay = attach && attachLib ? attachLib.ttyRelayPath(this.ctx.config) : null; // refused before anything starts
     const ready = await this.prepareAgain(spec, data);
     // Detached instances clean up after themselves through conmon's exit command; a foreground
     // `run` does it itself as soon as it sees the exit, which keeps the start path short.
@@ -116,7 +116,7 @@ export class ContainerDriver implements Driver<ContainerData> {
     const started: ContainerData = { ...ready, pid, conmonPid, ...(ref ? { conmonStartTime: ref.startTime, bootId: ref.bootId } : {}) };
     checkpoint?.(started);
     // The container exists but has not run yet (runc create): a client attached now misses nothing.
-    const session = attach && relay ? await attachConmon(relay, filesOf(spec).bundle, attach, !!spec.tty) : null;
+    const session = attach && relay && attachLib ? await attachLib.attachConmon(relay, filesOf(spec).bundle, attach, !!spec.tty) : null;
     const r = await run(data.runtime, ['--root', data.runtimeRoot, 'start', spec.id]);
     if (r.code !== 0) {
       session?.close();
@@ -128,6 +128,7 @@ export class ContainerDriver implements Driver<ContainerData> {
 
   async attach(spec: InstanceSpec, data: ContainerData, io: AttachIO): Promise<AttachSession> {
     if (this.monitorAlive(spec, data) === null) throw new IsolaError('FAILED_PRECONDITION', `instance ${spec.name} is not running`, 'start it first; isola logs shows what it wrote');
+    const { attachConmon, ttyRelayPath } = await attachMod();
     return attachConmon(ttyRelayPath(this.ctx.config), filesOf(spec).bundle, io, !!spec.tty);
   }
 
@@ -211,12 +212,16 @@ export class ContainerDriver implements Driver<ContainerData> {
       ? [{ bin: data.runtime, root: data.runtimeRoot }]
       : RUNTIMES.map((name) => ({ bin: runtimeBinary(name, this.ctx.config), root: runtimeRootOf(this.ctx.paths.run, name) }))
         .filter((r): r is { bin: string; root: string } => r.bin !== null && fs.existsSync(path.join(r.root, spec.id)));
-    for (const r of runtimes) await run(r.bin, ['--root', r.root, 'delete', '--force', spec.id]).catch(() => undefined);
-    signalProcess(this.monitorAlive(spec, data), 'SIGKILL');
-    // runc delete removes the cgroup; one a runtime killed mid-create left behind goes here.
-    removeCgroup(data?.cgroupsPath ?? `/isola-${spec.id}`);
-    // Independent of each other once the runtime has let go: do them at once.
-    await Promise.all([unmount(filesOf(spec).rootfs), removeNetns(spec.id)]);
+    const runtime = async () => {
+      for (const r of runtimes) await run(r.bin, ['--root', r.root, 'delete', '--force', spec.id]).catch(() => undefined);
+      signalProcess(this.monitorAlive(spec, data), 'SIGKILL');
+      // runc delete removes the cgroup; one a runtime killed mid-create left behind goes here.
+      removeCgroup(data?.cgroupsPath ?? `/isola-${spec.id}`);
+    };
+    // The three are independent, so they run at once (the exit path of run --rm waits for all):
+    // the unmount is lazy (a workload still inside, killed by the delete, keeps its view until
+    // it is gone), and a network namespace file removed under a process leaves it its namespace.
+    await Promise.all([runtime(), unmount(filesOf(spec).rootfs), removeNetns(spec.id)]);
   }
 
   async remove(spec: InstanceSpec, _data: ContainerData | null): Promise<void> {
@@ -239,6 +244,7 @@ export class ContainerDriver implements Driver<ContainerData> {
     if (pidFile) execArgs.push('--pid-file', pidFile);
     execArgs.push(spec.id, ...argv);
     if (opts.tty) {
+      const { execOnTerminal, execSessionDir, ttyRelayPath } = await attachMod();
       return execOnTerminal({
         relay: ttyRelayPath(this.ctx.config), runtime: [data.runtime, '--root', data.runtimeRoot], execArgs,
         sessionDir: execSessionDir(spec.runDir), tty: opts.tty, stdin: opts.stdin ?? null, stdout: opts.stdout, stderr: opts.stderr,
@@ -329,7 +335,10 @@ export class ContainerDriver implements Driver<ContainerData> {
   }
 
   logs(spec: InstanceSpec, data: ContainerData, opts: { follow: boolean; signal?: AbortSignal }) {
-    return readK8sLog(filesOf(spec).log, opts.follow, () => readExit(spec) !== null || this.monitorAlive(spec, data) === null, opts.signal);
+    const f = filesOf(spec);
+    // The exit folder is watched too: a foreground run's output ends the moment conmon records
+    // the exit, not up to one poll (50 ms) later.
+    return readK8sLog(f.log, opts.follow, () => readExit(spec) !== null || this.monitorAlive(spec, data) === null, opts.signal, [f.exitDir]);
   }
 
   /** The overlay's upper directory as an OCI layer; the container may be running or stopped. */
@@ -337,6 +346,7 @@ export class ContainerDriver implements Driver<ContainerData> {
     const f = filesOf(spec);
     const staging = path.join(spec.dir, `changes-${process.pid}`);
     try {
+      const { exportChanges } = await import('./changes.js');
       await exportChanges(f.upper, staging, tarFile, this.ctx.config.searchPath, ['etc/hostname', 'etc/hosts', 'etc/resolv.conf', INIT_PATH.slice(1)]);
     } finally {
       fs.rmSync(staging, { recursive: true, force: true });
@@ -346,6 +356,7 @@ export class ContainerDriver implements Driver<ContainerData> {
   /** The image's root with the container's changes, as a tar (export-fs.ts). */
   async exportFs(spec: InstanceSpec, _data: ContainerData, out: Writable): Promise<void> {
     const lower = await ensureUnpacked(spec.image, this.ctx.cache, this.ctx.config.unpack);
+    const { exportRootfs } = await import('./export-fs.js');
     await exportRootfs(lower, filesOf(spec).upper, path.join(spec.dir, `export-${process.pid}-${Date.now()}`), out, [INIT_PATH.slice(1)]);
   }
 
@@ -354,6 +365,7 @@ export class ContainerDriver implements Driver<ContainerData> {
     // Frozen while copied, so no file is caught half written (one the user paused stays paused).
     if (now === 'running') await this.pause(spec, data);
     try {
+      const { keepUpper } = await import('./snapshot.js');
       return { bytes: await keepUpper(filesOf(spec).upper, snap.dir) };
     } finally {
       if (now === 'running') await this.resume(spec, data);
@@ -366,6 +378,7 @@ export class ContainerDriver implements Driver<ContainerData> {
     // overlay never sees its upper directory change under it.
     const mounted = isMounted(f.rootfs);
     if (mounted) await unmount(f.rootfs);
+    const { restoreUpper } = await import('./snapshot.js');
     await restoreUpper(f.upper, f.work, snap.dir);
     if (mounted) await mountOverlay(await ensureUnpacked(spec.image, this.ctx.cache, this.ctx.config.unpack), f.upper, f.work, f.rootfs);
   }
@@ -387,15 +400,18 @@ export class ContainerDriver implements Driver<ContainerData> {
     }
   }
 
-  statPath(spec: InstanceSpec, data: ContainerData, p: string, follow: boolean): Promise<PathKind> {
+  async statPath(spec: InstanceSpec, data: ContainerData, p: string, follow: boolean): Promise<PathKind> {
+    const { kindOf, resolveInside } = await copyMod();
     return this.inRoot(spec, data, async (root) => kindOf(resolveInside(root, p, follow)));
   }
 
-  copyOut(spec: InstanceSpec, data: ContainerData, p: string, out: Writable, opts: { follow: boolean }): Promise<void> {
+  async copyOut(spec: InstanceSpec, data: ContainerData, p: string, out: Writable, opts: { follow: boolean }): Promise<void> {
+    const { tarOut } = await copyMod();
     return this.inRoot(spec, data, (root) => tarOut(root, p, out, opts.follow));
   }
 
-  copyIn(spec: InstanceSpec, data: ContainerData, dir: string, input: Readable, opts: { owner?: { uid: number; gid: number } } = {}): Promise<void> {
+  async copyIn(spec: InstanceSpec, data: ContainerData, dir: string, input: Readable, opts: { owner?: { uid: number; gid: number } } = {}): Promise<void> {
+    const { tarIn } = await copyMod();
     return this.inRoot(spec, data, (root) => tarIn(root, dir, input, opts.owner));
   }
 
