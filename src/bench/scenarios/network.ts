@@ -9,6 +9,7 @@ import { parseRtts } from '../probe-binary.js';
 import { quantile, summarize } from '../stats.js';
 import { run } from '../../util/exec.js';
 import { PROBE_ARGV, PROBE_PORT, probeFor, type Metric, type ScenarioContext } from '../scenario.js';
+import { freePort } from '../peers/registry.js';
 
 
 /** One TCP connection, `count` one-byte request/response transactions, one in flight (netperf TCP_RR style). */
@@ -59,16 +60,6 @@ async function waitForEcho(host: string, port: number, deadlineMs: number): Prom
       await sleep(200);
     }
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** Round trips per connection and connections per target: enough trips that p99 is not one outlier, enough connections for an interval. */
