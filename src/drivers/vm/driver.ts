@@ -18,7 +18,7 @@ import { allocatedBytes } from '../../util/fsx.js';
 import { findQemu, findQemuImg, probeAccelerator } from './accel.js';
 import { AgentConnection, request } from './agent.js';
 import { createOverlay, diskUsage, ensureBaseDisk, type DiskUsage } from './disk.js';
-import { MIN_MEMORY_MIB, attachCmdline, minMemoryMiB, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from './launch.js';
+import { MIN_MEMORY_MIB, TCG_TB_SIZE_MIB, attachCmdline, minMemoryMiB, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from './launch.js';
 import { readK8sLog } from '../cri-log.js';
 import {
   EXIT_VM_KILLED, consoleTail, exitInfo, killQemu, launchJailed, orphanOf, qmpCommand, readStatus, socketPath, vmmAlive, waitGone, waitLaunched,
@@ -132,7 +132,7 @@ export class VmDriver implements Driver<VmData> {
       return { ok: false, reason: (e as IsolaError).oneLine(), details };
     }
     details.qemu = `${await qemuVersion(qemu)} (${qemu})`;
-    details.machine = 'microvm, qboot firmware (bios-microvm.bin), virtio-mmio';
+    details.machine = `${this.ctx.config.vm.machine === 'microvm' ? 'microvm, qboot firmware (bios-microvm.bin), virtio on its PCIe bus' : 'q35, SeaBIOS, virtio-pci'}; TCG translation cache ${TCG_TB_SIZE_MIB} MiB`;
     const assets = readGuestAssets(this.ctx.config.assets);
     const choice = this.ctx.config.vm.kernel;
     const booted = assets ? (choice === 'isola' ? assets.isolaKernel?.release ?? 'not built' : assets.kernelVersion) : 'not set up';
@@ -199,6 +199,8 @@ export class VmDriver implements Driver<VmData> {
       acceleratorReason: accel.reason,
       cpu: accel.accel === 'kvm' ? (accel.cpu ?? 'host') : 'max',
       machine: this.ctx.config.vm.machine,
+      // New microvm VMs put their virtio devices on PCIe (LaunchPlan.pcie says why).
+      ...(this.ctx.config.vm.machine === 'microvm' ? { pcie: true } : {}),
       memoryMiB: mem,
       cpus: vcpus(spec.cpus),
       kernel: spec.kernel ?? boot?.kernel ?? '',
@@ -339,6 +341,8 @@ export class VmDriver implements Driver<VmData> {
       tscKhz: hostTscKhz(),
       extraCmdline: [...extraCmdline, ...this.ctx.config.vm.cmdline],
       ...(v.shares?.length ? { shares: sharesInJail(v.shares) } : {}),
+      ...(v.pcie ? { pcie: true } : {}),
+      tbSizeMiB: TCG_TB_SIZE_MIB,
     };
   }
 
