@@ -40,6 +40,11 @@ export function guestRuntimeOf(spec: Pick<InstanceSpec, 'runtime'>): GuestRuntim
   throw new IsolaError('INVALID_ARGUMENT', `--runtime ${spec.runtime} is not available inside the hybrid guest`, `the hybrid guest runs ${GUEST_RUNTIMES.join(' or ')}; leave --runtime out or name one of them`);
 }
 
+/** crun in the guest and a terminal: refused, see GUEST_RUNTIMES. */
+function crunTerminal(): IsolaError {
+  return new IsolaError('INVALID_ARGUMENT', 'a terminal (-t) is not available with --runtime crun in the hybrid guest: crun 1.8.1 leaves the container\'s terminal without its size there', 'drop -t, or leave --runtime out (runc)');
+}
+
 export class HybridDriver implements Driver<HybridData> {
   readonly kind = 'hybrid' as const;
   private readonly vm: VmDriver;
@@ -78,6 +83,7 @@ export class HybridDriver implements Driver<HybridData> {
 
   async create(spec: InstanceSpec): Promise<HybridData> {
     const sys = await guestSystem(this.ctx.config, guestRuntimeOf(spec));
+    if (sys.runtime === 'crun' && spec.tty) throw crunTerminal();
     if (spec.devices?.length) throw new IsolaError('INVALID_ARGUMENT', '--device is not available with --as hybrid: the container runs inside a VM, which cannot reach the host\'s devices', 'drop --device, or use --as container');
     if (spec.init && !sys.tini) throw new IsolaError('UNAVAILABLE', '--init needs tini-static, which is not installed', 'install Debian\'s tini package (npm run bootstrap does)');
     const lower = await ensureUnpacked(spec.image, this.ctx.cache, this.ctx.config.unpack);
@@ -152,6 +158,7 @@ export class HybridDriver implements Driver<HybridData> {
   }
 
   async exec(spec: InstanceSpec, h: HybridData, argv: string[], opts: ExecOptions): Promise<number> {
+    if (opts.tty && spec.runtime === 'crun') throw crunTerminal();
     // With -t, `runc exec --tty` runs on the guest terminal the agent allocates and relays the
     // container's own terminal to it (window sizes follow through SIGWINCH).
     const args = [GUEST.runc, '--root', GUEST.runcRoot, 'exec', ...(opts.tty ? ['--tty'] : []), '--cwd', opts.workdir || spec.workdir || '/'];

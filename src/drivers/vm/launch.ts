@@ -86,9 +86,11 @@ export function minMemoryMiB(kernel: 'isola' | 'cloud' | 'custom' | undefined): 
 export const DEFAULT_MEMORY_MIB = 256;
 
 /**
- * TCG's translated-code cache, MiB (LaunchPlan.tbSizeMiB): QEMU's default reserves 1 GiB and a
- * boot and idle guest here leaves about 30 MiB of it resident; measured in the guest-kernel
- * scenario (docs/BENCHMARKS.md) against boot time.
+ * TCG's translated-code cache of a plain VM, MiB (LaunchPlan.tbSizeMiB): QEMU's default
+ * reserves 1 GiB and a boot and idle guest here leaves about 30 MiB of it resident; 16 MiB
+ * costs a plain VM's `run --rm` about 5 % and saves about 15 MiB. Not for hybrids and machines:
+ * runc's Go code then keeps being retranslated (measured: `run --rm --as hybrid` 1.8 s with
+ * QEMU's default, 3.4 s with 16 MiB). See docs/BENCHMARKS.md.
  */
 export const TCG_TB_SIZE_MIB = 16;
 
