@@ -4,6 +4,8 @@
  */
 export interface CmdlineOptions {
   machine: 'microvm' | 'q35';
+  /** microvm with its PCIe bus on (the VM's virtio devices are there): no pci=off. */
+  pcie?: boolean;
   accel: 'kvm' | 'tcg';
   /** TCG only: the host's TSC rate, which is the guest's under TCG. */
   tscKhz?: number;
@@ -11,8 +13,8 @@ export interface CmdlineOptions {
 }
 
 /**
- * quiet: every console byte is an emulated UART write, slow under TCG. pci=off on microvm: it
- * has no PCI bus to scan. mitigations=off nokaslr: the guest is one
+ * quiet: every console byte is an emulated UART write, slow under TCG. pci=off on microvm without
+ * its PCIe bus: there is no PCI bus to scan. mitigations=off nokaslr: the guest is one
  * workload in its own VM; these cost boot time under TCG.
  * tsc_early_khz + tsc=reliable under TCG: the emulated CPU's TSC is the host's, but calibrating
  * it against the emulated PIT fails when the host is busy, and the kernel then (about one boot
@@ -20,7 +22,7 @@ export interface CmdlineOptions {
  */
 export function kernelCmdline(plan: CmdlineOptions): string {
   const words = ['console=ttyS0', 'quiet', 'panic=-1', 'mitigations=off', 'nokaslr'];
-  if (plan.machine === 'microvm') words.push('pci=off');
+  if (plan.machine === 'microvm' && !plan.pcie) words.push('pci=off');
   if (plan.accel === 'tcg' && plan.tscKhz) words.push(`tsc_early_khz=${plan.tscKhz}`, 'tsc=reliable');
   return [...words, ...(plan.extraCmdline ?? [])].join(' ');
 }

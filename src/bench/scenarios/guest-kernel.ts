@@ -19,9 +19,10 @@ import { bareQemuArgs, type VmBenchResult } from './vm.js';
  *    output on the client's stdout;
  *  - a bare QEMU boot of Debian's cloud kernel (the same command line as vm.ts's floor, the
  *    workload `echo MARK`): the issue's reference for isola's VM figure;
- *  - `isola run --rm --as hybrid base true` on each kernel;
+ *  - `isola run --rm --as hybrid base true` on each kernel, and with `--runtime crun` on isola's;
  *  - the idle QEMU's resident memory (VmRSS) of a 64 MiB guest on isola's kernel, and on the
- *    cloud kernel at the smallest memory it boots with (96 MiB).
+ *    cloud kernel at the smallest memory it boots with (96 MiB), split into the guest's RAM, the
+ *    VMM's own anonymous memory and file pages (residentSplit).
  */
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const BIN = path.join(REPO, 'bin', 'isola.js');
@@ -36,6 +37,35 @@ function residentMiB(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * QEMU's resident memory split in three (MiB): the guest's RAM (the anonymous mapping of exactly
+ * the guest's size, whatever pages the guest touched), the rest of QEMU's anonymous memory (its
+ * own: TCG's translation cache, heaps, device state: the VMM's overhead), and file pages (QEMU's
+ * binary and libraries, the kernel file it keeps mapped: shared with every other VM).
+ */
+export function residentSplit(smaps: string, guestMiB: number): { guest: number; vmmAnon: number; file: number } {
+  let guest = 0;
+  let vmmAnon = 0;
+  let file = 0;
+  let size = 0;
+  let named = false;
+  for (const line of smaps.split('\n')) {
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (head) {
+      size = (parseInt(head[2] ?? '0', 16) - parseInt(head[1] ?? '0', 16)) / (1024 * 1024);
+      named = head[3] !== '0' && (head[4] ?? '') !== '';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (!rss) continue;
+    const mib = Number(rss[1]) / 1024;
+    if (named) file += mib;
+    else if (size === guestMiB && guest === 0) guest = mib;
+    else vmmAnon += mib;
+  }
+  return { guest, vmmAnon, file };
 }
 
 const round = (x: number): number => Math.round(x * 10) / 10;
@@ -80,6 +110,7 @@ export async function benchGuestKernel(opts: { runs?: number; warmup?: number; l
       { name: 'bare QEMU, cloud kernel', run: () => timed(qemu, bare, base) },
       { name: 'hybrid true, isola kernel', run: () => cli(['run', '--rm', '--as', 'hybrid', 'base', 'true'], envOf('isola')) },
       { name: 'hybrid true, cloud kernel', run: () => cli(['run', '--rm', '--as', 'hybrid', 'base', 'true'], envOf('cloud')) },
+      { name: 'hybrid crun true, isola kernel', run: () => cli(['run', '--rm', '--as', 'hybrid', '--runtime', 'crun', 'base', 'true'], envOf('isola')) },
     ];
     log(`${arms.length} arms alternated, ${warmup} warm-up + ${runs} rounds`);
     const res = await alternate<Timed>(arms, { warmup, runs, onRound: (d, t) => log(`round ${d}/${t}`) });
@@ -101,6 +132,8 @@ export async function benchGuestKernel(opts: { runs?: number; warmup?: number; l
     const hyIsola = median((res.get('hybrid true, isola kernel') ?? []).map((r) => r.exitMs));
     row('`isola run --rm --as hybrid base true`, isola kernel', 'hybrid true, isola kernel', (r) => r.exitMs, '<= 1.5 x the VM figure', () => hyIsola <= 1.5 * vmIsola, `${ctx}; ${(hyIsola / vmIsola).toFixed(2)} x the VM figure on the same kernel`);
     row('`isola run --rm --as hybrid base true`, cloud kernel', 'hybrid true, cloud kernel', (r) => r.exitMs, 'compare arm', () => null);
+    const hyCrun = median((res.get('hybrid crun true, isola kernel') ?? []).map((r) => r.exitMs));
+    row('`isola run --rm --as hybrid --runtime crun base true`, isola kernel', 'hybrid crun true, isola kernel', (r) => r.exitMs, 'compare arm (crun in the guest)', () => null, `${ctx}; ${(hyCrun / vmIsola).toFixed(2)} x the VM figure on the same kernel`);
 
     // Idle memory: one VM per kernel, QEMU's VmRSS sampled after it settled.
     for (const [k, mem] of [['isola', 64], ['cloud', 96]] as const) {
@@ -120,7 +153,14 @@ export async function benchGuestKernel(opts: { runs?: number; warmup?: number; l
           await sleep(500);
         }
         const v = samples.length ? median(samples) : NaN;
-        out.push({ name: `idle QEMU RSS, ${mem} MiB guest, ${k} kernel`, value: round(v), unit: 'MiB', target: k === 'isola' ? '<= 100 MiB' : 'compare arm', ok: k === 'isola' ? v <= 100 : Number.isFinite(v), note: `${accel}; VmRSS of the jailed QEMU 4 s after start, median of 5 samples${k === 'cloud' ? '; the cloud kernel does not boot in 64 MiB (96 MiB is its minimum here)' : ''}` });
+        let split = '';
+        try {
+          const sp = residentSplit(fs.readFileSync(`/proc/${doc?.State.Pid}/smaps`, 'utf8'), mem);
+          split = `; of it: guest RAM touched ${round(sp.guest)} MiB, the VMM's own anonymous memory ${round(sp.vmmAnon)} MiB (TCG's translation cache among it), file pages ${round(sp.file)} MiB (QEMU, its libraries, the kernel file; shared between VMs)`;
+        } catch {
+          split = '';
+        }
+        out.push({ name: `idle QEMU RSS, ${mem} MiB guest, ${k} kernel`, value: round(v), unit: 'MiB', target: k === 'isola' ? '<= 100 MiB' : 'compare arm', ok: k === 'isola' ? v <= 100 : Number.isFinite(v), note: `${accel}; VmRSS of the jailed QEMU 4 s after start, median of 5 samples${split}${k === 'cloud' ? '; the cloud kernel does not boot in 64 MiB (96 MiB is its minimum here)' : ''}` });
       } finally {
         await cli(['rm', '-f', name], base);
       }

@@ -11,13 +11,13 @@ import { VmDriver } from '../vm/driver.js';
 import { ensureUnpacked } from '../container/rootfs.js';
 import { resolveUser } from '../container/user.js';
 import { probeRuntime } from '../container/runtime.js';
-import { ensureHybridDisk, guestSystem } from './disk.js';
+import { ensureHybridDisk, guestSystem, GUEST_RUNTIMES, type GuestRuntime } from './disk.js';
 import { GUEST_OVERHEAD_BYTES, guestConfigOf, vmSpecOf } from './launch.js';
 import { CONTAINER_ID, GUEST, decodeHybridData, withVm, type HybridData } from './persist.js';
 import { containerState, waitContainerStarted } from './monitor.js';
 import type { Readable, Writable } from 'node:stream';
 import type { PathKind } from '../../core/types.js';
-import { filterRuncErrors } from '../container/monitor.js';
+import { filterGuestRuntimeErrors } from './runtime-errors.js';
 import { hybridStats } from './stats.js';
 
 const DEFAULT_VM_MEMORY = 256 * 1024 * 1024;
@@ -30,6 +30,21 @@ const DEFAULT_VM_MEMORY = 256 * 1024 * 1024;
  * through the VM agent as `runc exec`. Everything else (boot, logs, exit status, stop, stats,
  * cleanup) is the VM driver's.
  */
+/**
+ * The guest's OCI runtime for an instance: the one --runtime names (runc or crun), else runc.
+ * Other runtimes (runsc) are refused.
+ */
+export function guestRuntimeOf(spec: Pick<InstanceSpec, 'runtime'>): GuestRuntime {
+  if (!spec.runtime) return 'runc';
+  if ((GUEST_RUNTIMES as readonly string[]).includes(spec.runtime)) return spec.runtime as GuestRuntime;
+  throw new IsolaError('INVALID_ARGUMENT', `--runtime ${spec.runtime} is not available inside the hybrid guest`, `the hybrid guest runs ${GUEST_RUNTIMES.join(' or ')}; leave --runtime out or name one of them`);
+}
+
+/** crun in the guest and a terminal: refused, see GUEST_RUNTIMES. */
+function crunTerminal(): IsolaError {
+  return new IsolaError('INVALID_ARGUMENT', 'a terminal (-t) is not available with --runtime crun in the hybrid guest: crun 1.8.1 leaves the container\'s terminal without its size there', 'drop -t, or leave --runtime out (runc)');
+}
+
 export class HybridDriver implements Driver<HybridData> {
   readonly kind = 'hybrid' as const;
   private readonly vm: VmDriver;
@@ -67,11 +82,9 @@ export class HybridDriver implements Driver<HybridData> {
   }
 
   async create(spec: InstanceSpec): Promise<HybridData> {
-    if (spec.runtime && spec.runtime !== 'runc') {
-      throw new IsolaError('INVALID_ARGUMENT', `--runtime ${spec.runtime} is not available inside the hybrid guest`, 'the hybrid guest runs runc; leave --runtime out or use --runtime runc');
-    }
+    const sys = await guestSystem(this.ctx.config, guestRuntimeOf(spec));
+    if (sys.runtime === 'crun' && spec.tty) throw crunTerminal();
     if (spec.devices?.length) throw new IsolaError('INVALID_ARGUMENT', '--device is not available with --as hybrid: the container runs inside a VM, which cannot reach the host\'s devices', 'drop --device, or use --as container');
-    const sys = await guestSystem(this.ctx.config);
     if (spec.init && !sys.tini) throw new IsolaError('UNAVAILABLE', '--init needs tini-static, which is not installed', 'install Debian\'s tini package (npm run bootstrap does)');
     const lower = await ensureUnpacked(spec.image, this.ctx.cache, this.ctx.config.unpack);
     const disk = await ensureHybridDisk(spec.image, this.ctx.cache, sys, this.ctx.config.unpack);
@@ -145,6 +158,7 @@ export class HybridDriver implements Driver<HybridData> {
   }
 
   async exec(spec: InstanceSpec, h: HybridData, argv: string[], opts: ExecOptions): Promise<number> {
+    if (opts.tty && spec.runtime === 'crun') throw crunTerminal();
     // With -t, `runc exec --tty` runs on the guest terminal the agent allocates and relays the
     // container's own terminal to it (window sizes follow through SIGWINCH).
     const args = [GUEST.runc, '--root', GUEST.runcRoot, 'exec', ...(opts.tty ? ['--tty'] : []), '--cwd', opts.workdir || spec.workdir || '/'];
@@ -159,13 +173,13 @@ export class HybridDriver implements Driver<HybridData> {
     }
     args.push(CONTAINER_ID, ...argv);
     // runc's own error lines (a command it cannot start) come on stderr, or with a terminal on it.
-    const filter = filterRuncErrors(opts.tty ? opts.stdout : opts.stderr, 'in the hybrid guest');
+    const filter = filterGuestRuntimeErrors(opts.tty ? opts.stdout : opts.stderr, 'in the hybrid guest');
     const code = await this.vm.exec(this.vmSpec(spec, h), h.vm, args, opts.tty ? { ...opts, stdout: filter.sink } : { ...opts, stderr: filter.sink });
     if (pidFile) {
       const kill = opts.signal?.aborted ? `[ -f ${pidFile} ] && kill -9 "$(cat ${pidFile})" 2>/dev/null; ` : '';
       await collectOutput((io) => this.vm.exec(this.vmSpec(spec, h), h.vm, ['/bin/sh', '-c', `${kill}rm -f ${pidFile}`], { ...io, stdin: null })).catch(() => undefined);
     }
-    const err = filter.error();
+    const err = filter.error(code);
     if (err) throw err;
     return code;
   }

@@ -12,7 +12,7 @@ export const GUEST_OVERHEAD_BYTES = 96 * 1024 * 1024;
  * The guest's start script: the VM's workload. It prepares what runc needs (a /run tmpfs, the
  * cgroup v2 hierarchy, the bundle's config and /etc files), runs the image as a container, passes
  * signals on to runc (which passes them to the container) and exits with the container's status.
- * A command runc cannot start ends 127 or 126, as on the host.
+ * A command the runtime (runc or crun, see GUEST_RUNTIMES) cannot start ends 127 or 126, as on the host.
  * $1: config.json. The container's /etc/hostname, hosts and resolv.conf are the guest's own,
  * which init keeps (and rewrites when the instance's networks change).
  */
@@ -30,8 +30,8 @@ pid=$!
 exec 3<&-
 for s in TERM INT HUP QUIT USR1 USR2 WINCH ALRM PWR URG XCPU XFSZ VTALRM PROF SYS TRAP ABRT IO; do trap "kill -$s $pid 2>/dev/null" $s; done
 while :; do wait $pid; rc=$?; kill -0 $pid 2>/dev/null || break; done
-if [ "$rc" = 1 ] && grep -q 'executable file not found\\|exec: .*no such file or directory' ${GUEST.bundle}/runc.log 2>/dev/null; then rc=127
-elif [ "$rc" = 1 ] && grep -q 'exec: .*permission denied' ${GUEST.bundle}/runc.log 2>/dev/null; then rc=126; fi
+if [ "$rc" = 1 ] && grep -qi 'executable file not found\\|executable file \`[^\`]*\` not found\\|exec: .*no such file or directory' ${GUEST.bundle}/runc.log 2>/dev/null; then rc=127
+elif [ "$rc" = 1 ] && grep -qi 'exec: .*permission denied\\|open executable: permission denied' ${GUEST.bundle}/runc.log 2>/dev/null; then rc=126; fi
 exit $rc
 `;
 

@@ -45,6 +45,21 @@ export interface LaunchPlan {
   extraCmdline?: string[];
   /** Shared folders: a vhost-user-fs device per share, its virtiofsd's socket as QEMU sees it. */
   shares?: { tag: string; socket: string }[];
+  /**
+   * microvm only: its virtio devices on microvm's PCIe bus rather than virtio-mmio. QEMU's
+   * virtio-mmio offers every queue at 1024 entries, and the guest's virtio_console fills each
+   * port's receive queue with a 4 KiB buffer per entry: about 4 MiB of guest memory per serial
+   * port (five here) and as much for the control queue, all touched, all host memory. On PCI
+   * the queues are the devices' own sizes (128 for virtio-serial). Absent: virtio-mmio (VMs
+   * recorded before, whose snapshots hold that layout).
+   */
+  pcie?: boolean;
+  /**
+   * TCG only: the size of QEMU's translated-code cache in MiB (-accel tcg,tb-size=N); absent,
+   * QEMU's default (1 GiB reserved, filled as the guest runs new code: about 30 MiB resident
+   * after a boot here).
+   */
+  tbSizeMiB?: number;
 }
 
 /**
@@ -70,6 +85,15 @@ export function minMemoryMiB(kernel: 'isola' | 'cloud' | 'custom' | undefined): 
 }
 export const DEFAULT_MEMORY_MIB = 256;
 
+/**
+ * TCG's translated-code cache of a plain VM, MiB (LaunchPlan.tbSizeMiB): QEMU's default
+ * reserves 1 GiB and a boot and idle guest here leaves about 30 MiB of it resident; 16 MiB
+ * costs a plain VM's `run --rm` about 5 % and saves about 15 MiB. Not for hybrids and machines:
+ * runc's Go code then keeps being retranslated (measured: `run --rm --as hybrid` 1.8 s with
+ * QEMU's default, 3.4 s with 16 MiB). See docs/BENCHMARKS.md.
+ */
+export const TCG_TB_SIZE_MIB = 16;
+
 /** Round a byte count up to whole MiB for -m, and a CPU fraction up to whole vCPUs for -smp. */
 export function memoryMiB(bytes: number | undefined): number {
   return bytes === undefined ? DEFAULT_MEMORY_MIB : Math.ceil(bytes / (1024 * 1024));
@@ -93,8 +117,8 @@ export function optValue(s: string): string {
 }
 
 export function qemuArgs(p: LaunchPlan): string[] {
-  const dev = (kind: 'blk' | 'net' | 'serial'): string =>
-    p.machine === 'microvm' ? `virtio-${kind}-device` : `virtio-${kind}-pci`;
+  const mmio = p.machine === 'microvm' && !p.pcie;
+  const dev = (kind: 'blk' | 'net' | 'serial'): string => (mmio ? `virtio-${kind}-device` : `virtio-${kind}-pci`);
   const f = p.files;
   const shares = p.shares ?? [];
   const shared = shares.length > 0;
@@ -109,10 +133,11 @@ export function qemuArgs(p: LaunchPlan): string[] {
   const args: string[] = [
     '-name', `isola-${p.id}`,
     '-sandbox', SANDBOX,
-    // microvm with its default ACPI: this kernel finds virtio-mmio devices through ACPI only
-    // (CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES is off). Firmware: qboot (bios-microvm.bin).
-    '-M', `${p.machine === 'microvm' ? 'microvm' : 'q35'}${shared ? ',memory-backend=mem' : ''}`,
-    '-accel', p.accel,
+    // microvm with its default ACPI: this kernel finds virtio-mmio devices (and, with pcie=on,
+    // the PCIe host bridge) through ACPI only (CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES is off).
+    // Firmware: qboot (bios-microvm.bin).
+    '-M', `${p.machine === 'microvm' ? `microvm${p.pcie ? ',pcie=on' : ''}` : 'q35'}${shared ? ',memory-backend=mem' : ''}`,
+    '-accel', p.accel === 'tcg' && p.tbSizeMiB ? `tcg,tb-size=${p.tbSizeMiB}` : p.accel,
     ...(p.cpu === 'default' ? [] : ['-cpu', p.cpu]),
     '-m', `${p.memoryMiB}M`,
     '-smp', String(p.cpus),
@@ -132,8 +157,8 @@ export function qemuArgs(p: LaunchPlan): string[] {
   ];
   if (shared) {
     // libvhost-user refuses legacy virtio, which microvm's virtio-mmio offers unless told not to.
-    if (p.machine === 'microvm') args.push('-global', 'virtio-mmio.force-legacy=false');
-    args.push(...shareArgs(shares, p.memoryMiB, p.machine === 'microvm' ? 'vhost-user-fs-device' : 'vhost-user-fs-pci'));
+    if (mmio) args.push('-global', 'virtio-mmio.force-legacy=false');
+    args.push(...shareArgs(shares, p.memoryMiB, mmio ? 'vhost-user-fs-device' : 'vhost-user-fs-pci'));
   }
   args.push(...nicArgs(p.nets, dev('net')));
   return args;

@@ -48,6 +48,10 @@ export type VmData = {
   wholeDisk?: WholeDiskData;
   /** Shared folders (virtiofs), each with its virtiofsd once started; absent in older records. */
   shares?: ShareData[];
+  /** TCG's translation cache in MiB (LaunchPlan.tbSizeMiB): plain VMs; absent: QEMU's default (hybrids, machines, older records). */
+  tbSizeMiB?: number;
+  /** microvm's virtio devices on its PCIe bus (LaunchPlan.pcie); absent in older records: virtio-mmio. */
+  pcie?: boolean;
   /** The exit watcher of this run (isola-exit-watch), when it has one; absent in older records. */
   watcher?: { pid: number; startTime: number; bootId: string } | null;
 };

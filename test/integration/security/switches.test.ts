@@ -113,7 +113,7 @@ describe('hardening switches (container)', () => {
       { what: '--runtime naming a runtime that is not installed', args: ['--runtime', 'runsc'], message: /runtime runsc cannot run containers here: runsc is not installed/ },
       { what: '--runtime naming no runtime at all', args: ['--runtime', 'nope'], message: /unknown runtime "nope"/ },
       { what: '--privileged with --as vm', args: ['--privileged', '--as', 'vm'], message: /--privileged means nothing for --as vm/ },
-      { what: '--runtime other than runc with --as hybrid', args: ['--as', 'hybrid', '--runtime', 'crun'], message: /--runtime crun is not available inside the hybrid guest/ },
+      { what: '--runtime other than runc or crun with --as hybrid', args: ['--as', 'hybrid', '--runtime', 'runsc'], message: /--runtime runsc is not available inside the hybrid guest/ },
     ];
     for (const c of cases) {
       test(c.what, async () => {

@@ -130,3 +130,21 @@ test('shared folders: a shareable memfd RAM backend, modern virtio-mmio, one vho
   assert.deepEqual(after(none, '-object'), [], 'without shares the RAM stays QEMU\'s own');
   assert.deepEqual(after(none, '-global'), []);
 });
+
+test('microvm with pcie: its PCIe bus on, every virtio device a PCI one, no pci=off; older records keep virtio-mmio', () => {
+  const a = qemuArgs(plan({ pcie: true, shares: [{ tag: 'isola0', socket: '/r/vfs0.sock' }] }));
+  assert.deepEqual(after(a, '-M'), ['microvm,pcie=on,memory-backend=mem']);
+  const devices = after(a, '-device').map((d) => d.split(',')[0] ?? '');
+  assert.ok(devices.includes('virtio-blk-pci') && devices.includes('virtio-serial-pci') && devices.includes('virtio-net-pci') && devices.includes('vhost-user-fs-pci'), devices.join(' '));
+  assert.ok(!devices.some((d) => d.endsWith('-device')), devices.join(' '));
+  assert.ok(!a.includes('virtio-mmio.force-legacy=false'));
+  assert.doesNotMatch(after(a, '-append')[0] ?? '', /pci=off/);
+  const old = qemuArgs(plan());
+  assert.ok(after(old, '-device').some((d) => d.startsWith('virtio-serial-device')));
+  assert.match(after(old, '-append')[0] ?? '', /pci=off/);
+});
+
+test('TCG gets the translation cache size asked for; KVM has none', () => {
+  assert.deepEqual(after(qemuArgs(plan({ tbSizeMiB: 16 })), '-accel'), ['tcg,tb-size=16']);
+  assert.deepEqual(after(qemuArgs(plan({ accel: 'kvm', tbSizeMiB: 16 })), '-accel'), ['kvm']);
+});
