@@ -14,7 +14,8 @@
  *   isola.log     workload stdout/stderr as CRI log lines ("TIME stdout F text"), never kernel text
  *   isola.status  "started PID", "error CODE message", "exit CODE": the host reads it as a file
  *   isola.agent   framed requests: exec (with separate stdout/stderr and an exit status, or on a
- *                 pseudo-terminal of its own)
+ *                 pseudo-terminal of its own); isola.agent1 and isola.agent2 are the same, so that
+ *                 three exec sessions run at once (one host client per port)
  *   isola.ctl     framed requests: stats, signals, shutdown, new /etc files, the process list (never
  *                 blocked by a running exec)
  *   isola.tty     the workload's own streams for an attached client: its output from now on, its
@@ -1689,8 +1690,11 @@ int main(void) {
   char *tsz = cmdline ? strstr(cmdline, "isola.tty=") : NULL;
   if (tsz && sscanf(tsz + 10, "%dx%d", &s.rows, &s.cols) != 2) s.rows = s.cols = 0;
   wl_stdin_mode = s.stdin_mode;
-  enum { AGENT, CTL, TTY, NCHANS };
-  struct chan chans[NCHANS] = {{.name = "isola.agent"}, {.name = "isola.ctl"}, {.name = "isola.tty", .is_tty = 1}};
+  /* Three agent ports, each a channel of its own: QEMU's socket behind a port serves one host
+     client at a time, so each port carries one exec session and three run at once. A port the
+     VM lacks (a whole disk booted elsewhere) is left out (fd -1). */
+  enum { AGENT, AGENT1, AGENT2, CTL, TTY, NCHANS };
+  struct chan chans[NCHANS] = {{.name = "isola.agent"}, {.name = "isola.agent1"}, {.name = "isola.agent2"}, {.name = "isola.ctl"}, {.name = "isola.tty", .is_tty = 1}};
   for (int i = 0; i < NCHANS; i++) {
     chans[i].fd = open_port(chans[i].name, O_RDWR | O_NONBLOCK);
     chans[i].exec.out = chans[i].exec.err = chans[i].exec.in = -1;
@@ -1761,7 +1765,7 @@ int main(void) {
 
   double done_at = 0;
   for (;;) {
-    struct pollfd pf[32];
+    struct pollfd pf[4 + 4 * NCHANS]; /* signals, the workload's 3 pipes, 4 per channel */
     int n = 0, idx_sfd, idx_out = -1, idx_err = -1, idx_in = -1;
     int idx_ch[NCHANS], idx_eo[NCHANS], idx_ee[NCHANS], idx_ei[NCHANS];
     for (int i = 0; i < NCHANS; i++) idx_ch[i] = idx_eo[i] = idx_ee[i] = idx_ei[i] = -1;

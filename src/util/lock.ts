@@ -76,6 +76,17 @@ function timedOut(dir: string, timeoutMs: number): IsolaError {
   return new IsolaError('TIMEOUT', `${who} held the lock ${dir} for more than ${Math.round(timeoutMs / 1000)} s`, 'wait for it to finish, or stop it');
 }
 
+/**
+ * One attempt at the lock, without waiting: a function that releases it when taken, null when
+ * a live process holds it (a lock whose owner is gone is broken and taken at the next attempt).
+ * For a caller that picks any free one of several locks (the VM agent's ports).
+ */
+export function tryLock(dir: string): (() => void) | null {
+  const me = self();
+  if (!tryTake(dir, me) && !tryTake(dir, me)) return null;
+  return () => fs.rmSync(dir, { recursive: true, force: true });
+}
+
 export async function withLock<T>(dir: string, fn: () => Promise<T> | T, opts: { timeoutMs?: number } = {}): Promise<T> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;

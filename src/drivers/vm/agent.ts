@@ -9,7 +9,8 @@ const ATTEMPT_MS = 2500;
 /**
  * The host side of the guest agent's framing (see src/guest/init.c): 1 byte type, 4 bytes
  * big-endian length, payload. One connection is one session: QEMU's socket chardev serves one
- * client at a time, so a second isola process waits in the listen queue until the first is done.
+ * client at a time, and a second client's connect fails (EAGAIN) once its listen queue is full;
+ * exec sessions therefore take a port of their own (agent-ports.ts).
  */
 export interface Frame {
   type: string;
@@ -104,7 +105,7 @@ export class AgentConnection {
       });
       s.once('error', (e) => {
         clearTimeout(timer);
-        reject(new IsolaError('FAILED_PRECONDITION', `cannot reach the VM's agent: ${(e as Error).message}`, 'the VM is not running; start it first'));
+        reject(connectError(socketPath, e as NodeJS.ErrnoException));
       });
     });
   }
@@ -183,6 +184,19 @@ export class AgentConnection {
   close(): void {
     this.socket.destroy();
   }
+}
+
+/**
+ * What a failed connect to an agent socket means. EAGAIN: QEMU has a client on this port and its
+ * listen queue is full (it serves one client at a time): busy, not down. ECONNREFUSED: the
+ * socket file is there but QEMU no longer listens (it is ending, or was killed). ENOENT: the
+ * socket is gone, so is the VM.
+ */
+export function connectError(socketPath: string, e: NodeJS.ErrnoException): IsolaError {
+  if (e.code === 'EAGAIN') return new IsolaError('UNAVAILABLE', `the VM's agent port ${socketPath} is busy with another client (connect EAGAIN)`, 'wait for the other exec session into this VM to end, then try again');
+  if (e.code === 'ECONNREFUSED') return new IsolaError('UNAVAILABLE', `the VM's agent socket ${socketPath} refused the connection (ECONNREFUSED): its QEMU is not listening`, 'check the VM with isola ps and isola console; it may be shutting down');
+  if (e.code === 'ENOENT') return new IsolaError('FAILED_PRECONDITION', `cannot reach the VM's agent: ${socketPath} is gone`, 'the VM is not running; start it first');
+  return new IsolaError('UNAVAILABLE', `cannot reach the VM's agent at ${socketPath}: ${e.message}`, 'check the VM with isola ps and isola console');
 }
 
 /** One request, one reply (stats, signal, shutdown, ping) on the ctl channel. */

@@ -17,6 +17,7 @@ import { run } from '../../util/exec.js';
 import { allocatedBytes } from '../../util/fsx.js';
 import { findQemu, findQemuImg, probeAccelerator } from './accel.js';
 import { AgentConnection, request } from './agent.js';
+import { agentPortsOf, openAgentSession } from './agent-ports.js';
 import { createOverlay, diskUsage, ensureBaseDisk, type DiskUsage } from './disk.js';
 import { MIN_MEMORY_MIB, TCG_TB_SIZE_MIB, attachCmdline, minMemoryMiB, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from './launch.js';
 import { readK8sLog } from '../cri-log.js';
@@ -420,7 +421,7 @@ export class VmDriver implements Driver<VmData> {
   async start(spec: InstanceSpec, data: VmData, checkpoint?: (data: VmData) => void, attach?: StartAttach): Promise<VmData> {
     const v = { ...data, ...(data.shares ? { shares: data.shares.map((sh) => ({ ...sh })) } : {}) };
     if (vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is already running`, 'stop it first');
-    for (const f of [v.files.status, finishedMarker(v), v.files.pidfile, v.files.agent, v.files.ctl, v.files.qmp, v.files.tty]) if (f) fs.rmSync(f, { force: true });
+    for (const f of [v.files.status, finishedMarker(v), v.files.pidfile, v.files.agent, ...(v.files.agents ?? []), v.files.ctl, v.files.qmp, v.files.tty]) if (f) fs.rmSync(f, { force: true });
     if (v.wholeDisk) fs.rmSync(v.wholeDisk.firmwareLog, { force: true });
     let session: Promise<AttachSession> | null = null;
     try {
@@ -433,6 +434,8 @@ export class VmDriver implements Driver<VmData> {
         v.kernelVersion = b.kernelVersion;
       }
       const etc = this.writeConfig(spec, v);
+      // A VM recorded before the extra agent ports existed gets them from this start on (agent-ports.ts).
+      v.files.agents ??= launchFiles(path.dirname(v.files.status), spec.runDir).agents;
       const taps: string[] = [];
       for (const n of bridgeNetworks(spec)) {
         await ensureBridge(n);
@@ -633,7 +636,7 @@ export class VmDriver implements Driver<VmData> {
     if (data && data.startedAt !== null && !fs.existsSync(finishedMarker(data)) && readStatus(data.files.status).exitCode === null) {
       exitInfo(data.files.status, finishedMarker(data)); // records when isola saw it gone
     }
-    for (const f of [v.files.agent, v.files.ctl, v.files.qmp, v.files.pidfile, v.files.tty]) if (f) fs.rmSync(f, { force: true });
+    for (const f of [v.files.agent, ...(v.files.agents ?? []), v.files.ctl, v.files.qmp, v.files.pidfile, v.files.tty]) if (f) fs.rmSync(f, { force: true });
   }
 
   /** Everything of the instance lives in its dir and runDir; the shared base disk stays cached. */
@@ -668,7 +671,10 @@ export class VmDriver implements Driver<VmData> {
     const argv = records.argv;
     if (!vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
     if (ownOs(v)) throw noAgent(spec, records.builtin ? 'cp' : 'exec');
-    const c = await AgentConnection.connect(socketPath(v, 'agent'), 10_000);
+    // A free agent port of its own (agent-ports.ts): several sessions run at once.
+    const taken = await openAgentSession(agentPortsOf(v, spec.dir), { name: spec.name, ...(opts.signal ? { signal: opts.signal } : {}) });
+    if (!taken) return 137; // aborted while every port was busy
+    const c = taken.conn;
     const tty = opts.tty;
     const unsubscribe = tty?.onResize((size) => c.send('Z', `${size.rows} ${size.cols}`)) ?? (() => undefined);
     let held = false;
@@ -709,7 +715,7 @@ export class VmDriver implements Driver<VmData> {
       }
     } finally {
       unsubscribe();
-      c.close();
+      taken.release();
     }
   }
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import type { LaunchFiles } from './launch.js';
+import { EXTRA_AGENT_PORTS, type LaunchFiles } from './launch.js';
 
 /**
  * How a VM's QEMU is confined (src/guest/vmm-jail.c does it, Firecracker's jailer is the
@@ -31,6 +31,7 @@ export function launchFiles(state: string, run: string): LaunchFiles {
     pidfile: path.join(run, 'qemu.pid'),
     qmp: path.join(run, 'qmp.sock'),
     agent: path.join(run, 'agent.sock'),
+    agents: Array.from({ length: EXTRA_AGENT_PORTS }, (_, i) => path.join(run, `agent${i + 1}.sock`)),
     ctl: path.join(run, 'ctl.sock'),
     tty: path.join(run, 'tty.sock'),
   };

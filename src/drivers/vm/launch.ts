@@ -17,6 +17,11 @@ export interface LaunchFiles {
   pidfile: string;
   qmp: string; // QMP unix socket
   agent: string; // exec channel (port isola.agent)
+  /**
+   * The further exec channels (ports isola.agent1, isola.agent2; see EXTRA_AGENT_PORTS), so that
+   * several exec sessions run at once; absent for VMs started before they existed.
+   */
+  agents?: string[];
   ctl: string; // stats, signals, shutdown (port isola.ctl)
   /** The workload's streams for attached clients (port isola.tty); absent for VMs started before it existed. */
   tty?: string;
@@ -164,8 +169,22 @@ export function qemuArgs(p: LaunchPlan): string[] {
   return args;
 }
 
-/** isola's virtio-serial ports: the workload's log and status, the agent and the control channel. */
+/**
+ * How many exec channels a VM has besides isola.agent: QEMU's socket chardev serves one client at
+ * a time, so each port carries one exec session. The virtio-serial device's max_ports=8 holds 7
+ * named ports (its port 0 is kept for a console): log, status, agent, ctl, tty and these two.
+ */
+export const EXTRA_AGENT_PORTS = 2;
+
+/** The guest's name of agent port n (0 is isola.agent, the one every VM has). */
+export const agentPortName = (n: number): string => (n === 0 ? 'isola.agent' : `isola.agent${n}`);
+
+/** isola's virtio-serial ports: the workload's log and status, the agent ports and the control channel. */
 export function agentPorts(f: LaunchPlan['files']): string[] {
+  const extra = (f.agents ?? []).flatMap((sock, i) => [
+    '-chardev', `socket,id=agent${i + 1},path=${optValue(sock)},server=on,wait=off`,
+    '-device', `virtserialport,chardev=agent${i + 1},name=${agentPortName(i + 1)}`,
+  ]);
   return [
     '-chardev', `file,id=log,path=${optValue(f.log)},append=on`,
     '-device', 'virtserialport,chardev=log,name=isola.log',
@@ -173,6 +192,7 @@ export function agentPorts(f: LaunchPlan['files']): string[] {
     '-device', 'virtserialport,chardev=status,name=isola.status',
     '-chardev', `socket,id=agent,path=${optValue(f.agent)},server=on,wait=off`,
     '-device', 'virtserialport,chardev=agent,name=isola.agent',
+    ...extra,
     '-chardev', `socket,id=ctl,path=${optValue(f.ctl)},server=on,wait=off`,
     '-device', 'virtserialport,chardev=ctl,name=isola.ctl',
   ];

@@ -73,6 +73,11 @@ export function socketPath(v: VmmRecord, name: 'qmp' | 'agent' | 'ctl' | 'tty'):
   if (direct === undefined) {
     throw new IsolaError('FAILED_PRECONDITION', 'this VM was started by an isola without a terminal channel', 'run the instance again to attach to it');
   }
+  return reachablePath(v, direct);
+}
+
+/** A socket of the VM's runtime folder by a path short enough for a unix socket address (through QEMU's root when too long). */
+export function reachablePath(v: VmmRecord, direct: string): string {
   if (direct.length <= SOCKET_PATH_MAX || !v.pid) return direct;
   return `/proc/${v.pid}/root${IN_JAIL.run}/${path.basename(direct)}`;
 }

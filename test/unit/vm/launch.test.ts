@@ -14,7 +14,7 @@ const plan = (over: Partial<LaunchPlan> = {}): LaunchPlan => ({
   disk: '/d/disk.qcow2',
   baseDisk: '/b/base.img',
   readOnly: false,
-  files: { console: '/d/console.log', log: '/d/workload.log', status: '/d/status', pidfile: '/r/qemu.pid', qmp: '/r/qmp.sock', agent: '/r/agent.sock', ctl: '/r/ctl.sock', tty: '/r/tty.sock' },
+  files: { console: '/d/console.log', log: '/d/workload.log', status: '/d/status', pidfile: '/r/qemu.pid', qmp: '/r/qmp.sock', agent: '/r/agent.sock', agents: ['/r/agent1.sock', '/r/agent2.sock'], ctl: '/r/ctl.sock', tty: '/r/tty.sock' },
   nets: [{ mac: '02:aa:aa:aa:aa:aa' }],
   ...over,
 });
@@ -57,14 +57,15 @@ test('in the foreground under a strict sandbox, with a pidfile and QMP; files ba
   assert.ok(chardevs.includes('file,id=status,path=/d/status,append=on'));
   assert.ok(chardevs.includes('socket,id=agent,path=/r/agent.sock,server=on,wait=off'));
   const ports = after(a, '-device').filter((d) => d.startsWith('virtserialport'));
-  assert.deepEqual(ports.map((p) => /name=(\S+)/.exec(p)?.[1]), ['isola.log', 'isola.status', 'isola.agent', 'isola.ctl', 'isola.tty']);
+  assert.deepEqual(ports.map((p) => /name=(\S+)/.exec(p)?.[1]), ['isola.log', 'isola.status', 'isola.agent', 'isola.agent1', 'isola.agent2', 'isola.ctl', 'isola.tty']);
   assert.ok(chardevs.includes('socket,id=tty,path=/r/tty.sock,server=on,wait=off'), 'the workload\'s streams for attached clients');
 });
 
 test('a VM recorded before the terminal channel existed is launched without it; a foreground client holds the output', () => {
   const { tty: _tty, ...old } = plan().files;
   const ports = after(qemuArgs(plan({ files: old })), '-device').filter((d) => d.startsWith('virtserialport'));
-  assert.equal(ports.length, 4);
+  assert.equal(ports.length, 6);
+  assert.ok(!ports.some((d) => d.includes('isola.tty')));
   assert.deepEqual(attachCmdline({ rows: 33, cols: 111.6 }), ['isola.attach=1', 'isola.tty=33x111']);
   assert.deepEqual(attachCmdline(null), ['isola.attach=1']);
 });
