@@ -9,7 +9,6 @@ import type { VmData } from '../vm/persist.js';
 import { guestSystem } from '../hybrid/disk.js';
 import { conmonPath } from '../container/monitor.js';
 import { collectOutput, type Collected } from '../../util/collect.js';
-import { withLock } from '../../util/lock.js';
 import { fenceMachine, unfenceMachine } from '../../net/machine-filter.js';
 import { tapName } from '../../net/names.js';
 import { buildMachineDisk, machineSystem, MACHINE_GUEST } from './guest.js';
@@ -28,35 +27,9 @@ export function machineVm(vm: VmDriver, data: StoredData): VmData {
   return v;
 }
 
-/** How long a command waits for the machine's agent while another command holds it. */
-export const AGENT_WAIT_MS = 60_000;
-
-/**
- * One agent session into the machine `spec` at a time. QEMU's socket behind the agent port
- * takes one client at a time, and a second client's connect fails at once (EAGAIN) instead of
- * waiting: two commands into one machine (two execs, an exec and a stop, a health check beside
- * either, compose placing two services) made the second fail with "cannot reach the VM's
- * agent". So every session into a machine takes the lock folder `<machine>/agent.lock`
- * (src/util/lock.ts: owned by the process, stale when it is gone) around exactly one session,
- * never around two, and a second command waits up to AGENT_WAIT_MS for the first. An exec on a
- * terminal holds it for its life.
- */
-export async function withAgent<T>(spec: InstanceSpec, fn: () => Promise<T>): Promise<T> {
-  let entered = false;
-  try {
-    return await withLock(path.join(spec.dir, 'agent.lock'), () => {
-      entered = true;
-      return fn();
-    }, { timeoutMs: AGENT_WAIT_MS });
-  } catch (e) {
-    if (entered || !(e instanceof IsolaError) || e.code !== 'TIMEOUT') throw e;
-    throw new IsolaError('TIMEOUT', `machine ${spec.name} was busy with another command for more than ${AGENT_WAIT_MS / 1000} s (one command at a time goes into a machine; an exec on a terminal holds it until it ends)`, 'end that command (an isola exec -it into one of its containers?), then try again');
-  }
-}
-
 /** Runs argv in the machine's guest (as root, beside its containers); its output collected. */
 export function guestRun(vm: VmDriver, spec: InstanceSpec, v: VmData, argv: string[]): Promise<Collected> {
-  return withAgent(spec, () => collectOutput((io) => vm.exec(spec, v, argv, { ...io, stdin: null, env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'] })));
+  return collectOutput((io) => vm.exec(spec, v, argv, { ...io, stdin: null, env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'] }));
 }
 
 function rssBytes(pid: number | null | undefined): number {

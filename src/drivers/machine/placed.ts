@@ -16,7 +16,7 @@ import { resolveUser } from '../container/user.js';
 import { filterRuncErrors, runtimeError } from '../container/monitor.js';
 import { readK8sLog } from '../cri-log.js';
 import { guestConfigOf, GUEST_SHARES } from '../hybrid/launch.js';
-import { guestRun, machineVm, sharesVolumes, withAgent } from './host.js';
+import { guestRun, machineVm, sharesVolumes } from './host.js';
 import { MACHINE_GUEST } from './guest.js';
 import { mountVolumes, unmountVolumes } from './volumes.js';
 import { ensureEtcFiles, type EtcFiles } from '../../net/etc-files.js';
@@ -337,7 +337,7 @@ export class PlacedDriver {
     }
     args.push(spec.id, ...argv);
     const filter = filterRuncErrors(opts.tty ? opts.stdout : opts.stderr, `in machine ${r.m.name}`);
-    const code = await withAgent(r.m.spec, () => this.vm.exec(r.m.spec, r.v, args, opts.tty ? { ...opts, stdout: filter.sink } : { ...opts, stderr: filter.sink }));
+    const code = await this.vm.exec(r.m.spec, r.v, args, opts.tty ? { ...opts, stdout: filter.sink } : { ...opts, stderr: filter.sink });
     if (pidFile) {
       const kill = opts.signal?.aborted ? `[ -f ${pidFile} ] && kill -9 "$(cat ${pidFile})" 2>/dev/null; ` : '';
       await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', '-c', `${kill}rm -f ${pidFile}`]).catch(() => undefined);
@@ -387,7 +387,7 @@ export class PlacedDriver {
 
   async top(spec: InstanceSpec, p: PlacedData): Promise<ProcessInfo[]> {
     const r = this.mustRun(spec, p);
-    const all = await withAgent(r.m.spec, () => this.vm.guestProcesses(r.m.spec, r.v));
+    const all = await this.vm.guestProcesses(r.m.spec, r.v);
     const cg = `/isola/${spec.id}`;
     return all.filter((x) => x.cgroup === cg || x.cgroup.startsWith(`${cg}/`)).map((x) => x.info);
   }
@@ -403,17 +403,17 @@ export class PlacedDriver {
 
   async statPath(spec: InstanceSpec, p: PlacedData, at: string, follow: boolean): Promise<PathKind> {
     const c = await this.containerRoot(spec, p);
-    return withAgent(c.m.spec, () => this.vm.statPath(c.m.spec, c.v, at, follow, c.root));
+    return this.vm.statPath(c.m.spec, c.v, at, follow, c.root);
   }
 
   async copyOut(spec: InstanceSpec, p: PlacedData, at: string, out: Writable, opts: { follow: boolean }): Promise<void> {
     const c = await this.containerRoot(spec, p);
-    return withAgent(c.m.spec, () => this.vm.copyOut(c.m.spec, c.v, at, out, opts, c.root));
+    return this.vm.copyOut(c.m.spec, c.v, at, out, opts, c.root);
   }
 
   async copyIn(spec: InstanceSpec, p: PlacedData, dir: string, input: Readable, opts: { owner?: { uid: number; gid: number } } = {}): Promise<void> {
     const c = await this.containerRoot(spec, p);
-    return withAgent(c.m.spec, () => this.vm.copyIn(c.m.spec, c.v, dir, input, opts, c.root));
+    return this.vm.copyIn(c.m.spec, c.v, dir, input, opts, c.root);
   }
 
   async runOnWorkloadKernel(spec: InstanceSpec, p: PlacedData, script: string): Promise<string> {
