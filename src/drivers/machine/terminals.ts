@@ -47,7 +47,7 @@ export interface PlacedTarget {
 const RELAY_SCRIPT = `[ -n "$2" ] && printf '%s\\n' "$2" 1<>"$1/ctl"; ${MACHINE_GUEST.relay} attach "$1" $3 3>&2; exit $?`;
 
 /** Writes the relay's stderr on: "ready" (its first line) resolves `ready`; what came before it is its error. */
-function readyFilter(stderr: Writable): { sink: Writable; ready: Promise<void>; said: () => string } {
+export function readyFilter(stderr: Writable): { sink: Writable; ready: Promise<void>; said: () => string } {
   let isReady = false;
   let head = Buffer.alloc(0);
   let resolve: () => void = () => undefined;
