@@ -101,6 +101,11 @@ describe('terminals of containers in a machine (CLI, real QEMU, tmux)', () => {
     const three = await Tmux.start('mtty-three', command('attach held'), { cols: 80, rows: 24 });
     await three.waitFor(/^isola: machine tm already serves 2 attached clients.*\nRC=125\nicanon$/m, 30_000);
     await three.kill();
+    const four = await Tmux.start('mtty-four', command('run -it --machine tm --name fourth base sh'), { cols: 80, rows: 24 });
+    await four.waitFor(/^isola: machine tm already serves 2 attached clients.*\nRC=125\nicanon$/m, 30_000);
+    await four.kill();
+    assert.notEqual((await state('fourth'))?.Status, 'running', 'a run whose client found no port did not start its workload');
+    await ok(['rm', '-f', 'fourth']);
     assert.equal((await ok(['exec', 'held', 'echo', 'served'])).trim(), 'served', 'the first port stays for other commands');
     await one.keys('C-p', 'C-q');
     await one.waitFor(/^RC=0\nicanon$/m, 20_000);
