@@ -41,7 +41,7 @@ export class HybridKind implements Driver<Data> {
   }
 
   attach(spec: InstanceSpec, d: Data, io: AttachIO): Promise<AttachSession> {
-    return placed(d) ? this.inMachine.attach(spec) : this.own.attach(spec, d, io);
+    return placed(d) ? this.inMachine.attach(spec, d, io) : this.own.attach(spec, d, io);
   }
 
   observe(spec: InstanceSpec, d: Data): Promise<Observed> {

@@ -9,9 +9,14 @@ export const MACHINE_GUEST = {
   runc: '/.isola/runc',
   conmon: '/.isola/conmon',
   tini: '/.isola/tini',
+  /** The static terminal relay (src/guest/tty-relay.c): a client's end of conmon's attach socket (terminals.ts). */
+  relay: '/.isola/tty-relay',
   /** The machine's workload: prepares /run and cgroups, then waits; on SIGTERM it stops every container. */
   main: '/.isola/machine',
-  /** Starts one container: `ctr-start ID IMAGE-HEX NAME CONMON-ARGS NET` (NET: `-`, `none` or `VETH ADDR/PREFIX GATEWAY MAC`). */
+  /**
+   * Starts one container: `ctr-start ID IMAGE-HEX NAME CONMON-ARGS NET` (NET: `-`, `none` or
+   * `VETH ADDR/PREFIX GATEWAY MAC`). With CTR_CREATE_ONLY=1 it stops before `runc start`.
+   */
   start: '/.isola/ctr-start',
   runcRoot: '/run/runc',
   /** isola's unpacked image roots, shared read-only from the host once per machine (virtiofs). */
@@ -111,6 +116,8 @@ if [ "$net" != - ] && [ "$net" != none ]; then
     ip link del "$net" 2>/dev/null; $R delete -f "$id" >/dev/null 2>&1; exit 125
   fi
 fi
+# Created only: the host attaches its client to conmon first (terminals.ts), then runs runc start.
+[ "\${CTR_CREATE_ONLY:-}" = 1 ] && exit 0
 exec $R start "$id"
 `;
 
@@ -118,6 +125,8 @@ exec $R start "$id"
 export interface MachineSystem extends GuestSystem {
   conmon: string;
   conmonLibs: string[];
+  /** The static terminal relay, when setup built it: without it the machine serves no -i, -t or attach. */
+  ttyRelay?: string;
 }
 
 async function libsOf(bin: string): Promise<string[]> {
@@ -130,12 +139,12 @@ async function libsOf(bin: string): Promise<string[]> {
   return libs;
 }
 
-export async function machineSystem(sys: GuestSystem, conmon: string): Promise<MachineSystem> {
-  return { ...sys, conmon, conmonLibs: await libsOf(conmon) };
+export async function machineSystem(sys: GuestSystem, conmon: string, ttyRelay?: string): Promise<MachineSystem> {
+  return { ...sys, conmon, conmonLibs: await libsOf(conmon), ...(ttyRelay ? { ttyRelay } : {}) };
 }
 
 /**
- * The machine's own disk: busybox, runc, conmon and their libraries, tini and the two scripts,
+ * The machine's own disk: busybox, runc, conmon and their libraries, tini, the terminal relay and the two scripts,
  * with `freeBytes` of room for the containers' upper layers (sparse until written). One per
  * machine, in its folder; the VM boots it behind its qcow2 overlay. No image is on it: images
  * reach the guest through the image share.
@@ -146,6 +155,7 @@ export async function buildMachineDisk(sys: MachineSystem, scratch: string, disk
   try {
     putRuncTools(tree, sys, { applets: APPLETS, libs: new Set([...sys.libs, ...sys.conmonLibs]), runcAt: MACHINE_GUEST.runc, tiniAt: MACHINE_GUEST.tini });
     putFile(tree, sys.conmon, MACHINE_GUEST.conmon);
+    if (sys.ttyRelay) putFile(tree, sys.ttyRelay, MACHINE_GUEST.relay);
     fs.writeFileSync(path.join(tree, MACHINE_GUEST.main), MACHINE_SCRIPT, { mode: 0o755 });
     fs.writeFileSync(path.join(tree, MACHINE_GUEST.start), CONTAINER_START_SCRIPT, { mode: 0o755 });
     for (const d of ['proc', 'sys', 'dev', 'run', 'tmp', 'etc', MACHINE_GUEST.images, MACHINE_GUEST.shared, MACHINE_GUEST.volumes, MACHINE_GUEST.layers]) fs.mkdirSync(path.join(tree, d), { recursive: true });

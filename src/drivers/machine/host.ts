@@ -13,6 +13,8 @@ import { fenceMachine, unfenceMachine } from '../../net/machine-filter.js';
 import { tapName } from '../../net/names.js';
 import { buildMachineDisk, machineSystem, MACHINE_GUEST } from './guest.js';
 import { mountsUnder, shareVolumeRoot, unshareVolumeRoot } from './volumes.js';
+import { markTerminals } from './terminal-mark.js';
+import { readGuestAssets } from '../../guest/assets.js';
 
 /** Whether the machine shares a volume folder (machines made before volumes reached them do not). */
 export const sharesVolumes = (spec: InstanceSpec): boolean => (spec.mounts ?? []).some((m) => m.target === MACHINE_GUEST.volumes);
@@ -28,8 +30,8 @@ export function machineVm(vm: VmDriver, data: StoredData): VmData {
 }
 
 /** Runs argv in the machine's guest (as root, beside its containers); its output collected. */
-export function guestRun(vm: VmDriver, spec: InstanceSpec, v: VmData, argv: string[]): Promise<Collected> {
-  return collectOutput((io) => vm.exec(spec, v, argv, { ...io, stdin: null, env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'] }));
+export function guestRun(vm: VmDriver, spec: InstanceSpec, v: VmData, argv: string[], env: string[] = []): Promise<Collected> {
+  return collectOutput((io) => vm.exec(spec, v, argv, { ...io, stdin: null, env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', ...env] }));
 }
 
 function rssBytes(pid: number | null | undefined): number {
@@ -51,10 +53,11 @@ export class VmMachineHost implements MachineHost {
   }
 
   async create(spec: InstanceSpec, diskBytes: number): Promise<StoredData> {
-    const sys = await machineSystem(await guestSystem(this.ctx.config), conmonPath(this.ctx.config));
+    const sys = await machineSystem(await guestSystem(this.ctx.config), conmonPath(this.ctx.config), readGuestAssets(this.ctx.config.assets)?.ttyRelay);
     fs.mkdirSync(spec.dir, { recursive: true, mode: 0o700 });
     const disk = path.join(spec.dir, 'system.ext4');
     await buildMachineDisk(sys, spec.dir, disk, diskBytes);
+    if (sys.ttyRelay) markTerminals(spec.dir); // its disk has the relay: -i, -t and attach work in it
     return this.vm.createWithDisk(spec, disk);
   }
 

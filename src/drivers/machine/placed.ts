@@ -2,23 +2,25 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable, Writable } from 'node:stream';
-import type { AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, PathKind, ProcessInfo, Stats, StoredData } from '../../core/types.js';
+import type { AttachIO, AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, PathKind, ProcessInfo, Stats, StoredData } from '../../core/types.js';
 import { IsolaError } from '../../core/errors.js';
 import { openDb, type Db } from '../../state/db.js';
 import { MachineRepo, type MachineRecord } from '../../state/machines.js';
 import { processAlive } from '../../util/process.js';
-import type { DriverContext } from '../driver.js';
+import type { DriverContext, StartAttach } from '../driver.js';
 import { VmDriver } from '../vm/driver.js';
 import type { VmData } from '../vm/persist.js';
 import { serializeOci } from '../container/launch.js';
 import { ensureUnpacked } from '../container/rootfs.js';
 import { resolveUser } from '../container/user.js';
-import { filterRuncErrors, runtimeError } from '../container/monitor.js';
+import { conmonStdioArgs, filterRuncErrors, runtimeError } from '../container/monitor.js';
 import { readK8sLog } from '../cri-log.js';
 import { guestConfigOf, GUEST_SHARES } from '../hybrid/launch.js';
 import { guestRun, machineVm, sharesVolumes } from './host.js';
 import { MACHINE_GUEST } from './guest.js';
 import { mountVolumes, unmountVolumes } from './volumes.js';
+import { attachPlaced, type PlacedTarget } from './terminals.js';
+import { noTerminals, servesTerminals } from './terminal-mark.js';
 import { ensureEtcFiles, type EtcFiles } from '../../net/etc-files.js';
 
 /** What a container placed in a machine remembers; the machine itself is found by spec.machine. */
@@ -182,7 +184,7 @@ export class PlacedDriver {
     const m = this.machine(spec);
     if (spec.runtime && spec.runtime !== 'runc') throw new IsolaError('INVALID_ARGUMENT', `--runtime ${spec.runtime} is not available in a machine`, 'a machine\'s guest runs runc; leave --runtime out');
     if (spec.devices?.length) throw new IsolaError('INVALID_ARGUMENT', '--device is not available with --machine: the container runs inside a VM, which cannot reach the host\'s devices', 'drop --device');
-    if (spec.tty || spec.stdinOpen) throw new IsolaError('INVALID_ARGUMENT', '-i and -t are not available with --machine yet: the container\'s monitor runs in the guest, out of reach of a host terminal', 'run it detached (-d) and use isola exec / isola logs');
+    if ((spec.tty || spec.stdinOpen) && !servesTerminals(m.spec.dir)) throw noTerminals(m.name, spec.tty ? '-t' : '-i');
     if ((spec.mounts ?? []).some((x) => x.type !== 'tmpfs') && !sharesVolumes(m.spec)) {
       throw new IsolaError('INVALID_ARGUMENT', `machine ${m.name} was made before volumes reached machines: it shares no volume folder, so -v and --mount of host folders or volumes are refused`, `recreate the machine (isola machine rm -f ${m.name}; isola machine create ${m.name}), or use --tmpfs`);
     }
@@ -211,10 +213,14 @@ export class PlacedDriver {
     return { placed: 1, rootfs, startedAt: null, machineStartedAt: null };
   }
 
-  async start(spec: InstanceSpec, p: PlacedData, checkpoint?: (data: PlacedData) => void, attach?: unknown): Promise<PlacedData> {
-    if (attach) throw new IsolaError('INVALID_ARGUMENT', 'a container in a machine takes no terminal or stdin from the client', 'run it detached (-d)');
+  /**
+   * With `attach` (run -i/-t), the start script stops at `runc create`: the client attaches to
+   * conmon in the guest (terminals.ts), then `runc start` runs, so the client misses nothing.
+   */
+  async start(spec: InstanceSpec, p: PlacedData, checkpoint?: (data: PlacedData) => void, attach?: StartAttach): Promise<PlacedData> {
     const r = this.running(spec);
     if (!r) throw new IsolaError('FAILED_PRECONDITION', `machine ${spec.machine?.name ?? '?'} is not running`, `start it first: isola machine start ${spec.machine?.name ?? 'NAME'}`);
+    if ((attach || spec.tty || spec.stdinOpen) && !servesTerminals(r.m.spec.dir)) throw noTerminals(r.m.name, attach ? 'a client attached at start' : spec.tty ? '-t' : '-i');
     const next: PlacedData = { ...p, startedAt: null, machineStartedAt: r.v.startedAt, pid: r.v.pid, consoleLog: r.v.consoleLog, accelerator: r.v.accelerator };
     checkpoint?.(next); // cleanup then knows the boot to clean in, were this process to die now
     const exitFile = this.exitFile(spec);
@@ -222,19 +228,42 @@ export class PlacedDriver {
     await mountVolumes(r.m.spec.dir, spec);
     if (spec.machine?.netns) copyEtcToShare(ensureEtcFiles(spec), containerShare(r.m, spec.id)); // as they are now
     const hex = path.basename(p.rootfs);
-    const extra = spec.logMaxBytes ? `--log-size-max ${spec.logMaxBytes}` : '';
-    const out = await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', MACHINE_GUEST.start, spec.id, hex, spec.name, extra, ...placedNetArgs(spec)]);
+    const extra = [...(spec.logMaxBytes ? ['--log-size-max', String(spec.logMaxBytes)] : []), ...conmonStdioArgs(spec)].join(' ');
+    const out = await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', MACHINE_GUEST.start, spec.id, hex, spec.name, extra, ...placedNetArgs(spec)], attach ? ['CTR_CREATE_ONLY=1'] : []);
     if (out.code !== 0) {
       await this.cleanup(spec, next).catch(() => undefined);
       const msg = out.stderr.trim().split('\n').pop() ?? `status ${out.code}`;
       const e = runtimeError(msg);
       throw e.code === 'COMMAND_NOT_FOUND' || e.code === 'CANNOT_INVOKE' ? e : new IsolaError('INTERNAL', `the container could not start in machine ${spec.machine?.name ?? ''}: ${msg}`, 'see the machine\'s console (isola machine inspect)');
     }
+    if (attach) await this.attachThenStart(spec, next, r, attach);
     return { ...next, startedAt: new Date().toISOString() };
   }
 
-  attach(spec: InstanceSpec): Promise<AttachSession> {
-    return Promise.reject(new IsolaError('INVALID_ARGUMENT', `isola attach is not available for ${spec.name}: its monitor runs in the machine's guest`, 'use isola logs -f and isola exec'));
+  /** The created container: its client attached to conmon, then runc start; on failure nothing is left running. */
+  private async attachThenStart(spec: InstanceSpec, next: PlacedData, r: { m: MachineRecord; v: VmData }, attach: StartAttach): Promise<void> {
+    let session: AttachSession | null = null;
+    try {
+      session = await attachPlaced(this.target(spec, r), attach);
+      const res = await this.runc(spec, r, ['start', spec.id]);
+      if (res.code !== 0) throw runtimeError(res.stderr.trim().split('\n').pop() ?? `status ${res.code}`);
+    } catch (e) {
+      session?.close();
+      await this.cleanup(spec, next).catch(() => undefined);
+      throw e;
+    }
+    attach.attached(session);
+  }
+
+  private target(spec: InstanceSpec, r: { m: MachineRecord; v: VmData }): PlacedTarget {
+    return { vm: this.vm, spec: r.m.spec, v: r.v, machine: r.m.name, id: spec.id, name: spec.name, tty: !!spec.tty };
+  }
+
+  /** `isola attach`: a client on conmon's attach socket in the guest (terminals.ts). */
+  async attach(spec: InstanceSpec, p: PlacedData, io: AttachIO): Promise<AttachSession> {
+    const r = this.mustRun(spec, p);
+    if (!servesTerminals(r.m.spec.dir)) throw noTerminals(r.m.name, 'isola attach');
+    return attachPlaced(this.target(spec, r), io);
   }
 
   async observe(spec: InstanceSpec, p: PlacedData): Promise<Observed> {

@@ -667,12 +667,23 @@ export class VmDriver implements Driver<VmData> {
     return { code, stderr: stderr.trim() };
   }
 
-  private async session(spec: InstanceSpec, v: VmData, records: GuestRecords, opts: ExecOptions): Promise<number> {
+  /**
+   * exec on one of the agent ports from `pick.from` on, waiting at most `pick.waitMs` for one:
+   * a session held for a workload's life (a machine's attached client) leaves the ports before
+   * `from` to short commands.
+   */
+  execOnPorts(spec: InstanceSpec, v: VmData, argv: string[], opts: ExecOptions, pick: PortPick): Promise<number> {
+    return this.session(spec, v, { argv, env: [...spec.env, ...(opts.env ?? [])], workdir: opts.workdir ?? spec.workdir, user: opts.user ?? spec.user }, opts, pick);
+  }
+
+  private async session(spec: InstanceSpec, v: VmData, records: GuestRecords, opts: ExecOptions, pick?: PortPick): Promise<number> {
     const argv = records.argv;
     if (!vmmAlive(spec, v)) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} is not running`, 'start it first');
     if (ownOs(v)) throw noAgent(spec, records.builtin ? 'cp' : 'exec');
     // A free agent port of its own (agent-ports.ts): several sessions run at once.
-    const taken = await openAgentSession(agentPortsOf(v, spec.dir), { name: spec.name, ...(opts.signal ? { signal: opts.signal } : {}) });
+    const ports = agentPortsOf(v, spec.dir).slice(pick?.from ?? 0);
+    if (ports.length === 0) throw new IsolaError('FAILED_PRECONDITION', `VM ${spec.name} has no agent port past isola.agent (it was started before VMs had several)`, 'restart it (isola machine stop, then start)');
+    const taken = await openAgentSession(ports, { name: spec.name, ...(pick ? { waitMs: pick.waitMs } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
     if (!taken) return 137; // aborted while every port was busy
     const c = taken.conn;
     const tty = opts.tty;
@@ -843,6 +854,12 @@ function copyError(stderr: string): IsolaError {
 }
 
 const byDepth = (a: { target: string }, b: { target: string }): number => a.target.split('/').length - b.target.split('/').length;
+
+/** Which agent ports a session may take: those from index `from` on; it waits `waitMs` for one at most. */
+export interface PortPick {
+  from: number;
+  waitMs: number;
+}
 
 /** How long `attach` waits for the guest's answer: longer means another client holds the port. */
 const ATTACH_TIMEOUT_MS = 5000;

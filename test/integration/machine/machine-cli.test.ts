@@ -175,9 +175,6 @@ describe('isola machine (CLI, real QEMU)', () => {
     await refused(['run', '--machine', 'nope', 'base', 'true'], /no such machine: nope/);
     await refused(['run', '--machine', 'prod', '-m', '1g', 'base', 'true'], /-m 1\.00GiB is more than machine prod has/);
     await refused(['run', '--machine', 'prod', '--as', 'vm', 'base', 'true'], /hybrid kind, not --as vm/);
-    await refused(['run', '--machine', 'prod', '-t', 'base', 'true'], /-i and -t are not available with --machine/);
-    await refused(['run', '--machine', 'prod', '-i', 'base', 'true'], /-i and -t are not available with --machine/);
-    await refused(['attach', 'db'], /isola attach is not available for db: its monitor runs in the machine's guest/);
     await refused(['snapshot', 'create', 'db', 'one'], /snapshots are not available for db, a container in machine prod/);
     await refused(['machine', 'rm', 'prod'], /machine prod still has 2 container\(s\)/);
     await refused(['machine', 'create', 'tiny', '-m', '64m'], /too small for a machine/);
