@@ -14,20 +14,20 @@ import { GUEST } from './persist.js';
 import { START_SCRIPT } from './launch.js';
 
 /** busybox applets the start script, exec and the security profile use in the guest. */
-const APPLETS = ['sh', 'mount', 'mkdir', 'hostname', 'cat', 'grep', 'sed', 'sleep', 'ls', 'uname', 'readlink', 'head', 'kill', 'echo', 'printf', 'ps'];
+const APPLETS = ['sh', 'mount', 'mkdir', 'hostname', 'cat', 'grep', 'sed', 'sleep', 'ls', 'uname', 'readlink', 'head', 'kill', 'echo', 'printf', 'ps', 'stty'];
 
 /** The OCI runtimes a guest can run. */
 export type GuestRuntime = 'runc' | 'crun';
 
 /**
- * The hybrid guest's runtimes, the default first. runc is the default; `--runtime crun` asks for
- * crun, which inside the emulated guest (TCG) takes about 0.3 s from its exec to the workload
- * against runc's 0.7 s (runc starts a Go runtime twice, `runc init` re-executing a copy of its
- * 9 MiB binary). crun is not the default because crun 1.8.1 leaves a container's terminal
- * (`-t`) without its size there (stty fails), which the contract suite checks; crun's refusal
- * of this host's hybrid cgroups does not apply in the guest (cgroup v2 alone).
+ * The hybrid guest's runtimes, the default first. crun is the default: inside the emulated guest
+ * (TCG) it takes about 0.3 s from its exec to the workload against runc's 0.7 s (runc starts a Go
+ * runtime twice, `runc init` re-executing a copy of its 9 MiB binary). crun 1.8.1 neither copies
+ * a terminal's size to the container's nor follows its changes; the start script does both
+ * (launch.ts). crun's refusal of this host's hybrid cgroups does not apply in the guest (cgroup
+ * v2 alone). `--runtime runc` asks for runc.
  */
-export const GUEST_RUNTIMES: readonly GuestRuntime[] = ['runc', 'crun'];
+export const GUEST_RUNTIMES: readonly GuestRuntime[] = ['crun', 'runc'];
 
 export interface GuestSystem {
   /** Which OCI runtime `runc` is. */
@@ -82,6 +82,7 @@ export async function guestSystem(config: Config, runtime: GuestRuntime = 'runc'
 export function systemDigest(sys: GuestSystem): string {
   const h = createHash('sha256');
   h.update(START_SCRIPT);
+  h.update(APPLETS.join(' '));
   for (const f of [sys.runc, sys.busybox, ...sys.libs, ...(sys.tini ? [sys.tini] : [])]) {
     const st = fs.statSync(f);
     h.update(`${f}:${st.size}:${Math.floor(st.mtimeMs)}`);

@@ -10,9 +10,9 @@ import { IsolaError } from '../../core/errors.js';
 import { VmDriver } from '../vm/driver.js';
 import { ensureUnpacked } from '../container/rootfs.js';
 import { resolveUser } from '../container/user.js';
-import { probeRuntime } from '../container/runtime.js';
+import { probeRuntime, runtimeBinary } from '../container/runtime.js';
 import { ensureHybridDisk, guestSystem, GUEST_RUNTIMES, type GuestRuntime } from './disk.js';
-import { GUEST_OVERHEAD_BYTES, guestConfigOf, vmSpecOf } from './launch.js';
+import { EXEC_ON_TERMINAL, GUEST_OVERHEAD_BYTES, guestConfigOf, vmSpecOf } from './launch.js';
 import { CONTAINER_ID, GUEST, decodeHybridData, withVm, type HybridData } from './persist.js';
 import { containerState, waitContainerStarted } from './monitor.js';
 import type { Readable, Writable } from 'node:stream';
@@ -31,18 +31,14 @@ const DEFAULT_VM_MEMORY = 256 * 1024 * 1024;
  * cleanup) is the VM driver's.
  */
 /**
- * The guest's OCI runtime for an instance: the one --runtime names (runc or crun), else runc.
- * Other runtimes (runsc) are refused.
+ * The guest's OCI runtime for an instance: the one --runtime names (crun or runc), else the
+ * first of GUEST_RUNTIMES this host has (crun; runc where crun is not installed). Other runtimes
+ * (runsc) are refused.
  */
-export function guestRuntimeOf(spec: Pick<InstanceSpec, 'runtime'>): GuestRuntime {
-  if (!spec.runtime) return 'runc';
+export function guestRuntimeOf(spec: Pick<InstanceSpec, 'runtime'>, installed: (r: GuestRuntime) => boolean = () => true): GuestRuntime {
+  if (!spec.runtime) return GUEST_RUNTIMES.find(installed) ?? (GUEST_RUNTIMES[0] as GuestRuntime);
   if ((GUEST_RUNTIMES as readonly string[]).includes(spec.runtime)) return spec.runtime as GuestRuntime;
   throw new IsolaError('INVALID_ARGUMENT', `--runtime ${spec.runtime} is not available inside the hybrid guest`, `the hybrid guest runs ${GUEST_RUNTIMES.join(' or ')}; leave --runtime out or name one of them`);
-}
-
-/** crun in the guest and a terminal: refused, see GUEST_RUNTIMES. */
-function crunTerminal(): IsolaError {
-  return new IsolaError('INVALID_ARGUMENT', 'a terminal (-t) is not available with --runtime crun in the hybrid guest: crun 1.8.1 leaves the container\'s terminal without its size there', 'drop -t, or leave --runtime out (runc)');
 }
 
 export class HybridDriver implements Driver<HybridData> {
@@ -61,15 +57,20 @@ export class HybridDriver implements Driver<HybridData> {
     const vm = await this.vm.probe();
     const details: Record<string, string> = { ...vm.details };
     try {
-      const sys = await guestSystem(this.ctx.config);
-      const v = await probeRuntime('runc', this.ctx.config);
-      details['guest.runtime'] = `${v.version ?? 'runc'} from ${sys.runc}, with ${sys.libs.map((l) => path.basename(l)).join(', ')}`;
+      const sys = await guestSystem(this.ctx.config, this.defaultRuntime());
+      const v = await probeRuntime(sys.runtime, this.ctx.config);
+      details['guest.runtime'] = `${v.version ?? sys.runtime} from ${sys.runc} (the default; --runtime ${GUEST_RUNTIMES.filter((r) => r !== sys.runtime).join(', ')} asks for the other), with ${sys.libs.map((l) => path.basename(l)).join(', ')}`;
       details['guest.shell'] = sys.busybox;
     } catch (e) {
       return { ok: false, reason: e instanceof IsolaError ? e.oneLine() : String(e), details };
     }
     details['guest.cgroups'] = 'v2, mounted by the start script';
     return vm.ok ? { ok: true, details } : { ok: false, reason: `the VM kind is not usable: ${vm.reason}`, details };
+  }
+
+  /** The guest runtime an instance gets without --runtime on this host. */
+  private defaultRuntime(): GuestRuntime {
+    return guestRuntimeOf({ runtime: '' }, (r) => runtimeBinary(r, this.ctx.config) !== null);
   }
 
   private vmSpec(spec: InstanceSpec, h: HybridData): InstanceSpec {
@@ -82,8 +83,7 @@ export class HybridDriver implements Driver<HybridData> {
   }
 
   async create(spec: InstanceSpec): Promise<HybridData> {
-    const sys = await guestSystem(this.ctx.config, guestRuntimeOf(spec));
-    if (sys.runtime === 'crun' && spec.tty) throw crunTerminal();
+    const sys = await guestSystem(this.ctx.config, guestRuntimeOf(spec, (r) => runtimeBinary(r, this.ctx.config) !== null));
     if (spec.devices?.length) throw new IsolaError('INVALID_ARGUMENT', '--device is not available with --as hybrid: the container runs inside a VM, which cannot reach the host\'s devices', 'drop --device, or use --as container');
     if (spec.init && !sys.tini) throw new IsolaError('UNAVAILABLE', '--init needs tini-static, which is not installed', 'install Debian\'s tini package (npm run bootstrap does)');
     const lower = await ensureUnpacked(spec.image, this.ctx.cache, this.ctx.config.unpack);
@@ -158,13 +158,13 @@ export class HybridDriver implements Driver<HybridData> {
   }
 
   async exec(spec: InstanceSpec, h: HybridData, argv: string[], opts: ExecOptions): Promise<number> {
-    if (opts.tty && spec.runtime === 'crun') throw crunTerminal();
     // With -t, `runc exec --tty` runs on the guest terminal the agent allocates and relays the
     // container's own terminal to it (window sizes follow through SIGWINCH).
     const args = [GUEST.runc, '--root', GUEST.runcRoot, 'exec', ...(opts.tty ? ['--tty'] : []), '--cwd', opts.workdir || spec.workdir || '/'];
     // An exec that may be aborted records its pid in the guest: ending the agent session ends
-    // runc exec, and the command it started in the container is then killed by that pid.
-    const pidFile = opts.signal ? `${GUEST.bundle}/exec-${process.pid}-${Math.random().toString(36).slice(2)}.pid` : null;
+    // runc exec, and the command it started in the container is then killed by that pid. On a
+    // terminal the pid also serves window size changes (EXEC_ON_TERMINAL).
+    const pidFile = opts.signal || opts.tty ? `${GUEST.bundle}/exec-${process.pid}-${Math.random().toString(36).slice(2)}.pid` : null;
     if (pidFile) args.push('--pid-file', pidFile);
     for (const e of opts.env ?? []) args.push('--env', e);
     if (opts.user) {
@@ -172,6 +172,7 @@ export class HybridDriver implements Driver<HybridData> {
       args.push('--user', `${u.uid}:${u.gid}`);
     }
     args.push(CONTAINER_ID, ...argv);
+    if (opts.tty && pidFile) args.unshift('/bin/sh', '-c', EXEC_ON_TERMINAL, 'sh', pidFile);
     // runc's own error lines (a command it cannot start) come on stderr, or with a terminal on it.
     const filter = filterGuestRuntimeErrors(opts.tty ? opts.stdout : opts.stderr, 'in the hybrid guest');
     const code = await this.vm.exec(this.vmSpec(spec, h), h.vm, args, opts.tty ? { ...opts, stdout: filter.sink } : { ...opts, stderr: filter.sink });

@@ -5,6 +5,9 @@ import { resolveUser } from '../container/user.js';
 import { effectiveCaps } from '../../core/caps.js';
 import { CONTAINER_ID, GUEST } from './persist.js';
 
+/** Where the runtime writes the container's pid in the guest (the start script resizes its terminal through it). */
+const CONTAINER_PID = `${GUEST.bundle}/container.pid`;
+
 /** RAM the guest needs besides the container's own limit: its kernel, init, runc while it starts the container. */
 export const GUEST_OVERHEAD_BYTES = 96 * 1024 * 1024;
 
@@ -21,17 +24,52 @@ set -u
 mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /run
 mkdir -p ${GUEST.etc} ${GUEST.runcRoot} /sys/fs/cgroup
 mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup 2>/dev/null || mount -t cgroup2 cgroup2 /sys/fs/cgroup
-printf '%s' "$1" > ${GUEST.bundle}/config.json
+cfg=$1
+# With -t the container's terminal starts at the size of the guest's (the client's): runc copies
+# it from its own stdin, crun does not, so config.json carries it (consoleSize; the key matches
+# only unescaped, so never inside a string of the config).
+if [ -t 0 ] && set -- $(stty size 2>/dev/null) && [ $# = 2 ] && [ "$1" != 0 ]; then
+  cfg=$(printf '%s' "$cfg" | sed 's/"terminal": *true/&,"consoleSize":{"height":'"$1"',"width":'"$2"'}/')
+fi
+printf '%s' "$cfg" > ${GUEST.bundle}/config.json
+# A window size change of the guest's terminal: runc follows it itself on SIGWINCH, crun does
+# not, so the container's terminal (its init's stdin) is given the new size here.
+resize() {
+  [ -t 0 ] && c=$(cat ${CONTAINER_PID} 2>/dev/null) && set -- $(stty size 2>/dev/null) && [ $# = 2 ] && stty -F /proc/$c/fd/0 rows $1 cols $2 2>/dev/null
+  return 0
+}
 # A background job's stdin is /dev/null unless redirected: runc gets the script's own (the
 # workload's terminal with -t, its stdin pipe with -i), which it relays to the container.
 exec 3<&0
-${GUEST.runc} --root ${GUEST.runcRoot} --log ${GUEST.bundle}/runc.log --log-format json run --bundle ${GUEST.bundle} ${CONTAINER_ID} <&3 3<&- &
+${GUEST.runc} --root ${GUEST.runcRoot} --log ${GUEST.bundle}/runc.log --log-format json run --bundle ${GUEST.bundle} --pid-file ${CONTAINER_PID} ${CONTAINER_ID} <&3 3<&- &
 pid=$!
 exec 3<&-
-for s in TERM INT HUP QUIT USR1 USR2 WINCH ALRM PWR URG XCPU XFSZ VTALRM PROF SYS TRAP ABRT IO; do trap "kill -$s $pid 2>/dev/null" $s; done
+for s in TERM INT HUP QUIT USR1 USR2 ALRM PWR URG XCPU XFSZ VTALRM PROF SYS TRAP ABRT IO; do trap "kill -$s $pid 2>/dev/null" $s; done
+trap "kill -WINCH $pid 2>/dev/null; resize" WINCH
 while :; do wait $pid; rc=$?; kill -0 $pid 2>/dev/null || break; done
 if [ "$rc" = 1 ] && grep -qi 'executable file not found\\|executable file \`[^\`]*\` not found\\|exec: .*no such file or directory' ${GUEST.bundle}/runc.log 2>/dev/null; then rc=127
 elif [ "$rc" = 1 ] && grep -qi 'exec: .*permission denied\\|open executable: permission denied' ${GUEST.bundle}/runc.log 2>/dev/null; then rc=126; fi
+exit $rc
+`;
+
+/**
+ * An exec on a terminal in the guest: \`sh -c EXEC_ON_TERMINAL sh PIDFILE RUNTIME exec --tty
+ * --pid-file PIDFILE ...\`. runc follows the terminal's window size changes itself; crun 1.8.1
+ * copies the first size only, so a change (SIGWINCH from the agent's terminal) is given to the
+ * command's own terminal (its stdin) here. Exits with the runtime's status.
+ */
+export const EXEC_ON_TERMINAL = `p=$1; shift
+exec 3<&0
+"$@" <&3 3<&- &
+pid=$!
+exec 3<&-
+resize() {
+  c=$(cat "$p" 2>/dev/null) && set -- $(stty size 2>/dev/null) && [ $# = 2 ] && stty -F /proc/$c/fd/0 rows $1 cols $2 2>/dev/null
+  return 0
+}
+trap resize WINCH
+for s in TERM INT HUP QUIT; do trap "kill -$s $pid 2>/dev/null" $s; done
+while :; do wait $pid; rc=$?; kill -0 $pid 2>/dev/null || break; done
 exit $rc
 `;
 

@@ -50,8 +50,9 @@ test('started probe: crun\'s state file, runc\'s state other than creating', () 
   assert.equal(startedFrom({ code: 1, stdout: '' }), false);
 });
 
-test('--runtime with --as hybrid: runc or crun, else refused', () => {
-  assert.equal(guestRuntimeOf({ runtime: '' }), 'runc');
+test('--runtime with --as hybrid: crun by default (runc where crun is not installed), runc or crun asked for, else refused', () => {
+  assert.equal(guestRuntimeOf({ runtime: '' }), 'crun');
+  assert.equal(guestRuntimeOf({ runtime: '' }, (r) => r !== 'crun'), 'runc');
   assert.equal(guestRuntimeOf({ runtime: 'runc' }), 'runc');
   assert.equal(guestRuntimeOf({ runtime: 'crun' }), 'crun');
   assert.throws(() => guestRuntimeOf({ runtime: 'runsc' }), /--runtime runsc is not available inside the hybrid guest/);
