@@ -47,6 +47,7 @@ if (!stamp) {
 }
 const out = await esbuild.build({
   entryPoints: [ENTRY],
+  absWorkingDir: REPO,
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -64,8 +65,16 @@ const out = await esbuild.build({
   keepNames: true,
   legalComments: 'none',
   write: false,
+  metafile: true,
   logLevel: 'warning',
 });
+// A module's import.meta.url paths stay right only if it sits as deep as the bundle does.
+const depth = (f) => path.relative(REPO, path.dirname(path.resolve(REPO, f))).split(path.sep).length;
+const misplaced = Object.keys(out.metafile.inputs).filter((f) => f.startsWith('dist/') && depth(f) !== depth(bundleFile) && fs.readFileSync(path.resolve(REPO, f), 'utf8').includes('import.meta'));
+if (misplaced.length) {
+  say(`${misplaced.join(', ')} read import.meta.url from another depth than dist/src/cli/: no bundle made`);
+  process.exit(1);
+}
 const code = Buffer.from(out.outputFiles[0].contents);
 if (code.includes('import.meta')) {
   say('import.meta is left in the bundle: only import.meta.url is replaced; no bundle made');
