@@ -24,6 +24,7 @@ if (!fs.existsSync(ENTRY) || !fs.existsSync(LOADER)) {
   process.exit(1);
 }
 const loader = await import(pathToFileURL(LOADER).href);
+const build = await import(pathToFileURL(path.join(CLI, 'bundle-build.js')).href);
 const manifestFile = path.join(CLI, loader.MANIFEST_FILE);
 const bundleFile = path.join(CLI, loader.BUNDLE_FILE);
 // The manifest goes first: a build stopped half way leaves no bundle that bin/isola.js would use.
@@ -75,7 +76,10 @@ if (misplaced.length) {
   say(`${misplaced.join(', ')} read import.meta.url from another depth than dist/src/cli/: no bundle made`);
   process.exit(1);
 }
-const code = Buffer.from(out.outputFiles[0].contents);
+const text = Buffer.from(out.outputFiles[0].contents).toString('utf8');
+const memoized = build.memoizeToEsm(text);
+if (memoized === null) say('esbuild\'s __toESM helper is not the expected one: left as it is (only slower)');
+const code = Buffer.from(memoized ?? text);
 if (code.includes('import.meta')) {
   say('import.meta is left in the bundle: only import.meta.url is replaced; no bundle made');
   process.exit(1);
