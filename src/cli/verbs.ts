@@ -56,3 +56,6 @@ export async function registerVerbs(program: Command, ctx: CliContext, argv: str
   for (const m of wanted.length > 0 ? wanted : modules) (await m.load()).register(program, ctx);
 }
 
+
+/** Every verb name, in registration order (the bundle's test runs each one's help). */
+export const VERBS: readonly string[] = modules.flatMap((m) => m.verbs);
