@@ -8,6 +8,7 @@ import { formatBytes } from '../../core/units.js';
 import type { Driver, DriverContext, SnapshotRef, SnapshotWhile, StartAttach } from '../driver.js';
 import { IsolaError } from '../../core/errors.js';
 import { VmDriver } from '../vm/driver.js';
+import { HYBRID_CRUN_TB_SIZE_MIB } from '../vm/launch.js';
 import { ensureUnpacked } from '../container/rootfs.js';
 import { resolveUser } from '../container/user.js';
 import { probeRuntime, runtimeBinary } from '../container/runtime.js';
@@ -39,6 +40,15 @@ export function guestRuntimeOf(spec: Pick<InstanceSpec, 'runtime'>, installed: (
   if (!spec.runtime) return GUEST_RUNTIMES.find(installed) ?? (GUEST_RUNTIMES[0] as GuestRuntime);
   if ((GUEST_RUNTIMES as readonly string[]).includes(spec.runtime)) return spec.runtime as GuestRuntime;
   throw new IsolaError('INVALID_ARGUMENT', `--runtime ${spec.runtime} is not available inside the hybrid guest`, `the hybrid guest runs ${GUEST_RUNTIMES.join(' or ')}; leave --runtime out or name one of them`);
+}
+
+/**
+ * The hybrid VM's TCG translation cache: crun is C, so a smaller cache costs it a little start
+ * time for much memory; runc's Go runtime keeps being retranslated in one (VmDriver.create), so
+ * it keeps QEMU's default (undefined). KVM has no translation cache.
+ */
+export function hybridTbSizeMiB(accelerator: string, runtime: GuestRuntime): number | undefined {
+  return accelerator === 'tcg' && runtime === 'crun' ? HYBRID_CRUN_TB_SIZE_MIB : undefined;
 }
 
 export class HybridDriver implements Driver<HybridData> {
@@ -90,7 +100,9 @@ export class HybridDriver implements Driver<HybridData> {
     const disk = await ensureHybridDisk(spec.image, this.ctx.cache, sys, this.ctx.config.unpack);
     const vmMemoryBytes = spec.memoryBytes ? spec.memoryBytes + GUEST_OVERHEAD_BYTES : DEFAULT_VM_MEMORY;
     const vmSpec = this.guestVmSpec(spec, lower, vmMemoryBytes);
-    const vm = await this.vm.createWithDisk(vmSpec, disk);
+    const made = await this.vm.createWithDisk(vmSpec, disk);
+    const tb = hybridTbSizeMiB(made.accelerator, sys.runtime);
+    const vm = tb ? { ...made, tbSizeMiB: tb } : made;
     return withVm({ hybrid: 1, vm, rootfs: lower, disk, vmMemoryBytes }, vm);
   }
 

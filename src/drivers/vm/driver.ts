@@ -19,7 +19,7 @@ import { findQemu, findQemuImg, probeAccelerator } from './accel.js';
 import { AgentConnection, request } from './agent.js';
 import { agentPortsOf, openAgentSession } from './agent-ports.js';
 import { createOverlay, diskUsage, ensureBaseDisk, type DiskUsage } from './disk.js';
-import { MIN_MEMORY_MIB, TCG_TB_SIZE_MIB, attachCmdline, minMemoryMiB, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from './launch.js';
+import { HYBRID_CRUN_TB_SIZE_MIB, MIN_MEMORY_MIB, TCG_TB_SIZE_MIB, attachCmdline, minMemoryMiB, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from './launch.js';
 import { readK8sLog } from '../cri-log.js';
 import {
   EXIT_VM_KILLED, consoleTail, exitInfo, killQemu, launchJailed, orphanOf, qmpCommand, readStatus, socketPath, vmmAlive, waitGone, waitLaunched,
@@ -133,7 +133,7 @@ export class VmDriver implements Driver<VmData> {
       return { ok: false, reason: (e as IsolaError).oneLine(), details };
     }
     details.qemu = `${await qemuVersion(qemu)} (${qemu})`;
-    details.machine = `${this.ctx.config.vm.machine === 'microvm' ? 'microvm, qboot firmware (bios-microvm.bin), virtio on its PCIe bus' : 'q35, SeaBIOS, virtio-pci'}; TCG translation cache ${TCG_TB_SIZE_MIB} MiB for a plain VM, QEMU's default for hybrids and machines`;
+    details.machine = `${this.ctx.config.vm.machine === 'microvm' ? 'microvm, qboot firmware (bios-microvm.bin), virtio on its PCIe bus' : 'q35, SeaBIOS, virtio-pci'}; TCG translation cache ${TCG_TB_SIZE_MIB} MiB for a plain VM, ${HYBRID_CRUN_TB_SIZE_MIB} MiB for a hybrid running crun, QEMU's default for runc hybrids and machines`;
     const assets = readGuestAssets(this.ctx.config.assets);
     const choice = this.ctx.config.vm.kernel;
     const booted = assets ? (choice === 'isola' ? assets.isolaKernel?.release ?? 'not built' : assets.kernelVersion) : 'not set up';

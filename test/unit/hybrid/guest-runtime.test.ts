@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { filterGuestRuntimeErrors } from '../../../src/drivers/hybrid/runtime-errors.js';
 import { startedFrom } from '../../../src/drivers/hybrid/monitor.js';
-import { guestRuntimeOf } from '../../../src/drivers/hybrid/driver.js';
+import { guestRuntimeOf, hybridTbSizeMiB } from '../../../src/drivers/hybrid/driver.js';
 import { isIsolaError } from '../../../src/core/errors.js';
 
 function sinkOf(): { w: Writable; text: () => string } {
@@ -56,4 +56,10 @@ test('--runtime with --as hybrid: crun by default (runc where crun is not instal
   assert.equal(guestRuntimeOf({ runtime: 'runc' }), 'runc');
   assert.equal(guestRuntimeOf({ runtime: 'crun' }), 'crun');
   assert.throws(() => guestRuntimeOf({ runtime: 'runsc' }), /--runtime runsc is not available inside the hybrid guest/);
+});
+
+test('translation cache: 32 MiB for a crun hybrid under TCG; QEMU\'s default with runc (Go is retranslated) and on KVM', () => {
+  assert.equal(hybridTbSizeMiB('tcg', 'crun'), 32);
+  assert.equal(hybridTbSizeMiB('tcg', 'runc'), undefined);
+  assert.equal(hybridTbSizeMiB('kvm', 'crun'), undefined);
 });
