@@ -2,8 +2,8 @@ import { runDriverContract } from './driver-contract.js';
 
 // The fourth kind: containers placed in one machine (`run --machine`), a long-lived VM on
 // isola's guest kernel (TCG here) whose guest runs each under conmon and runc, in a network
-// namespace of its own. The suite creates the machine once; every instance is a container in it.
-const noUserNetworks = 'a container in a machine has a network namespace, an address of its own on the default network (routed by the machine) or none, and its own /etc files; user networks and network connect are not built for it: the machine has one NIC, on isola0, fixed at boot, so a user network would need the host to route that network\'s subnet to the machine (proxy ARP on the network\'s bridge, its isolation rules kept)';
+// namespace of its own (on the default network, or on a user network whose addresses the host
+// routes to the machine). The suite creates the machine once; every instance is a container in it.
 const noTerminal = 'the workload\'s monitor (conmon) runs in the guest, and the one way in, the machine\'s agent port, serves one client at a time: a client attached for a session\'s life would hold every other command of the machine (exec, stop, start of its other containers), so run -i, run -t and attach are refused with --machine (exec on a terminal works: runc exec --tty over the agent, for the exec\'s life)';
 const noSnapshots = 'a container in a machine keeps its files on the machine\'s disk beside other containers\': a disk snapshot would take them all, so isola snapshot is refused with --machine (isola cp copies files out)';
 runDriverContract('hybrid', {
@@ -11,7 +11,6 @@ runDriverContract('hybrid', {
   stopGraceSec: 8,
   timeoutSec: 120,
   skip: [
-    { reason: noUserNetworks, tests: ['finds another instance of its user network by name, also one that joined after it started', 'joins a second network as eth1, the default route staying on eth0'] },
     { reason: noSnapshots, tests: ['snapshot restore brings back the root file system exactly: a write, a snapshot, a change, a restore, a read'] },
     { reason: noTerminal, tests: ['runs the workload on a terminal: input, window size, exit status, one stream in the log', 'follows window size changes of the client', 'attaches again after a client left, the workload running on meanwhile', 'passes stdin to a workload without a terminal, stdout and stderr apart'] },
   ],

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable, Writable } from 'node:stream';
-import type { AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, PathKind, ProcessInfo, Stats, StoredData } from '../../core/types.js';
+import type { AttachSession, BridgeNetworkSpec, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, PathKind, ProcessInfo, Stats, StoredData } from '../../core/types.js';
 import { IsolaError } from '../../core/errors.js';
 import { openDb, type Db } from '../../state/db.js';
 import { MachineRepo, type MachineRecord } from '../../state/machines.js';
@@ -20,6 +20,8 @@ import { guestRun, machineVm, sharesVolumes } from './host.js';
 import { MACHINE_GUEST } from './guest.js';
 import { mountVolumes, unmountVolumes } from './volumes.js';
 import { ensureEtcFiles, type EtcFiles } from '../../net/etc-files.js';
+import { moreNetArgs } from './guest-net.js';
+import { connectRunning, disconnectRunning, userNetworksDown, userNetworksUp } from './networks.js';
 
 /** What a container placed in a machine remembers; the machine itself is found by spec.machine. */
 export type PlacedData = {
@@ -220,10 +222,11 @@ export class PlacedDriver {
     const exitFile = this.exitFile(spec);
     if (exitFile) fs.rmSync(exitFile, { force: true });
     await mountVolumes(r.m.spec.dir, spec);
+    await userNetworksUp(this.vm, r.m, r.v, spec); // the host routes its user-network addresses to the machine
     if (spec.machine?.netns) copyEtcToShare(ensureEtcFiles(spec), containerShare(r.m, spec.id)); // as they are now
     const hex = path.basename(p.rootfs);
     const extra = spec.logMaxBytes ? `--log-size-max ${spec.logMaxBytes}` : '';
-    const out = await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', MACHINE_GUEST.start, spec.id, hex, spec.name, extra, ...placedNetArgs(spec)]);
+    const out = await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', MACHINE_GUEST.start, spec.id, hex, spec.name, extra, ...placedNetArgs(spec), ...moreNetArgs(spec)]);
     if (out.code !== 0) {
       await this.cleanup(spec, next).catch(() => undefined);
       const msg = out.stderr.trim().split('\n').pop() ?? `status ${out.code}`;
@@ -288,6 +291,7 @@ export class PlacedDriver {
   /** In the guest: the runc container and its bundle (the upper layer stays, for a restart). */
   async cleanup(spec: InstanceSpec, p: PlacedData | null): Promise<void> {
     if (!spec.machine) return;
+    await userNetworksDown(spec);
     const r = this.running(spec, p?.machineStartedAt ?? undefined);
     if (!r) return this.unbind(spec);
     const b = `${MACHINE_GUEST.bundles}/${spec.id}`;
@@ -434,6 +438,19 @@ export class PlacedDriver {
     } catch {
       /* its machine is gone: nothing reads them */
     }
+  }
+
+  /** `network connect`: a running container gets the interface now; a created one at its start. */
+  async attachNetwork(spec: InstanceSpec, p: PlacedData, n: BridgeNetworkSpec): Promise<void> {
+    const r = this.running(spec, p.machineStartedAt);
+    if (r && p.startedAt && !this.exitOf(spec)) await connectRunning(this.vm, r.m, r.v, spec, n);
+  }
+
+  /** `network disconnect`: a running container loses the interface now. */
+  async detachNetwork(spec: InstanceSpec, p: PlacedData, n: BridgeNetworkSpec, newFirst: BridgeNetworkSpec | null): Promise<void> {
+    const r = this.running(spec, p.machineStartedAt);
+    if (r && p.startedAt && !this.exitOf(spec)) await disconnectRunning(this.vm, r.m, r.v, spec, n, newFirst, vethInGuest(spec.id));
+    else await userNetworksDown(spec, n);
   }
 
   /** The machine's VM, for the engine's memory check and inspect. */
