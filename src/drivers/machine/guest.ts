@@ -108,7 +108,7 @@ if [ "$net" != - ] && [ "$net" != none ]; then
   peer=$(ip link show | sed -n "s/^[0-9]*: \\([^@:]*\\)@$net:.*/\\1/p")
   if ! { [ -n "$peer" ] && ip link set "$peer" netns "$pid" &&
     nsenter -t "$pid" -n sh -c "ip link set $peer name eth0 && ip link set eth0 address $mac && ip addr add $addr dev eth0 && ip link set lo up && ip link set eth0 up && ip route add default via $gw" &&
-    ip link set "$net" up && ip route add "\${addr%/*}" dev "$net"; } 2>"$b/net.err"; then
+    ip link set "$net" up && /bin/sh ${CTR_NET_PATH} --route "$net" "\${addr%/*}"; } 2>"$b/net.err"; then
     echo "the container's network could not be made in the machine: $(cat "$b/net.err")" >&2
     ip link del "$net" 2>/dev/null; $R delete -f "$id" >/dev/null 2>&1; exit 125
   fi

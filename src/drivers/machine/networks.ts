@@ -73,9 +73,11 @@ export async function connectRunning(vm: VmDriver, m: MachineRecord, v: VmData, 
  * end removes both, and the /32 route with them), the default route moved when it was the first,
  * then the host's route.
  */
-export async function disconnectRunning(vm: VmDriver, m: MachineRecord, v: VmData, spec: InstanceSpec, n: BridgeNetworkSpec, newFirst: BridgeNetworkSpec | null, firstVeth: string): Promise<void> {
+export async function disconnectRunning(vm: VmDriver, m: MachineRecord, v: VmData, spec: InstanceSpec, n: BridgeNetworkSpec, newFirst: BridgeNetworkSpec | null, firstVeths: string[]): Promise<void> {
   const dev = n.ifname ?? 'eth0';
-  const gone = `ip link del ${guestVethFor(spec.id, dev)} 2>/dev/null; ${dev === 'eth0' || newFirst ? `ip link del ${firstVeth} 2>/dev/null; ` : ''}`;
+  // Its veth as a later interface, or (it was the first) as the first; a rule to the host goes with a user network's.
+  const names = [guestVethFor(spec.id, n), ...(dev === 'eth0' || newFirst ? firstVeths : [])];
+  const gone = names.map((x) => `ip link del ${x} 2>/dev/null; while ip rule del pref 102 iif ${x} 2>/dev/null; do :; done; `).join('');
   const route = newFirst ? `${PID_OF(spec.id)}; nsenter -t "$P" -n ip route replace default via ${newFirst.gateway} dev ${newFirst.ifname ?? 'eth0'}` : 'true';
   const out = await guestRun(vm, m.spec, v, ['/bin/sh', '-c', `${gone}${route}`]);
   if (out.code !== 0) throw new IsolaError('INTERNAL', `network disconnect in machine ${m.name} failed: ${out.stderr.trim().split('\n').pop() ?? `status ${out.code}`}`, 'see isola machine inspect');

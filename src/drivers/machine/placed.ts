@@ -20,7 +20,7 @@ import { guestRun, machineVm, sharesVolumes } from './host.js';
 import { MACHINE_GUEST } from './guest.js';
 import { mountVolumes, unmountVolumes } from './volumes.js';
 import { ensureEtcFiles, type EtcFiles } from '../../net/etc-files.js';
-import { moreNetArgs } from './guest-net.js';
+import { guestNetDown, guestVethFor, moreNetArgs } from './guest-net.js';
 import { connectRunning, disconnectRunning, userNetworksDown, userNetworksUp } from './networks.js';
 
 /** What a container placed in a machine remembers; the machine itself is found by spec.machine. */
@@ -64,7 +64,8 @@ export function vethInGuest(id: string): string {
 export function placedNetArgs(spec: InstanceSpec): string[] {
   if (!spec.machine?.netns) return ['-'];
   const n = spec.network;
-  return n.mode === 'bridge' ? [vethInGuest(spec.id), `${n.ip}/${n.prefixLength}`, n.gateway, n.mac] : ['none'];
+  // On a user network, its veth is a `u...` one, which the guest routes to the host only (guest-net.ts).
+  return n.mode === 'bridge' ? [(n.networkId ?? 'bridge') === 'bridge' ? vethInGuest(spec.id) : guestVethFor(spec.id, n, true), `${n.ip}/${n.prefixLength}`, n.gateway, n.mac] : ['none'];
 }
 
 /** The file names of an instance's /etc files, in its folder and in its machine share's `etc/`. */
@@ -296,7 +297,7 @@ export class PlacedDriver {
     if (!r) return this.unbind(spec);
     const b = `${MACHINE_GUEST.bundles}/${spec.id}`;
     // The veth pair goes with the container's namespace; one left by a start that failed half-way goes here.
-    const veth = spec.machine.netns ? `ip link del ${vethInGuest(spec.id)} 2>/dev/null; ` : '';
+    const veth = spec.machine.netns ? `ip link del ${vethInGuest(spec.id)} 2>/dev/null; ${guestNetDown(spec)}` : '';
     await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', '-c', `${R('delete', '-f', spec.id).join(' ')} >/dev/null 2>&1; ${veth}umount ${b}/rootfs 2>/dev/null; rm -rf ${b}; exit 0`]).catch(() => undefined);
     await this.unbind(spec);
   }
@@ -449,7 +450,7 @@ export class PlacedDriver {
   /** `network disconnect`: a running container loses the interface now. */
   async detachNetwork(spec: InstanceSpec, p: PlacedData, n: BridgeNetworkSpec, newFirst: BridgeNetworkSpec | null): Promise<void> {
     const r = this.running(spec, p.machineStartedAt);
-    if (r && p.startedAt && !this.exitOf(spec)) await disconnectRunning(this.vm, r.m, r.v, spec, n, newFirst, vethInGuest(spec.id));
+    if (r && p.startedAt && !this.exitOf(spec)) await disconnectRunning(this.vm, r.m, r.v, spec, n, newFirst, [vethInGuest(spec.id), guestVethFor(spec.id, n, true)]);
     else await userNetworksDown(spec, n);
   }
 

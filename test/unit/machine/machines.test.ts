@@ -117,7 +117,7 @@ test('a placed container\'s network: its own address on isola0 through a veth, l
   assert.match(MACHINE_SCRIPT, /conf\/all\/proxy_arp/);
   assert.match(MACHINE_SCRIPT, /ipv4\/ip_forward/);
   assert.match(CONTAINER_START_SCRIPT, /ip link set "\$peer" netns "\$pid"/);
-  assert.match(CONTAINER_START_SCRIPT, /ip route add "\$\{addr%\/\*\}" dev "\$net"/);
+  assert.match(CONTAINER_START_SCRIPT, /\/\.isola\/ctr-net --route "\$net" "\$\{addr%\/\*\}"/, 'the guest\'s route to it: guest-net.ts');
 });
 
 test('a placed container\'s own /etc files: its binds point at its copies in the machine share, copied in place', () => {

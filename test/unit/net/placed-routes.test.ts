@@ -4,8 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { bridgeTableAdditions, elemKey, elementCommands, ipTableAdditions, type PlacedRoute } from '../../../src/net/placed-routes.js';
 import { tableScript } from '../../../src/net/nft.js';
 import { machineTableScript } from '../../../src/net/machine-filter.js';
-import { guestVethFor, moreNetArgs, userNetworksOf } from '../../../src/drivers/machine/guest-net.js';
-import { vethInGuest } from '../../../src/drivers/machine/placed.js';
+import { guestNetDown, guestVethFor, moreNetArgs, userNetworksOf } from '../../../src/drivers/machine/guest-net.js';
+import { placedNetArgs, vethInGuest } from '../../../src/drivers/machine/placed.js';
 import { which } from '../../../src/util/which.js';
 import type { BridgeNetworkSpec, InstanceSpec } from '../../../src/core/types.js';
 
@@ -48,12 +48,18 @@ test('the additions and elements are what nftables accepts (nft --check, nothing
   execFileSync('nft', ['-c', '-f', '-'], { input: `${script}\n` });
 });
 
-test('in the guest: one veth per interface after eth0, its name within 15 characters and apart from eth0\'s; user networks only are routed', () => {
+test('in the guest: one veth per interface after eth0, a user network\'s named u... (routed to the host only), within 15 characters; user networks only are routed by the host', () => {
   const id = 'ab'.repeat(32);
   const iface = (ifname: string, networkId: string, ip: string): BridgeNetworkSpec => ({ mode: 'bridge', bridge: 'isolabr-x', ip, prefixLength: 24, gateway: '10.78.3.1', mac: '02:00:00:00:00:01', networkId, ifname });
-  const spec = { id, network: iface('eth0', 'bridge', '10.77.0.9'), moreNetworks: [iface('eth1', 'n1', '10.78.3.5'), iface('eth2', 'n2', '10.78.4.5')] } as unknown as InstanceSpec;
-  assert.deepEqual(moreNetArgs(spec), [guestVethFor(id, 'eth1'), '10.78.3.5/24', 'eth1', '02:00:00:00:00:01', guestVethFor(id, 'eth2'), '10.78.4.5/24', 'eth2', '02:00:00:00:00:01']);
-  for (const n of ['eth1', 'eth7']) assert.ok(guestVethFor(id, n).length <= 15);
-  assert.notEqual(guestVethFor(id, 'eth1'), vethInGuest(id));
-  assert.deepEqual(userNetworksOf(spec).map((n) => n.ifname), ['eth1', 'eth2']);
+  const [e0, e1, e2] = [iface('eth0', 'bridge', '10.77.0.9'), iface('eth1', 'n1', '10.78.3.5'), iface('eth2', 'bridge', '10.77.0.10')];
+  const spec = { id, network: e0, moreNetworks: [e1, e2] } as unknown as InstanceSpec;
+  assert.deepEqual(moreNetArgs(spec), [`u${id.slice(0, 12)}1`, '10.78.3.5/24', 'eth1', '02:00:00:00:00:01', `n${id.slice(0, 12)}2`, '10.77.0.10/24', 'eth2', '02:00:00:00:00:01']);
+  assert.deepEqual(placedNetArgs({ ...spec, machine: { id, name: 'm', ip: '10.77.0.2', netns: true } }).slice(0, 1), [vethInGuest(id)]);
+  const onUser = { ...spec, network: { ...e1, ifname: 'eth0' }, moreNetworks: [], machine: { id, name: 'm', ip: '10.77.0.2', netns: true } } as InstanceSpec;
+  assert.deepEqual(placedNetArgs(onUser), [`u${id.slice(0, 12)}`, '10.78.3.5/24', '10.78.3.1', '02:00:00:00:00:01']);
+  for (const n of [e1, { ...e1, ifname: 'eth7' }]) assert.ok(guestVethFor(id, n).length <= 15);
+  assert.notEqual(guestVethFor(id, e1, true), vethInGuest(id));
+  assert.deepEqual(userNetworksOf(spec).map((n) => n.ifname), ['eth1']);
+  // Cleanup in the guest: the user network's veth and its rule to the host, every copy of it.
+  assert.equal(guestNetDown(spec), `ip link del u${id.slice(0, 12)}1 2>/dev/null; while ip rule del pref 102 iif u${id.slice(0, 12)}1 2>/dev/null; do :; done; `);
 });
