@@ -172,9 +172,3 @@ export async function unrouteFromMachine(r: PlacedRoute): Promise<void> {
     if (fs.existsSync(`/sys/class/net/${r.bridge}`)) await run('ip', ['neigh', 'del', 'proxy', r.ip, 'dev', r.bridge]);
   });
 }
-
-/** The host's routes to machine containers now (`ADDR via MACHINE`), for leftovers checks and prune. */
-export async function placedRoutes(): Promise<string[]> {
-  const r = await run('ip', ['-4', 'route', 'show', 'proto', String(PLACED_PROTO)]);
-  return r.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
-}
