@@ -120,7 +120,7 @@ export function register(program: Command, ctx: CliContext): void {
             const rec = e.find(ref);
             const profile = await measureSecurity(e.driver(rec.kind), rec);
             const m = rec.spec.machine;
-            if (m) profile.machine = machineSharing(m, e.instances.list().filter((r) => r.spec.machine?.id === m.id && r.id !== rec.id).map((r) => r.name), rec.spec.network.mode === 'bridge' ? rec.spec.network.ip : null);
+            if (m) profile.machine = machineSharing(m, e.instances.list().filter((r) => r.spec.machine?.id === m.id && r.id !== rec.id).map((r) => r.name), rec.spec.network.mode === 'bridge' ? rec.spec.network.ip : null, rec.spec.network.mode === 'bridge' ? rec.spec.network.networkName ?? 'bridge' : 'bridge');
             out.push(profile);
           }
           return out;

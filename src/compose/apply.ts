@@ -84,8 +84,10 @@ export function requestFor(model: StackModel, s: ServiceModel, n: number, hash: 
     // An entrypoint list: its first word is the entrypoint, the rest goes before the command (Docker's rule gives the same argv).
     ...(entry !== undefined ? { entrypoint: entry[0] ?? '', command: [...entry.slice(1), ...(s.command ?? [])] } : {}),
     env: s.environment,
-    // A container in a machine has the machine's address and no network of the stack's.
-    ...(s.machine ? { machine: s.machine } : { network: net?.name ?? `${model.project}_default`, aliases: [s.name] }),
+    // A container in a machine is on the stack's networks too: the host routes its address to the machine.
+    ...(s.machine ? { machine: s.machine } : {}),
+    network: net?.name ?? `${model.project}_default`,
+    aliases: [s.name],
     publish: s.ports,
     mounts: s.volumes,
     ...(s.health ? { health: s.health } : {}),

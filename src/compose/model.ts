@@ -246,7 +246,6 @@ function machineOf(b: Raw, kind: Kind, at: (...p: (string | number)[]) => (strin
   if (typeof m !== 'string' || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(m)) throw fail(at('x-isola-machine'), 'must name a machine (letters, digits, _ . and -)', 'give the name of a machine from isola machine ls');
   if (kind === 'vm') throw fail(at('x-isola-machine'), 'places containers in a machine, while the kind is vm', 'drop x-isola-kind: vm (a service in a machine is a container inside its VM), or drop x-isola-machine');
   if (b.volumes !== undefined) throw fail(at('volumes'), `cannot be mounted into containers in machine ${m}: folders and volumes do not reach a machine yet`, 'drop volumes: from this service, or run it without x-isola-machine');
-  if (b.networks !== undefined) throw fail(at('networks'), `do not apply to containers in machine ${m}: they share the machine's address`, 'drop networks: from this service (reach it at the machine\'s address, on the ports it publishes)');
   return m;
 }
 

@@ -36,7 +36,7 @@ export const entries: Record<Kind, Entry> = {
   },
   hybrid: {
     load: (ctx) => import('./machine/dispatch.js').then((m) => erase(new m.HybridKind(ctx))),
-    runsOnWorkloadKernel: true, exportsChanges: false, hotplugsNetworks: false, refreshesEtc: true, snapshots: true,
+    runsOnWorkloadKernel: true, exportsChanges: false, hotplugsNetworks: true, refreshesEtc: true, snapshots: true,
   },
 };
 

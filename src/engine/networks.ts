@@ -258,7 +258,8 @@ export class Networks {
     const spec: InstanceSpec = { ...rec.spec, network: rest[0] ?? { mode: 'none' }, moreNetworks: rest.slice(1) };
     if ((rec.state === 'running' || rec.state === 'created') && driver.detachNetwork) await driver.detachNetwork(spec, rec.data, iface, first ? rest[0] ?? null : null);
     this.repo.removeEndpoint(rec.id, t.id, () => this.ctx.instances.setSpec(rec.id, spec));
-    await this.refreshHosts([t.id, ...rest.map((n) => n.networkId ?? DEFAULT_NETWORK)]);
+    // Its own files too: it is no longer a member of the network, whose names it must lose.
+    await this.refreshHosts([t.id, ...rest.map((n) => n.networkId ?? DEFAULT_NETWORK)], [rec.id]);
   }
 
   // ---- names: /etc/hosts of every instance of a network ------------------------------------

@@ -20,9 +20,11 @@ export interface MachineSharing {
  * containers of other machines (their own VMs), nor the network: frames between machines' taps
  * are dropped.
  */
-export function machineSharing(p: PlacedIn, neighbours: string[], ownIp: string | null = null): MachineSharing {
+export function machineSharing(p: PlacedIn, neighbours: string[], ownIp: string | null = null, network = 'bridge'): MachineSharing {
+  // On a user network, the host routes the address to the machine (docs/MACHINES.md, User networks).
+  const where = network === 'bridge' ? 'on isola0 (routed by the machine through a veth pair, proxy ARP on its NIC)' : `on network ${network} (routed to the machine by the host, then through a veth pair)`;
   const net = p.netns
-    ? { own: [`network namespace${ownIp ? `, address ${ownIp} on isola0 (routed by the machine through a veth pair, proxy ARP on its NIC)` : ' with loopback only (--network none)'}`, '/etc/hostname, /etc/hosts and /etc/resolv.conf (read-only: its name, --add-host, --dns)'], shared: [] }
+    ? { own: [`network namespace${ownIp ? `, address ${ownIp} ${where}` : ' with loopback only (--network none)'}`, '/etc/hostname, /etc/hosts and /etc/resolv.conf (read-only: its name, --add-host, --dns)'], shared: [] }
     : { own: [], shared: [`the machine's network namespace and address ${p.ip} (its ports, its loopback)`, 'the machine\'s /etc/hosts and /etc/resolv.conf (read-only)'] };
   return {
     machine: p.name,

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { parseTable } from '../../src/net/nft.js';
+import { PLACED_PROTO, elemKey } from '../../src/net/placed-routes.js';
 import { fileURLToPath } from 'node:url';
 import { pathsFor, type Paths } from '../../src/core/paths.js';
 import { ImageStore } from '../../src/image/store.js';
@@ -172,7 +173,7 @@ export function hostObjects(root: string): string[] {
     if (!st.isDirectory()) continue;
     for (const c of fs.readdirSync(path.join('/sys/fs/cgroup', h))) if (c.startsWith('isola')) out.push(`cgroup ${h}/${c}`);
   }
-  out.push(...nftObjects());
+  out.push(...nftObjects(), ...placedRouteObjects());
   for (const pid of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
     let cmd: string;
@@ -204,6 +205,32 @@ function machineFenceObjects(): string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * What the host holds for containers of machines on user networks (src/net/placed-routes.ts):
+ * routes of isola's protocol, proxy ARP entries on isola's bridges, and the elements of the sets
+ * that keep those networks apart.
+ */
+function placedRouteObjects(): string[] {
+  const out: string[] = [];
+  const sh = (cmd: string, args: string[]) => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    } catch {
+      return '';
+    }
+  };
+  for (const l of sh('ip', ['-4', 'route', 'show', 'proto', String(PLACED_PROTO)]).split('\n')) if (l.trim()) out.push(`route ${l.trim()}`);
+  for (const l of sh('ip', ['neigh', 'show', 'proxy']).split('\n')) if (/ dev isola/.test(l)) out.push(`proxy arp ${l.trim()}`);
+  for (const [family, table, set] of [['ip', 'isola', 'placed'], ['ip', 'isola', 'routed'], ['bridge', 'isola-machines', 'placedip'], ['bridge', 'isola-machines', 'placedby']] as const) {
+    const text = sh('nft', ['-j', 'list', 'set', family, table, set]);
+    if (!text) continue;
+    for (const o of (JSON.parse(text) as { nftables?: { set?: { elem?: unknown[] } }[] }).nftables ?? []) {
+      for (const e of o.set?.elem ?? []) out.push(`nft ${set} ${elemKey(e)}`);
+    }
+  }
+  return out;
 }
 
 export function nftObjects(): string[] {

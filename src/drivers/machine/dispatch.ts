@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import type { AttachIO, AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, PathKind, ProcessInfo, ResourceUpdate, Stats, StoredData } from '../../core/types.js';
+import type { AttachIO, AttachSession, BridgeNetworkSpec, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, PathKind, ProcessInfo, ResourceUpdate, Stats, StoredData } from '../../core/types.js';
 import type { Driver, DriverContext, SnapshotRef, SnapshotWhile, StartAttach } from '../driver.js';
 import { IsolaError } from '../../core/errors.js';
 import { HybridDriver } from '../hybrid/driver.js';
@@ -112,6 +112,23 @@ export class HybridKind implements Driver<Data> {
 
   copyIn(spec: InstanceSpec, d: Data, dir: string, input: Readable, opts: { owner?: { uid: number; gid: number } }): Promise<void> {
     return placed(d) ? this.inMachine.copyIn(spec, d, dir, input, opts) : this.own.copyIn(spec, d, dir, input, opts);
+  }
+
+  // A container in a machine gets and loses interfaces while it runs (networks.ts); a hybrid's
+  // own VM cannot (its NICs are fixed at boot): a created one gets them at its start.
+  async attachNetwork(spec: InstanceSpec, d: Data, net: BridgeNetworkSpec): Promise<void> {
+    if (placed(d)) return this.inMachine.attachNetwork(spec, d, net);
+    await this.ownRunning(spec, d, 'connect');
+  }
+
+  async detachNetwork(spec: InstanceSpec, d: Data, net: BridgeNetworkSpec, newFirst: BridgeNetworkSpec | null): Promise<void> {
+    if (placed(d)) return this.inMachine.detachNetwork(spec, d, net, newFirst);
+    await this.ownRunning(spec, d, 'disconnect');
+  }
+
+  private async ownRunning(spec: InstanceSpec, d: HybridData, verb: string): Promise<void> {
+    if ((await this.own.observe(spec, d)).state !== 'running') return;
+    throw new IsolaError('FAILED_PRECONDITION', `instance ${spec.name} is a running hybrid: a VM's network interfaces are fixed while it runs (the microvm machine has no device hotplug)`, `stop it, ${verb} it, then start it again`);
   }
 
   refreshEtc(spec: InstanceSpec, d: Data): Promise<void> {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { run } from '../../util/exec.js';
 import { makeExt4 } from '../../guest/ext4.js';
 import { putFile, putRuncTools, type GuestSystem } from '../hybrid/disk.js';
+import { CTR_NET_PATH, CTR_NET_SCRIPT, MACHINE_ROUTING } from './guest-net.js';
 
 /** Paths inside a machine's guest. */
 export const MACHINE_GUEST = {
@@ -45,7 +46,8 @@ echo 0 > /proc/sys/net/ipv4/neigh/default/proxy_delay
 echo 0 > /proc/sys/net/ipv4/neigh/eth0/proxy_delay 2>/dev/null
 echo 1 > /proc/sys/net/ipv4/conf/all/proxy_arp
 echo 1 > /proc/sys/net/ipv4/ip_forward
-# Containers of an earlier boot left upper layers: they start again on them (isola start);
+# User networks: every packet of a container goes to the host, whose rules decide (guest-net.ts).
+${MACHINE_ROUTING}# Containers of an earlier boot left upper layers: they start again on them (isola start);
 # those of containers removed meanwhile (their shared folder is gone) go.
 for w in $(ls ${MACHINE_GUEST.layers}); do [ -d "${MACHINE_GUEST.shared}/$w" ] || rm -rf "${MACHINE_GUEST.layers}/$w"; done
 stopall() {
@@ -111,10 +113,13 @@ if [ "$net" != - ] && [ "$net" != none ]; then
   peer=$(ip link show | sed -n "s/^[0-9]*: \\([^@:]*\\)@$net:.*/\\1/p")
   if ! { [ -n "$peer" ] && ip link set "$peer" netns "$pid" &&
     nsenter -t "$pid" -n sh -c "ip link set $peer name eth0 && ip link set eth0 address $mac && ip addr add $addr dev eth0 && ip link set lo up && ip link set eth0 up && ip route add default via $gw" &&
-    ip link set "$net" up && ip route add "\${addr%/*}" dev "$net"; } 2>"$b/net.err"; then
+    ip link set "$net" up && /bin/sh ${CTR_NET_PATH} --route "$net" "\${addr%/*}"; } 2>"$b/net.err"; then
     echo "the container's network could not be made in the machine: $(cat "$b/net.err")" >&2
     ip link del "$net" 2>/dev/null; $R delete -f "$id" >/dev/null 2>&1; exit 125
   fi
+  # Its interfaces after eth0 (user networks, guest-net.ts), each VETH ADDR/PREFIX IFNAME MAC.
+  shift 8
+  [ $# -eq 0 ] || /bin/sh ${CTR_NET_PATH} "$pid" "$@" || { ip link del "$net" 2>/dev/null; $R delete -f "$id" >/dev/null 2>&1; exit 125; }
 fi
 # Created only: the host attaches its client to conmon first (terminals.ts), then runs runc start.
 [ "\${CTR_CREATE_ONLY:-}" = 1 ] && exit 0
@@ -158,6 +163,7 @@ export async function buildMachineDisk(sys: MachineSystem, scratch: string, disk
     if (sys.ttyRelay) putFile(tree, sys.ttyRelay, MACHINE_GUEST.relay);
     fs.writeFileSync(path.join(tree, MACHINE_GUEST.main), MACHINE_SCRIPT, { mode: 0o755 });
     fs.writeFileSync(path.join(tree, MACHINE_GUEST.start), CONTAINER_START_SCRIPT, { mode: 0o755 });
+    fs.writeFileSync(path.join(tree, CTR_NET_PATH), CTR_NET_SCRIPT, { mode: 0o755 });
     for (const d of ['proc', 'sys', 'dev', 'run', 'tmp', 'etc', MACHINE_GUEST.images, MACHINE_GUEST.shared, MACHINE_GUEST.volumes, MACHINE_GUEST.layers]) fs.mkdirSync(path.join(tree, d), { recursive: true });
     await makeExt4(tree, disk, 'isola-machine', 'the machine disk', freeBytes);
   } finally {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable, Writable } from 'node:stream';
-import type { AttachIO, AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, PathKind, ProcessInfo, Stats, StoredData } from '../../core/types.js';
+import type { AttachIO, AttachSession, BridgeNetworkSpec, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, PathKind, ProcessInfo, Stats, StoredData } from '../../core/types.js';
 import { IsolaError } from '../../core/errors.js';
 import { openDb, type Db } from '../../state/db.js';
 import { MachineRepo, type MachineRecord } from '../../state/machines.js';
@@ -22,6 +22,8 @@ import { mountVolumes, unmountVolumes } from './volumes.js';
 import { attachPlaced, type PlacedTarget } from './terminals.js';
 import { noTerminals, servesTerminals } from './terminal-mark.js';
 import { ensureEtcFiles, type EtcFiles } from '../../net/etc-files.js';
+import { guestNetDown, guestVethFor, moreNetArgs } from './guest-net.js';
+import { connectRunning, disconnectRunning, userNetworksDown, userNetworksUp } from './networks.js';
 
 /** What a container placed in a machine remembers; the machine itself is found by spec.machine. */
 export type PlacedData = {
@@ -64,7 +66,8 @@ export function vethInGuest(id: string): string {
 export function placedNetArgs(spec: InstanceSpec): string[] {
   if (!spec.machine?.netns) return ['-'];
   const n = spec.network;
-  return n.mode === 'bridge' ? [vethInGuest(spec.id), `${n.ip}/${n.prefixLength}`, n.gateway, n.mac] : ['none'];
+  // On a user network, its veth is a `u...` one, which the guest routes to the host only (guest-net.ts).
+  return n.mode === 'bridge' ? [(n.networkId ?? 'bridge') === 'bridge' ? vethInGuest(spec.id) : guestVethFor(spec.id, n, true), `${n.ip}/${n.prefixLength}`, n.gateway, n.mac] : ['none'];
 }
 
 /** The file names of an instance's /etc files, in its folder and in its machine share's `etc/`. */
@@ -226,10 +229,11 @@ export class PlacedDriver {
     const exitFile = this.exitFile(spec);
     if (exitFile) fs.rmSync(exitFile, { force: true });
     await mountVolumes(r.m.spec.dir, spec);
+    await userNetworksUp(this.vm, r.m, r.v, spec); // the host routes its user-network addresses to the machine
     if (spec.machine?.netns) copyEtcToShare(ensureEtcFiles(spec), containerShare(r.m, spec.id)); // as they are now
     const hex = path.basename(p.rootfs);
     const extra = [...(spec.logMaxBytes ? ['--log-size-max', String(spec.logMaxBytes)] : []), ...conmonStdioArgs(spec)].join(' ');
-    const out = await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', MACHINE_GUEST.start, spec.id, hex, spec.name, extra, ...placedNetArgs(spec)], attach ? ['CTR_CREATE_ONLY=1'] : []);
+    const out = await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', MACHINE_GUEST.start, spec.id, hex, spec.name, extra, ...placedNetArgs(spec), ...moreNetArgs(spec)], attach ? ['CTR_CREATE_ONLY=1'] : []);
     if (out.code !== 0) {
       await this.cleanup(spec, next).catch(() => undefined);
       const msg = out.stderr.trim().split('\n').pop() ?? `status ${out.code}`;
@@ -317,11 +321,12 @@ export class PlacedDriver {
   /** In the guest: the runc container and its bundle (the upper layer stays, for a restart). */
   async cleanup(spec: InstanceSpec, p: PlacedData | null): Promise<void> {
     if (!spec.machine) return;
+    await userNetworksDown(spec);
     const r = this.running(spec, p?.machineStartedAt ?? undefined);
     if (!r) return this.unbind(spec);
     const b = `${MACHINE_GUEST.bundles}/${spec.id}`;
     // The veth pair goes with the container's namespace; one left by a start that failed half-way goes here.
-    const veth = spec.machine.netns ? `ip link del ${vethInGuest(spec.id)} 2>/dev/null; ` : '';
+    const veth = spec.machine.netns ? `ip link del ${vethInGuest(spec.id)} 2>/dev/null; ${guestNetDown(spec)}` : '';
     await guestRun(this.vm, r.m.spec, r.v, ['/bin/sh', '-c', `${R('delete', '-f', spec.id).join(' ')} >/dev/null 2>&1; ${veth}umount ${b}/rootfs 2>/dev/null; rm -rf ${b}; exit 0`]).catch(() => undefined);
     await this.unbind(spec);
   }
@@ -463,6 +468,19 @@ export class PlacedDriver {
     } catch {
       /* its machine is gone: nothing reads them */
     }
+  }
+
+  /** `network connect`: a running container gets the interface now; a created one at its start. */
+  async attachNetwork(spec: InstanceSpec, p: PlacedData, n: BridgeNetworkSpec): Promise<void> {
+    const r = this.running(spec, p.machineStartedAt);
+    if (r && p.startedAt && !this.exitOf(spec)) await connectRunning(this.vm, r.m, r.v, spec, n);
+  }
+
+  /** `network disconnect`: a running container loses the interface now. */
+  async detachNetwork(spec: InstanceSpec, p: PlacedData, n: BridgeNetworkSpec, newFirst: BridgeNetworkSpec | null): Promise<void> {
+    const r = this.running(spec, p.machineStartedAt);
+    if (r && p.startedAt && !this.exitOf(spec)) await disconnectRunning(this.vm, r.m, r.v, spec, n, newFirst, [vethInGuest(spec.id), guestVethFor(spec.id, n, true)]);
+    else await userNetworksDown(spec, n);
   }
 
   /** The machine's VM, for the engine's memory check and inspect. */

@@ -148,7 +148,7 @@ describe('isola machine (CLI, real QEMU)', () => {
         assert.ok(etc.split('\n').includes(line), `${JSON.stringify(line)} in ${etc}`);
       }
       assert.equal(await ok(['run', '--rm', '--machine', 'prod', '--network', 'none', 'base', 'sh', '-c', 'ls /sys/class/net | grep -v sit']), 'lo');
-      await refused(['run', '--machine', 'prod', '--network', 'nope', 'base', 'true'], /--network nope is not available with --machine/);
+      await refused(['run', '--machine', 'prod', '--network', 'nope', 'base', 'true'], /no such network: nope/);
     } finally {
       await ok(['rm', '-f', 'w1', 'w2']);
     }
@@ -211,6 +211,10 @@ describe('isola machine (CLI, real QEMU)', () => {
     let res = await fetch('http://127.0.0.1:18090/hostname').catch(() => null);
     for (let i = 0; i < 20 && res?.status !== 200; i++) res = await new Promise((r) => setTimeout(r, 250)).then(() => fetch('http://127.0.0.1:18090/hostname').catch(() => null));
     assert.equal(res?.status, 200, 'its published port, through the machine');
+    // On the stack's network as any service: front (a plain container) reaches it by its service name.
+    let page = '';
+    for (let i = 0; i < 20 && page === ''; i++) page = (await cli(compose('exec', 'front', 'timeout', '3', 'wget', '-q', '-O', '-', 'http://cache:8001/hostname'))).stdout.trim();
+    assert.equal(page, (await ok(compose('exec', 'cache', 'cat', '/etc/hostname'))), 'front reaches cache by name on mstack_default');
     // dev is stopped (the test before): a service placed there is refused, and nothing is made.
     const other = path.join(dir, 'dev.yaml');
     fs.writeFileSync(other, 'services:\n  tool:\n    image: base\n    x-isola-machine: dev\n    command: sleep 600\n');

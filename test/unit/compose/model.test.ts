@@ -138,7 +138,7 @@ test('the example stack loads', () => {
 
 process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
 
-test('x-isola-machine places a service in a machine: kind hybrid, run --machine\'s request without a network; what a placed container cannot have is refused', async () => {
+test('x-isola-machine places a service in a machine: kind hybrid, run --machine\'s request on the stack\'s network with its alias; what a placed container cannot have is refused', async () => {
   const { requestFor } = await import('../../../src/compose/apply.js');
   const m = model(`
 services:
@@ -161,11 +161,11 @@ services:
   assert.equal(web?.machine, undefined);
   const req = requestFor(m, db!, 1, 'h');
   assert.equal(req.machine, 'prod');
-  assert.equal(req.aliases, undefined);
-  assert.equal(req.network, 'bridge', 'the default of run: a placed container takes no --network');
+  assert.deepEqual(req.aliases, ['db']);
+  assert.equal(req.network, 'proj_default', 'a placed container is on the stack\'s network, as any service');
   assert.equal(requestFor(m, web!, 1, 'h').network, 'proj_default');
   refused(() => model('services:\n  db:\n    image: base\n    x-isola-kind: vm\n    x-isola-machine: prod\n'), /compose\.yaml:5:\d+: services\.db\.x-isola-machine places containers in a machine, while the kind is vm; drop/);
   refused(() => model('services:\n  db:\n    image: base\n    x-isola-machine: prod\n    volumes: ["/data"]\n'), /services\.db\.volumes cannot be mounted into containers in machine prod/);
-  refused(() => model('services:\n  db:\n    image: base\n    x-isola-machine: prod\n    networks: [default]\n'), /services\.db\.networks do not apply to containers in machine prod/);
+  assert.deepEqual(model('services:\n  db:\n    image: base\n    x-isola-machine: prod\n    networks: [back]\nnetworks:\n  back: {}\n').services[0]?.networks, ['back']);
   refused(() => model('services:\n  db:\n    image: base\n    x-isola-machine: "no good"\n'), /x-isola-machine must name a machine/);
 });
