@@ -43,6 +43,10 @@ describe('isola machine (CLI, real QEMU)', () => {
     fx = await makeFixture();
   });
   after(async () => {
+    // Every instance first (plain ones too, such as web): a failed run would otherwise leave them
+    // running after the fixture removed their data root, holding isola0 addresses.
+    const ids = (await cli(['ps', '-aq'])).stdout.split('\n').filter(Boolean);
+    if (ids.length) await cli(['rm', '-f', ...ids]);
     await cli(['machine', 'rm', '-f', 'prod']);
     await cli(['machine', 'rm', '-f', 'dev']);
     await fx?.dispose();
