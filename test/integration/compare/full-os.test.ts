@@ -36,7 +36,7 @@ test('compare --quick --kinds container,vm-os: the full-OS VM boots, and its row
   assert.doesNotMatch(r.stderr, /full-OS VM failed/);
   // The table: a full-OS column, its startup figure, the explanation phase by phase.
   assert.match(r.stdout, /vm: full OS \((tcg, EMULATED|kvm)\)/);
-  assert.match(r.stdout, /^startup: first output .* n=2 .*\d+(\.\d+)? s \([^)]*\) n=2/m);
+  assert.match(r.stdout, /^startup: first output .* n=2 .*\d+(\.\d+)? m?s \([^)]*\) n=2/m);
   assert.match(r.stdout, /Where the full-OS VM's cost comes from/);
   assert.match(r.stdout, /firmware \(SeaBIOS\).*bootloader \(syslinux\).*until systemd started.*until the workload's service/s);
   assert.match(r.stdout, /isola's microVM was not measured in this run/);
