@@ -120,6 +120,15 @@ function dnatTargets(expr: readonly unknown[] | undefined): string[] {
   return [];
 }
 
+/** An element of nft's JSON as text, whatever its shape: `10.78.0.5`, `10.78.0.5 . 10.78.0.0/24`, `10.78.0.5 . isolat…` (a set with a timeout or comment wraps it in `elem`). */
+export function elemKey(e: unknown): string {
+  const c = (e as { concat?: unknown[] }).concat;
+  if (Array.isArray(c)) return c.map(elemKey).join(' . ');
+  const el = (e as { elem?: { val?: unknown } }).elem;
+  if (el) return elemKey(el.val);
+  return elemText(e) ?? JSON.stringify(e);
+}
+
 function elemText(e: unknown): string | null {
   if (typeof e === 'string') return e;
   const p = (e as { prefix?: { addr: string; len: number } }).prefix;
@@ -151,7 +160,8 @@ export function parseTable(json: string): TableState {
   return st;
 }
 
-async function nft(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs nft; a missing nft is a one-line error naming the package. */
+export async function nft(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     return await run('nft', args, input === undefined ? {} : { input });
   } catch (e) {
@@ -162,9 +172,10 @@ async function nft(args: string[], input?: string): Promise<{ code: number; stdo
   }
 }
 
-async function nftOk(input: string, what: string): Promise<void> {
+/** Applies an nft script in one transaction; what nft refused is an error naming `what` (and `hint`). */
+export async function nftOk(input: string, what: string, hint = 'see `nft list table ip isola`; isola changes nothing else in the host\'s firewall'): Promise<void> {
   const r = await nft(['-f', '-'], input);
-  if (r.code !== 0) throw new IsolaError('INTERNAL', `nftables refused ${what}: ${r.stderr.trim().split('\n')[0]}`, 'see `nft list table ip isola`; isola changes nothing else in the host\'s firewall');
+  if (r.code !== 0) throw new IsolaError('INTERNAL', `nftables refused ${what}: ${r.stderr.trim().split('\n')[0]}`, hint);
 }
 
 export async function readTable(): Promise<TableState> {

@@ -4,7 +4,7 @@ import { run } from '../util/exec.js';
 import { ensureBridge, withNetLock } from './bridge.js';
 import { MACHINE_TABLE } from './machine-filter.js';
 import { BRIDGE } from './names.js';
-import { TABLE } from './nft.js';
+import { TABLE, elemKey, nft, nftOk } from './nft.js';
 
 /**
  * The host's half of user networks for containers in a machine (docs/MACHINES.md, "User
@@ -65,28 +65,23 @@ export function bridgeTableAdditions(): string[] {
   ];
 }
 
-/** The elements of one routed address, in both tables. */
-export function elementCommands(verb: 'add' | 'delete', r: PlacedRoute): string[] {
+/** The elements of one routed address, in both tables: family, table, set and the element's text as nft lists it. */
+function elementsOf(r: PlacedRoute): { family: 'ip' | 'bridge'; table: string; set: string; key: string; text: string }[] {
   return [
-    `${verb} element ip ${TABLE} placed { ${r.ip} }`,
-    `${verb} element ip ${TABLE} routed { ${r.ip} . ${r.subnet} }`,
-    `${verb} element bridge ${MACHINE_TABLE} placedip { ${r.ip} }`,
-    `${verb} element bridge ${MACHINE_TABLE} placedby { ${r.ip} . "${r.tap}" }`,
+    { family: 'ip', table: TABLE, set: 'placed', key: r.ip, text: r.ip },
+    { family: 'ip', table: TABLE, set: 'routed', key: `${r.ip} . ${r.subnet}`, text: `${r.ip} . ${r.subnet}` },
+    { family: 'bridge', table: MACHINE_TABLE, set: 'placedip', key: r.ip, text: r.ip },
+    { family: 'bridge', table: MACHINE_TABLE, set: 'placedby', key: `${r.ip} . ${r.tap}`, text: `${r.ip} . "${r.tap}"` },
   ];
 }
 
-async function nft(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    return await run('nft', args, input === undefined ? {} : { input });
-  } catch (e) {
-    throw new IsolaError('UNAVAILABLE', `user networks in machines need nft (nftables): ${(e as Error).message}`, 'install Debian\'s nftables package');
-  }
+/** The commands that add or delete one routed address's elements (only those `want` keeps). */
+export function elementCommands(verb: 'add' | 'delete', r: PlacedRoute, want: (key: string) => boolean = () => true): string[] {
+  return elementsOf(r).filter((e) => want(`${e.family} ${e.set} ${e.key}`)).map((e) => `${verb} element ${e.family} ${e.table} ${e.set} { ${e.text} }`);
 }
 
-async function nftOk(lines: string[], what: string): Promise<void> {
-  const r = await nft(['-f', '-'], `${lines.join('\n')}\n`);
-  if (r.code !== 0) throw new IsolaError('INTERNAL', `nftables refused ${what}: ${r.stderr.trim().split('\n')[0]}`, 'see nft list ruleset');
-}
+/** nft's script for `lines`, in one transaction. */
+const apply = (lines: string[], what: string): Promise<void> => nftOk(`${lines.join('\n')}\n`, what, 'see nft list ruleset');
 
 /** The handle of the forward chain's published-ports rule, and whether the additions are there. */
 async function forwardChain(): Promise<{ dnat: number | null; added: boolean }> {
@@ -110,7 +105,7 @@ async function ensureAdditions(): Promise<void> {
     cmds.push(...ipTableAdditions(fwd.dnat));
   }
   if ((await nft(['list', 'chain', 'bridge', MACHINE_TABLE, 'spoof'])).code !== 0) cmds.push(...bridgeTableAdditions());
-  if (cmds.length > 0) await nftOk(cmds, 'the rules of user networks in machines');
+  if (cmds.length > 0) await apply(cmds, 'the rules of user networks in machines');
 }
 
 /** What the two tables' sets hold now (each element as its nft text). */
@@ -130,28 +125,14 @@ async function elementsNow(): Promise<Set<string>> {
   return out;
 }
 
-/** An element of nft's JSON as text: `10.78.0.5`, `10.78.0.5 . 10.78.0.0/24`, `10.78.0.5 . isolat…`. */
-export function elemKey(e: unknown): string {
-  if (typeof e === 'string') return e;
-  const c = (e as { concat?: unknown[] }).concat;
-  if (Array.isArray(c)) return c.map(elemKey).join(' . ');
-  const p = (e as { prefix?: { addr: string; len: number } }).prefix;
-  if (p) return `${p.addr}/${p.len}`;
-  const el = (e as { elem?: { val?: unknown } }).elem;
-  if (el) return elemKey(el.val);
-  return JSON.stringify(e);
-}
-
-const keysOf = (r: PlacedRoute): string[] => [`ip placed ${r.ip}`, `ip routed ${r.ip} . ${r.subnet}`, `bridge placedip ${r.ip}`, `bridge placedby ${r.ip} . ${r.tap}`];
-
 /** Routes a container's address on a user network to its machine. Idempotent. */
 export async function routeToMachine(r: PlacedRoute): Promise<void> {
   await ensureBridge({ bridge: r.bridge, gateway: r.gateway, prefixLength: r.prefixLength });
   await withNetLock(async () => {
     await ensureAdditions();
     const have = await elementsNow();
-    const cmds = elementCommands('add', r).filter((_, i) => !have.has(keysOf(r)[i] ?? ''));
-    if (cmds.length > 0) await nftOk(cmds, `the rules of ${r.ip}`);
+    const cmds = elementCommands('add', r, (k) => !have.has(k));
+    if (cmds.length > 0) await apply(cmds, `the rules of ${r.ip}`);
     fs.writeFileSync(`/proc/sys/net/ipv4/neigh/${r.bridge}/proxy_delay`, '0\n');
     const route = await run('ip', ['route', 'replace', `${r.ip}/32`, 'via', r.via, 'dev', BRIDGE, 'proto', String(PLACED_PROTO)]);
     if (route.code !== 0) throw new IsolaError('INTERNAL', `cannot route ${r.ip} to the machine at ${r.via}: ${route.stderr.trim()}`, 'see ip route');
@@ -164,8 +145,8 @@ export async function routeToMachine(r: PlacedRoute): Promise<void> {
 export async function unrouteFromMachine(r: PlacedRoute): Promise<void> {
   await withNetLock(async () => {
     const have = await elementsNow();
-    const cmds = elementCommands('delete', r).filter((_, i) => have.has(keysOf(r)[i] ?? ''));
-    if (cmds.length > 0) await nftOk(cmds, `removing the rules of ${r.ip}`);
+    const cmds = elementCommands('delete', r, (k) => have.has(k));
+    if (cmds.length > 0) await apply(cmds, `removing the rules of ${r.ip}`);
     if ((await run('ip', ['route', 'show', `${r.ip}/32`, 'proto', String(PLACED_PROTO)])).stdout.trim() !== '') {
       await run('ip', ['route', 'del', `${r.ip}/32`, 'proto', String(PLACED_PROTO)]);
     }

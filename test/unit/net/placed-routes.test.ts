@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { bridgeTableAdditions, elemKey, elementCommands, ipTableAdditions, type PlacedRoute } from '../../../src/net/placed-routes.js';
+import { bridgeTableAdditions, elementCommands, ipTableAdditions, type PlacedRoute } from '../../../src/net/placed-routes.js';
+import { elemKey } from '../../../src/net/nft.js';
 import { tableScript } from '../../../src/net/nft.js';
 import { machineTableScript } from '../../../src/net/machine-filter.js';
 import { guestNetDown, guestVethFor, moreNetArgs, userNetworksOf } from '../../../src/drivers/machine/guest-net.js';
