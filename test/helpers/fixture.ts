@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -114,6 +115,13 @@ export function isola(root: string, args: string[], opts: { timeoutMs?: number; 
   // `--` before the script, as bin/isola.js's shebang has it: Node 20 otherwise takes an
   // `--env-file` among the script's arguments for its own and exits when the file is missing.
   return runCmd(process.execPath, ['--', BIN, ...args], { env: { ...process.env, ISOLA_ROOT: root, ...opts.env }, timeoutMs: opts.timeoutMs ?? 120_000 });
+}
+
+/** The real CLI, which must exit 0 (else the assertion names the command and its stderr): its stdout, trimmed. */
+export async function isolaOk(root: string, args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+  const r = await isola(root, args, opts);
+  assert.equal(r.code, 0, `isola ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
 }
 
 export function runCmd(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): Promise<CliResult> {

@@ -55,6 +55,24 @@ export class Tmux {
     }
   }
 
+  /**
+   * Types `text` and waits 2 s for `re`, again and again until it shows or `withinMs` passed (then
+   * the last wait's error): for answers that depend on something settling first (a window size
+   * reaching the workload, output flowing only from the moment a client attached).
+   */
+  async askUntil(text: string, re: RegExp, withinMs: number): Promise<void> {
+    const deadline = Date.now() + withinMs;
+    for (;;) {
+      try {
+        await this.type(text);
+        await this.waitFor(re, 2000);
+        return;
+      } catch (e) {
+        if (Date.now() > deadline) throw e;
+      }
+    }
+  }
+
   async kill(): Promise<void> {
     await this.tmux(['kill-session', '-t', this.target]);
   }

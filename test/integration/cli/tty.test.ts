@@ -66,10 +66,7 @@ describe('terminals through a real pty (tmux), every kind', () => {
       await t.type('tty; stty size');
       await t.waitFor(/^\/dev\/pts\/\d+\n30 100$/m, 20_000);
       await t.resize({ cols: 120, rows: 40 });
-      await retry(async () => {
-        await t.type('stty size');
-        await t.waitFor(/^40 120$/m, 2000);
-      }, 20_000);
+      await t.askUntil('stty size', /^40 120$/m, 20_000);
       await t.type('sleep 100');
       await t.waitFor(/sleep 100\n/, 10_000);
       await sleep(500); // the shell has started sleep
@@ -88,10 +85,7 @@ describe('terminals through a real pty (tmux), every kind', () => {
       await e.type('tty; stty size');
       await e.waitFor(/^\/dev\/pts\/\d+\n25 70$/m, 20_000);
       await e.resize({ cols: 60, rows: 15 });
-      await retry(async () => {
-        await e.type('stty size');
-        await e.waitFor(/^15 60$/m, 2000);
-      }, 20_000);
+      await e.askUntil('stty size', /^15 60$/m, 20_000);
       await e.type('exit 7');
       await e.waitFor(/^RC=7\nicanon$/m, 20_000);
       await e.kill();
@@ -99,10 +93,7 @@ describe('terminals through a real pty (tmux), every kind', () => {
 
       const a = await Tmux.start(`${name}-attach`, command(`attach ${name}`), { cols: 90, rows: 20 });
       // Output comes from the moment of attaching on: ask until the answer shows.
-      await retry(async () => {
-        await a.type('stty size');
-        await a.waitFor(/^20 90$/m, 2000);
-      }, 30_000);
+      await a.askUntil('stty size', /^20 90$/m, 30_000);
       await a.type('echo back-$((1+2)); exit 3');
       await a.waitFor(/^back-3\n(.*\n)*RC=3\nicanon$/m, 30_000);
       await a.kill();
@@ -124,15 +115,3 @@ describe('terminals through a real pty (tmux), every kind', () => {
     });
   }
 });
-
-async function retry(fn: () => Promise<unknown>, withinMs: number): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    try {
-      await fn();
-      return;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-    }
-  }
-}

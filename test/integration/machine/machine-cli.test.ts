@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { hostLeftovers, isola, makeFixture, type Fixture } from '../../helpers/fixture.js';
+import { hostLeftovers, isola, isolaOk, makeFixture, type Fixture } from '../../helpers/fixture.js';
+import { assertEngineError } from '../../helpers/engine-error.js';
 
 /**
  * `isola machine` and `run --machine` end to end through the real CLI (TCG here): the picture of
@@ -25,17 +26,8 @@ const qemuOf = (id: string): number[] => fs.readdirSync('/proc').filter((p) => /
 describe('isola machine (CLI, real QEMU)', () => {
   let fx: Fixture;
   const cli = (args: string[]) => isola(fx.root, args, { timeoutMs: 200_000 });
-  const ok = async (args: string[]) => {
-    const r = await cli(args);
-    assert.equal(r.code, 0, `isola ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout.trim();
-  };
-  const refused = async (args: string[], message: RegExp) => {
-    const r = await cli(args);
-    assert.equal(r.code, 125, `isola ${args.join(' ')} is refused: ${r.stdout}${r.stderr}`);
-    assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
-    assert.match(r.stderr, message);
-  };
+  const ok = (args: string[]) => isolaOk(fx.root, args, { timeoutMs: 200_000 });
+  const refused = async (args: string[], message: RegExp) => assertEngineError(await cli(args), message);
   const ipOf = async (name: string) => (JSON.parse(await ok(['ps', '-a', '--json'])) as { name: string; ip: string | null }[]).find((x) => x.name === name)?.ip ?? '';
   const inspect = async (name: string) => (JSON.parse(await ok(['machine', 'inspect', '--json', name])) as { id: string; ip: string; state: string; containers: { name: string; state: string }[] }[])[0];
 

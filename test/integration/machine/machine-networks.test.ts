@@ -1,7 +1,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { hostLeftovers, isola, makeFixture, type Fixture } from '../../helpers/fixture.js';
+import { hostLeftovers, isola, isolaOk, makeFixture, type Fixture } from '../../helpers/fixture.js';
 
 /**
  * User networks for containers in machines, end to end through the real CLI (TCG here): a
@@ -16,11 +16,7 @@ const T = { timeout: 300_000 };
 describe('user networks for containers in machines (CLI, real QEMU)', () => {
   let fx: Fixture;
   const cli = (args: string[]) => isola(fx.root, args, { timeoutMs: 200_000 });
-  const ok = async (args: string[]) => {
-    const r = await cli(args);
-    assert.equal(r.code, 0, `isola ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout.trim();
-  };
+  const ok = (args: string[]) => isolaOk(fx.root, args, { timeoutMs: 200_000 });
   // A GET from inside an instance: the page, or null when nothing answers within 3 s.
   const get = async (from: string, url: string): Promise<string | null> => {
     const r = await cli(['exec', from, 'timeout', '3', 'wget', '-q', '-O', '-', url]);

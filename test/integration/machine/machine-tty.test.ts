@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BIN, hostLeftovers, isola, makeFixture, runCmd, type Fixture } from '../../helpers/fixture.js';
 import { Tmux } from '../../helpers/tmux.js';
+import { assertEngineError } from '../../helpers/engine-error.js';
 
 /**
  * Terminals of containers placed in a machine, through the real CLI and a real pseudo-terminal
@@ -24,12 +25,7 @@ describe('terminals of containers in a machine (CLI, real QEMU, tmux)', () => {
     assert.equal(r.code, 0, `isola ${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
   };
-  const refused = async (args: string[], message: RegExp, input?: string) => {
-    const r = await cli(args, input);
-    assert.equal(r.code, 125, `isola ${args.join(' ')} is refused: ${r.stdout}${r.stderr}`);
-    assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
-    assert.match(r.stderr, message);
-  };
+  const refused = async (args: string[], message: RegExp, input?: string) => assertEngineError(await cli(args, input), message);
   const command = (args: string) => `env ISOLA_ROOT=${fx.root} ISOLA_ASSETS=${fx.config.assets} ${process.execPath} ${BIN} ${args}`;
   const state = async (name: string) => (JSON.parse(await ok(['inspect', name])) as { State: { Status: string; ExitCode: number | null } }[])[0]?.State;
 
@@ -50,10 +46,7 @@ describe('terminals of containers in a machine (CLI, real QEMU, tmux)', () => {
     await t.type('tty; stty size');
     await t.waitFor(/^\/dev\/pts\/\d+\n30 100$/m, 20_000);
     await t.resize({ cols: 120, rows: 40 });
-    await retry(async () => {
-      await t.type('stty size');
-      await t.waitFor(/^40 120$/m, 2000);
-    }, 20_000);
+    await t.askUntil('stty size', /^40 120$/m, 20_000);
     await t.type('echo first-$((40+2))');
     await t.waitFor(/^first-42$/m, 10_000);
     await t.keys('C-p', 'C-q');
@@ -62,10 +55,7 @@ describe('terminals of containers in a machine (CLI, real QEMU, tmux)', () => {
     await t.kill();
 
     const a = await Tmux.start('mtty-attach', command('attach mt'), { cols: 90, rows: 20 });
-    await retry(async () => {
-      await a.type('stty size');
-      await a.waitFor(/^20 90$/m, 2000);
-    }, 30_000);
+    await a.askUntil('stty size', /^20 90$/m, 30_000);
     await a.type('echo back-$((1+2)); exit 3');
     await a.waitFor(/^back-3\n(.*\n)*RC=3\nicanon$/m, 30_000);
     await a.kill();
@@ -90,14 +80,8 @@ describe('terminals of containers in a machine (CLI, real QEMU, tmux)', () => {
     await ok(['run', '-d', '-it', '--machine', 'tm', '--name', 'held', 'base', 'sh']);
     const one = await Tmux.start('mtty-one', command('attach held'), { cols: 80, rows: 24 });
     const two = await Tmux.start('mtty-two', command('attach held'), { cols: 80, rows: 24 });
-    await retry(async () => {
-      await one.type('echo one-$((2*3))');
-      await one.waitFor(/^one-6$/m, 2000);
-    }, 30_000);
-    await retry(async () => {
-      await two.type('echo two-$((3*3))');
-      await two.waitFor(/^two-9$/m, 2000);
-    }, 30_000);
+    await one.askUntil('echo one-$((2*3))', /^one-6$/m, 30_000);
+    await two.askUntil('echo two-$((3*3))', /^two-9$/m, 30_000);
     const three = await Tmux.start('mtty-three', command('attach held'), { cols: 80, rows: 24 });
     await three.waitFor(/^isola: machine tm already serves 2 attached clients.*\nRC=125\nicanon$/m, 30_000);
     await three.kill();
@@ -134,15 +118,3 @@ describe('terminals of containers in a machine (CLI, real QEMU, tmux)', () => {
     await ok(['rm', '-f', 'quiet']);
   });
 });
-
-async function retry(fn: () => Promise<unknown>, withinMs: number): Promise<void> {
-  const deadline = Date.now() + withinMs;
-  for (;;) {
-    try {
-      await fn();
-      return;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-    }
-  }
-}
