@@ -36,6 +36,8 @@ function sizeOf(file: string): number {
 class Waker {
   private wake: (() => void) | null = null;
   private readonly watchers: fs.FSWatcher[] = [];
+  /** Set once the writer is known to have ended: naps of 5 ms at most from then on. */
+  private ended = false;
 
   constructor(dirs: readonly string[]) {
     for (const dir of dirs) {
@@ -47,14 +49,25 @@ class Waker {
     }
   }
 
+  /** The writer's end, where the caller learns of it (a VM's QEMU exiting changes no folder). */
+  endOn(writerGone: Promise<unknown>): void {
+    const end = () => {
+      this.ended = true;
+      this.wake?.();
+    };
+    writerGone.then(end, end);
+  }
+
+  /** Up to `ms`; 5 ms at most once the writer ended (its last bytes are a read away). */
   nap(ms: number): Promise<void> {
+    const wait = this.ended ? Math.min(ms, 5) : ms;
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         this.wake = null;
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const timer = setTimeout(done, wait);
       this.wake = done;
     });
   }
@@ -68,13 +81,15 @@ class Waker {
  * Reads a k8s-file log from the start; with `follow`, keeps reading as it grows until
  * `finished()` says the writer is gone and the file has been drained. `exitDirs`: folders whose
  * changes may make `finished()` true (the exit status file's), watched so that the follow ends
- * as soon as the writer's exit is recorded.
+ * as soon as the writer's exit is recorded. `writerGone`: settles when the caller sees the writer
+ * end (a foreground run waiting on it), so the follow looks at once instead of after a nap.
  */
-export async function* readK8sLog(file: string, follow: boolean, finished: () => boolean, signal?: AbortSignal, exitDirs: readonly string[] = []): AsyncIterable<LogEntry> {
+export async function* readK8sLog(file: string, follow: boolean, finished: () => boolean, signal?: AbortSignal, exitDirs: readonly string[] = [], writerGone?: Promise<unknown>): AsyncIterable<LogEntry> {
   let pos = 0;
   let rest = '';
   const decoder = new StringDecoder('utf8');
   const waker = follow ? new Waker([path.dirname(file), ...exitDirs]) : null;
+  if (waker && writerGone) waker.endOn(writerGone);
   try {
     for (;;) {
       // Started again, empty, by a size limit (--log-opt max-size): read it from the top.

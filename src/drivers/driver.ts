@@ -4,6 +4,14 @@ import type { Config } from '../core/config.js';
 import { pathsFor, type Paths } from '../core/paths.js';
 import { CacheLayout } from '../core/cache-layout.js';
 
+/** How `logs` reads: to the end, or following; `writerGone` settles when the caller saw the workload end. */
+export interface LogsOptions {
+  follow: boolean;
+  signal?: AbortSignal;
+  /** A foreground run's wait for the exit: the follow ends as soon as it settles, not a nap later. */
+  writerGone?: Promise<unknown>;
+}
+
 /**
  * The one interface between the engine and an isolation kind. The engine never talks to runc
  * or QEMU; it talks to a Driver. Every Driver passes the same contract suite
@@ -55,7 +63,7 @@ export interface Driver<D extends StoredData> {
   /** Runs argv inside the running instance; resolves with its exit status. */
   exec(spec: InstanceSpec, data: D, argv: string[], opts: ExecOptions): Promise<number>;
   /** The workload's own output, never the kernel's or the monitor's. */
-  logs(spec: InstanceSpec, data: D, opts: { follow: boolean; signal?: AbortSignal }): AsyncIterable<LogEntry>;
+  logs(spec: InstanceSpec, data: D, opts: LogsOptions): AsyncIterable<LogEntry>;
   stats(spec: InstanceSpec, data: D): Promise<Stats>;
   /**
    * `start` also starts an instance that ran before and was cleaned up (an exited instance, a

@@ -278,8 +278,10 @@ export class Engine {
     try {
       const attached = session as AttachSession | null;
       if (attached && client && (await followSession(attached, client)) === 'detached') return { rec, exitCode: null, detached: true };
-      const streaming = attached ? Promise.resolve() : this.pipeLogs(driver, rec, out, err);
-      const exit = await driver.wait(rec.spec, rec.data);
+      const exited = driver.wait(rec.spec, rec.data);
+      // The follow hears of the exit from the wait: a VM's end changes no file it watches.
+      const streaming = attached ? Promise.resolve() : this.pipeLogs(driver, rec, out, err, exited);
+      const exit = await exited;
       await streaming;
       await this.recordExit(rec, exit);
       return { rec, exitCode: exit.exitCode };
@@ -313,8 +315,8 @@ export class Engine {
     }
   }
 
-  private async pipeLogs(driver: AnyDriver, rec: InstanceRecord, out: Writable, err: Writable): Promise<void> {
-    for await (const e of driver.logs(rec.spec, rec.data, { follow: true })) {
+  private async pipeLogs(driver: AnyDriver, rec: InstanceRecord, out: Writable, err: Writable, writerGone: Promise<unknown>): Promise<void> {
+    for await (const e of driver.logs(rec.spec, rec.data, { follow: true, writerGone })) {
       (e.stream === 'stderr' ? err : out).write(e.partial ? e.text : `${e.text}\n`);
     }
   }

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { AttachIO, AttachSession, BridgeNetworkSpec, Capability, ExecOptions, ExitInfo, InstanceSpec, Observed, ProcessInfo, ResourceUpdate, Stats, StoredData } from '../../core/types.js';
-import type { Driver, DriverContext, SnapshotRef, SnapshotWhile, StartAttach } from '../driver.js';
+import type { Driver, DriverContext, LogsOptions, SnapshotRef, SnapshotWhile, StartAttach } from '../driver.js';
 import { IsolaError } from '../../core/errors.js';
 import { run } from '../../util/exec.js';
 import { which } from '../../util/which.js';
@@ -334,11 +334,11 @@ export class ContainerDriver implements Driver<ContainerData> {
     return pids.map((p) => processInfo(p)).filter((p): p is ProcessInfo => p !== null).sort((a, b) => a.pid - b.pid);
   }
 
-  logs(spec: InstanceSpec, data: ContainerData, opts: { follow: boolean; signal?: AbortSignal }) {
+  logs(spec: InstanceSpec, data: ContainerData, opts: LogsOptions) {
     const f = filesOf(spec);
     // The exit folder is watched too: a foreground run's output ends the moment conmon records
     // the exit, not up to one poll (50 ms) later.
-    return readK8sLog(f.log, opts.follow, () => readExit(spec) !== null || this.monitorAlive(spec, data) === null, opts.signal, [f.exitDir]);
+    return readK8sLog(f.log, opts.follow, () => readExit(spec) !== null || this.monitorAlive(spec, data) === null, opts.signal, [f.exitDir], opts.writerGone);
   }
 
   /** The overlay's upper directory as an OCI layer; the container may be running or stopped. */

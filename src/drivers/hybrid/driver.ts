@@ -5,7 +5,7 @@ import { collectOutput } from '../../util/collect.js';
 import type { AttachIO, AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, ProcessInfo, ResourceUpdate, Stats, StoredData } from '../../core/types.js';
 import { CPU_PERIOD, serializeOci } from '../container/launch.js';
 import { formatBytes } from '../../core/units.js';
-import type { Driver, DriverContext, SnapshotRef, SnapshotWhile, StartAttach } from '../driver.js';
+import type { Driver, DriverContext, LogsOptions, SnapshotRef, SnapshotWhile, StartAttach } from '../driver.js';
 import { IsolaError } from '../../core/errors.js';
 import { VmDriver } from '../vm/driver.js';
 import { HYBRID_CRUN_TB_SIZE_MIB } from '../vm/launch.js';
@@ -260,7 +260,7 @@ export class HybridDriver implements Driver<HybridData> {
     return all.filter((p) => p.cgroup === '/isola/workload' || p.cgroup.startsWith('/isola/workload/')).map((p) => p.info);
   }
 
-  logs(spec: InstanceSpec, h: HybridData, opts: { follow: boolean; signal?: AbortSignal }): AsyncIterable<LogEntry> {
+  logs(spec: InstanceSpec, h: HybridData, opts: LogsOptions): AsyncIterable<LogEntry> {
     return this.vm.logs(this.vmSpec(spec, h), h.vm, opts);
   }
 

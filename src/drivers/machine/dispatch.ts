@@ -1,6 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import type { AttachIO, AttachSession, BridgeNetworkSpec, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, PathKind, ProcessInfo, ResourceUpdate, Stats, StoredData } from '../../core/types.js';
-import type { Driver, DriverContext, SnapshotRef, SnapshotWhile, StartAttach } from '../driver.js';
+import type { Driver, DriverContext, LogsOptions, SnapshotRef, SnapshotWhile, StartAttach } from '../driver.js';
 import { IsolaError } from '../../core/errors.js';
 import { HybridDriver } from '../hybrid/driver.js';
 import type { HybridData } from '../hybrid/persist.js';
@@ -74,7 +74,7 @@ export class HybridKind implements Driver<Data> {
     return placed(d) ? this.inMachine.exec(spec, d, argv, opts) : this.own.exec(spec, d, argv, opts);
   }
 
-  logs(spec: InstanceSpec, d: Data, opts: { follow: boolean; signal?: AbortSignal }): AsyncIterable<LogEntry> {
+  logs(spec: InstanceSpec, d: Data, opts: LogsOptions): AsyncIterable<LogEntry> {
     return placed(d) ? this.inMachine.logs(spec, d, opts) : this.own.logs(spec, d, opts);
   }
 

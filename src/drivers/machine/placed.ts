@@ -7,7 +7,7 @@ import { IsolaError } from '../../core/errors.js';
 import { openDb, type Db } from '../../state/db.js';
 import { MachineRepo, type MachineRecord } from '../../state/machines.js';
 import { processAlive } from '../../util/process.js';
-import type { DriverContext, StartAttach } from '../driver.js';
+import type { DriverContext, LogsOptions, StartAttach } from '../driver.js';
 import { VmDriver } from '../vm/driver.js';
 import type { VmData } from '../vm/persist.js';
 import { serializeOci } from '../container/launch.js';
@@ -381,9 +381,9 @@ export class PlacedDriver {
     return code;
   }
 
-  logs(spec: InstanceSpec, p: PlacedData, opts: { follow: boolean; signal?: AbortSignal }): AsyncIterable<LogEntry> {
+  logs(spec: InstanceSpec, p: PlacedData, opts: LogsOptions): AsyncIterable<LogEntry> {
     const file = path.join(containerShare(this.machine(spec), spec.id), 'ctr.log');
-    return readK8sLog(file, opts.follow, () => this.exitOf(spec) !== null || this.running(spec, p.machineStartedAt) === null, opts.signal);
+    return readK8sLog(file, opts.follow, () => this.exitOf(spec) !== null || this.running(spec, p.machineStartedAt) === null, opts.signal, [], opts.writerGone);
   }
 
   async stats(spec: InstanceSpec, p: PlacedData): Promise<Stats> {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import type { AttachIO, AttachSession, Capability, ExecOptions, ExitInfo, InstanceSpec, LogEntry, Observed, PathKind, ProcessInfo, ResourceUpdate, Stats, StoredData } from '../../core/types.js';
-import type { Driver, DriverContext, SnapshotRef, SnapshotWhile, StartAttach } from '../driver.js';
+import type { Driver, DriverContext, LogsOptions, SnapshotRef, SnapshotWhile, StartAttach } from '../driver.js';
 import { IsolaError } from '../../core/errors.js';
 import type { Config } from '../../core/config.js';
 import { guestBoot, readGuestAssets } from '../../guest/assets.js';
@@ -815,10 +815,10 @@ export class VmDriver implements Driver<VmData> {
     return parseProcessList(f.payload.toString('utf8'));
   }
 
-  logs(spec: InstanceSpec, v: VmData, opts: { follow: boolean; signal?: AbortSignal }): AsyncIterable<LogEntry> {
+  logs(spec: InstanceSpec, v: VmData, opts: LogsOptions): AsyncIterable<LogEntry> {
     // Its own OS writes to the serial console; isola's init frames the workload's output.
     if (ownOs(v)) return readConsoleLog(v.files.console, opts.follow, () => !vmmAlive(spec, v), opts.signal);
-    return readK8sLog(v.files.log, opts.follow, () => !vmmAlive(spec, v), opts.signal);
+    return readK8sLog(v.files.log, opts.follow, () => !vmmAlive(spec, v), opts.signal, [], opts.writerGone);
   }
 
   /** The guest's /etc/hosts and resolv.conf, rewritten in place by init (the ctl channel's 'T'). */

@@ -43,3 +43,30 @@ test('log follow: without the exit folder watched it still ends, after at most o
   assert.deepEqual(r.lines, ['hello']);
   assert.ok(r.lagMs < 1000);
 });
+
+test('log follow: a writer whose end changes no watched file (a VM\'s QEMU) ends the follow when writerGone settles, not one nap later', async () => {
+  const once = async (): Promise<{ lines: string[]; lagMs: number }> => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-log-follow-'));
+    try {
+      const log = path.join(dir, 'workload.log');
+      fs.writeFileSync(log, '2026-11-30T21:00:00.000000000Z stdout F hello\n');
+      let gone = false;
+      let goneAt = 0;
+      const writerGone = new Promise<void>((resolve) => setTimeout(() => {
+        gone = true;
+        goneAt = performance.now();
+        resolve();
+      }, 8));
+      const lines: string[] = [];
+      for await (const e of readK8sLog(log, true, () => gone, undefined, [], writerGone)) lines.push(e.text);
+      return { lines, lagMs: performance.now() - goneAt };
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  // Best of three, as above: without writerGone each follow ends at its 50 ms nap.
+  const runs = await Promise.all([0, 1, 2].map(() => once()));
+  for (const r of runs) assert.deepEqual(r.lines, ['hello']);
+  const best = Math.min(...runs.map((r) => r.lagMs));
+  assert.ok(best < 25, `follow ended ${best.toFixed(1)} ms after the writer was gone`);
+});
