@@ -104,6 +104,12 @@ export interface InstanceSpec {
   cpus?: number;
   pidsLimit?: number;
   readOnly: boolean;
+  /**
+   * run --rm: what the instance writes is thrown away when it exits, so a driver may skip
+   * durability work (a VM's disk flushes and its clean read-only remount at power-off).
+   * Absent in specs of older instances: durable.
+   */
+  disposable?: boolean;
   network: NetworkSpec;
   // ---- networking: user networks, /etc/hosts and resolv.conf (optional: older specs lack them) ----
   /** Networks joined besides `network` (`network connect`), each its own interface (eth1, ...). */

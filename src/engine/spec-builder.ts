@@ -70,6 +70,7 @@ export function buildSpec(p: Paths, callerEnv: Readonly<Record<string, string | 
     ...(req.cpus ? { cpus: req.cpus } : {}),
     ...(req.pidsLimit ? { pidsLimit: req.pidsLimit } : {}),
     readOnly: req.readOnly,
+    ...(req.autoRemove ? { disposable: true } : {}),
     network,
     ...(req.extraHosts?.length ? { extraHosts: req.extraHosts } : {}),
     ...(req.aliases?.length ? { aliases: req.aliases } : {}),

@@ -88,10 +88,19 @@ static double uptime(void) {
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/*
+ * isola.disposable=1 on the command line: the root disk is thrown away when the VM ends (run
+ * --rm), so nothing needs to reach it. Each sync and the read-only remount is a flush the host
+ * turns into an fsync of the disk file: about 40 ms of every run --rm here.
+ */
+static int disposable = 0;
+
 static void poweroff(void) {
-  sync();
-  mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL);
-  sync();
+  if (!disposable) {
+    sync();
+    mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL);
+    sync();
+  }
   reboot(RB_POWER_OFF);
   for (;;) pause();
 }
@@ -1659,6 +1668,22 @@ static void switch_root(const char *dir) {
   if (chdir(dir) != 0 || mount(".", "/", NULL, MS_MOVE, NULL) != 0 || chroot(".") != 0 || chdir("/") != 0) die("switching root");
 }
 
+/*
+ * Every process left (the workload's children, exec sessions) gets SIGTERM and up to 50 ms to
+ * end, then SIGKILL. Every one of them is init's descendant, so once init has no child left
+ * there is nothing to wait for: most runs end here at once, not 50 ms later.
+ */
+static void end_the_rest(void) {
+  kill(-1, SIGTERM);
+  for (int waited = 0; waited < 50; waited++) {
+    pid_t p;
+    while ((p = waitpid(-1, NULL, WNOHANG)) > 0) {}
+    if (p < 0 && errno == ECHILD) return;
+    usleep(1000);
+  }
+  kill(-1, SIGKILL);
+}
+
 int main(void) {
   mount("proc", "/proc", "proc", 0, NULL);
   mount("sysfs", "/sys", "sysfs", 0, NULL);
@@ -1687,6 +1712,7 @@ int main(void) {
   statusfd = open_port("isola.status", O_WRONLY);
   /* The foreground run's client attaches after start: until it has, the output waits. */
   if (cmdline && strstr(cmdline, "isola.attach=1")) hold_output = 1;
+  if (cmdline && strstr(cmdline, "isola.disposable=1")) disposable = 1;
   char *tsz = cmdline ? strstr(cmdline, "isola.tty=") : NULL;
   if (tsz && sscanf(tsz + 10, "%dx%d", &s.rows, &s.cols) != 2) s.rows = s.cols = 0;
   wl_stdin_mode = s.stdin_mode;
@@ -1862,9 +1888,7 @@ int main(void) {
   }
   status("exit %d", workload_code);
   say("workload exited with %d", workload_code);
-  kill(-1, SIGTERM);
-  usleep(50000);
-  kill(-1, SIGKILL);
+  end_the_rest();
   poweroff();
   return 0;
 }

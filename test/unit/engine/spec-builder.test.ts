@@ -34,3 +34,10 @@ test('terminals: -t is tty, -i keeps stdin open, once only in the foreground (Do
   const bg = build({ interactive: true, tty: true, detach: true });
   assert.deepEqual([bg.tty, bg.stdinOpen, bg.stdinOnce], [true, true, false]);
 });
+
+test('run --rm makes the spec disposable (drivers may skip durability work); a kept instance is not', () => {
+  const paths = pathsFor('/tmp/isola-spec-test');
+  const build = (over: Partial<RunRequest>) => buildSpec(paths, {}, 'a'.repeat(64), 'n', img([], ['sh']), { ...defaultRunRequest('x'), network: 'none', ...over }, null, () => [], []);
+  assert.equal(build({ autoRemove: true }).disposable, true);
+  assert.equal(build({}).disposable, undefined);
+});

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attachCmdline, kernelCmdline, memoryMiB, optValue, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from '../../../src/drivers/vm/launch.js';
+import { DISPOSABLE_CMDLINE, attachCmdline, kernelCmdline, memoryMiB, optValue, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from '../../../src/drivers/vm/launch.js';
 
 const plan = (over: Partial<LaunchPlan> = {}): LaunchPlan => ({
   id: 'a'.repeat(64),
@@ -86,6 +86,12 @@ test('the overlay names its backing disk by the path QEMU sees; read-only root m
   assert.match(disk, /backing\.file\.filename=\/b\/base\.img,backing\.read-only=on/);
   assert.ok(!disk.includes(',read-only=on,') && !disk.endsWith(',read-only=on'));
   assert.ok(after(qemuArgs(plan({ readOnly: true })), '-blockdev')[0]?.endsWith(',read-only=on'));
+});
+
+test('a disposable disk (run --rm) does not pass guest flushes to the host; a kept one does', () => {
+  assert.ok(after(qemuArgs(plan({ disposable: true })), '-blockdev')[0]?.split(',').includes('cache.no-flush=on'));
+  assert.ok(!after(qemuArgs(plan()), '-blockdev')[0]?.includes('no-flush'));
+  assert.match(kernelCmdline({ machine: 'microvm', accel: 'tcg', extraCmdline: [DISPOSABLE_CMDLINE] }), / isola\.disposable=1$/);
 });
 
 test('commas in paths are escaped the way QEMU option values need', () => {
