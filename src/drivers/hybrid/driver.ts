@@ -13,9 +13,9 @@ import { ensureUnpacked } from '../container/rootfs.js';
 import { resolveUser } from '../container/user.js';
 import { probeRuntime, runtimeBinary } from '../container/runtime.js';
 import { ensureHybridDisk, guestSystem, GUEST_RUNTIMES, type GuestRuntime } from './disk.js';
-import { EXEC_ON_TERMINAL, GUEST_OVERHEAD_BYTES, guestConfigOf, vmSpecOf } from './launch.js';
+import { CONTAINER_STARTED_LINE, EXEC_ON_TERMINAL, GUEST_OVERHEAD_BYTES, guestConfigOf, vmSpecOf } from './launch.js';
 import { CONTAINER_ID, GUEST, decodeHybridData, withVm, type HybridData } from './persist.js';
-import { containerState, waitContainerStarted } from './monitor.js';
+import { consoleEnd, containerState, waitContainerStarted } from './monitor.js';
 import type { Readable, Writable } from 'node:stream';
 import type { PathKind } from '../../core/types.js';
 import { filterGuestRuntimeErrors } from './runtime-errors.js';
@@ -127,9 +127,11 @@ export class HybridDriver implements Driver<HybridData> {
     // unlimited rlimits are uint64s JSON.parse would round); the VM puts it in its initrd at each start.
     const config = fs.readFileSync(HybridDriver.bundleConfig(spec), 'utf8');
     const vmSpec = vmSpecOf(spec, data.vmMemoryBytes, ['/bin/sh', GUEST.start, config]);
+    // The console file is kept across starts: this start's marker is what comes after its end now.
+    const consoleFrom = consoleEnd(data.vm.files.console);
     const h = withVm(data, await this.vm.start(vmSpec, data.vm, checkpoint ? (vm) => checkpoint(withVm(data, vm)) : undefined, attach));
     try {
-      await waitContainerStarted(this.vm, vmSpec, h.vm, 60_000);
+      await waitContainerStarted(this.vm, vmSpec, h.vm, 60_000, { hooked: config.includes(CONTAINER_STARTED_LINE), consoleFrom });
     } catch (e) {
       await this.vm.cleanup(vmSpec, h.vm);
       throw e;

@@ -82,6 +82,16 @@ export interface GuestConfigInputs {
 }
 
 /**
+ * The line the guest's runtime writes to the VM's console once the container's process runs
+ * (an OCI poststart hook, run by crun or runc in the guest): the host sees the container started
+ * from the console file, without asking the guest (each question is a process started in the
+ * guest, taken from the one emulated CPU the runtime is using).
+ */
+export const CONTAINER_STARTED_LINE = 'isola-hybrid: container started';
+
+const STARTED_HOOK = { path: '/bin/sh', args: ['sh', '-c', `echo '${CONTAINER_STARTED_LINE}' > /dev/console`] };
+
+/**
  * The in-guest config.json: the host's container config (same capabilities, seccomp, masked
  * paths, no-new-privileges, limits), with guest paths, and without a network namespace of its
  * own: the container uses the VM's NIC, as a Kata pod sandbox does.
@@ -106,8 +116,10 @@ export function guestConfig(g: GuestConfigInputs): Record<string, unknown> {
   });
   const linux = config.linux as { namespaces: { type: string }[] };
   linux.namespaces = linux.namespaces.filter((n) => n.type !== 'network');
+  config.hooks = { poststart: [STARTED_HOOK] };
   return config;
 }
+
 
 /** guestConfig for an instance whose image is unpacked at `rootfs`: its user, capabilities and seccomp resolved as the container kind resolves them. */
 export function guestConfigOf(spec: InstanceSpec, rootfs: string): Record<string, unknown> {
