@@ -1,5 +1,5 @@
 import { IsolaError } from '../core/errors.js';
-import { run } from '../util/exec.js';
+import { nft } from './nft.js';
 
 /**
  * Machines apart on the network: `table bridge isola-machines`, whose set `taps` holds the tap of
@@ -21,14 +21,6 @@ export function machineTableScript(): string {
   }
 }
 `;
-}
-
-async function nft(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    return await run('nft', args, input === undefined ? {} : { input });
-  } catch (e) {
-    throw new IsolaError('UNAVAILABLE', `machines need nft (nftables): ${(e as Error).message}`, 'install Debian\'s nftables package');
-  }
 }
 
 /** The taps in the set now; [] when the table is not there. */

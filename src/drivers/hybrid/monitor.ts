@@ -6,13 +6,9 @@ import type { VmData } from '../vm/persist.js';
 import { IsolaError } from '../../core/errors.js';
 import { CONTAINER_ID, GUEST } from './persist.js';
 import { CONTAINER_STARTED_LINE } from './launch.js';
-import { collectOutput } from '../../util/collect.js';
+import { guestRun } from '../vm/guest-run.js';
 
 
-/** Runs argv in the guest through the VM agent; resolves with its status and output. */
-export async function guestRun(vm: VmDriver, spec: InstanceSpec, data: VmData, argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return collectOutput((io) => vm.exec(spec, data, argv, { ...io, stdin: null }));
-}
 
 /** The container's status as runc in the guest reports it: creating, created, running, stopped, or null. */
 export async function containerState(vm: VmDriver, spec: InstanceSpec, data: VmData): Promise<{ status: string; pid: number } | null> {

@@ -8,7 +8,7 @@ import { VmDriver } from '../vm/driver.js';
 import type { VmData } from '../vm/persist.js';
 import { guestSystem } from '../hybrid/disk.js';
 import { conmonPath } from '../container/monitor.js';
-import { collectOutput, type Collected } from '../../util/collect.js';
+import { guestRun } from '../vm/guest-run.js';
 import { fenceMachine, unfenceMachine } from '../../net/machine-filter.js';
 import { tapName } from '../../net/names.js';
 import { buildMachineDisk, machineSystem, MACHINE_GUEST } from './guest.js';
@@ -29,10 +29,6 @@ export function machineVm(vm: VmDriver, data: StoredData): VmData {
   return v;
 }
 
-/** Runs argv in the machine's guest (as root, beside its containers); its output collected. */
-export function guestRun(vm: VmDriver, spec: InstanceSpec, v: VmData, argv: string[], env: string[] = []): Promise<Collected> {
-  return collectOutput((io) => vm.exec(spec, v, argv, { ...io, stdin: null, env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', ...env] }));
-}
 
 function rssBytes(pid: number | null | undefined): number {
   if (!pid) return 0;

@@ -6,7 +6,7 @@ import type { VmData } from '../vm/persist.js';
 import { cidrText, subnetOf } from '../../net/ipam.js';
 import { DEFAULT_NETWORK, tapName } from '../../net/names.js';
 import { routeToMachine, unrouteFromMachine, type PlacedRoute } from '../../net/placed-routes.js';
-import { guestRun } from './host.js';
+import { guestRun } from '../vm/guest-run.js';
 import { MACHINE_GUEST } from './guest.js';
 import { CTR_NET_PATH, ROUTED_MARKER, guestVethFor, ifaceArgs, userNetworksOf } from './guest-net.js';
 
@@ -37,11 +37,16 @@ async function mustRouteToHost(vm: VmDriver, m: MachineRecord, v: VmData): Promi
   }
 }
 
+/** A container placed before containers in machines had network namespaces of their own joins no network. */
+function mustHaveOwnNetns(spec: InstanceSpec, forWhat: string): void {
+  if (!spec.machine?.netns) throw new IsolaError('FAILED_PRECONDITION', `instance ${spec.name} shares its machine's network namespace (it was placed before containers had their own)`, `remove it and run it again ${forWhat}`);
+}
+
 /** Before a container starts: the machine can route it, and the host routes its user-network addresses to the machine. */
 export async function userNetworksUp(vm: VmDriver, m: MachineRecord, v: VmData, spec: InstanceSpec): Promise<void> {
   const nets = userNetworksOf(spec);
   if (nets.length === 0) return;
-  if (!spec.machine?.netns) throw new IsolaError('FAILED_PRECONDITION', `instance ${spec.name} shares its machine's network namespace (it was placed before containers had their own)`, 'remove it and run it again to put it on user networks');
+  mustHaveOwnNetns(spec, 'to put it on user networks');
   await mustRouteToHost(vm, m, v);
   for (const n of nets) await routeToMachine(routeOf(m.id, m.ip, n));
 }
@@ -58,7 +63,7 @@ const PID_OF = (id: string) => `P=$(${MACHINE_GUEST.runc} --root ${MACHINE_GUEST
 
 /** `network connect` of a running container: the host's route, then its interface in the guest. */
 export async function connectRunning(vm: VmDriver, m: MachineRecord, v: VmData, spec: InstanceSpec, n: BridgeNetworkSpec): Promise<void> {
-  if (!spec.machine?.netns) throw new IsolaError('FAILED_PRECONDITION', `instance ${spec.name} shares its machine's network namespace (it was placed before containers had their own)`, 'remove it and run it again on the networks it needs');
+  mustHaveOwnNetns(spec, 'on the networks it needs');
   await mustRouteToHost(vm, m, v);
   if (isUser(n)) await routeToMachine(routeOf(m.id, m.ip, n));
   const out = await guestRun(vm, m.spec, v, ['/bin/sh', '-c', `${PID_OF(spec.id)}; exec /bin/sh ${CTR_NET_PATH} "$P" "$@"`, 'sh', ...ifaceArgs(spec.id, n)]);

@@ -4,7 +4,7 @@ import { IsolaError, isIsolaError } from '../../core/errors.js';
 import type { VmDriver } from '../vm/driver.js';
 import type { VmData } from '../vm/persist.js';
 import { ctlResizeLine } from '../container/attach.js';
-import { guestRun } from './host.js';
+import { guestRun } from '../vm/guest-run.js';
 import { MACHINE_GUEST } from './guest.js';
 
 /**
