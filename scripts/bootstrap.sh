@@ -19,7 +19,8 @@ fi
 #   e2fsprogs                 mkfs.ext4 -d: image layers to a VM root disk without loop mounts
 #   cpio kmod zstd            the guest initramfs (cpio archive, kernel modules)
 #   attr                      getfattr: a container's opaque (replaced) folders, for build and commit
-#   gcc libc6-dev             the static guest init/agent, built here from src/guest/*.c
+#   gcc libc6-dev musl-tools  the static guest init/agent (musl-gcc: small, carried by every VM) and
+#                             the host's helpers (gcc), built here from src/guest/*.c
 #   iproute2 iptables         bridge, veth, tap, network namespaces
 #   nftables                  nft: isola's own table (NAT to the host's networks, isolation between
 #                             networks, published ports as DNAT rules); nothing else of the firewall
@@ -42,7 +43,7 @@ fi
 #                             guest setup below from Debian's kernel source (minutes once, at nice 19;
 #                             cached under the assets folder, rebuilt only when the config changes)
 PKGS=(runc crun conmon tini podman qemu-system-x86 qemu-utils busybox-static e2fsprogs cpio kmod zstd attr
-      gcc libc6-dev iproute2 iptables nftables socat wrk golang-github-containers-common skopeo umoci docker-registry
+      gcc libc6-dev musl-tools iproute2 iptables nftables socat wrk golang-github-containers-common skopeo umoci docker-registry
       docker.io curl openssl python3 debootstrap chromium seabios ovmf syslinux syslinux-common mtools
       dosfstools fdisk grub-efi-amd64-bin libxml2-utils linux-source-6.1 make flex bison bc libelf-dev libssl-dev prometheus)
 missing=()

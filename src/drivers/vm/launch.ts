@@ -100,12 +100,13 @@ export const DEFAULT_MEMORY_MIB = 256;
  * TCG's translated-code cache of a plain VM, MiB (LaunchPlan.tbSizeMiB): QEMU's default
  * reserves 1 GiB and a boot and idle guest here leaves about 30 MiB of it resident; a boot
  * fills a smaller cache whole, so its size is what a plain VM keeps. 16 MiB cost `run --rm`
- * about 5 % against the default; 12 MiB costs 3 % more than 16 (31 ms, 8 alternated pairs) for
- * 4 MiB less per idle VM (95.6 against 99.6 MiB, which sat on the 100 MiB target). Not for
- * hybrids and machines: runc's Go code then keeps being retranslated (measured: `run --rm --as
- * hybrid` 1.8 s with QEMU's default, 3.4 s with 16 MiB). See docs/BENCHMARKS.md.
+ * about 5 % against the default. 12 MiB was tried and not kept: 4-5 MiB less per idle VM, but
+ * 31 ms and, in a second run, 74 ms more per `run --rm` (alternated pairs), which the 1 s target
+ * cannot spare. Not for hybrids and machines: runc's Go code then keeps being retranslated
+ * (measured: `run --rm --as hybrid` 1.8 s with QEMU's default, 3.4 s with 16 MiB). See
+ * docs/BENCHMARKS.md.
  */
-export const TCG_TB_SIZE_MIB = 12;
+export const TCG_TB_SIZE_MIB = 16;
 
 /**
  * TCG's translation cache for a hybrid whose guest runs crun (C, no Go runtime): 32 MiB. Measured
