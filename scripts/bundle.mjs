@@ -40,7 +40,8 @@ try {
 }
 
 const pkg = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
-const external = Object.keys(pkg.dependencies ?? {}).filter((d) => d !== 'commander');
+// better-sqlite3's JavaScript (14 small files) goes in too; its addon is loaded by path (db.ts).
+const external = Object.keys(pkg.dependencies ?? {}).filter((d) => d !== 'commander' && d !== 'better-sqlite3');
 const stamp = loader.readStamp(CLI);
 if (!stamp) {
   say('dist/.tsbuildinfo is missing: the bundle could not be matched to the build, so none is made');

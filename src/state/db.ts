@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from './migrations.js';
 
@@ -12,7 +13,7 @@ export type Db = Database.Database;
  */
 export function openDb(file: string): Db {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const db = new Database(file, { timeout: 30_000 });
+  const db = new Database(file, { timeout: 30_000, ...nativeBinding() });
   // Owner only: instance specs hold the workloads' environment. SQLite gives its -wal and
   // -shm files the database file's mode.
   fs.chmodSync(file, 0o600);
@@ -21,6 +22,18 @@ export function openDb(file: string): Db {
   db.pragma('foreign_keys = ON');
   migrate(db);
   return db;
+}
+
+/**
+ * better-sqlite3's addon, resolved by Node from here: its own loader (the bindings package)
+ * tries a dozen paths after walking a stack trace. Left to it when this does not resolve.
+ */
+function nativeBinding(): { nativeBinding?: string } {
+  try {
+    return { nativeBinding: createRequire(import.meta.url).resolve('better-sqlite3/build/Release/better_sqlite3.node') };
+  } catch {
+    return {};
+  }
 }
 
 function migrate(db: Db): void {

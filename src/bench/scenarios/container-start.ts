@@ -71,6 +71,12 @@ export function containerStartRows(raw: Record<string, number[]>, skipped: Recor
   rows.push({ name: '`runc run` of a bundle of the same rootfs (floor)', value: med('runc'), unit: 'ms', target: '-', ok: null, note: spread('runc') });
   if (has('docker-none')) rows.push({ name: '`docker run --rm --network none` (private dockerd; reported beside)', value: med('docker-none'), unit: 'ms', target: '-', ratio: `isola/docker ${median(pairRatios(raw['isola-none'] ?? [], raw['docker-none'] ?? [])).toFixed(2)}`, ok: null, note: spread('docker-none') });
   else rows.push({ name: '`docker run --rm --network none` (private dockerd; reported beside)', value: null, unit: 'ms', target: '-', ok: null, note: skipped['docker-none'] ?? 'not measured' });
+  // Reported beside, where the host's environment sets NODE_EXTRA_CA_CERTS (see the arms).
+  if (has('isola-none-noca') && has('node-noca')) {
+    rows.push({ name: '`isola run --rm --network none`, NODE_EXTRA_CA_CERTS unset (reported beside)', value: med('isola-none-noca'), unit: 'ms', target: '-', ratio: has('podman-none') ? `isola/podman ${median(pairRatios(raw['isola-none-noca'] ?? [], raw['podman-none'] ?? [])).toFixed(2)}` : '', ok: null, note: spread('isola-none-noca') });
+    const startCost = median((raw.node ?? []).map((v, i) => v - (raw['node-noca']?.[i] ?? NaN)));
+    rows.push({ name: '`node -e 0` with the host\'s NODE_EXTRA_CA_CERTS minus without, pair by pair', value: Math.round(startCost), unit: 'ms', target: '-', ratio: `node ${med('node')} ms, unset ${med('node-noca')} ms`, ok: null });
+  }
   const versionAdded = median((raw.version ?? []).map((v, i) => v - (raw.node?.[i] ?? NaN)));
   rows.push({ name: '`isola --version` minus `node -e 0`, pair by pair', value: Math.round(versionAdded), unit: 'ms', target: '<= 20 ms', ratio: `isola ${med('version')} ms, node ${med('node')} ms`, ok: versionAdded <= 20 });
   return rows;
@@ -140,6 +146,16 @@ export async function benchContainerStart(opts: ContainerStartOptions): Promise<
       { name: 'version', run: async () => checkedMs('isola --version', await isola(['--version'])) },
       { name: 'node', run: async () => checkedMs('node -e 0', await sh(process.execPath, ['-e', '0'])) },
     );
+    // Node reads NODE_EXTRA_CA_CERTS before any script runs, parsing its own root certificates
+    // and the file's, which takes a while: where the host sets it, the same two runs without it.
+    if (config.env.NODE_EXTRA_CA_CERTS) {
+      const noCa: Record<string, string | undefined> = { ...env, NODE_EXTRA_CA_CERTS: undefined };
+      const noCaHost: Record<string, string | undefined> = { ...config.env, NODE_EXTRA_CA_CERTS: undefined };
+      arms.push(
+        { name: 'isola-none-noca', run: async () => checkedMs('isola run --rm --network none (NODE_EXTRA_CA_CERTS unset)', await run(process.execPath, [BIN, 'run', '--rm', '--network', 'none', 'base', 'true'], { env: noCa }).catch(failed)) },
+        { name: 'node-noca', run: async () => checkedMs('node -e 0 (NODE_EXTRA_CA_CERTS unset)', await run(process.execPath, ['-e', '0'], { env: noCaHost }).catch(failed)) },
+      );
+    }
     for (const [k, why] of Object.entries(skipped)) log(`${k} skipped: ${why}`);
     log(`${opts.runs} rounds of ${arms.map((a) => a.name).join(' / ')}, alternated, after ${opts.warmup ?? 2} warm-up rounds`);
     const res = await alternate(arms.map((a) => ({ name: a.name, run: a.run })), { warmup: opts.warmup ?? 2, runs: opts.runs, onRound: (d, t) => log(`round ${d}/${t}`) });

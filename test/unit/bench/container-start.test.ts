@@ -37,3 +37,19 @@ test('container start rows: a peer that could not run is a row without a value t
   assert.equal(row(rows, 'podman run --rm --network none').ok, false);
   assert.equal(row(rows, '--version').ok, false); // 30 ms over node
 });
+
+test('container start rows: the runs without the host\'s NODE_EXTRA_CA_CERTS are reported beside, paired with podman and node', () => {
+  const raw = {
+    'isola-none': [150, 160, 170], 'isola-bridge': [200, 210, 220], runc: [30, 30, 30], 'podman-none': [130, 130, 130],
+    version: [60, 61, 62], node: [60, 60, 60], 'isola-none-noca': [120, 125, 130], 'node-noca': [25, 26, 27],
+  };
+  const rows = containerStartRows(raw, {});
+  const noca = row(rows, 'NODE_EXTRA_CA_CERTS unset');
+  assert.equal(noca.value, 125);
+  assert.equal(noca.ok, null);
+  assert.match(noca.ratio ?? '', /isola\/podman 0\.96/);
+  assert.equal(row(rows, 'with the host\'s NODE_EXTRA_CA_CERTS minus without').value, 34);
+  // Without those arms (a host that does not set it), no such rows.
+  const plain = containerStartRows({ ...raw, 'isola-none-noca': [], 'node-noca': [] }, {});
+  assert.equal(plain.some((r) => r.name.includes('NODE_EXTRA_CA_CERTS')), false);
+});
