@@ -82,7 +82,7 @@ export function slope(x: readonly number[], y: readonly number[]): number {
  * `median` is the q-quantile of all observations together (a run's tail counts by how many of its
  * observations are in it, not by being one run of n); `samples`, `p10` and `p90` are the runs' own
  * q-quantiles (how far runs differ); `ci95` is a bootstrap that resamples whole runs (with the
- * seeded generator, so it can be recomputed) and takes the pooled quantile of each resample.
+ * same reproducible generator, so it can be recomputed) and takes the pooled quantile of each resample.
  */
 export function pooledQuantileSummary(runs: readonly (readonly number[])[], q: number, seed = 1, resamples = 500): Summary {
   const kept = runs.map((r) => r.filter((x) => Number.isFinite(x))).filter((r) => r.length > 0);
