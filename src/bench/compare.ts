@@ -67,11 +67,14 @@ export interface Plan {
 
 /**
  * Run counts, sized so that --quick finishes in about 90 s and the default (with the example
- * application and the full-OS VM, both under TCG on 2 cores) in under 8 minutes.
+ * application and the full-OS VM, both under TCG on 2 cores) in under 8 minutes. --quick pushes 5
+ * times (about 25 ms each). A second round of instances started at once (n=4) and 5 pulls and
+ * starts were tried: those rows moved as much between two runs (their moves follow the host's
+ * load, not n), and --quick took up to 85 s under load with them.
  */
 export function plan(quick: boolean, runs?: number): Plan {
   return quick
-    ? { runs: runs ?? 3, warmup: 1, parallel: 2, parallelRounds: 1, appRuns: runs ?? 3, osRuns: runs ?? 3, load: { threads: 1, connections: 4, durationS: 2 }, transfers: 3, receives: 3, osReceives: 1 }
+    ? { runs: runs ?? 3, warmup: 1, parallel: 2, parallelRounds: 1, appRuns: runs ?? 3, osRuns: runs ?? 3, load: { threads: 1, connections: 4, durationS: 2 }, transfers: 5, receives: 3, osReceives: 1 }
     : { runs: runs ?? 6, warmup: 1, parallel: 3, parallelRounds: 1, appRuns: runs ?? 4, osRuns: runs ?? 3, load: { threads: 1, connections: 4, durationS: 3 }, transfers: 3, receives: 3, osReceives: 1 };
 }
 

@@ -8,7 +8,8 @@ import { IsolaError } from '../core/errors.js';
  * isola-bench: one small static program that runs natively and, copied in through exec's
  * stdin, inside every kind, so that timing and I/O are done by the same binary everywhere.
  * It times a child program with CLOCK_MONOTONIC inside the instance (so exec's own cost is
- * not counted), and does direct (O_DIRECT) sequential 1 MiB and random 4 KiB reads. Busybox
+ * not counted), and does direct (O_DIRECT) sequential 1 MiB (several in one call) and random
+ * 4 KiB reads. Busybox
  * alone cannot do random 4 KiB reads without a process per read, nor time in nanoseconds.
  * On the host it is also the network rows' client (`rr`: one-byte round trips on one TCP
  * connection, blocking, on a given CPU) and puts the echo server's processes on that CPU (`pin`).
@@ -147,16 +148,21 @@ int main(int argc, char **argv) {
     printf("direct=%d bytes=%ld ns=%lld\n", direct, mib << 20, (long long)(t1 - t0));
     return 0;
   }
-  if (argc == 3 && strcmp(argv[1], "seqread") == 0) {
-    int direct;
-    int fd = open_maybe_direct(argv[2], O_RDONLY, &direct);
-    if (fd < 0) { perror("open"); return 1; }
-    long total = 0;
-    int64_t t0 = now_ns();
-    for (;;) { ssize_t n = read(fd, buf, 1 << 20); if (n < 0) { perror("read"); return 1; } if (n == 0) break; total += n; }
-    int64_t t1 = now_ns();
-    close(fd);
-    printf("direct=%d bytes=%ld ns=%lld\n", direct, total, (long long)(t1 - t0));
+  if ((argc == 3 || argc == 4) && strcmp(argv[1], "seqread") == 0) {
+    /* seqread FILE [REPEAT]: REPEAT reads of the whole file (O_DIRECT when accepted), one line each. */
+    long repeat = argc == 4 ? atol(argv[3]) : 1;
+    if (repeat < 1) { fprintf(stderr, "seqread: REPEAT must be at least 1\n"); return 2; }
+    for (long r = 0; r < repeat; r++) {
+      int direct;
+      int fd = open_maybe_direct(argv[2], O_RDONLY, &direct);
+      if (fd < 0) { perror("open"); return 1; }
+      long total = 0;
+      int64_t t0 = now_ns();
+      for (;;) { ssize_t n = read(fd, buf, 1 << 20); if (n < 0) { perror("read"); return 1; } if (n == 0) break; total += n; }
+      int64_t t1 = now_ns();
+      close(fd);
+      printf("direct=%d bytes=%ld ns=%lld\n", direct, total, (long long)(t1 - t0));
+    }
     return 0;
   }
   if (argc == 5 && strcmp(argv[1], "randread") == 0) {
@@ -178,7 +184,7 @@ int main(int argc, char **argv) {
     printf("direct=%d bytes=%ld ns=%lld\n", direct, count * 4096, (long long)(t1 - t0));
     return 0;
   }
-  fprintf(stderr, "usage: isola-bench time PROG ARGS... | write FILE MIB | seqread FILE | randread FILE COUNT SEED | rr HOST PORT COUNT WARM CPU | pin CPU PID...\n");
+  fprintf(stderr, "usage: isola-bench time PROG ARGS... | write FILE MIB | seqread FILE [REPEAT] | randread FILE COUNT SEED | rr HOST PORT COUNT WARM CPU | pin CPU PID...\n");
   return 2;
 }
 `;
@@ -217,6 +223,13 @@ export interface IoFigure {
 export function parseIo(stdout: string): IoFigure | null {
   const m = /direct=(\d) bytes=(\d+) ns=(\d+)/.exec(stdout);
   return m ? { direct: m[1] === '1', bytes: Number(m[2]), ns: Number(m[3]) } : null;
+}
+
+/** Every read `isola-bench seqread FILE REPEAT` printed, one per line; null when none (or one malformed). */
+export function parseIoAll(stdout: string): IoFigure[] | null {
+  const lines = stdout.split('\n').filter((l) => l.trim() !== '');
+  const out = lines.map(parseIo);
+  return out.length && out.every((x): x is IoFigure => x !== null) ? out : null;
 }
 
 /** The round trips `isola-bench rr` printed, in microseconds; null when the line is missing or malformed. */

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { CompareResult, MeasuredKind, MetricId, Summary } from '../core/compare-result.js';
 import type { BenchRow } from './bench-rows.js';
@@ -52,7 +53,7 @@ export function describeMove(m: Move): string {
 }
 
 /** Two rows: the direct kinds' medians (container, native) and the emulated ones, each with its spread and the rows past the target. */
-export function stabilityRows(a: CompareResult, b: CompareResult): BenchRow[] {
+export function stabilityRows(a: CompareResult, b: CompareResult, loads?: readonly number[]): BenchRow[] {
   const moves = medianMoves(a, b);
   const rows: BenchRow[] = [];
   for (const emulated of [false, true]) {
@@ -73,7 +74,7 @@ export function stabilityRows(a: CompareResult, b: CompareResult): BenchRow[] {
       target: `each <= ${pct(target)}`,
       ratio: `max ${pct(worst.moved)} (${labelOf(worst.metric)}, ${worst.kind})`,
       ok: past.length === 0,
-      note: `${group.length} rows; ${past.length ? `past the target: ${past.slice(0, 6).map(describeMove).join(', ')}${past.length > 6 ? `, and ${past.length - 6} more` : ''}` : 'every row within the target'}`,
+      note: `${group.length} rows${loads?.length === 2 ? ` (1-minute load average at the start of each run: ${loads.map((l) => l.toFixed(2)).join(', ')})` : ''}; ${past.length ? `past the target: ${past.slice(0, 6).map(describeMove).join(', ')}${past.length > 6 ? `, and ${past.length - 6} more` : ''}` : 'every row within the target'}`,
     });
   }
   return rows;
@@ -105,8 +106,10 @@ export async function compareQuickTwice(
   const raw: Record<string, unknown> = {};
   const results: CompareResult[] = [];
   const walls: number[] = [];
+  const loads: number[] = [];
   for (const i of [1, 2]) {
-    log(`stability: isola compare --quick, run ${i}/2`);
+    const load = os.loadavg()[0] ?? NaN;
+    log(`stability: isola compare --quick, run ${i}/2 (load average ${load.toFixed(2)})`);
     const file = `${dir}/compare-quick-${i}.json`;
     const r = await isola(['compare', '--quick', '--json', file]);
     if (r.code !== 0) {
@@ -116,11 +119,12 @@ export async function compareQuickTwice(
     const res = readJson(file);
     results.push(res);
     walls.push(r.ms);
-    raw[`compareQuick${i}`] = { durationMs: res.context.durationMs, wallMs: r.ms };
+    loads.push(load);
+    raw[`compareQuick${i}`] = { durationMs: res.context.durationMs, wallMs: r.ms, loadAverageAtStart: load };
   }
   const [a, b] = results;
   if (a && b) {
-    rows.push(...stabilityRows(a, b));
+    rows.push(...stabilityRows(a, b, loads));
     raw.medianMoves = medianMoves(a, b);
   }
   rows.push(quickBudgetRow(walls));

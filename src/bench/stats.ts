@@ -76,3 +76,35 @@ export function slope(x: readonly number[], y: readonly number[]): number {
   }
   return den === 0 ? NaN : num / den;
 }
+
+/**
+ * A quantile of every observation of every run pooled, the runs being the independent samples:
+ * `median` is the q-quantile of all observations together (a run's tail counts by how many of its
+ * observations are in it, not by being one run of n); `samples`, `p10` and `p90` are the runs' own
+ * q-quantiles (how far runs differ); `ci95` is a bootstrap that resamples whole runs (with the
+ * same reproducible generator, so it can be recomputed) and takes the pooled quantile of each resample.
+ */
+export function pooledQuantileSummary(runs: readonly (readonly number[])[], q: number, seed = 1, resamples = 500): Summary {
+  const kept = runs.map((r) => r.filter((x) => Number.isFinite(x))).filter((r) => r.length > 0);
+  const perRun = kept.map((r) => quantile(r, q));
+  const pooledOf = (picked: readonly (readonly number[])[]): number => {
+    const all = new Float64Array(picked.reduce((a, r) => a + r.length, 0));
+    let i = 0;
+    for (const r of picked) for (const x of r) all[i++] = x;
+    all.sort();
+    return quantileSorted(all as unknown as number[], q);
+  };
+  const s = sortNum(perRun);
+  const label = `p${Math.round(q * 100)} of the ${kept.reduce((a, r) => a + r.length, 0)} observations of ${kept.length} runs pooled; ci95 from ${resamples} resamples of whole runs`;
+  if (kept.length === 0) return { n: 0, median: NaN, p10: NaN, p90: NaN, ci95: [NaN, NaN], samples: [], statistic: label };
+  const pooled = pooledOf(kept);
+  let ci: [number, number] = [pooled, pooled];
+  if (kept.length > 1) {
+    const rnd = seededRandom(seed);
+    const stats = new Float64Array(resamples);
+    for (let b = 0; b < resamples; b++) stats[b] = pooledOf(Array.from({ length: kept.length }, () => kept[Math.floor(rnd() * kept.length)] as number[]));
+    stats.sort();
+    ci = [quantileSorted(stats as unknown as number[], 0.025), quantileSorted(stats as unknown as number[], 0.975)];
+  }
+  return { n: kept.length, median: pooled, p10: quantileSorted(s, 0.1), p90: quantileSorted(s, 0.9), ci95: ci, samples: perRun, statistic: label };
+}

@@ -31,6 +31,12 @@ export interface Summary {
   /** 95 % bootstrap confidence interval of the median. */
   ci95: [number, number];
   samples: number[];
+  /**
+   * What `median` and `ci95` are when they are not the median of `samples` and its interval (for
+   * example the p99 of every round trip of every run pooled, with the runs' own p99s as samples);
+   * absent for a plain median.
+   */
+  statistic?: string;
 }
 
 /** Metric ids are stable; units are part of the id so a reader never guesses. */

@@ -64,17 +64,25 @@ test('compare --quick --kinds container writes the table, JSON every reader acce
     assert.ok(m.kinds.container.samples.length >= 1);
   }
   assert.equal(byId.get('startup_first_output_ms')?.kinds.container?.n, 2);
-  // Network: twice the runs, each a connection timed by isola-bench rr with the client and the
-  // echo server on one CPU, runs alternating over the CPUs.
+  // Network: four times the runs, each a connection timed by isola-bench rr with the client and
+  // the echo server on one CPU, runs alternating over the CPUs; p99 of all round trips pooled.
   const net = byId.get('net_rtt_p50_us');
-  assert.equal(net?.kinds.container?.n, 4);
-  assert.equal(net?.kinds.native?.n, 4);
+  assert.equal(net?.kinds.container?.n, 8);
+  assert.equal(net?.kinds.native?.n, 8);
+  const p99 = byId.get('net_rtt_p99_us')?.kinds.container;
+  assert.equal(p99?.n, 8);
+  assert.match(p99?.statistic ?? '', /^p99 of the 8000 observations of 8 runs pooled/);
+  assert.ok((p99?.median ?? 0) >= (net?.kinds.container?.median ?? Infinity), 'the pooled p99 is at least the p50');
   const cpuOfRun = (net?.extra as { cpuOfRun?: Record<string, number[]> } | undefined)?.cpuOfRun;
   assert.equal(new Set(cpuOfRun?.container).size, Math.min(2, os.availableParallelism()), `runs over the CPUs: ${JSON.stringify(cpuOfRun)}`);
   assert.match((net?.notes ?? []).join(' '), /isola-bench rr/);
   assert.ok((net?.kinds.container?.median ?? 0) > 0 && (net?.kinds.container?.median ?? Infinity) < 10_000);
-  // Shared folder: the long reads in --quick too.
+  // Shared folder: the long reads in --quick too. Sequential reads: the median of 3 where O_DIRECT
+  // reaches the disk with nothing caching it (native, container).
   assert.equal((byId.get('io_shared_seq_ratio')?.extra as { fileMiB?: number } | undefined)?.fileMiB, 64);
+  for (const id of ['io_seq_ratio', 'io_shared_seq_ratio'] as const) {
+    assert.deepEqual((byId.get(id)?.extra as { seqReadsPerRound?: unknown } | undefined)?.seqReadsPerRound, { native: 3, container: 3 }, id);
+  }
   assert.ok(byId.get('startup_first_output_ms')?.verdict?.container);
   // Two launches are too few for a verdict: not comparable, and it says why.
   assert.equal(byId.get('startup_first_output_ms')?.verdictStatus?.container, 'not-comparable');

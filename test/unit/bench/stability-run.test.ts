@@ -45,7 +45,11 @@ test('compareQuickTwice runs compare --quick twice, reports the medians that mov
   const budget = s.rows.find((r) => r.name.startsWith('compare --quick: wall time'));
   assert.equal(budget?.value, 80);
   assert.equal(budget?.ok, true);
-  assert.deepEqual(s.raw.compareQuick2, { durationMs: b.context.durationMs, wallMs: 80_000 });
+  const raw2 = s.raw.compareQuick2 as { durationMs: number; wallMs: number; loadAverageAtStart: number };
+  assert.deepEqual({ durationMs: raw2.durationMs, wallMs: raw2.wallMs }, { durationMs: b.context.durationMs, wallMs: 80_000 });
+  // The host's load at the start of each run: other work moves the medians, a reader sees how much there was.
+  assert.ok(Number.isFinite(raw2.loadAverageAtStart) && raw2.loadAverageAtStart >= 0);
+  assert.match(direct?.note ?? '', /^\d+ rows \(1-minute load average at the start of each run: \d+\.\d\d, \d+\.\d\d\);/);
 
   const failed = await compareQuickTwice(async () => ({ code: 125, stderr: 'isola: boom\n', ms: 1000 }), '/nowhere', () => undefined, () => a);
   assert.equal(failed.rows[0]?.ok, false);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bootstrapMedianCI, median, pairRatios, quantile, seededRandom, slope, summarize } from '../../../src/bench/stats.js';
+import { bootstrapMedianCI, median, pairRatios, pooledQuantileSummary, quantile, seededRandom, slope, summarize } from '../../../src/bench/stats.js';
 
 test('median and quantiles interpolate like numpy (type 7)', () => {
   assert.equal(median([3, 1, 2]), 2);
@@ -49,4 +49,44 @@ test('pair ratios and slope', () => {
   assert.deepEqual(pairRatios([2, 6, 9], [1, 3]), [2, 2]);
   assert.equal(slope([1, 2, 4, 8], [10, 20, 40, 80]), 10);
   assert.ok(Number.isNaN(slope([1], [1])));
+});
+
+test('pooledQuantileSummary: the p99 of every observation pooled, not the median of the runs\' p99s; runs are the samples', () => {
+  // 6 runs of 1000 round trips at 15 us; a slow spell of 40 round trips at 40 us in 2 of them. The
+  // median of the runs' p99s says 15 (4 runs had no spell), yet 80 of the 6000 round trips (1.3 %)
+  // were slow: the p99 of the round trips is 40.
+  const quiet = Array.from({ length: 1000 }, () => 15);
+  const spell = [...Array.from({ length: 960 }, () => 15), ...Array.from({ length: 40 }, () => 40)];
+  const runs = [spell, quiet, quiet, spell, quiet, quiet];
+  const s = pooledQuantileSummary(runs, 0.99);
+  assert.equal(s.n, 6);
+  assert.deepEqual(s.samples, [40, 15, 15, 40, 15, 15]);
+  assert.equal(median(s.samples), 15);
+  assert.equal(s.median, 40);
+  assert.equal(s.p10, 15);
+  assert.equal(s.p90, 40);
+  assert.match(s.statistic ?? '', /^p99 of the 6000 observations of 6 runs pooled/);
+  // Three runs of six with a spell: the runs' p99s have median 27.5, a figure no round trip had;
+  // pooled, 120 of 6000 (2 %) are slow and the p99 is 40.
+  const half = pooledQuantileSummary([spell, spell, spell, quiet, quiet, quiet], 0.99);
+  assert.equal(median(half.samples), 27.5);
+  assert.equal(half.median, 40);
+  // No spell at all: the pooled p99 is the runs' common figure.
+  assert.equal(pooledQuantileSummary([quiet, quiet, quiet], 0.99).median, 15);
+});
+
+test('pooledQuantileSummary: the interval resamples whole runs, is reproducible and holds the figure; empty runs are dropped', () => {
+  const rnd = seededRandom(3);
+  const runs = Array.from({ length: 8 }, (_, r) => Array.from({ length: 500 }, () => 10 + rnd() * (r % 2 ? 30 : 10)));
+  const a = pooledQuantileSummary(runs, 0.99, 1);
+  assert.deepEqual(a, pooledQuantileSummary(runs, 0.99, 1));
+  assert.ok(a.ci95[0] <= a.median && a.median <= a.ci95[1], `${a.ci95} holds ${a.median}`);
+  assert.ok(a.ci95[1] > a.ci95[0]);
+  assert.equal(a.p10 <= a.p90, true);
+  const one = pooledQuantileSummary([[1, 2, 3], [], [Number.NaN]], 0.5);
+  assert.equal(one.n, 1);
+  assert.deepEqual(one.ci95, [2, 2]);
+  const none = pooledQuantileSummary([], 0.99);
+  assert.equal(none.n, 0);
+  assert.ok(Number.isNaN(none.median));
 });
