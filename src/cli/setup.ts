@@ -13,7 +13,7 @@ async function setup(argv: string[]): Promise<number> {
   const started = Date.now();
   try {
     const config = loadConfig();
-    await setupGuest(config.assets, { refresh: argv.includes('--refresh'), env: config.env });
+    await setupGuest(config.assets, { refresh: argv.includes('--refresh'), env: config.env, searchPath: config.searchPath });
     const vm = await new Drivers(config).get('vm').probe();
     log(`accelerator: ${vm.details.accelerator ?? 'unknown'}${vm.details.kvm ? ` (KVM ${vm.details.kvm})` : ''}`);
     log(`done in ${((Date.now() - started) / 1000).toFixed(2)} s`);

@@ -35,7 +35,9 @@ const CFLAGS = ['-static', '-Os', '-s', '-Wall', '-Wextra'];
  * and the file unpacked from it) and once more in QEMU's mapping of the initramfs. The host's
  * helpers stay on gcc and glibc.
  */
-const COMPILER: Record<keyof typeof NATIVE, string> = { init: 'musl-gcc', jail: 'gcc', watch: 'gcc', vfs: 'gcc', relay: 'gcc' };
+const COMPILER: Record<keyof typeof NATIVE, 'musl-gcc' | 'gcc'> = { init: 'musl-gcc', jail: 'gcc', watch: 'gcc', vfs: 'gcc', relay: 'gcc' };
+/** The Debian package each compiler comes in, for the refusal when it is missing. */
+const COMPILER_PACKAGE = { 'musl-gcc': 'musl-tools', gcc: 'gcc' } as const;
 
 export const log = (msg: string): void => {
   process.stdout.write(`guest: ${msg}\n`);
@@ -51,21 +53,15 @@ const INITRAMFS_RECIPE = 2;
 const NATIVE = { init: 'init.c', jail: 'vmm-jail.c', watch: 'exit-watch.c', vfs: 'vfs-launch.c', relay: 'tty-relay.c' } as const;
 const OUTPUT = { init: 'init', jail: 'vmm-jail', watch: 'exit-watch', vfs: 'vfs-launch', relay: 'tty-relay' } as const;
 
-function nativeName(file: string): keyof typeof NATIVE {
-  const found = (Object.keys(NATIVE) as (keyof typeof NATIVE)[]).find((k) => NATIVE[k] === file);
-  if (!found) throw new Error(`${file} is not one of the guest's native programs`);
-  return found;
-}
-
-function sourceHash(file: string = NATIVE.init): string {
+function sourceHash(name: keyof typeof NATIVE = 'init'): string {
   const h = createHash('sha256');
-  h.update(fs.readFileSync(path.join(guestSourceDir(), file)));
+  h.update(fs.readFileSync(path.join(guestSourceDir(), NATIVE[name])));
   h.update(CFLAGS.join(' '));
   // gcc, the first compiler, is left out of the key: the host helpers' cached builds stay valid.
-  if (COMPILER[nativeName(file)] !== 'gcc') h.update(COMPILER[nativeName(file)]);
+  if (COMPILER[name] !== 'gcc') h.update(COMPILER[name]);
   h.update(String(LAYOUT));
   // The initramfs carries the modules too: a new list makes a new one.
-  if (file === NATIVE.init) h.update(JSON.stringify([WANTED_MODULES, DISK_BOOT_MODULES, INITRAMFS_RECIPE]));
+  if (name === 'init') h.update(JSON.stringify([WANTED_MODULES, DISK_BOOT_MODULES, INITRAMFS_RECIPE]));
   return h.digest('hex');
 }
 
@@ -173,7 +169,7 @@ async function buildNative(assets: string, name: keyof typeof NATIVE, hash: stri
   log(`building ${WHAT[name]} (${COMPILER[name]} -static -Os)`);
   const tmp = `${out}.tmp`;
   if (!which(COMPILER[name], searchPath)) {
-    throw new IsolaError('UNAVAILABLE', `building ${NATIVE[name]} needs ${COMPILER[name]}, which is not installed`, 'install Debian\'s musl-tools package (npm run bootstrap does)');
+    throw new IsolaError('UNAVAILABLE', `building ${NATIVE[name]} needs ${COMPILER[name]}, which is not installed`, `install Debian's ${COMPILER_PACKAGE[COMPILER[name]]} package (npm run bootstrap does)`);
   }
   await must(COMPILER[name], [...CFLAGS, '-o', tmp, path.join(guestSourceDir(), NATIVE[name])], `building ${NATIVE[name]}`);
   fs.chmodSync(tmp, 0o755);
@@ -211,13 +207,13 @@ async function wantedKernelKey(): Promise<string | null> {
   }
 }
 
-export async function setupGuest(assets: string, opts: { refresh?: boolean; env?: Readonly<Record<string, string | undefined>> } = {}): Promise<GuestAssets> {
+export async function setupGuest(assets: string, opts: { refresh?: boolean; env?: Readonly<Record<string, string | undefined>>; searchPath: readonly string[] }): Promise<GuestAssets> {
   const hash = sourceHash();
   const kernelKeyNow = await wantedKernelKey();
-  const jailHash = sourceHash(NATIVE.jail);
-  const watchHash = sourceHash(NATIVE.watch);
-  const vfsHash = sourceHash(NATIVE.vfs);
-  const relayHash = sourceHash(NATIVE.relay);
+  const jailHash = sourceHash('jail');
+  const watchHash = sourceHash('watch');
+  const vfsHash = sourceHash('vfs');
+  const relayHash = sourceHash('relay');
   const have = readGuestAssets(assets);
   if (have && have.initHash === hash && have.vmmJail.endsWith(jailHash.slice(0, 12)) && have.exitWatch.endsWith(watchHash.slice(0, 12))
     && have.vfsLaunch?.endsWith(vfsHash.slice(0, 12)) && have.ttyRelay?.endsWith(relayHash.slice(0, 12))
@@ -227,7 +223,7 @@ export async function setupGuest(assets: string, opts: { refresh?: boolean; env?
   }
   fs.mkdirSync(guestDir(assets), { recursive: true });
   const k = await fetchKernel(assets);
-  const searchPath = (opts.env?.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':').filter(Boolean);
+  const { searchPath } = opts;
   const init = await buildNative(assets, 'init', hash, searchPath);
   const vmmJail = await buildNative(assets, 'jail', jailHash, searchPath);
   const exitWatch = await buildNative(assets, 'watch', watchHash, searchPath);
