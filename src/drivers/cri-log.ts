@@ -3,6 +3,7 @@ import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { LogEntry } from '../core/types.js';
 import { readAppended } from '../util/tail.js';
+import { Waker } from '../util/waker.js';
 
 /**
  * The CRI (k8s-file) log format both conmon and isola's guest init write: one line per record,
@@ -24,56 +25,6 @@ function sizeOf(file: string): number {
     return fs.statSync(file).size;
   } catch {
     return 0;
-  }
-}
-
-/**
- * A sleep that change events in the log's folder cut short (the log may not exist yet), so the
- * first output reaches the terminal as soon as conmon writes it; so do those of the folders in
- * `alsoWatch` (where the writer's exit status appears: the end of a follow is seen when it is
- * written, not up to one nap later). The timeout is the backstop.
- */
-class Waker {
-  private wake: (() => void) | null = null;
-  private readonly watchers: fs.FSWatcher[] = [];
-  /** Set once the writer is known to have ended: naps of 5 ms at most from then on. */
-  private ended = false;
-
-  constructor(dirs: readonly string[]) {
-    for (const dir of dirs) {
-      try {
-        this.watchers.push(fs.watch(dir, () => this.wake?.()));
-      } catch {
-        /* a folder that does not exist (yet): the timeout alone still works */
-      }
-    }
-  }
-
-  /** The writer's end, where the caller learns of it (a VM's QEMU exiting changes no folder). */
-  endOn(writerGone: Promise<unknown>): void {
-    const end = () => {
-      this.ended = true;
-      this.wake?.();
-    };
-    writerGone.then(end, end);
-  }
-
-  /** Up to `ms`; 5 ms at most once the writer ended (its last bytes are a read away). */
-  nap(ms: number): Promise<void> {
-    const wait = this.ended ? Math.min(ms, 5) : ms;
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wake = null;
-        resolve();
-      };
-      const timer = setTimeout(done, wait);
-      this.wake = done;
-    });
-  }
-
-  close(): void {
-    for (const w of this.watchers) w.close();
   }
 }
 

@@ -7,6 +7,7 @@ import { IsolaError } from '../../core/errors.js';
 import { CONTAINER_ID, GUEST } from './persist.js';
 import { CONTAINER_STARTED_LINE } from './launch.js';
 import { guestRun } from '../vm/guest-run.js';
+import { Waker } from '../../util/waker.js';
 
 
 
@@ -82,13 +83,7 @@ export function startedOnConsole(file: string, from: number): boolean {
 export async function waitContainerStarted(vm: VmDriver, spec: InstanceSpec, data: VmData, timeoutMs: number, how: { hooked: boolean; consoleFrom: number }): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const file = data.files.console;
-  let wake: (() => void) | null = null;
-  let watcher: fs.FSWatcher | null = null;
-  try {
-    watcher = how.hooked ? fs.watch(path.dirname(file), () => wake?.()) : null;
-  } catch {
-    /* no folder to watch: the 50 ms naps alone still see the line */
-  }
+  const waker = new Waker(how.hooked ? [path.dirname(file)] : []);
   try {
     for (;;) {
       if (how.hooked && startedOnConsole(file, how.consoleFrom)) return;
@@ -101,12 +96,9 @@ export async function waitContainerStarted(vm: VmDriver, spec: InstanceSpec, dat
       if (Date.now() > deadline) {
         throw new IsolaError('TIMEOUT', `the container did not start in the hybrid guest within ${timeoutMs / 1000} s`, 'see isola logs and isola console for what the runtime reported');
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => { wake = null; resolve(); }, 50);
-        wake = () => { clearTimeout(timer); wake = null; resolve(); };
-      });
+      await waker.nap(50);
     }
   } finally {
-    watcher?.close();
+    waker.close();
   }
 }
