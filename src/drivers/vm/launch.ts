@@ -172,7 +172,7 @@ export function qemuArgs(p: LaunchPlan): string[] {
     '-serial', 'chardev:console',
     '-kernel', p.kernel,
     '-initrd', p.initrd,
-    '-append', kernelCmdline(p),
+    '-append', kernelCmdline({ ...p, extraCmdline: [...(p.disposable ? [DISPOSABLE_CMDLINE] : []), ...(p.extraCmdline ?? [])] }),
     '-blockdev', disk,
     '-device', `${dev('blk')},drive=root`,
     '-device', `${dev('serial')},max_ports=8`,
