@@ -351,9 +351,12 @@ export class ImageStore {
     for (const f of fs.readdirSync(tmpDir)) {
       const pid = /^\.tmp-(\d+)-/.exec(f)?.[1];
       if (pid && !processAlive(Number(pid))) fs.rmSync(path.join(tmpDir, f), { recursive: true, force: true });
-      if (partials && /^\.partial-[0-9a-f]{64}$/.test(f) && !lockHeld(path.join(tmpDir, `${f}.lock`))) {
-        fs.rmSync(path.join(tmpDir, f), { force: true });
-        fs.rmSync(path.join(tmpDir, `${f}.lock`), { recursive: true, force: true });
+      // A download's lock comes before its partial file: a pull killed in between leaves the
+      // lock alone, which goes the same way as a partial nobody is resuming.
+      const partial = partials ? /^(\.partial-[0-9a-f]{64})(\.lock)?$/.exec(f)?.[1] : undefined;
+      if (partial && !lockHeld(path.join(tmpDir, `${partial}.lock`))) {
+        fs.rmSync(path.join(tmpDir, partial), { force: true });
+        fs.rmSync(path.join(tmpDir, `${partial}.lock`), { recursive: true, force: true });
       }
     }
   }

@@ -8,6 +8,7 @@ import { ImageStore } from '../../../src/image/store.js';
 import { ensureBaseImage, BASE_REF } from '../../../src/image/base.js';
 import { parseRef, normalizeRef } from '../../../src/image/ref.js';
 import { isIsolaError } from '../../../src/core/errors.js';
+import { processRef } from '../../../src/util/process.js';
 
 test('image references follow Docker\'s rules', () => {
   assert.deepEqual(parseRef('base'), { name: 'base', tag: 'latest' });
@@ -86,6 +87,34 @@ test('garbage collection spares blobs an operation in progress has committed, an
     collector.collectGarbage();
     assert.deepEqual(fs.readdirSync(path.join(dir, 'blobs', 'sha256')), []);
     assert.equal(fs.existsSync(stale), false);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('system prune takes interrupted downloads nobody resumes, a lock left without its partial file too; a live download keeps both', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-store-'));
+  try {
+    const store = new ImageStore(dir);
+    const blobs = path.join(dir, 'blobs');
+    const digest = (c: string) => `sha256:${c.repeat(64)}`;
+    const dead = '999999 1 not-this-boot\n';
+    const me = processRef(process.pid)!;
+    // a: killed after taking the lock, before the partial file existed (what the fault test hit).
+    fs.mkdirSync(`${store.partialPath(digest('a'))}.lock`);
+    fs.writeFileSync(path.join(`${store.partialPath(digest('a'))}.lock`, 'owner'), dead);
+    // b: killed mid-download: both.
+    fs.writeFileSync(store.partialPath(digest('b')), 'half');
+    fs.mkdirSync(`${store.partialPath(digest('b'))}.lock`);
+    fs.writeFileSync(path.join(`${store.partialPath(digest('b'))}.lock`, 'owner'), dead);
+    // c: a download running now (this process holds its lock).
+    fs.writeFileSync(store.partialPath(digest('c')), 'in progress');
+    fs.mkdirSync(`${store.partialPath(digest('c'))}.lock`);
+    fs.writeFileSync(path.join(`${store.partialPath(digest('c'))}.lock`, 'owner'), `${me.pid} ${me.startTime} ${me.bootId}\n`);
+    store.collectGarbage(); // rmi: partials stay to be resumed
+    assert.equal(fs.readdirSync(blobs).filter((f) => f.startsWith('.partial-')).length, 5);
+    store.collectGarbage({ partials: true });
+    assert.deepEqual(fs.readdirSync(blobs).filter((f) => f.startsWith('.partial-')).sort(), [`.partial-${'c'.repeat(64)}`, `.partial-${'c'.repeat(64)}.lock`]);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
