@@ -9,8 +9,6 @@ export interface CmdlineOptions {
   accel: 'kvm' | 'tcg';
   /** TCG only: the host's TSC rate, which is the guest's under TCG. */
   tscKhz?: number;
-  /** The guest's vCPUs (-smp); 1 when left out. */
-  cpus?: number;
   extraCmdline?: string[];
 }
 
@@ -21,18 +19,11 @@ export interface CmdlineOptions {
  * tsc_early_khz + tsc=reliable under TCG: the emulated CPU's TSC is the host's, but calibrating
  * it against the emulated PIT fails when the host is busy, and the kernel then (about one boot
  * in eight here) hangs before init waiting for jiffies. Telling it the rate skips both.
- * noapictimer under TCG with one vCPU: the kernel times its local APIC timer against the tick
- * for 100 ms of jiffies before init, unless the CPU has a TSC-deadline timer (KVM's has, TCG's
- * has not) or the platform tells the rate (TCG's CPUID does not); a QEMU-sampled boot spent 120
- * ms of its wall time there. Without it the emulated PIT drives the one CPU's timer (an idle VM
- * also used less host CPU that way here). With more vCPUs the others need the local timer or a
- * broadcast, and a 2-vCPU guest without it hung before init here: they keep the calibration.
  */
 export function kernelCmdline(plan: CmdlineOptions): string {
   const words = ['console=ttyS0', 'quiet', 'panic=-1', 'mitigations=off', 'nokaslr'];
   if (plan.machine === 'microvm' && !plan.pcie) words.push('pci=off');
   if (plan.accel === 'tcg' && plan.tscKhz) words.push(`tsc_early_khz=${plan.tscKhz}`, 'tsc=reliable');
-  if (plan.accel === 'tcg' && (plan.cpus ?? 1) === 1) words.push('noapictimer');
   return [...words, ...(plan.extraCmdline ?? [])].join(' ');
 }
 
