@@ -38,14 +38,14 @@ fi
 #                             isola export: the boot partition (FAT, made and filled without
 #                             mounting), syslinux for BIOS, GRUB for UEFI, the partition table
 #   libxml2-utils             xmllint: exported OVF descriptors are validated against DMTF's schema
-#   linux-source-6.1 make flex bison bc libelf-dev libssl-dev
-#                             isola's own guest kernel (src/guest/kernel/isola.config), built by the
+#   linux-source-6.1 make patch flex bison bc libelf-dev libssl-dev
+#                             isola's own guest kernel (src/guest/kernel/isola.config and patches/), built by the
 #                             guest setup below from Debian's kernel source (minutes once, at nice 19;
 #                             cached under the assets folder, rebuilt only when the config changes)
 PKGS=(runc crun conmon tini podman qemu-system-x86 qemu-utils busybox-static e2fsprogs cpio kmod zstd attr
       gcc libc6-dev musl-tools iproute2 iptables nftables socat wrk golang-github-containers-common skopeo umoci docker-registry
       docker.io curl openssl python3 debootstrap chromium seabios ovmf syslinux syslinux-common mtools
-      dosfstools fdisk grub-efi-amd64-bin libxml2-utils linux-source-6.1 make flex bison bc libelf-dev libssl-dev prometheus)
+      dosfstools fdisk grub-efi-amd64-bin libxml2-utils linux-source-6.1 make patch flex bison bc libelf-dev libssl-dev prometheus)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -9,6 +9,11 @@ export interface CmdlineOptions {
   accel: 'kvm' | 'tcg';
   /** TCG only: the host's TSC rate, which is the guest's under TCG. */
   tscKhz?: number;
+  /**
+   * TCG only, isola's kernel only: the rate the emulated local APIC timer counts at
+   * (QEMU_TCG_APIC_HZ), read by the kernel's lapic_timer_hz= (src/guest/kernel/patches).
+   */
+  lapicTimerHz?: number;
   extraCmdline?: string[];
 }
 
@@ -19,13 +24,24 @@ export interface CmdlineOptions {
  * tsc_early_khz + tsc=reliable under TCG: the emulated CPU's TSC is the host's, but calibrating
  * it against the emulated PIT fails when the host is busy, and the kernel then (about one boot
  * in eight here) hangs before init waiting for jiffies. Telling it the rate skips both.
+ * lapic_timer_hz under TCG (isola's kernel): the kernel would otherwise time its local APIC
+ * timer against 100 ms of jiffies before init, since TCG's CPU has no TSC-deadline timer and its
+ * CPUID gives no crystal rate; a QEMU-sampled boot spent 120 ms of wall time there.
  */
 export function kernelCmdline(plan: CmdlineOptions): string {
   const words = ['console=ttyS0', 'quiet', 'panic=-1', 'mitigations=off', 'nokaslr'];
   if (plan.machine === 'microvm' && !plan.pcie) words.push('pci=off');
   if (plan.accel === 'tcg' && plan.tscKhz) words.push(`tsc_early_khz=${plan.tscKhz}`, 'tsc=reliable');
+  if (plan.accel === 'tcg' && plan.lapicTimerHz) words.push(`lapic_timer_hz=${plan.lapicTimerHz}`);
   return [...words, ...(plan.extraCmdline ?? [])].join(' ');
 }
+
+/**
+ * The rate QEMU's emulated local APIC timer counts at under TCG: its counter runs on QEMU's
+ * virtual clock in nanoseconds (hw/intel/apic.c), a 1 GHz bus. The kernel's own calibration
+ * measured 1000.0001 MHz here (apic=verbose: "host bus clock speed").
+ */
+export const QEMU_TCG_APIC_HZ = 1_000_000_000;
 
 /** The host's TSC rate in kHz from /proc/cpuinfo's "cpu MHz" (text passed in: pure). */
 export function tscKhzFromCpuinfo(cpuinfo: string): number | undefined {

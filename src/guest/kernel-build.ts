@@ -8,10 +8,12 @@ import { run } from '../util/exec.js';
  * isola's own guest kernel: Debian's linux-source-6.1 configured with `make tinyconfig`, then
  * the fragment src/guest/kernel/isola.config (scripts/kconfig/merge_config.sh), then
  * `make olddefconfig`, built as an uncompressed vmlinux that QEMU boots through its PVH entry.
+ * The patches in src/guest/kernel/patches (applied in name order with `patch -p1` before
+ * configuring) add what the guest needs and the source lacks; each says why at its top.
  * Everything the guest needs is built in, so its initramfs carries no modules.
  *
  * The result is cached outside the clone, under the assets folder, keyed by a hash of the
- * fragment, the linux-source package's version and the compiler's version: an unchanged key
+ * fragment, the patches, the linux-source package's version and the compiler's version: an unchanged key
  * never rebuilds. The compile runs under `nice -n 19`, so it takes only idle CPU.
  */
 export const SOURCE_PACKAGE = 'linux-source-6.1';
@@ -45,6 +47,19 @@ export interface IsolaKernel {
 /** The fragment in the source tree. */
 export function fragmentPath(guestSourceDir: string): string {
   return path.join(guestSourceDir, 'kernel', 'isola.config');
+}
+
+export interface KernelPatch {
+  name: string;
+  text: string;
+}
+
+/** The patches beside a fragment (its folder's patches/*.patch), in the order they apply: by name. */
+export function kernelPatches(fragmentFile: string): KernelPatch[] {
+  const dir = path.join(path.dirname(fragmentFile), 'patches');
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.patch')).sort()
+    .map((name) => ({ name, text: fs.readFileSync(path.join(dir, name), 'utf8') }));
 }
 
 /**
@@ -84,8 +99,9 @@ export function lostOptions(fragment: string, result: string): string[] {
 }
 
 /** The cache key of a build: what decides its output. */
-export function kernelKey(fragment: string, sourceVersion: string, compiler: string): string {
-  return createHash('sha256').update(JSON.stringify([fragment, sourceVersion, compiler, REPRODUCIBLE, RECIPE])).digest('hex');
+export function kernelKey(fragment: string, sourceVersion: string, compiler: string, patches: readonly KernelPatch[] = []): string {
+  const inputs = [fragment, sourceVersion, compiler, REPRODUCIBLE, RECIPE, patches.map((p) => [p.name, p.text])];
+  return createHash('sha256').update(JSON.stringify(inputs)).digest('hex');
 }
 
 /** Where a key's build lives: outside the clone, under the assets folder. */
@@ -97,7 +113,7 @@ async function must(cmd: string, args: string[], what: string, opts: { cwd?: str
   const r = await run(cmd, args, opts).catch((e: Error) => ({ code: -1, stdout: '', stderr: e.message }));
   if (r.code !== 0) {
     const tail = (r.stderr || r.stdout).trim().split('\n').slice(-3).join(' ');
-    throw new IsolaError('UNAVAILABLE', `${what} failed: ${cmd} ${args.join(' ')}: ${tail}`, `install ${SOURCE_PACKAGE}, gcc, make, flex, bison, bc and libelf-dev (npm run bootstrap does), or use ISOLA_VM_KERNEL=cloud`);
+    throw new IsolaError('UNAVAILABLE', `${what} failed: ${cmd} ${args.join(' ')}: ${tail}`, `install ${SOURCE_PACKAGE}, gcc, make, patch, flex, bison, bc and libelf-dev (npm run bootstrap does), or use ISOLA_VM_KERNEL=cloud`);
   }
   return r.stdout;
 }
@@ -165,8 +181,9 @@ export function readIsolaKernel(assets: string, key: string): IsolaKernel | null
  */
 export async function ensureIsolaKernel(assets: string, fragmentFile: string, callerEnv: Readonly<Record<string, string | undefined>>, log: (m: string) => void): Promise<IsolaKernel> {
   const fragment = fs.readFileSync(fragmentFile, 'utf8');
+  const patches = kernelPatches(fragmentFile);
   const { sourceVersion, compiler } = await buildInputs();
-  const key = kernelKey(fragment, sourceVersion, compiler);
+  const key = kernelKey(fragment, sourceVersion, compiler, patches);
   const have = readIsolaKernel(assets, key);
   if (have) return have;
 
@@ -180,6 +197,11 @@ export async function ensureIsolaKernel(assets: string, fragmentFile: string, ca
     await must('tar', ['-xf', SOURCE_TARBALL, '-C', tmp], `unpacking ${SOURCE_TARBALL}`);
     const src = path.join(tmp, fs.readdirSync(tmp).find((d) => d.startsWith('linux-source')) ?? 'linux-source-6.1');
     const env = { ...callerEnv, ...REPRODUCIBLE, ARCH: 'x86_64' };
+    for (const p of patches) {
+      const file = path.join(tmp, p.name);
+      fs.writeFileSync(file, p.text);
+      await must('patch', ['-p1', '--forward', '--batch', '-i', file], `applying ${p.name}`, { cwd: src, env });
+    }
     const make = (args: string[], what: string) => must('nice', ['-n', '19', 'make', '-s', ...args], what, { cwd: src, env });
     await make(['tinyconfig'], 'make tinyconfig');
     const frag = path.join(tmp, 'isola.config');

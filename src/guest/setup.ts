@@ -6,7 +6,7 @@ import { run } from '../util/exec.js';
 import { which } from '../util/which.js';
 import { cpioArchive, type CpioEntry } from './cpio.js';
 import { LAYOUT, guestDir, guestSourceDir, manifestPath, readGuestAssets, type GuestAssets } from './assets.js';
-import { buildInputs, ensureIsolaKernel, fragmentPath, kernelKey, type IsolaKernel } from './kernel-build.js';
+import { buildInputs, ensureIsolaKernel, fragmentPath, kernelKey, kernelPatches, type IsolaKernel } from './kernel-build.js';
 
 /**
  * Idempotent guest setup, run by scripts/bootstrap.sh: fetches Debian's cloud kernel with
@@ -201,7 +201,8 @@ export function buildInitramfs(init: string, kernelDir: string, modules: string[
 async function wantedKernelKey(): Promise<string | null> {
   try {
     const { sourceVersion, compiler } = await buildInputs();
-    return kernelKey(fs.readFileSync(fragmentPath(guestSourceDir()), 'utf8'), sourceVersion, compiler);
+    const fragment = fragmentPath(guestSourceDir());
+    return kernelKey(fs.readFileSync(fragment, 'utf8'), sourceVersion, compiler, kernelPatches(fragment));
   } catch {
     return null; // not buildable: ensureIsolaKernel says why
   }

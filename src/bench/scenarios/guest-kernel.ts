@@ -99,7 +99,7 @@ export async function benchGuestKernel(opts: { runs?: number; warmup?: number; l
     const cloud = guestBoot(assets, 'cloud');
     const initrd = path.join(root, 'bare-initrd.cpio');
     writeEchoInitrd(cloud.initramfs, initrd, MARK);
-    const bare = bareQemuArgs(facts, cloud.kernel, initrd);
+    const bare = bareQemuArgs(facts, cloud.kernel, initrd, 'cloud');
     const qemu = config.bin.qemu ?? 'qemu-system-x86_64';
     const accel = facts.accelerator === 'tcg' ? 'TCG (emulated; KVM not usable here)' : 'KVM';
 

@@ -8,7 +8,7 @@ import { median } from '../stats.js';
 import { guestBoot, readGuestAssets } from '../../guest/assets.js';
 import { loadConfig } from '../../core/config.js';
 import { timed as timedRun, writeEchoInitrd, type Timed } from './timed-run.js';
-import { kernelCmdline, tscKhzFromCpuinfo } from '../../guest/cmdline.js';
+import { QEMU_TCG_APIC_HZ, kernelCmdline, tscKhzFromCpuinfo } from '../../guest/cmdline.js';
 import { runOk } from '../../util/exec.js';
 
 /**
@@ -89,7 +89,7 @@ export async function benchVm(opts: { runs?: number; warmup?: number } = {}): Pr
     const boot = guestBoot(assets, config.vm.kernel);
     const initrd = path.join(root, 'bare-initrd.cpio');
     writeEchoInitrd(boot.initramfs, initrd, MARK);
-    const bare = bareQemuArgs(facts, boot.kernel, initrd);
+    const bare = bareQemuArgs(facts, boot.kernel, initrd, config.vm.kernel);
     const qemu = config.bin.qemu ?? 'qemu-system-x86_64';
 
     const results = await alternate<Timed>([
@@ -125,8 +125,8 @@ export async function benchVm(opts: { runs?: number; warmup?: number } = {}): Pr
   }
 }
 
-/** The bare launch: the driver's machine, accelerator, kernel command line and disk, no isola. */
-export function bareQemuArgs(f: VmFacts, kernel: string, initrd: string): string[] {
+/** The bare launch: the driver's machine, accelerator, kernel command line and disk, no isola. `guestKernel`: whose `kernel` is (isola's reads lapic_timer_hz). */
+export function bareQemuArgs(f: VmFacts, kernel: string, initrd: string, guestKernel: 'isola' | 'cloud'): string[] {
   const tsc = (() => {
     try {
       return tscKhzFromCpuinfo(fs.readFileSync('/proc/cpuinfo', 'utf8'));
@@ -141,7 +141,7 @@ export function bareQemuArgs(f: VmFacts, kernel: string, initrd: string): string
     // opens (a null chardev) blocks the guest's writes to it.
     '-chardev', 'file,id=console,path=/dev/null', '-serial', 'chardev:console',
     '-kernel', kernel, '-initrd', initrd,
-    '-append', kernelCmdline({ machine: 'microvm', accel: f.accelerator, tscKhz: tsc }),
+    '-append', kernelCmdline({ machine: 'microvm', accel: f.accelerator, tscKhz: tsc, ...(guestKernel === 'isola' ? { lapicTimerHz: QEMU_TCG_APIC_HZ } : {}) }),
     '-drive', `id=root,file=${f.baseDisk},format=raw,if=none,snapshot=on`, '-device', 'virtio-blk-device,drive=root',
     '-device', 'virtio-serial-device,max_ports=8',
     '-chardev', 'stdio,id=log', '-device', 'virtserialport,chardev=log,name=isola.log',

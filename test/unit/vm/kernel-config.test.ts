@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { STALE_BUILD_MS, kernelCacheDir, kernelKey, lostOptions, parseKconfig, readIsolaKernel, fragmentPath, removeStaleBuilds } from '../../../src/guest/kernel-build.js';
+import { spawnSync } from 'node:child_process';
+import { SOURCE_TARBALL, STALE_BUILD_MS, kernelCacheDir, kernelKey, kernelPatches, lostOptions, parseKconfig, readIsolaKernel, fragmentPath, removeStaleBuilds } from '../../../src/guest/kernel-build.js';
 import { LAYOUT, guestBoot, guestSourceDir, manifestPath, readGuestAssets, type GuestAssets } from '../../../src/guest/assets.js';
 import { isIsolaError } from '../../../src/core/errors.js';
 
@@ -43,11 +44,35 @@ test('the fragment in the repository keeps everything the guest needs built in',
   assert.ok(![...m.values()].includes('m'));
 });
 
+test('the kernel\'s patches are read from beside the fragment, in name order, and apply to the source tarball', async () => {
+  const patches = kernelPatches(fragmentPath(guestSourceDir()));
+  assert.ok(patches.some((p) => p.name === '0001-lapic-timer-hz.patch'));
+  assert.deepEqual(patches.map((p) => p.name), [...patches.map((p) => p.name)].sort());
+  // Each applies to the file it names in Debian's linux-source (a dry run on that one file).
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-kpatch-'));
+  try {
+    for (const p of patches) {
+      const file = /^\+\+\+ b\/(\S+)/m.exec(p.text)?.[1];
+      assert.ok(file, `${p.name} names its file`);
+      const got = spawnSync('tar', ['-xf', SOURCE_TARBALL, '-C', tmp, '--wildcards', `*/${file}`]);
+      assert.equal(got.status, 0, `${file} is in ${SOURCE_TARBALL}`);
+      const top = fs.readdirSync(tmp)[0]!;
+      const dry = spawnSync('patch', ['-p1', '--dry-run', '--batch', '--forward', '-i', '-'], { cwd: path.join(tmp, top), input: p.text });
+      assert.equal(dry.status, 0, `${p.name}: ${String(dry.stdout)}${String(dry.stderr)}`);
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+});
+
 test('the cache key changes with each input, and a cached build is found by it alone', () => {
   const k = kernelKey('CONFIG_A=y\n', '6.1.192-3', 'gcc 12.2.0');
   assert.notEqual(k, kernelKey('CONFIG_A=y\nCONFIG_B=y\n', '6.1.192-3', 'gcc 12.2.0'));
   assert.notEqual(k, kernelKey('CONFIG_A=y\n', '6.1.193-1', 'gcc 12.2.0'));
   assert.notEqual(k, kernelKey('CONFIG_A=y\n', '6.1.192-3', 'gcc 13.1.0'));
+  const patch = { name: '0001-x.patch', text: '--- a/x\n+++ b/x\n' };
+  assert.notEqual(k, kernelKey('CONFIG_A=y\n', '6.1.192-3', 'gcc 12.2.0', [patch]), 'a patch');
+  assert.notEqual(kernelKey('CONFIG_A=y\n', '6.1.192-3', 'gcc 12.2.0', [patch]), kernelKey('CONFIG_A=y\n', '6.1.192-3', 'gcc 12.2.0', [{ ...patch, text: `${patch.text} ` }]), 'a patch\'s text');
   const assets = fs.mkdtempSync(path.join(os.tmpdir(), 'isola-kcache-'));
   try {
     assert.equal(readIsolaKernel(assets, k), null);
