@@ -19,7 +19,7 @@ import { findQemu, findQemuImg, probeAccelerator } from './accel.js';
 import { AgentConnection, request } from './agent.js';
 import { agentPortsOf, openAgentSession } from './agent-ports.js';
 import { createOverlay, diskUsage, ensureBaseDisk, type DiskUsage } from './disk.js';
-import { HYBRID_CRUN_TB_SIZE_MIB, MIN_MEMORY_MIB, QEMU_TCG_APIC_HZ, TCG_TB_SIZE_MIB, attachCmdline, minMemoryMiB, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from './launch.js';
+import { HYBRID_CRUN_TB_SIZE_MIB, MIN_MEMORY_MIB, QEMU_TCG_APIC_HZ, TCG_CPU, TCG_TB_SIZE_MIB, attachCmdline, minMemoryMiB, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from './launch.js';
 import { readK8sLog } from '../cri-log.js';
 import {
   EXIT_VM_KILLED, consoleTail, exitInfo, killQemu, launchJailed, orphanOf, qmpCommand, readStatus, socketPath, vmmAlive, waitGone, waitLaunched,
@@ -202,7 +202,7 @@ export class VmDriver implements Driver<VmData> {
       version: 2,
       accelerator: accel.accel,
       acceleratorReason: accel.reason,
-      cpu: accel.accel === 'kvm' ? (accel.cpu ?? 'host') : 'max',
+      cpu: accel.accel === 'kvm' ? (accel.cpu ?? 'host') : TCG_CPU,
       machine: this.ctx.config.vm.machine,
       // New microvm VMs put their virtio devices on PCIe (LaunchPlan.pcie says why).
       ...(this.ctx.config.vm.machine === 'microvm' ? { pcie: true } : {}),
@@ -275,7 +275,7 @@ export class VmDriver implements Driver<VmData> {
       version: 2,
       accelerator: accel.accel,
       acceleratorReason: accel.reason,
-      cpu: accel.accel === 'kvm' ? (accel.cpu ?? 'host') : 'max',
+      cpu: accel.accel === 'kvm' ? (accel.cpu ?? 'host') : TCG_CPU,
       machine: 'q35',
       memoryMiB: mem,
       cpus: spec.cpus === undefined ? facts.cpus : vcpus(spec.cpus),
