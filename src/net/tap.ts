@@ -19,21 +19,21 @@ export { tapName };
  */
 export async function createTap(id: string, bridge: string, owner: number, ifname = 'eth0'): Promise<string> {
   const name = hostTapName(id, ifname);
-  const exists = fs.existsSync(`/sys/class/net/${name}`);
-  if (!exists) {
-    const r = await run('ip', ['tuntap', 'add', 'dev', name, 'mode', 'tap', 'user', String(owner), 'group', String(owner)]);
-    if (r.code !== 0 && !/exists|busy/i.test(r.stderr)) {
-      throw new IsolaError('UNAVAILABLE', `cannot create tap device ${name}: ${r.stderr.trim()}`, 'isola needs root and /dev/net/tun (modprobe tun)');
-    }
+  const create = !fs.existsSync(`/sys/class/net/${name}`);
+  const attach = [`link set ${name} master ${bridge}`, `link set ${name} type bridge_slave hairpin on`, `link set ${name} up`];
+  // One ip process for every step (-batch stops at the first that fails): each process of its
+  // own cost about 3 ms here, on every VM start with a network.
+  const steps = [...(create ? [`tuntap add dev ${name} mode tap user ${owner} group ${owner}`] : []), ...attach];
+  const r = await run('ip', ['-batch', '-'], { input: `${steps.join('\n')}\n` });
+  if (r.code === 0) return name;
+  // ip names the failing step only sometimes (some errors exit at once): whether the tap
+  // exists now says which half failed.
+  const why = r.stderr.replace(/Command failed -:\d+/, '').replace(/\s+/g, ' ').trim();
+  if (create && !fs.existsSync(`/sys/class/net/${name}`)) {
+    throw new IsolaError('UNAVAILABLE', `cannot create tap device ${name}: ${why}`, 'isola needs root and /dev/net/tun (modprobe tun)');
   }
-  for (const args of [['link', 'set', name, 'master', bridge], ['link', 'set', name, 'type', 'bridge_slave', 'hairpin', 'on'], ['link', 'set', name, 'up']]) {
-    const r = await run('ip', args);
-    if (r.code !== 0) {
-      await deleteTaps(id);
-      throw new IsolaError('UNAVAILABLE', `cannot attach tap device ${name} to ${bridge}: ${r.stderr.trim()}`, 'check the bridge exists (isola recreates it on the next run)');
-    }
-  }
-  return name;
+  await deleteTaps(id);
+  throw new IsolaError('UNAVAILABLE', `cannot attach tap device ${name} to ${bridge}: ${why}`, 'check the bridge exists (isola recreates it on the next run)');
 }
 
 /** Idempotent: a missing device is not an error. Every tap of the instance (eth0's and later ones). */
