@@ -13,6 +13,7 @@ import { encodeRecords, type GuestRecords } from '../../guest/records.js';
 import { bridgeNetworks, ensureEtcFiles, readEtcFiles, type EtcFiles } from '../../net/etc-files.js';
 import { ensureBridge } from '../../net/bridge.js';
 import { createTap, deleteTaps } from '../../net/tap.js';
+import { Waker } from '../../util/waker.js';
 import { run } from '../../util/exec.js';
 import { allocatedBytes } from '../../util/fsx.js';
 import { findQemu, findQemuImg, probeAccelerator } from './accel.js';
@@ -533,6 +534,17 @@ export class VmDriver implements Driver<VmData> {
 
   /** Until init reports the workload started (or failed to), QEMU ends, or the boot times out. */
   private async waitStarted(spec: InstanceSpec, v: VmData): Promise<void> {
+    // QEMU appends init's status lines to the file: a watch of its folder wakes the wait at
+    // once, where a 10 ms nap alone cost a foreground run 5 ms on average before its output.
+    const waker = new Waker([path.dirname(v.files.status)]);
+    try {
+      await this.pollStarted(spec, v, waker);
+    } finally {
+      waker.close();
+    }
+  }
+
+  private async pollStarted(spec: InstanceSpec, v: VmData, waker: Waker): Promise<void> {
     const timeout = bootTimeoutMs(this.ctx.config, v.accelerator);
     const deadline = Date.now() + timeout;
     for (;;) {
@@ -554,7 +566,7 @@ export class VmDriver implements Driver<VmData> {
         throw new IsolaError('TIMEOUT', `the VM's guest did not become ready within ${timeout / 1000} s (${v.accelerator}); console: ${consoleTail(v.files.console)}`,
           'check --kernel/--initrd, or raise ISOLA_VM_BOOT_TIMEOUT_MS on a slow host');
       }
-      await sleep(10);
+      await waker.nap(10);
     }
   }
 
