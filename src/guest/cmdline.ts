@@ -10,12 +10,19 @@ export interface CmdlineOptions {
   /** TCG only: the host's TSC rate, which is the guest's under TCG. */
   tscKhz?: number;
   /**
-   * TCG only, isola's kernel only: the rate the emulated local APIC timer counts at
-   * (QEMU_TCG_APIC_HZ), read by the kernel's lapic_timer_hz= (src/guest/kernel/patches).
+   * Whose kernel boots: only isola's reads lapic_timer_hz= (its patch in src/guest/kernel/patches);
+   * the cloud kernel and a --kernel of the user's calibrate.
    */
-  lapicTimerHz?: number;
+  guestKernel?: 'isola' | 'cloud' | 'custom';
   extraCmdline?: string[];
 }
+
+/**
+ * The rate QEMU's emulated local APIC timer counts at under TCG: its counter runs on QEMU's
+ * virtual clock in nanoseconds (hw/intel/apic.c), a 1 GHz bus. The kernel's own calibration
+ * measured 1000.0001 MHz here (apic=verbose: "host bus clock speed").
+ */
+const QEMU_TCG_APIC_HZ = 1_000_000_000;
 
 /**
  * quiet: every console byte is an emulated UART write, slow under TCG. pci=off on microvm without
@@ -32,16 +39,9 @@ export function kernelCmdline(plan: CmdlineOptions): string {
   const words = ['console=ttyS0', 'quiet', 'panic=-1', 'mitigations=off', 'nokaslr'];
   if (plan.machine === 'microvm' && !plan.pcie) words.push('pci=off');
   if (plan.accel === 'tcg' && plan.tscKhz) words.push(`tsc_early_khz=${plan.tscKhz}`, 'tsc=reliable');
-  if (plan.accel === 'tcg' && plan.lapicTimerHz) words.push(`lapic_timer_hz=${plan.lapicTimerHz}`);
+  if (plan.accel === 'tcg' && plan.guestKernel === 'isola') words.push(`lapic_timer_hz=${QEMU_TCG_APIC_HZ}`);
   return [...words, ...(plan.extraCmdline ?? [])].join(' ');
 }
-
-/**
- * The rate QEMU's emulated local APIC timer counts at under TCG: its counter runs on QEMU's
- * virtual clock in nanoseconds (hw/intel/apic.c), a 1 GHz bus. The kernel's own calibration
- * measured 1000.0001 MHz here (apic=verbose: "host bus clock speed").
- */
-export const QEMU_TCG_APIC_HZ = 1_000_000_000;
 
 /** The host's TSC rate in kHz from /proc/cpuinfo's "cpu MHz" (text passed in: pure). */
 export function tscKhzFromCpuinfo(cpuinfo: string): number | undefined {

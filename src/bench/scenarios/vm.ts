@@ -8,7 +8,7 @@ import { median } from '../stats.js';
 import { guestBoot, readGuestAssets } from '../../guest/assets.js';
 import { loadConfig } from '../../core/config.js';
 import { timed as timedRun, writeEchoInitrd, type Timed } from './timed-run.js';
-import { QEMU_TCG_APIC_HZ, kernelCmdline, tscKhzFromCpuinfo } from '../../guest/cmdline.js';
+import { kernelCmdline, tscKhzFromCpuinfo } from '../../guest/cmdline.js';
 import { runOk } from '../../util/exec.js';
 
 /**
@@ -141,7 +141,7 @@ export function bareQemuArgs(f: VmFacts, kernel: string, initrd: string, guestKe
     // opens (a null chardev) blocks the guest's writes to it.
     '-chardev', 'file,id=console,path=/dev/null', '-serial', 'chardev:console',
     '-kernel', kernel, '-initrd', initrd,
-    '-append', kernelCmdline({ machine: 'microvm', accel: f.accelerator, tscKhz: tsc, ...(guestKernel === 'isola' ? { lapicTimerHz: QEMU_TCG_APIC_HZ } : {}) }),
+    '-append', kernelCmdline({ machine: 'microvm', accel: f.accelerator, tscKhz: tsc, guestKernel }),
     '-drive', `id=root,file=${f.baseDisk},format=raw,if=none,snapshot=on`, '-device', 'virtio-blk-device,drive=root',
     '-device', 'virtio-serial-device,max_ports=8',
     '-chardev', 'stdio,id=log', '-device', 'virtserialport,chardev=log,name=isola.log',

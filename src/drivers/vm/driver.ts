@@ -20,7 +20,7 @@ import { findQemu, findQemuImg, probeAccelerator } from './accel.js';
 import { AgentConnection, request } from './agent.js';
 import { agentPortsOf, openAgentSession } from './agent-ports.js';
 import { createOverlay, diskUsage, ensureBaseDisk, type DiskUsage } from './disk.js';
-import { HYBRID_CRUN_TB_SIZE_MIB, MIN_MEMORY_MIB, QEMU_TCG_APIC_HZ, TCG_CPU, TCG_TB_SIZE_MIB, attachCmdline, minMemoryMiB, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from './launch.js';
+import { HYBRID_CRUN_TB_SIZE_MIB, MIN_MEMORY_MIB, TCG_CPU, TCG_TB_SIZE_MIB, attachCmdline, minMemoryMiB, memoryMiB, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from './launch.js';
 import { readK8sLog } from '../cri-log.js';
 import {
   EXIT_VM_KILLED, consoleTail, exitInfo, killQemu, launchJailed, orphanOf, qmpCommand, readStatus, socketPath, vmmAlive, waitGone, waitLaunched,
@@ -346,8 +346,7 @@ export class VmDriver implements Driver<VmData> {
       files: launchFiles(IN_JAIL.state, IN_JAIL.run),
       nets,
       tscKhz: hostTscKhz(),
-      // Only isola's kernel reads it (its patch); the cloud kernel and --kernel calibrate.
-      ...(v.accelerator === 'tcg' && v.guestKernel === 'isola' ? { lapicTimerHz: QEMU_TCG_APIC_HZ } : {}),
+      ...(v.guestKernel ? { guestKernel: v.guestKernel } : {}),
       extraCmdline: [...extraCmdline, ...this.ctx.config.vm.cmdline],
       ...(v.shares?.length ? { shares: sharesInJail(v.shares) } : {}),
       ...(v.pcie ? { pcie: true } : {}),

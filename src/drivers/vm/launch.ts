@@ -1,7 +1,7 @@
 import type { Accel } from './accel.js';
 import { kernelCmdline } from '../../guest/cmdline.js';
 
-export { QEMU_TCG_APIC_HZ, kernelCmdline, tscKhzFromCpuinfo } from '../../guest/cmdline.js';
+export { kernelCmdline, tscKhzFromCpuinfo } from '../../guest/cmdline.js';
 
 /**
  * QEMU's command line for one isola VM. Pure: everything comes in through LaunchPlan, so the
@@ -52,8 +52,8 @@ export interface LaunchPlan {
   nets: { mac: string }[];
   /** TCG only: the host's TSC rate, which is the guest's under TCG (see kernelCmdline). */
   tscKhz?: number;
-  /** TCG with isola's kernel: the emulated APIC timer's rate, so the guest skips timing it (see kernelCmdline). */
-  lapicTimerHz?: number;
+  /** Whose kernel boots (isola's is told the emulated APIC timer's rate under TCG; see kernelCmdline). */
+  guestKernel?: 'isola' | 'cloud' | 'custom';
   /** Extra kernel command line words (tests use it to break the boot on purpose). */
   extraCmdline?: string[];
   /** Shared folders: a vhost-user-fs device per share, its virtiofsd's socket as QEMU sees it. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DISPOSABLE_CMDLINE, QEMU_TCG_APIC_HZ, attachCmdline, kernelCmdline, memoryMiB, optValue, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from '../../../src/drivers/vm/launch.js';
+import { DISPOSABLE_CMDLINE, attachCmdline, kernelCmdline, memoryMiB, optValue, qemuArgs, tscKhzFromCpuinfo, vcpus, type LaunchPlan } from '../../../src/drivers/vm/launch.js';
 
 const plan = (over: Partial<LaunchPlan> = {}): LaunchPlan => ({
   id: 'a'.repeat(64),
@@ -115,12 +115,13 @@ test('under TCG the guest is told the TSC rate (calibration against the PIT is u
 });
 
 test('under TCG isola\'s kernel is told the emulated APIC timer\'s rate (no 100 ms calibration); KVM and other kernels are not', () => {
-  const c = kernelCmdline({ machine: 'microvm', accel: 'tcg', tscKhz: 2596124, lapicTimerHz: QEMU_TCG_APIC_HZ });
+  const c = kernelCmdline({ machine: 'microvm', accel: 'tcg', tscKhz: 2596124, guestKernel: 'isola' });
   assert.ok(c.split(' ').includes('lapic_timer_hz=1000000000'));
-  assert.ok(!kernelCmdline({ machine: 'microvm', accel: 'kvm', lapicTimerHz: QEMU_TCG_APIC_HZ }).includes('lapic_timer_hz'), 'KVM\'s CPU has a TSC-deadline timer');
-  assert.ok(!kernelCmdline({ machine: 'microvm', accel: 'tcg', tscKhz: 2596124 }).includes('lapic_timer_hz'));
+  assert.ok(!kernelCmdline({ machine: 'microvm', accel: 'kvm', guestKernel: 'isola' }).includes('lapic_timer_hz'), 'KVM\'s CPU has a TSC-deadline timer');
+  assert.ok(!kernelCmdline({ machine: 'microvm', accel: 'tcg', tscKhz: 2596124, guestKernel: 'cloud' }).includes('lapic_timer_hz'));
+  assert.ok(!kernelCmdline({ machine: 'microvm', accel: 'tcg', tscKhz: 2596124, guestKernel: 'custom' }).includes('lapic_timer_hz'));
   // The launch plan carries it to QEMU's -append.
-  assert.ok(after(qemuArgs(plan({ lapicTimerHz: QEMU_TCG_APIC_HZ })), '-append')[0]?.split(' ').includes('lapic_timer_hz=1000000000'));
+  assert.ok(after(qemuArgs(plan({ guestKernel: 'isola' })), '-append')[0]?.split(' ').includes('lapic_timer_hz=1000000000'));
 });
 
 test('memory rounds up to MiB with a default; vCPUs round up to whole CPUs', () => {
